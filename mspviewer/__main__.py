@@ -1,0 +1,5 @@
+import sys
+
+from mspviewer.cli import main
+
+sys.exit(main())

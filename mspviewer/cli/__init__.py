@@ -1,0 +1,92 @@
+"""The ``mspviewer`` command.
+
+Each sub-command lives in its own module exposing ``register(subparsers)``; the module sets
+``func`` on its parser, returning a JSON-serialisable dict (printed with ``--json``) or
+``None``. User errors become one line on stderr and exit status 2; nothing prints a
+traceback unless ``MSPVIEWER_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from mspviewer.errors import MSPViewerError
+
+# Sub-command modules, imported lazily so `mspviewer --help` stays fast.
+SUBCOMMAND_MODULES = (
+    "mspviewer.cli.encode",
+    "mspviewer.cli.decode",
+    "mspviewer.cli.info",
+)
+OPTIONAL_SUBCOMMAND_MODULES = (
+    "mspviewer.cli.train",
+    "mspviewer.cli.compare",
+    "mspviewer.cli.eval",
+    "mspviewer.cli.profiles",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mspviewer",
+        description="MSP learned image codec: encode, decode, inspect. "
+        "Without a sub-command, opens the desktop viewer.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    for name in OPTIONAL_SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # a real missing dependency inside the module
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=False, default=str))
+        return
+    for key, value in result.items():
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, default=str)
+        print(f"{key}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # The GUI is the default job; it owns its own argument parsing (e.g. --screenshot).
+    if not argv or argv[0].startswith("--screenshot") or argv[0] in ("--image", "gui"):
+        from mspviewer.gui.app import main as gui_main  # imported only when needed
+
+        return gui_main(argv[1:] if argv and argv[0] == "gui" else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        result = args.func(args)
+    except MSPViewerError as error:
+        print(f"mspviewer {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mspviewer {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: still one line, unless debugging
+        if os.environ.get("MSPVIEWER_DEBUG"):
+            raise
+        print(f"mspviewer {args.command}: internal error: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return 3
+    if result is not None:
+        _print_result(result, args.json)
+    return 0

@@ -1,0 +1,160 @@
+"""The ``.msp`` file format (see docs/bitstream.md for the byte layout).
+
+Only this module knows the layout. Parsing validates everything before the decoder runs a
+single network: magic, version, header checksum, sizes, and that the payload length equals
+the sum of the per-pass section sizes. All integers are little-endian.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from mspviewer.errors import BitstreamError
+
+MAGIC = b"MSPV"
+FORMAT_VERSION = 1
+PADDING_UNIT = 16  # images are padded (edge replicate) to a multiple of this
+MAX_CODED_PIXELS = 1 << 28  # refuse headers claiming more pixels than this (≈268 MP)
+
+_PREFIX = struct.Struct("<4sBH")  # magic, version, length of the header body
+_BODY = struct.Struct("<8sfIIBBBBBH8sH")  # fixed part of the body, then section sizes
+_CRC = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Header:
+    model_id: bytes  # 8 bytes: prefix of the SHA-256 of configuration + weights
+    lam: float  # exactly representable in float32
+    height: int  # original image size, before padding
+    width: int
+    pad_bottom: int
+    pad_right: int
+    num_scales: int
+    steps_per_scale: int
+    num_groups: int
+    latent_channels: int
+    symbols_checksum: bytes  # 8 bytes
+    section_words: tuple[int, ...]  # 32-bit words of payload attributed to each pass
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        return self.height + self.pad_bottom, self.width + self.pad_right
+
+    @property
+    def payload_words(self) -> int:
+        return sum(self.section_words)
+
+
+def symbols_checksum(symbol_arrays) -> bytes:
+    """64-bit BLAKE2b digest of all coded symbols, pass by pass, as int32 little-endian."""
+    digest = hashlib.blake2b(digest_size=8)
+    for symbols in symbol_arrays:
+        digest.update(np.ascontiguousarray(symbols, dtype="<i4").tobytes())
+    return digest.digest()
+
+
+def padding_for(height: int, width: int) -> tuple[int, int]:
+    return (-height) % PADDING_UNIT, (-width) % PADDING_UNIT
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, offset: int, end: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if offset >= end or shift > 35:
+            raise BitstreamError("header is corrupt (bad section size)")
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, offset
+
+
+def pack(header: Header, payload: np.ndarray) -> bytes:
+    body = _BODY.pack(
+        header.model_id, header.lam, header.height, header.width, header.pad_bottom,
+        header.pad_right, header.num_scales, header.steps_per_scale, header.num_groups,
+        header.latent_channels, header.symbols_checksum, len(header.section_words))
+    body += b"".join(_varint(n) for n in header.section_words)
+    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body))
+    crc = _CRC.pack(zlib.crc32(prefix + body))
+    payload_bytes = np.ascontiguousarray(payload, dtype="<u4").tobytes()
+    if len(payload_bytes) != 4 * header.payload_words:
+        raise ValueError("payload does not match the section sizes")  # a bug
+    return prefix + body + crc + payload_bytes
+
+
+def header_size(header: Header) -> int:
+    """Bytes before the payload."""
+    return (_PREFIX.size + _BODY.size + sum(len(_varint(n)) for n in header.section_words)
+            + _CRC.size)
+
+
+def parse(data: bytes) -> tuple[Header, np.ndarray]:
+    """Header and payload words; raises :class:`BitstreamError` on anything malformed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BitstreamError("bitstream must be bytes")
+    data = bytes(data)
+    if len(data) == 0:
+        raise BitstreamError("bitstream is empty")
+    if len(data) < _PREFIX.size or data[:4] != MAGIC:
+        raise BitstreamError("not an MSP bitstream (bad magic)")
+    _, version, body_length = _PREFIX.unpack_from(data)
+    if version != FORMAT_VERSION:
+        raise BitstreamError(f"unsupported format version {version} "
+                             f"(this build reads version {FORMAT_VERSION})")
+    body_end = _PREFIX.size + body_length
+    if len(data) < body_end + _CRC.size:
+        raise BitstreamError("bitstream is truncated (inside the header)")
+    (stored_crc,) = _CRC.unpack_from(data, body_end)
+    if zlib.crc32(data[:body_end]) != stored_crc:
+        raise BitstreamError("header checksum mismatch: the header is corrupt")
+    if body_length < _BODY.size:
+        raise BitstreamError("header is corrupt (too short)")
+    (model_id, lam, height, width, pad_bottom, pad_right, num_scales, steps, groups,
+     latent_channels, checksum, num_sections) = _BODY.unpack_from(data, _PREFIX.size)
+    offset = _PREFIX.size + _BODY.size
+    sections = []
+    for _ in range(num_sections):
+        words, offset = _read_varint(data, offset, body_end)
+        sections.append(words)
+    if offset != body_end:
+        raise BitstreamError("header is corrupt (trailing bytes)")
+    header = Header(model_id, float(lam), height, width, pad_bottom, pad_right, num_scales,
+                    steps, groups, latent_channels, checksum, tuple(sections))
+    _validate(header)
+    payload = data[body_end + _CRC.size:]
+    expected = 4 * header.payload_words
+    if len(payload) < expected:
+        raise BitstreamError(f"bitstream is truncated: payload has {len(payload)} bytes, "
+                             f"header announces {expected}")
+    if len(payload) > expected:
+        raise BitstreamError(f"bitstream has {len(payload) - expected} unexpected trailing bytes")
+    return header, np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+
+
+def _validate(header: Header) -> None:
+    if header.height < 1 or header.width < 1:
+        raise BitstreamError("header is corrupt (empty image)")
+    if header.height * header.width > MAX_CODED_PIXELS:
+        raise BitstreamError(f"header claims a {header.width}×{header.height} image, above "
+                             f"the limit of {MAX_CODED_PIXELS} pixels")
+    if padding_for(header.height, header.width) != (header.pad_bottom, header.pad_right):
+        raise BitstreamError("header is corrupt (inconsistent padding)")
+    if not np.isfinite(header.lam) or header.lam <= 0:
+        raise BitstreamError("header is corrupt (invalid λ)")

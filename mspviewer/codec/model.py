@@ -1,0 +1,252 @@
+"""The MSP codec model and its contract.
+
+- ``forward(x, lam)``: training and evaluation pass: reconstruction plus the likelihood of
+  every latent element (noise / straight-through rounding, or hard quantisation).
+- ``compress(x, lam)`` → :class:`CompressResult` (real bitstream + analysis record).
+- ``decompress(data)`` → :class:`DecompressResult` (image + the same analysis record).
+
+Images are float tensors (1, 3, H, W) in [0, 1]; see :mod:`mspviewer.codec.api` for uint8
+arrays and files. Images are padded by edge replication to a multiple of 16 pixels; the
+latent grid may have any size (the MSP lattices do not need further padding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mspviewer.codec import bitstream
+from mspviewer.codec.analysis import AnalysisBuilder, AnalysisRecord
+from mspviewer.codec.config import ModelConfig
+from mspviewer.codec.entropy import SymbolDecoder, SymbolEncoder
+from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
+from mspviewer.codec.lattice import CodingPass
+from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood
+from mspviewer.codec.sigma_table import SigmaTable
+from mspviewer.codec.transforms import AnalysisTransform, SynthesisTransform
+from mspviewer.errors import BitstreamError, ChecksumError, WrongModelError
+
+LIKELIHOOD_FLOOR = 1e-9
+
+
+@dataclass
+class CompressResult:
+    bitstream: bytes
+    analysis: AnalysisRecord
+    y_hat: torch.Tensor  # (1, M, h, w), gained domain
+
+
+@dataclass
+class DecompressResult:
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    analysis: AnalysisRecord
+    y_hat: torch.Tensor
+
+
+def as_float32(lam: float) -> float:
+    """λ as stored in the bitstream; the encoder uses exactly this value."""
+    return float(np.float32(lam))
+
+
+class MSPCodec(nn.Module):
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config or ModelConfig()
+        m = self.config.transform.latent_channels
+        self.g_a = AnalysisTransform(self.config.transform)
+        self.g_s = SynthesisTransform(self.config.transform)
+        self.gains = GainLadder(self.config.rate.lambdas, m)
+        self.prior = MSPProbabilityModel(self.config)
+        self.sigma_table = SigmaTable(self.config.coding)
+        self.name = "untrained"
+
+    # -- identity ----------------------------------------------------------------------
+    def model_id(self) -> bytes:
+        """8-byte identity: SHA-256 of the configuration and the float32 weights."""
+        digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        for key, tensor in sorted(self.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return digest.digest()[:8]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- shared pieces -------------------------------------------------------------------
+    def rate_point(self, lam: float) -> RatePoint:
+        # Everyone (training, encoder, decoder) sees λ as the bitstream stores it.
+        return self.gains.locate(as_float32(lam))
+
+    def analyse(self, x: torch.Tensor, point: RatePoint) -> torch.Tensor:
+        """Gained latent y of the padded image (what is quantised and coded)."""
+        return self.g_a(pad_image(x)) * self.gains.gain(point).view(1, -1, 1, 1)
+
+    def synthesise(self, y_hat: torch.Tensor, point: RatePoint, image_size) -> torch.Tensor:
+        height, width = image_size
+        x_hat = self.g_s(y_hat * self.gains.inverse_gain(point).view(1, -1, 1, 1))
+        return x_hat[:, :, :height, :width]
+
+    # -- training contract ---------------------------------------------------------------
+    def forward(self, x: torch.Tensor, lam: float, quantization: str = "noise") -> dict:
+        """``quantization``: "noise" (rate from additive uniform noise, context and synthesis
+        from straight-through rounding) or "hard" (exactly what compress/decompress do)."""
+        point = self.rate_point(lam)
+        gain = self.gains.gain(point)
+        y = self.analyse(x, point)
+        batch, m, h, w = y.shape
+        y_flat = y.reshape(batch, m, h * w)
+        likelihoods = torch.zeros(batch, m, h * w, device=y.device, dtype=torch.float32)
+        hard = quantization == "hard"
+        if quantization not in ("noise", "hard"):
+            raise ValueError(f"unknown quantization {quantization!r}")
+
+        def decide(coding_pass: CodingPass, positions, mu, sigma):
+            nonlocal likelihoods
+            y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
+            residual = y_pass.float() - mu
+            rounded = torch.round(residual)
+            if hard:
+                values = mu + rounded
+                p = discretized_gaussian_likelihood(rounded, self.sigma_table.quantize(sigma))
+            else:
+                noise = torch.empty_like(residual).uniform_(-0.5, 0.5)
+                p = discretized_gaussian_likelihood(residual + noise, sigma)
+                values = y_pass.float() + (mu + rounded - y_pass.float()).detach()
+            likelihoods = MSPProbabilityModel._write(
+                likelihoods, coding_pass, positions, p.clamp_min(LIKELIHOOD_FLOOR), h * w)
+            return values
+
+        y_hat = self.prior.run(batch, h, w, gain, point.position, decide)
+        x_hat = self.synthesise(y_hat, point, x.shape[-2:])
+        return {"x_hat": x_hat, "likelihoods": likelihoods.view(batch, m, h, w),
+                "y_hat": y_hat, "y": y}
+
+    # -- bitstream contract -----------------------------------------------------------------
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, lam: float) -> CompressResult:
+        lam = as_float32(lam)
+        point = self.rate_point(lam)
+        return self.compress_latent(self.analyse(x, point), lam, x.shape[-2:])
+
+    @torch.no_grad()
+    def compress_latent(self, y: torch.Tensor, lam: float, image_size) -> CompressResult:
+        """Code a given gained latent (from g_a, or optimised by LOF) at ``lam``."""
+        lam = as_float32(lam)
+        point = self.rate_point(lam)
+        if y.shape[0] != 1:
+            raise ValueError("compress codes one image at a time")
+        _, m, h, w = y.shape
+        coding = self.config.coding
+        encoder = SymbolEncoder(self.sigma_table, coding.symbol_bound)
+        builder = AnalysisBuilder(m, h, w, coding.symbol_bound)
+        y_flat = y.reshape(1, m, h * w)
+        coded_symbols = []
+
+        def decide(coding_pass: CodingPass, positions, mu, sigma):
+            y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
+            symbols = torch.round(y_pass.float() - mu)
+            index = self.sigma_table.index_of(sigma)
+            symbols_np = symbols[0].to("cpu", torch.int64).numpy()
+            encoder.encode_pass(symbols_np, index[0].cpu().numpy())
+            coded_symbols.append(symbols_np)
+            builder.add(coding_pass, positions.cpu().numpy(), symbols_np,
+                        mu[0].cpu().numpy(), self.sigma_table.values[index[0].cpu().numpy()])
+            return mu + symbols
+
+        y_hat = self.prior.run(1, h, w, self.gains.gain(point), point.position, decide)
+        words, section_words = encoder.finish()
+        height, width = (int(v) for v in image_size)
+        pad_bottom, pad_right = bitstream.padding_for(height, width)
+        msp = self.config.msp
+        header = bitstream.Header(
+            model_id=self.model_id(), lam=lam, height=height, width=width,
+            pad_bottom=pad_bottom, pad_right=pad_right, num_scales=msp.num_scales,
+            steps_per_scale=msp.steps_per_scale, num_groups=msp.num_groups,
+            latent_channels=m, symbols_checksum=bitstream.symbols_checksum(coded_symbols),
+            section_words=tuple(section_words))
+        data = bitstream.pack(header, words)
+        record = builder.build(lam, (height, width), header.padded_size, section_words,
+                               bitstream.header_size(header), header.model_id.hex())
+        return CompressResult(data, record, y_hat)
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> DecompressResult:
+        header, words = bitstream.parse(data)
+        self.check_compatible(header)
+        try:
+            point = self.rate_point(header.lam)
+        except LambdaOutOfRangeError as error:
+            raise BitstreamError(f"header is corrupt or from another model: {error}") from None
+        m = header.latent_channels
+        h, w = (size // bitstream.PADDING_UNIT for size in header.padded_size)
+        coding = self.config.coding
+        decoder = SymbolDecoder(self.sigma_table, coding.symbol_bound, words)
+        builder = AnalysisBuilder(m, h, w, coding.symbol_bound)
+        decoded_symbols = []
+
+        def decide(coding_pass: CodingPass, positions, mu, sigma):
+            index = self.sigma_table.index_of(sigma)[0].cpu().numpy()
+            symbols_np = _decode_guarded(decoder, index).reshape(index.shape)
+            decoded_symbols.append(symbols_np)
+            builder.add(coding_pass, positions.cpu().numpy(), symbols_np,
+                        mu[0].cpu().numpy(), self.sigma_table.values[index])
+            symbols = torch.from_numpy(symbols_np).to(mu.device, mu.dtype).view_as(mu)
+            return mu + symbols
+
+        y_hat = self.prior.run(1, h, w, self.gains.gain(point).to(self.device), point.position,
+                               decide)
+        if bitstream.symbols_checksum(decoded_symbols) != header.symbols_checksum:
+            raise ChecksumError(
+                "decoded symbols do not match the encoder's checksum: the payload is corrupt, "
+                "or it was encoded on a device whose arithmetic differs from this one")
+        image = self.synthesise(y_hat, point, (header.height, header.width)).clamp_(0, 1)
+        record = builder.build(header.lam, (header.height, header.width), header.padded_size,
+                               header.section_words, bitstream.header_size(header),
+                               header.model_id.hex())
+        return DecompressResult(image, record, y_hat)
+
+    def check_compatible(self, header: bitstream.Header) -> None:
+        """Refuse a bitstream written by another model or configuration, by name."""
+        own_id = self.model_id()
+        if header.model_id != own_id:
+            raise WrongModelError(
+                f"bitstream was written by model {header.model_id.hex()}, but the loaded model "
+                f"'{self.name}' is {own_id.hex()}; load the model that wrote it")
+        msp = self.config.msp
+        expected = (msp.num_scales, msp.steps_per_scale, msp.num_groups,
+                    self.config.transform.latent_channels)
+        found = (header.num_scales, header.steps_per_scale, header.num_groups,
+                 header.latent_channels)
+        if expected != found:
+            raise BitstreamError(f"header MSP configuration {found} does not match the model's "
+                                 f"{expected}")
+        if len(header.section_words) != len(self.prior.passes):
+            raise BitstreamError(f"header lists {len(header.section_words)} sections, the model "
+                                 f"codes {len(self.prior.passes)} passes")
+
+
+def _decode_guarded(decoder: SymbolDecoder, sigma_index: np.ndarray) -> np.ndarray:
+    """Decode one pass; any failure inside the Rust coder becomes a BitstreamError.
+
+    A Rust panic surfaces as pyo3's PanicException, a BaseException, hence the broad catch.
+    """
+    try:
+        return decoder.decode_pass(sigma_index)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - see docstring
+        raise BitstreamError(f"payload cannot be decoded: {error}") from None
+
+
+def pad_image(x: torch.Tensor) -> torch.Tensor:
+    """Edge-replicate padding to a multiple of 16 at the bottom and right."""
+    pad_bottom, pad_right = bitstream.padding_for(x.shape[-2], x.shape[-1])
+    if not pad_bottom and not pad_right:
+        return x
+    return nn.functional.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")
