@@ -1,0 +1,54 @@
+"""``mspviewer info IN.msp``: the header and the bytes of every scale / step / group.
+
+Needs no model: the pass structure follows from the MSP configuration in the header.
+"""
+
+from __future__ import annotations
+
+from mspviewer.cli.decode import read_bitstream
+from mspviewer.codec import bitstream
+from mspviewer.codec.config import MSPConfig
+from mspviewer.codec.lattice import coding_passes
+from mspviewer.errors import BitstreamError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("info", help="show an .msp file's header and bytes per pass")
+    parser.add_argument("bitstream")
+    parser.set_defaults(func=run)
+
+
+def describe(data: bytes) -> dict:
+    header, _ = bitstream.parse(data)
+    try:
+        msp = MSPConfig(num_scales=header.num_scales, steps_per_scale=header.steps_per_scale,
+                        num_groups=header.num_groups)
+        if header.latent_channels % header.num_groups:
+            raise ValueError
+        passes = coding_passes(msp, header.latent_channels)
+    except (ValueError, KeyError):
+        raise BitstreamError("header holds an impossible MSP configuration") from None
+    if len(passes) != len(header.section_words):
+        raise BitstreamError("header section count does not match its MSP configuration")
+    sections = [{"pass": p.index, "scale": p.scale, "step": p.step_name, "group": p.group,
+                 "bytes": 4 * words} for p, words in zip(passes, header.section_words)]
+    per_scale: dict[int, int] = {}
+    for section in sections:
+        per_scale[section["scale"]] = per_scale.get(section["scale"], 0) + section["bytes"]
+    pixels = header.height * header.width
+    return {
+        "format_version": bitstream.FORMAT_VERSION, "model_id": header.model_id.hex(),
+        "lambda": header.lam, "width": header.width, "height": header.height,
+        "padding": {"bottom": header.pad_bottom, "right": header.pad_right},
+        "msp": {"scales": header.num_scales, "steps_per_scale": header.steps_per_scale,
+                "groups": header.num_groups, "latent_channels": header.latent_channels},
+        "symbols_checksum": header.symbols_checksum.hex(),
+        "file_bytes": len(data), "header_bytes": bitstream.header_size(header),
+        "payload_bytes": 4 * header.payload_words, "bpp": 8 * len(data) / pixels,
+        "bytes_per_scale": {str(k): v for k, v in sorted(per_scale.items(), reverse=True)},
+        "sections": sections,
+    }
+
+
+def run(args) -> dict:
+    return describe(read_bitstream(args.bitstream))

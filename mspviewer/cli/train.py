@@ -1,0 +1,74 @@
+"""``mspviewer train`` and ``mspviewer export-model``."""
+
+from __future__ import annotations
+
+import argparse
+
+from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
+from mspviewer.codec.config import RateConfig, tiny_config
+
+
+def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
+    """"128" or "0:128,20000:256" → ((0, 128), (20000, 256))."""
+    try:
+        if ":" not in text:
+            return ((0, int(text)),)
+        pairs = [item.split(":") for item in text.split(",")]
+        return tuple(sorted((int(a), int(b)) for a, b in pairs))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad crop schedule {text!r}") from None
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train the variable-rate MSP model")
+    parser.add_argument("data", help="folder of training images")
+    parser.add_argument("--run", default="runs/msp-default", help="run folder (checkpoints, log)")
+    parser.add_argument("--steps", type=int, default=100_000, help="total steps to reach")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop", type=_crop_schedule, default=((0, 128),),
+                        help='crop size, or a schedule "0:128,20000:256"')
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--lr-drop", type=int, action="append", default=[],
+                        help="divide the learning rate by 10 after this step (repeatable)")
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    parser.add_argument("--preset", choices=("default", "tiny"), default="default",
+                        help="model size (tiny: for tests)")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=run_train)
+
+    export = subparsers.add_parser("export-model",
+                                   help="write a checkpoint as a shipped fp16 weights file")
+    export.add_argument("checkpoint")
+    export.add_argument("-o", "--output", required=True)
+    export.add_argument("--name", default="msp-default")
+    export.set_defaults(func=run_export)
+
+
+def run_train(args) -> dict:
+    from mspviewer.train.loop import TrainSettings, Trainer
+
+    base = tiny_config() if args.preset == "tiny" else ModelConfig()
+    config = ModelConfig(transform=TransformConfig(**vars(base.transform)),
+                         msp=MSPConfig(**vars(base.msp)),
+                         rate=RateConfig(lambdas=tuple(sorted(args.lambdas))),
+                         coding=base.coding)
+    settings = TrainSettings(
+        data=args.data, run_dir=args.run, steps=args.steps, batch_size=args.batch_size,
+        crop_schedule=args.crop, learning_rate=args.lr, warmup_steps=args.warmup,
+        lr_drops=tuple(args.lr_drop), precision=args.precision, seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes, device=args.device,
+        model_config=config.to_dict())
+    return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
+
+
+def run_export(args) -> dict:
+    from mspviewer.train.export import export_checkpoint
+
+    card = export_checkpoint(args.checkpoint, args.output, args.name)
+    return {"output": args.output, "card": card}

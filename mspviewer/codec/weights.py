@@ -1,0 +1,102 @@
+"""Weights files: configuration + weights + model card in one ``torch.save`` dict.
+
+Layout (loaded with ``torch.load(weights_only=True)``, so no code is unpickled)::
+
+    {"format": "mspviewer-weights", "version": 1, "name": str,
+     "config": ModelConfig.to_dict(), "card": {...}, "state_dict": {name: fp16 tensor}}
+
+Loading validates the format, the configuration, that the tensor names and shapes are
+exactly those the configuration builds, and that every value is finite. See
+``models/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from mspviewer.codec.config import ModelConfig
+from mspviewer.codec.model import MSPCodec
+from mspviewer.errors import ModelFileError
+
+WEIGHTS_FORMAT = "mspviewer-weights"
+WEIGHTS_VERSION = 1
+DEFAULT_MODEL_FILE = "msp-default.pt"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def default_model_path() -> Path:
+    """$MSPVIEWER_MODEL if set, else the model shipped in the repository's ``models/``."""
+    override = os.environ.get("MSPVIEWER_MODEL")
+    return Path(override) if override else MODELS_DIR / DEFAULT_MODEL_FILE
+
+
+def build_random_model(config: ModelConfig | None = None, seed: int = 0) -> MSPCodec:
+    """A randomly initialised model (tests, benchmarks of structure and speed)."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = MSPCodec(config or ModelConfig())
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.name = f"random-seed{seed}"
+    return model.eval()
+
+
+def save_weights(model: MSPCodec, path: str | os.PathLike, name: str, card: dict | None = None,
+                 dtype: torch.dtype = torch.float16) -> None:
+    state = {key: value.detach().to("cpu", dtype).contiguous()
+             for key, value in model.state_dict().items()}
+    payload = {"format": WEIGHTS_FORMAT, "version": WEIGHTS_VERSION, "name": name,
+               "config": model.config.to_dict(), "card": card or {}, "state_dict": state}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)  # never leave a half-written weights file
+
+
+def read_weights_file(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a bad file
+        raise ModelFileError(f"{path} is not a readable weights file ({type(error).__name__})") \
+            from None
+    if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
+        raise ModelFileError(f"{path} is not an mspviewer weights file")
+    if payload.get("version") != WEIGHTS_VERSION:
+        raise ModelFileError(f"{path} has weights format version {payload.get('version')}, "
+                             f"this build reads version {WEIGHTS_VERSION}")
+    return payload
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+               ) -> MSPCodec:
+    path = Path(path) if path is not None else default_model_path()
+    payload = read_weights_file(path)
+    config = ModelConfig.from_dict(payload.get("config", {}))
+    model = MSPCodec(config)
+    state = payload.get("state_dict")
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path} has no weights")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(f"{path} does not match its configuration: missing "
+                             f"{missing[:5]}, unexpected {unexpected[:5]}")
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ModelFileError(f"{path}: {key} has shape {tuple(tensor.shape)}, the "
+                                 f"configuration needs {tuple(expected[key].shape)}")
+        if not torch.isfinite(tensor).all():
+            raise ModelFileError(f"{path}: {key} holds non-finite values")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.name = str(payload.get("name", path.stem))
+    model.card = dict(payload.get("card", {}))
+    return model.to(device).eval()

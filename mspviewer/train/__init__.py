@@ -1,0 +1,1 @@
+"""Training of the variable-rate MSP model (Qt-free). See ``mspviewer train --help``."""

@@ -1,0 +1,239 @@
+"""The training loop: variable-rate MSP on random crops, resumable to the step.
+
+Loss (CompressAI convention): bpp + λ·255²·MSE, λ drawn per batch from the model's ladder.
+Speed: CPU bf16 autocast for the networks; likelihoods and the rate term stay float32
+(the MSP model computes them from float32 μ/σ). Robustness: gradient clipping, a NaN guard
+that skips bad steps, atomic checkpoints every few minutes and on SIGTERM/SIGINT.
+
+Everything that decides what a step does — the batch, λ, the uniform noise, the learning
+rate — is a function of (seed, step), so ``--resume`` continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from mspviewer.codec.config import ModelConfig
+from mspviewer.codec.model import MSPCodec
+from mspviewer.train.data import CropSampler, list_images
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.jsonl"
+
+
+@dataclass
+class TrainSettings:
+    data: str
+    run_dir: str
+    steps: int = 100_000
+    batch_size: int = 8
+    crop_schedule: tuple[tuple[int, int], ...] = ((0, 128),)  # (from step, crop size)
+    learning_rate: float = 1e-4
+    warmup_steps: int = 500
+    lr_drops: tuple[int, ...] = ()  # steps after which the learning rate is divided by 10
+    clip_norm: float = 1.0
+    precision: str = "bf16"  # bf16 autocast or fp32
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    log_every: int = 20
+    device: str = "cpu"
+    model_config: dict = field(default_factory=lambda: ModelConfig().to_dict())
+
+    def crop_at(self, step: int) -> int:
+        crop = self.crop_schedule[0][1]
+        for start, size in self.crop_schedule:
+            if step >= start:
+                crop = size
+        return crop
+
+    def learning_rate_at(self, step: int) -> float:
+        rate = self.learning_rate * min(1.0, (step + 1) / max(self.warmup_steps, 1))
+        return rate * 0.1 ** sum(step >= drop for drop in self.lr_drops)
+
+
+def rate_distortion_loss(out: dict, x: torch.Tensor, lam: float) -> dict:
+    num_pixels = x.shape[0] * x.shape[2] * x.shape[3]
+    bpp = -torch.log2(out["likelihoods"]).sum() / num_pixels
+    mse = torch.mean((out["x_hat"].float() - x) ** 2)
+    return {"loss": bpp + lam * 255 ** 2 * mse, "bpp": bpp, "mse": mse}
+
+
+class Trainer:
+    def __init__(self, settings: TrainSettings, progress: bool = True):
+        self.settings = settings
+        self.progress = progress
+        self.rank, self.world_size = _distributed_rank()
+        self.device = torch.device(settings.device if self.world_size == 1 or
+                                   settings.device == "cpu" else f"cuda:{self.rank}")
+        self.run_dir = Path(settings.run_dir)
+        config = ModelConfig.from_dict(settings.model_config)
+        torch.manual_seed(settings.seed)  # identical initial weights on every rank
+        self.model = MSPCodec(config).to(self.device).train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
+        self.step = 0
+        self.wall_seconds = 0.0
+        self.skipped_steps = 0
+        self.sampler: CropSampler | None = None
+        self._stop_requested = False
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "step": self.step, "wall_seconds": self.wall_seconds,
+            "skipped_steps": self.skipped_steps, "settings": asdict(self.settings),
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        }
+        temporary = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(payload, temporary)
+        os.replace(temporary, self.checkpoint_path)
+
+    def load_checkpoint(self, path: Path | None = None) -> None:
+        payload = torch.load(path or self.checkpoint_path, map_location=self.device,
+                             weights_only=True)
+        saved_config = payload["settings"]["model_config"]
+        if saved_config != self.settings.model_config:
+            raise ValueError("the checkpoint was trained with another model configuration")
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.step = int(payload["step"])
+        self.wall_seconds = float(payload["wall_seconds"])
+        self.skipped_steps = int(payload.get("skipped_steps", 0))
+
+    # -- one step ------------------------------------------------------------------------------
+    def lambda_at(self, step: int) -> float:
+        """λ for a step: the same on every rank, drawn from the ladder."""
+        ladder = self.model.config.rate.lambdas
+        rng = np.random.default_rng([self.settings.seed, step, 1 << 20])
+        return float(ladder[rng.integers(len(ladder))])
+
+    def train_step(self, network) -> dict | None:
+        s = self.settings
+        step = self.step
+        crop = s.crop_at(step)
+        if self.sampler is None or self.sampler.crop != crop:
+            self.sampler = CropSampler(list_images(s.data), crop, s.seed)
+        x = self.sampler.batch(step, s.batch_size, self.rank).to(self.device)
+        lam = self.lambda_at(step)
+        torch.manual_seed(s.seed * 1_000_003 + step * 97 + self.rank)  # the rate noise
+        for group in self.optimizer.param_groups:
+            group["lr"] = s.learning_rate_at(step)
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                    if s.precision == "bf16" else nullcontext())
+        with autocast:
+            out = network(x, lam)
+        terms = rate_distortion_loss(out, x, lam)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip_norm)
+        finite = torch.isfinite(terms["loss"]) & torch.isfinite(grad_norm)
+        if self.world_size > 1:  # every rank must agree to skip
+            flag = finite.float().to(self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+            finite = flag > 0
+        self.step += 1
+        if not bool(finite):
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        mse = float(terms["mse"].detach())
+        return {"step": self.step, "lambda": lam, "crop": crop, "loss": float(terms["loss"].detach()),
+                "bpp": float(terms["bpp"].detach()), "mse": mse,
+                "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "grad_norm": float(grad_norm),
+                "lr": s.learning_rate_at(step)}
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> dict:
+        s = self.settings
+        if resume and self.checkpoint_path.exists():
+            self.load_checkpoint()
+        network = self.model
+        if self.world_size > 1:
+            network = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        previous_handlers = self._install_signal_handlers()
+        bar = None
+        if self.progress and self.rank == 0:
+            from tqdm import tqdm
+            bar = tqdm(total=s.steps, initial=self.step, desc="train", dynamic_ncols=True)
+        log = (self.run_dir / LOG_NAME) if self.rank == 0 else None
+        if log is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        last_checkpoint = time.monotonic()
+        smoothed: dict[str, float] = {}
+        last = None
+        try:
+            while self.step < s.steps and not self._stop_requested:
+                started = time.monotonic()
+                record = self.train_step(network)
+                self.wall_seconds += time.monotonic() - started
+                if record is None:
+                    if self.skipped_steps > 100 and self.skipped_steps > self.step // 10:
+                        raise FloatingPointError("training diverged: too many non-finite steps")
+                    continue
+                last = record
+                for key in ("loss", "bpp", "psnr"):
+                    smoothed[key] = 0.98 * smoothed.get(key, record[key]) + 0.02 * record[key]
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{smoothed['loss']:.3f}", bpp=f"{smoothed['bpp']:.3f}",
+                                    psnr=f"{smoothed['psnr']:.2f}")
+                if log is not None and (self.step % s.log_every == 0 or self.step == s.steps):
+                    with open(log, "a") as handle:
+                        handle.write(json.dumps({**record, "wall_seconds": self.wall_seconds,
+                                                 "skipped": self.skipped_steps}) + "\n")
+                if time.monotonic() - last_checkpoint > 60 * s.checkpoint_minutes:
+                    self.save_checkpoint()
+                    last_checkpoint = time.monotonic()
+        finally:
+            self.save_checkpoint()
+            self._restore_signal_handlers(previous_handlers)
+            if bar is not None:
+                bar.close()
+        return {"step": self.step, "wall_seconds": self.wall_seconds,
+                "skipped_steps": self.skipped_steps, "last": last,
+                "checkpoint": str(self.checkpoint_path)}
+
+    def _install_signal_handlers(self):
+        def request_stop(signum, frame):
+            self._stop_requested = True  # finish the step, checkpoint, exit cleanly
+
+        try:
+            return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM,
+                                                                        signal.SIGINT)}
+        except ValueError:  # not in the main thread
+            return {}
+
+    @staticmethod
+    def _restore_signal_handlers(previous) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _distributed_rank() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if world_size > 1:
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
