@@ -22,7 +22,8 @@ def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train the variable-rate MSP model")
     parser.add_argument("data", help="folder of training images")
-    parser.add_argument("--run", default="runs/msp-default", help="run folder (checkpoints, log)")
+    parser.add_argument("--run-dir", default="runs/msp-default",
+                        help="run folder (checkpoints, log)")
     parser.add_argument("--steps", type=int, default=100_000, help="total steps to reach")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--crop", type=_crop_schedule, default=((0, 128),),
@@ -59,7 +60,7 @@ def run_train(args) -> dict:
                          rate=RateConfig(lambdas=tuple(sorted(args.lambdas))),
                          coding=base.coding)
     settings = TrainSettings(
-        data=args.data, run_dir=args.run, steps=args.steps, batch_size=args.batch_size,
+        data=args.data, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size,
         crop_schedule=args.crop, learning_rate=args.lr, warmup_steps=args.warmup,
         lr_drops=tuple(args.lr_drop), precision=args.precision, seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes, device=args.device,

@@ -50,9 +50,15 @@ class Header:
         return sum(self.section_words)
 
 
-def symbols_checksum(symbol_arrays) -> bytes:
-    """64-bit BLAKE2b digest of all coded symbols, pass by pass, as int32 little-endian."""
+def content_checksum(header: Header, symbol_arrays) -> bytes:
+    """64-bit BLAKE2b digest of the header fields (all but this checksum) and of every coded
+    symbol, pass by pass, as int32 little-endian.
+
+    Covering the header too means a header edited consistently (CRC recomputed) but not
+    re-encoded, say with another λ, is refused instead of decoding to a wrong image.
+    """
     digest = hashlib.blake2b(digest_size=8)
+    digest.update(_pack_body(header, checksum=bytes(8)))
     for symbols in symbol_arrays:
         digest.update(np.ascontiguousarray(symbols, dtype="<i4").tobytes())
     return digest.digest()
@@ -85,12 +91,16 @@ def _read_varint(data: bytes, offset: int, end: int) -> tuple[int, int]:
             return value, offset
 
 
-def pack(header: Header, payload: np.ndarray) -> bytes:
+def _pack_body(header: Header, checksum: bytes) -> bytes:
     body = _BODY.pack(
         header.model_id, header.lam, header.height, header.width, header.pad_bottom,
         header.pad_right, header.num_scales, header.steps_per_scale, header.num_groups,
-        header.latent_channels, header.symbols_checksum, len(header.section_words))
-    body += b"".join(_varint(n) for n in header.section_words)
+        header.latent_channels, checksum, len(header.section_words))
+    return body + b"".join(_varint(n) for n in header.section_words)
+
+
+def pack(header: Header, payload: np.ndarray) -> bytes:
+    body = _pack_body(header, header.symbols_checksum)
     prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body))
     crc = _CRC.pack(zlib.crc32(prefix + body))
     payload_bytes = np.ascontiguousarray(payload, dtype="<u4").tobytes()

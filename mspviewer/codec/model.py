@@ -12,6 +12,7 @@ latent grid may have any size (the MSP lattices do not need further padding).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -168,8 +169,9 @@ class MSPCodec(nn.Module):
             model_id=self.model_id(), lam=lam, height=height, width=width,
             pad_bottom=pad_bottom, pad_right=pad_right, num_scales=msp.num_scales,
             steps_per_scale=msp.steps_per_scale, num_groups=msp.num_groups,
-            latent_channels=m, symbols_checksum=bitstream.symbols_checksum(coded_symbols),
-            section_words=tuple(section_words))
+            latent_channels=m, symbols_checksum=bytes(8), section_words=tuple(section_words))
+        header = dataclasses.replace(
+            header, symbols_checksum=bitstream.content_checksum(header, coded_symbols))
         data = bitstream.pack(header, words)
         record = builder.build(lam, (height, width), header.padded_size, section_words,
                                bitstream.header_size(header), header.model_id.hex())
@@ -201,7 +203,7 @@ class MSPCodec(nn.Module):
 
         y_hat = self.prior.run(1, h, w, self.gains.gain(point).to(self.device), point.position,
                                decide)
-        if bitstream.symbols_checksum(decoded_symbols) != header.symbols_checksum:
+        if bitstream.content_checksum(header, decoded_symbols) != header.symbols_checksum:
             raise ChecksumError(
                 "decoded symbols do not match the encoder's checksum: the payload is corrupt, "
                 "or it was encoded on a device whose arithmetic differs from this one")

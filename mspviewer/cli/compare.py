@@ -1,0 +1,366 @@
+"""``mspviewer compare IMAGE [--codecs ...] -o rd.json [--plot rd.png] [--anchor vvc]``.
+
+Runs the learned codec (at its λ ladder) and the classic codecs on the same image, measures
+every point on the real decoded pixels and the real file size, and reports BD-rates and
+BD-PSNRs of every codec against one anchor (default: VVC intra). Progress goes to stderr;
+the JSON file holds every point; the returned summary is what ``--json`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mspviewer import __version__, rd
+from mspviewer.baselines import (
+    DEFAULT_ANCHOR,
+    DEFAULT_CODECS,
+    CodecError,
+    codec_names,
+    get_codec,
+)
+from mspviewer.baselines.registry import UnknownCodecError
+from mspviewer.errors import MSPViewerError
+
+LEARNED = "learned"
+DEFAULT_PROFILE = "fast"
+
+
+def _tell(message: str) -> None:
+    """A note on stderr that does not break a running progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"mspviewer compare: {message}", file=sys.stderr)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="RD curves and BD-rates of the learned codec and classic codecs on one image",
+        description="Encode IMAGE with the learned codec and every available classic codec, "
+        "measure bpp (whole file), PSNR-RGB, PSNR-Y, MS-SSIM and timings, and compute "
+        "BD-rate / BD-PSNR of every codec against an anchor.",
+    )
+    parser.add_argument("image")
+    parser.add_argument(
+        "--codecs", nargs="+", default=None, metavar="NAME",
+        help=f"codecs to run, space or comma separated: '{LEARNED}', 'classic' (the default "
+        f"classic set), or any of {', '.join(codec_names())} "
+        f"(default: {LEARNED} {' '.join(DEFAULT_CODECS)})",
+    )
+    parser.add_argument("-o", "--output", required=True, help="RD results, JSON")
+    parser.add_argument("--plot", default=None, help="RD plot, PNG (matplotlib)")
+    parser.add_argument("--anchor", default=DEFAULT_ANCHOR,
+                        help=f"codec the BD values are measured against; run even if not "
+                        f"listed in --codecs (default {DEFAULT_ANCHOR})")
+    parser.add_argument("--metric", default="psnr_rgb", choices=rd.METRICS,
+                        help="quality measure of the BD table printed (the JSON has all)")
+    parser.add_argument("--quality", action="append", default=[], metavar="NAME=Q1,Q2,...",
+                        help="override a classic codec's sweep, e.g. jpeg-420=20,50,80")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"learned codec encoding profile (default {DEFAULT_PROFILE})")
+    parser.add_argument("--lambdas", default=None,
+                        help="learned codec λ values, comma separated (default: the model's "
+                        "λ ladder)")
+    parser.add_argument("--model", default=None,
+                        help="learned codec weights (default: $MSPVIEWER_MODEL or the shipped "
+                        "model)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                        help="where the learned codec runs (default cpu)")
+    parser.add_argument("--max-pixels", type=int, default=None)
+    parser.add_argument("--no-ms-ssim", action="store_true",
+                        help="skip MS-SSIM (its points and BD values become null)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+# --- argument handling -------------------------------------------------------------------------
+def _selected_codecs(requested: list[str] | None, anchor: str) -> list[str]:
+    if requested is None:
+        names = [LEARNED, *DEFAULT_CODECS]
+    else:
+        names = []
+        for item in requested:
+            for name in (part.strip() for part in item.split(",")):
+                if not name:
+                    continue
+                expanded = list(DEFAULT_CODECS) if name == "classic" else [name]
+                names.extend(n for n in expanded if n not in names)
+    for name in names:
+        if name != LEARNED:
+            get_codec(name)  # raises UnknownCodecError with the list of names
+    if anchor != LEARNED and anchor not in codec_names():
+        raise UnknownCodecError(
+            f"unknown anchor {anchor!r}; use {LEARNED} or one of {', '.join(codec_names())}"
+        )
+    if anchor not in names:
+        names.append(anchor)
+    return names
+
+
+def _quality_overrides(items: list[str]) -> dict[str, list[float]]:
+    overrides: dict[str, list[float]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        if not values:
+            raise MSPViewerError(f"--quality wants NAME=Q1,Q2,..., got {item!r}")
+        get_codec(name)
+        try:
+            overrides[name] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError as error:
+            raise MSPViewerError(f"--quality {item!r}: {error}") from error
+    return overrides
+
+
+def _native(quality: float, codec) -> float | int:
+    return int(quality) if float(quality).is_integer() and float(codec.quality_step).is_integer() \
+        else quality
+
+
+# --- the learned codec -------------------------------------------------------------------------
+def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device: str,
+                          profile: str, lambdas: list[float] | None, on_total, on_point,
+                          with_ms_ssim: bool = True) -> tuple[rd.RDCurve | None, str | None]:
+    """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it cannot run.
+
+    Hook for the learned codec: encodes with ``mspviewer.codec.encode_image`` at each λ,
+    decodes the bitstream with ``decode_bytes`` and measures the decoded pixels. Profile
+    ``fast`` is plain encoding (no latent optimisation); other profiles are reported as
+    unavailable until the profiles are wired here.
+    """
+    try:
+        from mspviewer.codec import decode_bytes, encode_image, load_model, resolve_device
+    except ImportError as error:
+        return None, f"learned codec unavailable: {error}"
+    if profile != DEFAULT_PROFILE:
+        return None, (f"learned codec unavailable: profile {profile!r} is not wired into "
+                      f"compare yet (only {DEFAULT_PROFILE!r})")
+    try:
+        model = load_model(model_path, device=resolve_device(device))
+    except MSPViewerError as error:
+        return None, f"learned codec unavailable: {error}"
+    ladder = list(lambdas) if lambdas else list(model.config.rate.lambdas)
+    on_total(len(ladder))
+    curve = rd.RDCurve(
+        name=LEARNED,
+        label=f"MSP learned ({profile})",
+        family="learned",
+        library_version=f"mspviewer {__version__}, model {getattr(model, 'name', '?')}",
+        settings={"profile": profile, "lambdas": ladder, "device": str(model.device),
+                  "container": "mspviewer .msp bitstream, whole file counted"},
+    )
+    for lam in ladder:
+        encoded = encode_image(model, pixels, lam)
+        decoded = decode_bytes(model, encoded.bitstream)
+        point = rd.evaluate_reconstruction(
+            pixels, decoded.pixels, len(encoded.bitstream), quality=lam,
+            encode_s=encoded.encode_seconds, decode_s=decoded.decode_seconds,
+            with_ms_ssim=with_ms_ssim,
+        )
+        curve.points.append(point)
+        on_point(point)
+    return curve, None
+
+
+# --- running -----------------------------------------------------------------------------------
+def _progress(total: int, disable: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="pt", file=sys.stderr, disable=disable, leave=False,
+                dynamic_ncols=True)
+
+
+def run(args) -> dict[str, Any]:
+    from mspviewer.imageio import DEFAULT_MAX_PIXELS, load_image
+
+    anchor = args.anchor
+    names = _selected_codecs(args.codecs, anchor)
+    overrides = _quality_overrides(args.quality)
+    lambdas = None
+    if args.lambdas:
+        try:
+            lambdas = [float(v) for v in args.lambdas.split(",") if v.strip()]
+        except ValueError as error:
+            raise MSPViewerError(f"--lambdas: {error}") from error
+
+    image = load_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+    for note in image.notes:
+        _tell(note)
+    pixels = image.pixels
+
+    curves: dict[str, rd.RDCurve] = {}
+    skipped: dict[str, str] = {}
+    codecs = {}
+    for name in names:
+        if name == LEARNED:
+            continue
+        codec = get_codec(name)
+        reason = codec.unavailable_reason()
+        if reason is not None:
+            skipped[name] = f"unavailable: {reason}"
+            _tell(f"skipping {name}: {reason}")
+            continue
+        codecs[name] = codec
+
+    total = sum(len(overrides.get(n, c.default_qualities)) for n, c in codecs.items())
+    started = time.perf_counter()
+    with _progress(total, args.no_progress) as bar:
+        for name in names:
+            if name == LEARNED:
+                bar.set_description(LEARNED)
+
+                def grow(count: int) -> None:
+                    bar.total += count
+                    bar.refresh()
+
+                curve, reason = _learned_codec_points(
+                    pixels, model_path=args.model, device=args.device, profile=args.profile,
+                    lambdas=lambdas, on_total=grow, on_point=lambda _point: bar.update(1),
+                    with_ms_ssim=not args.no_ms_ssim,
+                )
+                if curve is None:
+                    skipped[LEARNED] = reason
+                    _tell(f"skipping {LEARNED}: {reason}")
+                else:
+                    curves[LEARNED] = curve
+                continue
+            if name not in codecs:
+                continue
+            codec = codecs[name]
+            bar.set_description(name)
+            qualities = [_native(q, codec) for q in overrides.get(name, codec.default_qualities)]
+            try:
+                curves[name] = rd.sweep(codec, pixels, qualities,
+                                        on_point=lambda _point: bar.update(1),
+                                        with_ms_ssim=not args.no_ms_ssim)
+            except CodecError as error:  # unsupported image, tool failure: skip this codec
+                skipped[name] = str(error)
+                _tell(f"skipping {name}: {error}")
+    elapsed = time.perf_counter() - started
+
+    bd = _bd_tables(curves, anchor)
+    document = {
+        "format": "mspviewer-rd",
+        "version": 1,
+        "image": {"path": str(args.image), "width": image.width, "height": image.height,
+                  "notes": list(image.notes)},
+        "anchor": anchor,
+        "bd_method": "piecewise cubic (PCHIP) in log-rate, JVET CTC style; see docs/baselines.md",
+        "curves": [curves[name].to_dict() for name in names if name in curves],
+        "bd": bd,
+        "skipped": skipped,
+        "environment": {"mspviewer": __version__, "python": platform.python_version(),
+                        "platform": platform.platform(), "seconds": round(elapsed, 3)},
+    }
+    output = Path(args.output)
+    if output.parent and not output.parent.exists():
+        raise MSPViewerError(f"output folder {output.parent} does not exist")
+    output.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    if args.plot:
+        plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
+                    title=Path(args.image).name)
+
+    table = format_bd_table(curves, bd, anchor, args.metric, skipped)
+    print(table, file=sys.stderr)
+    metric_bd = bd.get(args.metric, {})
+    return {
+        "image": str(args.image),
+        "width": image.width,
+        "height": image.height,
+        "output": str(output),
+        "plot": args.plot,
+        "anchor": anchor,
+        "metric": args.metric,
+        "points": {name: len(curve.points) for name, curve in curves.items()},
+        "bd_rate_percent": {name: entry["bd_rate_percent"]
+                            for name, entry in metric_bd.items()},
+        "bd_quality_db": {name: entry["bd_quality"] for name, entry in metric_bd.items()},
+        "skipped": skipped,
+        "seconds": round(elapsed, 3),
+    }
+
+
+def _bd_tables(curves: dict[str, rd.RDCurve], anchor: str) -> dict[str, dict[str, Any]]:
+    """``{metric: {codec: {bd_rate_percent, bd_quality, reason}}}`` against ``anchor``."""
+    tables: dict[str, dict[str, Any]] = {}
+    for metric in rd.METRICS:
+        table: dict[str, Any] = {}
+        for name, curve in curves.items():
+            if name == anchor:
+                continue
+            if anchor not in curves:
+                table[name] = {"metric": metric, "bd_rate_percent": None, "bd_quality": None,
+                               "reason": f"anchor {anchor} has no RD curve"}
+            else:
+                table[name] = rd.bd_curves(curves[anchor], curve, metric)
+        tables[metric] = table
+    return tables
+
+
+def format_bd_table(curves: dict[str, rd.RDCurve], bd: dict[str, dict[str, Any]],
+                    anchor: str, metric: str, skipped: dict[str, str]) -> str:
+    """A plain-text table of BD values against the anchor, one codec per line."""
+    unit = "dB"
+    quality_name = "BD-PSNR" if metric != "ms_ssim_db" else "BD-MS-SSIM"
+    lines = [f"BD vs {anchor} on {rd.METRIC_LABELS[metric]}:",
+             f"  {'codec':<12} {'points':>6} {'bpp range':>15} {'BD-rate':>9} "
+             f"{quality_name + ' [' + unit + ']':>16}"]
+    for name, curve in curves.items():
+        rates = curve.rates()
+        span = f"{rates.min():.3f}-{rates.max():.3f}" if len(rates) else "-"
+        if name == anchor:
+            lines.append(f"  {name:<12} {len(curve.points):>6} {span:>15} {'(anchor)':>9}")
+            continue
+        entry = bd.get(metric, {}).get(name, {})
+        rate = entry.get("bd_rate_percent")
+        quality = entry.get("bd_quality")
+        rate_text = f"{rate:+.1f}%" if rate is not None and math.isfinite(rate) else "n/a"
+        quality_text = f"{quality:+.2f}" if quality is not None else "n/a"
+        note = f"  ({entry['reason']})" if entry.get("reason") else ""
+        lines.append(f"  {name:<12} {len(curve.points):>6} {span:>15} {rate_text:>9} "
+                     f"{quality_text:>16}{note}")
+    for name, reason in skipped.items():
+        lines.append(f"  {name:<12} skipped: {reason}")
+    return "\n".join(lines)
+
+
+def plot_curves(curves: list[rd.RDCurve], path: str, anchor: str | None = None,
+                title: str = "") -> None:
+    """PSNR-RGB and MS-SSIM (dB) against bpp, one line per codec, to a PNG (matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise MSPViewerError("--plot needs matplotlib (pip install matplotlib)") from error
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for axis, metric in zip(axes, ("psnr_rgb", "ms_ssim_db"), strict=True):
+        for curve in curves:
+            points = [p for p in curve.sorted_points() if p.metric(metric) is not None
+                      and math.isfinite(p.metric(metric))]
+            if not points:
+                continue
+            bold = curve.name == anchor or curve.name == LEARNED
+            axis.plot([p.bpp for p in points], [p.metric(metric) for p in points],
+                      marker="o", markersize=3.5, linewidth=2.4 if bold else 1.2,
+                      label=curve.label + (" (anchor)" if curve.name == anchor else ""))
+        axis.set_xlabel("bits per pixel (whole file)")
+        axis.set_ylabel(rd.METRIC_LABELS[metric])
+        axis.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    figure.suptitle(f"Rate-distortion: {title}" if title else "Rate-distortion")
+    figure.tight_layout()
+    try:
+        figure.savefig(path, dpi=110)
+    except OSError as error:
+        raise MSPViewerError(f"cannot write plot {path}: {error}") from error
+    finally:
+        plt.close(figure)

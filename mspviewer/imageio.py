@@ -1,0 +1,492 @@
+"""Load any image Pillow can read as 8-bit RGB, and save 8-bit RGB as PNG.
+
+The codec, the classic baselines and the GUI all work on ``(H, W, 3)`` uint8 RGB. This
+module is the one place where other images become that, by these rules:
+
+- **Size limit first.** The pixel count from the file header is checked against
+  ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`, 64 Mi pixels) before any pixel data
+  is decoded; a larger image is refused with a message giving its size and the limit.
+  Pillow's own decompression-bomb guard (``Image.MAX_IMAGE_PIXELS``) still applies on top
+  and is reported the same way. Any size from 1×1 up is accepted.
+- **First frame only.** Of a multi-frame file (GIF, APNG, TIFF pages, MPO) the first frame
+  is used, and noted.
+- **EXIF orientation** is applied exactly as ``PIL.ImageOps.exif_transpose`` would, after
+  the conversion to 8-bit RGB (so 16-bit PNGs keep their full depth until then), and noted.
+- **Alpha.** ``alpha="composite"`` (default) composites on white:
+  ``out = round(255 · (c·a + 1 − a))`` with ``c`` and ``a`` the stored colour and alpha
+  scaled to [0, 1], computed from the stored bit depth. ``alpha="drop"`` keeps the colour
+  as stored. Palette and grey/RGB colour-key transparency count as alpha. An alpha channel
+  that is fully opaque is dropped either way (noted, pixels unchanged).
+- **Bit depth.** 16-bit samples become 8-bit by rounding, ``round(v · 255 / 65535)``,
+  never by truncation. That includes 48/64-bit RGB(A) and 32-bit grey+alpha PNGs, which
+  Pillow 13 itself opens as 8-bit ``RGB``/``RGBA`` keeping only the high byte: they are
+  decoded a second time for the low bytes (a Pillow image passed in directly cannot be
+  re-read, so it keeps Pillow's truncated 8 bits; this is noted).
+  Mode ``I`` (32-bit integer) is clipped to 0..65535 and read as 16-bit. Mode ``F``
+  (32-bit float) is taken to be in [0, 1] if its maximum is <= 1 and in [0, 255]
+  otherwise; NaN becomes 0 and values are clipped to the range.
+- **Colour models.** Grey (``1``, ``L``, ``I;16*``, ``I``, ``F``, ``LA``) is repeated into
+  three channels; palettes (``P``, ``PA``) are expanded; ``CMYK`` (plain formula, no colour
+  profile), ``YCbCr``, ``LAB`` and ``HSV`` are converted by Pillow. Embedded ICC colour
+  profiles are not applied: pixels are used as stored.
+- **Notes.** Every conversion above adds a human-readable line to
+  :attr:`LoadedImage.notes`; an 8-bit RGB file without EXIF rotation has none.
+- **Errors.** Missing, empty, unreadable, truncated or corrupt files and non-images raise
+  :class:`~mspviewer.errors.ImageLoadError` with a one-line message naming the file, never
+  a raw Pillow exception.
+
+Only numpy and Pillow are used here: no torch, no Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import ExifTags, Image
+
+from mspviewer.errors import ImageLoadError
+
+DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
+
+ALPHA_POLICIES = ("composite", "drop")
+
+ImageSource = str | os.PathLike[str] | bytes | bytearray | Image.Image
+
+_MAX_8BIT = 255
+_MAX_16BIT = 65535
+
+# Rows of this many pixels at most are composited at once, to bound the float32 temporaries.
+_COMPOSITE_BAND_PIXELS = 1 << 20
+
+# The same table as PIL.ImageOps.exif_transpose, with a note for each orientation.
+_EXIF_ORIENTATIONS: dict[int, tuple[Image.Transpose, str]] = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT, "mirrored left-right"),
+    3: (Image.Transpose.ROTATE_180, "rotated 180°"),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM, "mirrored top-bottom"),
+    5: (Image.Transpose.TRANSPOSE, "transposed"),
+    6: (Image.Transpose.ROTATE_270, "rotated 90° clockwise"),
+    7: (Image.Transpose.TRANSVERSE, "transversed"),
+    8: (Image.Transpose.ROTATE_90, "rotated 90° counter-clockwise"),
+}
+
+# Modes that Pillow converts for us: source mode -> (target mode, note).
+_CONVERTED_BY_PILLOW: dict[str, tuple[str, str]] = {
+    "CMYK": ("RGB", "CMYK converted to RGB (plain formula, no colour profile)"),
+    "YCbCr": ("RGB", "YCbCr converted to RGB"),
+    "LAB": ("RGB", "CIE L*a*b* converted to RGB"),
+    "HSV": ("RGB", "HSV converted to RGB"),
+    "RGBX": ("RGB", "unused fourth channel of RGBX dropped"),
+    "RGBa": ("RGBA", "premultiplied alpha un-premultiplied"),
+    "La": ("LA", "premultiplied alpha un-premultiplied"),
+    "PA": ("RGBA", "palette expanded"),
+}
+
+_GREY_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+# Pillow's rawmodes for PNGs with 16 bits per sample and colour or alpha; for these Pillow
+# keeps only the high byte of each sample. Maps to the rawmode that reads the low bytes.
+_PNG_16BIT_LOW_BYTE_RAWMODES = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
+# Grey+alpha 16-bit PNGs (opened as RGBA) have no such pair; the 8-bit "RGBA" rawmode reads
+# their 4 bytes per pixel unchanged: grey high, grey low, alpha high, alpha low.
+_PNG_16BIT_GREY_ALPHA_RAWMODE = "LA;16B"
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on numpy arrays has no single truth value
+class LoadedImage:
+    """An image as the rest of the project sees it: 8-bit RGB plus what was done to it."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8, C-contiguous
+    source_mode: str  # Pillow mode before conversion
+    notes: tuple[str, ...]  # human-readable notes on every conversion applied
+    path: str | None = None  # the file it came from, if any
+
+    def __post_init__(self) -> None:
+        _require_rgb8(self.pixels)
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def num_pixels(self) -> int:
+        return self.height * self.width
+
+
+@dataclass
+class _Samples:
+    """Decoded samples before reduction to 8-bit RGB.
+
+    ``array`` is (H, W, C) with C = 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA), of an
+    unsigned integer type whose full scale is ``max_value`` (255 or 65535).
+    """
+
+    array: np.ndarray
+    max_value: int
+    notes: list[str]
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    alpha: str = "composite",
+) -> LoadedImage:
+    """Load ``source`` (a path, the bytes of a file, or a Pillow image) as 8-bit RGB.
+
+    See the module docstring for the rules. Raises :class:`ImageLoadError` for anything
+    wrong with the image itself, ``ValueError`` for bad arguments.
+    """
+    _check_alpha_policy(alpha)
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be at least 1, got {max_pixels}")
+    label = _describe(source)
+    _refuse_if_empty(source, label)
+    with _as_load_error(label), _open(source) as image:
+        _check_size(image, max_pixels, label)
+        frame_notes = _select_first_frame(image)
+        samples = _read_samples(image, _reopener(source))
+        orientation, orientation_notes = _read_exif_orientation(image)
+    pixels, conversion_notes = _samples_to_rgb8(samples, alpha)
+    pixels, rotation_notes = _apply_exif_orientation(pixels, orientation)
+    return LoadedImage(
+        pixels=pixels,
+        source_mode=image.mode,
+        notes=tuple(frame_notes + conversion_notes + orientation_notes + rotation_notes),
+        path=os.fspath(source) if isinstance(source, (str, os.PathLike)) else None,
+    )
+
+
+def pixels_from_pil(
+    image: Image.Image, *, alpha: str = "composite"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Convert a Pillow image's pixels to (H, W, 3) uint8 RGB, with notes.
+
+    Applies the mode, bit-depth and alpha rules of :func:`load_image`, but neither the
+    size limit nor EXIF orientation, and Pillow's errors are not translated.
+    """
+    _check_alpha_policy(alpha)
+    pixels, notes = _samples_to_rgb8(_read_samples(image, reopen=None), alpha)
+    return pixels, tuple(notes)
+
+
+def save_png(pixels: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Write (H, W, 3) uint8 RGB pixels to ``path`` as a PNG (lossless)."""
+    _require_rgb8(pixels)
+    Image.fromarray(pixels).save(path, format="PNG")
+
+
+# --- opening and error reporting ---------------------------------------------------------
+
+
+def _check_alpha_policy(alpha: str) -> None:
+    if alpha not in ALPHA_POLICIES:
+        raise ValueError(f"alpha must be one of {ALPHA_POLICIES}, got {alpha!r}")
+
+
+def _require_rgb8(pixels: np.ndarray) -> None:
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be a uint8 numpy array, got {_describe_array(pixels)}")
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ValueError(f"pixels must have shape (H, W, 3), got {pixels.shape}")
+    if not pixels.flags.c_contiguous:
+        raise ValueError("pixels must be C-contiguous")
+
+
+def _describe_array(value: object) -> str:
+    dtype = getattr(value, "dtype", None)
+    return f"{type(value).__name__} of {dtype}" if dtype is not None else type(value).__name__
+
+
+def _describe(source: ImageSource) -> str:
+    """How error messages name the image."""
+    if isinstance(source, (bytes, bytearray)):
+        return f"from memory ({len(source)} bytes)"
+    if isinstance(source, Image.Image):
+        filename = getattr(source, "filename", "")
+        return f"'{filename}'" if filename else "(Pillow image in memory)"
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{os.fspath(source)}'"
+    raise TypeError(f"cannot load an image from {type(source).__name__}")
+
+
+def _refuse_if_empty(source: ImageSource, label: str) -> None:
+    # Pillow would only say it cannot identify the file; an empty file deserves a clearer word.
+    if isinstance(source, (bytes, bytearray)):
+        is_empty = len(source) == 0
+    elif isinstance(source, (str, os.PathLike)):
+        is_empty = os.path.isfile(source) and os.path.getsize(source) == 0
+    else:
+        is_empty = False
+    if is_empty:
+        raise ImageLoadError(f"Cannot load image {label}: the file is empty")
+
+
+def _open(source: ImageSource) -> contextlib.AbstractContextManager[Image.Image]:
+    if isinstance(source, Image.Image):
+        return contextlib.nullcontext(source)  # the caller owns it: do not close it
+    with warnings.catch_warnings():
+        # Our own max_pixels check decides; Pillow's warning below its hard limit is noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if isinstance(source, (bytes, bytearray)):
+            return Image.open(io.BytesIO(source))
+        return Image.open(source)
+
+
+def _reopener(source: ImageSource) -> Callable[[], Image.Image] | None:
+    """A way to open the same file again, or None for a Pillow image passed in."""
+    if isinstance(source, (bytes, bytearray)):
+        return lambda: Image.open(io.BytesIO(source))
+    if isinstance(source, (str, os.PathLike)):
+        return lambda: Image.open(source)
+    return None
+
+
+@contextlib.contextmanager
+def _as_load_error(label: str) -> Iterator[None]:
+    """Report any failure of Pillow on this image as one ImageLoadError line.
+
+    Pillow's format plugins raise a wide, undocumented range of exceptions on malformed
+    input (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, ...), so
+    everything is caught; the original stays attached as ``__cause__``.
+    """
+    try:
+        yield
+    except ImageLoadError:
+        raise
+    except Exception as exc:
+        raise ImageLoadError(f"Cannot load image {label}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory, not a file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return "not an image, or in a format Pillow cannot read"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"refused as too large by Pillow ({_one_line(exc)})"
+    return f"corrupt or unsupported image data ({type(exc).__name__}: {_one_line(exc)})"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_size(image: Image.Image, max_pixels: int, label: str) -> None:
+    width, height = image.size  # from the header: nothing decoded yet
+    if width < 1 or height < 1:
+        raise ImageLoadError(f"Cannot load image {label}: it has no pixels ({width} x {height})")
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"Cannot load image {label}: {width} x {height} = {width * height:,} pixels "
+            f"is more than the limit of {max_pixels:,} pixels"
+        )
+
+
+def _select_first_frame(image: Image.Image) -> list[str]:
+    num_frames = getattr(image, "n_frames", 1)
+    if num_frames <= 1:
+        return []
+    if image.tell() != 0:
+        image.seek(0)
+    return [f"first of {num_frames} frames used"]
+
+
+# --- decoding to samples -----------------------------------------------------------------
+
+
+def _read_samples(image: Image.Image, reopen: Callable[[], Image.Image] | None) -> _Samples:
+    """Decode ``image`` into samples of its own bit depth (see :class:`_Samples`)."""
+    png_rawmode = _png_16bit_colour_rawmode(image)
+    if png_rawmode is not None:
+        if reopen is not None:
+            return _read_png_16bit_colour(image, reopen, png_rawmode)
+        samples = _read_8bit_or_16bit(image)
+        samples.notes.insert(0, "16-bit PNG reduced to 8 bits by Pillow (truncated, not rounded)")
+        return samples
+    return _read_8bit_or_16bit(image)
+
+
+def _read_8bit_or_16bit(image: Image.Image) -> _Samples:
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return _with_colour_key(_samples(np.asarray(image), _MAX_8BIT), image)
+    if mode in _GREY_16BIT_MODES:
+        grey = np.asarray(image).astype(np.uint16)  # also makes big-endian I;16B native
+        return _with_colour_key(_samples(grey, _MAX_16BIT), image)
+    if mode == "1":
+        grey = np.asarray(image).astype(np.uint8) * np.uint8(_MAX_8BIT)
+        return _samples(grey, _MAX_8BIT, "1-bit black and white expanded to 8 bits")
+    if mode == "I":
+        grey = np.clip(np.asarray(image), 0, _MAX_16BIT).astype(np.uint16)
+        return _samples(grey, _MAX_16BIT, "32-bit integer samples clipped to 0..65535")
+    if mode == "F":
+        return _read_float(np.asarray(image))
+    if mode == "P":
+        target = "RGBA" if image.has_transparency_data else "RGB"
+        return _samples(np.asarray(image.convert(target)), _MAX_8BIT, "palette expanded")
+    target, note = _CONVERTED_BY_PILLOW.get(mode, _pillow_fallback(image))
+    return _samples(np.asarray(image.convert(target)), _MAX_8BIT, note)
+
+
+def _pillow_fallback(image: Image.Image) -> tuple[str, str]:
+    target = "RGBA" if image.has_transparency_data else "RGB"
+    return target, f"mode {image.mode} converted to {target} by Pillow"
+
+
+def _samples(array: np.ndarray, max_value: int, *notes: str) -> _Samples:
+    if array.ndim == 2:
+        array = array[:, :, np.newaxis]
+    return _Samples(array=array, max_value=max_value, notes=list(notes))
+
+
+def _read_float(values: np.ndarray) -> _Samples:
+    values = np.nan_to_num(values.astype(np.float64), nan=0.0)
+    full_scale = 1.0 if values.max() <= 1.0 else 255.0
+    grey = np.rint(np.clip(values, 0.0, full_scale) * (_MAX_8BIT / full_scale)).astype(np.uint8)
+    note = f"32-bit float samples read as the range [0, {full_scale:g}] and rounded to 8 bits"
+    return _samples(grey, _MAX_8BIT, note)
+
+
+def _with_colour_key(samples: _Samples, image: Image.Image) -> _Samples:
+    """Turn a grey or RGB colour key ("transparency" in PNG/GIF info) into an alpha channel."""
+    key = image.info.get("transparency")
+    channels = samples.array.shape[2]
+    if key is None or channels not in (1, 3):
+        return samples
+    key = np.atleast_1d(np.asarray(key))
+    if key.shape != (channels,) or key.min() < 0 or key.max() > samples.max_value:
+        return samples  # malformed key, or one for a bit depth we do not have: ignore it
+    is_key = np.all(samples.array == key.astype(samples.array.dtype), axis=2, keepdims=True)
+    alpha = np.where(is_key, 0, samples.max_value).astype(samples.array.dtype)
+    samples.array = np.concatenate([samples.array, alpha], axis=2)
+    samples.notes.append("transparent colour key turned into alpha")
+    return samples
+
+
+def _png_16bit_colour_rawmode(image: Image.Image) -> str | None:
+    """Pillow's rawmode if ``image`` is an undecoded PNG that Pillow would truncate to 8 bits."""
+    if image.format != "PNG" or len(image.tile) != 1:
+        return None
+    rawmode = image.tile[0][3]
+    if rawmode in _PNG_16BIT_LOW_BYTE_RAWMODES or rawmode == _PNG_16BIT_GREY_ALPHA_RAWMODE:
+        return rawmode
+    return None
+
+
+def _read_png_16bit_colour(
+    image: Image.Image, reopen: Callable[[], Image.Image], rawmode: str
+) -> _Samples:
+    """Read the full 16 bits of a PNG that Pillow itself would only read the high bytes of.
+
+    Pillow's PNG decoder unfilters rows by bytes per pixel, so any rawmode with the same
+    number of bits per pixel decodes the same bytes; only the unpacking differs.
+    """
+    if rawmode == _PNG_16BIT_GREY_ALPHA_RAWMODE:
+        raw_bytes = _decode_with_rawmode(image, "RGBA")
+        grey_alpha = _join_bytes(raw_bytes[:, :, 0::2], raw_bytes[:, :, 1::2])
+        return _samples(grey_alpha, _MAX_16BIT)
+    high_bytes = np.asarray(image)  # Pillow's own decode keeps the high byte of each sample
+    with reopen() as again:
+        if _png_16bit_colour_rawmode(again) != rawmode or again.size != image.size:
+            raise ValueError("the file changed while it was being read")
+        low_bytes = _decode_with_rawmode(again, _PNG_16BIT_LOW_BYTE_RAWMODES[rawmode])
+    return _with_colour_key(_samples(_join_bytes(high_bytes, low_bytes), _MAX_16BIT), image)
+
+
+def _decode_with_rawmode(image: Image.Image, rawmode: str) -> np.ndarray:
+    codec, extents, offset, _ = image.tile[0]
+    image.tile = [(codec, extents, offset, rawmode)]
+    image.load()
+    return np.asarray(image)
+
+
+def _join_bytes(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    return (high.astype(np.uint16) << 8) | low.astype(np.uint16)
+
+
+def _read_exif_orientation(image: Image.Image) -> tuple[int, list[str]]:
+    """The EXIF orientation (1 = as stored), and a note if the EXIF data could not be used."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # broken EXIF is metadata, not a reason to refuse the pixels
+        return 1, ["EXIF data unreadable: orientation not applied"]
+    if orientation == 1:
+        return 1, []
+    if orientation not in _EXIF_ORIENTATIONS:
+        return 1, [f"invalid EXIF orientation {orientation!r} ignored"]
+    return int(orientation), []
+
+
+# --- samples to 8-bit RGB ----------------------------------------------------------------
+
+
+def _samples_to_rgb8(samples: _Samples, alpha_policy: str) -> tuple[np.ndarray, list[str]]:
+    notes = list(samples.notes)
+    colour, alpha = _split_alpha(samples.array)
+    if alpha is not None and alpha.min() == samples.max_value:
+        notes.append("fully opaque alpha channel dropped")
+        alpha = None
+    if samples.max_value != _MAX_8BIT:
+        notes.append("16-bit samples reduced to 8 bits (rounded)")
+    if alpha is None:
+        colour8 = _reduce_to_8bit(colour, samples.max_value)
+    elif alpha_policy == "composite":
+        colour8 = _composite_on_white(colour, alpha, samples.max_value)
+        notes.append("alpha composited on white")
+    else:
+        colour8 = _reduce_to_8bit(colour, samples.max_value)
+        notes.append("alpha channel dropped")
+    if colour8.shape[2] == 1:
+        colour8 = np.repeat(colour8, 3, axis=2)
+        notes.append("greyscale expanded to RGB")
+    return np.ascontiguousarray(colour8), notes
+
+
+def _split_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if array.shape[2] in (2, 4):
+        return array[:, :, :-1], array[:, :, -1]
+    return array, None
+
+
+def _reduce_to_8bit(colour: np.ndarray, max_value: int) -> np.ndarray:
+    if max_value == _MAX_8BIT:
+        return colour.astype(np.uint8, copy=False)
+    # round(v * 255 / 65535) in exact integer arithmetic; v * 255 / 65535 = v / 257 is
+    # never exactly halfway, so adding half the divisor (floored) rounds correctly.
+    scaled = colour.astype(np.uint32) * _MAX_8BIT + _MAX_16BIT // 2
+    return (scaled // _MAX_16BIT).astype(np.uint8)
+
+
+def _composite_on_white(colour: np.ndarray, alpha: np.ndarray, max_value: int) -> np.ndarray:
+    """``round(255 · (c·a + 1 − a))`` with c, a in [0, 1], one band of rows at a time."""
+    height, width = alpha.shape
+    result = np.empty(colour.shape, dtype=np.uint8)
+    rows_per_band = max(1, _COMPOSITE_BAND_PIXELS // width)
+    for top in range(0, height, rows_per_band):
+        band = slice(top, top + rows_per_band)
+        c = colour[band].astype(np.float32) / max_value
+        a = alpha[band, :, np.newaxis].astype(np.float32) / max_value
+        result[band] = np.rint(_MAX_8BIT * (c * a + (1.0 - a)))
+    return result
+
+
+def _apply_exif_orientation(pixels: np.ndarray, orientation: int) -> tuple[np.ndarray, list[str]]:
+    if orientation == 1:
+        return pixels, []
+    method, description = _EXIF_ORIENTATIONS[orientation]
+    turned = np.asarray(Image.fromarray(pixels).transpose(method))
+    return np.ascontiguousarray(turned), [f"EXIF orientation {orientation} applied ({description})"]

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny random models (fast), the shipped model, test images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+KODAK = SHARED / "data" / "kodak"
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from mspviewer.codec import build_random_model, tiny_config
+
+    return build_random_model(tiny_config(), seed=1)
+
+
+@pytest.fixture(scope="session")
+def shipped_model():
+    from mspviewer.codec import default_model_path, load_model
+
+    path = default_model_path()
+    if not path.exists():
+        pytest.fail(f"the shipped model {path} is missing")
+    return load_model(path)
+
+
+def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A natural-looking test image: smooth gradients plus texture, uint8 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    channels = []
+    for c in range(3):
+        phase = rng.uniform(0, 2 * np.pi)
+        base = 128 + 60 * np.sin(xx / (7 + 5 * c) + phase) * np.cos(yy / (11 + 3 * c))
+        channels.append(base + rng.normal(0, 8, (height, width)))
+    return np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def kodim01() -> np.ndarray:
+    from mspviewer.imageio import load_image
+
+    return load_image(KODAK / "kodim01.png").pixels

@@ -1,0 +1,271 @@
+"""Classic codecs: real files, real sizes, PSNR recomputed independently with scikit-image."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import sys
+
+import numpy as np
+import pytest
+from conftest import smooth_image
+from skimage.metrics import peak_signal_noise_ratio
+
+from mspviewer.baselines import (
+    ClassicCodec,
+    CodecError,
+    CodecUnavailableError,
+    UnsupportedImageError,
+    codec_names,
+    find_quality_for_bpp,
+    get_codec,
+)
+from mspviewer.baselines import vvc as vvc_module
+from mspviewer.baselines.heic import HeicCodec
+from mspviewer.baselines.registry import UnknownCodecError
+
+HEIGHT, WIDTH = 64, 96
+
+# What the first bytes of each codec's file must be (the format's own signature).
+SIGNATURES = {
+    "jpeg": lambda d: d[:3] == b"\xff\xd8\xff" and d[-2:] == b"\xff\xd9",
+    "webp": lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP",
+    "jpeg2000": lambda d: d[:4] == b"\xff\x4f\xff\x51",  # SOC + SIZ markers, raw codestream
+    "avif": lambda d: d[4:8] == b"ftyp" and b"avif" in d[8:32],
+    "heic": lambda d: d[4:8] == b"ftyp" and d[8:12] in (b"heic", b"heix"),  # heix: 4:4:4
+    "jpegxl": lambda d: d[:2] == b"\xff\x0a",  # bare codestream
+    "vvc": lambda d: d[:4] == b"\x00\x00\x00\x01" or d[:3] == b"\x00\x00\x01",  # Annex B
+}
+
+
+def signature_ok(name: str, data: bytes) -> bool:
+    return SIGNATURES[name.split("-")[0]](data)
+
+
+@pytest.fixture(scope="module")
+def pixels() -> np.ndarray:
+    return smooth_image(HEIGHT, WIDTH, seed=5)
+
+
+def available_or_skip(name: str) -> ClassicCodec:
+    codec = get_codec(name)
+    reason = codec.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"{name} unavailable here: {reason}")
+    return codec
+
+
+def fast_variant(name: str) -> str:
+    return "vvc-faster" if name == "vvc" else name
+
+
+@pytest.mark.parametrize("name", [n for n in codec_names() if n != "vvc-faster"])
+def test_round_trip_at_two_qualities(name, pixels):
+    codec = available_or_skip(fast_variant(name))
+    qualities = codec.default_qualities
+    low, high = qualities[1], qualities[-2]  # low rate, then high rate
+    results = []
+    for quality in (low, high):
+        data = codec.encode(pixels, quality)
+        assert isinstance(data, bytes) and signature_ok(name, data), data[:16]
+        decoded = codec.decode(data)
+        assert decoded.shape == pixels.shape and decoded.dtype == np.uint8
+        bpp = 8 * len(data) / (HEIGHT * WIDTH)
+        psnr = peak_signal_noise_ratio(pixels, decoded, data_range=255)
+        results.append((bpp, psnr))
+    (bpp_low, psnr_low), (bpp_high, psnr_high) = results
+    assert 0 < bpp_low < bpp_high
+    assert psnr_high > psnr_low
+    assert psnr_low > 15.0  # a decode of the wrong image or garbage is far below this
+    assert psnr_high > 28.0
+
+
+@pytest.mark.parametrize("name", ["jpeg-420", "webp", "jpeg2000", "vvc-faster"])
+def test_decode_is_deterministic_and_rejects_garbage(name, pixels):
+    codec = available_or_skip(name)
+    data = codec.encode(pixels, codec.default_qualities[len(codec.default_qualities) // 2])
+    assert np.array_equal(codec.decode(data), codec.decode(data))
+    with pytest.raises(CodecError):
+        codec.decode(b"definitely not an image file")
+    with pytest.raises(CodecError):
+        codec.decode(b"")
+
+
+def test_jpeg_chroma_subsampling_differs(pixels):
+    j420, j444 = get_codec("jpeg-420"), get_codec("jpeg-444")
+    # Same quality: 4:4:4 keeps four times the chroma samples, so the file is larger.
+    assert len(j444.encode(pixels, 75)) > len(j420.encode(pixels, 75))
+
+
+def test_quality_is_validated(pixels):
+    jpeg = get_codec("jpeg-420")
+    with pytest.raises(CodecError):
+        jpeg.encode(pixels, 101)
+    with pytest.raises(CodecError):
+        jpeg.encode(pixels, 50.5)
+    with pytest.raises(CodecError):
+        jpeg.encode(pixels, float("nan"))
+    with pytest.raises(ValueError):
+        jpeg.encode(pixels.astype(np.float32), 50)
+    with pytest.raises(ValueError):
+        jpeg.encode(pixels[..., :2], 50)
+
+
+def test_unknown_codec_name():
+    with pytest.raises(UnknownCodecError, match="jpeg-420"):
+        get_codec("jpeg-9000")
+
+
+def test_describe_is_json_and_names_versions():
+    for name in codec_names():
+        info = get_codec(name).describe()
+        json.dumps(info)
+        assert info["name"] == name
+        if info["available"]:
+            assert any(ch.isdigit() for ch in info["library_version"]), info
+        else:
+            assert info["unavailable_reason"]
+
+
+# --- unavailable codecs ------------------------------------------------------------------------
+def test_missing_library_is_unavailable_not_a_crash(monkeypatch, pixels):
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # makes `import pillow_heif` fail
+    codec = HeicCodec()
+    assert not codec.is_available()
+    assert "pillow-heif" in codec.unavailable_reason()
+    assert codec.describe()["available"] is False
+    with pytest.raises(CodecUnavailableError, match="pillow-heif"):
+        codec.encode(pixels, 50)
+
+
+def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *-encoders*) echo " V....D libx265              libx265 H.265 / HEVC";;\n'
+        '  *-decoders*) echo " V....D vvc                  VVC (Versatile Video Coding)";;\n'
+        "  *) echo 'ffmpeg version fake';;\n"
+        "esac\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(vvc_module, "ffmpeg_exe", lambda: str(fake))
+    codec = vvc_module.VvcCodec(preset="faster")
+    assert "libvvenc" in codec.unavailable_reason()
+    with pytest.raises(CodecUnavailableError):
+        codec.encode(pixels, 32)
+
+
+def test_no_ffmpeg_binary_is_unavailable(monkeypatch):
+    def missing() -> str:
+        raise CodecUnavailableError("imageio-ffmpeg is not installed (pip install imageio-ffmpeg)")
+
+    monkeypatch.setattr(vvc_module, "ffmpeg_exe", missing)
+    assert "imageio-ffmpeg" in vvc_module.VvcCodec().unavailable_reason()
+
+
+# --- VVC colour conversion ---------------------------------------------------------------------
+def test_vvc_colour_conversion_levels():
+    # Limited-range 10-bit BT.709 (ITU-T H.273): black 64, white 940, chroma zero at 512,
+    # pure red has Cr = 512 + 896 * 0.5 = 960 and Y = 64 + 876 * 0.2126.
+    image = np.zeros((2, 6, 3), np.uint8)
+    image[:, 2:4] = 255
+    image[:, 4:6] = (255, 0, 0)
+    luma, cb, cr = vvc_module.rgb_to_ycbcr420(image)
+    red_luma = round(64 + 876 * 0.2126)  # 250
+    red_cb = round(512 - 896 * 0.2126 / (2 * (1 - 0.0722)))  # 409
+    assert luma.tolist() == [[64, 64, 940, 940, red_luma, red_luma]] * 2
+    assert cb.tolist() == [[512, 512, red_cb]]
+    assert cr.tolist() == [[512, 512, 960]]
+
+
+def test_vvc_colour_round_trip_is_exact_without_chroma_detail():
+    # Grey ramps and flat colours lose nothing to 4:2:0, and 10 bits keep 8-bit values exact.
+    ramp = np.repeat(np.arange(256, dtype=np.uint8), 2)[None, :, None]
+    grey = np.tile(ramp, (4, 1, 3))
+    assert np.array_equal(vvc_module.ycbcr420_to_rgb(*vvc_module.rgb_to_ycbcr420(grey)), grey)
+    uniform = np.full((8, 8, 3), (200, 40, 90), np.uint8)
+    assert np.array_equal(vvc_module.ycbcr420_to_rgb(*vvc_module.rgb_to_ycbcr420(uniform)),
+                          uniform)
+
+
+def test_vvc_refuses_odd_and_tiny_images(pixels):
+    codec = available_or_skip("vvc-faster")
+    with pytest.raises(UnsupportedImageError, match="even"):
+        codec.encode(pixels[:63], 32)
+    with pytest.raises(UnsupportedImageError, match="at least"):
+        codec.encode(pixels[:8, :8], 32)
+
+
+def test_vvc_low_qp_is_near_the_420_ceiling(pixels):
+    # The whole pipeline (our conversion, ffmpeg, libvvenc, ffmpeg's decoder) must not
+    # shift colours: at a low QP the PSNR approaches that of the 4:2:0 conversion alone.
+    codec = available_or_skip("vvc-faster")
+    ceiling = peak_signal_noise_ratio(
+        pixels, vvc_module.ycbcr420_to_rgb(*vvc_module.rgb_to_ycbcr420(pixels)), data_range=255)
+    decoded = codec.decode(codec.encode(pixels, 12))
+    assert peak_signal_noise_ratio(pixels, decoded, data_range=255) > ceiling - 3.0
+
+
+# --- quality search ----------------------------------------------------------------------------
+def bpp_of(codec, pixels, quality) -> float:
+    return 8 * len(codec.encode(pixels, quality)) / (pixels.shape[0] * pixels.shape[1])
+
+
+@pytest.mark.parametrize("name", ["jpeg-420", "webp", "avif", "jpeg2000", "vvc-faster"])
+def test_quality_search_lands_within_granularity(name, pixels):
+    codec = available_or_skip(name)
+    grid = codec.quality_grid()  # ordered by growing size
+    middle = codec.default_qualities[len(codec.default_qualities) // 2]
+    target = bpp_of(codec, pixels, middle) * 0.93  # not exactly a reachable size
+    result = find_quality_for_bpp(codec, pixels, target)
+    assert result.below_target and result.bpp <= target
+    # The real file at that setting has that size.
+    assert result.num_bytes == len(codec.encode(pixels, result.quality)) == len(result.data)
+    assert math.isclose(result.bpp, 8 * result.num_bytes / (HEIGHT * WIDTH))
+    # One step further (towards bigger files) is already above the target.
+    position = grid.index(result.quality)
+    assert bpp_of(codec, pixels, grid[position + 1]) > target
+    assert result.encodes <= math.ceil(math.log2(len(grid))) + 3
+
+
+def test_quality_search_when_nothing_is_small_enough(pixels):
+    jpeg = get_codec("jpeg-420")
+    result = find_quality_for_bpp(jpeg, pixels, 0.001)
+    assert not result.below_target
+    assert result.quality == 1 and result.bpp > 0.001
+    assert result.bpp == min(bpp for _, bpp in result.tried)
+
+
+def test_quality_search_when_everything_fits(pixels):
+    vvc = available_or_skip("vvc-faster")
+    result = find_quality_for_bpp(vvc, pixels, 1000.0)
+    assert result.below_target and result.quality == vvc.quality_range[0]  # lowest QP
+
+
+def test_quality_search_rejects_bad_targets(pixels):
+    for target in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            find_quality_for_bpp(get_codec("jpeg-420"), pixels, target)
+
+
+def test_vvc_probe_uses_no_stdin(monkeypatch):
+    # ffmpeg must never wait on a terminal: every call passes stdin=DEVNULL and a timeout.
+    calls = []
+    real_run = vvc_module.subprocess.run
+
+    def spy(command, **kwargs):
+        calls.append(kwargs)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(vvc_module.subprocess, "run", spy)
+    try:
+        exe = vvc_module.ffmpeg_exe()
+    except CodecUnavailableError as error:
+        pytest.skip(str(error))
+    vvc_module.run_ffmpeg(exe, ["-version"], timeout=30)
+    assert calls and all(c["stdin"] is vvc_module.subprocess.DEVNULL and c["timeout"]
+                         for c in calls)
+    assert os.path.exists(exe)

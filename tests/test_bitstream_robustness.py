@@ -1,0 +1,139 @@
+"""Corrupt, truncated, empty, random and foreign bitstreams end in a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import smooth_image
+from mspviewer.codec import bitstream, build_random_model, decode_bytes, encode_image, tiny_config
+from mspviewer.errors import BitstreamError, ChecksumError, WrongModelError
+
+LAM = 0.0067
+
+
+@pytest.fixture(scope="module")
+def fuzz_model():
+    # The smallest model with every kind of pass (coarsest, step A, step B) on a 2×2 latent,
+    # on one thread: each of the 10,000 decode attempts then takes a few milliseconds.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield build_random_model(tiny_config(num_scales=2, num_groups=1, context_width=4,
+                                         group_width=4, coarsest_width=4), seed=11)
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def reference(fuzz_model):
+    pixels = smooth_image(32, 32, seed=2)
+    encoded = encode_image(fuzz_model, pixels, LAM)
+    return encoded.bitstream, encoded.reconstruction
+
+
+def _fix_header_crc(data: bytearray) -> bytearray:
+    """Recompute the header CRC so a mutation gets past the first check and reaches the
+    deeper ones (section sizes, model identity, symbols checksum)."""
+    body_length = struct.unpack_from("<H", data, 5)[0]
+    end = 7 + body_length
+    if len(data) >= end + 4:
+        data[end:end + 4] = struct.pack("<I", zlib.crc32(bytes(data[:end])))
+    return data
+
+
+@st.composite
+def mutated_streams(draw, original: bytes):
+    data = bytearray(original)
+    kind = draw(st.sampled_from(["flip", "bytes", "truncate", "extend", "random", "header",
+                                 "splice"]))
+    if kind == "flip":
+        for _ in range(draw(st.integers(1, 4))):
+            bit = draw(st.integers(0, 8 * len(data) - 1))
+            data[bit // 8] ^= 1 << (bit % 8)
+    elif kind == "bytes":
+        for _ in range(draw(st.integers(1, 4))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    elif kind == "truncate":
+        data = data[:draw(st.integers(0, len(data) - 1))]
+    elif kind == "extend":
+        data += draw(st.binary(min_size=1, max_size=16))
+    elif kind == "random":
+        data = bytearray(draw(st.binary(min_size=0, max_size=200)))
+    elif kind == "header":  # change a header byte but keep the header CRC valid
+        position = draw(st.integers(7, min(len(data) - 5, 60)))
+        data[position] = draw(st.integers(0, 255))
+        data = _fix_header_crc(data)
+    else:  # payload words shuffled between positions
+        start = draw(st.integers(0, len(data) - 1))
+        stop = draw(st.integers(start, len(data)))
+        data = data[:start] + draw(st.binary(min_size=0, max_size=8)) + data[stop:]
+    return bytes(data)
+
+
+@settings(max_examples=10_000, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fuzzed_bitstreams_fail_cleanly(fuzz_model, reference, data):
+    original, pixels = reference
+    stream = data.draw(mutated_streams(original))
+    try:
+        decoded = decode_bytes(fuzz_model, stream)
+    except BitstreamError:
+        return  # a clear, named error: what we want
+    # Decoding succeeded: only acceptable if the image is exactly the original one (e.g. the
+    # range coder's last word has don't-care bits). Never a silently wrong image.
+    np.testing.assert_array_equal(decoded.pixels, pixels)
+    assert len(stream) == len(original)
+
+
+def test_empty_truncated_and_trailing(fuzz_model, reference):
+    original, _ = reference
+    with pytest.raises(BitstreamError, match="empty"):
+        decode_bytes(fuzz_model, b"")
+    with pytest.raises(BitstreamError, match="bad magic"):
+        decode_bytes(fuzz_model, b"PNG\x00" + original[4:])
+    with pytest.raises(BitstreamError, match="truncated"):
+        decode_bytes(fuzz_model, original[:-4])
+    with pytest.raises(BitstreamError, match="trailing"):
+        decode_bytes(fuzz_model, original + b"\0\0\0\0")
+
+
+def test_flipped_payload_bit_fails_checksum(fuzz_model, reference):
+    original, _ = reference
+    header, _ = bitstream.parse(original)
+    corrupted = bytearray(original)
+    corrupted[bitstream.header_size(header) + 3] ^= 0x40  # a high bit of the first word
+    with pytest.raises(ChecksumError, match="checksum"):
+        decode_bytes(fuzz_model, bytes(corrupted))
+
+
+def test_consistently_edited_header_is_refused(fuzz_model, reference):
+    """A header whose λ was changed and whose CRC was fixed still fails (content checksum)."""
+    original, _ = reference
+    header, payload = bitstream.parse(original)
+    edited = dataclasses.replace(header, lam=float(np.float32(header.lam * 1.05)))
+    with pytest.raises(ChecksumError):
+        decode_bytes(fuzz_model, bitstream.pack(edited, payload))
+
+
+def test_bitstream_from_another_model_is_refused_by_name(fuzz_model, reference):
+    original, _ = reference
+    other = build_random_model(fuzz_model.config, seed=12)
+    other.name = "other-model"
+    with pytest.raises(WrongModelError, match="other-model") as caught:
+        decode_bytes(other, original)
+    assert bitstream.parse(original)[0].model_id.hex() in str(caught.value)
+
+
+def test_header_claiming_a_huge_image_is_refused_before_decoding(reference):
+    original, _ = reference
+    header, payload = bitstream.parse(original)
+    huge = dataclasses.replace(header, height=40000, width=40000, pad_bottom=0, pad_right=0)
+    with pytest.raises(BitstreamError, match="limit"):
+        bitstream.parse(bitstream.pack(huge, payload))

@@ -1,0 +1,102 @@
+"""The command line: encode / decode / info, JSON output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import smooth_image
+from mspviewer.codec import save_weights
+from mspviewer.imageio import load_image, save_png
+
+
+def run_cli(*args, env_model=None):
+    env = None
+    if env_model is not None:
+        import os
+        env = dict(os.environ, MSPVIEWER_MODEL=str(env_model))
+    return subprocess.run([sys.executable, "-m", "mspviewer", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, tiny_model):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_weights(tiny_model, path, name="tiny")
+    return path
+
+
+def test_encode_info_decode(tmp_path, model_file):
+    image = tmp_path / "in.png"
+    pixels = smooth_image(50, 70)
+    save_png(pixels, image)
+    out = tmp_path / "out.msp"
+    done = run_cli("--json", "encode", image, "-o", out, "--lambda", "0.01", "--model", model_file)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    size = out.stat().st_size
+    assert result["bytes"] == size
+    assert result["bpp"] == pytest.approx(8 * size / (50 * 70))
+    info = run_cli("--json", "info", out)
+    assert info.returncode == 0, info.stderr
+    header = json.loads(info.stdout)
+    assert (header["width"], header["height"]) == (70, 50)
+    assert header["file_bytes"] == size
+    assert sum(s["bytes"] for s in header["sections"]) == header["payload_bytes"]
+    assert header["header_bytes"] + header["payload_bytes"] == size
+    assert sum(header["bytes_per_scale"].values()) == header["payload_bytes"]
+    png = tmp_path / "out.png"
+    decoded = run_cli("decode", out, "-o", png, env_model=model_file)
+    assert decoded.returncode == 0, decoded.stderr
+    reconstruction = load_image(png).pixels
+    assert reconstruction.shape == pixels.shape
+    from mspviewer.metrics import psnr_rgb
+    assert psnr_rgb(pixels, reconstruction) == pytest.approx(result["psnr_rgb"], abs=1e-9)
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
+                                  "wrong-model"])
+def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model, case):
+    image = tmp_path / "in.png"
+    save_png(smooth_image(20, 20), image)
+    if case == "missing":
+        done = run_cli("decode", tmp_path / "nope.msp", "-o", tmp_path / "x.png",
+                       "--model", model_file)
+    elif case == "corrupt":
+        bad = tmp_path / "bad.msp"
+        bad.write_bytes(b"MSPV" + bytes(40))
+        done = run_cli("decode", bad, "-o", tmp_path / "x.png", "--model", model_file)
+    elif case == "not-an-image":
+        text = tmp_path / "notes.txt"
+        text.write_text("hello")
+        done = run_cli("encode", text, "-o", tmp_path / "x.msp", "--model", model_file)
+    elif case == "bad-lambda":
+        done = run_cli("encode", image, "-o", tmp_path / "x.msp", "--lambda", "3",
+                       "--model", model_file)
+    else:
+        out = tmp_path / "x.msp"
+        assert run_cli("encode", image, "-o", out, "--model", model_file).returncode == 0
+        other = tmp_path / "other.pt"
+        from mspviewer.codec import build_random_model
+        save_weights(build_random_model(tiny_model.config, seed=99), other, name="other")
+        done = run_cli("decode", out, "-o", tmp_path / "x.png", "--model", other)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "error" in lines[0], done.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_encode_reports_image_conversions(tmp_path, model_file):
+    from PIL import Image
+    rgba = np.zeros((24, 24, 4), np.uint8)
+    rgba[..., 3] = 128
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    done = run_cli("encode", path, "-o", tmp_path / "a.msp", "--model", model_file)
+    assert done.returncode == 0, done.stderr
+    assert "alpha" in done.stderr.lower()

@@ -1,0 +1,526 @@
+"""Tests of mspviewer.imageio: every odd kind of image becomes 8-bit RGB, with notes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image, ImageOps
+
+from mspviewer import imageio
+from mspviewer.errors import ImageLoadError
+from mspviewer.imageio import (
+    DEFAULT_MAX_PIXELS,
+    LoadedImage,
+    load_image,
+    pixels_from_pil,
+    save_png,
+)
+
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def expected_composite(colour: np.ndarray, alpha: np.ndarray, max_value: int) -> np.ndarray:
+    """round(255 (c a + 1 - a)) in float64, c and a scaled to [0, 1]."""
+    c = colour.astype(np.float64) / max_value
+    a = alpha.astype(np.float64)[..., None] / max_value
+    return np.round(255.0 * (c * a + 1.0 - a)).astype(np.uint8)
+
+
+def expected_16_to_8(values: np.ndarray) -> np.ndarray:
+    return np.round(values.astype(np.float64) * 255.0 / 65535.0).astype(np.uint8)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _paeth(left: np.ndarray, up: np.ndarray, up_left: np.ndarray) -> np.ndarray:
+    estimate = left + up - up_left
+    to_left, to_up, to_up_left = (np.abs(estimate - v) for v in (left, up, up_left))
+    left_is_nearest = (to_left <= to_up) & (to_left <= to_up_left)
+    return np.where(left_is_nearest, left, np.where(to_up <= to_up_left, up, up_left))
+
+
+def png_16bit(samples: np.ndarray, colour_type: int) -> bytes:
+    """A minimal writer of 16-bit PNGs (Pillow cannot write 16-bit colour PNGs).
+
+    Rows cycle through all five PNG filter types, so the reader's unfiltering (which
+    depends on the bytes per pixel) is exercised, not just the unpacking.
+    """
+    height, width = samples.shape[:2]
+    rows = samples.astype(">u2").reshape(height, -1).view(np.uint8).astype(np.int32)
+    bytes_per_pixel = rows.shape[1] // width
+    no_pixel = np.zeros(bytes_per_pixel, dtype=np.int32)
+    previous = np.zeros_like(rows[0])
+    encoded = bytearray()
+    for index, row in enumerate(rows):
+        left = np.concatenate([no_pixel, row[:-bytes_per_pixel]])
+        up_left = np.concatenate([no_pixel, previous[:-bytes_per_pixel]])
+        filter_type = index % 5
+        prediction = [0, left, previous, (left + previous) // 2, _paeth(left, previous, up_left)]
+        encoded.append(filter_type)
+        encoded += ((row - prediction[filter_type]) % 256).astype(np.uint8).tobytes()
+        previous = row
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(bytes(encoded)))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """An 8-bit RGB PNG that claims a size but holds no pixel data at all."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IEND", b"")
+
+
+def marked_rgb(height: int = 4, width: int = 6) -> np.ndarray:
+    """A grey image with a red top-left, green top-right and blue bottom-left pixel."""
+    pixels = np.full((height, width, 3), 128, dtype=np.uint8)
+    pixels[0, 0], pixels[0, -1], pixels[-1, 0] = RED, GREEN, BLUE
+    return pixels
+
+
+def save_with_orientation(image: Image.Image, path, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    image.save(path, exif=exif.tobytes())
+
+
+def random_uint8(shape, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def random_uint16(shape, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 65536, shape, dtype=np.uint16)
+
+
+# --- plain RGB, round trip, API ----------------------------------------------------------
+
+
+def test_rgb_png_loads_unchanged_without_notes(tmp_path):
+    pixels = random_uint8((5, 7, 3))
+    path = tmp_path / "plain.png"
+    save_png(pixels, path)
+    loaded = load_image(path)
+    assert loaded.pixels.dtype == np.uint8 and loaded.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.notes == ()
+    assert loaded.source_mode == "RGB"
+    assert loaded.path == str(path)
+    assert (loaded.height, loaded.width, loaded.num_pixels) == (5, 7, 35)
+
+
+@settings(max_examples=20, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9), st.just(3))))
+def test_save_png_then_load_is_lossless(pixels):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    np.testing.assert_array_equal(load_image(buffer.getvalue()).pixels, pixels)
+
+
+def test_bytes_and_pillow_image_sources(tmp_path):
+    pixels = random_uint8((3, 4, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    from_bytes = load_image(buffer.getvalue())
+    assert from_bytes.path is None
+    np.testing.assert_array_equal(from_bytes.pixels, pixels)
+
+    image = Image.fromarray(pixels)
+    np.testing.assert_array_equal(load_image(image).pixels, pixels)
+    assert image.getpixel((0, 0)) == tuple(pixels[0, 0])  # the caller's image stays usable
+
+
+def test_one_by_one_image(tmp_path):
+    path = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(path)
+    loaded = load_image(path)
+    assert loaded.pixels.shape == (1, 1, 3)
+    assert tuple(loaded.pixels[0, 0]) == (10, 20, 30)
+
+
+def test_bad_arguments_are_value_errors():
+    image = Image.new("RGB", (2, 2))
+    with pytest.raises(ValueError, match="alpha"):
+        load_image(image, alpha="premultiply")
+    with pytest.raises(ValueError, match="max_pixels"):
+        load_image(image, max_pixels=0)
+    with pytest.raises(TypeError):
+        load_image(12345)  # type: ignore[arg-type]
+
+
+def test_loaded_image_and_save_png_check_their_pixels(tmp_path):
+    with pytest.raises(ValueError):
+        LoadedImage(np.zeros((2, 2, 3), np.float32), "RGB", ())
+    with pytest.raises(ValueError):
+        LoadedImage(np.zeros((2, 2), np.uint8), "L", ())
+    with pytest.raises(ValueError):
+        save_png(np.zeros((2, 2, 4), np.uint8), tmp_path / "x.png")
+
+
+def test_pixels_from_pil_applies_the_same_rules():
+    image = Image.new("LA", (2, 1), (100, 0))
+    pixels, notes = pixels_from_pil(image)
+    np.testing.assert_array_equal(pixels, np.full((1, 2, 3), 255, np.uint8))
+    assert "alpha composited on white" in notes
+    assert "greyscale expanded to RGB" in notes
+
+
+# --- grey, 1-bit, palettes ---------------------------------------------------------------
+
+
+def test_grey_l_is_expanded(tmp_path):
+    grey = random_uint8((4, 5))
+    path = tmp_path / "grey.png"
+    Image.fromarray(grey).save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode == "L"
+    np.testing.assert_array_equal(loaded.pixels, np.repeat(grey[:, :, None], 3, axis=2))
+    assert loaded.notes == ("greyscale expanded to RGB",)
+
+
+def test_one_bit_becomes_black_and_white(tmp_path):
+    bits = np.array([[0, 1, 1], [1, 0, 0]], dtype=bool)
+    path = tmp_path / "bits.png"
+    Image.fromarray(bits).save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode == "1"
+    np.testing.assert_array_equal(loaded.pixels[:, :, 1], bits.astype(np.uint8) * 255)
+    assert any("1-bit" in note for note in loaded.notes)
+
+
+def _palette_image_with_transparent_index(path):
+    image = Image.new("P", (3, 1))
+    image.putpalette([*RED, *GREEN, 0, 0, 0] + [0] * (256 - 3) * 3)
+    image.putdata([0, 1, 2])
+    image.save(path, transparency=2)  # index 2, stored colour black, is transparent
+
+
+def test_palette_with_transparency_composite_and_drop(tmp_path):
+    path = tmp_path / "palette.png"
+    _palette_image_with_transparent_index(path)
+    composited = load_image(path)
+    assert composited.source_mode == "P"
+    assert [tuple(p) for p in composited.pixels[0]] == [RED, GREEN, WHITE]
+    assert "palette expanded" in composited.notes
+    assert "alpha composited on white" in composited.notes
+
+    dropped = load_image(path, alpha="drop")
+    assert [tuple(p) for p in dropped.pixels[0]] == [RED, GREEN, (0, 0, 0)]
+    assert "alpha channel dropped" in dropped.notes
+
+
+def test_palette_without_transparency(tmp_path):
+    path = tmp_path / "palette.gif"
+    Image.fromarray(marked_rgb()).convert("P").save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode == "P"
+    assert tuple(loaded.pixels[0, 0]) == RED
+    assert loaded.notes == ("palette expanded",)
+
+
+def test_rgb_colour_key_becomes_transparent(tmp_path):
+    pixels = marked_rgb()
+    path = tmp_path / "keyed.png"
+    Image.fromarray(pixels).save(path, transparency=GREEN)
+    loaded = load_image(path)
+    assert tuple(loaded.pixels[0, -1]) == WHITE  # the green pixel was the key
+    assert tuple(loaded.pixels[0, 0]) == RED
+
+
+# --- CMYK and other colour models --------------------------------------------------------
+
+
+def test_cmyk_jpeg_is_converted_like_pillow(tmp_path):
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (16, 16), (255, 0, 0, 0)).save(path, quality=95)  # pure cyan ink
+    loaded = load_image(path)
+    assert loaded.source_mode == "CMYK"
+    with Image.open(path) as reference:
+        np.testing.assert_array_equal(loaded.pixels, np.asarray(reference.convert("RGB")))
+    red, green, blue = loaded.pixels[8, 8].astype(int)
+    assert red < 20 and green > 235 and blue > 235
+    assert any("CMYK" in note for note in loaded.notes)
+
+
+@pytest.mark.parametrize("mode", ["YCbCr", "LAB", "HSV", "RGBX"])
+def test_other_colour_models_are_converted_by_pillow(mode):
+    image = Image.fromarray(random_uint8((3, 4, 3))).convert(mode)
+    loaded = load_image(image)
+    assert loaded.source_mode == mode
+    np.testing.assert_array_equal(loaded.pixels, np.asarray(image.convert("RGB")))
+    assert len(loaded.notes) == 1
+
+
+def test_premultiplied_and_palette_alpha_modes():
+    for mode in ("RGBa", "La", "PA"):
+        image = Image.new(mode, (2, 2))
+        loaded = load_image(image)
+        assert loaded.pixels.shape == (2, 2, 3), mode
+        assert loaded.notes, mode
+
+
+# --- bit depths --------------------------------------------------------------------------
+
+
+def test_16bit_grey_png_is_rounded_not_truncated(tmp_path):
+    # 129/257 rounds up to 1 but truncates to 0; 1000/257 = 3.89 -> 4; 128/257 -> 0.
+    grey = np.array([[0, 128, 129, 1000], [32767, 32768, 65407, 65535]], dtype=np.uint16)
+    path = tmp_path / "grey16.png"
+    Image.fromarray(grey).save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode.startswith("I;16")
+    np.testing.assert_array_equal(loaded.pixels[:, :, 0], expected_16_to_8(grey))
+    assert list(loaded.pixels[0, :, 0]) == [0, 0, 1, 4]
+    assert "16-bit samples reduced to 8 bits (rounded)" in loaded.notes
+
+
+def test_48bit_rgb_png_keeps_all_16_bits(tmp_path):
+    samples = random_uint16((9, 11, 3))
+    samples[0, 0] = (129, 1000, 65280)  # the high byte alone would give 0, 3, 255
+    path = tmp_path / "rgb48.png"
+    path.write_bytes(png_16bit(samples, colour_type=2))
+    with Image.open(path) as pillow_alone:  # what Pillow does by itself: the high byte
+        assert pillow_alone.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(pillow_alone), samples >> 8)
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded.pixels, expected_16_to_8(samples))
+    assert tuple(loaded.pixels[0, 0]) == (1, 4, 254)
+    assert loaded.notes == ("16-bit samples reduced to 8 bits (rounded)",)
+
+
+def test_64bit_rgba_png_is_composited_from_16_bits():
+    samples = random_uint16((6, 5, 4), seed=1)
+    samples[0, 0, 3] = 0
+    loaded = load_image(png_16bit(samples, colour_type=6))
+    expected = expected_composite(samples[..., :3], samples[..., 3], 65535)
+    np.testing.assert_array_equal(loaded.pixels, expected)
+    assert tuple(loaded.pixels[0, 0]) == WHITE
+
+
+def test_32bit_grey_alpha_png_is_read_in_full():
+    samples = random_uint16((5, 6, 2), seed=2)
+    loaded = load_image(png_16bit(samples, colour_type=4))
+    expected = expected_composite(samples[..., :1], samples[..., 1], 65535)
+    np.testing.assert_array_equal(loaded.pixels, np.repeat(expected, 3, axis=2))
+    dropped = load_image(png_16bit(samples, colour_type=4), alpha="drop")
+    np.testing.assert_array_equal(dropped.pixels[..., 0], expected_16_to_8(samples[..., 0]))
+
+
+def test_16bit_png_given_as_pillow_image_is_noted_as_truncated():
+    samples = random_uint16((3, 3, 3))
+    with Image.open(io.BytesIO(png_16bit(samples, colour_type=2))) as image:
+        loaded = load_image(image)
+    np.testing.assert_array_equal(loaded.pixels, samples >> 8)
+    assert any("truncated" in note for note in loaded.notes)
+
+
+def test_float_images_are_read_as_0_1_or_0_255():
+    unit = np.array([[0.0, 0.5, 1.0]], dtype=np.float32)
+    loaded = load_image(Image.fromarray(unit))
+    assert loaded.source_mode == "F"
+    assert list(loaded.pixels[0, :, 0]) == [0, 128, 255]
+    assert any("[0, 1]" in note for note in loaded.notes)
+
+    byte_scale = np.array([[0.0, 2.0, 254.6, 300.0]], dtype=np.float32)
+    assert list(load_image(Image.fromarray(byte_scale)).pixels[0, :, 0]) == [0, 2, 255, 255]
+
+
+def test_32bit_integer_and_big_endian_16bit_grey():
+    values = np.array([[-5, 257, 70000]], dtype=np.int32)
+    assert list(load_image(Image.fromarray(values)).pixels[0, :, 0]) == [0, 1, 255]
+    big_endian = Image.new("I;16B", (1, 1), 1000)
+    assert load_image(big_endian).pixels[0, 0, 0] == 4
+
+
+# --- alpha -------------------------------------------------------------------------------
+
+
+def test_rgba_partial_alpha_is_composited_on_white(tmp_path):
+    rgba = random_uint8((6, 7, 4), seed=3)
+    rgba[0, 0, 3], rgba[0, 1, 3] = 0, 255
+    path = tmp_path / "rgba.png"
+    Image.fromarray(rgba).save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode == "RGBA"
+    # 8-bit form of the formula: round(C A / 255 + 255 - A).
+    colour, alpha = rgba[..., :3].astype(np.float64), rgba[..., 3:].astype(np.float64)
+    expected = np.round(colour * alpha / 255 + 255 - alpha).astype(np.uint8)
+    np.testing.assert_array_equal(loaded.pixels, expected)
+    assert tuple(loaded.pixels[0, 0]) == WHITE
+    assert tuple(loaded.pixels[0, 1]) == tuple(rgba[0, 1, :3])
+    assert loaded.notes == ("alpha composited on white",)
+
+    dropped = load_image(path, alpha="drop")
+    np.testing.assert_array_equal(dropped.pixels, rgba[..., :3])
+    assert dropped.notes == ("alpha channel dropped",)
+
+
+def test_compositing_in_bands_gives_the_same_pixels(monkeypatch):
+    rgba = random_uint8((9, 5, 4), seed=6)
+    whole = load_image(Image.fromarray(rgba)).pixels
+    monkeypatch.setattr(imageio, "_COMPOSITE_BAND_PIXELS", 7)  # one row per band
+    np.testing.assert_array_equal(load_image(Image.fromarray(rgba)).pixels, whole)
+
+
+def test_fully_opaque_alpha_is_dropped_with_a_note(tmp_path):
+    rgba = random_uint8((4, 4, 4))
+    rgba[..., 3] = 255
+    path = tmp_path / "opaque.png"
+    Image.fromarray(rgba).save(path)
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded.pixels, rgba[..., :3])
+    assert loaded.notes == ("fully opaque alpha channel dropped",)
+
+
+def test_grey_with_alpha(tmp_path):
+    la = random_uint8((3, 5, 2), seed=4)
+    path = tmp_path / "la.png"
+    Image.fromarray(la).save(path)
+    loaded = load_image(path)
+    assert loaded.source_mode == "LA"
+    expected = expected_composite(la[..., :1], la[..., 1], 255)
+    np.testing.assert_array_equal(loaded.pixels, np.repeat(expected, 3, axis=2))
+    assert loaded.notes == ("alpha composited on white", "greyscale expanded to RGB")
+
+
+# --- EXIF orientation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow_exif_transpose(tmp_path, orientation):
+    path = tmp_path / f"o{orientation}.png"
+    save_with_orientation(Image.fromarray(marked_rgb()), path, orientation)
+    with Image.open(path) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded.pixels, expected)
+    assert any(f"EXIF orientation {orientation}" in n for n in loaded.notes) == (orientation != 1)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "shape", "red_at"),
+    [
+        (3, (4, 6, 3), (3, 5)),  # rotate 180°: top-left goes to bottom-right
+        (6, (6, 4, 3), (0, 3)),  # rotate 90° clockwise: top-left goes to top-right
+        (8, (6, 4, 3), (5, 0)),  # rotate 90° counter-clockwise: top-left goes to bottom-left
+    ],
+)
+def test_exif_orientation_moves_the_marked_corner(tmp_path, orientation, shape, red_at):
+    path = tmp_path / "marked.png"
+    save_with_orientation(Image.fromarray(marked_rgb(4, 6)), path, orientation)
+    loaded = load_image(path)
+    assert loaded.pixels.shape == shape
+    assert tuple(loaded.pixels[red_at]) == RED
+    assert loaded.pixels.flags.c_contiguous
+
+
+def test_exif_orientation_in_jpeg(tmp_path):
+    pixels = np.full((32, 48, 3), 128, dtype=np.uint8)
+    pixels[:16, :16] = RED  # a block large enough to survive JPEG
+    path = tmp_path / "marked.jpg"
+    save_with_orientation(Image.fromarray(pixels), path, 6)
+    loaded = load_image(path)
+    assert loaded.pixels.shape == (48, 32, 3)
+    red, green, blue = loaded.pixels[4, -4].astype(int)  # top-right after 90° clockwise
+    assert red > 200 and green < 60 and blue < 60
+    assert "EXIF orientation 6 applied (rotated 90° clockwise)" in loaded.notes
+
+
+# --- multi-frame -------------------------------------------------------------------------
+
+
+def test_multi_frame_gif_uses_the_first_frame(tmp_path):
+    path = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (4, 4), colour) for colour in (RED, GREEN, BLUE)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    loaded = load_image(path)
+    assert tuple(loaded.pixels[0, 0]) == RED
+    assert "first of 3 frames used" in loaded.notes
+
+
+# --- refusals and errors -----------------------------------------------------------------
+
+
+def test_image_above_max_pixels_is_refused_before_decoding(tmp_path):
+    # 9000 x 8000 = 72,000,000 > 64 Mi; the file holds no pixel data, so only a check on
+    # the header can produce the size message (decoding would fail differently).
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header_only(9000, 8000))
+    with pytest.raises(ImageLoadError) as error:
+        load_image(path)
+    message = str(error.value)
+    assert "72,000,000" in message and f"{DEFAULT_MAX_PIXELS:,}" in message
+    assert "9000 x 8000" in message and str(path) in message
+
+
+def test_max_pixels_is_per_call(tmp_path):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (10, 10)).save(path)
+    with pytest.raises(ImageLoadError, match="100 pixels is more than the limit of 99 pixels"):
+        load_image(path, max_pixels=99)
+    assert load_image(path, max_pixels=100).num_pixels == 100
+
+
+def test_pillow_decompression_bomb_is_reported_as_load_error(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(20000, 20000))
+    with pytest.raises(ImageLoadError) as error:
+        load_image(path, max_pixels=10**9)
+    assert "400000000" in str(error.value) and str(path) in str(error.value)
+
+
+def _assert_clear_error(source, path_text: str, *words: str) -> None:
+    with pytest.raises(ImageLoadError) as error:
+        load_image(source)
+    message = str(error.value)
+    assert "\n" not in message
+    assert path_text in message
+    for word in words:
+        assert word in message
+
+
+def test_truncated_png(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(random_uint8((64, 64, 3))).save(buffer, format="PNG")
+    path = tmp_path / "truncated.png"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    _assert_clear_error(path, str(path), "corrupt")
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.png"
+    path.write_bytes(np.random.default_rng(5).bytes(4096))
+    _assert_clear_error(path, str(path))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    _assert_clear_error(path, str(path), "empty")
+    _assert_clear_error(b"", "from memory (0 bytes)", "empty")
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("This is not an image.\n" * 20)
+    _assert_clear_error(path, str(path), "not an image")
+
+
+def test_missing_file_and_directory(tmp_path):
+    _assert_clear_error(tmp_path / "missing.png", "missing.png", "not found")
+    _assert_clear_error(tmp_path, str(tmp_path), "directory")

@@ -1,0 +1,145 @@
+"""RD points, sweeps and BD values, checked against independent implementations."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+from conftest import smooth_image
+from scipy.interpolate import PchipInterpolator
+from skimage.metrics import peak_signal_noise_ratio
+
+from mspviewer import rd
+from mspviewer.baselines import get_codec
+
+with warnings.catch_warnings():  # bjontegaard imports matplotlib.pyplot
+    warnings.simplefilter("ignore")
+    import bjontegaard
+
+ANCHOR = "vtm"
+TESTS = ["hm", "bpg_444_x265_ycbcr", "av1", "jpeg", "jpeg2000", "webp"]
+
+
+def reference(function, anchor, test, metric):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(anchor.rates(), anchor.values(metric), test.rates(), test.values(metric),
+                        method="pchip", require_matching_points=False, min_overlap=0)
+
+
+# --- published anchors -------------------------------------------------------------------------
+def test_project_keeps_its_anchor_copies():
+    names = rd.published_anchor_names()
+    assert {ANCHOR, *TESTS} <= set(names)
+    assert (rd.ANCHOR_DIR.parent / "README.md").is_file()
+
+
+def test_load_published_anchor_reads_the_file():
+    curve = rd.load_published_anchor(ANCHOR)
+    raw = json.loads((rd.ANCHOR_DIR / f"{ANCHOR}.json").read_text())["results"]
+    assert len(curve.points) == len(raw["bpp"]) == 8
+    assert curve.rates().tolist() == raw["bpp"]
+    assert curve.values("psnr_rgb").tolist() == raw["psnr-rgb"]
+    ms_db = [-10 * math.log10(1 - v) for v in raw["ms-ssim-rgb"]]
+    assert np.allclose(curve.values("ms_ssim_db"), ms_db)
+    assert curve.source.startswith("published")
+
+
+def test_ms_ssim_db_columns_are_converted(tmp_path):
+    path = tmp_path / "paper.json"
+    path.write_text(json.dumps({"name": "p", "description": "d", "meta": {"url": "u"},
+                                "results": {"bpp": [0.1, 0.5], "ms-ssim-db-rgb": [10.0, 20.0]}}))
+    curve = rd.load_published_anchor(path)
+    assert np.allclose(curve.values("ms_ssim_db"), [10.0, 20.0])
+    assert curve.points[0].ms_ssim == pytest.approx(0.9)
+    assert curve.points[0].psnr_rgb is None
+
+
+# --- BD-rate against the bjontegaard package ---------------------------------------------------
+@pytest.mark.parametrize("metric", ["psnr_rgb", "ms_ssim_db"])
+@pytest.mark.parametrize("name", TESTS)
+def test_bd_rate_matches_bjontegaard_on_published_anchors(name, metric):
+    anchor, test = rd.load_published_anchor(ANCHOR), rd.load_published_anchor(name)
+    ours = rd.bd_rate(anchor.rates(), anchor.values(metric), test.rates(), test.values(metric))
+    theirs = reference(bjontegaard.bd_rate, anchor, test, metric)
+    assert abs(ours - theirs) < 0.1  # percentage points
+    assert ours > 0  # every classic codec here needs more bits than VTM
+
+    ours_q = rd.bd_quality(anchor.rates(), anchor.values(metric), test.rates(),
+                           test.values(metric))
+    theirs_q = reference(bjontegaard.bd_psnr, anchor, test, metric)
+    assert abs(ours_q - theirs_q) < 0.01  # dB
+    assert ours_q < 0
+
+
+def test_bd_rate_of_a_curve_against_itself_is_zero():
+    vtm = rd.load_published_anchor(ANCHOR)
+    assert rd.bd_rate(vtm.rates(), vtm.values("psnr_rgb"), vtm.rates(),
+                      vtm.values("psnr_rgb")) == pytest.approx(0, abs=1e-12)
+
+
+def test_bd_rate_of_a_uniformly_cheaper_codec():
+    # 20 % fewer bits at every quality is exactly -20 % BD-rate and a positive BD-PSNR.
+    vtm = rd.load_published_anchor(ANCHOR)
+    rates, psnr = vtm.rates(), vtm.values("psnr_rgb")
+    assert rd.bd_rate(rates, psnr, rates * 0.8, psnr) == pytest.approx(-20.0, abs=1e-9)
+    assert rd.bd_quality(rates, psnr, rates * 0.8, psnr) > 0
+    # 0.5 dB better at every rate is exactly +0.5 dB BD-PSNR.
+    assert rd.bd_quality(rates, psnr, rates, psnr + 0.5) == pytest.approx(0.5, abs=1e-12)
+
+
+def test_bd_errors():
+    with pytest.raises(rd.BDError, match="overlap"):
+        rd.bd_rate([0.1, 0.2], [20, 25], [1.0, 2.0], [30, 35])
+    with pytest.raises(rd.BDError, match="usable"):
+        rd.bd_rate([0.1, 0.2], [20, 25], [0.15], [22])
+    # Non-increasing points leave too few usable ones.
+    with pytest.raises(rd.BDError, match="usable"):
+        rd.bd_rate([0.1, 0.2], [20, 25], [0.15, 0.3], [22, 21])
+
+
+def test_rd_front_keeps_only_improving_points():
+    rates, values = rd.rd_front([0.5, 0.1, 0.3, 0.4, 0.4, 0.6], [30, 20, 28, 27, 29, float("nan")])
+    assert rates.tolist() == [0.1, 0.3, 0.4, 0.5]
+    assert values.tolist() == [20, 28, 29, 30]
+
+
+def test_pchip_integral_matches_scipy():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        count = rng.integers(2, 9)
+        x = np.cumsum(rng.uniform(0.1, 2.0, count))
+        y = rng.normal(0, 3, count)  # not monotone: exercises the zero-slope rules
+        low, high = np.sort(rng.uniform(x[0], x[-1], 2))
+        expected = PchipInterpolator(x, y).integrate(low, high)
+        assert rd.pchip_integral(x, y, low, high) == pytest.approx(expected, rel=1e-9,
+                                                                   abs=1e-9)
+        assert np.allclose(rd.pchip_slopes(x, y), PchipInterpolator(x, y).derivative()(x))
+
+
+# --- measuring ---------------------------------------------------------------------------------
+def test_sweep_measures_real_files():
+    pixels = smooth_image(64, 96, seed=11)
+    jpeg = get_codec("jpeg-444")
+    curve = rd.sweep(jpeg, pixels, [30, 70], with_ms_ssim=False)
+    assert [p.quality for p in curve.points] == [30, 70]
+    for point in curve.points:
+        data = jpeg.encode(pixels, point.quality)  # deterministic: same bytes again
+        assert point.num_bytes == len(data)
+        assert point.bpp == pytest.approx(8 * len(data) / (64 * 96))
+        decoded = jpeg.decode(data)
+        assert point.psnr_rgb == pytest.approx(
+            peak_signal_noise_ratio(pixels, decoded, data_range=255), abs=1e-9)
+        assert point.ms_ssim is None and point.encode_s > 0 and point.decode_s > 0
+    assert curve.library_version.startswith("Pillow")
+    again = rd.RDCurve.from_dict(json.loads(json.dumps(curve.to_dict())))
+    assert again.rates().tolist() == curve.rates().tolist()
+
+
+def test_points_with_infinite_psnr_serialise_as_null():
+    point = rd.RDPoint(bpp=8.0, psnr_rgb=math.inf, ms_ssim=1.0)
+    data = json.loads(json.dumps(point.to_dict(), allow_nan=False))
+    assert data["psnr_rgb"] is None and data["ms_ssim_db"] is None

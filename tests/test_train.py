@@ -1,0 +1,81 @@
+"""Training: exact resume (step, optimizer state, data order) and the DDP path on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mspviewer.codec import tiny_config
+from mspviewer.train.loop import TrainSettings, Trainer
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        yy, xx = np.mgrid[0:96, 0:120]
+        image = (128 + 100 * np.sin(xx / (5 + index)) * np.cos(yy / 7))[..., None]
+        image = np.clip(image + rng.normal(0, 10, (96, 120, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(folder / f"{index}.png")
+    return folder
+
+
+def settings_for(folder, run_dir, steps, precision="bf16") -> TrainSettings:
+    return TrainSettings(data=str(folder), run_dir=str(run_dir), steps=steps, batch_size=2,
+                         crop_schedule=((0, 64), (4, 48)), warmup_steps=3, lr_drops=(5,),
+                         precision=precision, checkpoint_minutes=60, log_every=1,
+                         model_config=tiny_config().to_dict())
+
+
+def test_resume_continues_exactly(image_folder, tmp_path):
+    straight = Trainer(settings_for(image_folder, tmp_path / "a", 6), progress=False)
+    straight.run()
+    first = Trainer(settings_for(image_folder, tmp_path / "b", 3), progress=False)
+    first.run()
+    resumed = Trainer(settings_for(image_folder, tmp_path / "b", 6), progress=False)
+    resumed.run(resume=True)
+    assert resumed.step == straight.step == 6
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    a, b = straight.optimizer.state_dict(), resumed.optimizer.state_dict()
+    for index, state in a["state"].items():
+        assert torch.equal(state["exp_avg"], b["state"][index]["exp_avg"])
+        assert torch.equal(state["exp_avg_sq"], b["state"][index]["exp_avg_sq"])
+        assert torch.equal(state["step"], b["state"][index]["step"])
+    logs = [[json.loads(line) for line in open(tmp_path / run / "log.jsonl")] for run in "ab"]
+    assert [r["step"] for r in logs[1]] == list(range(1, 7))
+    for x, y in zip(logs[0], logs[1]):  # same batches, λ, crops, losses
+        assert (x["lambda"], x["crop"], x["loss"]) == (y["lambda"], y["crop"], y["loss"])
+
+
+def test_batches_are_a_function_of_the_step(image_folder):
+    from mspviewer.train.data import CropSampler, list_images
+
+    sampler = CropSampler(list_images(image_folder), 48, seed=5)
+    assert torch.equal(sampler.batch(7, 3), sampler.batch(7, 3))
+    assert not torch.equal(sampler.batch(7, 3), sampler.batch(8, 3))
+    assert not torch.equal(sampler.batch(7, 3, rank=0), sampler.batch(7, 3, rank=1))
+
+
+def test_ddp_with_two_cpu_processes(image_folder, tmp_path):
+    run_dir = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               "--master_port=29517", "-m", "mspviewer", "train", str(image_folder),
+               "--run-dir", str(run_dir), "--steps", "3", "--batch-size", "1", "--crop", "48",
+               "--preset", "tiny", "--no-progress", "--warmup", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 3
+    log = [json.loads(line) for line in open(run_dir / "log.jsonl")]
+    assert log[-1]["step"] == 3 and np.isfinite(log[-1]["loss"])

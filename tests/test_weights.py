@@ -1,0 +1,77 @@
+"""Weights files: round trip, identity, and validation of bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image
+from mspviewer.codec import build_random_model, decode_bytes, encode_image, load_model
+from mspviewer.codec import save_weights, tiny_config
+from mspviewer.codec.weights import read_weights_file
+from mspviewer.errors import ModelFileError
+
+
+def test_saved_model_reloads_with_same_identity_and_decodes(tmp_path, tiny_model):
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="tiny", card={"note": "test"})
+    first, second = load_model(path), load_model(path)
+    assert first.model_id() == second.model_id()
+    assert first.name == "tiny" and first.card["note"] == "test"
+    assert first.config == tiny_model.config
+    # Stored in float16: the loaded weights are the fp16-rounded originals.
+    for key, value in tiny_model.state_dict().items():
+        torch.testing.assert_close(first.state_dict()[key], value.half().float(), rtol=0, atol=0)
+    pixels = smooth_image(40, 40)
+    encoded = encode_image(first, pixels, 0.01)
+    np.testing.assert_array_equal(decode_bytes(second, encoded.bitstream).pixels,
+                                  encoded.reconstruction)
+
+
+def test_identity_changes_with_any_weight(tiny_model):
+    other = build_random_model(tiny_config(), seed=1)
+    assert other.model_id() == tiny_model.model_id()
+    with torch.no_grad():
+        next(other.prior.parameters()).view(-1)[0] += 1e-3
+    assert other.model_id() != tiny_model.model_id()
+
+
+def test_missing_corrupt_and_foreign_files_are_refused(tmp_path, tiny_model):
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model at all")
+    with pytest.raises(ModelFileError, match="not a readable weights file"):
+        load_model(garbage)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ModelFileError, match="not an mspviewer weights file"):
+        load_model(foreign)
+
+
+def test_weights_inconsistent_with_config_are_refused(tmp_path, tiny_model):
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="tiny")
+    payload = read_weights_file(path)
+    payload["config"]["transform"]["channels"] = 32  # shapes no longer match
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="does not match|shape"):
+        load_model(path)
+    payload = read_weights_file(path)
+    payload["config"]["transform"]["channels"] = 16
+    key = next(iter(payload["state_dict"]))
+    payload["state_dict"][key] = payload["state_dict"][key].clone().fill_(float("nan"))
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="non-finite"):
+        load_model(path)
+
+
+def test_shipped_model_card_is_complete(shipped_model):
+    card = shipped_model.card
+    for key in ("architecture", "parameters", "training_data", "training_steps",
+                "wall_seconds", "device"):
+        assert key in card, key
+    total = sum(p.numel() for p in shipped_model.parameters())
+    assert card["parameters"]["total"] == total
+    assert 2e6 <= total <= 6e6
