@@ -132,3 +132,6 @@ def test_user_errors_exit_with_status_2(image_file, tmp_path, capsys):
                                "--anchor", "jpeg-420", "-o", tmp_path / "rd.json")
     assert code == 2
     assert not (tmp_path / "rd.json").exists()
+    code, _, err = run_compare(capsys, image_file, "--codecs", "jpeg-420", "--anchor",
+                               "jpeg-420", "-o", tmp_path / "no-such-folder" / "rd.json")
+    assert code == 2 and "does not exist" in err

@@ -247,7 +247,7 @@ class AvifCodec(ClassicCodec):
         from PIL import features
 
         if not features.check("avif"):
-            return "this Pillow has no AVIF support (needs Pillow >= 11.2 built with libavif)"
+            return "this Pillow has no AVIF support (no libavif in this build)"
         from PIL import _avif
 
         if not _avif.encoder_codec_available("aom"):

@@ -8,6 +8,7 @@ the JSON file holds every point; the returned summary is what ``--json`` prints.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import platform
@@ -130,18 +131,30 @@ def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device:
                           with_ms_ssim: bool = True) -> tuple[rd.RDCurve | None, str | None]:
     """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it cannot run.
 
-    Hook for the learned codec: encodes with ``mspviewer.codec.encode_image`` at each λ,
-    decodes the bitstream with ``decode_bytes`` and measures the decoded pixels. Profile
-    ``fast`` is plain encoding (no latent optimisation); other profiles are reported as
-    unavailable until the profiles are wired here.
+    The hook between ``compare`` and the learned codec: encodes with
+    ``mspviewer.codec.encode_image`` at each λ (with the encoding ``profile`` when the codec
+    has profiles; without them only ``fast``, plain encoding, is possible), decodes the
+    bitstream with ``decode_bytes`` and measures the decoded pixels. Encode time includes
+    the profile's latent optimisation.
     """
     try:
         from mspviewer.codec import decode_bytes, encode_image, load_model, resolve_device
     except ImportError as error:
         return None, f"learned codec unavailable: {error}"
-    if profile != DEFAULT_PROFILE:
-        return None, (f"learned codec unavailable: profile {profile!r} is not wired into "
-                      f"compare yet (only {DEFAULT_PROFILE!r})")
+    encode_options: dict[str, Any] = {}
+    try:
+        from mspviewer.codec.profiles import get_profile
+    except ImportError:
+        get_profile = None
+    if get_profile is not None and "profile" in inspect.signature(encode_image).parameters:
+        try:
+            get_profile(profile)
+        except MSPViewerError as error:
+            return None, f"learned codec unavailable: {error}"
+        encode_options["profile"] = profile
+    elif profile != DEFAULT_PROFILE:
+        return None, (f"learned codec unavailable: this build has no encoding profiles, "
+                      f"only {DEFAULT_PROFILE!r}")
     try:
         model = load_model(model_path, device=resolve_device(device))
     except MSPViewerError as error:
@@ -157,8 +170,11 @@ def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device:
                   "container": "mspviewer .msp bitstream, whole file counted"},
     )
     for lam in ladder:
-        encoded = encode_image(model, pixels, lam)
-        decoded = decode_bytes(model, encoded.bitstream)
+        try:
+            encoded = encode_image(model, pixels, lam, **encode_options)
+            decoded = decode_bytes(model, encoded.bitstream)
+        except MSPViewerError as error:
+            return None, f"learned codec failed at λ={lam:g}: {error}"
         point = rd.evaluate_reconstruction(
             pixels, decoded.pixels, len(encoded.bitstream), quality=lam,
             encode_s=encoded.encode_seconds, decode_s=decoded.decode_seconds,
@@ -189,6 +205,11 @@ def run(args) -> dict[str, Any]:
             lambdas = [float(v) for v in args.lambdas.split(",") if v.strip()]
         except ValueError as error:
             raise MSPViewerError(f"--lambdas: {error}") from error
+
+    output = Path(args.output)
+    for target in (output, Path(args.plot) if args.plot else None):
+        if target is not None and not target.resolve().parent.is_dir():
+            raise MSPViewerError(f"folder of {target} does not exist")
 
     image = load_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     for note in image.notes:
@@ -259,9 +280,6 @@ def run(args) -> dict[str, Any]:
         "environment": {"mspviewer": __version__, "python": platform.python_version(),
                         "platform": platform.platform(), "seconds": round(elapsed, 3)},
     }
-    output = Path(args.output)
-    if output.parent and not output.parent.exists():
-        raise MSPViewerError(f"output folder {output.parent} does not exist")
     output.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     if args.plot:
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,

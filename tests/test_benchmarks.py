@@ -1,0 +1,81 @@
+"""Smoke test of benchmarks/decode_speed.py and its serial reference context model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_decode_speed_quick_run(tmp_path, capsys):
+    decode_speed = _load("decode_speed")
+    out = tmp_path / "speed.json"
+    threads = torch.get_num_threads()
+    try:
+        results = decode_speed.main(["--quick", "--sizes", "64x96", "--devices", "cpu",
+                                     "--json", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "ratio = serial / MSP" in printed and "64x96" in printed
+    assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(results["rows"]))
+    (row,) = results["rows"]
+    assert (row["device"], row["height"], row["width"]) == ("cpu", 64, 96)
+    assert row["latent"][1:] == [4, 6] and row["positions"] == 24
+    assert row["latent"][0] == results["latent_channels"]
+    for decoder in ("msp", "serial"):
+        stage = row[decoder]
+        assert stage["verified"] is True
+        assert stage["total_s"] > 0 and stage["entropy_s"] > 0 and stage["synthesis_s"] > 0
+        assert len(stage["runs"]) == 1
+    serial = row["serial"]
+    assert serial["extrapolated"] is False and serial["measured_positions"] == 24
+    assert serial["symbols"] == 24 * results["latent_channels"]
+    assert row["ratio_total"] == serial["total_s"] / row["msp"]["total_s"]
+
+
+def test_serial_reference_is_a_causal_masked_context_and_round_trips():
+    from mspviewer.codec.config import CodingConfig
+    from mspviewer.codec.sigma_table import SigmaTable
+
+    reference_module = _load("serial_context_model")
+    coding = CodingConfig()
+    reference = reference_module.SerialContextModel(12, SigmaTable(coding),
+                                                    coding.symbol_bound).eval()
+    generator = torch.Generator().manual_seed(0)
+    y = torch.randn(1, 12, 5, 7, generator=generator) * 4
+    words, symbols, y_hat = reference.encode(y)
+    decoded, y_hat_decoded = reference.decode(words, 5, 7)
+    np.testing.assert_array_equal(decoded, symbols)
+    assert torch.equal(y_hat, y_hat_decoded)
+    assert symbols.shape == (35, 12) and np.abs(symbols).max() > 0
+    # The per-position loop equals the full 5×5 type-A masked convolution of ŷ ...
+    with torch.no_grad():
+        context = reference.masked_context(y_hat)[0].permute(1, 2, 0).reshape(35, -1)
+        hyper = reference.hyper_features(5, 7).reshape(35, -1)
+        mu = reference.entropy_parameters(torch.cat([context, hyper], 1))[:, :12]
+    residual = y_hat[0].permute(1, 2, 0).reshape(35, 12) - mu
+    assert torch.allclose(residual, torch.from_numpy(symbols).float(), atol=1e-4)
+    # ... which is causal: changing ŷ at a position changes no context at or before it.
+    changed = y_hat.clone()
+    changed[0, :, 2, 3] += 10
+    with torch.no_grad():
+        before = reference.masked_context(y_hat)[0].permute(1, 2, 0).reshape(35, -1)
+        after = reference.masked_context(changed)[0].permute(1, 2, 0).reshape(35, -1)
+    differs = (before - after).abs().amax(1) > 0
+    assert not differs[:2 * 7 + 3 + 1].any() and differs[2 * 7 + 4]
