@@ -27,6 +27,7 @@ OPTIONAL_SUBCOMMAND_MODULES = (
     "mspviewer.cli.compare",
     "mspviewer.cli.eval",
     "mspviewer.cli.profiles",
+    "mspviewer.cli.report",
 )
 
 

@@ -1,0 +1,52 @@
+"""``mspviewer eval DIR [--lambdas …] [--profile …] -o results.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mspviewer.cli.common import add_model_arguments, model_from_args, tell
+from mspviewer.errors import MSPViewerError
+from mspviewer.train.data import IMAGE_SUFFIXES
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate the learned codec on a folder of "
+                                                "images (RD points, BD-rates)")
+    parser.add_argument("folder")
+    parser.add_argument("-o", "--output", required=True, help="results JSON")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=None,
+                        help="λ values (default: the model's ladder)")
+    parser.add_argument("--profile", default="fast")
+    parser.add_argument("--classic", nargs="*", default=["webp"],
+                        help="classic codecs measured live on the same images (default webp)")
+    parser.add_argument("--anchors", nargs="*",
+                        default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
+                        help="published anchor curves (resources/anchors/kodak) or JSON files")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--no-progress", action="store_true")
+    add_model_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> dict:
+    from mspviewer.evaluation import evaluate
+
+    folder = Path(args.folder)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+        if folder.is_dir() else []
+    if not paths:
+        raise MSPViewerError(f"no images in {folder}")
+    paths = paths[:args.limit] if args.limit else paths
+    model = model_from_args(args)
+    lambdas = args.lambdas or list(model.config.rate.lambdas)
+    document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
+                        progress=not args.no_progress)
+    Path(args.output).write_text(json.dumps(document, indent=1))
+    tell(f"wrote {args.output}")
+    summary = {"images": len(paths), "profile": args.profile, "mean": [
+        {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}
+        for p in document["mean"]["points"]]}
+    summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
+                                  else v["reason"] for k, v in document["bd_rate_vs"].items()}
+    return summary
