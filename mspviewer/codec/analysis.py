@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mspviewer.codec.entropy import ESCAPE_WORD_BITS, MIN_PROBABILITY
 from mspviewer.codec.lattice import CodingPass
 from mspviewer.codec.msp import discretized_gaussian_likelihood
 
-MIN_PROBABILITY = 2.0 ** -24  # the coder's smallest probability (leaky quantisation)
-ESCAPE_BITS = 24
+ESCAPE_BITS = 2 * ESCAPE_WORD_BITS
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.errors import MSPViewerError
 
 ESCAPE_WORD_BITS = 12
+# constriction's leaky quantisation gives every symbol in range at least this probability
+# (24-bit fixed point), so no coded symbol costs more than 24 bits.
+MIN_PROBABILITY = 2.0 ** -24
 ESCAPE_LIMIT = 1 << (2 * ESCAPE_WORD_BITS)  # excess must stay below 2^24
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from mspviewer.codec import bitstream
 from mspviewer.codec.analysis import AnalysisBuilder, AnalysisRecord
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.entropy import SymbolDecoder, SymbolEncoder
+from mspviewer.codec.entropy import MIN_PROBABILITY, SymbolDecoder, SymbolEncoder
 from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
 from mspviewer.codec.lattice import CodingPass
 from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood
@@ -32,7 +32,7 @@ from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.codec.transforms import AnalysisTransform, SynthesisTransform
 from mspviewer.errors import BitstreamError, ChecksumError, WrongModelError
 
-LIKELIHOOD_FLOOR = 1e-9
+LIKELIHOOD_FLOOR = 1e-9  # training only: keeps log2 finite
 
 
 @dataclass
@@ -112,15 +112,17 @@ class MSPCodec(nn.Module):
             y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
             residual = y_pass.float() - mu
             rounded = torch.round(residual)
-            if hard:
+            if hard:  # what the coder does: table σ, its smallest probability
                 values = mu + rounded
                 p = discretized_gaussian_likelihood(rounded, self.sigma_table.quantize(sigma))
+                p = p.clamp_min(MIN_PROBABILITY)
             else:
                 noise = torch.empty_like(residual).uniform_(-0.5, 0.5)
                 p = discretized_gaussian_likelihood(residual + noise, sigma)
+                p = p.clamp_min(LIKELIHOOD_FLOOR)
                 values = y_pass.float() + (mu + rounded - y_pass.float()).detach()
-            likelihoods = MSPProbabilityModel._write(
-                likelihoods, coding_pass, positions, p.clamp_min(LIKELIHOOD_FLOOR), h * w)
+            likelihoods = MSPProbabilityModel._write(likelihoods, coding_pass, positions, p,
+                                                     h * w)
             return values
 
         y_hat = self.prior.run(batch, h, w, gain, point.position, decide)
