@@ -1,12 +1,15 @@
-"""``mspviewer encode IMAGE -o OUT.msp [--lambda L]``."""
+"""``mspviewer encode IMAGE -o OUT.msp [--lambda L | --bpp TARGET] [--profile P]``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from mspviewer import metrics
 from mspviewer.cli.common import add_model_arguments, model_from_args, tell
 from mspviewer.codec import encode_image
+from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, encode_to_bpp
+from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
 from mspviewer.imageio import DEFAULT_MAX_PIXELS, load_image
 
 DEFAULT_LAMBDA = 0.0067
@@ -16,23 +19,74 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("encode", help="encode an image into an .msp bitstream")
     parser.add_argument("image")
     parser.add_argument("-o", "--output", required=True, help="output .msp file")
-    parser.add_argument("--lambda", dest="lam", type=float, default=DEFAULT_LAMBDA,
-                        help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA})")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--lambda", dest="lam", type=float, default=None, metavar="L",
+                      help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA})")
+    rate.add_argument("--bpp", dest="target_bpp", type=float, default=None, metavar="TARGET",
+                      help="target bits per pixel of the file: λ is searched by bisection")
+    parser.add_argument("--bpp-tolerance", type=float, default=DEFAULT_BPP_TOLERANCE, metavar="T",
+                        help=f"relative tolerance of --bpp (default {DEFAULT_BPP_TOLERANCE})")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
+                        help=f"encoding profile: {', '.join(profile_names())} "
+                             f"(default {DEFAULT_PROFILE}; see `mspviewer profiles`)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar for the latent optimisation")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
 
+class _ProgressBar:
+    """tqdm bar on stderr for LOF iterations; one bar per LOF run (--bpp runs several)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.runs = 0
+
+    def __call__(self, progress) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None or progress.iteration == 1:
+            self.close()
+            from tqdm import tqdm
+
+            self.runs += 1
+            self.bar = tqdm(total=progress.total or None, file=sys.stderr, unit="it",
+                            desc="LOF" if self.runs == 1 else f"LOF (probe {self.runs})",
+                            dynamic_ncols=True, leave=False)
+        self.bar.set_postfix_str(
+            f"{progress.phase} J={progress.J:.4f} best={progress.best_J:.4f} "
+            f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}", refresh=False)
+        self.bar.update(progress.iteration - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def run(args) -> dict:
+    profile = get_profile(args.profile)  # refuse an unknown name before loading anything
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         tell(note)
     model = model_from_args(args)
-    encoded = encode_image(model, image.pixels, args.lam)
+    bar = _ProgressBar(profile.uses_lof and not args.no_progress)
+    try:
+        if args.target_bpp is not None:
+            encoded = encode_to_bpp(model, image.pixels, args.target_bpp, profile,
+                                    args.bpp_tolerance, progress=bar)
+        else:
+            lam = DEFAULT_LAMBDA if args.lam is None else args.lam
+            encoded = encode_image(model, image.pixels, lam, profile, progress=bar)
+    finally:
+        bar.close()
     Path(args.output).write_bytes(encoded.bitstream)
     record = encoded.analysis
-    return {
+    result = {
         "input": args.image, "output": args.output, "model": model.name,
+        "profile": encoded.profile,
         "lambda": record.lam, "width": image.width, "height": image.height,
         "bytes": len(encoded.bitstream), "bpp": record.bpp,
         "psnr_rgb": metrics.psnr_rgb(image.pixels, encoded.reconstruction),
@@ -41,3 +95,13 @@ def run(args) -> dict:
         "actual_payload_bits": record.actual_bits, "header_bytes": record.header_bytes,
         "encode_seconds": encoded.encode_seconds, "notes": list(image.notes),
     }
+    if encoded.lof is not None:
+        result["lof"] = encoded.lof.summary()
+    if args.target_bpp is not None:
+        result["target_bpp"] = args.target_bpp
+        result["bpp_error_percent"] = 100 * (record.bpp / args.target_bpp - 1)
+        result["rate_search"] = encoded.rate_search
+        if abs(record.bpp / args.target_bpp - 1) > args.bpp_tolerance:
+            tell(f"{record.bpp:.4f} bpp is the closest this model gets to {args.target_bpp} "
+                 f"bpp (λ={record.lam:g}, tolerance ±{100 * args.bpp_tolerance:g} %)")
+    return result

@@ -6,15 +6,22 @@ contract stays in :class:`mspviewer.codec.model.MSPCodec`.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Generator
 
 import numpy as np
 import torch
 
 from mspviewer.codec.analysis import AnalysisRecord
-from mspviewer.codec.model import MSPCodec
+from mspviewer.codec.lof import LOFProgress, LOFResult, optimise_latent
+from mspviewer.codec.model import MSPCodec, as_float32
+from mspviewer.codec.profiles import DEFAULT_PROFILE, Profile, get_profile
 from mspviewer.errors import MSPViewerError
+
+Cancel = Callable[[], bool]
+OnProgress = Callable[[LOFProgress], None]
 
 
 @dataclass
@@ -23,6 +30,9 @@ class EncodedImage:
     analysis: AnalysisRecord
     reconstruction: np.ndarray  # uint8 (H, W, 3): exactly what the decoder will produce
     encode_seconds: float
+    profile: str = DEFAULT_PROFILE
+    lof: LOFResult | None = None  # the latent optimisation, for profiles that run it
+    rate_search: list[dict] = field(default_factory=list)  # probes of encode_to_bpp
 
 
 @dataclass
@@ -60,16 +70,170 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def encode_image(model: MSPCodec, pixels: np.ndarray, lam: float) -> EncodedImage:
+def encode_image_steps(model: MSPCodec, pixels: np.ndarray, lam: float,
+                       profile: str | Profile = DEFAULT_PROFILE, cancel: Cancel | None = None
+                       ) -> Generator[LOFProgress, None, EncodedImage]:
+    """Encode with a profile, as a generator: yields a :class:`LOFProgress` after every LOF
+    iteration (nothing for profiles without LOF) and returns the :class:`EncodedImage`
+    (``StopIteration.value``). ``cancel()`` returning True stops LOF at the next iteration;
+    the best latent found so far is still encoded and returned."""
+    profile = get_profile(profile)
     device = model.device
+    lam = as_float32(lam)
     start = time.perf_counter()
-    result = model.compress(image_to_tensor(pixels, device), lam)
+    x = image_to_tensor(pixels, device)
+    lof = None
+    if profile.uses_lof:
+        lof = yield from optimise_latent(model, x, lam, profile, cancel=cancel)
+        result = model.compress_latent(lof.y_best, lam, x.shape[-2:])
+    else:
+        result = model.compress(x, lam)
     _synchronize(device)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         point = model.rate_point(result.analysis.lam)
         x_hat = model.synthesise(result.y_hat, point, pixels.shape[:2]).clamp_(0, 1)
-    return EncodedImage(result.bitstream, result.analysis, tensor_to_image(x_hat), seconds)
+    return EncodedImage(result.bitstream, result.analysis, tensor_to_image(x_hat), seconds,
+                        profile=profile.name, lof=lof)
+
+
+def run_steps(steps: Generator, progress: OnProgress | None = None):
+    """Drive a step generator to its end, calling ``progress`` on each record; returns its
+    return value."""
+    while True:
+        try:
+            record = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(record)
+
+
+def encode_image(model: MSPCodec, pixels: np.ndarray, lam: float,
+                 profile: str | Profile = DEFAULT_PROFILE, cancel: Cancel | None = None,
+                 progress: OnProgress | None = None) -> EncodedImage:
+    return run_steps(encode_image_steps(model, pixels, lam, profile, cancel), progress)
+
+
+DEFAULT_BPP_TOLERANCE = 0.03
+MAX_FAST_PROBES = 14
+MAX_PROFILE_PROBES = 6
+_PLAIN = Profile("plain", "g_a only, for the rate search", lof_iterations=0)
+
+
+def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
+                  profile: str | Profile = DEFAULT_PROFILE,
+                  tolerance: float = DEFAULT_BPP_TOLERANCE, *, cancel: Cancel | None = None,
+                  progress: OnProgress | None = None) -> EncodedImage:
+    """Encode at the λ whose file (header included) is ``target_bpp`` within ±``tolerance``
+    (relative), searching λ in the model's trained range.
+
+    λ is found by bisection in log λ (each probe interpolated in log λ / log bpp and kept
+    inside the middle 80 % of the bracket) with the cheap ``fast`` encoder. A profile that
+    runs LOF moves the rate at a given λ, so it is then run at that λ and corrected: until
+    its own probes bracket the target, the fast search is repeated for
+    target · bpp_fast(λ) / bpp_profile(λ) (LOF's rate ratio at the last λ); once they do,
+    the next λ is interpolated between the bracketing probes (at most 6 profile runs).
+    ``encode_seconds`` is the time of the whole search. Returns the closest encoding found
+    (``rate_search`` lists every probe); a target outside the model's range gives the
+    encoding at the nearest end of the range.
+    """
+    if not (target_bpp > 0 and math.isfinite(target_bpp)):
+        raise MSPViewerError(f"target bpp must be a positive number, got {target_bpp}")
+    if not 0 < tolerance < 1:
+        raise MSPViewerError(f"bpp tolerance must be in (0, 1), got {tolerance}")
+    profile = get_profile(profile)
+    start = time.perf_counter()
+    probes: list[dict] = []
+    fast_cache: dict[float, EncodedImage] = {}
+
+    def fast_bpp(lam: float) -> float:
+        lam = as_float32(lam)
+        if lam not in fast_cache:
+            encoded = encode_image(model, pixels, lam, _PLAIN)
+            fast_cache[lam] = encoded
+            probes.append({"lambda": lam, "bpp": encoded.analysis.bpp, "profile": "fast"})
+        return fast_cache[lam].analysis.bpp
+
+    low, high = model.config.lambda_range
+    lam = _search_lambda(fast_bpp, target_bpp, as_float32(low), as_float32(high),
+                         tolerance / 3, MAX_FAST_PROBES)
+    if not profile.uses_lof:
+        encoded = fast_cache[as_float32(lam)]
+        encoded.profile = profile.name
+    else:
+        candidates: list[EncodedImage] = []
+        below: tuple[float, float] | None = None  # profile probes (λ, bpp) around the target
+        above: tuple[float, float] | None = None
+        for _ in range(MAX_PROFILE_PROBES):
+            encoded = encode_image(model, pixels, lam, profile, cancel, progress)
+            candidates.append(encoded)
+            bpp = encoded.analysis.bpp
+            probes.append({"lambda": encoded.analysis.lam, "bpp": bpp, "profile": profile.name})
+            if abs(bpp / target_bpp - 1) <= tolerance or (encoded.lof and encoded.lof.cancelled):
+                break
+            if bpp < target_bpp and (below is None or lam > below[0]):
+                below = (lam, bpp)
+            if bpp > target_bpp and (above is None or lam < above[0]):
+                above = (lam, bpp)
+            if below is not None and above is not None:  # bracketed: interpolate
+                next_lam = _interpolate_lambda(below, above, target_bpp)
+            else:  # correct the fast curve by LOF's rate ratio at this λ
+                goal = target_bpp * fast_bpp(lam) / bpp
+                next_lam = _search_lambda(fast_bpp, goal, as_float32(low), as_float32(high),
+                                          tolerance / 3, MAX_FAST_PROBES)
+                if (next_lam - lam) * (target_bpp - bpp) <= 0:  # wrong way: step to the end
+                    end = high if bpp < target_bpp else low
+                    next_lam = math.sqrt(lam * end)
+            next_lam = as_float32(next_lam)
+            if next_lam == as_float32(lam):
+                break  # at an end of the range, or no progress possible
+            lam = next_lam
+        encoded = min(candidates, key=lambda e: abs(e.analysis.bpp / target_bpp - 1))
+    encoded.rate_search = probes
+    encoded.encode_seconds = time.perf_counter() - start
+    return encoded
+
+
+def _interpolate_lambda(below: tuple[float, float], above: tuple[float, float],
+                       target: float) -> float:
+    """λ between two probes (λ, bpp) that bracket ``target``: interpolated in log λ / log bpp,
+    kept inside the middle 80 % of the bracket."""
+    (lam_a, bpp_a), (lam_b, bpp_b) = below, above
+    t = (math.log(target) - math.log(bpp_a)) / (math.log(bpp_b) - math.log(bpp_a))
+    t = min(max(t, 0.1), 0.9)
+    return math.exp(math.log(lam_a) + t * (math.log(lam_b) - math.log(lam_a)))
+
+
+def _search_lambda(bpp_of: Callable[[float], float], target: float, low: float, high: float,
+                   tolerance: float, max_probes: int) -> float:
+    """λ in [low, high] with bpp_of(λ) within ``tolerance`` of ``target`` (bpp increasing in
+    λ), or the closest probed λ."""
+    f_low, f_high = bpp_of(low), bpp_of(high)
+    if target <= f_low:
+        return low
+    if target >= f_high:
+        return high
+    best = min(((low, f_low), (high, f_high)), key=lambda p: abs(math.log(p[1] / target)))
+    a, b = math.log(low), math.log(high)
+    log_target = math.log(target)
+    log_fa, log_fb = math.log(f_low), math.log(f_high)
+    for _ in range(max_probes):
+        t = (log_target - log_fa) / (log_fb - log_fa) if log_fb > log_fa else 0.5
+        t = min(max(t, 0.1), 0.9)  # safeguard: the bracket shrinks by at least 10 %
+        lam = as_float32(math.exp(a + t * (b - a)))
+        f = bpp_of(lam)
+        if abs(math.log(f / target)) < abs(math.log(best[1] / target)):
+            best = (lam, f)
+        if abs(f / target - 1) <= tolerance:
+            return lam
+        if f < target:
+            a, log_fa = math.log(lam), math.log(f)
+        else:
+            b, log_fb = math.log(lam), math.log(f)
+        if b - a < 1e-6:
+            break
+    return best[0]
 
 
 def decode_bytes(model: MSPCodec, data: bytes) -> DecodedImage:

@@ -1,0 +1,277 @@
+"""Encoding profiles on a folder of images: BD-rate against ``fast`` and encode time.
+
+Every image is encoded with every profile at every λ of a ladder with the shipped model
+(or ``--model``); each bitstream is decoded and must reproduce the encoder's reconstruction
+exactly. Rates are real file sizes (header included), quality is PSNR on RGB. The table
+(markdown) is printed and written into ``docs/profiles.md`` between the markers of this
+device (``<!-- profiles-table:cpu:begin -->`` … ``:end -->``, added at the end if absent),
+so CPU and GPU runs keep separate tables.
+
+BD-rate (``mspviewer.rd.bd_rate``, PCHIP in log rate) of each profile against ``fast`` is
+given two ways: on the mean curve (bpp and PSNR averaged over the images at each λ, as
+CompressAI-style Kodak figures are), and as the mean of the per-image BD-rates.
+
+Each encode is appended to a results file (JSON lines, ``--results``) and reused by a later
+run with the same image, crop, λ, profile settings, model and device, so a long run can be
+interrupted and resumed.
+
+    python benchmarks/profiles_table.py                        # Kodak, full ladder, CPU
+    python benchmarks/profiles_table.py --device cuda --threads 4
+    python benchmarks/profiles_table.py --limit 2 --lambdas 0.0035,0.013,0.0483 --crop 128x128
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mspviewer import metrics  # noqa: E402
+from mspviewer.codec import decode_bytes, load_model, resolve_device  # noqa: E402
+from mspviewer.codec.api import encode_image  # noqa: E402
+from mspviewer.codec.profiles import get_profile, load_profiles  # noqa: E402
+from mspviewer.imageio import load_image  # noqa: E402
+
+DEFAULT_IMAGES = REPO.parent / "shared" / "data" / "kodak"
+DEFAULT_DOC = REPO / "docs" / "profiles.md"
+DEFAULT_RESULTS = REPO / "runs" / "profiles-table.jsonl"
+ANCHOR = "fast"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES,
+                        help=f"folder of PNG images (default {DEFAULT_IMAGES})")
+    parser.add_argument("--limit", type=int, default=None, help="first N images only")
+    parser.add_argument("--lambdas", default=None,
+                        help="comma-separated λ ladder (default: the model's trained ladder)")
+    parser.add_argument("--profiles", default="fast,balanced,max",
+                        help="comma-separated profile names; fast is the anchor")
+    parser.add_argument("--profiles-file", default=None,
+                        help="profiles JSON file (default: the shipped profiles)")
+    parser.add_argument("--crop", default=None,
+                        help="HEIGHTxWIDTH centre crop of every image (quick runs)")
+    parser.add_argument("--model", default=None, help="weights file (default: the shipped model)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help="JSON-lines cache of encodes, for resuming "
+                             f"(default {DEFAULT_RESULTS})")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
+                        help=f"markdown file to update (default {DEFAULT_DOC}); '-' for none")
+    return parser.parse_args(argv)
+
+
+def centre_crop(pixels: np.ndarray, crop: str | None) -> np.ndarray:
+    if not crop:
+        return pixels
+    height, _, width = crop.lower().partition("x")
+    h, w = min(int(height), pixels.shape[0]), min(int(width), pixels.shape[1])
+    top, left = (pixels.shape[0] - h) // 2, (pixels.shape[1] - w) // 2
+    return np.ascontiguousarray(pixels[top:top + h, left:left + w])
+
+
+def settings_key(profile) -> str:
+    return hashlib.sha256(json.dumps(profile.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_cache(path: Path) -> dict[str, dict]:
+    cache = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                cache[row["key"]] = row
+    return cache
+
+
+def encode_one(model, pixels, lam, profile) -> dict:
+    encoded = encode_image(model, pixels, lam, profile)
+    decoded = decode_bytes(model, encoded.bitstream)
+    if not np.array_equal(decoded.pixels, encoded.reconstruction):
+        raise SystemExit("decoded pixels differ from the encoder's reconstruction")
+    row = {"lambda": encoded.analysis.lam, "bpp": encoded.analysis.bpp,
+           "psnr_rgb": metrics.psnr_rgb(pixels, decoded.pixels),
+           "encode_seconds": encoded.encode_seconds}
+    if encoded.lof is not None:
+        row.update(J_initial=encoded.lof.J_initial, J_best=encoded.lof.J_best,
+                   iterations=encoded.lof.iterations, accepted=encoded.lof.accepted,
+                   refused=encoded.lof.refused)
+    return row
+
+
+def bd_rate_or_none(anchor_rates, anchor_psnr, rates, psnr):
+    try:
+        from mspviewer.rd import bd_rate
+    except ImportError:
+        return None
+    try:
+        return bd_rate(anchor_rates, anchor_psnr, rates, psnr)
+    except Exception as error:  # curves too short or not overlapping
+        print(f"  BD-rate not computed: {error}", file=sys.stderr)
+        return None
+
+
+def summarise(rows: list[dict], profiles: list[str], images: list[str], lambdas: list[float]):
+    """Per profile: BD-rates against the anchor, mean encode time, mean bpp/PSNR/J drop."""
+    def curve(profile, image=None):
+        selected = [[r for r in rows if r["profile"] == profile and r["lambda_key"] == lam
+                     and (image is None or r["image"] == image)] for lam in lambdas]
+        bpp = [statistics.fmean(r["bpp"] for r in group) for group in selected]
+        psnr = [statistics.fmean(r["psnr_rgb"] for r in group) for group in selected]
+        return bpp, psnr
+
+    summary = {}
+    anchor_mean = curve(ANCHOR)
+    for profile in profiles:
+        own = [r for r in rows if r["profile"] == profile]
+        entry = {
+            "encode_seconds": statistics.fmean(r["encode_seconds"] for r in own),
+            "mean_bpp": statistics.fmean(r["bpp"] for r in own),
+            "mean_psnr": statistics.fmean(r["psnr_rgb"] for r in own),
+            "bd_rate_mean_curve": None, "bd_rate_per_image": None,
+        }
+        if any("J_initial" in r for r in own):
+            entry["j_drop_percent"] = statistics.fmean(
+                100 * (r["J_initial"] - r["J_best"]) / r["J_initial"] for r in own)
+        if profile != ANCHOR and len(lambdas) >= 2:
+            entry["bd_rate_mean_curve"] = bd_rate_or_none(*anchor_mean, *curve(profile))
+            per_image = [bd_rate_or_none(*curve(ANCHOR, image), *curve(profile, image))
+                         for image in images]
+            per_image = [v for v in per_image if v is not None]
+            entry["bd_rate_per_image"] = statistics.fmean(per_image) if per_image else None
+            entry["bd_images"] = len(per_image)
+        summary[profile] = entry
+    return summary
+
+
+def markdown(summary, profiles, context) -> str:
+    def pct(value):
+        return "—" if value is None else f"{value:+.2f} %"
+
+    def per_image(entry):
+        text = pct(entry["bd_rate_per_image"])
+        counted = entry.get("bd_images", context["images"])
+        return text if counted == context["images"] else f"{text} ({counted}/{context['images']})"
+
+    lines = [
+        f"Measured by `{context['command']}` on {context['date']}.",
+        "",
+        f"- Model: `{context['model']}` ({context['model_note']})",
+        f"- Images: {context['images']} from `{context['folder']}`"
+        + (f", centre crop {context['crop']}" if context["crop"] else " (full size)"),
+        f"- λ ladder: {', '.join(f'{v:g}' for v in context['lambdas'])}",
+        f"- Device: {context['device']}",
+        "",
+        "| profile | BD-rate vs fast (mean curve) | BD-rate vs fast (mean of images) | "
+        "J drop (mean) | encode s / image | mean bpp | mean PSNR-RGB (dB) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for profile in profiles:
+        entry = summary[profile]
+        drop = entry.get("j_drop_percent")
+        lines.append(
+            f"| {profile} | {pct(entry['bd_rate_mean_curve']) if profile != ANCHOR else 'anchor'}"
+            f" | {per_image(entry) if profile != ANCHOR else 'anchor'}"
+            f" | {'—' if drop is None else f'{drop:.2f} %'}"
+            f" | {entry['encode_seconds']:.2f} | {entry['mean_bpp']:.4f}"
+            f" | {entry['mean_psnr']:.2f} |")
+    lines += ["", "BD-rate: negative means fewer bits than `fast` at equal PSNR-RGB; a count "
+              "(k/n) means the curves of only k images overlapped. J drop: mean relative "
+              "drop of J = bpp + λ·255²·MSE from g_a's latent to LOF's. Every bitstream was "
+              "decoded and matched the encoder's reconstruction exactly."]
+    return "\n".join(lines) + "\n"
+
+
+def update_doc(path: Path, block: str, device_kind: str) -> None:
+    begin = f"<!-- profiles-table:{device_kind}:begin -->"
+    end = f"<!-- profiles-table:{device_kind}:end -->"
+    text = path.read_text() if path.exists() else "# Encoding profiles\n"
+    section = f"{begin}\n{block}{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + f"\n\n{section}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    model = load_model(args.model, device=device)
+    available = load_profiles(args.profiles_file)
+    profile_names = [name.strip() for name in args.profiles.split(",") if name.strip()]
+    if ANCHOR not in profile_names:
+        profile_names.insert(0, ANCHOR)
+    profiles = [available[name] if name in available else get_profile(name)
+                for name in profile_names]
+    lambdas = ([float(v) for v in args.lambdas.split(",")] if args.lambdas
+               else list(model.config.rate.lambdas))
+    paths = sorted(args.images.glob("*.png"))[:args.limit]
+    if not paths:
+        raise SystemExit(f"no PNG images in {args.images}")
+    model_id = model.model_id().hex()
+    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"CPU ({platform.machine()}, {args.threads} thread(s))")
+    cache = load_cache(args.results)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    total = len(paths) * len(lambdas) * len(profiles)
+    done = 0
+    for path in paths:
+        pixels = centre_crop(load_image(path).pixels, args.crop)
+        for lam in lambdas:
+            for profile in profiles:
+                done += 1
+                key = "|".join([path.name, args.crop or "full", f"{lam:g}", profile.name,
+                                settings_key(profile), model_id, device.type])
+                if key in cache:
+                    row = cache[key]
+                else:
+                    start = time.perf_counter()
+                    row = encode_one(model, pixels, lam, profile)
+                    row.update(key=key, image=path.name, profile=profile.name,
+                               lambda_key=lam, crop=args.crop, model_id=model_id,
+                               device=device_name)
+                    with args.results.open("a") as stream:
+                        stream.write(json.dumps(row) + "\n")
+                    print(f"[{done}/{total}] {path.name} λ={lam:g} {profile.name}: "
+                          f"{row['bpp']:.4f} bpp, {row['psnr_rgb']:.2f} dB, "
+                          f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+                rows.append(row)
+    names = [p.name for p in profiles]
+    summary = summarise(rows, names, [p.name for p in paths], lambdas)
+    card = getattr(model, "card", {}) or {}
+    note = (f"{card['training_steps']} training steps" if "training_steps" in card
+            else "no training record")
+    command = "python benchmarks/profiles_table.py " + " ".join(
+        a for a in (sys.argv[1:] if argv is None else argv))
+    context = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"),
+               "model": f"{model.name} {model_id}", "model_note": note,
+               "images": len(paths), "folder": str(args.images), "crop": args.crop,
+               "lambdas": lambdas, "device": device_name}
+    block = markdown(summary, names, context)
+    print(block)
+    if str(args.doc) != "-":
+        update_doc(args.doc, block, device.type)
+        print(f"table written into {args.doc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Encoding profiles: named balance points between compression and encoder effort.
+
+Profiles are *data*: they live in ``profiles.json`` beside this module (shipped as package
+data) and only set numbers that the one LOF code path (:mod:`mspviewer.codec.lof`) reads.
+Every profile decodes with the same decoder; only the encoder's work differs.
+
+Fields of a profile:
+
+- ``name``, ``description`` (one line, shown by ``mspviewer profiles``);
+- ``lof_iterations``: Adam iterations on the latent (0: no LOF, plain g_a);
+- ``learning_rate``, ``lr_schedule`` (``constant`` or ``cosine`` decay to 0);
+- ``rate_gradient``: the rate term's gradient, ``continuous`` (of the bits at y − μ; the
+  default) or ``rounded`` (of the bits at round(y − μ), straight through the rounding);
+- ``greedy``: run the greedy search after the gradient phase; ``greedy_budget``: how many
+  exact RD evaluations it may spend; ``greedy_batch_fraction``: the first batch of a pass,
+  as a fraction of that pass's elements;
+- ``time_budget_s``: optional wall-clock cap for the whole optimisation (``null``: none).
+
+``$MSPVIEWER_PROFILES`` names a profiles file that replaces the shipped one (same format).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from mspviewer.errors import MSPViewerError
+
+PROFILES_ENV = "MSPVIEWER_PROFILES"
+PROFILES_FORMAT = "mspviewer-profiles"
+PROFILES_VERSION = 1
+DEFAULT_PROFILE = "fast"
+LR_SCHEDULES = ("constant", "cosine")
+RATE_GRADIENTS = ("continuous", "rounded")  # see mspviewer.codec.lof
+
+
+class ProfileError(MSPViewerError):
+    """A profile file is malformed."""
+
+
+class UnknownProfileError(ProfileError, KeyError):
+    """No profile of that name; the message lists the valid names."""
+
+    def __init__(self, name: str, valid: tuple[str, ...]):
+        self.name = name
+        self.valid = valid
+        super().__init__(f"unknown profile {name!r}; valid profiles: {', '.join(valid)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    lof_iterations: int = 0
+    learning_rate: float = 0.02
+    lr_schedule: str = "cosine"
+    rate_gradient: str = "continuous"
+    greedy: bool = False
+    greedy_budget: int = 0
+    greedy_batch_fraction: float = 0.05
+    time_budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
+            problems.append(f"name {self.name!r} must be a non-empty identifier")
+        if "\n" in self.description or not self.description.strip():
+            problems.append("description must be one non-empty line")
+        if not isinstance(self.lof_iterations, int) or self.lof_iterations < 0:
+            problems.append(f"lof_iterations must be an integer >= 0, got {self.lof_iterations!r}")
+        if self.lof_iterations and not self.learning_rate > 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.rate_gradient not in RATE_GRADIENTS:
+            problems.append(f"rate_gradient must be one of {RATE_GRADIENTS}, "
+                            f"got {self.rate_gradient!r}")
+        if not isinstance(self.greedy, bool):
+            problems.append(f"greedy must be true or false, got {self.greedy!r}")
+        if not isinstance(self.greedy_budget, int) or self.greedy_budget < 0:
+            problems.append(f"greedy_budget must be an integer >= 0, got {self.greedy_budget!r}")
+        if self.greedy and not 0 < self.greedy_batch_fraction <= 1:
+            problems.append("greedy_batch_fraction must be in (0, 1]")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            problems.append(f"time_budget_s must be > 0 or null, got {self.time_budget_s!r}")
+        if problems:
+            raise ProfileError(f"invalid profile {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def uses_lof(self) -> bool:
+        return self.lof_iterations > 0 or (self.greedy and self.greedy_budget > 0)
+
+    @property
+    def max_iterations(self) -> int:
+        """Upper bound on the progress records LOF yields (for progress bars)."""
+        return self.lof_iterations + (self.greedy_budget if self.greedy else 0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "Profile":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Profile":
+        if not isinstance(data, dict):
+            raise ProfileError(f"a profile must be an object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ProfileError(f"profile {data.get('name')!r} has unknown fields {unknown}")
+        missing = [key for key in ("name", "description") if key not in data]
+        if missing:
+            raise ProfileError(f"profile {data.get('name')!r} lacks {missing}")
+        values = dict(data)
+        for key in ("lof_iterations", "greedy_budget"):
+            if isinstance(values.get(key), float) and values[key].is_integer():
+                values[key] = int(values[key])
+        for key in ("learning_rate", "greedy_batch_fraction", "time_budget_s"):
+            if isinstance(values.get(key), int) and not isinstance(values[key], bool):
+                values[key] = float(values[key])
+        return cls(**values)
+
+
+def builtin_profiles_path() -> Path:
+    return Path(str(resources.files("mspviewer.codec").joinpath("profiles.json")))
+
+
+def parse_profiles(text: str, source: str = "profiles") -> dict[str, Profile]:
+    """Profiles from the JSON text of a profiles file, in file order."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProfileError(f"{source} is not valid JSON: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != PROFILES_FORMAT:
+        raise ProfileError(f"{source} is not an mspviewer profiles file")
+    if data.get("version") != PROFILES_VERSION:
+        raise ProfileError(f"{source} has version {data.get('version')}, this build reads "
+                           f"version {PROFILES_VERSION}")
+    entries = data.get("profiles")
+    if not isinstance(entries, list) or not entries:
+        raise ProfileError(f"{source} lists no profiles")
+    profiles: dict[str, Profile] = {}
+    for entry in entries:
+        profile = Profile.from_dict(entry)
+        if profile.name in profiles:
+            raise ProfileError(f"{source} defines profile {profile.name!r} twice")
+        profiles[profile.name] = profile
+    return profiles
+
+
+def load_profiles(path: str | os.PathLike | None = None) -> dict[str, Profile]:
+    """The profiles of a file (default: ``$MSPVIEWER_PROFILES`` if set, else the shipped
+    ``profiles.json``), by name, in file order."""
+    if path is None:
+        path = os.environ.get(PROFILES_ENV) or None
+    if path is None:
+        return dict(_builtin_profiles())
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ProfileError(f"cannot read profiles file {path}: {error.strerror}") from None
+    return parse_profiles(text, str(path))
+
+
+@lru_cache(maxsize=1)
+def _builtin_profiles() -> dict[str, Profile]:
+    text = resources.files("mspviewer.codec").joinpath("profiles.json").read_text("utf-8")
+    return parse_profiles(text, "the shipped profiles.json")
+
+
+def profile_names() -> tuple[str, ...]:
+    return tuple(load_profiles())
+
+
+def get_profile(name: "str | Profile") -> Profile:
+    """The profile called ``name`` (see :func:`load_profiles`); a :class:`Profile` is
+    passed through unchanged."""
+    if isinstance(name, Profile):
+        return name
+    profiles = load_profiles()
+    try:
+        return profiles[name]
+    except (KeyError, TypeError):
+        raise UnknownProfileError(str(name), tuple(profiles)) from None

@@ -1,0 +1,185 @@
+"""Encoding profiles: data, validation, unknown names, the `profiles` and `encode` commands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from conftest import smooth_image
+from mspviewer.codec import save_weights
+from mspviewer.codec.profiles import (PROFILES_ENV, Profile, ProfileError, UnknownProfileError,
+                                      builtin_profiles_path, get_profile, load_profiles,
+                                      parse_profiles, profile_names)
+from mspviewer.errors import MSPViewerError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """LOF runs many small network passes; on a shared machine one thread is far steadier
+    (two contended threads made these tests 10-100x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Runs ``mspviewer ARGS`` in this process (no interpreter start-up per call)."""
+    from mspviewer.cli import main
+
+    def run(*args, profiles=None):
+        if profiles is None:
+            monkeypatch.delenv(PROFILES_ENV, raising=False)
+        else:
+            monkeypatch.setenv(PROFILES_ENV, str(profiles))
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse refusals
+            code = exit_.code
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def write_profiles(path, *entries):
+    path.write_text(json.dumps({"format": "mspviewer-profiles", "version": 1,
+                                "profiles": list(entries)}))
+    return path
+
+
+def test_shipped_profiles_come_from_the_data_file():
+    data = json.loads(builtin_profiles_path().read_text())
+    assert [p["name"] for p in data["profiles"]] == list(profile_names())
+    profiles = load_profiles()
+    assert {"fast", "balanced", "max"} <= set(profiles)
+    fast, balanced, best = profiles["fast"], profiles["balanced"], profiles["max"]
+    assert not fast.uses_lof and not fast.greedy
+    assert 150 <= balanced.lof_iterations <= 300 and not balanced.greedy
+    assert best.lof_iterations >= 1000 and best.greedy and best.greedy_budget > 0
+    for profile in profiles.values():
+        assert profile.description and "\n" not in profile.description
+        assert get_profile(profile.name) == profile
+        assert Profile.from_dict(profile.to_dict()) == profile
+    with pytest.raises(Exception):
+        fast.lof_iterations = 5  # frozen
+
+
+def test_unknown_profile_names_the_valid_ones():
+    with pytest.raises(UnknownProfileError) as caught:
+        get_profile("turbo")
+    assert isinstance(caught.value, MSPViewerError)
+    message = str(caught.value)
+    assert "turbo" in message
+    for name in profile_names():
+        assert name in message
+
+
+def test_profiles_file_can_be_replaced(tmp_path, monkeypatch):
+    path = write_profiles(tmp_path / "profiles.json", {
+        "name": "quick", "description": "ten steps", "lof_iterations": 10,
+        "learning_rate": 0.05, "time_budget_s": 2})
+    quick = load_profiles(path)["quick"]
+    assert quick.lof_iterations == 10 and quick.time_budget_s == 2.0 and not quick.greedy
+    monkeypatch.setenv(PROFILES_ENV, str(path))
+    assert profile_names() == ("quick",) and get_profile("quick") == quick
+    with pytest.raises(UnknownProfileError, match="valid profiles: quick"):
+        get_profile("balanced")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"lof_iterations": -1}, "lof_iterations"),
+    ({"speed": 3}, "unknown fields"),
+    ({"lr_schedule": "linear"}, "lr_schedule"),
+    ({"description": "two\nlines"}, "one non-empty line"),
+    ({"greedy": True, "greedy_budget": 5, "greedy_batch_fraction": 0}, "greedy_batch_fraction"),
+])
+def test_invalid_profiles_are_refused(change, words):
+    entry = {"name": "x", "description": "d", "lof_iterations": 3} | change
+    text = json.dumps({"format": "mspviewer-profiles", "version": 1, "profiles": [entry]})
+    with pytest.raises(ProfileError, match=words):
+        parse_profiles(text)
+
+
+def test_duplicate_and_malformed_files_are_refused():
+    entry = {"name": "x", "description": "d"}
+    with pytest.raises(ProfileError, match="twice"):
+        parse_profiles(json.dumps({"format": "mspviewer-profiles", "version": 1,
+                                   "profiles": [entry, entry]}))
+    with pytest.raises(ProfileError, match="not valid JSON"):
+        parse_profiles("{")
+    with pytest.raises(ProfileError, match="version"):
+        parse_profiles(json.dumps({"format": "mspviewer-profiles", "version": 9,
+                                   "profiles": [entry]}))
+
+
+def test_profiles_command_lists_names_and_descriptions(run_cli):
+    done = run_cli("profiles")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == list(profile_names())
+    for line, name in zip(lines, profile_names()):
+        assert line == f"{name}: {get_profile(name).description}"
+    as_json = run_cli("--json", "profiles")
+    assert as_json.returncode == 0, as_json.stderr
+    listed = json.loads(as_json.stdout)["profiles"]
+    assert [Profile.from_dict(p) for p in listed] == list(load_profiles().values())
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, tiny_model):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_weights(tiny_model, path, name="tiny")
+    return path
+
+
+def test_encode_command_with_profile_and_target_bpp(tmp_path, model_file, run_cli):
+    from mspviewer.imageio import save_png
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(32, 48), image)
+    # Same command, a profiles file with a short LOF so the test stays quick.
+    profiles = write_profiles(
+        tmp_path / "profiles.json",
+        {"name": "fast", "description": "no LOF"},
+        {"name": "quick", "description": "three steps then greedy", "lof_iterations": 3,
+         "learning_rate": 0.3, "greedy": True, "greedy_budget": 3,
+         "greedy_batch_fraction": 0.5})
+    out = tmp_path / "out.msp"
+    done = run_cli("--json", "encode", image, "-o", out, "--profile", "quick",
+                   "--lambda", "0.01", "--model", model_file, profiles=profiles)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["profile"] == "quick" and result["bytes"] == out.stat().st_size
+    lof = result["lof"]
+    assert 3 <= lof["iterations"] <= 6 and lof["J_best"] <= lof["J_initial"]
+    decoded = run_cli("--json", "decode", out, "-o", tmp_path / "out.png", "--model", model_file)
+    assert decoded.returncode == 0, decoded.stderr
+
+    target = run_cli("--json", "encode", image, "-o", tmp_path / "t.msp", "--bpp", "0.3",
+                     "--model", model_file)
+    assert target.returncode == 0, target.stderr
+    searched = json.loads(target.stdout)
+    assert searched["target_bpp"] == 0.3 and searched["rate_search"]
+    assert searched["profile"] == "fast"
+
+    unknown = run_cli("encode", image, "-o", tmp_path / "u.msp", "--profile", "turbo",
+                      "--model", model_file)
+    assert unknown.returncode == 2
+    assert "valid profiles: fast, balanced, max" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert not (tmp_path / "u.msp").exists()
+    both = run_cli("encode", image, "-o", tmp_path / "b.msp", "--bpp", "0.3", "--lambda", "0.01")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
