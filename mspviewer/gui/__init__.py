@@ -1,0 +1,18 @@
+"""The desktop viewer: PySide6 + pyqtgraph, observing the Qt-free core.
+
+Layout of the package:
+
+- :mod:`~mspviewer.gui.app`: ``main(argv)`` (window, ``--screenshot`` headless mode).
+- :mod:`~mspviewer.gui.main_window`: the window, its menus, docks and actions.
+- :mod:`~mspviewer.gui.session`: the state (image, model, result, comparisons) that every
+  panel observes.
+- :mod:`~mspviewer.gui.worker`: off-GUI-thread task runners consuming generators.
+- :mod:`~mspviewer.gui.jobs`: the tasks themselves, as Qt-free generators calling the core.
+- :mod:`~mspviewer.gui.latent_data`: Qt-free views of an ``AnalysisRecord`` (per-scale
+  arrays, bit allocation), shared by the panels and by later inspection tools.
+- :mod:`~mspviewer.gui.widgets`: the panels.
+
+Nothing here implements codec logic: encoding, decoding, metrics and classic codecs all come
+from the core (``mspviewer.codec``, ``mspviewer.metrics``, ``mspviewer.rd``,
+``mspviewer.baselines``).
+"""

@@ -1,0 +1,222 @@
+"""``mspviewer`` without a sub-command: the desktop viewer, or a headless screenshot.
+
+    mspviewer [IMAGE_OR_MSP] [--image IMG] [--model PATH]
+    mspviewer --screenshot OUT.png [--image IMG] [--profile P] [--lambda L | --bpp B]
+              [--model PATH] [--size 2200x1400] [--timeout 900] [--cancel-after S]
+
+``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
+is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
+renders the main window to a PNG and exits: 0 on success, 1 if something failed (the
+window, with its error message, is still saved), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mspviewer", description="The MSP desktop viewer.")
+    parser.add_argument("path", nargs="?", help="an image or a .msp bitstream to open")
+    parser.add_argument("--image", help="the image to open (default: the bundled sample)")
+    parser.add_argument("--model", help="weights file (default: the shipped model)")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="encode, fill every panel, save the window as PNG and exit")
+    parser.add_argument("--profile", help="encoding profile (see `mspviewer profiles`)")
+    parser.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off λ")
+    parser.add_argument("--bpp", type=float, help="target bits per pixel instead of a λ")
+    parser.add_argument("--device", help="cpu or cuda (default cpu)")
+    parser.add_argument("--size", default="2200x1400",
+                        help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds --screenshot waits for the work to finish (default 900)")
+    parser.add_argument("--cancel-after", type=float, metavar="S",
+                        help="with --screenshot: press Cancel after S seconds (LOF keeps its "
+                        "best latent so far)")
+    return parser
+
+
+def _headless_platform() -> None:
+    """Without a display, render offscreen (must run before the QApplication exists)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def install_excepthook(get_window) -> None:
+    """Show unexpected exceptions in the window (and print them to stderr) instead of
+    letting a traceback be the only trace."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, value, tb)
+            return
+        details = "".join(traceback.format_exception(kind, value, tb))
+        print(details, file=sys.stderr)
+        window = get_window()
+        if window is not None:
+            try:
+                window.show_error(f"Internal error: {kind.__name__}: {value}")
+            except Exception:  # the hook must never raise
+                pass
+
+    sys.excepthook = hook
+
+
+def _make_model(path: str | None):
+    if path is None:
+        return None
+    from mspviewer.codec import load_model
+
+    return load_model(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    if args.lam is not None and args.bpp is not None:
+        print("mspviewer: give --lambda or --bpp, not both", file=sys.stderr)
+        return 2
+    if args.screenshot:
+        _headless_platform()
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        if len(size) != 2 or min(size) < 200:
+            raise ValueError
+    except ValueError:
+        print(f"mspviewer: --size must look like 2200x1400, got {args.size!r}", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from mspviewer.errors import MSPViewerError
+    from mspviewer.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("mspviewer")
+    app.setOrganizationName("mspviewer")
+    try:
+        model = _make_model(args.model)
+    except MSPViewerError as error:
+        print(f"mspviewer: {error}", file=sys.stderr)
+        return 2
+    image = args.image or args.path
+    settings = None
+    if args.screenshot:  # never touch the user's recent files from a headless run
+        settings = QSettings(str(Path(args.screenshot).with_suffix(".ini.tmp")),
+                             QSettings.Format.IniFormat)
+    window = MainWindow(model, settings=settings, open_sample=image is None)
+    install_excepthook(lambda: window)
+    try:
+        _apply_options(window, args)
+    except (ValueError, MSPViewerError) as error:
+        print(f"mspviewer: {error}", file=sys.stderr)
+        window.shutdown()
+        return 2
+    if image is not None and not window.open_path(image):
+        if args.screenshot:
+            print(f"mspviewer: {window.errors[-1]}", file=sys.stderr)
+            window.shutdown()
+            return 1
+    if args.screenshot:
+        try:
+            return run_screenshot(app, window, Path(args.screenshot), size, args.timeout,
+                                  args.cancel_after)
+        finally:
+            window.shutdown()
+            if settings is not None:
+                Path(settings.fileName()).unlink(missing_ok=True)
+    window.resize(1600, 1000)
+    window.show()
+    _quit_on_interrupt(app)
+    code = app.exec()
+    window.shutdown()
+    return int(code)
+
+
+def _quit_on_interrupt(app) -> None:
+    """Ctrl+C in the terminal closes the viewer (Python only sees signals between Qt events,
+    so a timer gives it a chance every 200 ms)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+
+
+def _apply_options(window, args) -> None:
+    if args.profile:
+        window.controls.set_profile(args.profile)
+    if args.lam is not None:
+        low, high = window.session.model.config.lambda_range
+        if not low <= args.lam <= high:
+            raise ValueError(f"--lambda {args.lam:g} is outside the model's range "
+                             f"{low:g} … {high:g}")
+        window.controls.set_lambda(args.lam)
+    if args.bpp is not None:
+        if args.bpp <= 0:
+            raise ValueError("--bpp must be positive")
+        window.controls.set_target_bpp(args.bpp)
+    if args.device:
+        index = window.controls.device_box.findData(args.device)
+        if index < 0:
+            raise ValueError(f"device {args.device!r} is not available here")
+        window.controls.device_box.setCurrentIndex(index)
+
+
+def wait_until_idle(app, window, timeout_s: float) -> bool:
+    """Run the event loop until no task is running or pending; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if not window.is_busy():
+            app.processEvents()
+            if not window.is_busy():
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: float,
+                   cancel_after_s: float | None = None) -> int:
+    window.resize(*size)
+    window.show()
+    app.processEvents()
+    errors_before = len(window.errors)
+    encoded = False
+    if window.session.image is not None:
+        task = window.start_encode()
+        encoded = task is not None
+    if encoded and cancel_after_s is not None:
+        if not wait_until_idle(app, window, cancel_after_s) and window.encoder.current is task:
+            window.cancel_encode()
+    finished = wait_until_idle(app, window, timeout_s)
+    if not finished:
+        window.show_error(f"--screenshot: still working after {timeout_s:g} s; saving the "
+                          f"window as it is")
+    window.compare.zoom_fit()
+    for _ in range(5):
+        app.processEvents()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.save_screenshot(out):
+        print(f"mspviewer: cannot write {out}", file=sys.stderr)
+        return 1
+    new_errors = window.errors[errors_before:]
+    for message in new_errors:
+        print(f"mspviewer: {message}", file=sys.stderr)
+    result = window.session.result
+    if result is not None:
+        point = result.point
+        quality = f", PSNR {point.psnr_rgb:.2f} dB" if point is not None else ""
+        print(f"screenshot {out}: {result.bpp:.4f} bpp{quality}")
+    ok = encoded and finished and result is not None and not new_errors
+    return 0 if ok else 1

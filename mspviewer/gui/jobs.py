@@ -1,0 +1,462 @@
+"""The work the viewer runs off the GUI thread, as Qt-free generators over the core.
+
+Every task is a generator function taking a cancel token: it yields progress records
+(whatever the core yields, e.g. LOF's per-iteration records, or a :class:`StageProgress`)
+and *returns* its result (``StopIteration.value``). :mod:`mspviewer.gui.worker` runs them in a
+thread; the tests and scripts can run them directly with :func:`run_to_end`.
+
+No codec logic lives here: these functions only sequence calls to ``mspviewer.codec``
+(encode with a profile / LOF, rate control, decode), ``mspviewer.rd`` (metrics, sweeps)
+and ``mspviewer.baselines`` (classic codecs, quality search).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mspviewer.errors import MSPViewerError
+
+#: Classic codecs swept for the RD panel unless the user picks others (fast ones only:
+#: VVC and HEIC take seconds per point).
+DEFAULT_RD_CODECS: tuple[str, ...] = ("jpeg-420", "webp", "jpeg2000", "avif")
+#: Classic codec of the third compare pane, at the learned codec's bpp.
+DEFAULT_SAME_BPP_CODEC = "jpeg-420"
+
+DEFAULT_PROFILE = "fast"
+
+
+class CancelToken(threading.Event):
+    """A cancellation flag shared with a running task.
+
+    It is a :class:`threading.Event` (``is_set()``) and also callable (``token()`` is
+    ``True`` once cancelled), so it can be handed to core generators whichever form they
+    poll. ``reason`` says why: ``"user"`` (keep the best result so far), ``"superseded"``
+    (a newer request replaced this one: its result is dropped) or ``"shutdown"``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+        #: where a task may send progress records from inside a callback of the core (the
+        #: worker sets it; ``None``: dropped)
+        self.reporter: Callable[[Any], None] | None = None
+
+    def report(self, record: Any) -> None:
+        if self.reporter is not None:
+            self.reporter(record)
+
+    def cancel(self, reason: str = "user") -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.set()
+
+    def __call__(self) -> bool:
+        return self.is_set()
+
+    def __bool__(self) -> bool:  # an Event is always truthy otherwise; keep `if cancel:` honest
+        return self.is_set()
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """Progress of a task step that is not a LOF iteration (bisection, decoding, ...)."""
+
+    stage: str
+    message: str
+    fraction: float | None = None
+
+
+def preload() -> None:
+    """Import what the tasks use, on the GUI thread at start-up: a first import inside a
+    worker holds the interpreter lock for long enough to stall the event loop."""
+    import numpy.ma  # noqa: F401  (imported lazily by numpy while drawing a first result)
+    import pytorch_msssim  # noqa: F401
+
+    import mspviewer.codec.api  # noqa: F401
+    import mspviewer.metrics  # noqa: F401
+    import mspviewer.rd  # noqa: F401
+    try:
+        import mspviewer.baselines.registry  # noqa: F401
+        import mspviewer.baselines.search  # noqa: F401
+    except ImportError:
+        pass
+
+
+# --- profiles -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProfileInfo:
+    name: str
+    description: str
+    iterations: int | None = None  #: most LOF progress records the profile yields (0: no LOF)
+
+
+def available_profiles() -> list[ProfileInfo]:
+    """The encoding profiles of the core (``mspviewer.codec.profiles``), in file order."""
+    from mspviewer.codec.profiles import load_profiles
+
+    return [ProfileInfo(p.name, p.description, p.max_iterations)
+            for p in load_profiles().values()]
+
+
+def profile_info(name: str) -> ProfileInfo:
+    from mspviewer.codec.profiles import get_profile
+
+    profile = get_profile(name)  # raises UnknownProfileError listing the valid names
+    return ProfileInfo(profile.name, profile.description, profile.max_iterations)
+
+
+# --- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EncodeRequest:
+    """What the user asked for: a λ, or a target bpp (then λ is searched), and how."""
+
+    profile: str = DEFAULT_PROFILE
+    lam: float | None = None
+    target_bpp: float | None = None
+    device: str = "cpu"
+    verify_decode: bool = True  #: decode the stream after encoding (timing and bit-exact check)
+
+    def describe(self) -> str:
+        rate = f"target {self.target_bpp:g} bpp" if self.target_bpp else f"λ = {self.lam:.5g}"
+        return f"profile {self.profile}, {rate}, {self.device}"
+
+
+@dataclass
+class EncodeOutcome:
+    """A coded image as the viewer shows it: stream, analysis, pixels and measurements."""
+
+    source: str  #: "encode" or "file" (a .msp opened from disk)
+    bitstream: bytes
+    analysis: Any  #: mspviewer.codec.AnalysisRecord
+    decoded: np.ndarray  #: uint8 (H, W, 3): what the decoder produces
+    original: np.ndarray | None  #: what it is compared with (None: no original known)
+    lam: float
+    profile: str | None = None
+    device: str = "cpu"
+    model_name: str = ""
+    encode_seconds: float | None = None
+    decode_seconds: float | None = None
+    decode_matches: bool | None = None  #: decoded stream == encoder's reconstruction
+    point: Any = None  #: mspviewer.rd.RDPoint (None without an original)
+    difference: np.ndarray | None = None  #: float32 (H, W): mean |original − decoded| over RGB
+    cancelled: bool = False
+    lof_history: list = field(default_factory=list)
+    target_bpp: float | None = None
+    path: str | None = None  #: the .msp file it came from, if any
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.bitstream)
+
+    @property
+    def bpp(self) -> float:
+        return float(self.analysis.bpp)
+
+    def metrics_dict(self) -> dict:
+        """JSON-friendly summary of this result (no arrays)."""
+        a = self.analysis
+        out = {
+            "source": self.source,
+            "path": self.path,
+            "profile": self.profile,
+            "lambda": self.lam,
+            "target_bpp": self.target_bpp,
+            "device": self.device,
+            "model": self.model_name,
+            "cancelled": self.cancelled,
+            "file_bytes": self.num_bytes,
+            "bpp": self.bpp,
+            "encode_seconds": self.encode_seconds,
+            "decode_seconds": self.decode_seconds,
+            "decode_matches_encoder": self.decode_matches,
+            "estimated_bits": a.estimated_bits,
+            "actual_payload_bits": a.actual_bits,
+            "header_bytes": a.header_bytes,
+            "notes": list(self.notes),
+        }
+        if self.point is not None:
+            out.update({k: v for k, v in self.point.to_dict().items()
+                        if k in ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db")})
+        out["analysis"] = a.summary()
+        if self.lof_history:
+            out["lof"] = [_record_dict(r) for r in self.lof_history]
+        return out
+
+
+@dataclass
+class ClassicOutcome:
+    """A classic codec at (about) the learned codec's rate: the third compare pane."""
+
+    codec: str
+    label: str
+    quality: float | int
+    data: bytes
+    decoded: np.ndarray
+    point: Any  #: RDPoint
+    target_bpp: float
+    below_target: bool
+
+    def metrics_dict(self) -> dict:
+        return {"codec": self.codec, "label": self.label, "quality": self.quality,
+                "target_bpp": self.target_bpp, "below_target": self.below_target,
+                **self.point.to_dict()}
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One measured point of a classic codec's RD sweep (a progress record)."""
+
+    codec: str
+    label: str
+    point: Any  #: RDPoint
+
+
+@dataclass(frozen=True)
+class CodecProblem:
+    """A codec could not be used (unavailable, or a setting failed): a progress record."""
+
+    codec: str
+    message: str
+
+
+def _record_dict(record: Any) -> dict:
+    if dataclasses.is_dataclass(record):
+        return dataclasses.asdict(record)
+    if hasattr(record, "_asdict"):
+        return dict(record._asdict())
+    return dict(getattr(record, "__dict__", {"value": repr(record)}))
+
+
+def run_to_end(generator: Generator, on_progress: Callable[[Any], None] | None = None) -> Any:
+    """Consume a task generator in the calling thread; return its result."""
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(item)
+
+
+# --- measurements -------------------------------------------------------------------------------
+def difference_map(original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """Mean absolute difference over the RGB channels, float32 (H, W), 0..255."""
+    diff = np.abs(original.astype(np.int16) - decoded.astype(np.int16))
+    return diff.mean(axis=2, dtype=np.float32)
+
+
+def _measure(original: np.ndarray, decoded: np.ndarray, num_bytes: int, **extra):
+    from mspviewer.rd import evaluate_reconstruction
+
+    return evaluate_reconstruction(original, decoded, num_bytes, with_ms_ssim=True, **extra)
+
+
+# --- learned codec ------------------------------------------------------------------------------
+def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
+                cancel: CancelToken) -> Generator[Any, None, EncodeOutcome | None]:
+    """Encode ``pixels`` as ``request`` says; decode the stream back and measure it.
+
+    With a λ, the core's ``encode_image_steps`` generator runs and its LOF records are
+    yielded as they come. With a target bpp, the core's ``encode_to_bpp`` searches λ; its
+    LOF records arrive through ``cancel.report``. Cancelling stops LOF at its next
+    iteration and the best latent so far is still coded and returned.
+    """
+    from mspviewer.codec import api
+
+    pixels = np.ascontiguousarray(pixels)
+    device = api.resolve_device(request.device)
+    if model.device != device:
+        yield StageProgress("device", f"moving the model to {device}")
+        model.to(device)
+    notes: list[str] = []
+    if request.target_bpp is not None:
+        yield StageProgress("rate", f"searching λ for {request.target_bpp:g} bpp "
+                            f"(profile {request.profile})")
+        encoded = api.encode_to_bpp(model, pixels, request.target_bpp, request.profile,
+                                    cancel=cancel, progress=cancel.report)
+        notes.append(f"λ = {encoded.analysis.lam:.5g} found for {request.target_bpp:g} bpp "
+                     f"in {len(encoded.rate_search)} encodes")
+    else:
+        if request.lam is None:
+            raise MSPViewerError("no λ and no target bpp given")
+        yield StageProgress("encode", f"encoding at λ = {request.lam:.5g}, profile "
+                            f"{request.profile}")
+        encoded = yield from api.encode_image_steps(model, pixels, request.lam,
+                                                    request.profile, cancel=cancel)
+    lof = getattr(encoded, "lof", None)
+    history = list(lof.history) if lof is not None else []
+    cancelled = bool(lof.cancelled) if lof is not None else False
+    if lof is not None:
+        notes.append(f"LOF: {lof.iterations} iterations, J {lof.J_initial:.4f} → "
+                     f"{lof.J_best:.4f}" + (" (cancelled: best so far)" if cancelled else ""))
+    decoded = encoded.reconstruction
+    decode_seconds = None
+    matches = None
+    if request.verify_decode and cancel.reason != "superseded":
+        yield StageProgress("decode", "decoding the bitstream to check it")
+        result = api.decode_bytes(model, encoded.bitstream)
+        decode_seconds = result.decode_seconds
+        matches = bool(np.array_equal(result.pixels, encoded.reconstruction))
+        decoded = result.pixels
+        if not matches:
+            notes.append("the decoded stream differs from the encoder's reconstruction")
+    yield StageProgress("metrics", "measuring PSNR and MS-SSIM")
+    lam = float(encoded.analysis.lam)
+    point = _measure(pixels, decoded, len(encoded.bitstream), quality=lam,
+                     encode_s=encoded.encode_seconds, decode_s=decode_seconds)
+    return EncodeOutcome(
+        source="encode", bitstream=encoded.bitstream, analysis=encoded.analysis,
+        decoded=decoded, original=pixels, lam=lam,
+        profile=getattr(encoded, "profile", request.profile), device=str(device),
+        model_name=getattr(model, "name", ""), encode_seconds=encoded.encode_seconds,
+        decode_seconds=decode_seconds, decode_matches=matches, point=point,
+        difference=difference_map(pixels, decoded), cancelled=cancelled,
+        lof_history=history, target_bpp=request.target_bpp, notes=notes)
+
+
+def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
+                cancel: CancelToken, path: str | None = None
+                ) -> Generator[Any, None, EncodeOutcome]:
+    """Decode a ``.msp`` stream; measure it against ``original`` when the sizes agree."""
+    from mspviewer.codec import api
+
+    target = api.resolve_device(device)
+    if model.device != target:
+        model.to(target)
+    yield StageProgress("decode", f"decoding {len(data):,} bytes")
+    result = api.decode_bytes(model, data)
+    notes: list[str] = []
+    point = difference = None
+    if original is not None and original.shape != result.pixels.shape:
+        notes.append(f"the open image is {original.shape[1]}×{original.shape[0]}, the stream "
+                     f"{result.pixels.shape[1]}×{result.pixels.shape[0]}: no original to "
+                     f"compare with")
+        original = None
+    if original is not None:
+        yield StageProgress("metrics", "measuring against the open image")
+        point = _measure(original, result.pixels, len(data), quality=result.analysis.lam,
+                         decode_s=result.decode_seconds)
+        difference = difference_map(original, result.pixels)
+    return EncodeOutcome(
+        source="file", bitstream=bytes(data), analysis=result.analysis, decoded=result.pixels,
+        original=original, lam=float(result.analysis.lam), profile=None, device=str(target),
+        model_name=getattr(model, "name", ""), decode_seconds=result.decode_seconds,
+        point=point, difference=difference, path=path, notes=notes)
+
+
+def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], device: str,
+                       cancel: CancelToken) -> Generator[Any, None, list]:
+    """The learned codec (plain encoder) at several λ: RD points as progress records."""
+    from mspviewer.codec.api import encode_image, resolve_device
+
+    target = resolve_device(device)
+    if model.device != target:
+        model.to(target)
+    points = []
+    lambdas = list(lambdas)
+    for i, lam in enumerate(lambdas):
+        if cancel:
+            break
+        yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)})",
+                            i / len(lambdas))
+        encoded = encode_image(model, pixels, lam)
+        point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream), quality=lam,
+                         encode_s=encoded.encode_seconds)
+        points.append(point)
+        yield CurvePoint("msp-fast", "MSP (fast)", point)
+    return points
+
+
+# --- classic codecs -----------------------------------------------------------------------------
+def _get_codec(name: str):
+    from mspviewer.baselines.registry import get_codec
+
+    codec = get_codec(name)
+    reason = codec.unavailable_reason()
+    if reason is not None:
+        raise MSPViewerError(f"{codec.label} is unavailable here: {reason}")
+    return codec
+
+
+def classic_codec_names() -> list[tuple[str, str, bool]]:
+    """(name, label, available) of every registered classic codec; [] without baselines."""
+    try:
+        from mspviewer.baselines.registry import codec_names, get_codec
+    except ImportError:
+        return []
+    out = []
+    for name in codec_names():
+        codec = get_codec(name)
+        out.append((name, codec.label, codec.is_available()))
+    return out
+
+
+def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
+                  cancel: CancelToken) -> Generator[Any, None, ClassicOutcome | None]:
+    """A classic codec at the setting whose rate is closest to ``target_bpp`` from below."""
+    from mspviewer.baselines.search import find_quality_for_bpp
+
+    codec = _get_codec(codec_name)
+    yield StageProgress("search", f"{codec.label}: searching the setting for "
+                        f"{target_bpp:.4f} bpp")
+    found = find_quality_for_bpp(codec, pixels, target_bpp)
+    if cancel:
+        return None
+    decoded = codec.decode(found.data)
+    point = _measure(pixels, decoded, found.num_bytes, quality=found.quality)
+    return ClassicOutcome(codec.name, codec.label, found.quality, found.data, decoded, point,
+                          float(target_bpp), bool(found.below_target))
+
+
+def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
+                  cancel: CancelToken) -> Generator[Any, None, dict]:
+    """Sweep classic codecs over their default settings: one progress record per point.
+
+    A codec that is unavailable or fails at a setting is reported (``CodecProblem``) and
+    skipped; the sweep goes on with the next one. Returns {name: RDCurve}.
+    """
+    from mspviewer.rd import RDCurve, measure_point
+
+    curves: dict = {}
+    for name in codec_names:
+        if cancel:
+            break
+        try:
+            codec = _get_codec(name)
+        except MSPViewerError as error:
+            yield CodecProblem(name, str(error))
+            continue
+        curve = RDCurve(name=codec.name, label=codec.label, family=codec.family)
+        curves[name] = curve
+        for quality in codec.default_qualities:
+            if cancel:
+                break
+            try:
+                point = measure_point(codec, pixels, quality, with_ms_ssim=True)
+            except MSPViewerError as error:
+                yield CodecProblem(name, f"{codec.label} at {codec.quality_name} {quality}: "
+                                         f"{error}")
+                continue
+            curve.points.append(point)
+            yield CurvePoint(codec.name, codec.label, point)
+    return curves
+
+
+def slow_fake_task(iterations: int, seconds_per_iteration: float, cancel: CancelToken,
+                   result: Any = None) -> Generator[Any, None, Any]:
+    """A stand-in for a long cancellable task (used by tests of the worker path)."""
+    done = 0
+    start = time.perf_counter()
+    while done < iterations and not cancel:
+        time.sleep(seconds_per_iteration)
+        done += 1
+        yield StageProgress("fake", f"iteration {done}", done / iterations)
+    return {"iterations": done, "seconds": time.perf_counter() - start, "result": result}

@@ -1,0 +1,177 @@
+"""Qt-free views of an :class:`~mspviewer.codec.analysis.AnalysisRecord` for display.
+
+The record holds dense (M, h, w) arrays on the padded latent grid. The panels show them
+per MSP scale, per quantity, for one channel or reduced over channels; the bit-allocation
+panel groups the real per-pass byte counts. These helpers only reshape and reduce what the
+core reported: they compute nothing the codec decides.
+
+Per-scale layout: scale ``s`` lives on the stride-``2^s`` lattice minus the coarser one,
+so its elements are shown on the sub-grid ``array[::2^s, ::2^s]``, where positions owned by
+coarser scales are NaN (drawn transparent). Every layer is also placed in *latent
+coordinates* (``rect``): element (r, c) of scale ``s`` covers latent rows r·2^s … r·2^s + 2^s
+and columns likewise, so all scales share one coordinate system (and can be linked), and
+the latent position under a point is ``(int(y) // stride * stride, int(x) // stride * stride)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Quantity key → (label, reduction over channels when no channel is chosen, unit).
+QUANTITIES: dict[str, tuple[str, str, str]] = {
+    "y_hat": ("ŷ (coded latent)", "energy", "mean ŷ² over channels"),
+    "mu": ("μ (predicted mean)", "energy", "mean μ² over channels"),
+    "sigma": ("σ (predicted scale)", "mean", "mean σ over channels"),
+    "bits": ("bits per element", "sum", "bits per position, all channels"),
+    "surprise": ("surprise |ŷ−μ|/σ", "mean", "mean surprise over channels"),
+}
+
+#: Quantities that are signed for one channel (shown with a diverging colour map).
+SIGNED = frozenset({"y_hat", "mu"})
+
+
+@dataclass(frozen=True)
+class ScaleLayer:
+    scale: int
+    stride: int
+    coarsest: bool
+    data: np.ndarray  #: float32 (rows, cols), NaN where a coarser scale owns the position
+    num_elements: int  #: elements of this scale per channel
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        """(x, y, width, height) of the layer in latent coordinates."""
+        rows, cols = self.data.shape
+        return 0.0, 0.0, float(cols * self.stride), float(rows * self.stride)
+
+
+def full_quantity(analysis, name: str) -> np.ndarray:
+    """The (M, h, w) array of a quantity (surprise is |ŷ − μ| / σ)."""
+    if name not in QUANTITIES:
+        raise ValueError(f"unknown quantity {name!r}; use one of {tuple(QUANTITIES)}")
+    if name == "surprise":
+        sigma = np.asarray(analysis.sigma, np.float64)
+        residual = np.abs(np.asarray(analysis.y_hat, np.float64) - analysis.mu)
+        return np.divide(residual, sigma, out=np.zeros_like(residual), where=sigma > 0)
+    return np.asarray(getattr(analysis, name))
+
+
+def channel_values(analysis, name: str, channel: int | None) -> np.ndarray:
+    """(h, w) float32: one channel of a quantity, or its reduction over channels."""
+    values = full_quantity(analysis, name)
+    if channel is not None:
+        if not 0 <= channel < values.shape[0]:
+            raise ValueError(f"channel {channel} is outside 0..{values.shape[0] - 1}")
+        return values[channel].astype(np.float32)
+    reduction = QUANTITIES[name][1]
+    values = values.astype(np.float64)
+    if reduction == "energy":
+        return np.mean(values * values, axis=0).astype(np.float32)
+    if reduction == "sum":
+        return values.sum(axis=0).astype(np.float32)
+    return values.mean(axis=0).astype(np.float32)
+
+
+def scales(analysis) -> list[int]:
+    """The MSP scales present, coarsest first (the decoding order)."""
+    return sorted({p.scale for p in analysis.passes}, reverse=True)
+
+
+def scale_layers(analysis, values: np.ndarray) -> list[ScaleLayer]:
+    """Split an (h, w) map into one layer per scale, coarsest first (see module doc)."""
+    present = scales(analysis)
+    coarsest = present[0] if present else 0
+    layers = []
+    for scale in present:
+        stride = 2 ** scale
+        mask = analysis.scale_mask(scale)
+        sub_mask = mask[::stride, ::stride]
+        if int(sub_mask.sum()) != int(mask.sum()):  # not on the stride lattice: show it all
+            stride, sub_mask = 1, mask
+        data = np.where(sub_mask, values[::stride, ::stride], np.nan).astype(np.float32)
+        layers.append(ScaleLayer(scale, stride, scale == coarsest, data, int(mask.sum())))
+    return layers
+
+
+def finite_levels(arrays, symmetric: bool = False, percentile: float = 99.5
+                  ) -> tuple[float, float]:
+    """Colour levels covering the finite values of ``arrays`` (robust to a few outliers)."""
+    values = np.concatenate([np.asarray(a, np.float64).ravel() for a in arrays]) \
+        if arrays else np.zeros(1)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    if symmetric:
+        bound = float(np.percentile(np.abs(values), percentile))
+        bound = bound if bound > 0 else 1.0
+        return -bound, bound
+    low = float(values.min())
+    high = float(np.percentile(values, percentile)) if values.size > 100 else float(values.max())
+    if high <= low:
+        high = low + 1.0
+    return low, high
+
+
+def latent_stride(analysis) -> int:
+    """Image pixels per latent position along each axis (16 for the MSP transforms)."""
+    return int(analysis.padded_size[0] // analysis.y_hat.shape[1])
+
+
+def bits_per_pixel_map(analysis) -> np.ndarray:
+    """(h, w) float32: model bits of every latent position (all channels) per image pixel.
+
+    Its mean over the padded grid is the estimated payload bpp of the padded image.
+    """
+    stride = latent_stride(analysis)
+    return (np.asarray(analysis.bits, np.float64).sum(axis=0) / (stride * stride)
+            ).astype(np.float32)
+
+
+#: How the bit-allocation chart can group the coding passes.
+GROUPINGS = ("pass", "scale", "step", "group")
+
+
+@dataclass(frozen=True)
+class Allocation:
+    labels: list[str]
+    actual_bytes: np.ndarray  #: from the real stream (payload sections)
+    estimated_bytes: np.ndarray  #: model estimate, bits / 8
+    header_bytes: int
+
+
+def bit_allocation(analysis, by: str = "pass") -> Allocation:
+    """Bytes per pass / scale / step / channel group, actual (stream) and estimated."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}; use one of {GROUPINGS}")
+    order: list = []
+    actual: dict = {}
+    estimated: dict = {}
+    for p in analysis.passes:
+        key = {"pass": (p.index,), "scale": (-p.scale,), "step": (p.step,),
+               "group": (p.group,)}[by]
+        if key not in actual:
+            order.append(key)
+            actual[key] = 0
+            estimated[key] = 0.0
+        actual[key] += p.actual_bytes
+        estimated[key] += p.estimated_bits / 8.0
+        if by == "pass":
+            label = f"s{p.scale} {p.step} g{p.group}"
+        elif by == "scale":
+            label = f"scale {p.scale}"
+        elif by == "step":
+            label = f"step {p.step}"
+        else:
+            label = f"group {p.group} (ch {p.channel_start}–{p.channel_stop - 1})"
+        actual.setdefault(("label",) + key, label)
+    if by == "step":
+        rank = {"coarsest": 0}
+        order.sort(key=lambda k: rank.get(k[0], 1 + ord(str(k[0])[0])))
+    elif by != "pass":
+        order.sort()
+    labels = [actual[("label",) + k] for k in order]
+    return Allocation(labels, np.array([actual[k] for k in order], np.int64),
+                      np.array([estimated[k] for k in order], np.float64),
+                      int(analysis.header_bytes))

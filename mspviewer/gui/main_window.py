@@ -1,0 +1,694 @@
+"""The main window: menus, docks, and the wiring between controls, runners and panels.
+
+The window owns a :class:`~mspviewer.gui.session.Session` (what is shown) and three
+:class:`~mspviewer.gui.worker.TaskRunner` threads: ``encoder`` (everything that uses the
+model: encode, decode, λ ladder), ``classic`` (the third pane's codec at the same bpp) and
+``sweeps`` (classic RD curves). The session changes only when a task succeeds, so any
+failure leaves the previous state on screen, with a message in the message bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Generator
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QVBoxLayout,
+                               QWidget)
+
+from mspviewer.errors import MSPViewerError
+from mspviewer.gui import jobs
+from mspviewer.gui.jobs import CancelToken, EncodeRequest
+from mspviewer.gui.session import ImageState, Session
+from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
+                                   LOFPanel, MessageBar, MetricsPanel, RDPanel)
+from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
+from mspviewer.gui.worker import Task, TaskRunner
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_IMAGE = REPO_ROOT / "resources" / "sample.png"
+#: Largest image the viewer opens (pixels); larger ones are refused with a message.
+GUI_MAX_PIXELS = 16 * 1024 * 1024
+#: Largest .msp file the viewer reads.
+MAX_BITSTREAM_BYTES = 256 * 1024 * 1024
+MAX_RECENT = 10
+IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
+                "*.ppm *.pgm *.pnm *.tga *.avif *.msp);;Bitstreams (*.msp);;All files (*)")
+
+EncodeJob = Callable[[object, np.ndarray, EncodeRequest, CancelToken], Generator]
+
+
+def default_model():
+    """The shipped model, or a random one (with a note saying so) when it cannot be loaded."""
+    from mspviewer.codec import build_random_model, load_model
+
+    try:
+        return load_model(), ""
+    except MSPViewerError as error:
+        return build_random_model(), (f"{error}. Using a randomly initialised model: "
+                                      f"its results are meaningless.")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model=None, *, model_factory: Callable[[], object] | None = None,
+                 settings: QSettings | None = None, open_sample: bool = True,
+                 rd_codecs: tuple[str, ...] | None = jobs.DEFAULT_RD_CODECS,
+                 same_bpp_codec: str | None = jobs.DEFAULT_SAME_BPP_CODEC,
+                 max_pixels: int = GUI_MAX_PIXELS, encode_job: EncodeJob | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("MSP viewer")
+        self.settings = settings if settings is not None else QSettings("mspviewer", "mspviewer")
+        self.max_pixels = max_pixels
+        self.encode_job: EncodeJob = encode_job or jobs.encode_task
+        self.errors: list[str] = []  #: every error message shown, oldest first
+        self.problems: list[str] = []  #: codec problems reported by sweeps
+        self.session = Session(self)
+        self.encoder = TaskRunner("encoder", self)
+        self.classic_runner = TaskRunner("classic", self)
+        self.sweep_runner = TaskRunner("sweeps", self)
+        self._closed = False
+        self.view_menu = None
+        try:
+            self._setup(model, model_factory, rd_codecs, same_bpp_codec, open_sample)
+        except BaseException:
+            self.shutdown()  # never leave a running QThread behind
+            raise
+
+    def _setup(self, model, model_factory, rd_codecs, same_bpp_codec, open_sample) -> None:
+        codecs = jobs.classic_codec_names()
+        self.profiles = jobs.available_profiles()
+
+        # --- panels ------------------------------------------------------------------------------
+        jobs.preload()
+        self.refresher = RefreshScheduler(interval_ms=20, parent=self)
+        self.messages = MessageBar()
+        self.compare = CompareView(self.session, codecs, self.refresher)
+        self.controls = ControlsPanel(self.profiles, (0.001, 0.1))
+        self.metrics = MetricsPanel(self.session, self.refresher)
+        self.lof = LOFPanel(self.refresher)
+        self.rd = RDPanel(self.session, codecs, tuple(rd_codecs or ()), self.refresher)
+        self.latents = LatentView(self.session, self.refresher)
+        self.bits = BitAllocationView(self.session, self.refresher)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.messages)
+        layout.addWidget(self.compare, 1)
+        self.setCentralWidget(central)
+        self.docks: dict[str, QDockWidget] = {}
+        self.add_panel("controls", "Encode", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_panel("metrics", "Metrics", self.metrics, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_panel("lof", "LOF progress", self.lof, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_panel("rd", "Rate–distortion", self.rd, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_panel("latents", "Latents per scale", self.latents,
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.add_panel("bits", "Bit allocation", self.bits,
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.docks["latents"], self.docks["bits"], Qt.Orientation.Horizontal)
+        self._arranged = False
+
+        self.status_model = QLabel(" ")
+        self.status_busy = QLabel(" ")
+        self.statusBar().addPermanentWidget(self.status_busy)
+        self.statusBar().addPermanentWidget(self.status_model)
+        self._build_menus()
+        self.setAcceptDrops(True)
+        disable_drops(self)
+
+        # --- wiring -------------------------------------------------------------------------------
+        self.controls.encode_requested.connect(self.start_encode)
+        self.controls.cancel_requested.connect(self.cancel_encode)
+        self.compare.classic_codec_changed.connect(self._on_classic_codec)
+        self.rd.codecs_changed.connect(self._on_rd_codecs)
+        self.rd.ladder_requested.connect(self.start_lambda_ladder)
+        for runner in (self.encoder, self.classic_runner, self.sweep_runner):
+            runner.task_started.connect(self._on_task_started)
+            runner.task_progress.connect(self._on_task_progress)
+            runner.task_finished.connect(self._on_task_finished)
+            runner.task_failed.connect(self._on_task_failed)
+            runner.busy_changed.connect(self._on_busy)
+        self.session.model_changed.connect(self._on_model_changed)
+
+        # --- model and first image ---------------------------------------------------------------
+        note = ""
+        if model is None:
+            if model_factory is not None:
+                model = model_factory()
+            else:
+                model, note = default_model()
+        self.session.set_model(model, note)
+        if note:
+            self.show_message(note, "warning")
+        if same_bpp_codec and any(name == same_bpp_codec and ok for name, _, ok in codecs):
+            self.compare.set_classic_codec(same_bpp_codec)
+        if open_sample and SAMPLE_IMAGE.exists():
+            self.open_image(SAMPLE_IMAGE, remember=False)
+
+    # --- construction helpers -----------------------------------------------------------------------
+    def add_panel(self, key: str, title: str, widget: QWidget,
+                  area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Add a dockable panel (later tools, e.g. an inspector or a decode replay, plug in
+        here); it gets a toggle in the View menu."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        if getattr(self, "view_menu", None) is not None:
+            self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def arrange_docks(self) -> None:
+        """Default proportions of the docks for the current window size."""
+        width, height = self.width(), self.height()
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.resizeDocks([self.docks["controls"], self.docks["lof"]],
+                         [max(360, int(width * 0.18)), max(420, int(width * 0.22))], horizontal)
+        self.resizeDocks([self.docks["latents"]], [max(260, int(height * 0.36))], vertical)
+        self.resizeDocks([self.docks["latents"], self.docks["bits"]],
+                         [int(width * 0.56), int(width * 0.44)], horizontal)
+        self.resizeDocks([self.docks["controls"], self.docks["metrics"]],
+                         [int(height * 0.3), int(height * 0.7)], vertical)
+        self.resizeDocks([self.docks["lof"], self.docks["rd"]],
+                         [int(height * 0.45), int(height * 0.55)], vertical)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._arranged:
+            self._arranged = True
+            self.arrange_docks()
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self._action(menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(menu, "Open &sample image", lambda: self.open_image(SAMPLE_IMAGE, False))
+        self._action(menu, "Load &model…", self.load_model_dialog)
+        menu.addSeparator()
+        self._action(menu, "&Save bitstream (.msp)…",
+                     lambda: self._save_dialog("Save bitstream", "MSP bitstream (*.msp)", ".msp",
+                                               self.export_bitstream),
+                     QKeySequence.StandardKey.Save)
+        self._action(menu, "Export &decoded PNG…",
+                     lambda: self._save_dialog("Export decoded image", "PNG (*.png)",
+                                               "-decoded.png", self.export_decoded_png))
+        self._action(menu, "Export side-by-side &PNG…",
+                     lambda: self._save_dialog("Export comparison", "PNG (*.png)",
+                                               "-compare.png", self.export_side_by_side_png))
+        self._action(menu, "Export &metrics JSON…",
+                     lambda: self._save_dialog("Export metrics", "JSON (*.json)",
+                                               "-metrics.json", self.export_metrics_json))
+        self._action(menu, "Save window &screenshot…",
+                     lambda: self._save_dialog("Save screenshot", "PNG (*.png)",
+                                               "-window.png", self.save_screenshot))
+        menu.addSeparator()
+        self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        menu = self.menuBar().addMenu("&Encode")
+        self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
+        self._action(menu, "&Cancel", self.cancel_encode, "Esc")
+        self._action(menu, "MSP at the λ &ladder (RD points)", self.start_lambda_ladder)
+
+        menu = self.view_menu = self.menuBar().addMenu("&View")
+        for key, label in (("side", "Side by side"), ("split", "Split slider"),
+                           ("difference", "Difference heatmap")):
+            self._action(menu, label, lambda _=False, k=key: self.compare.set_mode(k))
+        self._action(menu, "Zoom to &fit", self.compare.zoom_fit, "Ctrl+0")
+        self._action(menu, "Zoom &1:1", self.compare.zoom_one_to_one, "Ctrl+1")
+        menu.addSeparator()
+        for dock in self.docks.values():
+            menu.addAction(dock.toggleViewAction())
+
+        menu = self.menuBar().addMenu("&Help")
+        self._action(menu, "&About", self._about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # --- messages ----------------------------------------------------------------------------------
+    def show_message(self, text: str, level: str = "info") -> None:
+        self.messages.show_message(text, level)
+        self.statusBar().showMessage(text.splitlines()[0] if text else "", 10000)
+
+    def show_error(self, text: str, details: str = "") -> None:
+        """An error in the window (message bar and status bar); details go to stderr."""
+        self.errors.append(text)
+        self.show_message(text, "error")
+        if details:
+            import sys
+
+            print(details, file=sys.stderr)
+
+    # --- opening files -----------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image or a bitstream", start,
+                                              IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path) -> bool:
+        """Open an image or a ``.msp`` bitstream (by extension or magic bytes)."""
+        path = Path(path)
+        if _is_bitstream(path):
+            return self.open_bitstream(path)
+        return self.open_image(path)
+
+    def open_image(self, path, remember: bool = True) -> bool:
+        from mspviewer.imageio import load_image
+
+        path = Path(path)
+        try:
+            loaded = load_image(path, max_pixels=self.max_pixels)
+        except MSPViewerError as error:
+            self.show_error(str(error))
+            return False
+        except OSError as error:
+            self.show_error(f"Cannot read {path}: {error.strerror or error}")
+            return False
+        self.set_image(ImageState(loaded.pixels, path, list(loaded.notes)))
+        if remember:
+            self._remember(path)
+        if loaded.notes:
+            self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
+        return True
+
+    def set_image(self, image: ImageState | None) -> None:
+        """Make ``image`` the current original (drops results of the previous one)."""
+        self.encoder.cancel("superseded")
+        self.classic_runner.cancel("superseded")
+        self.sweep_runner.cancel("superseded")
+        self.lof.start("", None)
+        self.lof.finish(None)
+        self.lof.progress.setFormat("idle")
+        self.lof.status.setText(" ")
+        self.session.set_image(image)
+        if image is not None:
+            self.setWindowTitle(f"MSP viewer: {image.name} ({image.width}×{image.height})")
+            self._start_sweeps(self.rd.selected())
+
+    def open_bitstream(self, path) -> bool:
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_BITSTREAM_BYTES:
+                raise MSPViewerError(f"{path.name} is {size:,} bytes, more than the "
+                                     f"{MAX_BITSTREAM_BYTES:,} this viewer reads")
+            data = path.read_bytes()
+        except MSPViewerError as error:
+            self.show_error(str(error))
+            return False
+        except OSError as error:
+            self.show_error(f"Cannot read {path}: {error.strerror or error}")
+            return False
+        image = self.session.image
+        original = image.pixels if image is not None else None
+        model, device = self.session.model, self.controls.device()
+        task = Task("decode", f"decode {path.name}",
+                    lambda token: jobs.decode_task(model, data, original, device, token,
+                                                   str(path)),
+                    context={"path": path, "image": image})
+        self.lof.start(f"decoding {path.name}", None)
+        self.encoder.submit(task)
+        return True
+
+    def load_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model weights", "",
+                                              "Weights (*.pt);;All files (*)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path) -> bool:
+        from mspviewer.codec import load_model
+
+        try:
+            model = load_model(path)
+        except MSPViewerError as error:
+            self.show_error(str(error))
+            return False
+        self.encoder.cancel("superseded")
+        self.session.set_model(model)
+        self.show_message(f"model {model.name} loaded from {path}", "info")
+        return True
+
+    # --- recent files --------------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: Path) -> None:
+        entry = str(Path(path).resolve())
+        files = [entry] + [f for f in self.recent_files() if f != entry]
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self.settings.sync()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        if not files:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for entry in files:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _=False, p=entry: self.open_path(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(
+                lambda: self.settings.setValue("recent_files", []))
+
+    # --- drag and drop --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+    # --- encoding ----------------------------------------------------------------------------------------
+    def start_encode(self, request: EncodeRequest | None = None) -> Task | None:
+        """Encode the current image (replacing any encode in progress)."""
+        image = self.session.image
+        if image is None:
+            self.show_error("Open an image first (File ▸ Open, or drop a file on the window).")
+            return None
+        request = request if isinstance(request, EncodeRequest) else self.controls.request()
+        model, job = self.session.model, self.encode_job
+        pixels = image.pixels
+        task = Task("encode", f"encode {image.name}",
+                    lambda token: job(model, pixels, request, token),
+                    context={"image": image, "request": request})
+        try:
+            total = jobs.profile_info(request.profile).iterations
+        except MSPViewerError:
+            total = None
+        self.lof.start(request.describe(), total)
+        self.encoder.submit(task)
+        return task
+
+    def cancel_encode(self) -> None:
+        if self.encoder.cancel("user"):
+            self.statusBar().showMessage("cancelling: the best result so far will be kept", 5000)
+
+    def start_lambda_ladder(self) -> Task | None:
+        image = self.session.image
+        if image is None:
+            self.show_error("Open an image first.")
+            return None
+        model, pixels, device = self.session.model, image.pixels, self.controls.device()
+        lambdas = tuple(model.config.rate.lambdas)
+        task = Task("ladder", "λ ladder",
+                    lambda token: jobs.lambda_ladder_task(model, pixels, lambdas, device, token),
+                    context={"image": image})
+        self.lof.start(f"λ ladder ({len(lambdas)} encodes)", None)
+        self.encoder.submit(task, replace=False)
+        return task
+
+    def is_busy(self) -> bool:
+        """True while a task runs or is queued, or panels still have to catch up."""
+        return self.refresher.pending() or any(
+            r.is_busy() for r in (self.encoder, self.classic_runner, self.sweep_runner))
+
+    # --- classic codecs --------------------------------------------------------------------------------
+    def _on_classic_codec(self, name: str) -> None:
+        self.session.set_classic(None)
+        self._start_same_bpp()
+
+    def _start_same_bpp(self) -> None:
+        name = self.compare.classic_box.currentData()
+        result, image = self.session.result, self.session.image
+        if not name or result is None or result.original is None:
+            self.classic_runner.cancel("superseded")
+            return
+        pixels, target = result.original, result.bpp
+        self.classic_runner.submit(Task(
+            "same-bpp", f"{name} at {target:.3f} bpp",
+            lambda token: jobs.same_bpp_task(name, pixels, target, token),
+            context={"image": image, "result": result}))
+
+    def _on_rd_codecs(self, names: list) -> None:
+        removed = [n for n in self.session.curves if n not in names]
+        if removed:
+            self.session.clear_curves(removed)
+        added = [n for n in names if n not in self.session.curves]
+        self._start_sweeps(added, replace=False)
+
+    def _start_sweeps(self, names, replace: bool = True) -> None:
+        image = self.session.image
+        names = list(names)
+        if image is None or not names:
+            return
+        pixels = image.pixels
+        self.sweep_runner.submit(Task(
+            "sweep", "classic RD curves", lambda token: jobs.rd_sweep_task(names, pixels, token),
+            context={"image": image}), replace=replace)
+
+    # --- task signals --------------------------------------------------------------------------------------
+    def _stale(self, task: Task) -> bool:
+        context = task.context or {}
+        return "image" in context and context["image"] is not self.session.image
+
+    def _on_task_started(self, task: Task) -> None:
+        self._update_busy_label()
+
+    def _on_task_progress(self, task: Task, items: list) -> None:
+        if self._stale(task):
+            return
+        if task.kind in ("encode", "decode", "ladder"):
+            self.lof.add(items)
+        for item in items:
+            if isinstance(item, jobs.CurvePoint):
+                if task.kind == "ladder":
+                    self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
+                                                   item.point)
+                else:
+                    self.session.add_curve_point(item.codec, item.label, item.point)
+            elif isinstance(item, jobs.CodecProblem):
+                self.problems.append(item.message)
+                self.statusBar().showMessage(item.message, 8000)
+
+    def _on_task_finished(self, task: Task, result, cancelled: bool) -> None:
+        if self._stale(task):
+            return
+        if task.kind == "encode":
+            # a cancel that came too late to stop anything leaves a complete result
+            cancelled = result.cancelled if result is not None else cancelled
+            self.lof.finish(result, cancelled)
+            if result is None:
+                self.statusBar().showMessage("encode cancelled before any result", 8000)
+                return
+            self.session.set_result(result)
+            state = "cancelled, best so far kept" if cancelled else "done"
+            self.statusBar().showMessage(
+                f"encoded: {result.bpp:.4f} bpp, "
+                + (f"{result.point.psnr_rgb:.2f} dB" if result.point else "") + f" ({state})",
+                10000)
+            self._start_same_bpp()
+        elif task.kind == "decode":
+            self.lof.finish(result, cancelled)
+            if result is None:
+                return
+            context = task.context or {}
+            if result.original is None and self.session.image is not None:
+                self.set_image(None)  # the open image is not this stream's original
+            self.session.set_result(result)
+            self._remember(context.get("path"))
+            if result.notes:
+                self.show_message("; ".join(result.notes), "info")
+            self.statusBar().showMessage(f"decoded {context.get('path')}: {result.bpp:.4f} bpp "
+                                         f"in {result.decode_seconds:.2f} s", 10000)
+            self._start_same_bpp()
+        elif task.kind == "ladder":
+            self.lof.progress.setRange(0, 1)
+            self.lof.progress.setValue(1)
+            self.lof.progress.setFormat("λ ladder done")
+        elif task.kind == "same-bpp":
+            if result is not None and (task.context or {}).get("result") is self.session.result:
+                self.session.set_classic(result)
+        self._update_busy_label()
+
+    def _on_task_failed(self, task: Task, message: str, details: str) -> None:
+        if self._stale(task):
+            return
+        what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
+                "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
+                "sweep": "RD sweep failed"}.get(task.kind, f"{task.label} failed")
+        if task.kind in ("encode", "decode", "ladder"):
+            self.lof.fail(f"{what}: {message}")
+        self.show_error(f"{what}: {message}", details)
+
+    def _on_busy(self, _busy: bool) -> None:
+        self.controls.set_busy(self.encoder.is_busy())
+        self._update_busy_label()
+
+    def _update_busy_label(self) -> None:
+        running = [r.current.label for r in (self.encoder, self.classic_runner, self.sweep_runner)
+                   if r.current is not None]
+        self.status_busy.setText("working: " + ", ".join(running) if running else "ready")
+
+    def _on_model_changed(self) -> None:
+        model = self.session.model
+        if model is None:
+            return
+        self.controls.set_lambda_range(model.config.lambda_range)
+        self.status_model.setText(f"model: {getattr(model, 'name', '?')}"
+                                  + (" (random weights)" if self.session.model_note else ""))
+
+    # --- saving and exporting -------------------------------------------------------------------------
+    def _default_stem(self) -> str:
+        result, image = self.session.result, self.session.image
+        if image is not None and image.path is not None:
+            return str(image.path.with_suffix("").name)
+        if result is not None and result.path:
+            return Path(result.path).stem
+        return "image"
+
+    def _save_dialog(self, title: str, filter_: str, suffix: str, save) -> None:
+        suggestion = self._default_stem() + suffix
+        path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filter_)
+        if path:
+            save(path)
+
+    def _require_result(self):
+        if self.session.result is None:
+            raise MSPViewerError("nothing to export yet: encode an image or open a .msp first")
+        return self.session.result
+
+    def _export(self, what: str, path, write) -> bool:
+        try:
+            write(Path(path))
+        except MSPViewerError as error:
+            self.show_error(f"Cannot export the {what}: {error}")
+            return False
+        except OSError as error:
+            self.show_error(f"Cannot write {path}: {error.strerror or error}")
+            return False
+        self.statusBar().showMessage(f"saved {path}", 8000)
+        return True
+
+    def export_bitstream(self, path) -> bool:
+        return self._export("bitstream", path,
+                            lambda p: p.write_bytes(self._require_result().bitstream))
+
+    def export_decoded_png(self, path) -> bool:
+        from mspviewer.imageio import save_png
+
+        return self._export("decoded image", path,
+                            lambda p: save_png(self._require_result().decoded, p))
+
+    def side_by_side_pixels(self, gap: int = 8) -> np.ndarray:
+        """Original | decoded [| classic] as one uint8 image, separated by white gaps."""
+        result = self._require_result()
+        panes = [p for p in (result.original, result.decoded) if p is not None]
+        if self.compare.show_classic() and self.session.classic is not None:
+            panes.append(self.session.classic.decoded)
+        height = panes[0].shape[0]
+        spacer = np.full((height, gap, 3), 255, np.uint8)
+        parts = []
+        for index, pane in enumerate(panes):
+            if index:
+                parts.append(spacer)
+            parts.append(pane)
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+    def export_side_by_side_png(self, path) -> bool:
+        from mspviewer.imageio import save_png
+
+        return self._export("comparison", path, lambda p: save_png(self.side_by_side_pixels(), p))
+
+    def metrics_document(self) -> dict:
+        result = self._require_result()
+        image = self.session.image
+        model = self.session.model
+        doc = {
+            "image": None if image is None else {
+                "path": str(image.path) if image.path else None, "width": image.width,
+                "height": image.height, "notes": image.notes},
+            "model": {"name": getattr(model, "name", ""), "id": result.analysis.model_id,
+                      "random_weights": bool(self.session.model_note)},
+            "msp": result.metrics_dict(),
+            "classic_same_bpp": (self.session.classic.metrics_dict()
+                                 if self.session.classic is not None else None),
+            "rd_curves": [curve.to_dict() for curve in self.session.curves.values()],
+            "msp_points": [{"label": lp.label, **lp.point.to_dict()}
+                           for lp in self.session.learned_points],
+        }
+        return _json_safe(doc)
+
+    def export_metrics_json(self, path) -> bool:
+        return self._export("metrics", path, lambda p: p.write_text(
+            json.dumps(self.metrics_document(), indent=2, allow_nan=False) + "\n"))
+
+    def save_screenshot(self, path) -> bool:
+        image = self.grab()
+        if not image.save(str(path)):
+            self.show_error(f"Cannot write the screenshot {path}")
+            return False
+        return True
+
+    def _about(self) -> None:
+        self.show_message(
+            "MSP viewer: a learned image codec (multi-scale progressive probability model with "
+            "latent overfitting) next to classic codecs. Encode an image, watch LOF, compare, "
+            "and look at the latent, its probability model and where the bits go.", "info")
+
+    # --- closing ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for runner in (self.encoder, self.classic_runner, self.sweep_runner):
+            runner.shutdown()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _is_bitstream(path: Path) -> bool:
+    if path.suffix.lower() == ".msp":
+        return True
+    try:
+        with open(path, "rb") as handle:
+            from mspviewer.codec.bitstream import MAGIC
+
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+

@@ -1,0 +1,155 @@
+"""Bit allocation: bytes per scale / step / channel group from the real stream, and where
+in the image the bits go (a spatial map that can be overlaid on the picture)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from mspviewer.gui import latent_data
+from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, heat_item,
+                                          image_viewbox, observe, rgb_item, set_rgb,
+                                          status_label)
+
+GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
+                   "step": "step", "group": "channel group"}
+
+
+class BitAllocationView(QWidget):
+    def __init__(self, session, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.group_box = QComboBox()
+        for key in latent_data.GROUPINGS:
+            self.group_box.addItem(GROUPING_LABELS[key], key)
+        self.group_box.setCurrentIndex(self.group_box.findData("scale"))
+        self.group_box.currentIndexChanged.connect(self.refresh_bars)
+        self.overlay_box = QCheckBox("overlay on image")
+        self.overlay_box.setChecked(True)
+        self.overlay_box.toggled.connect(self.refresh_map)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setMaximumWidth(90)
+        self.opacity.setToolTip("Opacity of the bits map over the image")
+        self.opacity.valueChanged.connect(self._apply_opacity)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Bars by:"))
+        bar.addWidget(self.group_box)
+        bar.addStretch(1)
+        bar.addWidget(self.overlay_box)
+        bar.addWidget(self.opacity)
+
+        # bar chart
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(y=True, alpha=0.3)
+        self.plot.setLabel("left", "bytes")
+        self.plot.addLegend(offset=(10, 5))  # top left: the big bars are on the right
+        self.actual_bars = pg.BarGraphItem(x=[], height=[], width=0.38,
+                                           brush=PALETTE[0], name="actual (stream)")
+        self.estimated_bars = pg.BarGraphItem(x=[], height=[], width=0.38,
+                                              brush=PALETTE[1], name="estimated (model)")
+        self.plot.addItem(self.actual_bars)
+        self.plot.addItem(self.estimated_bars)
+
+        # spatial map
+        self.map_view = pg.GraphicsLayoutWidget()
+        self.map_view.setBackground("#d9d9d9")
+        self.map_title = pg.LabelItem("bits per pixel, by 16×16 block", size="9pt")
+        self.map_box = image_viewbox()
+        self.image_item = rgb_item()
+        self.map_item = heat_item(ERROR_MAP)
+        self.map_box.addItem(self.image_item)
+        self.map_box.addItem(self.map_item)
+        self.map_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
+                                       label="bits per pixel", width=15)
+        self.map_bar.setImageItem(self.map_item)
+        self.map_view.ci.addItem(self.map_title, row=0, col=0)
+        self.map_view.ci.addItem(self.map_box, row=1, col=0)
+        self.map_view.ci.addItem(self.map_bar, row=1, col=1)
+
+        self.summary = status_label(2)
+        splitter = QSplitter()
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.map_view)
+        splitter.setSizes([500, 400])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.summary)
+        self.allocation: latent_data.Allocation | None = None
+        self.bits_map: np.ndarray | None = None
+        # two steps: each plot is repainted on its own (see RefreshScheduler)
+        observe(session.result_changed, self.refresh_bars, scheduler)
+        observe(session.result_changed, self.refresh_map, scheduler)
+        self.refresh()
+
+    def grouping(self) -> str:
+        return self.group_box.currentData()
+
+    def set_grouping(self, key: str) -> None:
+        self.group_box.setCurrentIndex(self.group_box.findData(key))
+
+    def _apply_opacity(self) -> None:
+        overlay = self.overlay_box.isChecked() and self.image_item.isVisible()
+        self.map_item.setOpacity(self.opacity.value() / 100 if overlay else 1.0)
+
+    def refresh(self) -> None:
+        self.refresh_bars()
+        self.refresh_map()
+
+    def refresh_bars(self) -> None:
+        """The bar chart and the summary line."""
+        result = self.session.result
+        if result is None:
+            self.allocation = None
+            self.actual_bars.setOpts(x=[], height=[])
+            self.estimated_bars.setOpts(x=[], height=[])
+            self.summary.setText("encode an image to see where its bits go")
+            return
+        allocation = latent_data.bit_allocation(result.analysis, self.grouping())
+        self.allocation = allocation
+        x = np.arange(len(allocation.labels), dtype=float)
+        self.actual_bars.setOpts(x=x - 0.2, height=allocation.actual_bytes.astype(float))
+        self.estimated_bars.setOpts(x=x + 0.2, height=allocation.estimated_bytes)
+        axis = self.plot.getAxis("bottom")
+        axis.setTicks([[(float(i), label) for i, label in enumerate(allocation.labels)]])
+        top = max(float(allocation.actual_bytes.max(initial=0)),
+                  float(allocation.estimated_bytes.max(initial=0)), 1.0)
+        self.plot.setRange(xRange=(-0.7, len(x) - 0.3), yRange=(0, top * 1.08), padding=0)
+        payload = allocation.actual_bytes.sum()
+        estimated = allocation.estimated_bytes.sum()
+        overhead = (payload - estimated) / estimated * 100 if estimated > 0 else float("nan")
+        self.summary.setText(
+            f"payload {payload:,} B from the stream vs {estimated:,.0f} B estimated by the model "
+            f"({overhead:+.1f} %), header {allocation.header_bytes} B, file "
+            f"{result.num_bytes:,} B. Sections are padded to 32-bit words.")
+
+    def refresh_map(self) -> None:
+        """The spatial bits map (and the picture under it)."""
+        result = self.session.result
+        if result is None:
+            self.bits_map = None
+            self.map_item.clear()
+            set_rgb(self.image_item, None)
+            return
+        analysis = result.analysis
+        self.bits_map = latent_data.bits_per_pixel_map(analysis)
+        stride = latent_data.latent_stride(analysis)
+        rows, cols = self.bits_map.shape
+        self.map_item.setImage(self.bits_map, autoLevels=False)
+        self.map_item.setRect(QRectF(0, 0, cols * stride, rows * stride))
+        high = latent_data.finite_levels([self.bits_map])[1]
+        self.map_bar.setLevels((0.0, max(high, 1e-3)))
+        background = result.original if result.original is not None else result.decoded
+        set_rgb(self.image_item, background if self.overlay_box.isChecked() else None)
+        self._apply_opacity()
+        height, width = analysis.image_size
+        if getattr(self, "_fitted", None) != (height, width):
+            self._fitted = (height, width)
+            self.map_box.setRange(QRectF(0, 0, width, height), padding=0)

@@ -1,0 +1,175 @@
+"""Shared pieces of the panels: pyqtgraph set-up, image views, colour maps, formatting."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+# Images are numpy (row, column[, channel]) arrays everywhere in this package.
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
+                    foreground="k")
+
+SEQUENTIAL_MAP = "viridis"
+DIVERGING_MAP = "CET-D1"
+ERROR_MAP = "inferno"
+
+#: Colours of the RD curves and bars, one per codec / series, colour-blind friendly.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#000000", "#999999", "#882255", "#44AA99")
+
+
+class RefreshScheduler(QObject):
+    """Runs panel refreshes one at a time, a few milliseconds apart, coalescing repeats.
+
+    A new result makes every panel redraw; done at once (and painted at once) that can
+    block the event loop for longer than the 50 ms the viewer allows itself. Spread out,
+    each panel's update and its repaint fit between two turns of the event loop.
+    """
+
+    def __init__(self, interval_ms: int = 12, parent: QObject | None = None):
+        super().__init__(parent)
+        self._queue: list = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._run_one)
+
+    def request(self, refresh) -> None:
+        if refresh not in self._queue:
+            self._queue.append(refresh)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def connect(self, signal, refresh) -> None:
+        """Refresh (later) whenever ``signal`` fires."""
+        signal.connect(lambda *_: self.request(refresh))
+
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def flush(self) -> None:
+        """Run every pending refresh now."""
+        self._timer.stop()
+        while self._queue:
+            self._queue.pop(0)()
+
+    def _run_one(self) -> None:
+        if self._queue:
+            self._queue.pop(0)()
+        if self._queue:
+            self._timer.start()
+
+
+def observe(signal, refresh, scheduler: RefreshScheduler | None) -> None:
+    """Connect a session signal to a panel's refresh: spread out by ``scheduler`` if given."""
+    if scheduler is None:
+        signal.connect(lambda *_: refresh())
+    else:
+        scheduler.connect(signal, refresh)
+
+
+class Title(pg.LabelItem):
+    """A LabelItem that never widens its layout column (its text is elided by the view).
+
+    Linked image panes need identical sizes, or the linked ranges would crop one of them;
+    pyqtgraph's LabelItem otherwise asks for its text's full width.
+    """
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+
+def colormap(name: str) -> pg.ColorMap:
+    return pg.colormap.get(name)
+
+
+def image_viewbox(**kwargs) -> pg.ViewBox:
+    """A ViewBox for pictures: square pixels, row 0 at the top, no context menu."""
+    box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, **kwargs)
+    box.setDefaultPadding(0.0)
+    return box
+
+
+def rgb_item() -> pg.ImageItem:
+    item = pg.ImageItem(axisOrder="row-major")
+    item.setAutoDownsample(False)
+    return item
+
+
+def set_rgb(item: pg.ImageItem, pixels: np.ndarray | None, x0: float = 0.0) -> None:
+    """Show uint8 RGB pixels 1:1 in data coordinates (pixel (r, c) covers [c, c+1) × [r, r+1))."""
+    if pixels is None:
+        item.clear()
+        item.setVisible(False)
+        return
+    item.setVisible(True)
+    item.setImage(pixels, autoLevels=False, levels=(0, 255))
+    item.setRect(QRectF(x0, 0, pixels.shape[1], pixels.shape[0]))
+
+
+def heat_item(cmap: str = SEQUENTIAL_MAP) -> pg.ImageItem:
+    item = pg.ImageItem(axisOrder="row-major")
+    item.setColorMap(colormap(cmap))
+    return item
+
+
+def view_to_widget(view: pg.GraphicsView, box: pg.ViewBox, x: float, y: float) -> QPointF:
+    """Where a point in a ViewBox's data coordinates lands on its GraphicsView widget."""
+    return QPointF(view.mapFromScene(box.mapViewToScene(QPointF(x, y))))
+
+
+def disable_drops(widget: QWidget) -> None:
+    """Let drag-and-drop fall through graphics views to the window (QGraphicsView takes it)."""
+    for view in widget.findChildren(pg.GraphicsView):
+        view.setAcceptDrops(False)
+        view.viewport().setAcceptDrops(False)
+
+
+def fmt(value, unit: str = "", digits: int = 3) -> str:
+    """A number for humans: '—' for missing, ∞ kept, fixed decimals otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" + (f" {unit}" if unit else "")
+    if isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = f"{value:.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def info_label(monospace: bool = False) -> QLabel:
+    """A one-line label whose text never widens its panel (long text is cut instead)."""
+    label = QLabel(" ")
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    if monospace:
+        label.setStyleSheet("font-family: monospace;")
+    return label
+
+
+def status_label(lines: int = 2) -> QLabel:
+    """A word-wrapping label of fixed height: new text never changes the layout around it
+    (a relayout would resize and repaint every plot of the panel, stalling the event loop)."""
+    label = QLabel(" ")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+    return label
+
+
+def placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #777;")
+    return label

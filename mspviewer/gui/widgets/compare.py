@@ -1,0 +1,350 @@
+"""Compare view: original and decoded side by side, split slider, difference heatmap.
+
+The side-by-side panes share one zoom and pan (linked pyqtgraph ViewBoxes); an optional
+third pane shows a classic codec at the learned codec's rate. Moving the mouse over any
+pane reports the pixel values of every image at that position.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from mspviewer.gui.latent_data import finite_levels
+from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
+                                          image_viewbox, info_label, observe, rgb_item,
+                                          set_rgb)
+
+MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference"}
+IMAGE_BACKGROUND = "#d9d9d9"
+
+
+class _Pane:
+    """One ViewBox with an RGB item, a heatmap item (difference mode) and a title."""
+
+    def __init__(self, title: str):
+        self.title = Title(title, size="10pt")
+        self.box = image_viewbox()
+        self.box.setMinimumWidth(40)
+        self.rgb = rgb_item()
+        self.heat = heat_item(ERROR_MAP)
+        self.box.addItem(self.rgb)
+        self.box.addItem(self.heat)
+        self.heat.setVisible(False)
+
+
+class CompareView(QWidget):
+    #: the classic codec picked for the third pane ("" for none)
+    classic_codec_changed = Signal(str)
+    #: a click on an image: (x, y) in image pixels (for inspection tools)
+    image_clicked = Signal(int, int)
+
+    def __init__(self, session, codecs: list[tuple[str, str, bool]] = (), scheduler=None,
+                 parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.mode = "side"
+        self._diff_levels = (0.0, 1.0)
+
+        # --- controls --------------------------------------------------------------------
+        self.mode_box = QComboBox()
+        for key, label in MODES.items():
+            self.mode_box.addItem(label, key)
+        self.mode_box.currentIndexChanged.connect(
+            lambda _: self.set_mode(self.mode_box.currentData()))
+        self.classic_box = QComboBox()
+        self.classic_box.addItem("no third pane", "")
+        for name, label, available in codecs:
+            self.classic_box.addItem(label if available else f"{label} (unavailable)", name)
+            if not available:
+                index = self.classic_box.count() - 1
+                self.classic_box.model().item(index).setEnabled(False)
+        self.classic_box.setToolTip("A classic codec at the same bpp as the learned codec")
+        self.classic_box.currentIndexChanged.connect(
+            lambda _: self.classic_codec_changed.emit(self.classic_box.currentData() or ""))
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Show the whole image")
+        self.fit_button.clicked.connect(self.zoom_fit)
+        self.one_button = QPushButton("1:1")
+        self.one_button.setToolTip("One image pixel per screen pixel")
+        self.one_button.clicked.connect(self.zoom_one_to_one)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("View:"))
+        bar.addWidget(self.mode_box)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Third pane:"))
+        bar.addWidget(self.classic_box)
+        bar.addStretch(1)
+        bar.addWidget(self.fit_button)
+        bar.addWidget(self.one_button)
+
+        # --- side by side (and difference) ------------------------------------------------
+        self.side_view = pg.GraphicsLayoutWidget()
+        self.side_view.setBackground(IMAGE_BACKGROUND)
+        self.original = _Pane("Original")
+        self.decoded = _Pane("Decoded (MSP)")
+        self.classic = _Pane("Classic codec")
+        for pane in (self.decoded, self.classic):
+            pane.box.setXLink(self.original.box)
+            pane.box.setYLink(self.original.box)
+        self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
+                                         label="mean |Δ| over RGB", interactive=True,
+                                         width=15)
+        self.color_bar.setImageItem([self.decoded.heat, self.classic.heat])
+
+        # --- split slider ------------------------------------------------------------------
+        self.split_view = pg.GraphicsLayoutWidget()
+        self.split_view.setBackground(IMAGE_BACKGROUND)
+        self.split_title = pg.LabelItem("Original (left) | decoded (right): drag the line",
+                                        size="10pt")
+        self.split_box = image_viewbox()
+        self.split_left = rgb_item()
+        self.split_right = rgb_item()
+        self.split_box.addItem(self.split_left)
+        self.split_box.addItem(self.split_right)
+        self.split_line = pg.InfiniteLine(angle=90, movable=True,
+                                          pen=pg.mkPen("#ff3030", width=2),
+                                          hoverPen=pg.mkPen("#ffcc00", width=3))
+        self.split_box.addItem(self.split_line)
+        self.split_line.sigPositionChanged.connect(self._update_split)
+        self.split_view.ci.addItem(self.split_title, row=0, col=0)
+        self.split_view.ci.addItem(self.split_box, row=1, col=0)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.side_view)
+        self.stack.addWidget(self.split_view)
+
+        self.readout = info_label(monospace=True)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.readout)
+
+        for scene in (self.side_view.scene(), self.split_view.scene()):
+            scene.sigMouseMoved.connect(self._on_mouse_moved)
+            scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        for signal in (session.image_changed, session.result_changed, session.classic_changed):
+            observe(signal, self.refresh, scheduler)
+        self._layout_side()
+        self.refresh()
+
+    # --- data -------------------------------------------------------------------------------
+    def original_pixels(self) -> np.ndarray | None:
+        result = self.session.result
+        if result is not None:
+            return result.original
+        return self.session.image.pixels if self.session.image is not None else None
+
+    def decoded_pixels(self) -> np.ndarray | None:
+        result = self.session.result
+        return result.decoded if result is not None else None
+
+    def classic_pixels(self) -> np.ndarray | None:
+        classic = self.session.classic
+        return classic.decoded if classic is not None else None
+
+    def show_classic(self) -> bool:
+        return bool(self.classic_box.currentData())
+
+    def image_size(self) -> tuple[int, int] | None:
+        for pixels in (self.original_pixels(), self.decoded_pixels()):
+            if pixels is not None:
+                return pixels.shape[0], pixels.shape[1]
+        return None
+
+    # --- modes and layout ----------------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown compare mode {mode!r}")
+        previous = self.mode
+        self.mode = mode
+        index = self.mode_box.findData(mode)
+        if self.mode_box.currentIndex() != index:
+            self.mode_box.blockSignals(True)
+            self.mode_box.setCurrentIndex(index)
+            self.mode_box.blockSignals(False)
+        if mode == "split":
+            self.split_box.setRange(self.original.box.viewRect(), padding=0)
+            self.stack.setCurrentWidget(self.split_view)
+        else:
+            if previous == "split":
+                self.original.box.setRange(self.split_box.viewRect(), padding=0)
+            self.stack.setCurrentWidget(self.side_view)
+        self._layout_side()
+        self.refresh()
+
+    def set_classic_codec(self, name: str) -> None:
+        index = self.classic_box.findData(name)
+        if index < 0:
+            raise ValueError(f"no classic codec {name!r} in the third-pane list")
+        self.classic_box.setCurrentIndex(index)
+
+    def _layout_side(self) -> None:
+        key = (self.mode == "difference", self.show_classic())
+        if getattr(self, "_layout_key", None) == key:
+            return
+        self._layout_key = key
+        layout = self.side_view.ci
+        layout.clear()
+        panes = [self.original, self.decoded] + ([self.classic] if self.show_classic() else [])
+        grid = layout.layout
+        for col, pane in enumerate(panes):
+            layout.addItem(pane.title, row=0, col=col)
+            layout.addItem(pane.box, row=1, col=col)
+            grid.setColumnStretchFactor(col, 1)
+        for col in range(len(panes), 4):
+            grid.setColumnStretchFactor(col, 0)
+        if self.mode == "difference":
+            layout.addItem(self.color_bar, row=1, col=len(panes))
+
+    # --- refresh ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._layout_side()
+        original, decoded = self.original_pixels(), self.decoded_pixels()
+        classic = self.classic_pixels() if self.show_classic() else None
+        result = self.session.result
+        difference = self.mode == "difference"
+        set_rgb(self.original.rgb, original)
+        self.original.title.setText("Original" if original is not None else
+                                    "Original (none: the stream's source is not open)")
+        # decoded pane
+        self.decoded.rgb.setVisible(False)
+        self.decoded.heat.setVisible(False)
+        if result is None:
+            self.decoded.title.setText("Decoded (MSP): press Encode")
+            self.decoded.rgb.clear()
+        elif difference and result.difference is not None:
+            self._set_heat(self.decoded.heat, result.difference)
+            self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.3f} bpp)")
+        else:
+            set_rgb(self.decoded.rgb, decoded)
+            state = " · cancelled, best so far" if result.cancelled else ""
+            self.decoded.title.setText(f"Decoded (MSP {result.profile or 'file'}, "
+                                       f"{result.bpp:.3f} bpp{state})")
+        # classic pane
+        self.classic.rgb.setVisible(False)
+        self.classic.heat.setVisible(False)
+        entry = self.session.classic
+        if self.show_classic():
+            if entry is None:
+                self.classic.title.setText(f"{self.classic_box.currentText()}: "
+                                           f"{'waiting for a result' if result else 'encode first'}")
+                self.classic.rgb.clear()
+            elif difference and original is not None:
+                from mspviewer.gui.jobs import difference_map
+
+                self._set_heat(self.classic.heat, difference_map(original, classic))
+                self.classic.title.setText(f"|Original − {entry.label}| "
+                                           f"({entry.point.bpp:.3f} bpp)")
+            else:
+                set_rgb(self.classic.rgb, classic)
+                self.classic.title.setText(f"{entry.label} q={entry.quality} "
+                                           f"({entry.point.bpp:.3f} bpp)")
+        if difference:
+            heats = [p.heat.image for p in (self.decoded, self.classic)
+                     if p.heat.isVisible() and p.heat.image is not None]
+            self._diff_levels = finite_levels(heats) if heats else (0.0, 1.0)
+            self._diff_levels = (0.0, max(self._diff_levels[1], 1.0))
+            self.color_bar.setLevels(self._diff_levels)
+        size = self.image_size()
+        if self.mode == "split":  # (only drawn when shown: set_mode refreshes)
+            set_rgb(self.split_left, original if original is not None else decoded)
+            if size is not None:
+                self.split_line.setBounds((0, size[1]))
+                if not 0 < self.split_line.value() < size[1]:
+                    self.split_line.setValue(size[1] / 2)
+            self._update_split()
+        if size is not None and getattr(self, "_fitted_size", None) != size:
+            self._fitted_size = size
+            self.zoom_fit()
+
+    def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:
+        item.setVisible(True)
+        item.setImage(values, autoLevels=False)
+        item.setRect(QRectF(0, 0, values.shape[1], values.shape[0]))
+
+    def _update_split(self) -> None:
+        if self.mode != "split":
+            return
+        decoded = self.decoded_pixels()
+        if decoded is None:
+            set_rgb(self.split_right, None)
+            return
+        x = int(round(min(max(self.split_line.value(), 0), decoded.shape[1])))
+        set_rgb(self.split_right, np.ascontiguousarray(decoded[:, x:]) if x < decoded.shape[1]
+                else None, x0=x)
+
+    # --- zoom ---------------------------------------------------------------------------------
+    def master_box(self) -> pg.ViewBox:
+        return self.split_box if self.mode == "split" else self.original.box
+
+    def zoom_fit(self) -> None:
+        size = self.image_size()
+        if size is None:
+            return
+        rect = QRectF(0, 0, size[1], size[0])
+        self.original.box.setRange(rect, padding=0)
+        self.split_box.setRange(rect, padding=0)
+
+    def zoom_one_to_one(self) -> None:
+        """One image pixel per device pixel, keeping the current centre."""
+        box = self.master_box()
+        width, height = box.width(), box.height()
+        if width <= 0 or height <= 0:
+            return
+        centre = box.viewRect().center()
+        x0 = math.floor(centre.x() - width / 2)
+        y0 = math.floor(centre.y() - height / 2)
+        box.setRange(QRectF(x0, y0, width, height), padding=0)
+
+    # --- mouse ------------------------------------------------------------------------------
+    def _boxes(self) -> list[pg.ViewBox]:
+        if self.mode == "split":
+            return [self.split_box]
+        return [self.original.box, self.decoded.box] + \
+            ([self.classic.box] if self.show_classic() else [])
+
+    def _position(self, scene_pos) -> tuple[int, int] | None:
+        for box in self._boxes():
+            if box.sceneBoundingRect().contains(scene_pos):
+                point = box.mapSceneToView(scene_pos)
+                return math.floor(point.x()), math.floor(point.y())
+        return None
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        position = self._position(scene_pos)
+        self.readout.setText(self.pixel_info(*position) if position else " ")
+
+    def _on_mouse_clicked(self, event) -> None:
+        position = self._position(event.scenePos())
+        size = self.image_size()
+        if position and size and 0 <= position[0] < size[1] and 0 <= position[1] < size[0]:
+            self.image_clicked.emit(*position)
+
+    def pixel_info(self, x: int, y: int) -> str:
+        """The values of every shown image at pixel (x, y); empty outside the image."""
+        size = self.image_size()
+        if size is None or not (0 <= x < size[1] and 0 <= y < size[0]):
+            return " "
+        parts = [f"x {x}, y {y}"]
+        original = self.original_pixels()
+        for name, pixels in (("original", original), ("MSP", self.decoded_pixels()),
+                             (self.session.classic.label if self.session.classic else "",
+                              self.classic_pixels() if self.show_classic() else None)):
+            if pixels is None:
+                continue
+            r, g, b = (int(v) for v in pixels[y, x])
+            text = f"{name} ({r:3d}, {g:3d}, {b:3d})"
+            if original is not None and pixels is not original:
+                delta = np.abs(pixels[y, x].astype(int) - original[y, x].astype(int))
+                text += f" |Δ| {delta.mean():.1f}"
+            parts.append(text)
+        return " · ".join(parts)

@@ -1,0 +1,210 @@
+"""Encode controls: profile, λ (log slider + number) or target bpp, device, Encode/Cancel."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider,
+                               QVBoxLayout, QWidget)
+
+from mspviewer.gui.jobs import EncodeRequest, ProfileInfo
+
+SLIDER_STEPS = 1000
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(key, label) of the devices the model can run on here."""
+    devices = [("cpu", "CPU")]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            for index in range(torch.cuda.device_count()):
+                name = torch.cuda.get_device_name(index)
+                devices.append((f"cuda:{index}" if index else "cuda", f"CUDA {index}: {name}"))
+    except Exception:  # a broken CUDA set-up must not stop the viewer
+        pass
+    return devices
+
+
+class ControlsPanel(QWidget):
+    encode_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, profiles: list[ProfileInfo], lambda_range: tuple[float, float],
+                 parent=None):
+        super().__init__(parent)
+        self._lambda_range = lambda_range
+        self.profile_box = QComboBox()
+        self.profile_description = QLabel(" ")
+        self.profile_description.setWordWrap(True)
+        self.profile_description.setStyleSheet("color: #555;")
+        self.set_profiles(profiles)
+        self.profile_box.currentIndexChanged.connect(self._on_profile)
+
+        self.lambda_mode = QRadioButton("λ")
+        self.bpp_mode = QRadioButton("target bpp")
+        self.lambda_mode.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.lambda_mode)
+        group.addButton(self.bpp_mode)
+        self.lambda_mode.toggled.connect(self._on_mode)
+
+        self.lambda_slider = QSlider(Qt.Orientation.Horizontal)
+        self.lambda_slider.setRange(0, SLIDER_STEPS)
+        self.lambda_slider.setToolTip("λ on a logarithmic scale over the model's trained range")
+        self.lambda_spin = QDoubleSpinBox()
+        self.lambda_spin.setDecimals(5)
+        self.lambda_spin.setSingleStep(0.0005)
+        self.lambda_spin.setKeyboardTracking(False)
+        self.lambda_slider.valueChanged.connect(self._on_slider)
+        self.lambda_spin.valueChanged.connect(self._on_spin)
+        self.range_label = QLabel(" ")
+        self.range_label.setStyleSheet("color: #555;")
+        self.bpp_spin = QDoubleSpinBox()
+        self.bpp_spin.setDecimals(3)
+        self.bpp_spin.setRange(0.01, 8.0)
+        self.bpp_spin.setSingleStep(0.05)
+        self.bpp_spin.setValue(0.5)
+        self.bpp_spin.setSuffix(" bpp")
+
+        self.device_box = QComboBox()
+        for key, label in available_devices():
+            self.device_box.addItem(label, key)
+        self.verify_box = QCheckBox("decode the stream to check it")
+        self.verify_box.setChecked(True)
+        self.verify_box.setToolTip("Decode the bitstream after encoding: decode time and a "
+                                   "bit-exact check against the encoder's reconstruction")
+
+        self.encode_button = QPushButton("Encode")
+        self.encode_button.setDefault(True)
+        self.encode_button.clicked.connect(self.encode_requested)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop; LOF keeps the best result so far")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+
+        form = QFormLayout()
+        form.addRow("Profile", self.profile_box)
+        form.addRow(self.profile_description)
+        modes = QHBoxLayout()
+        modes.addWidget(self.lambda_mode)
+        modes.addWidget(self.bpp_mode)
+        modes.addStretch(1)
+        form.addRow("Rate", modes)
+        lam_row = QHBoxLayout()
+        lam_row.addWidget(self.lambda_slider, 1)
+        lam_row.addWidget(self.lambda_spin)
+        form.addRow("λ", lam_row)
+        form.addRow(self.range_label)
+        form.addRow("Target", self.bpp_spin)
+        form.addRow("Device", self.device_box)
+        form.addRow(self.verify_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.encode_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.set_lambda_range(lambda_range)
+        self._on_mode()
+
+    # --- profile -------------------------------------------------------------------------------
+    def set_profiles(self, profiles: list[ProfileInfo]) -> None:
+        current = self.profile_box.currentData()
+        self.profile_box.blockSignals(True)
+        self.profile_box.clear()
+        for info in profiles:
+            self.profile_box.addItem(info.name, info.name)
+            self.profile_box.setItemData(self.profile_box.count() - 1, info.description,
+                                         Qt.ItemDataRole.ToolTipRole)
+        self._profiles = {p.name: p for p in profiles}
+        index = self.profile_box.findData(current)
+        self.profile_box.setCurrentIndex(max(index, 0))
+        self.profile_box.blockSignals(False)
+        self._on_profile()
+
+    def _on_profile(self) -> None:
+        info = self._profiles.get(self.profile_box.currentData())
+        self.profile_description.setText(info.description if info else " ")
+
+    def profile(self) -> str:
+        return self.profile_box.currentData()
+
+    def set_profile(self, name: str) -> None:
+        index = self.profile_box.findData(name)
+        if index < 0:
+            known = ", ".join(self._profiles)
+            raise ValueError(f"unknown profile {name!r}; known: {known}")
+        self.profile_box.setCurrentIndex(index)
+
+    # --- λ --------------------------------------------------------------------------------------
+    def set_lambda_range(self, lambda_range: tuple[float, float]) -> None:
+        low, high = (float(v) for v in lambda_range)
+        keep = self.lambda_spin.value() if self.lambda_spin.value() > 0 else math.sqrt(low * high)
+        self._lambda_range = (low, high)
+        self.lambda_spin.blockSignals(True)
+        self.lambda_spin.setRange(low, high)
+        self.lambda_spin.blockSignals(False)
+        self.range_label.setText(f"trained range {low:g} … {high:g} (log scale)")
+        self.set_lambda(min(max(keep, low), high))
+
+    def _slider_to_lambda(self, position: int) -> float:
+        low, high = self._lambda_range
+        if high <= low:
+            return low
+        return math.exp(math.log(low) + (math.log(high) - math.log(low)) * position / SLIDER_STEPS)
+
+    def _lambda_to_slider(self, lam: float) -> int:
+        low, high = self._lambda_range
+        if high <= low:
+            return 0
+        return round((math.log(lam) - math.log(low)) / (math.log(high) - math.log(low))
+                     * SLIDER_STEPS)
+
+    def _on_slider(self, position: int) -> None:
+        self.lambda_spin.blockSignals(True)
+        self.lambda_spin.setValue(self._slider_to_lambda(position))
+        self.lambda_spin.blockSignals(False)
+
+    def _on_spin(self, value: float) -> None:
+        self.lambda_slider.blockSignals(True)
+        self.lambda_slider.setValue(self._lambda_to_slider(value))
+        self.lambda_slider.blockSignals(False)
+
+    def set_lambda(self, lam: float) -> None:
+        self.lambda_spin.setValue(lam)  # clamps to the range; syncs the slider
+        self._on_spin(self.lambda_spin.value())
+
+    def lam(self) -> float:
+        return float(self.lambda_spin.value())
+
+    # --- mode, device, buttons ------------------------------------------------------------------
+    def _on_mode(self) -> None:
+        lam = self.lambda_mode.isChecked()
+        self.lambda_slider.setEnabled(lam)
+        self.lambda_spin.setEnabled(lam)
+        self.bpp_spin.setEnabled(not lam)
+
+    def set_target_bpp(self, bpp: float | None) -> None:
+        if bpp is None:
+            self.lambda_mode.setChecked(True)
+        else:
+            self.bpp_mode.setChecked(True)
+            self.bpp_spin.setValue(bpp)
+
+    def device(self) -> str:
+        return self.device_box.currentData()
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.encode_button.setText("Encode (replace)" if busy else "Encode")
+
+    def request(self) -> EncodeRequest:
+        target = self.bpp_spin.value() if self.bpp_mode.isChecked() else None
+        return EncodeRequest(profile=self.profile(), lam=self.lam(), target_bpp=target,
+                             device=self.device(), verify_decode=self.verify_box.isChecked())

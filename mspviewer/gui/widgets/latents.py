@@ -1,0 +1,199 @@
+"""Latent views: per MSP scale heatmaps of ŷ, μ, σ, bits and surprise, with colour bars.
+
+One heatmap per scale (coarsest first, the decoding order), all in latent coordinates and
+linked, sharing one colour bar. A channel selector shows one latent channel, or the
+channels reduced (energy of ŷ and μ, mean σ and surprise, summed bits).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from mspviewer.gui import latent_data
+from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Title, colormap,
+                                          heat_item, image_viewbox, info_label, observe)
+
+BACKGROUND = "#d9d9d9"
+
+
+class LatentView(QWidget):
+    #: a click on a latent element: (scale, latent row, latent column)
+    element_clicked = Signal(int, int, int)
+
+    def __init__(self, session, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.quantity_box = QComboBox()
+        for key, (label, _, _) in latent_data.QUANTITIES.items():
+            self.quantity_box.addItem(label, key)
+        self.all_channels = QCheckBox("all channels")
+        self.all_channels.setChecked(True)
+        self.all_channels.setToolTip("Reduce over channels (energy of ŷ and μ, mean of σ and "
+                                     "surprise, sum of bits) instead of showing one channel")
+        self.channel_box = QSpinBox()
+        self.channel_box.setRange(0, 0)
+        self.channel_box.setEnabled(False)
+        self.channel_box.setPrefix("channel ")
+        self.quantity_box.currentIndexChanged.connect(self.refresh)
+        self.all_channels.toggled.connect(self._on_channel_mode)
+        self.channel_box.valueChanged.connect(self.refresh)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show:"))
+        bar.addWidget(self.quantity_box)
+        bar.addWidget(self.all_channels)
+        bar.addWidget(self.channel_box)
+        bar.addSpacing(12)
+        self.caption = info_label()
+        bar.addWidget(self.caption, 1)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(BACKGROUND)
+        self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(SEQUENTIAL_MAP),
+                                         width=15, interactive=True)
+        self.boxes: list[pg.ViewBox] = []
+        self.items: list[pg.ImageItem] = []
+        self.titles: list[pg.LabelItem] = []
+        self.layers: list[latent_data.ScaleLayer] = []
+        self.readout = info_label(monospace=True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.readout)
+        self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        observe(session.result_changed, self.refresh, scheduler)
+        session.model_changed.connect(self._prepare)
+        self.refresh()
+
+    # --- controls ----------------------------------------------------------------------------
+    def quantity(self) -> str:
+        return self.quantity_box.currentData()
+
+    def channel(self) -> int | None:
+        return None if self.all_channels.isChecked() else self.channel_box.value()
+
+    def set_quantity(self, key: str) -> None:
+        self.quantity_box.setCurrentIndex(self.quantity_box.findData(key))
+
+    def set_channel(self, channel: int | None) -> None:
+        self.all_channels.setChecked(channel is None)
+        if channel is not None:
+            self.channel_box.setValue(channel)
+        self.refresh()
+
+    def _on_channel_mode(self, all_channels: bool) -> None:
+        self.channel_box.setEnabled(not all_channels)
+        self.refresh()
+
+    # --- display -----------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Build one heatmap per scale of the model now, not when the first result arrives."""
+        model = self.session.model
+        if model is not None:
+            self._ensure_boxes(model.config.msp.num_scales)
+
+    def _ensure_boxes(self, count: int) -> None:
+        if len(self.boxes) == count:
+            return
+        layout = self.view.ci
+        layout.clear()
+        self.boxes, self.items, self.titles = [], [], []
+        for index in range(count):
+            title = Title("", size="9pt")
+            box = image_viewbox()
+            item = heat_item(SEQUENTIAL_MAP)
+            box.addItem(item)
+            if self.boxes:
+                box.setXLink(self.boxes[0])
+                box.setYLink(self.boxes[0])
+            layout.addItem(title, row=0, col=index)
+            layout.addItem(box, row=1, col=index)
+            self.boxes.append(box)
+            self.items.append(item)
+            self.titles.append(title)
+        if count:
+            layout.addItem(self.color_bar, row=1, col=count)
+            self.color_bar.setImageItem(self.items)
+
+    def refresh(self) -> None:
+        result = self.session.result
+        if result is None:
+            self.layers = []
+            for item, title in zip(self.items, self.titles):
+                item.clear()
+                title.setText("")
+            self.caption.setText("encode an image to see its latent")
+            return
+        analysis = result.analysis
+        channels = analysis.y_hat.shape[0]
+        if self.channel_box.maximum() != channels - 1:
+            self.channel_box.setRange(0, channels - 1)
+        key, channel = self.quantity(), self.channel()
+        values = latent_data.channel_values(analysis, key, channel)
+        self.layers = latent_data.scale_layers(analysis, values)
+        self._ensure_boxes(len(self.layers))
+        signed = key in latent_data.SIGNED and channel is not None
+        levels = latent_data.finite_levels([layer.data for layer in self.layers],
+                                           symmetric=signed)
+        cmap = colormap(DIVERGING_MAP if signed else SEQUENTIAL_MAP)
+        self.color_bar.setColorMap(cmap)
+        for layer, item, title in zip(self.layers, self.items, self.titles):
+            item.setImage(layer.data, autoLevels=False)
+            item.setRect(QRectF(*layer.rect))
+            kind = "coarsest" if layer.coarsest else f"stride {layer.stride}"
+            title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} positions")
+        self.color_bar.setLevels(levels)
+        label, _, reduced = latent_data.QUANTITIES[key]
+        self.color_bar.axis.setLabel(label if channel is not None else reduced)
+        what = f"channel {channel}" if channel is not None else reduced
+        self.caption.setText(f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
+                             f"×{analysis.y_hat.shape[2]}")
+        new_shape = analysis.y_hat.shape
+        if getattr(self, "_fitted_shape", None) != new_shape and self.boxes:
+            self._fitted_shape = new_shape
+            _, _, width, height = self.layers[0].rect
+            self.boxes[0].setRange(QRectF(0, 0, width, height), padding=0)
+
+    # --- mouse --------------------------------------------------------------------------------
+    def _locate(self, scene_pos) -> tuple[int, int, int] | None:
+        """(layer index, latent row, latent column) under a scene position."""
+        for index, box in enumerate(self.boxes):
+            if index < len(self.layers) and box.sceneBoundingRect().contains(scene_pos):
+                point = box.mapSceneToView(scene_pos)
+                layer = self.layers[index]
+                row = math.floor(point.y() / layer.stride)
+                col = math.floor(point.x() / layer.stride)
+                rows, cols = layer.data.shape
+                if 0 <= row < rows and 0 <= col < cols:
+                    return index, row * layer.stride, col * layer.stride
+        return None
+
+    def value_at(self, layer_index: int, latent_row: int, latent_col: int) -> float:
+        layer = self.layers[layer_index]
+        return float(layer.data[latent_row // layer.stride, latent_col // layer.stride])
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        found = self._locate(scene_pos)
+        if found is None:
+            self.readout.setText(" ")
+            return
+        index, row, col = found
+        value = self.value_at(index, row, col)
+        layer = self.layers[index]
+        text = (f"scale {layer.scale} · latent row {row}, col {col} · "
+                + ("coded at a coarser scale" if np.isnan(value) else f"value {value:.4g}"))
+        self.readout.setText(text)
+
+    def _on_mouse_clicked(self, event) -> None:
+        found = self._locate(event.scenePos())
+        if found is not None:
+            index, row, col = found
+            if not np.isnan(self.value_at(index, row, col)):
+                self.element_clicked.emit(self.layers[index].scale, row, col)

@@ -1,0 +1,188 @@
+"""LOF live curves: J, bpp and PSNR against the iteration, and the encode's progress bar.
+
+Progress records are taken as LOF yields them (``iteration``, ``J``, ``bpp``, ``psnr``,
+``phase``, ``elapsed_s``, ``best_J``, ``accepted``, ``refused``); other records
+(:class:`~mspviewer.gui.jobs.StageProgress`) only update the status line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressBar, QVBoxLayout, QWidget
+
+from mspviewer.gui.jobs import StageProgress
+from mspviewer.gui.widgets.common import PALETTE, status_label
+
+SERIES = (("J", "J"), ("bpp", "bpp"), ("psnr", "PSNR [dB]"))
+
+
+def _value(record, name: str) -> float | None:
+    value = getattr(record, name, None)
+    if value is None and name == "J":
+        value = getattr(record, "j", None)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class LOFPanel(QWidget):
+    def __init__(self, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.scheduler = scheduler
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.status = status_label(2)
+        self.view = pg.GraphicsLayoutWidget()
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.best_curve: pg.PlotDataItem | None = None
+        for row, (key, label) in enumerate(SERIES):
+            plot = self.view.addPlot(row=row, col=0)
+            plot.setMenuEnabled(False)
+            plot.showGrid(x=True, y=True, alpha=0.3)
+            plot.setLabel("left", label)
+            if key == "J":
+                plot.setToolTip("J = bpp + λ·255²·MSE, the RD cost LOF minimises")
+            if row:
+                plot.setXLink(self.plots["J"])
+            if row == len(SERIES) - 1:
+                plot.setLabel("bottom", "iteration")
+            self.plots[key] = plot
+            self.curves[key] = plot.plot([], [], pen=pg.mkPen(PALETTE[row], width=2),
+                                         symbol="o", symbolSize=4, symbolBrush=PALETTE[row],
+                                         symbolPen=None)
+        self.best_curve = self.plots["J"].plot([], [], pen=pg.mkPen("#777", style=Qt.PenStyle.DashLine))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, 1)
+        self.records: list = []
+        self.total: int | None = None
+
+    def data(self, key: str) -> tuple[list[float], list[float]]:
+        xs, ys = [], []
+        for record in self.records:
+            value = _value(record, key)
+            if value is not None:
+                xs.append(float(getattr(record, "iteration", len(xs))))
+                ys.append(value)
+        return xs, ys
+
+    def start(self, description: str, total_iterations: int | None) -> None:
+        self.records = []
+        self.total = total_iterations
+        for curve in (*self.curves.values(), self.best_curve):
+            if curve.xData is not None and len(curve.xData):  # (clearing redraws the axes)
+                curve.setData([], [])
+        if total_iterations:
+            self.progress.setRange(0, total_iterations)
+            self.progress.setValue(0)
+            self.progress.setFormat("%v / %m iterations")
+        else:
+            self.progress.setRange(0, 0)  # busy indicator
+        self.status.setText(f"encoding: {description}")
+
+    def add(self, items: list) -> None:
+        changed = False
+        for item in items:
+            if isinstance(item, StageProgress):
+                self.status.setText(item.message)
+                if item.fraction is not None and not self.total:
+                    self.progress.setRange(0, 1000)
+                    self.progress.setValue(int(item.fraction * 1000))
+                    self.progress.setFormat(f"{item.stage} %p%")
+                continue
+            if getattr(item, "iteration", None) is None:
+                continue
+            if self.records and item.iteration <= self.records[-1].iteration:
+                self.records = []  # a new LOF run (the target-bpp search re-runs LOF)
+            self.records.append(item)
+            changed = True
+        if changed:
+            self._redraw()
+            last = self.records[-1]
+            if self.total:
+                self.progress.setValue(min(int(last.iteration), self.total))
+            parts = [f"iteration {last.iteration}"]
+            phase = getattr(last, "phase", None)
+            if phase:
+                parts.append(f"phase {phase}")
+            for key, fmt in (("J", "J {:.4f}"), ("best_J", "best J {:.4f}"),
+                             ("bpp", "{:.4f} bpp"), ("psnr", "{:.2f} dB")):
+                value = _value(last, key)
+                if value is not None:
+                    parts.append(fmt.format(value))
+            for key in ("accepted", "refused"):
+                value = getattr(last, key, None)
+                if value is not None:
+                    parts.append(f"{key} {value}")
+            elapsed = _value(last, "elapsed_s")
+            if elapsed is not None:
+                parts.append(f"{elapsed:.1f} s")
+            self.status.setText(" · ".join(parts))
+
+    def _redraw(self) -> None:
+        for plot in self.plots.values():
+            plot.enableAutoRange()
+        for key, curve in self.curves.items():
+            curve.setData(*self.data(key))
+        xs, ys = self.data("best_J")
+        self.best_curve.setData(xs, ys)
+
+    def finish(self, outcome, cancelled: bool = False) -> None:
+        """Show the end state; a plain (no-LOF) encode is drawn as iteration 0."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        if outcome is None:
+            self.progress.setFormat("cancelled")
+            self.status.setText("cancelled before any result")
+            return
+        self.progress.setFormat("cancelled: best kept" if cancelled else "done")
+        if not self.records and outcome.point is not None:
+            # No LOF iterations (profile fast): show the plain encoder as the single point.
+            point = outcome.point
+            mse = 255.0 ** 2 / 10 ** (point.psnr_rgb / 10) if point.psnr_rgb and \
+                math.isfinite(point.psnr_rgb) else None
+            values = {"bpp": point.bpp, "psnr": point.psnr_rgb}
+            if mse is not None:
+                values["J"] = point.bpp + outcome.lam * mse  # λ·255²·MSE on a 0..1 scale
+            for key, value in values.items():
+                self._later(lambda key=key, value=float(value): self._single_point(key, value))
+            self.status.setText(
+                f"profile {outcome.profile}: plain encoder, no LOF iterations · "
+                f"{point.bpp:.4f} bpp · {point.psnr_rgb:.2f} dB")
+        elif self.records:
+            last = self.records[-1]
+            self.status.setText(f"{'cancelled after' if cancelled else 'finished:'} "
+                                f"{len(self.records)} iterations · kept "
+                                f"{outcome.bpp:.4f} bpp · "
+                                + (f"{outcome.point.psnr_rgb:.2f} dB" if outcome.point else "")
+                                + (f" · best J {_value(last, 'best_J'):.4f}"
+                                   if _value(last, 'best_J') is not None else ""))
+
+    def _later(self, step) -> None:
+        """Run a plot update now, or spread out by the scheduler (one repaint at a time)."""
+        if self.scheduler is None:
+            step()
+        else:
+            self.scheduler.request(step)
+
+    def _single_point(self, key: str, value: float) -> None:
+        self.curves[key].setData([0.0], [value])
+        self.plots[key].setXRange(-1, 1, padding=0)
+        spread = max(abs(value) * 0.1, 1e-3)
+        self.plots[key].setYRange(value - spread, value + spread, padding=0)
+
+    def fail(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("failed")
+        self.status.setText(message)

@@ -1,0 +1,119 @@
+"""Metrics panel: size, rate, quality and timings of the learned codec and, beside it, the
+classic codec of the third compare pane."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from mspviewer.gui.widgets.common import fmt, observe
+
+ROWS = (
+    ("image", "Image"),
+    ("file_size", "File size"),
+    ("bpp", "Rate"),
+    ("psnr_rgb", "PSNR-RGB"),
+    ("psnr_y", "PSNR-Y"),
+    ("ms_ssim", "MS-SSIM"),
+    ("encode_time", "Encode time"),
+    ("decode_time", "Decode time"),
+    ("estimated_bits", "Estimated bits"),
+    ("actual_bits", "Actual payload bits"),
+    ("overhead", "Coding overhead"),
+    ("header", "Header"),
+    ("setting", "Setting"),
+    ("decode_check", "Decode check"),
+)
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, session, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.table = QTableWidget(len(ROWS), 2)
+        self.table.setHorizontalHeaderLabels(["MSP", "Classic"])
+        self.table.horizontalHeaderItem(1).setToolTip("The third pane's codec at the same bpp")
+        self.table.setVerticalHeaderLabels([label for _, label in ROWS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table)
+        self._rows = {key: index for index, (key, _) in enumerate(ROWS)}
+        for signal in (session.result_changed, session.classic_changed, session.image_changed):
+            observe(signal, self.refresh, scheduler)
+        self.refresh()
+
+    def value(self, key: str, column: int = 0) -> str:
+        item = self.table.item(self._rows[key], column)
+        return item.text() if item is not None else ""
+
+    def _set(self, key: str, column: int, text: str, tooltip: str = "") -> None:
+        item = QTableWidgetItem(text)
+        if tooltip:
+            item.setToolTip(tooltip)
+        self.table.setItem(self._rows[key], column, item)
+
+    def refresh(self) -> None:
+        self.table.clearContents()
+        image = self.session.image
+        result = self.session.result
+        if image is not None:
+            self._set("image", 0, f"{image.name}: {image.width}×{image.height}",
+                      "\n".join(image.notes))
+        if result is None:
+            return
+        a = result.analysis
+        height, width = a.image_size
+        if image is None or result.original is None:
+            self._set("image", 0, f"{width}×{height} (from {result.path or 'stream'})")
+        point = result.point
+        self._set("file_size", 0, f"{result.num_bytes:,} B")
+        self._set("bpp", 0, f"{result.bpp:.4f} bpp")
+        if point is not None:
+            self._set("psnr_rgb", 0, fmt(point.psnr_rgb, "dB", 2))
+            self._set("psnr_y", 0, fmt(point.psnr_y, "dB", 2))
+            self._set("ms_ssim", 0, _ms_ssim_text(point))
+        else:
+            for key in ("psnr_rgb", "psnr_y", "ms_ssim"):
+                self._set(key, 0, "no original")
+        self._set("encode_time", 0, fmt(result.encode_seconds, "s", 2))
+        self._set("decode_time", 0, fmt(result.decode_seconds, "s", 2))
+        self._set("estimated_bits", 0, f"{a.estimated_bits:,.0f} ({a.estimated_bpp:.4f} bpp)")
+        self._set("actual_bits", 0, f"{a.actual_bits:,} ({a.actual_bits / a.num_pixels:.4f} bpp)")
+        if a.estimated_bits > 0:
+            overhead = (a.actual_bits - a.estimated_bits) / a.estimated_bits * 100
+            self._set("overhead", 0, f"{overhead:+.2f} % (actual vs estimated)")
+        self._set("header", 0, f"{a.header_bytes} B")
+        setting = f"λ = {result.lam:.5g}"
+        if result.profile:
+            setting = f"{result.profile}, {setting}"
+        if result.target_bpp:
+            setting += f" (target {result.target_bpp:g} bpp)"
+        if result.cancelled:
+            setting += ", cancelled: best so far"
+        self._set("setting", 0, setting, "\n".join(result.notes))
+        if result.decode_matches is None:
+            check = "decoded from file" if result.source == "file" else "not decoded"
+        else:
+            check = "bit-exact ✓" if result.decode_matches else "MISMATCH ✗"
+        self._set("decode_check", 0, check)
+        classic = self.session.classic
+        if classic is not None:
+            p = classic.point
+            self._set("file_size", 1, f"{p.num_bytes:,} B")
+            self._set("bpp", 1, f"{p.bpp:.4f} bpp")
+            self._set("psnr_rgb", 1, fmt(p.psnr_rgb, "dB", 2))
+            self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
+            self._set("ms_ssim", 1, _ms_ssim_text(p))
+            self._set("setting", 1, f"{classic.label}, quality {classic.quality}")
+            self._set("image", 1, classic.label)
+
+
+def _ms_ssim_text(point) -> str:
+    if point.ms_ssim is None:
+        return "n/a (image too small)"
+    db = point.ms_ssim_db
+    return f"{point.ms_ssim:.4f} ({fmt(db, 'dB', 2)})"

@@ -1,0 +1,141 @@
+"""RD panel: this image's learned-codec points and the classic codecs' curves, redrawn as
+points arrive."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+
+from mspviewer.gui.widgets.common import PALETTE, info_label, observe
+
+METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
+           "ms_ssim_db": "MS-SSIM [dB]"}
+
+
+class RDPanel(QWidget):
+    #: the user changed which classic codecs to sweep: the new list of names
+    codecs_changed = Signal(list)
+    #: "add learned points along the λ ladder"
+    ladder_requested = Signal()
+
+    def __init__(self, session, codecs: list[tuple[str, str, bool]] = (),
+                 selected: tuple[str, ...] = (), scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.metric_box = QComboBox()
+        for key, label in METRICS.items():
+            self.metric_box.addItem(label, key)
+        self.metric_box.currentIndexChanged.connect(self.refresh)
+        self.codec_button = QToolButton()
+        self.codec_button.setText("Classic codecs ▾")
+        self.codec_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.codec_button)
+        self.codec_actions: dict[str, QAction] = {}
+        for name, label, available in codecs:
+            action = QAction(label if available else f"{label} (unavailable)", menu)
+            action.setCheckable(True)
+            action.setEnabled(available)
+            action.setChecked(available and name in selected)
+            action.toggled.connect(lambda _checked: self.codecs_changed.emit(self.selected()))
+            menu.addAction(action)
+            self.codec_actions[name] = action
+        self.codec_button.setMenu(menu)
+        self.ladder_button = QToolButton()
+        self.ladder_button.setText("MSP λ ladder")
+        self.ladder_button.setToolTip("Encode at every λ of the model's ladder (plain encoder) "
+                                      "and add the points")
+        self.ladder_button.clicked.connect(self.ladder_requested)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Quality:"))
+        bar.addWidget(self.metric_box)
+        bar.addStretch(1)
+        bar.addWidget(self.ladder_button)
+        bar.addWidget(self.codec_button)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setLabel("bottom", "bits per pixel")
+        self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.status = info_label()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.status)
+        self.curve_items: dict[str, pg.PlotDataItem] = {}
+        self.learned_item: pg.ScatterPlotItem | None = None
+        observe(session.rd_changed, self.refresh, scheduler)
+        self.refresh()
+
+    def metric(self) -> str:
+        return self.metric_box.currentData()
+
+    def selected(self) -> list[str]:
+        return [name for name, action in self.codec_actions.items() if action.isChecked()]
+
+    def set_selected(self, names) -> None:
+        for name, action in self.codec_actions.items():
+            action.blockSignals(True)
+            action.setChecked(action.isEnabled() and name in names)
+            action.blockSignals(False)
+        self.codecs_changed.emit(self.selected())
+
+    def curve_data(self, name: str) -> tuple[list[float], list[float]]:
+        """The plotted (bpp, quality) of a classic codec, sorted by rate."""
+        curve = self.session.curves.get(name)
+        if curve is None:
+            return [], []
+        pairs = [(p.bpp, p.metric(self.metric())) for p in curve.sorted_points()]
+        pairs = [(x, y) for x, y in pairs if y is not None and y == y and abs(y) != float("inf")]
+        return [x for x, _ in pairs], [y for _, y in pairs]
+
+    def _learned(self) -> list[tuple[float, float, bool]]:
+        out = []
+        for lp in self.session.learned_points:
+            y = lp.point.metric(self.metric())
+            if y is not None and y == y and abs(y) != float("inf"):
+                out.append((lp.point.bpp, y, lp.latest))
+        return out
+
+    def learned_data(self) -> tuple[list[float], list[float]]:
+        """The plotted (bpp, quality) of this image's learned-codec points."""
+        points = self._learned()
+        return [p[0] for p in points], [p[1] for p in points]
+
+    def refresh(self) -> None:
+        """Update the plotted data in place (items are only created for new curves)."""
+        label = METRICS[self.metric()]
+        if getattr(self, "_label", None) != label:  # relabelling relays the axis out: slow
+            self._label = label
+            self.plot.setLabel("left", label)
+        names = sorted(self.session.curves)
+        for name in [n for n in self.curve_items if n not in self.session.curves]:
+            item = self.curve_items.pop(name)
+            self.plot.removeItem(item)
+            self.legend.removeItem(item)
+        for index, name in enumerate(names):
+            xs, ys = self.curve_data(name)
+            item = self.curve_items.get(name)
+            if item is None:
+                colour = PALETTE[(len(self.curve_items) + 1) % len(PALETTE)]
+                item = self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o",
+                                      symbolSize=5, symbolBrush=colour, symbolPen=None,
+                                      name=self.session.curves[name].label)
+                self.curve_items[name] = item
+            else:
+                item.setData(xs, ys)
+        points = self._learned()
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        if self.learned_item is None:
+            self.learned_item = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("k"),
+                                                   name="MSP (this image)")
+            self.plot.addItem(self.learned_item)  # (named: the legend lists it)
+        brushes = [pg.mkBrush("#D55E00" if p[2] else "#0072B2") for p in points]
+        if points:
+            self.learned_item.setData(xs, ys, brush=brushes)
+        else:
+            self.learned_item.clear()
+        counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
+        self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))

@@ -1,0 +1,256 @@
+"""Run task generators off the GUI thread, one at a time per runner, never racing.
+
+A :class:`TaskRunner` owns one ``QThread`` with a worker object in it. ``submit`` starts a
+task (a generator function of a :class:`~mspviewer.gui.jobs.CancelToken`, see
+:mod:`mspviewer.gui.jobs`); the worker consumes the generator, forwarding its progress
+records in batches (at most one signal every ``PROGRESS_INTERVAL_S``, so a fast loop cannot
+flood the event loop), then its return value.
+
+Rules that keep the GUI consistent:
+
+- A runner runs one task at a time. ``submit(task)`` *replaces* by default: the running
+  task is cancelled with reason ``"superseded"`` (its result will be dropped) and anything
+  pending is discarded; ``submit(task, replace=False)`` queues behind it instead.
+- ``cancel()`` cancels the running task with reason ``"user"``: the task stops at its next
+  check and returns its best result so far, which *is* delivered (``cancelled=True``).
+- Results and errors arrive on the GUI thread through signals; every exception of a task
+  becomes ``task_failed(task, message, details)``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from mspviewer.errors import MSPViewerError
+from mspviewer.gui.jobs import CancelToken
+
+PROGRESS_INTERVAL_S = 0.04
+
+_ids = itertools.count(1)
+_live_runners: "weakref.WeakSet[TaskRunner]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_runners_at_exit() -> None:
+    """Safety net: a QThread still running at interpreter exit aborts the process."""
+    for runner in list(_live_runners):
+        try:
+            runner.shutdown()
+        except RuntimeError:  # the Qt side is already gone
+            pass
+
+
+@dataclass(eq=False)
+class Task:
+    """A unit of background work: ``run(token)`` returns the generator to consume."""
+
+    kind: str
+    label: str
+    run: Callable[[CancelToken], Generator]
+    context: Any = None  #: GUI-side data handed back with every signal
+    id: int = field(default_factory=lambda: next(_ids))
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+#: How much nicer than the GUI thread the workers run (Linux). Encoding saturates the CPU;
+#: at equal priority the event loop can wait tens of milliseconds for a core.
+WORKER_NICENESS = int(os.environ.get("MSPVIEWER_WORKER_NICENESS", "10"))
+
+
+def lower_thread_priority(niceness: int = WORKER_NICENESS) -> bool:
+    """Make the *calling* thread (and the threads it starts, e.g. torch's OpenMP pool) yield
+    the CPU to the GUI thread. Linux only: elsewhere ``setpriority`` would renice the whole
+    process, and Qt's thread priorities are ignored under Linux's default scheduler."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       min(19, max(current, os.getpriority(os.PRIO_PROCESS, 0) + niceness)))
+    except OSError:
+        return False
+    return True
+
+
+class _Worker(QObject):
+    progress = Signal(object, list)
+    finished = Signal(object, object)
+    failed = Signal(object, str, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._prioritised = False
+
+    @Slot(object)
+    def execute(self, task: Task) -> None:
+        if not self._prioritised:
+            self._prioritised = True
+            lower_thread_priority()
+        state = {"buffer": [], "last": time.perf_counter()}
+
+        def report(item: Any) -> None:  # also called from callbacks inside the core
+            state["buffer"].append(item)
+            now = time.perf_counter()
+            if now - state["last"] >= PROGRESS_INTERVAL_S:
+                self.progress.emit(task, state["buffer"])
+                state["buffer"], state["last"] = [], now
+
+        def flush() -> None:
+            if state["buffer"]:
+                self.progress.emit(task, state["buffer"])
+                state["buffer"] = []
+
+        task.token.reporter = report
+        try:
+            generator = task.run(task.token)
+            while True:
+                try:
+                    item = next(generator)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                report(item)
+        except MSPViewerError as error:
+            flush()
+            self.failed.emit(task, str(error), "")
+            return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # a bug or a library failure (a Rust panic is a
+            flush()                     # BaseException): one line plus details
+            self.failed.emit(task, f"{type(error).__name__}: {error}", traceback.format_exc())
+            return
+        finally:
+            task.token.reporter = None
+        flush()
+        self.finished.emit(task, result)
+
+
+class TaskRunner(QObject):
+    """One background thread running tasks one after the other (see the module doc)."""
+
+    task_started = Signal(object)  #: Task
+    task_progress = Signal(object, list)  #: Task, [progress records]
+    task_finished = Signal(object, object, bool)  #: Task, result, cancelled by the user
+    task_failed = Signal(object, str, str)  #: Task, one-line message, traceback (or "")
+    busy_changed = Signal(bool)
+
+    _execute = Signal(object)
+
+    def __init__(self, name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self._thread = QThread()
+        self._thread.setObjectName(f"mspviewer-{name}")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._execute.connect(self._worker.execute)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.start()
+        self._current: Task | None = None
+        self._pending: deque[Task] = deque()
+        self._busy = False
+        self._closed = False
+        _live_runners.add(self)
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def current(self) -> Task | None:
+        return self._current
+
+    @property
+    def pending(self) -> list[Task]:
+        return list(self._pending)
+
+    def is_busy(self) -> bool:
+        return self._current is not None or bool(self._pending)
+
+    # --- requests ---------------------------------------------------------------------------
+    def submit(self, task: Task, replace: bool = True) -> Task:
+        if self._closed:
+            raise RuntimeError(f"runner {self.name} is shut down")
+        if replace:
+            if self._current is not None:
+                self._current.token.cancel("superseded")
+            self._pending.clear()
+        self._pending.append(task)
+        self._start_next()
+        return task
+
+    def cancel(self, reason: str = "user") -> bool:
+        """Cancel the running task (its best result so far still arrives) and the queue."""
+        self._pending.clear()
+        if self._current is None:
+            self._update_busy()
+            return False
+        self._current.token.cancel(reason)
+        return True
+
+    def shutdown(self, timeout_ms: int | None = None) -> None:
+        """Cancel everything and stop the thread (waits for the running task to return)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cancel("shutdown")
+        self._thread.quit()
+        if timeout_ms is None:
+            self._thread.wait()
+        else:
+            self._thread.wait(timeout_ms)
+
+    # --- worker callbacks (GUI thread) -------------------------------------------------------
+    def _start_next(self) -> None:
+        if self._current is None and self._pending and not self._closed:
+            self._current = self._pending.popleft()
+            self._update_busy()
+            self.task_started.emit(self._current)
+            self._execute.emit(self._current)
+        else:
+            self._update_busy()
+
+    def _delivers(self, task: Task) -> bool:
+        return task.token.reason not in ("superseded", "shutdown")
+
+    @Slot(object, list)
+    def _on_progress(self, task: Task, items: list) -> None:
+        if task is self._current and self._delivers(task):
+            self.task_progress.emit(task, items)
+
+    @Slot(object, object)
+    def _on_finished(self, task: Task, result: Any) -> None:
+        self._done(task)
+        if self._delivers(task):
+            self.task_finished.emit(task, result, task.token.reason == "user")
+        self._start_next()
+
+    @Slot(object, str, str)
+    def _on_failed(self, task: Task, message: str, details: str) -> None:
+        self._done(task)
+        if self._delivers(task):
+            self.task_failed.emit(task, message, details)
+        self._start_next()
+
+    def _done(self, task: Task) -> None:
+        if task is self._current:
+            self._current = None
+
+    def _update_busy(self) -> None:
+        busy = self.is_busy()
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)

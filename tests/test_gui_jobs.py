@@ -1,0 +1,128 @@
+"""The viewer's Qt-free pieces: task generators and the analysis views the panels draw."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import smooth_image
+from mspviewer.codec import encode_image
+from mspviewer.gui import jobs, latent_data
+
+
+@pytest.fixture(scope="module")
+def encoded(tiny_model):
+    pixels = smooth_image(40, 72, seed=4)
+    return pixels, encode_image(tiny_model, pixels, 0.01)
+
+
+def test_scale_layers_cover_every_position_once(encoded):
+    _, result = encoded
+    analysis = result.analysis
+    values = latent_data.channel_values(analysis, "bits", None)
+    np.testing.assert_allclose(values, analysis.bits.sum(axis=0), rtol=1e-5)
+    layers = latent_data.scale_layers(analysis, values)
+    assert [layer.scale for layer in layers] == sorted(
+        {p.scale for p in analysis.passes}, reverse=True)
+    assert layers[0].coarsest
+    assert sum(int(np.isfinite(layer.data).sum()) for layer in layers) == values.size
+    total = sum(float(np.nansum(layer.data)) for layer in layers)
+    assert total == pytest.approx(analysis.estimated_bits, rel=1e-5)
+    for layer in layers:
+        assert layer.num_elements == int(analysis.scale_mask(layer.scale).sum())
+
+
+def test_channel_reductions(encoded):
+    _, result = encoded
+    a = result.analysis
+    np.testing.assert_allclose(latent_data.channel_values(a, "y_hat", None),
+                               (a.y_hat.astype(np.float64) ** 2).mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(latent_data.channel_values(a, "sigma", 2), a.sigma[2])
+    surprise = latent_data.full_quantity(a, "surprise")
+    np.testing.assert_allclose(surprise, np.abs(a.symbols) / a.sigma, rtol=1e-5)
+    with pytest.raises(ValueError):
+        latent_data.channel_values(a, "mu", a.y_hat.shape[0])
+
+
+def test_bit_allocation_sums_to_the_payload(encoded):
+    _, result = encoded
+    a = result.analysis
+    for by in latent_data.GROUPINGS:
+        allocation = latent_data.bit_allocation(a, by)
+        assert int(allocation.actual_bytes.sum()) == a.payload_bytes
+        assert float(allocation.estimated_bytes.sum()) == pytest.approx(a.estimated_bits / 8)
+        assert len(allocation.labels) == len(allocation.actual_bytes)
+    assert latent_data.bit_allocation(a, "step").labels[0] == "step coarsest"
+
+
+def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
+    pixels, plain = encoded
+    records = []
+    outcome = jobs.run_to_end(
+        jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01), jobs.CancelToken()),
+        records.append)
+    assert outcome.bitstream == plain.bitstream  # the same core encode
+    assert outcome.decode_matches is True and outcome.decode_seconds is not None
+    assert outcome.point.num_bytes == len(plain.bitstream)
+    assert [r.stage for r in records] == ["encode", "decode", "metrics"]
+    np.testing.assert_allclose(outcome.difference, jobs.difference_map(pixels, outcome.decoded))
+    doc = outcome.metrics_dict()
+    assert doc["file_bytes"] == len(plain.bitstream) and doc["psnr_rgb"] == outcome.point.psnr_rgb
+
+
+def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
+    pixels, _ = encoded
+    outcome = jobs.run_to_end(jobs.encode_task(
+        tiny_model, pixels, jobs.EncodeRequest(target_bpp=0.3, verify_decode=False),
+        jobs.CancelToken()))
+    assert outcome.target_bpp == 0.3
+    assert any("found for 0.3 bpp" in note for note in outcome.notes)
+
+
+def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
+    pixels = smooth_image(24, 32)
+    records = []
+    curves = jobs.run_to_end(jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
+                                                jobs.CancelToken()), records.append)
+    problems = [r for r in records if isinstance(r, jobs.CodecProblem)]
+    points = [r for r in records if isinstance(r, jobs.CurvePoint)]
+    assert problems and problems[0].codec == "no-such-codec"
+    assert len(points) == len(curves["jpeg-420"].points) > 3
+
+
+def test_same_bpp_task(tiny_model, encoded):
+    pixels, plain = encoded
+    outcome = jobs.run_to_end(jobs.same_bpp_task("jpeg-444", pixels, 1.0, jobs.CancelToken()))
+    assert outcome.codec == "jpeg-444" and outcome.decoded.shape == pixels.shape
+    assert outcome.point.bpp <= 1.0 or not outcome.below_target
+
+
+def test_profiles_come_from_the_core():
+    from mspviewer.codec.profiles import load_profiles
+
+    names = [p.name for p in jobs.available_profiles()]
+    assert names == list(load_profiles())
+    assert jobs.profile_info("balanced").iterations == load_profiles()["balanced"].max_iterations
+
+
+def test_gui_data_modules_import_without_qt():
+    script = textwrap.dedent("""
+        import sys, importlib.abc
+
+        class BlockQt(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {"PySide6", "shiboken6", "pyqtgraph"}:
+                    raise ImportError(name)
+                return None
+
+        sys.meta_path.insert(0, BlockQt())
+        import mspviewer.gui.jobs, mspviewer.gui.latent_data
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,436 @@
+"""The real main window, driven with a tiny random model and small images (offscreen)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, rendered_pixels, wait_idle, write_png  # noqa: E402
+
+from mspviewer.codec import decode_bytes  # noqa: E402
+from mspviewer.gui import latent_data  # noqa: E402
+from mspviewer.imageio import load_image  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    return make_window(qtbot, tiny_model, tmp_path)
+
+
+@pytest.fixture
+def encoded_window(qtbot, window, tmp_path):
+    path = tmp_path / "picture.png"
+    write_png(path, 48, 80, seed=3)
+    assert window.open_path(path)
+    encode(qtbot, window, lam=0.01)
+    return window
+
+
+def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
+    path = tmp_path / "picture.png"
+    pixels = write_png(path, 48, 80, seed=3)
+    assert window.open_path(path)
+    wait_idle(qtbot, window)  # panels redraw a few milliseconds apart
+    image = window.session.image
+    assert image is not None and np.array_equal(image.pixels, pixels)
+    assert np.array_equal(window.compare.original.rgb.image, pixels)
+    assert window.metrics.value("image").startswith("picture.png: 80×48")
+    assert window.session.result is None
+
+    window.controls.set_lambda(0.01)
+    result = encode(qtbot, window)
+    assert not window.errors
+    # the result is what the core produces for these pixels
+    again = decode_bytes(tiny_model, result.bitstream)
+    assert np.array_equal(again.pixels, result.decoded)
+    assert result.decode_matches is True
+    assert result.profile == "fast" and math.isclose(result.lam, 0.01, rel_tol=1e-6)
+    # metrics panel
+    point = result.point
+    assert window.metrics.value("file_size") == f"{len(result.bitstream):,} B"
+    assert window.metrics.value("bpp") == f"{result.bpp:.4f} bpp"
+    assert window.metrics.value("psnr_rgb") == f"{point.psnr_rgb:.2f} dB"
+    assert window.metrics.value("psnr_y") == f"{point.psnr_y:.2f} dB"
+    assert window.metrics.value("ms_ssim").startswith(f"{point.ms_ssim:.4f}")
+    assert window.metrics.value("decode_check") == "bit-exact ✓"
+    assert window.metrics.value("estimated_bits").startswith(
+        f"{result.analysis.estimated_bits:,.0f}")
+    # compare view: item data and rendered pixels
+    assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
+    window.compare.zoom_fit()
+    qtbot.wait(20)
+    shown = rendered_pixels(window.compare.side_view, window.compare.decoded.box, 48, 80)
+    assert np.array_equal(shown, result.decoded)
+    shown = rendered_pixels(window.compare.side_view, window.compare.original.box, 48, 80)
+    assert np.array_equal(shown, pixels)
+    # latent heatmaps hold the analysis arrays
+    analysis = result.analysis
+    assert len(window.latents.items) == len(latent_data.scales(analysis))
+    for layer, item in zip(window.latents.layers, window.latents.items):
+        np.testing.assert_array_equal(item.image, layer.data)
+    # bit allocation: the bars are the stream's bytes per scale
+    allocation = window.bits.allocation
+    per_scale = analysis.bits_per_scale()
+    expected = [per_scale[s]["actual_bytes"] for s in sorted(per_scale, reverse=True)]
+    assert list(allocation.actual_bytes) == expected
+    heights = window.bits.actual_bars.opts["height"]
+    assert list(np.asarray(heights, int)) == expected
+    np.testing.assert_allclose(window.bits.map_item.image,
+                               analysis.bits.sum(axis=0) / 256.0, rtol=1e-5)
+    # RD panel: one learned point at the measured rate and quality
+    xs, ys = window.rd.learned_data()
+    assert xs == [point.bpp] and ys == [point.psnr_rgb]
+    # LOF panel: profile fast runs no LOF; the plain encode is shown as iteration 0
+    assert window.lof.progress.text() == "done"
+    assert "no LOF" in window.lof.status.text()
+
+
+def test_latent_views_show_the_analysis_arrays(qtbot, encoded_window):
+    window = encoded_window
+    analysis = window.session.result.analysis
+    latents = window.latents
+    for key in latent_data.QUANTITIES:
+        latents.set_quantity(key)
+        for channel in (None, 3):
+            latents.set_channel(channel)
+            full = latent_data.full_quantity(analysis, key)
+            for layer, item in zip(latents.layers, latents.items):
+                mask = analysis.scale_mask(layer.scale)[::layer.stride, ::layer.stride]
+                data = item.image
+                assert np.isnan(data[~mask]).all()
+                if channel is not None:
+                    values = full[channel][::layer.stride, ::layer.stride][mask]
+                    np.testing.assert_allclose(data[mask], values, rtol=1e-6, atol=1e-6)
+    # one channel of μ, checked against the record directly
+    latents.set_quantity("mu")
+    latents.set_channel(5)
+    coarsest = latents.layers[0]
+    np.testing.assert_allclose(latents.items[0].image,
+                               analysis.mu[5][::coarsest.stride, ::coarsest.stride],
+                               rtol=1e-6)
+    # the colour bar covers the values shown
+    low, high = latents.color_bar.levels()
+    assert low < 0 < high  # ŷ, μ of one channel: symmetric levels
+
+
+def test_switch_views(qtbot, encoded_window):
+    window = encoded_window
+    result = window.session.result
+    compare = window.compare
+    compare.set_mode("difference")
+    assert compare.stack.currentWidget() is compare.side_view
+    assert compare.decoded.heat.isVisible() and not compare.decoded.rgb.isVisible()
+    expected = np.abs(result.original.astype(int) - result.decoded.astype(int)).mean(axis=2)
+    np.testing.assert_allclose(compare.decoded.heat.image, expected, rtol=1e-6)
+    assert compare.color_bar.scene() is not None  # colour bar shown
+    assert compare.color_bar.levels()[1] >= 1.0
+
+    compare.set_mode("split")
+    assert compare.stack.currentWidget() is compare.split_view
+    compare.split_line.setValue(30)
+    assert np.array_equal(compare.split_left.image, result.original)
+    assert np.array_equal(compare.split_right.image, result.decoded[:, 30:])
+    placed = compare.split_right.mapRectToParent(compare.split_right.boundingRect())
+    assert placed.left() == pytest.approx(30) and placed.width() == pytest.approx(50)
+
+    compare.set_mode("side")
+    assert compare.decoded.rgb.isVisible() and not compare.decoded.heat.isVisible()
+    assert compare.color_bar.scene() is None
+
+    window.bits.set_grouping("pass")
+    assert len(window.bits.allocation.labels) == len(result.analysis.passes)
+    window.bits.set_grouping("group")
+    assert len(window.bits.allocation.labels) == window.session.model.config.msp.num_groups
+    window.rd.metric_box.setCurrentIndex(window.rd.metric_box.findData("psnr_y"))
+    assert window.rd.learned_data()[1] == [result.point.psnr_y]
+
+    dock = window.docks["latents"]
+    dock.toggleViewAction().trigger()
+    assert dock.isHidden()
+    dock.toggleViewAction().trigger()
+    assert not dock.isHidden()
+    # later tools add their own panels, with a View-menu toggle
+    from PySide6.QtWidgets import QLabel
+
+    extra = window.add_panel("extra", "Inspector", QLabel("inspector"))
+    assert extra.toggleViewAction() in window.view_menu.actions()
+
+
+def test_zoom_fit_one_to_one_and_pixel_readout(qtbot, encoded_window):
+    window = encoded_window
+    compare = window.compare
+    result = window.session.result
+    compare.zoom_one_to_one()
+    box = compare.original.box
+    rect = box.viewRect()
+    assert rect.width() == pytest.approx(box.width(), rel=0.02)
+    # linked views: the decoded pane follows
+    assert compare.decoded.box.viewRect().width() == pytest.approx(rect.width(), rel=1e-6)
+    compare.zoom_fit()
+    rect = box.viewRect()
+    assert rect.left() <= 0.01 and rect.right() >= 79.99 and rect.top() <= 0.01 \
+        and rect.bottom() >= 47.99
+    # pixel values under the cursor, through the real mouse-move path
+    scene_pos = compare.decoded.box.mapViewToScene(
+        __import__("PySide6.QtCore", fromlist=["QPointF"]).QPointF(10.5, 20.5))
+    compare._on_mouse_moved(scene_pos)
+    r, g, b = result.original[20, 10]
+    assert compare.readout.text().startswith("x 10, y 20")
+    assert f"original ({r:3d}, {g:3d}, {b:3d})" in compare.readout.text()
+    r, g, b = result.decoded[20, 10]
+    assert f"MSP ({r:3d}, {g:3d}, {b:3d})" in compare.readout.text()
+    assert compare.pixel_info(500, 500) == " "
+
+
+def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
+    window = encoded_window
+    compare = window.compare
+    compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    classic = window.session.classic
+    assert classic is not None and classic.codec == "jpeg-420"
+    assert np.array_equal(compare.classic.rgb.image, classic.decoded)
+    assert window.metrics.value("bpp", 1) == f"{classic.point.bpp:.4f} bpp"
+    from mspviewer.baselines.registry import get_codec
+
+    assert np.array_equal(get_codec("jpeg-420").decode(classic.data), classic.decoded)
+    compare.set_classic_codec("")
+    wait_idle(qtbot, window)
+    assert window.session.classic is None
+    assert compare.classic.box.scene() is None
+
+
+def test_exports(qtbot, encoded_window, tiny_model, tmp_path):
+    window = encoded_window
+    result = window.session.result
+    assert window.export_bitstream(tmp_path / "out.msp")
+    data = (tmp_path / "out.msp").read_bytes()
+    assert data == result.bitstream
+    assert np.array_equal(decode_bytes(tiny_model, data).pixels, result.decoded)
+    assert window.export_decoded_png(tmp_path / "decoded.png")
+    assert np.array_equal(load_image(tmp_path / "decoded.png").pixels, result.decoded)
+    assert window.export_side_by_side_png(tmp_path / "compare.png")
+    both = load_image(tmp_path / "compare.png").pixels
+    assert both.shape == (48, 80 * 2 + 8, 3)
+    assert np.array_equal(both[:, :80], result.original)
+    assert np.array_equal(both[:, 88:], result.decoded)
+    assert window.export_metrics_json(tmp_path / "metrics.json")
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc["msp"]["file_bytes"] == len(result.bitstream)
+    assert doc["msp"]["psnr_rgb"] == pytest.approx(result.point.psnr_rgb)
+    assert doc["msp"]["analysis"]["passes"][0]["actual_bytes"] == \
+        result.analysis.passes[0].actual_bytes
+    assert doc["image"]["width"] == 80
+    # nothing to export before an encode: a message, no file
+    window.set_image(None)
+    assert not window.export_bitstream(tmp_path / "none.msp")
+    assert not (tmp_path / "none.msp").exists()
+    assert "nothing to export" in window.messages.text()
+
+
+def test_open_msp_file(qtbot, encoded_window, tmp_path):
+    window = encoded_window
+    result = window.session.result
+    window.export_bitstream(tmp_path / "again.msp")
+    assert window.open_path(tmp_path / "again.msp")
+    wait_idle(qtbot, window)
+    opened = window.session.result
+    assert opened is not result and opened.source == "file"
+    assert np.array_equal(opened.decoded, result.decoded)
+    assert opened.point.psnr_rgb == pytest.approx(result.point.psnr_rgb)  # same original
+    assert window.metrics.value("decode_check") == "decoded from file"
+    # a stream whose size differs from the open image: shown without an original
+    other = tmp_path / "other.png"
+    write_png(other, 32, 32, seed=9)
+    window.open_path(other)
+    assert window.open_path(tmp_path / "again.msp")
+    wait_idle(qtbot, window)
+    assert window.session.result.original is None and window.session.image is None
+    assert window.metrics.value("psnr_rgb") == "no original"
+    assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
+
+
+def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
+    window = encoded_window
+    image, result = window.session.image, window.session.result
+    good = tmp_path / "good.msp"
+    window.export_bitstream(good)
+    data = good.read_bytes()
+
+    cases = {}
+    cases["corrupt.png"] = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    png = (tmp_path / "picture.png").read_bytes()
+    cases["truncated.png"] = png[: len(png) // 2]
+    cases["text.png"] = b"this is not an image\n"
+    cases["empty.png"] = b""
+    cases["unsupported.svg"] = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+    cases["garbage.msp"] = b"MSPV" + bytes(range(200))
+    cases["truncated.msp"] = data[: len(data) // 2]
+    flipped = bytearray(data)
+    flipped[result.analysis.header_bytes + 1] ^= 0x40  # a payload bit
+    cases["flipped.msp"] = bytes(flipped)
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+
+    def check(name, expect):
+        before = len(window.errors)
+        window.open_path(tmp_path / name if not isinstance(name, type(tmp_path)) else name)
+        wait_idle(qtbot, window)
+        assert len(window.errors) == before + 1, (name, window.errors[before:])
+        assert expect in window.errors[-1].lower() or expect == "", (name, window.errors[-1])
+        assert window.messages.level == "error" and window.messages.text()
+        assert window.session.image is image, name
+        assert window.session.result is result, name
+        assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
+
+    for name in cases:
+        check(name, "")
+    check(tmp_path / "missing.png", "")
+    # a huge image: refused by its header, before decoding
+    window.max_pixels = 1000
+    check(tmp_path / "picture.png", "limit")
+    window.max_pixels = 10**8
+    # a stream written by another model
+    from mspviewer.codec import build_random_model, encode_image, tiny_config
+
+    other = build_random_model(tiny_config(), seed=7)
+    (tmp_path / "other-model.msp").write_bytes(
+        encode_image(other, image.pixels, 0.01).bitstream)
+    check("other-model.msp", "model")
+
+
+def test_encode_errors_arrive_as_messages(qtbot, tiny_model, tmp_path):
+    def broken(model, pixels, request, token):
+        yield from ()
+        raise RuntimeError("simulated failure inside the encoder")
+
+    window = make_window(qtbot, tiny_model, tmp_path, encode_job=broken)
+    write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    window.start_encode()
+    wait_idle(qtbot, window)
+    assert window.session.result is None
+    assert "simulated failure" in window.messages.text()
+    assert window.lof.progress.text() == "failed"
+    # no image: a message instead of an encode
+    window.set_image(None)
+    assert window.start_encode() is None
+    assert "Open an image first" in window.messages.text()
+
+
+def test_recent_files_and_drag_and_drop(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    write_png(first, 32, 40, 1)
+    pixels = write_png(second, 40, 32, 2)
+    window.open_path(first)
+    assert window.recent_files()[0] == str(first.resolve())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(second))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert np.array_equal(window.session.image.pixels, pixels)
+    assert window.recent_files()[:2] == [str(second.resolve()), str(first.resolve())]
+    window._fill_recent_menu()
+    texts = [a.text() for a in window.recent_menu.actions()]
+    assert str(first.resolve()) in texts
+    # the recent-files menu opens a file
+    next(a for a in window.recent_menu.actions() if a.text() == str(first.resolve())).trigger()
+    assert window.session.image.path == first.resolve() or window.session.image.height == 32
+
+
+def test_cancel_mid_lof_keeps_best_so_far(qtbot, window, tmp_path):
+    write_png(tmp_path / "lof.png", 48, 64, seed=5)
+    window.open_path(tmp_path / "lof.png")
+    window.controls.set_profile("balanced")
+    window.controls.set_lambda(0.01)
+    task = window.start_encode()
+    assert window.lof.progress.maximum() == 200
+    qtbot.waitUntil(lambda: len(window.lof.records) >= 3, timeout=60_000)
+    assert window.controls.cancel_button.isEnabled()
+    window.controls.cancel_button.click()
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result is not None and result.cancelled
+    assert task.token.reason == "user"
+    history = result.lof_history
+    assert 3 <= len(history) < 200
+    assert [r.iteration for r in window.lof.records] == [r.iteration for r in history]
+    # the kept latent is the best of the iterations run (keep-best), and it decodes
+    best = min(r.J for r in history)
+    assert history[-1].best_J == pytest.approx(best)
+    assert result.decode_matches is True
+    assert "cancelled" in window.metrics.value("setting")
+    assert window.lof.progress.text() == "cancelled: best kept"
+    xs, ys = window.lof.data("J")
+    assert ys == [r.J for r in history]
+
+
+def test_new_request_replaces_the_running_encode(qtbot, tiny_model, tmp_path):
+    from mspviewer.gui import jobs
+
+    started = []
+
+    def slow(model, pixels, request, token):
+        started.append(request.lam)
+        for i in range(200):
+            if token:
+                break
+            yield jobs.StageProgress("fake", f"step {i}")
+            __import__("time").sleep(0.01)
+        return (yield from jobs.encode_task(model, pixels, request, jobs.CancelToken()))
+
+    window = make_window(qtbot, tiny_model, tmp_path, encode_job=slow)
+    write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    first = window.start_encode(jobs.EncodeRequest(lam=0.002))
+    qtbot.waitUntil(lambda: started == [0.002], timeout=10_000)
+    second = window.start_encode(jobs.EncodeRequest(lam=0.04))
+    assert first.token.reason == "superseded"
+    wait_idle(qtbot, window)
+    assert started == [0.002, 0.04]
+    assert window.session.result.lam == pytest.approx(0.04)
+    assert len(window.session.learned_points) == 1  # the superseded result was dropped
+    assert second.token.reason is None
+
+
+def test_missing_shipped_model_falls_back_to_random(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "nope.pt"))
+    from mspviewer.gui import main_window
+
+    monkeypatch.setattr(main_window, "SAMPLE_IMAGE", tmp_path / "no-sample.png")
+    from mspviewer.codec import build_random_model, tiny_config
+
+    monkeypatch.setattr("mspviewer.codec.build_random_model",
+                        lambda *a, **k: build_random_model(tiny_config()))
+    window = make_window(qtbot, None, tmp_path)
+    assert window.session.model is not None
+    assert "random" in window.messages.text().lower()
+    assert window.messages.level == "warning"
+    assert "random weights" in window.status_model.text()
+
+
+def test_excepthook_shows_errors_in_the_window(qtbot, window, capsys):
+    import sys
+
+    from mspviewer.gui.app import install_excepthook
+
+    previous = sys.excepthook
+    try:
+        install_excepthook(lambda: window)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = previous
+    assert window.errors[-1] == "Internal error: ValueError: boom"
+    assert "Traceback" in capsys.readouterr().err

@@ -1,0 +1,128 @@
+"""The background task runner: one task at a time, replace or queue, cancel keeps results."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from mspviewer.errors import MSPViewerError  # noqa: E402
+from mspviewer.gui import jobs  # noqa: E402
+from mspviewer.gui.worker import Task, TaskRunner  # noqa: E402
+
+
+@pytest.fixture
+def runner(qtbot):
+    runner = TaskRunner("test")
+    events = []
+    runner.task_finished.connect(lambda t, r, c: events.append(("finished", t, r, c)))
+    runner.task_failed.connect(lambda t, m, d: events.append(("failed", t, m, d)))
+    runner.task_progress.connect(lambda t, items: events.append(("progress", t, items)))
+    runner.events = events
+    yield runner
+    runner.shutdown()
+
+
+def fake(iterations, seconds=0.01, result="done"):
+    return Task("fake", "fake", lambda token: jobs.slow_fake_task(iterations, seconds, token,
+                                                                  result))
+
+
+def finished(runner):
+    return [e for e in runner.events if e[0] == "finished"]
+
+
+def test_result_and_batched_progress(qtbot, runner):
+    task = runner.submit(fake(30, 0.002))
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
+    (_, done, result, cancelled), = finished(runner)
+    assert done is task and not cancelled
+    assert result["iterations"] == 30 and result["result"] == "done"
+    progress = [item for e in runner.events if e[0] == "progress" for item in e[2]]
+    assert [p.message for p in progress] == [f"iteration {i}" for i in range(1, 31)]
+    batches = [e for e in runner.events if e[0] == "progress"]
+    assert len(batches) < 30  # batched, not one signal per record
+    assert not runner.is_busy()
+
+
+def test_user_cancel_delivers_the_best_so_far(qtbot, runner):
+    task = runner.submit(fake(1000, 0.005))
+    qtbot.waitUntil(lambda: any(e[0] == "progress" for e in runner.events), timeout=10_000)
+    assert runner.cancel()
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
+    (_, done, result, cancelled), = finished(runner)
+    assert done is task and cancelled and task.token.reason == "user"
+    assert 1 <= result["iterations"] < 1000
+
+
+def test_submit_replaces_and_queue_waits(qtbot, runner):
+    first = runner.submit(fake(1000, 0.005, "first"))
+    qtbot.waitUntil(lambda: runner.current is first, timeout=5000)
+    second = runner.submit(fake(3, 0.001, "second"))
+    third = runner.submit(fake(2, 0.001, "third"), replace=False)
+    assert first.token.reason == "superseded"
+    assert runner.pending == [second, third]
+    qtbot.waitUntil(lambda: len(finished(runner)) == 2, timeout=10_000)
+    assert [e[2]["result"] for e in finished(runner)] == ["second", "third"]
+    # the superseded task's result and progress were dropped
+    assert all(e[1] is not first for e in runner.events)
+
+
+def test_errors_become_messages(qtbot, runner):
+    def failing(token):
+        yield jobs.StageProgress("x", "about to fail")
+        raise MSPViewerError("a clear message")
+
+    def buggy(token):
+        yield from ()
+        return 1 / 0
+
+    runner.submit(Task("a", "a", failing))
+    runner.submit(Task("b", "b", buggy), replace=False)
+    qtbot.waitUntil(lambda: len([e for e in runner.events if e[0] == "failed"]) == 2,
+                    timeout=10_000)
+    failures = [e for e in runner.events if e[0] == "failed"]
+    assert failures[0][2] == "a clear message" and failures[0][3] == ""
+    assert failures[1][2].startswith("ZeroDivisionError") and "Traceback" in failures[1][3]
+    # the runner keeps working after failures
+    runner.submit(fake(2, 0.001))
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
+
+
+def test_reporter_forwards_records_from_callbacks(qtbot, runner):
+    def with_callback(token):
+        for i in range(5):
+            token.report(jobs.StageProgress("cb", f"callback {i}"))
+            time.sleep(0.001)
+        yield from ()
+        return "ok"
+
+    runner.submit(Task("cb", "cb", with_callback))
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
+    messages = [item.message for e in runner.events if e[0] == "progress" for item in e[2]]
+    assert messages == [f"callback {i}" for i in range(5)]
+
+
+def test_cancel_token():
+    token = jobs.CancelToken()
+    assert not token and not token() and token.reason is None
+    token.cancel("superseded")
+    token.cancel("user")  # the first reason wins
+    assert token and token() and token.is_set() and token.reason == "superseded"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_workers_run_at_a_lower_priority_than_the_gui(qtbot, runner):
+    def priority(token):
+        yield from ()
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    runner.submit(Task("nice", "nice", priority))
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert finished(runner)[0][2] > gui or finished(runner)[0][2] == 19
