@@ -100,3 +100,18 @@ def test_encode_reports_image_conversions(tmp_path, model_file):
     done = run_cli("encode", path, "-o", tmp_path / "a.msp", "--model", model_file)
     assert done.returncode == 0, done.stderr
     assert "alpha" in done.stderr.lower()
+
+
+def test_gui_is_the_default_job():
+    from mspviewer.cli import wants_gui
+
+    commands = {"encode", "decode", "info"}
+    assert wants_gui([], commands)
+    assert wants_gui(["gui"], commands)
+    assert wants_gui(["--screenshot", "x.png"], commands)
+    assert wants_gui(["--model", "m.pt"], commands)
+    assert wants_gui([__file__], commands)  # an existing file to open
+    assert not wants_gui(["encode", "x.png"], commands)
+    assert not wants_gui(["--json", "info", "x.msp"], commands)
+    assert not wants_gui(["--help"], commands)
+    assert not wants_gui(["no-such-command"], commands)

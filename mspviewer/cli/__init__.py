@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    parser.set_defaults(command_names=frozenset(subparsers.choices))
     return parser
 
 
@@ -62,14 +63,28 @@ def _print_result(result: dict, as_json: bool) -> None:
         print(f"{key}: {value}")
 
 
+# Options of the main parser itself; any other leading option belongs to the GUI.
+MAIN_OPTIONS = ("--json", "-h", "--help")
+
+
+def wants_gui(argv: list[str], commands: set[str]) -> bool:
+    """The GUI is the default job: no arguments, ``gui``, a GUI option (``--screenshot``,
+    ``--image``, ``--model`` …) or a file to open (``mspviewer photo.png``)."""
+    if not argv or argv[0] == "gui":
+        return True
+    first = argv[0]
+    if first.startswith("-"):
+        return first.split("=")[0] not in MAIN_OPTIONS
+    return first not in commands and os.path.exists(first)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # The GUI is the default job; it owns its own argument parsing (e.g. --screenshot).
-    if not argv or argv[0].startswith("--screenshot") or argv[0] in ("--image", "gui"):
+    parser = build_parser()
+    if wants_gui(argv, parser.get_default("command_names")):
         from mspviewer.gui.app import main as gui_main  # imported only when needed
 
         return gui_main(argv[1:] if argv and argv[0] == "gui" else argv)
-    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
