@@ -43,7 +43,8 @@ class JpegXlCodec(ClassicCodec):
     label = "JPEG XL"
     family = "JPEG XL"
     library = "pillow-jxl-plugin / libjxl"
-    quality_range = (0, 100)
+    # 100 would mean distance 0, which libjxl accepts only in lossless mode.
+    quality_range = (0, 99)
     quality_step = 1
     more_bytes_when_higher = True
     default_qualities = (0, 10, 25, 40, 55, 70, 80, 90)
