@@ -11,6 +11,7 @@ import pytest
 
 from conftest import smooth_image
 from mspviewer.codec import encode_image
+from mspviewer.codec.api import run_steps
 from mspviewer.gui import jobs, latent_data
 
 
@@ -62,7 +63,7 @@ def test_bit_allocation_sums_to_the_payload(encoded):
 def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
     pixels, plain = encoded
     records = []
-    outcome = jobs.run_to_end(
+    outcome = run_steps(
         jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01), jobs.CancelToken()),
         records.append)
     assert outcome.bitstream == plain.bitstream  # the same core encode
@@ -76,7 +77,7 @@ def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
 
 def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
     pixels, _ = encoded
-    outcome = jobs.run_to_end(jobs.encode_task(
+    outcome = run_steps(jobs.encode_task(
         tiny_model, pixels, jobs.EncodeRequest(target_bpp=0.3, verify_decode=False),
         jobs.CancelToken()))
     assert outcome.target_bpp == 0.3
@@ -86,7 +87,7 @@ def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
 def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
     pixels = smooth_image(24, 32)
     records = []
-    curves = jobs.run_to_end(jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
+    curves = run_steps(jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
                                                 jobs.CancelToken()), records.append)
     problems = [r for r in records if isinstance(r, jobs.CodecProblem)]
     points = [r for r in records if isinstance(r, jobs.CurvePoint)]
@@ -96,7 +97,7 @@ def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
 
 def test_same_bpp_task(tiny_model, encoded):
     pixels, plain = encoded
-    outcome = jobs.run_to_end(jobs.same_bpp_task("jpeg-444", pixels, 1.0, jobs.CancelToken()))
+    outcome = run_steps(jobs.same_bpp_task("jpeg-444", pixels, 1.0, jobs.CancelToken()))
     assert outcome.codec == "jpeg-444" and outcome.decoded.shape == pixels.shape
     assert outcome.point.bpp <= 1.0 or not outcome.below_target
 

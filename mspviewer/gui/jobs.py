@@ -3,7 +3,8 @@
 Every task is a generator function taking a cancel token: it yields progress records
 (whatever the core yields, e.g. LOF's per-iteration records, or a :class:`StageProgress`)
 and *returns* its result (``StopIteration.value``). :mod:`mspviewer.gui.worker` runs them in a
-thread; the tests and scripts can run them directly with :func:`run_to_end`.
+thread; the tests and scripts can run them directly with
+:func:`mspviewer.codec.api.run_steps`.
 
 No codec logic lives here: these functions only sequence calls to ``mspviewer.codec``
 (encode with a profile / LOF, rate control, decode), ``mspviewer.rd`` (metrics, sweeps)
@@ -233,17 +234,6 @@ def _record_dict(record: Any) -> dict:
     if hasattr(record, "_asdict"):
         return dict(record._asdict())
     return dict(getattr(record, "__dict__", {"value": repr(record)}))
-
-
-def run_to_end(generator: Generator, on_progress: Callable[[Any], None] | None = None) -> Any:
-    """Consume a task generator in the calling thread; return its result."""
-    while True:
-        try:
-            item = next(generator)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(item)
 
 
 # --- measurements -------------------------------------------------------------------------------
