@@ -137,3 +137,23 @@ def test_header_claiming_a_huge_image_is_refused_before_decoding(reference):
     huge = dataclasses.replace(header, height=40000, width=40000, pad_bottom=0, pad_right=0)
     with pytest.raises(BitstreamError, match="limit"):
         bitstream.parse(bitstream.pack(huge, payload))
+
+
+@pytest.mark.parametrize("field,value", [("num_groups", 0), ("steps_per_scale", 4),
+                                         ("num_scales", 0), ("latent_channels", 0)])
+def test_impossible_msp_configuration_is_refused(reference, field, value):
+    """Fields with a valid CRC but no possible MSP model end in a clear error, in `parse`
+    (which `mspviewer info` uses without a model), not in a crash."""
+    original, _ = reference
+    header, payload = bitstream.parse(original)
+    edited = dataclasses.replace(header, **{field: value})
+    with pytest.raises(BitstreamError, match="impossible MSP configuration|sections"):
+        bitstream.parse(bitstream.pack(edited, payload))
+
+
+def test_decoder_pixel_limit_is_applied_before_decoding(fuzz_model, reference):
+    original, _ = reference
+    header, _ = bitstream.parse(original)
+    with pytest.raises(BitstreamError, match="limit"):
+        decode_bytes(fuzz_model, original, max_pixels=header.height * header.width - 1)
+    decode_bytes(fuzz_model, original, max_pixels=header.height * header.width)

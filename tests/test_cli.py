@@ -115,3 +115,14 @@ def test_gui_is_the_default_job():
     assert not wants_gui(["--json", "info", "x.msp"], commands)
     assert not wants_gui(["--help"], commands)
     assert not wants_gui(["no-such-command"], commands)
+
+
+def test_broken_profiles_file_is_one_line(tmp_path):
+    import os
+    broken = tmp_path / "profiles.json"
+    broken.write_text("{ not json")
+    env = dict(os.environ, MSPVIEWER_PROFILES=str(broken))
+    done = subprocess.run([sys.executable, "-m", "mspviewer", "info", "x.msp"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -78,3 +78,35 @@ def test_gain_interpolation_is_geometric(tiny_model):
     middle = (a * b) ** 0.5  # halfway on a log scale
     expected = torch.sqrt(gains.gain(gains.locate(a)) * gains.gain(gains.locate(b)))
     torch.testing.assert_close(gains.gain(gains.locate(middle)), expected)
+
+
+@pytest.mark.parametrize("encode_threads,decode_threads", [(1, 2), (2, 1)])
+def test_thread_count_does_not_change_the_coded_symbols(shipped_model, kodim01, encode_threads,
+                                                         decode_threads):
+    """A file encoded with one CPU thread count decodes with another (the σ-index decisions
+    run single-threaded): same symbols, every λ."""
+    threads = torch.get_num_threads()
+    try:
+        for lam in (0.0018, 0.013, 0.0483):
+            torch.set_num_threads(encode_threads)
+            encoded = encode_image(shipped_model, kodim01, lam)
+            torch.set_num_threads(decode_threads)
+            decoded = decode_bytes(shipped_model, encoded.bitstream)
+            np.testing.assert_array_equal(decoded.analysis.symbols, encoded.analysis.symbols)
+            # Synthesis keeps the machine's threads: pixels may differ by one level at most.
+            difference = np.abs(decoded.pixels.astype(int) - encoded.reconstruction.astype(int))
+            assert difference.max() <= 1
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e20])
+def test_uncodable_latents_are_refused_clearly(tiny_model, bad):
+    from mspviewer.codec.entropy import LatentOutOfRangeError
+
+    pixels = smooth_image(16, 16)
+    with torch.no_grad():
+        y = tiny_model.analyse(image_to_tensor(pixels), tiny_model.rate_point(0.0067))
+        y[0, 0, 0, 0] = bad
+        with pytest.raises(LatentOutOfRangeError, match="non-finite|too far"):
+            tiny_model.compress_latent(y, 0.0067, pixels.shape[:2])

@@ -79,3 +79,18 @@ def test_ddp_with_two_cpu_processes(image_folder, tmp_path):
     assert checkpoint["step"] == 3
     log = [json.loads(line) for line in open(run_dir / "log.jsonl")]
     assert log[-1]["step"] == 3 and np.isfinite(log[-1]["loss"])
+
+
+def test_resume_without_checkpoint_is_an_error(image_folder, tmp_path):
+    from mspviewer.errors import MSPViewerError
+
+    with pytest.raises(MSPViewerError, match="no checkpoint"):
+        Trainer(settings_for(image_folder, tmp_path / "none", 2), progress=False).run(resume=True)
+
+
+def test_changed_settings_are_reported(image_folder, tmp_path, capsys):
+    Trainer(settings_for(image_folder, tmp_path / "c", 2), progress=False).run()
+    changed = settings_for(image_folder, tmp_path / "c", 3)
+    changed.learning_rate = 5e-5
+    Trainer(changed, progress=False).run(resume=True)
+    assert "learning_rate: 0.0001 → 5e-05" in capsys.readouterr().err

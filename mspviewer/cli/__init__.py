@@ -80,7 +80,11 @@ def wants_gui(argv: list[str], commands: set[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except MSPViewerError as error:  # e.g. a broken $MSPVIEWER_PROFILES file
+        print(f"mspviewer: error: {error}", file=sys.stderr)
+        return 2
     if wants_gui(argv, parser.get_default("command_names")):
         from mspviewer.gui.app import main as gui_main  # imported only when needed
 

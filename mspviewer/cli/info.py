@@ -9,7 +9,6 @@ from mspviewer.cli.decode import read_bitstream
 from mspviewer.codec import bitstream
 from mspviewer.codec.config import MSPConfig
 from mspviewer.codec.lattice import coding_passes
-from mspviewer.errors import BitstreamError
 
 
 def register(subparsers) -> None:
@@ -19,17 +18,10 @@ def register(subparsers) -> None:
 
 
 def describe(data: bytes) -> dict:
-    header, _ = bitstream.parse(data)
-    try:
-        msp = MSPConfig(num_scales=header.num_scales, steps_per_scale=header.steps_per_scale,
-                        num_groups=header.num_groups)
-        if header.latent_channels % header.num_groups:
-            raise ValueError
-        passes = coding_passes(msp, header.latent_channels)
-    except (ValueError, KeyError):
-        raise BitstreamError("header holds an impossible MSP configuration") from None
-    if len(passes) != len(header.section_words):
-        raise BitstreamError("header section count does not match its MSP configuration")
+    header, _ = bitstream.parse(data)  # validates the MSP configuration and section count
+    msp = MSPConfig(num_scales=header.num_scales, steps_per_scale=header.steps_per_scale,
+                    num_groups=header.num_groups)
+    passes = coding_passes(msp, header.latent_channels)
     sections = [{"pass": p.index, "scale": p.scale, "step": p.step_name, "group": p.group,
                  "bytes": 4 * words} for p, words in zip(passes, header.section_words)]
     per_scale: dict[int, int] = {}

@@ -28,7 +28,9 @@ OnProgress = Callable[[LOFProgress], None]
 class EncodedImage:
     bitstream: bytes
     analysis: AnalysisRecord
-    reconstruction: np.ndarray  # uint8 (H, W, 3): exactly what the decoder will produce
+    # uint8 (H, W, 3): exactly what the decoder produces with the same CPU thread count (the
+    # symbols never depend on it; the synthesis may differ by one level across thread counts)
+    reconstruction: np.ndarray
     encode_seconds: float
     profile: str = DEFAULT_PROFILE
     lof: LOFResult | None = None  # the latent optimisation, for profiles that run it
@@ -236,9 +238,11 @@ def _search_lambda(bpp_of: Callable[[float], float], target: float, low: float, 
     return best[0]
 
 
-def decode_bytes(model: MSPCodec, data: bytes) -> DecodedImage:
+def decode_bytes(model: MSPCodec, data: bytes, max_pixels: int | None = None) -> DecodedImage:
+    """Decode a bitstream; a header claiming more than ``max_pixels`` (default: the format's
+    limit) is refused before any decoding work."""
     start = time.perf_counter()
-    result = model.decompress(data)
+    result = model.decompress(data) if max_pixels is None else model.decompress(data, max_pixels)
     _synchronize(model.device)
     seconds = time.perf_counter() - start
     return DecodedImage(tensor_to_image(result.image), result.analysis, seconds)

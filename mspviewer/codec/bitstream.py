@@ -14,12 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mspviewer.errors import BitstreamError
+from mspviewer.codec.config import ModelConfig, MSPConfig, TransformConfig
+from mspviewer.errors import BitstreamError, ModelFileError
 
 MAGIC = b"MSPV"
 FORMAT_VERSION = 1
 PADDING_UNIT = 16  # images are padded (edge replicate) to a multiple of this
-MAX_CODED_PIXELS = 1 << 28  # refuse headers claiming more pixels than this (≈268 MP)
+# Decoding cost follows the size the header claims, so a tiny forged file could otherwise
+# ask for a huge decode: refuse more pixels than the image loader accepts (64 Mi).
+MAX_CODED_PIXELS = 64 * 1024 * 1024
 
 _PREFIX = struct.Struct("<4sBH")  # magic, version, length of the header body
 _BODY = struct.Struct("<8sfIIBBBBBH8sH")  # fixed part of the body, then section sizes
@@ -115,8 +118,9 @@ def header_size(header: Header) -> int:
             + _CRC.size)
 
 
-def parse(data: bytes) -> tuple[Header, np.ndarray]:
-    """Header and payload words; raises :class:`BitstreamError` on anything malformed."""
+def parse(data: bytes, max_pixels: int = MAX_CODED_PIXELS) -> tuple[Header, np.ndarray]:
+    """Header and payload words; raises :class:`BitstreamError` on anything malformed or on
+    an image of more than ``max_pixels``."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BitstreamError("bitstream must be bytes")
     data = bytes(data)
@@ -147,7 +151,7 @@ def parse(data: bytes) -> tuple[Header, np.ndarray]:
         raise BitstreamError("header is corrupt (trailing bytes)")
     header = Header(model_id, float(lam), height, width, pad_bottom, pad_right, num_scales,
                     steps, groups, latent_channels, checksum, tuple(sections))
-    _validate(header)
+    _validate(header, max_pixels)
     payload = data[body_end + _CRC.size:]
     expected = 4 * header.payload_words
     if len(payload) < expected:
@@ -158,12 +162,22 @@ def parse(data: bytes) -> tuple[Header, np.ndarray]:
     return header, np.frombuffer(payload, dtype="<u4").astype(np.uint32)
 
 
-def _validate(header: Header) -> None:
+def _validate(header: Header, max_pixels: int) -> None:
     if header.height < 1 or header.width < 1:
         raise BitstreamError("header is corrupt (empty image)")
-    if header.height * header.width > MAX_CODED_PIXELS:
+    if header.height * header.width > max_pixels:
         raise BitstreamError(f"header claims a {header.width}×{header.height} image, above "
-                             f"the limit of {MAX_CODED_PIXELS} pixels")
+                             f"the limit of {max_pixels} pixels")
+    msp = MSPConfig(num_scales=header.num_scales, steps_per_scale=header.steps_per_scale,
+                    num_groups=header.num_groups)
+    try:  # the model configuration's own validation, applied to the header's fields
+        ModelConfig(transform=TransformConfig(latent_channels=header.latent_channels), msp=msp)
+    except ModelFileError:
+        raise BitstreamError("header holds an impossible MSP configuration") from None
+    expected = msp.sequential_passes
+    if len(header.section_words) != expected:
+        raise BitstreamError(f"header lists {len(header.section_words)} sections, its MSP "
+                             f"configuration codes {expected} passes")
     if padding_for(header.height, header.width) != (header.pad_bottom, header.pad_right):
         raise BitstreamError("header is corrupt (inconsistent padding)")
     if not np.isfinite(header.lam) or header.lam <= 0:

@@ -65,10 +65,11 @@ class SymbolEncoder(SymbolCoder):
         escaped = np.abs(clamped) == self.bound
         if escaped.any():
             excess = np.abs(symbols[escaped]) - self.bound
-            if excess.max() >= ESCAPE_LIMIT:
+            if excess.max() >= ESCAPE_LIMIT or excess.min() < 0:  # < 0: int64 overflowed
                 raise LatentOutOfRangeError(
-                    f"a latent symbol of magnitude {int(np.abs(symbols).max())} exceeds the "
-                    f"codable range ±{self.bound + ESCAPE_LIMIT - 1}")
+                    "a latent value is too far from its prediction to be coded (beyond "
+                    f"±{self.bound + ESCAPE_LIMIT - 1}); the latent is not finite or the "
+                    "model does not fit this image")
             words = np.stack([excess >> ESCAPE_WORD_BITS,
                               excess & ((1 << ESCAPE_WORD_BITS) - 1)], axis=1)
             self._encoder.encode(words.ravel().astype(np.int32), self.escape_word)

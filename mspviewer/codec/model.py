@@ -12,6 +12,7 @@ latent grid may have any size (the MSP lattices do not need further padding).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -24,7 +25,8 @@ from torch import nn
 from mspviewer.codec import bitstream
 from mspviewer.codec.analysis import AnalysisBuilder, AnalysisRecord
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.entropy import MIN_PROBABILITY, SymbolDecoder, SymbolEncoder
+from mspviewer.codec.entropy import (MIN_PROBABILITY, LatentOutOfRangeError, SymbolDecoder,
+                                     SymbolEncoder)
 from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
 from mspviewer.codec.lattice import CodingPass
 from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood
@@ -47,6 +49,28 @@ class DecompressResult:
     image: torch.Tensor  # (1, 3, H, W) in [0, 1]
     analysis: AnalysisRecord
     y_hat: torch.Tensor
+
+
+@contextlib.contextmanager
+def coding_arithmetic(device: torch.device):
+    """Run the MSP passes with one CPU thread.
+
+    The σ-table index of every symbol must be the same in encoder and decoder. On a CPU
+    the convolutions' summation order, hence the last bits of μ and σ, depends on the
+    number of threads, so an encode with 8 threads and a decode with 2 could pick another
+    index near a table boundary. One thread makes the coding decisions independent of the
+    machine's thread settings (the latent grid is small, so this costs little). Across
+    devices or instruction sets, the content checksum still catches a mismatch.
+    """
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def as_float32(lam: float) -> float:
@@ -125,7 +149,11 @@ class MSPCodec(nn.Module):
                                                      h * w)
             return values
 
-        y_hat = self.prior.run(batch, h, w, gain, point.position, decide)
+        if hard:  # the exact coding path: same arithmetic as compress / decompress
+            with coding_arithmetic(y.device):
+                y_hat = self.prior.run(batch, h, w, gain, point.position, decide)
+        else:
+            y_hat = self.prior.run(batch, h, w, gain, point.position, decide)
         x_hat = self.synthesise(y_hat, point, x.shape[-2:])
         return {"x_hat": x_hat, "likelihoods": likelihoods.view(batch, m, h, w),
                 "y_hat": y_hat, "y": y}
@@ -144,6 +172,8 @@ class MSPCodec(nn.Module):
         point = self.rate_point(lam)
         if y.shape[0] != 1:
             raise ValueError("compress codes one image at a time")
+        if not torch.isfinite(y).all():
+            raise LatentOutOfRangeError("the latent holds non-finite values: nothing to code")
         _, m, h, w = y.shape
         coding = self.config.coding
         encoder = SymbolEncoder(self.sigma_table, coding.symbol_bound)
@@ -162,7 +192,8 @@ class MSPCodec(nn.Module):
                         mu[0].cpu().numpy(), self.sigma_table.values[index[0].cpu().numpy()])
             return mu + symbols
 
-        y_hat = self.prior.run(1, h, w, self.gains.gain(point), point.position, decide)
+        with coding_arithmetic(y.device):
+            y_hat = self.prior.run(1, h, w, self.gains.gain(point), point.position, decide)
         words, section_words = encoder.finish()
         height, width = (int(v) for v in image_size)
         pad_bottom, pad_right = bitstream.padding_for(height, width)
@@ -180,8 +211,9 @@ class MSPCodec(nn.Module):
         return CompressResult(data, record, y_hat)
 
     @torch.no_grad()
-    def decompress(self, data: bytes) -> DecompressResult:
-        header, words = bitstream.parse(data)
+    def decompress(self, data: bytes, max_pixels: int = bitstream.MAX_CODED_PIXELS
+                   ) -> DecompressResult:
+        header, words = bitstream.parse(data, max_pixels)
         self.check_compatible(header)
         try:
             point = self.rate_point(header.lam)
@@ -203,12 +235,13 @@ class MSPCodec(nn.Module):
             symbols = torch.from_numpy(symbols_np).to(mu.device, mu.dtype).view_as(mu)
             return mu + symbols
 
-        y_hat = self.prior.run(1, h, w, self.gains.gain(point).to(self.device), point.position,
-                               decide)
+        with coding_arithmetic(self.device):
+            y_hat = self.prior.run(1, h, w, self.gains.gain(point), point.position, decide)
         if bitstream.content_checksum(header, decoded_symbols) != header.symbols_checksum:
             raise ChecksumError(
                 "decoded symbols do not match the encoder's checksum: the payload is corrupt, "
-                "or it was encoded on a device whose arithmetic differs from this one")
+                "or it was encoded on a device whose arithmetic differs from this one "
+                "(e.g. a GPU encode decoded on a CPU)")
         image = self.synthesise(y_hat, point, (header.height, header.width)).clamp_(0, 1)
         record = builder.build(header.lam, (header.height, header.width), header.padded_size,
                                header.section_words, bitstream.header_size(header),

@@ -313,7 +313,7 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
 
 
 def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
-                cancel: CancelToken, path: str | None = None
+                cancel: CancelToken, path: str | None = None, max_pixels: int | None = None
                 ) -> Generator[Any, None, EncodeOutcome]:
     """Decode a ``.msp`` stream; measure it against ``original`` when the sizes agree."""
     from mspviewer.codec import api
@@ -322,7 +322,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
     if model.device != target:
         model.to(target)
     yield StageProgress("decode", f"decoding {len(data):,} bytes")
-    result = api.decode_bytes(model, data)
+    result = api.decode_bytes(model, data, max_pixels)
     notes: list[str] = []
     point = difference = None
     if original is not None and original.shape != result.pixels.shape:

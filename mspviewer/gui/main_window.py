@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QVBoxLayout,
                                QWidget)
 
+from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
@@ -307,6 +308,10 @@ class MainWindow(QMainWindow):
                 raise MSPViewerError(f"{path.name} is {size:,} bytes, more than the "
                                      f"{MAX_BITSTREAM_BYTES:,} this viewer reads")
             data = path.read_bytes()
+            # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
+            # before the decode task would replace a running encode.
+            header, _ = bitstream.parse(data, self.max_pixels)
+            self.session.model.check_compatible(header)
         except MSPViewerError as error:
             self.show_error(str(error))
             return False
@@ -318,7 +323,7 @@ class MainWindow(QMainWindow):
         model, device = self.session.model, self.controls.device()
         task = Task("decode", f"decode {path.name}",
                     lambda token: jobs.decode_task(model, data, original, device, token,
-                                                   str(path)),
+                                                   str(path), self.max_pixels),
                     context={"path": path, "image": image})
         self.lof.start(f"decoding {path.name}", None)
         self.encoder.submit(task)

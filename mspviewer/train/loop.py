@@ -15,6 +15,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ import torch.distributed as dist
 
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
+from mspviewer.errors import MSPViewerError
 from mspviewer.train.data import CropSampler, list_images
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -111,6 +113,11 @@ class Trainer:
         saved_config = payload["settings"]["model_config"]
         if saved_config != self.settings.model_config:
             raise ValueError("the checkpoint was trained with another model configuration")
+        changed = changed_settings(payload["settings"], asdict(self.settings))
+        if changed and self.rank == 0:
+            # Deliberate schedule changes (larger crops, a learning-rate drop) are allowed,
+            # but the run then no longer replays what the old settings would have done.
+            print("resuming with changed settings: " + "; ".join(changed), file=sys.stderr)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.step = int(payload["step"])
@@ -163,7 +170,9 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> dict:
         s = self.settings
-        if resume and self.checkpoint_path.exists():
+        if resume:
+            if not self.checkpoint_path.exists():
+                raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
             self.load_checkpoint()
         network = self.model
         if self.world_size > 1:
@@ -226,6 +235,14 @@ class Trainer:
     def _restore_signal_handlers(previous) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def changed_settings(saved: dict, current: dict) -> list[str]:
+    """Settings that differ from the checkpoint's, except those that never affect a step."""
+    ignored = {"steps", "checkpoint_minutes", "log_every", "run_dir", "data"}
+    normalised = json.loads(json.dumps(current))  # tuples → lists, as in the checkpoint
+    return [f"{key}: {saved.get(key)!r} → {value!r}" for key, value in normalised.items()
+            if key not in ignored and saved.get(key) != value]
 
 
 def _distributed_rank() -> tuple[int, int]:
