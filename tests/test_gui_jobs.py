@@ -127,3 +127,14 @@ def test_gui_data_modules_import_without_qt():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_stronger_cancel_reason_overrides_the_user_one():
+    token = jobs.CancelToken()
+    token.cancel("user")
+    token.cancel("superseded")  # e.g. a new model was loaded after the user pressed Cancel
+    assert token.reason == "superseded" and token()
+    token.cancel("user")  # a weaker reason never downgrades it
+    assert token.reason == "superseded"
+    token.cancel("shutdown")
+    assert token.reason == "shutdown"

@@ -53,8 +53,12 @@ class CancelToken(threading.Event):
         if self.reporter is not None:
             self.reporter(record)
 
+    # A later, stronger reason overrides a weaker one: a task the user cancelled (keep its
+    # best result) that is then superseded or shut down must drop its result instead.
+    _STRENGTH = {"user": 0, "superseded": 1, "shutdown": 2}
+
     def cancel(self, reason: str = "user") -> None:
-        if self.reason is None:
+        if self.reason is None or self._STRENGTH[reason] > self._STRENGTH[self.reason]:
             self.reason = reason
         self.set()
 
@@ -290,7 +294,9 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
     decoded = encoded.reconstruction
     decode_seconds = None
     matches = None
-    if request.verify_decode and cancel.reason != "superseded":
+    if cancel.reason in ("superseded", "shutdown"):  # nobody will see this result
+        return None
+    if request.verify_decode:
         yield StageProgress("decode", "decoding the bitstream to check it")
         result = api.decode_bytes(model, encoded.bitstream)
         decode_seconds = result.decode_seconds
