@@ -238,3 +238,12 @@ def test_lambda_search_converges_on_a_monotone_curve():
     lam = _search_lambda(bpp_of, 0.37, 0.0018, 0.0483, 0.001, 14)
     assert abs(bpp_of(lam) / 0.37 - 1) <= 0.001
     assert len(calls) <= 2 + 14 + 1 and all(0.0018 <= v <= 0.0483 for v in calls)
+
+
+def test_cancel_stops_the_rate_search_with_the_closest_probe(tiny_model):
+    from mspviewer.codec.api import encode_to_bpp
+
+    pixels = smooth_image(32, 48, seed=4)
+    encoded = encode_to_bpp(tiny_model, pixels, 0.5, "balanced", cancel=lambda: True)
+    assert len(encoded.rate_search) == 1  # stopped after the first probe
+    assert encoded.profile == "plain" and encoded.lof is None

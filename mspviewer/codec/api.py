@@ -151,6 +151,8 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
 
     def fast_bpp(lam: float) -> float:
         lam = as_float32(lam)
+        if cancel is not None and cancel() and fast_cache:
+            raise _SearchCancelled
         if lam not in fast_cache:
             encoded = encode_image(model, pixels, lam, _PLAIN)
             fast_cache[lam] = encoded
@@ -158,8 +160,12 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
         return fast_cache[lam].analysis.bpp
 
     low, high = model.config.lambda_range
-    lam = _search_lambda(fast_bpp, target_bpp, as_float32(low), as_float32(high),
-                         tolerance / 3, MAX_FAST_PROBES)
+    try:
+        lam = _search_lambda(fast_bpp, target_bpp, as_float32(low), as_float32(high),
+                             tolerance / 3, MAX_FAST_PROBES)
+    except _SearchCancelled:  # keep the closest plain encode so far
+        lam = min(fast_cache, key=lambda v: abs(fast_cache[v].analysis.bpp / target_bpp - 1))
+        profile = get_profile(_PLAIN)
     if not profile.uses_lof:
         encoded = fast_cache[as_float32(lam)]
         encoded.profile = profile.name
@@ -195,6 +201,10 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
     encoded.rate_search = probes
     encoded.encode_seconds = time.perf_counter() - start
     return encoded
+
+
+class _SearchCancelled(Exception):
+    """Cancel pressed during the λ search of :func:`encode_to_bpp`."""
 
 
 def _interpolate_lambda(below: tuple[float, float], above: tuple[float, float],
