@@ -9,7 +9,6 @@ Qt-free; used by ``mspviewer eval`` and ``mspviewer report``.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -38,22 +37,23 @@ def mean_curve(name: str, label: str, per_image: list[rd.RDCurve], **extra) -> r
 
 
 def learned_curve(model, pixels: np.ndarray, lambdas: Iterable[float], profile: str,
-                  on_point: Callable[[], None] | None = None) -> rd.RDCurve:
+                  on_point: Callable[[rd.RDPoint], None] | None = None,
+                  with_ms_ssim: bool = True) -> rd.RDCurve:
+    """The learned codec on one image: encode at each λ with ``profile``, decode the real
+    bitstream, measure the decoded pixels (encode time includes the profile's LOF)."""
     from mspviewer.codec import decode_bytes, encode_image
 
-    options = {"profile": profile} if "profile" in inspect.signature(encode_image).parameters \
-        else {}
-    if profile != "fast" and not options:
-        raise ValueError("this build has no encoding profiles besides 'fast'")
     curve = rd.RDCurve(name="msp", label=f"MSP ({profile})", family="learned")
     for lam in lambdas:
-        encoded = encode_image(model, pixels, lam, **options)
+        encoded = encode_image(model, pixels, lam, profile=profile)
         decoded = decode_bytes(model, encoded.bitstream)
-        curve.points.append(rd.evaluate_reconstruction(
+        point = rd.evaluate_reconstruction(
             pixels, decoded.pixels, len(encoded.bitstream), quality=float(lam),
-            encode_s=encoded.encode_seconds, decode_s=decoded.decode_seconds))
+            encode_s=encoded.encode_seconds, decode_s=decoded.decode_seconds,
+            with_ms_ssim=with_ms_ssim)
+        curve.points.append(point)
         if on_point is not None:
-            on_point()
+            on_point(point)
     return curve
 
 
@@ -74,7 +74,8 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
     for path in image_paths:
         pixels = load_image(path).pixels
         bar.set_description(f"eval {Path(path).name}")
-        curve = learned_curve(model, pixels, lambdas, profile, on_point=lambda: bar.update(1))
+        curve = learned_curve(model, pixels, lambdas, profile,
+                              on_point=lambda _point: bar.update(1))
         learned.append(curve)
         images.append({"image": Path(path).name, "height": pixels.shape[0],
                        "width": pixels.shape[1], "points": curve.to_dict()["points"]})

@@ -8,7 +8,6 @@ the JSON file holds every point; the returned summary is what ``--json`` prints.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import platform
@@ -129,59 +128,28 @@ def _native(quality: float, codec) -> float | int:
 def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device: str,
                           profile: str, lambdas: list[float] | None, on_total, on_point,
                           with_ms_ssim: bool = True) -> tuple[rd.RDCurve | None, str | None]:
-    """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it cannot run.
+    """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it cannot run
+    (measured by :func:`mspviewer.evaluation.learned_curve`)."""
+    from mspviewer.codec import load_model, resolve_device
+    from mspviewer.codec.profiles import get_profile
+    from mspviewer.evaluation import learned_curve
 
-    The hook between ``compare`` and the learned codec: encodes with
-    ``mspviewer.codec.encode_image`` at each λ (with the encoding ``profile`` when the codec
-    has profiles; without them only ``fast``, plain encoding, is possible), decodes the
-    bitstream with ``decode_bytes`` and measures the decoded pixels. Encode time includes
-    the profile's latent optimisation.
-    """
     try:
-        from mspviewer.codec import decode_bytes, encode_image, load_model, resolve_device
-    except ImportError as error:
-        return None, f"learned codec unavailable: {error}"
-    encode_options: dict[str, Any] = {}
-    try:
-        from mspviewer.codec.profiles import get_profile
-    except ImportError:
-        get_profile = None
-    if get_profile is not None and "profile" in inspect.signature(encode_image).parameters:
-        try:
-            get_profile(profile)
-        except MSPViewerError as error:
-            return None, f"learned codec unavailable: {error}"
-        encode_options["profile"] = profile
-    elif profile != DEFAULT_PROFILE:
-        return None, (f"learned codec unavailable: this build has no encoding profiles, "
-                      f"only {DEFAULT_PROFILE!r}")
-    try:
+        get_profile(profile)
         model = load_model(model_path, device=resolve_device(device))
     except MSPViewerError as error:
         return None, f"learned codec unavailable: {error}"
     ladder = list(lambdas) if lambdas else list(model.config.rate.lambdas)
     on_total(len(ladder))
-    curve = rd.RDCurve(
-        name=LEARNED,
-        label=f"MSP learned ({profile})",
-        family="learned",
-        library_version=f"mspviewer {__version__}, model {getattr(model, 'name', '?')}",
-        settings={"profile": profile, "lambdas": ladder, "device": str(model.device),
-                  "container": "mspviewer .msp bitstream, whole file counted"},
-    )
-    for lam in ladder:
-        try:
-            encoded = encode_image(model, pixels, lam, **encode_options)
-            decoded = decode_bytes(model, encoded.bitstream)
-        except MSPViewerError as error:
-            return None, f"learned codec failed at λ={lam:g}: {error}"
-        point = rd.evaluate_reconstruction(
-            pixels, decoded.pixels, len(encoded.bitstream), quality=lam,
-            encode_s=encoded.encode_seconds, decode_s=decoded.decode_seconds,
-            with_ms_ssim=with_ms_ssim,
-        )
-        curve.points.append(point)
-        on_point(point)
+    try:
+        curve = learned_curve(model, pixels, ladder, profile, on_point, with_ms_ssim)
+    except MSPViewerError as error:
+        return None, f"learned codec failed: {error}"
+    curve.name = LEARNED
+    curve.label = f"MSP learned ({profile})"
+    curve.library_version = f"mspviewer {__version__}, model {model.name}"
+    curve.settings = {"profile": profile, "lambdas": ladder, "device": str(model.device),
+                      "container": "mspviewer .msp bitstream, whole file counted"}
     return curve, None
 
 
