@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from mspviewer.codec import build_random_model, encode_image, decode_bytes, tiny_config
 from mspviewer.codec import entropy
@@ -50,6 +49,3 @@ def test_decode_depth_does_not_grow_with_image_size(monkeypatch):
     assert small_counts["entropy_calls"] == msp.sequential_passes == 4 + 3 * 2 * 4
     # ... and one parameter network per pass plus one spatial context network per step.
     assert small_counts["networks"] == msp.sequential_passes + (msp.num_scales - 1) * 2
-    # The large latent has 48× the elements: the work per pass grows, not the passes.
-    assert large.size // small.size == 48
-    torch.manual_seed(0)
