@@ -175,6 +175,10 @@ class MSPCodec(nn.Module):
         if not torch.isfinite(y).all():
             raise LatentOutOfRangeError("the latent holds non-finite values: nothing to code")
         _, m, h, w = y.shape
+        height, width = (int(v) for v in image_size)
+        unit = bitstream.PADDING_UNIT
+        if (-(-height // unit), -(-width // unit)) != (h, w):
+            raise ValueError(f"a {h}×{w} latent does not code a {height}×{width} image")
         coding = self.config.coding
         encoder = SymbolEncoder(self.sigma_table, coding.symbol_bound)
         builder = AnalysisBuilder(m, h, w, coding.symbol_bound)
@@ -195,7 +199,6 @@ class MSPCodec(nn.Module):
         with coding_arithmetic(y.device):
             y_hat = self.prior.run(1, h, w, self.gains.gain(point), point.position, decide)
         words, section_words = encoder.finish()
-        height, width = (int(v) for v in image_size)
         pad_bottom, pad_right = bitstream.padding_for(height, width)
         msp = self.config.msp
         header = bitstream.Header(
