@@ -13,11 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mspviewer.codec.entropy import ESCAPE_WORD_BITS, MIN_PROBABILITY
+from mspviewer.codec.entropy import coded_bits
 from mspviewer.codec.lattice import CodingPass
-from mspviewer.codec.msp import discretized_gaussian_likelihood
-
-ESCAPE_BITS = 2 * ESCAPE_WORD_BITS
 
 
 @dataclass(frozen=True)
@@ -113,14 +110,9 @@ class AnalysisRecord:
 
 
 def symbol_bits(symbols: np.ndarray, sigma: np.ndarray, bound: int) -> np.ndarray:
-    """Model cost in bits of each symbol under the coder's zero-mean discretised Gaussian,
-    computed in float64 (escaped symbols pay the clamped symbol plus the escape words)."""
-    s = torch.from_numpy(np.asarray(symbols, dtype=np.float64))
-    clamped = s.clamp(-bound, bound)
-    p = discretized_gaussian_likelihood(clamped, torch.from_numpy(np.asarray(sigma, np.float64)))
-    bits = -torch.log2(p.clamp_min(MIN_PROBABILITY))
-    bits = bits + ESCAPE_BITS * (clamped.abs() == bound)
-    return bits.numpy()
+    """Model cost in bits of each symbol (:func:`coded_bits`), computed in float64."""
+    return coded_bits(torch.from_numpy(np.asarray(symbols, dtype=np.float64)),
+                      torch.from_numpy(np.asarray(sigma, dtype=np.float64)), bound).numpy()
 
 
 class AnalysisBuilder:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import constriction
 import numpy as np
+import torch
 
+from mspviewer.codec.msp import discretized_gaussian_likelihood
 from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.errors import MSPViewerError
 
@@ -26,6 +28,17 @@ ESCAPE_WORD_BITS = 12
 # (24-bit fixed point), so no coded symbol costs more than 24 bits.
 MIN_PROBABILITY = 2.0 ** -24
 ESCAPE_LIMIT = 1 << (2 * ESCAPE_WORD_BITS)  # excess must stay below 2^24
+ESCAPE_BITS = 2 * ESCAPE_WORD_BITS
+
+
+def coded_bits(symbols: torch.Tensor, table_sigma: torch.Tensor, bound: int) -> torch.Tensor:
+    """What the coder charges for each symbol, in bits: −log2 of its zero-mean discretised
+    Gaussian probability at the table σ, floored at the coder's smallest probability, plus
+    the escape words for symbols at or beyond ±bound. The one cost model of the codec: the
+    analysis record, the hard-quantised forward pass and LOF's exact J all use it."""
+    clamped = symbols.clamp(-bound, bound)
+    p = discretized_gaussian_likelihood(clamped, table_sigma).clamp_min(MIN_PROBABILITY)
+    return -torch.log2(p) + ESCAPE_BITS * (clamped.abs() == bound)
 
 
 class LatentOutOfRangeError(MSPViewerError):

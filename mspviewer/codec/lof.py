@@ -57,7 +57,7 @@ from typing import Callable, Generator, Iterator
 import torch
 
 from mspviewer.codec.lattice import CodingPass, pass_positions
-from mspviewer.codec.entropy import MIN_PROBABILITY
+from mspviewer.codec.entropy import MIN_PROBABILITY, coded_bits
 from mspviewer.codec.model import MSPCodec, as_float32
 from mspviewer.codec.msp import discretized_gaussian_likelihood
 from mspviewer.codec.profiles import RATE_GRADIENTS, Profile, get_profile
@@ -159,6 +159,7 @@ class RDCost:
         with torch.no_grad():
             self.gain = model.gains.gain(self.point).detach()
         # The coder's σ table on the device, once (SigmaTable.lookup copies it every call).
+        self.symbol_bound = model.config.coding.symbol_bound
         self.sigma_values = torch.as_tensor(model.sigma_table.values, dtype=torch.float32,
                                             device=self.x.device)
 
@@ -183,8 +184,7 @@ class RDCost:
             residual = y_pass.float() - mu
             rounded = torch.round(residual.detach())
             table_sigma = self.sigma_values[table.index_of(sigma.detach())]
-            p_exact = discretized_gaussian_likelihood(rounded, table_sigma)
-            exact_bits.append(-torch.log2(p_exact.clamp_min(MIN_PROBABILITY)).sum())
+            exact_bits.append(coded_bits(rounded, table_sigma, self.symbol_bound).sum())
             value = mu.detach() + rounded  # exactly what compress/decompress compute
             if differentiable:
                 if self.rate_gradient == "continuous":

@@ -25,8 +25,8 @@ from torch import nn
 from mspviewer.codec import bitstream
 from mspviewer.codec.analysis import AnalysisBuilder, AnalysisRecord
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.entropy import (MIN_PROBABILITY, LatentOutOfRangeError, SymbolDecoder,
-                                     SymbolEncoder)
+from mspviewer.codec.entropy import (LatentOutOfRangeError, SymbolDecoder, SymbolEncoder,
+                                     coded_bits)
 from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
 from mspviewer.codec.lattice import CodingPass
 from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood
@@ -136,10 +136,11 @@ class MSPCodec(nn.Module):
             y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
             residual = y_pass.float() - mu
             rounded = torch.round(residual)
-            if hard:  # what the coder does: table σ, its smallest probability
+            if hard:  # exactly what the coder charges
                 values = mu + rounded
-                p = discretized_gaussian_likelihood(rounded, self.sigma_table.quantize(sigma))
-                p = p.clamp_min(MIN_PROBABILITY)
+                bits = coded_bits(rounded, self.sigma_table.quantize(sigma),
+                                  self.config.coding.symbol_bound)
+                p = torch.exp2(-bits)
             else:
                 noise = torch.empty_like(residual).uniform_(-0.5, 0.5)
                 p = discretized_gaussian_likelihood(residual + noise, sigma)
