@@ -60,7 +60,17 @@ def test_report_table_and_plot_match_results(evaluated, tmp_path):
     readme.write_text("intro\n<!-- kodak-results:begin (written by `mspviewer report`) -->\nold\n"
                       "<!-- kodak-results:end -->\noutro\n")
     plot = tmp_path / "rd.png"
-    assert main(["report", str(results), "--plot", str(plot), "--readme", str(readme)]) == 0
+    card = tmp_path / "card.md"
+    from mspviewer.train.export import model_card_markdown
+    card.write_text(model_card_markdown({
+        "name": "t", "architecture": "a", "parameters": {"total": 1}, "training_data": "d",
+        "training_steps": 1, "skipped_steps": 0, "batch_size": 1, "crop_schedule": [[0, 64]],
+        "learning_rate": 1e-4, "precision": "bf16", "device": "cpu", "wall_seconds": 1,
+        "lambdas": [0.01], "exported": "now"}))
+    assert main(["report", str(results), "--plot", str(plot), "--readme", str(readme),
+                 "--card", str(card)]) == 0
+    assert f"| {document['mean']['points'][0]['bpp']:.3f} |" in card.read_text()
+    assert "Not measured yet" not in card.read_text()
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro") and text.rstrip().endswith("outro")
     for point in document["mean"]["points"]:

@@ -68,6 +68,9 @@ def model_card_markdown(card: dict) -> str:
         f"- λ ladder (bpp + λ·255²·MSE): {', '.join(f'{v:g}' for v in card['lambdas'])}",
         f"- Exported: {card['exported']}",
     ]
-    if "kodak" in card:
-        lines += ["", "## Kodak results", "", card["kodak"]]
+    lines += ["", "## Kodak results", "",
+              "<!-- kodak-results:begin (written by `mspviewer report`) -->",
+              "Not measured yet: `mspviewer eval ../shared/data/kodak -o results.json` then "
+              "`mspviewer report results.json --card models/NAME.md`.",
+              "<!-- kodak-results:end -->"]
     return "\n".join(lines) + "\n"
