@@ -2,7 +2,7 @@
 # Both create the virtual environment on first use.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
+HEADLESS := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,yes)
 
 .PHONY: install gui screenshot test test-slow benchmarks
 
@@ -18,16 +18,20 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 gui: install
+ifeq ($(HEADLESS),yes)
+	@echo "no display here: 'make screenshot' renders the main window to mspviewer-screenshot.png"; exit 1
+else
 	$(VENV)/bin/mspviewer
+endif
 
 screenshot: install
-	$(VENV)/bin/mspviewer --screenshot mspviewer-screenshot.png
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/mspviewer --screenshot mspviewer-screenshot.png
 
 test: install
-	$(PYTHON) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PYTHON) -m pytest -q
 
 test-slow: install
-	$(PYTHON) -m pytest -q -m slow
+	QT_QPA_PLATFORM=offscreen $(PYTHON) -m pytest -q -m slow
 
 benchmarks: install
 	$(PYTHON) benchmarks/decode_speed.py
