@@ -28,6 +28,7 @@ OPTIONAL_SUBCOMMAND_MODULES = (
     "mspviewer.cli.eval",
     "mspviewer.cli.profiles",
     "mspviewer.cli.report",
+    "mspviewer.cli.replay",
 )
 
 

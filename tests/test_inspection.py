@@ -1,0 +1,188 @@
+"""The Qt-free core of the inspector (issue 7): element inspection, decode replay, exports,
+and the bit-exact check in a fresh process. Tiny random model, small images."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import smooth_image
+from mspviewer.codec import bitstream, decode_bytes, encode_image, load_model, save_weights
+from mspviewer.codec.api import tensor_to_image
+from mspviewer.codec.inspection import (ElementInspection, export_replay, image_to_latent,
+                                        inspect_element, replay_frames,
+                                        verify_in_fresh_process)
+from mspviewer.errors import MSPViewerError
+
+LAM = 0.01
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, tiny_model):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_weights(tiny_model, path, name="tiny")
+    return path
+
+
+@pytest.fixture(scope="module")
+def file_model(model_file):
+    """The tiny model as the fresh process loads it (float16-stored weights)."""
+    return load_model(model_file)
+
+
+@pytest.fixture(scope="module")
+def encoded(file_model):
+    pixels = smooth_image(64, 90, seed=3)  # padded 64×96: latent grid 4×6
+    return pixels, encode_image(file_model, pixels, LAM, profile="fast")
+
+
+@pytest.fixture(scope="module")
+def decoded(file_model, encoded):
+    return decode_bytes(file_model, encoded[1].bitstream)
+
+
+def _steps(model) -> int:
+    return model.config.msp.steps_per_scale
+
+
+def _bound(model) -> int:
+    return model.config.coding.symbol_bound
+
+
+def test_inspection_matches_the_record(file_model, decoded):
+    record = decoded.analysis
+    m, h, w = record.y_hat.shape
+    assert (h, w) == (4, 6)
+    for channel in range(m):
+        for row in range(h):
+            for col in range(w):
+                info = inspect_element(record, channel, row, col, _steps(file_model),
+                                       _bound(file_model))
+                assert info.y_hat == record.y_hat[channel, row, col]
+                assert info.mu == record.mu[channel, row, col]
+                assert info.sigma == record.sigma[channel, row, col]
+                assert info.symbol == record.symbols[channel, row, col]
+                assert info.bits == record.bits[channel, row, col]
+                assert info.pass_index == record.pass_index[channel, row, col]
+                assert info.bits_match, (channel, row, col, info.computed_bits, info.bits)
+                assert info.channel_start <= channel < info.channel_stop
+                assert info.known_channels == info.channel_start
+    info = inspect_element(record, 5, 2, 1, _steps(file_model), _bound(file_model))
+    assert isinstance(info, ElementInspection)
+    stats = record.passes[info.pass_index]
+    assert (info.scale, info.step, info.group, info.pass_label) == (
+        stats.scale, stats.step, stats.group, stats.label)
+    # the PMF window holds the coded symbol; its probability gives the record's bits
+    assert info.symbol in info.pmf_symbols
+    p = info.pmf[list(info.pmf_symbols).index(info.symbol)]
+    assert not info.escaped
+    # (float64 ndtr differs by ~1e-8 between torch's vectorised and scalar kernels)
+    assert -math.log2(max(p, 2.0 ** -24)) == pytest.approx(info.bits, rel=1e-6)
+    assert -math.log2(info.symbol_probability) == pytest.approx(info.bits, rel=1e-6)
+    assert info.pmf.sum() == pytest.approx(1.0, abs=1e-3)
+    assert info.pmf.min() >= 0
+    json.dumps(info.to_dict())  # the GUI / scripts can serialise it
+
+
+def test_context_of_coarsest_and_step_b(file_model, decoded):
+    record = decoded.analysis
+    coarsest = inspect_element(record, 0, 0, 0, _steps(file_model), _bound(file_model))
+    assert coarsest.step == "coarsest" and coarsest.scale == file_model.config.msp.num_scales - 1
+    assert coarsest.spatial_context.num_known == 0
+    assert coarsest.known_channels == 0
+    later_group = inspect_element(record, 15, 0, 0, _steps(file_model), _bound(file_model))
+    assert later_group.group == 1 and later_group.known_channels == 8
+
+    # finest scale (stride 1): (2, 1) has lattice parity (0, 1), coded in step B
+    b = inspect_element(record, 0, 2, 1, _steps(file_model), _bound(file_model))
+    assert (b.scale, b.step, b.stride) == (0, "B", 1)
+    ctx = b.spatial_context
+    assert set(ctx.known_offsets()) == {(-1, 0), (1, 0), (0, -1), (0, 1)}
+    odd_odd = [pos for pos, known in zip(ctx.latent_positions, ctx.known)
+               if known and pos[0] % 2 == 1 and pos[1] % 2 == 1]
+    assert odd_odd == [(1, 1), (3, 1)]  # decoded in step A
+    grid = ctx.grid()
+    assert grid[1, 1] == 0 and grid[0, 0] == 0  # itself and step-B diagonals not known
+
+    # step A at the finest scale: (1, 1) sees only the (even, even) coarser lattice
+    a = inspect_element(record, 0, 1, 1, _steps(file_model), _bound(file_model))
+    assert a.step == "A"
+    assert set(a.spatial_context.known_offsets()) == {(-1, -1), (-1, 1), (1, -1), (1, 1)}
+
+
+def test_image_to_latent_and_bad_positions(decoded, file_model):
+    assert image_to_latent(0, 0) == (0, 0)
+    assert image_to_latent(17, 40) == (2, 1)
+    assert image_to_latent(15, 15) == (0, 0)
+    with pytest.raises(MSPViewerError):
+        inspect_element(decoded.analysis, 0, 4, 0, _steps(file_model))
+
+
+def test_replay_first_and_last_frames(file_model, encoded, decoded, tmp_path):
+    pixels, enc = encoded
+    record = decoded.analysis
+    frames = replay_frames(file_model, record, original=pixels)
+    assert len(frames) == len(record.passes) + 1
+    assert np.array_equal(frames[-1].image, decoded.pixels)
+    assert frames[-1].psnr == pytest.approx(
+        10 * math.log10(255 ** 2 / np.mean((decoded.pixels.astype(float) - pixels) ** 2)))
+    point = file_model.rate_point(record.lam)
+    with torch.no_grad():
+        means_only = file_model.synthesise(torch.from_numpy(record.mu)[None], point,
+                                           record.image_size).clamp(0, 1)
+    assert np.array_equal(frames[0].image, tensor_to_image(means_only))
+    assert frames[0].estimated_bits == 0 and frames[0].actual_bits == 0
+    assert frames[0].decoded_elements == 0
+    assert frames[-1].decoded_elements == record.y_hat.size
+    assert frames[-1].estimated_bits == pytest.approx(record.estimated_bits)
+    assert frames[-1].actual_bits == record.actual_bits
+    assert all(a.actual_bits <= b.actual_bits for a, b in zip(frames, frames[1:]))
+
+    gif = tmp_path / "replay.gif"
+    assert export_replay(frames, gif) == [gif]
+    with Image.open(gif) as image:
+        # Pillow merges identical consecutive frames (the tiny random model repeats some)
+        distinct = 1 + sum(not np.array_equal(a.image, b.image) for a, b in zip(frames, frames[1:]))
+        assert image.n_frames == distinct
+    folder = tmp_path / "steps"
+    written = export_replay(frames, folder)
+    assert len(written) == len(frames)
+    with Image.open(written[-1]) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), decoded.pixels)
+    with pytest.raises(MSPViewerError):
+        export_replay(frames, tmp_path / "replay.jpg")
+
+
+def test_replay_cli(model_file, encoded, tmp_path, capsys):
+    from mspviewer.cli import main
+
+    msp = tmp_path / "in.msp"
+    msp.write_bytes(encoded[1].bitstream)
+    out = tmp_path / "r.gif"
+    assert main(["--json", "replay", str(msp), "-o", str(out), "--model", str(model_file)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["frames"] == len(encoded[1].analysis.passes) + 1 and out.exists()
+    assert main(["replay", str(tmp_path / "missing.msp"), "-o", str(out),
+                 "--model", str(model_file)]) == 2
+
+
+def test_fresh_process_check(model_file, encoded, decoded, tmp_path):
+    data = encoded[1].bitstream
+    good = tmp_path / "good.msp"
+    good.write_bytes(data)
+    report = verify_in_fresh_process(good, model_file, decoded.pixels)
+    assert report.ok and report.checksum_ok and report.pixels_identical, report
+
+    header, _ = bitstream.parse(data)
+    corrupted = bytearray(data)
+    corrupted[bitstream.header_size(header) + 3] ^= 0x40  # a high bit of the first word
+    bad = tmp_path / "bad.msp"
+    bad.write_bytes(bytes(corrupted))
+    report = verify_in_fresh_process(bad, model_file, decoded.pixels)
+    assert not report.ok and report.checksum_ok is False, report
+    assert "checksum" in report.message
