@@ -17,6 +17,16 @@ SHARED = REPO.parent / "shared"
 KODAK = SHARED / "data" / "kodak"
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """For modules of many small network passes (LOF): on a shared machine one thread is far
+    steadier (two contended threads made them 10-100x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     from mspviewer.codec import build_random_model, tiny_config

@@ -23,14 +23,7 @@ BOTH = Profile("test-both", "Adam then greedy", lof_iterations=3, learning_rate=
                greedy=True, greedy_budget=6, greedy_batch_fraction=0.5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """LOF runs many small network passes; on a shared machine one thread is far steadier
-    (two contended threads made these tests 10-100x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(generator):

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-import torch
 
 from conftest import smooth_image
 from mspviewer.codec import save_weights
@@ -16,14 +15,7 @@ from mspviewer.codec.profiles import (PROFILES_ENV, Profile, ProfileError, Unkno
 from mspviewer.errors import MSPViewerError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """LOF runs many small network passes; on a shared machine one thread is far steadier
-    (two contended threads made these tests 10-100x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @dataclass
