@@ -21,9 +21,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -315,14 +316,15 @@ class VerifyReport:
 
 def verify_in_fresh_process(bitstream_path: str | os.PathLike, model_path: str | os.PathLike
                             | None, expected: np.ndarray | str | os.PathLike,
-                            threads: int | None = None, timeout: float = 300
-                            ) -> VerifyReport:
+                            threads: int | None = None, timeout: float = 300,
+                            cancel: Callable[[], bool] | None = None) -> VerifyReport:
     """Decode ``bitstream_path`` with ``python -m mspviewer decode`` in a new process and
     compare with ``expected`` (uint8 pixels or a PNG path).
 
     The decoder itself checks the symbols checksum and refuses on a mismatch. The child runs
     with ``threads`` CPU threads (default: this process's count), since the synthesis may
-    differ by one level across thread counts.
+    differ by one level across thread counts. ``cancel()`` returning True kills the child
+    (polled every 0.1 s) and returns a report saying so.
     """
     from mspviewer.imageio import load_image
 
@@ -337,16 +339,15 @@ def verify_in_fresh_process(bitstream_path: str | os.PathLike, model_path: str |
                    "-o", str(output)]
         if model_path is not None:
             command += ["--model", str(model_path)]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  env=env)
-        except subprocess.TimeoutExpired:
-            return VerifyReport(False, None, None, f"decoder timed out after {timeout} s", -1)
-        if done.returncode != 0:
-            message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else \
-                f"decoder exited with status {done.returncode}"
+        outcome = _run_child(command, env, timeout, cancel)
+        if isinstance(outcome, VerifyReport):
+            return outcome
+        returncode, stderr = outcome
+        if returncode != 0:
+            message = stderr.strip().splitlines()[-1] if stderr.strip() else \
+                f"decoder exited with status {returncode}"
             checksum_ok = False if "checksum" in message.lower() else None
-            return VerifyReport(False, checksum_ok, None, message, done.returncode)
+            return VerifyReport(False, checksum_ok, None, message, returncode)
         decoded = load_image(output).pixels
     if decoded.shape != expected.shape:
         return VerifyReport(False, True, False, f"decoded size {decoded.shape[:2]} differs from "
@@ -358,3 +359,26 @@ def verify_in_fresh_process(bitstream_path: str | os.PathLike, model_path: str |
                             f"(max {int(difference.max())} levels)", 0, differing,
                             int(difference.max()))
     return VerifyReport(True, True, True, "checksum ok, pixels identical", 0)
+
+
+def _run_child(command: list[str], env: dict, timeout: float,
+               cancel: Callable[[], bool] | None) -> tuple[int, str] | VerifyReport:
+    """Run the decoder child; (returncode, stderr), or a failed report on timeout/cancel."""
+    with tempfile.TemporaryFile("w+") as errors:  # a file: a full pipe would block the child
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env,
+                                 text=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                returncode = child.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                stop = "cancelled" if cancel is not None and cancel() else (
+                    f"decoder timed out after {timeout} s" if time.monotonic() > deadline
+                    else None)
+                if stop:
+                    child.kill()
+                    child.wait()
+                    return VerifyReport(False, None, None, stop, -1)
+        errors.seek(0)
+        return returncode, errors.read()

@@ -89,6 +89,7 @@ class MSPCodec(nn.Module):
         self.prior = MSPProbabilityModel(self.config)
         self.sigma_table = SigmaTable(self.config.coding)
         self.name = "untrained"
+        self.source_path = None  # the weights file, when loaded from one (weights.load_model)
 
     # -- identity ----------------------------------------------------------------------
     def model_id(self) -> bytes:

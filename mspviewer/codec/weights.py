@@ -99,4 +99,6 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
     model.load_state_dict({k: v.float() for k, v in state.items()})
     model.name = str(payload.get("name", path.stem))
     model.card = dict(payload.get("card", {}))
+    # the file these weights came from: a fresh process (the bit-exact check) reloads it
+    model.source_path = path.resolve()
     return model.to(device).eval()

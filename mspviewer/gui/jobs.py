@@ -348,6 +348,30 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         point=point, difference=difference, path=path, notes=notes)
 
 
+def fresh_process_check_task(model, bitstream_data: bytes, expected: np.ndarray,
+                             cancel: CancelToken) -> Generator[Any, None, Any]:
+    """Re-decode ``bitstream_data`` with ``python -m mspviewer decode`` in a new process and
+    compare with ``expected`` (the pixels this viewer decoded): returns a ``VerifyReport``.
+
+    The child loads the model from its weights file, so the check covers what a user of
+    the saved ``.msp`` and the shipped weights would get, with nothing shared in memory.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from mspviewer.codec.inspection import verify_in_fresh_process
+
+    model_path = getattr(model, "source_path", None)
+    if model_path is None or not Path(model_path).is_file():
+        raise MSPViewerError("the bit-exact check needs a model loaded from a weights file "
+                             "(File ▸ Load model); this one exists only in memory")
+    yield StageProgress("check", "decoding the saved bitstream in a fresh process")
+    with tempfile.TemporaryDirectory(prefix="mspviewer-check-") as folder:
+        stream = Path(folder) / "checked.msp"
+        stream.write_bytes(bitstream_data)
+        return verify_in_fresh_process(stream, model_path, expected, cancel=cancel)
+
+
 def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], device: str,
                        cancel: CancelToken) -> Generator[Any, None, list]:
     """The learned codec (plain encoder) at several λ: RD points as progress records."""

@@ -175,3 +175,47 @@ def bit_allocation(analysis, by: str = "pass") -> Allocation:
     return Allocation(labels, np.array([actual[k] for k in order], np.int64),
                       np.array([estimated[k] for k in order], np.float64),
                       int(analysis.header_bytes))
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One line of the estimated-vs-actual bits table."""
+
+    label: str
+    elements: int  #: latent elements coded (0 for the header)
+    estimated_bits: float  #: the model's cost, Σ −log2 P (0 for the header: not modelled)
+    actual_bits: int  #: from the real stream
+
+    @property
+    def overhead_bits(self) -> float:
+        return self.actual_bits - self.estimated_bits
+
+    @property
+    def overhead_percent(self) -> float | None:
+        """Actual over estimated, in %; None where the model estimates nothing."""
+        if self.estimated_bits <= 0:
+            return None
+        return 100.0 * self.overhead_bits / self.estimated_bits
+
+
+def bits_ledger(analysis) -> list[LedgerRow]:
+    """Estimated (model) vs actual (stream) bits per scale, coarsest first, then the payload
+    total, the header (pure overhead: the model does not price it) and the whole file.
+
+    The per-scale actual bits are the coder's byte positions at the pass boundaries, so they
+    include the range coder's rounding; their sum is the payload exactly.
+    """
+    rows = []
+    for scale in scales(analysis):
+        passes = [p for p in analysis.passes if p.scale == scale]
+        coarsest = any(p.step == "coarsest" for p in passes)
+        rows.append(LedgerRow(f"scale {scale}" + (" (coarsest)" if coarsest else ""),
+                              sum(p.num_elements for p in passes),
+                              sum(p.estimated_bits for p in passes),
+                              8 * sum(p.actual_bytes for p in passes)))
+    payload = LedgerRow("payload (all scales)", sum(r.elements for r in rows),
+                        sum(r.estimated_bits for r in rows), 8 * int(analysis.payload_bytes))
+    header = LedgerRow("header", 0, 0.0, 8 * int(analysis.header_bytes))
+    total = LedgerRow("file", payload.elements, payload.estimated_bits,
+                      payload.actual_bits + header.actual_bits)
+    return rows + [payload, header, total]

@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         self.encoder = TaskRunner("encoder", self)
         self.classic_runner = TaskRunner("classic", self)
         self.sweep_runner = TaskRunner("sweeps", self)
+        #: the fresh-process bit-exact check: its own thread, so encoding goes on meanwhile
+        self.check_runner = TaskRunner("checks", self)
         self._closed = False
         self.view_menu = None
         try:
@@ -128,7 +130,7 @@ class MainWindow(QMainWindow):
         self.compare.classic_codec_changed.connect(self._on_classic_codec)
         self.rd.codecs_changed.connect(self._on_rd_codecs)
         self.rd.ladder_requested.connect(self.start_lambda_ladder)
-        for runner in (self.encoder, self.classic_runner, self.sweep_runner):
+        for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
             runner.task_progress.connect(self._on_task_progress)
             runner.task_finished.connect(self._on_task_finished)
@@ -216,6 +218,9 @@ class MainWindow(QMainWindow):
         self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
         self._action(menu, "&Cancel", self.cancel_encode, "Esc")
         self._action(menu, "MSP at the λ &ladder (RD points)", self.start_lambda_ladder)
+        menu.addSeparator()
+        self.check_action = self._action(
+            menu, "Check &bit-exact decode (fresh process)", self.start_fresh_check, "Ctrl+B")
 
         menu = self.view_menu = self.menuBar().addMenu("&View")
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
@@ -291,6 +296,7 @@ class MainWindow(QMainWindow):
         self.encoder.cancel("superseded")
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
+        self.check_runner.cancel("superseded")
         self.lof.start("", None)
         self.lof.finish(None)
         self.lof.progress.setFormat("idle")
@@ -426,10 +432,39 @@ class MainWindow(QMainWindow):
         self.encoder.submit(task, replace=False)
         return task
 
+    def runners(self) -> tuple[TaskRunner, ...]:
+        return (self.encoder, self.classic_runner, self.sweep_runner, self.check_runner)
+
     def is_busy(self) -> bool:
         """True while a task runs or is queued, or panels still have to catch up."""
-        return self.refresher.pending() or any(
-            r.is_busy() for r in (self.encoder, self.classic_runner, self.sweep_runner))
+        return self.refresher.pending() or any(r.is_busy() for r in self.runners())
+
+    # --- bit-exact check -----------------------------------------------------------------------------
+    def start_fresh_check(self, bitstream_data: bytes | None = None) -> Task | None:
+        """Decode the current result's bitstream (or ``bitstream_data``, e.g. a file from
+        disk) in a new process with the model's weights file, and compare the pixels with the
+        ones shown. The report goes to the metrics panel and the message bar."""
+        result = self.session.result
+        if result is None:
+            self.show_error("Nothing to check yet: encode an image or open a .msp first.")
+            return None
+        data = result.bitstream if bitstream_data is None else bytes(bitstream_data)
+        model, expected = self.session.model, result.decoded
+        task = Task("check", "bit-exact check",
+                    lambda token: jobs.fresh_process_check_task(model, data, expected, token),
+                    context={"result": result})
+        self.check_runner.submit(task)
+        self.statusBar().showMessage("bit-exact check: decoding in a fresh process…", 10000)
+        return task
+
+    def check_file(self, path) -> Task | None:
+        """The bit-exact check of a ``.msp`` file against the result on screen."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            self.show_error(f"Cannot read {path}: {error.strerror or error}")
+            return None
+        return self.start_fresh_check(data)
 
     # --- classic codecs --------------------------------------------------------------------------------
     def _on_classic_codec(self, name: str) -> None:
@@ -524,6 +559,14 @@ class MainWindow(QMainWindow):
             self.lof.progress.setRange(0, 1)
             self.lof.progress.setValue(1)
             self.lof.progress.setFormat("λ ladder done")
+        elif task.kind == "check":
+            if result is None or (task.context or {}).get("result") is not self.session.result:
+                return  # cancelled, or the result it checked is gone
+            self.session.set_fresh_check(result)
+            if result.ok:
+                self.show_message(f"Bit-exact check passed: {result.message}.", "info")
+            else:
+                self.show_error(f"Bit-exact check FAILED: {result.message}")
         elif task.kind == "same-bpp":
             if result is not None and (task.context or {}).get("result") is self.session.result:
                 self.session.set_classic(result)
@@ -534,7 +577,7 @@ class MainWindow(QMainWindow):
             return
         what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
                 "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
-                "sweep": "RD sweep failed"}.get(task.kind, f"{task.label} failed")
+                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"}.get(task.kind, f"{task.label} failed")
         if task.kind in ("encode", "decode", "ladder"):
             self.lof.fail(f"{what}: {message}")
         self.show_error(f"{what}: {message}", details)
@@ -544,8 +587,7 @@ class MainWindow(QMainWindow):
         self._update_busy_label()
 
     def _update_busy_label(self) -> None:
-        running = [r.current.label for r in (self.encoder, self.classic_runner, self.sweep_runner)
-                   if r.current is not None]
+        running = [r.current.label for r in self.runners() if r.current is not None]
         self.status_busy.setText("working: " + ", ".join(running) if running else "ready")
 
     def _on_model_changed(self) -> None:
@@ -659,7 +701,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
-        for runner in (self.encoder, self.classic_runner, self.sweep_runner):
+        for runner in self.runners():
             runner.shutdown()
 
     def closeEvent(self, event) -> None:

@@ -50,6 +50,7 @@ class Session(QObject):
     result_changed = Signal()
     classic_changed = Signal()
     rd_changed = Signal()
+    check_changed = Signal()  #: the fresh-process bit-exact check of the result finished
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -60,12 +61,15 @@ class Session(QObject):
         self.classic: ClassicOutcome | None = None
         self.learned_points: list[LearnedPoint] = []
         self.curves: dict = {}  #: classic codec name → RDCurve (grows as points arrive)
+        #: VerifyReport of the fresh-process check of ``result`` (None: not run yet)
+        self.fresh_check = None
 
     # --- changes ----------------------------------------------------------------------------
     def set_model(self, model, note: str = "") -> None:
         self.model = model
         self.model_note = note
         self.result = None
+        self.fresh_check = None
         self.classic = None
         self.learned_points = []
         self.model_changed.emit()
@@ -78,6 +82,7 @@ class Session(QObject):
             image.pixels.setflags(write=False)  # shared with worker threads: never mutated
         self.image = image
         self.result = None
+        self.fresh_check = None
         self.classic = None
         self.learned_points = []
         self.curves = {}
@@ -89,6 +94,7 @@ class Session(QObject):
     def set_result(self, result: EncodeOutcome) -> None:
         self.result = result
         self.classic = None
+        self.fresh_check = None
         if result.point is not None:
             for existing in self.learned_points:
                 existing.latest = False
@@ -99,6 +105,10 @@ class Session(QObject):
         self.result_changed.emit()
         self.classic_changed.emit()
         self.rd_changed.emit()
+
+    def set_fresh_check(self, report) -> None:
+        self.fresh_check = report
+        self.check_changed.emit()
 
     def set_classic(self, classic: ClassicOutcome | None) -> None:
         self.classic = classic

@@ -1,18 +1,25 @@
 """Bit allocation: bytes per scale / step / channel group from the real stream, and where
-in the image the bits go (a spatial map that can be overlaid on the picture)."""
+in the image the bits go (a spatial map that can be overlaid on the picture).
+
+Beside the bar chart, a table sets the model's estimate against the stream per scale and in
+total, with the overhead (what the real coder spends beyond −log2 P, plus the header).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
+                               QHeaderView, QLabel, QSlider, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, heat_item,
                                           image_viewbox, observe, rgb_item, set_rgb,
                                           status_label)
+
+LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
@@ -72,9 +79,23 @@ class BitAllocationView(QWidget):
         self.map_view.ci.addItem(self.map_box, row=1, col=0)
         self.map_view.ci.addItem(self.map_bar, row=1, col=1)
 
+        # estimated vs actual, per scale and in total
+        self.ledger_table = QTableWidget(0, len(LEDGER_COLUMNS))
+        self.ledger_table.setHorizontalHeaderLabels(list(LEDGER_COLUMNS))
+        self.ledger_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.ledger_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.ledger_table.setToolTip(
+            "estimated: the model's cost Σ −log2 P of the coded symbols; actual: the bits the "
+            "range coder wrote for them (its position at each pass boundary); overhead: "
+            "actual − estimated. The header is not priced by the model.")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plot, "Chart")
+        self.tabs.addTab(self.ledger_table, "Estimated vs actual")
+
         self.summary = status_label(2)
         splitter = QSplitter()
-        splitter.addWidget(self.plot)
+        splitter.addWidget(self.tabs)
         splitter.addWidget(self.map_view)
         splitter.setSizes([500, 400])
         layout = QVBoxLayout(self)
@@ -83,9 +104,11 @@ class BitAllocationView(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.summary)
         self.allocation: latent_data.Allocation | None = None
+        self.ledger: list[latent_data.LedgerRow] = []
         self.bits_map: np.ndarray | None = None
         # two steps: each plot is repainted on its own (see RefreshScheduler)
         observe(session.result_changed, self.refresh_bars, scheduler)
+        observe(session.result_changed, self.refresh_ledger, scheduler)
         observe(session.result_changed, self.refresh_map, scheduler)
         self.refresh()
 
@@ -101,7 +124,29 @@ class BitAllocationView(QWidget):
 
     def refresh(self) -> None:
         self.refresh_bars()
+        self.refresh_ledger()
         self.refresh_map()
+
+    def refresh_ledger(self) -> None:
+        result = self.session.result
+        self.ledger = [] if result is None else latent_data.bits_ledger(result.analysis)
+        table = self.ledger_table
+        table.setRowCount(len(self.ledger))
+        table.setVerticalHeaderLabels([row.label for row in self.ledger])
+        for index, row in enumerate(self.ledger):
+            percent = row.overhead_percent
+            cells = (f"{row.elements:,}" if row.elements else "",
+                     f"{row.estimated_bits:,.1f}" if row.elements else "not modelled",
+                     f"{row.actual_bits:,}", f"{row.overhead_bits:+,.1f}",
+                     "" if percent is None else f"{percent:+.2f} %")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(index, column, item)
+
+    def ledger_text(self, row: int, column: int) -> str:
+        item = self.ledger_table.item(row, column)
+        return item.text() if item is not None else ""
 
     def refresh_bars(self) -> None:
         """The bar chart and the summary line."""

@@ -23,6 +23,7 @@ ROWS = (
     ("header", "Header"),
     ("setting", "Setting"),
     ("decode_check", "Decode check"),
+    ("fresh_check", "Fresh-process check"),
 )
 
 
@@ -42,7 +43,8 @@ class MetricsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         self._rows = {key: index for index, (key, _) in enumerate(ROWS)}
-        for signal in (session.result_changed, session.classic_changed, session.image_changed):
+        for signal in (session.result_changed, session.classic_changed, session.image_changed,
+                       session.check_changed):
             observe(signal, self.refresh, scheduler)
         self.refresh()
 
@@ -100,6 +102,12 @@ class MetricsPanel(QWidget):
         else:
             check = "bit-exact ✓" if result.decode_matches else "MISMATCH ✗"
         self._set("decode_check", 0, check)
+        report = self.session.fresh_check
+        if report is None:
+            self._set("fresh_check", 0, "not run (Encode ▸ Check bit-exact decode)")
+        else:
+            self._set("fresh_check", 0, ("identical ✓ " if report.ok else "FAILED ✗ ")
+                      + report.message)
         classic = self.session.classic
         if classic is not None:
             p = classic.point

@@ -1,0 +1,121 @@
+"""Issue 7 in the window: the fresh-process bit-exact check and the estimated-vs-actual bits
+table. The check needs a model with a weights file, so these tests save the tiny model and
+load it back (the child process loads the same file)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
+
+from mspviewer.codec import bitstream, load_model, save_weights  # noqa: E402
+from mspviewer.codec.inspection import VerifyReport  # noqa: E402
+from mspviewer.gui import latent_data  # noqa: E402
+
+CHECK_TIMEOUT_MS = 120_000  # a fresh interpreter importing torch, on a contended machine
+
+
+@pytest.fixture(scope="module")
+def file_model(tmp_path_factory, tiny_model):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_weights(tiny_model, path, name="tiny")
+    return load_model(path)
+
+
+@pytest.fixture
+def encoded_window(qtbot, file_model, tmp_path):
+    window = make_window(qtbot, file_model, tmp_path)
+    path = tmp_path / "picture.png"
+    write_png(path, 48, 80, seed=5)
+    assert window.open_path(path)
+    encode(qtbot, window, lam=0.01)
+    return window
+
+
+def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_window,
+                                                                 tmp_path):
+    window = encoded_window
+    assert window.metrics.value("fresh_check").startswith("not run")
+    assert window.start_fresh_check() is not None
+    wait_idle(qtbot, window, CHECK_TIMEOUT_MS)
+    report = window.session.fresh_check
+    assert report is not None and report.ok, report
+    assert report.checksum_ok and report.pixels_identical
+    assert window.metrics.value("fresh_check").startswith("identical ✓")
+    assert not window.errors
+
+    data = window.session.result.bitstream
+    header, _ = bitstream.parse(data)
+    corrupted = bytearray(data)
+    corrupted[bitstream.header_size(header) + 3] ^= 0x40  # one payload bit
+    bad = tmp_path / "flipped.msp"
+    bad.write_bytes(bytes(corrupted))
+    assert window.check_file(bad) is not None
+    wait_idle(qtbot, window, CHECK_TIMEOUT_MS)
+    report = window.session.fresh_check
+    assert report is not None and not report.ok
+    assert report.checksum_ok is False and "checksum" in report.message
+    assert window.metrics.value("fresh_check").startswith("FAILED ✗")
+    assert window.errors and "Bit-exact check FAILED" in window.errors[-1]
+    # the result on screen is untouched by a failed check
+    assert window.session.result.bitstream == data
+
+
+def test_a_new_result_clears_the_check(qtbot, encoded_window):
+    window = encoded_window
+    window.session.set_fresh_check(VerifyReport(True, True, True, "checked earlier", 0))
+    wait_idle(qtbot, window)
+    assert window.metrics.value("fresh_check") == "identical ✓ checked earlier"
+    encode(qtbot, window, lam=0.02)
+    assert window.session.fresh_check is None
+    assert window.metrics.value("fresh_check").startswith("not run")
+
+
+def test_check_refuses_a_model_without_weights_file(qtbot, tiny_model, tmp_path):
+    window = make_window(qtbot, tiny_model, tmp_path)
+    assert window.start_fresh_check() is None  # nothing encoded yet
+    assert "Nothing to check" in window.errors[-1]
+    path = tmp_path / "picture.png"
+    write_png(path, 32, 48, seed=1)
+    window.open_path(path)
+    encode(qtbot, window, lam=0.01)
+    window.start_fresh_check()
+    wait_idle(qtbot, window)
+    assert window.session.fresh_check is None
+    assert "weights file" in window.errors[-1]
+
+
+def test_estimated_vs_actual_table(qtbot, encoded_window):
+    window = encoded_window
+    analysis = window.session.result.analysis
+    ledger = window.bits.ledger
+    per_scale = analysis.bits_per_scale()
+    scale_rows = ledger[:-3]
+    assert [int(r.label.split()[1]) for r in scale_rows] == sorted(per_scale, reverse=True)
+    for row in scale_rows:
+        scale = int(row.label.split()[1])
+        # independent: mask the dense per-element arrays by the passes of this scale
+        passes = [p.index for p in analysis.passes if p.scale == scale]
+        in_scale = np.isin(analysis.pass_index, passes)
+        assert row.elements == int(in_scale.sum())
+        assert row.estimated_bits == pytest.approx(float(analysis.bits[in_scale].sum()))
+        assert row.actual_bits == 8 * per_scale[scale]["actual_bytes"]
+    payload, header, total = ledger[-3:]
+    assert payload.elements == analysis.y_hat.size
+    assert payload.actual_bits == 8 * analysis.payload_bytes
+    assert payload.actual_bits == sum(r.actual_bits for r in scale_rows)
+    assert payload.estimated_bits == pytest.approx(analysis.estimated_bits)
+    assert header.actual_bits == 8 * analysis.header_bytes and header.overhead_percent is None
+    assert total.actual_bits == 8 * len(window.session.result.bitstream)
+    # the table shows those numbers
+    table = window.bits.ledger_table
+    assert table.rowCount() == len(ledger)
+    last = len(ledger) - 1
+    assert table.verticalHeaderItem(last).text() == "file"
+    assert window.bits.ledger_text(last, 2) == f"{total.actual_bits:,}"
+    overhead = 100 * (payload.actual_bits - payload.estimated_bits) / payload.estimated_bits
+    assert window.bits.ledger_text(last - 2, 4) == f"{overhead:+.2f} %"
+    assert latent_data.bits_ledger(analysis) == ledger
