@@ -94,3 +94,24 @@ def test_changed_settings_are_reported(image_folder, tmp_path, capsys):
     changed.learning_rate = 5e-5
     Trainer(changed, progress=False).run(resume=True)
     assert "learning_rate: 0.0001 → 5e-05" in capsys.readouterr().err
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from mspviewer.train import loop
+
+    cpu = torch.device("cpu")
+    assert loop.resolve_precision("fp32", cpu) == "fp32"
+    assert loop.resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
+    assert loop.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)
+    assert loop.resolve_precision("auto", cpu) == "bf16"
+
+
+def test_tuples_and_lists_are_not_reported_as_changes():
+    from mspviewer.train.loop import changed_settings
+
+    saved = {"crop_schedule": ((0, 128), (60000, 256)), "lr_drops": (300000,), "seed": 0}
+    current = {"crop_schedule": [[0, 128], [60000, 256]], "lr_drops": [300000], "seed": 0}
+    assert changed_settings(saved, current) == []
+    assert changed_settings(saved, dict(current, seed=1)) == ["seed: 0 → 1"]

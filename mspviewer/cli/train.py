@@ -32,7 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--lr-drop", type=int, action="append", default=[],
                         help="divide the learning rate by 10 after this step (repeatable)")
-    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="auto: bf16 autocast where the hardware runs bf16 natively "
+                             "(CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)

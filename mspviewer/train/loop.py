@@ -45,7 +45,7 @@ class TrainSettings:
     warmup_steps: int = 500
     lr_drops: tuple[int, ...] = ()  # steps after which the learning rate is divided by 10
     clip_norm: float = 1.0
-    precision: str = "bf16"  # bf16 autocast or fp32
+    precision: str = "bf16"  # bf16 autocast or fp32 ("auto" is resolved by the trainer)
     seed: int = 0
     checkpoint_minutes: float = 5.0
     log_every: int = 20
@@ -71,6 +71,30 @@ def rate_distortion_loss(out: dict, x: torch.Tensor, lam: float) -> dict:
     return {"loss": bpp + lam * 255 ** 2 * mse, "bpp": bpp, "mse": mse}
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX).
+
+    Without them, bf16 autocast on CPU is emulated: measured here on an AVX2-only EPYC, a
+    step took 30 s instead of 0.25 s in fp32, while with AVX-512 BF16 it ran 2.5× faster than
+    fp32. Linux only (reads /proc/cpuinfo); elsewhere we assume it is not there.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" → bf16 where the hardware runs it natively (CUDA with bf16, or such a CPU),
+    fp32 elsewhere; "bf16" and "fp32" are kept as asked."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
 class Trainer:
     def __init__(self, settings: TrainSettings, progress: bool = True):
         self.settings = settings
@@ -78,6 +102,7 @@ class Trainer:
         self.rank, self.world_size = _distributed_rank()
         self.device = torch.device(settings.device if self.world_size == 1 or
                                    settings.device == "cpu" else f"cuda:{self.rank}")
+        settings.precision = resolve_precision(settings.precision, self.device)
         self.run_dir = Path(settings.run_dir)
         config = ModelConfig.from_dict(settings.model_config)
         torch.manual_seed(settings.seed)  # identical initial weights on every rank
@@ -240,8 +265,9 @@ class Trainer:
 def changed_settings(saved: dict, current: dict) -> list[str]:
     """Settings that differ from the checkpoint's, except those that never affect a step."""
     ignored = {"steps", "checkpoint_minutes", "log_every", "run_dir", "data"}
-    normalised = json.loads(json.dumps(current))  # tuples → lists, as in the checkpoint
-    return [f"{key}: {saved.get(key)!r} → {value!r}" for key, value in normalised.items()
+    # tuples and lists compare equal: a checkpoint may hold either, depending on its writer
+    saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
+    return [f"{key}: {saved.get(key)!r} → {value!r}" for key, value in current.items()
             if key not in ignored and saved.get(key) != value]
 
 

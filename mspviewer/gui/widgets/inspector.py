@@ -1,0 +1,584 @@
+"""The inspector: click a latent element and see how the probability model coded it.
+
+For engineers chasing an artifact and for students learning latent probability modelling.
+For one element (channel, row, col) of the padded latent grid it shows, each with a short
+caption saying what the number means:
+
+- where it sits in MSP: scale (with its lattice stride), step, channel group (and its
+  channel range), the network pass that coded it and its place in the decoding order;
+- what was coded: ŷ, the predicted mean μ, the table σ, the symbol round(ŷ − μ), its
+  probability, its cost in bits (and whether the record's bits equal −log2 P recomputed),
+  whether it was escaped;
+- the discretised Gaussian PMF the coder used (a bar plot, the coded symbol's bar in
+  :data:`HIGHLIGHT` with a vertical marker);
+- the context it was predicted from: which 3×3 lattice neighbours were already known, and
+  how many channels of the same position earlier groups had decoded.
+
+Everything comes from :func:`mspviewer.codec.inspection.inspect_element` on
+``session.result.analysis`` with the steps per scale and symbol bound of ``session.model``.
+
+Public interface (the main window wires it):
+
+- ``InspectorPanel(session, scheduler=None, parent=None)``;
+- ``inspect(row, col, channel=None)``: a latent position of the padded grid (connect
+  ``LatentView.element_clicked(scale, row, col)`` through a lambda dropping the scale).
+  ``channel=None``: the pinned channel if the user pinned one, else the channel of that
+  position that cost the most bits (ties: the lowest index). Returns the inspection or None;
+  a position off the grid gives a ``message`` instead of an exception;
+- ``inspect_pixel(x, y)``: an image pixel (``CompareView.image_clicked``), mapped with
+  :func:`image_to_latent`; a pixel outside the image leaves the panel as it was (message);
+- ``set_channel(channel | None)``: pin a channel (e.g. LatentView's), or None to go back to
+  "the channel with the most bits"; re-inspects the selected position;
+- ``step_position(d_row, d_col)``: move the selection by latent positions (the arrow buttons);
+- signals ``message(text, level)`` (route to the message bar) and
+  ``element_selected(channel, row, col)`` (after each successful inspection);
+- read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
+  ``value_text(key)``, ``value_tooltip(key)``, ``pmf_data()``, ``highlighted_x()``,
+  ``context_grid()``, ``showing_placeholder()``, ``pmf_plot`` (the PlotWidget).
+
+A new result clears the panel, except that a selected position is inspected again when the
+new latent has the same shape (comparing λ values on the same element).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
+                               QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+                               QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from mspviewer.codec.entropy import MIN_PROBABILITY
+from mspviewer.codec.inspection import image_to_latent, inspect_element, latent_to_image
+from mspviewer.codec.lattice import STEP_NAMES, STEP_PARITIES
+from mspviewer.errors import MSPViewerError
+from mspviewer.gui.widgets.common import PALETTE, observe, placeholder, status_label
+
+PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
+
+#: The coded symbol (bar, marker) and the inspected element in the context grid.
+HIGHLIGHT = PALETTE[5]  # vermillion: stands out against the blue bars for every colour vision
+BAR_COLOUR = PALETTE[0]
+KNOWN_COLOUR = PALETTE[2]
+UNKNOWN_COLOUR = "#e6e6e6"
+OUTSIDE_COLOUR = "#ffffff"
+
+#: Rows of the value table: key, label, what the value means (a caption for learners).
+FIELDS = (
+    ("element", "Element", "channel and position on the padded latent grid (the image "
+                           "pixels it mostly drives)"),
+    ("scale", "Scale", "MSP scale: coarser scales are decoded first; the stride is the "
+                       "spacing of this scale's lattice in latent positions"),
+    ("step", "Step", ""),  # depends on the step: set per element
+    ("group", "Channel group", "channel groups of one step are coded in sequence, each "
+                               "conditioned on the groups before it"),
+    ("pass", "Pass", "the network pass that coded this element (index: label)"),
+    ("order", "Decoding order", "position of that pass in the decoder's sequence; the number "
+                                "of passes does not grow with the image"),
+    ("y_hat", "ŷ", "the quantised latent value the decoder reconstructs: μ + symbol"),
+    ("mu", "μ", "the predicted mean, from the context below"),
+    ("sigma", "σ", "the table scale the coder used (encoder and decoder agree on its index)"),
+    ("symbol", "Symbol", "round(ŷ − μ): the integer the arithmetic coder wrote, with zero "
+                         "mean and scale σ"),
+    ("probability", "P(symbol)", "the probability the coder gave this symbol (the bar marked "
+                                 "in the plot)"),
+    ("bits", "Cost", "bits this element costs in the model: −log2 P (+ escape words)"),
+    ("bits_check", "Check", "the record's bits against −log2 P recomputed from σ and the "
+                            "symbol"),
+    ("escaped", "Escaped", "symbols at or beyond ±bound are sent with escape words"),
+    ("neighbours", "Spatial context", "lattice neighbours decoded before this pass (grid "
+                                      "below)"),
+    ("channels", "Channel context", "channels of this same position decoded by earlier "
+                                    "groups"),
+)
+FIELD_KEYS = tuple(key for key, _, _ in FIELDS)
+
+CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
+CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
+CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
+CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
+
+
+def sig4(value: float) -> str:
+    """Four significant digits: enough to compare with the core at a glance."""
+    return f"{value:.4g}"
+
+
+def _parity_name(parity: tuple[int, int]) -> str:
+    return "(" + ", ".join("odd" if p else "even" for p in parity) + ")"
+
+
+def step_caption(step: str, steps_per_scale: int) -> str:
+    """What a step codes and from what, for the caption of the ``step`` row."""
+    if step == "coarsest":
+        return ("coarsest scale: no spatial context; per-channel learned parameters, "
+                "conditioned on earlier channel groups (it plays a hyperprior's role)")
+    index = STEP_NAMES.index(step)
+    parities = STEP_PARITIES[steps_per_scale][index]
+    where = " and ".join(_parity_name(p) for p in parities)
+    source = ("the coarser lattice around them" if index == 0
+              else "everything decoded so far at this and coarser scales")
+    return (f"step {step} of {steps_per_scale}: the {where} positions of this scale's "
+            f"lattice, predicted from {source}")
+
+
+class InspectorPanel(QWidget):
+    #: (text, level) for the main window's message bar
+    message = Signal(str, str)
+    #: (channel, latent row, latent column) of each element shown
+    element_selected = Signal(int, int, int)
+
+    def __init__(self, session, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.current = None  #: the ElementInspection shown (None: nothing)
+        # what the user selected: (row, col, explicit channel or None) and the latent shape
+        # it was selected on (a new result of the same shape keeps the selection)
+        self._selection: tuple[int, int, int | None] | None = None
+        self._selection_shape: tuple[int, ...] | None = None
+        self._updating_controls = False
+
+        # --- controls --------------------------------------------------------------------
+        self.auto_channel = QCheckBox("most bits")
+        self.auto_channel.setChecked(True)
+        self.auto_channel.setToolTip("Show the channel of the clicked position that cost the "
+                                     "most bits; untick (or pick a channel) to pin one")
+        self.channel_box = QSpinBox()
+        self.channel_box.setPrefix("channel ")
+        self.channel_box.setRange(0, 0)
+        self.channel_box.setToolTip("The latent channel shown; changing it pins that channel")
+        self.auto_channel.toggled.connect(self._on_auto_toggled)
+        self.channel_box.valueChanged.connect(self._on_channel_picked)
+        self.move_buttons: dict[str, QToolButton] = {}
+        bar = QHBoxLayout()
+        bar.addWidget(self.channel_box)
+        bar.addWidget(self.auto_channel)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("move:"))
+        for name, arrow, d_row, d_col in (("left", "◀", 0, -1), ("up", "▲", -1, 0),
+                                          ("down", "▼", 1, 0), ("right", "▶", 0, 1)):
+            button = QToolButton()
+            button.setText(arrow)
+            button.setAutoRaise(True)
+            button.setToolTip(f"Inspect the latent position one step {name}")
+            button.clicked.connect(lambda _=False, r=d_row, c=d_col: self.step_position(r, c))
+            self.move_buttons[name] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+
+        # --- the values ------------------------------------------------------------------
+        self.header = status_label(2)
+        self.table = QTableWidget(len(FIELDS), 2)
+        self.table.setHorizontalHeaderLabels(["value", "what it means"])
+        self.table.setVerticalHeaderLabels([label for _, label, _ in FIELDS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self._rows = {key: index for index, key in enumerate(FIELD_KEYS)}
+
+        # --- the PMF ---------------------------------------------------------------------
+        self.pmf_plot = pg.PlotWidget()
+        self.pmf_plot.setMenuEnabled(False)
+        self.pmf_plot.showGrid(y=True, alpha=0.3)
+        self.pmf_plot.setLabel("bottom", "symbol (ŷ − μ, rounded)")
+        self.pmf_plot.setLabel("left", "P")
+        self.pmf_plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
+        self.pmf_plot.setMinimumHeight(160)
+        self.pmf_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR,
+                                        pen=pg.mkPen(None))
+        self.coded_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=HIGHLIGHT,
+                                         pen=pg.mkPen(None))
+        self.coded_marker = pg.InfiniteLine(angle=90, movable=False,
+                                            pen=pg.mkPen(HIGHLIGHT, width=2,
+                                                         style=Qt.PenStyle.DashLine))
+        self.coded_bar.setZValue(5)
+        self.coded_marker.setZValue(10)
+        self.pmf_plot.addItem(self.pmf_bars)
+        self.pmf_plot.addItem(self.coded_bar)
+        self.pmf_plot.addItem(self.coded_marker)
+        self.coded_marker.setVisible(False)
+        self.pmf_caption = QLabel(" ")
+        self.pmf_caption.setWordWrap(True)
+
+        # --- the context grid ------------------------------------------------------------
+        self.context_table = QTableWidget(3, 3)
+        self.context_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.context_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.context_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.context_table.horizontalHeader().hide()
+        self.context_table.verticalHeader().hide()
+        for index in range(3):
+            self.context_table.setColumnWidth(index, 64)
+            self.context_table.setRowHeight(index, 40)
+        self.context_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.context_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.context_table.setFixedSize(3 * 64 + 4, 3 * 40 + 4)
+        self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which "
+                                      "neighbours the parameter network already knew")
+        legend = QLabel(
+            f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this pass<br>"
+            f"<span style='color:#bbbbbb'>■</span> not decoded yet<br>"
+            f"□ outside the latent grid<br>"
+            f"<span style='color:{HIGHLIGHT}'>■</span> this element")
+        legend.setWordWrap(True)
+        self.context_caption = QLabel(" ")
+        self.context_caption.setWordWrap(True)
+        context_box = QWidget()
+        context_layout = QVBoxLayout(context_box)
+        context_layout.setContentsMargins(0, 0, 0, 0)
+        context_layout.addWidget(QLabel("<b>Context</b> (lattice neighbours)"))
+        context_layout.addWidget(self.context_table)
+        context_layout.addWidget(legend)
+        context_layout.addWidget(self.context_caption)
+        context_layout.addStretch(1)
+        context_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+        pmf_box = QWidget()
+        pmf_layout = QVBoxLayout(pmf_box)
+        pmf_layout.setContentsMargins(0, 0, 0, 0)
+        pmf_layout.addWidget(self.pmf_plot, 1)
+        pmf_layout.addWidget(self.pmf_caption)
+        plots = QWidget()
+        plots_layout = QHBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(pmf_box, 3)
+        plots_layout.addWidget(context_box, 0)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(plots)
+        splitter.setSizes([420, 260])
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.addWidget(self.header)
+        content_layout.addWidget(splitter, 1)
+
+        self.placeholder = placeholder(PLACEHOLDER)
+        self.placeholder.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(content)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.stack, 1)
+        observe(session.result_changed, self._on_result_changed, scheduler)
+        self._on_result_changed()
+
+    # --- public interface ----------------------------------------------------------------
+    def pinned_channel(self) -> int | None:
+        """The channel the user pinned, or None for "the channel with the most bits"."""
+        return None if self.auto_channel.isChecked() else self.channel_box.value()
+
+    def set_channel(self, channel: int | None) -> None:
+        """Pin ``channel`` (None: follow the most costly channel) and re-inspect."""
+        self._updating_controls = True
+        try:
+            self.auto_channel.setChecked(channel is None)
+            if channel is not None:
+                self.channel_box.setValue(int(channel))
+        finally:
+            self._updating_controls = False
+        self._reselect_following_mode()
+
+    def inspect(self, row: int, col: int, channel: int | None = None):
+        """Show element (channel, row, col) of the padded latent grid; see the module doc."""
+        record = self._record()
+        if record is None:
+            return None
+        m, height, width = record.y_hat.shape
+        row, col = int(row), int(col)
+        if not (0 <= row < height and 0 <= col < width):
+            self.message.emit(f"latent position ({row}, {col}) is outside the latent grid "
+                              f"{height}×{width}", "warning")
+            return None
+        if channel is not None and not 0 <= int(channel) < m:
+            self.message.emit(f"channel {channel} does not exist: the latent has {m} "
+                              "channels", "warning")
+            return None
+        shown_channel = self._resolve_channel(record, row, col, channel)
+        msp, coding = self.session.model.config.msp, self.session.model.config.coding
+        try:
+            info = inspect_element(record, shown_channel, row, col,
+                                   steps_per_scale=msp.steps_per_scale,
+                                   symbol_bound=coding.symbol_bound)
+        except MSPViewerError as error:
+            self.message.emit(str(error), "warning")
+            return None
+        self._selection = (row, col, None if channel is None else int(channel))
+        self._selection_shape = tuple(record.y_hat.shape)
+        self._show(info, record, explicit=channel is not None)
+        self.element_selected.emit(info.channel, info.row, info.col)
+        return info
+
+    def inspect_pixel(self, x: int, y: int):
+        """Inspect the latent position of image pixel (x, y); outside the image: a message."""
+        record = self._record()
+        if record is None:
+            return None
+        height, width = record.image_size
+        if not (0 <= x < width and 0 <= y < height):
+            self.message.emit(f"pixel ({x}, {y}) is outside the {width}×{height} image",
+                              "info")
+            return None
+        row, col = image_to_latent(int(x), int(y))
+        return self.inspect(row, col)
+
+    def step_position(self, d_row: int, d_col: int):
+        """Inspect the position ``(d_row, d_col)`` latent steps from the selected one."""
+        if self._selection is None:
+            return None
+        row, col, _ = self._selection
+        record = self._record(quiet=True)
+        if record is None:
+            return None
+        _, height, width = record.y_hat.shape
+        row = min(max(row + d_row, 0), height - 1)
+        col = min(max(col + d_col, 0), width - 1)
+        return self.inspect(row, col)
+
+    def clear(self) -> None:
+        """Show the placeholder: nothing selected."""
+        self.current = None
+        self._selection = None
+        self._selection_shape = None
+        for key in FIELD_KEYS:
+            self._set(key, "")
+        self.header.setText(PLACEHOLDER)
+        self.pmf_bars.setOpts(x=[], height=[])
+        self.coded_bar.setOpts(x=[], height=[])
+        self.coded_marker.setVisible(False)
+        self.pmf_plot.setTitle(None)
+        self.pmf_caption.setText(" ")
+        self.context_table.clearContents()
+        self.context_caption.setText(" ")
+        self.stack.setCurrentIndex(0)
+        self._enable_moves(False)
+
+    def _enable_moves(self, enabled: bool) -> None:
+        for button in self.move_buttons.values():
+            button.setEnabled(enabled)
+
+    # --- read-only views for tests and scripts ----------------------------------------------
+    def value_text(self, key: str) -> str:
+        item = self.table.item(self._rows[key], 0)
+        return item.text() if item is not None else ""
+
+    def value_tooltip(self, key: str) -> str:
+        item = self.table.item(self._rows[key], 0)
+        return item.toolTip() if item is not None else ""
+
+    def caption_text(self, key: str) -> str:
+        item = self.table.item(self._rows[key], 1)
+        return item.text() if item is not None else ""
+
+    def pmf_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(symbols, probabilities) of the bars as plotted."""
+        opts = self.pmf_bars.opts
+        return np.asarray(opts["x"], float), np.asarray(opts["height"], float)
+
+    def highlighted_x(self) -> float | None:
+        """The x of the highlighted (coded symbol) bar; None when nothing is shown."""
+        x = np.asarray(self.coded_bar.opts["x"], float)
+        return float(x[0]) if x.size else None
+
+    def context_grid(self) -> np.ndarray | None:
+        """The 3×3 grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0)."""
+        if self.current is None:
+            return None
+        out = np.zeros((3, 3), np.int8)
+        for r in range(3):
+            for c in range(3):
+                out[r, c] = int(self.context_table.item(r, c).data(CONTEXT_VALUE_ROLE))
+        return out
+
+    def showing_placeholder(self) -> bool:
+        return self.stack.currentIndex() == 0
+
+    # --- internals ---------------------------------------------------------------------------
+    def _record(self, quiet: bool = False):
+        result = self.session.result
+        if result is None or self.session.model is None:
+            if not quiet:
+                self.message.emit("encode an image (or open a .msp file) first: nothing to "
+                                  "inspect yet", "info")
+            return None
+        return result.analysis
+
+    def _resolve_channel(self, record, row: int, col: int, channel: int | None) -> int:
+        if channel is not None:
+            return int(channel)
+        pinned = self.pinned_channel()
+        if pinned is not None and pinned < record.y_hat.shape[0]:
+            return pinned
+        # np.argmax returns the first maximum: ties go to the lowest channel index
+        return int(np.argmax(record.bits[:, row, col]))
+
+    def _reselect_following_mode(self) -> None:
+        """Re-inspect the selected position with the channel mode of the controls."""
+        if self._selection is not None and self._record(quiet=True) is not None:
+            row, col, _ = self._selection
+            self.inspect(row, col)
+
+    def _on_auto_toggled(self, _checked: bool) -> None:
+        if not self._updating_controls:
+            self._reselect_following_mode()
+
+    def _on_channel_picked(self, _value: int) -> None:
+        if self._updating_controls:
+            return
+        self._updating_controls = True
+        try:
+            self.auto_channel.setChecked(False)  # picking a channel pins it
+        finally:
+            self._updating_controls = False
+        self._reselect_following_mode()
+
+    def _on_result_changed(self) -> None:
+        result = self.session.result
+        selection, shape = self._selection, self._selection_shape
+        if result is None:
+            self.clear()
+            return
+        channels = int(result.analysis.y_hat.shape[0])
+        if self.channel_box.maximum() != channels - 1:
+            self._updating_controls = True
+            try:
+                self.channel_box.setRange(0, channels - 1)
+            finally:
+                self._updating_controls = False
+        if selection is not None and shape == tuple(result.analysis.y_hat.shape):
+            row, col, channel = selection
+            if self.inspect(row, col, channel) is not None:
+                return
+        self.clear()
+
+    def _set(self, key: str, text: str, tooltip: str = "", caption: str | None = None
+             ) -> None:
+        row = self._rows[key]
+        item = QTableWidgetItem(text)
+        if tooltip:
+            item.setToolTip(tooltip)
+        self.table.setItem(row, 0, item)
+        meaning = FIELDS[row][2] if caption is None else caption
+        caption_item = QTableWidgetItem(meaning if text else "")
+        caption_item.setForeground(QBrush(QColor("#555555")))
+        self.table.setItem(row, 1, caption_item)
+
+    def _show(self, info, record, explicit: bool) -> None:
+        self.current = info
+        self._updating_controls = True
+        try:
+            self.channel_box.setValue(info.channel)
+        finally:
+            self._updating_controls = False
+        steps = self.session.model.config.msp.steps_per_scale
+        bound = self.session.model.config.coding.symbol_bound
+        num_passes = len(record.passes)
+        how = ("as asked" if explicit else
+               "pinned" if self.pinned_channel() is not None else
+               "the channel of this position that cost the most bits")
+        x0, y0, x1, y1 = latent_to_image(info.row, info.col)
+        self.header.setText(
+            f"<b>channel {info.channel}</b> ({how}) at latent row {info.row}, col {info.col}"
+            f" · image pixels x {x0}–{x1 - 1}, y {y0}–{y1 - 1}")
+
+        self._set("element", f"channel {info.channel}, row {info.row}, col {info.col}")
+        kind = "coarsest, " if info.step == "coarsest" else ""
+        self._set("scale", f"{info.scale} ({kind}stride {info.stride})",
+                  f"lattice coordinates (row {info.lattice_row}, col {info.lattice_col})")
+        self._set("step", info.step, caption=step_caption(info.step, steps))
+        self._set("group", f"{info.group} (channels {info.channel_start}–"
+                           f"{info.channel_stop - 1})")
+        self._set("pass", f"{info.pass_index}: {info.pass_label}")
+        self._set("order", f"{info.pass_index + 1} of {num_passes} passes")
+        self._set("y_hat", sig4(info.y_hat), f"full precision: {info.y_hat!r}")
+        self._set("mu", sig4(info.mu), f"full precision: {info.mu!r}")
+        self._set("sigma", sig4(info.sigma), f"full precision: {info.sigma!r}")
+        self._set("symbol", f"{info.symbol:d}",
+                  f"round(ŷ − μ) = round({info.y_hat!r} − {info.mu!r})")
+        floored = info.symbol_probability <= MIN_PROBABILITY
+        self._set("probability", sig4(info.symbol_probability)
+                  + (" (floored)" if floored else ""),
+                  f"full precision: {info.symbol_probability!r}"
+                  + (f"\n(floored at 2^-24 = {MIN_PROBABILITY:.3g}: no symbol is impossible)"
+                     if floored else ""))
+        self._set("bits", f"{info.bits:.4f} bits", f"full precision: {info.bits!r}")
+        if info.bits_match:
+            check = f"equal to −log2 P = {info.computed_bits:.4f} ✓"
+        else:
+            check = f"DIFFERS: −log2 P = {info.computed_bits:.4f} ✗"
+        self._set("bits_check", check, f"recomputed: {info.computed_bits!r}")
+        self._set("escaped", f"yes (|symbol| ≥ {bound})" if info.escaped else "no")
+        context = info.spatial_context
+        neighbours = sum(1 for inside, offset in zip(context.inside, context.offsets)
+                         if inside and offset != (0, 0))
+        self._set("neighbours", f"{context.num_known} of {neighbours} known")
+        self._set("channels", f"{info.known_channels} channels" if info.known_channels
+                  else "none (first group)")
+
+        self._show_pmf(info, bound)
+        self._show_context(info, record)
+        self.stack.setCurrentIndex(1)
+        self._enable_moves(True)
+
+    def _show_pmf(self, info, bound: int) -> None:
+        x = info.pmf_symbols.astype(float)
+        self.pmf_bars.setOpts(x=x, height=info.pmf)
+        coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
+        height = float(info.pmf[np.searchsorted(info.pmf_symbols, coded)])
+        self.coded_bar.setOpts(x=[float(coded)], height=[height])
+        self.coded_marker.setValue(float(coded))
+        self.coded_marker.setVisible(True)
+        top = float(info.pmf.max(initial=0.0))
+        self.pmf_plot.setRange(xRange=(x[0] - 0.7, x[-1] + 0.7),
+                               yRange=(0.0, max(top, height) * 1.1 or 1.0), padding=0)
+        self.pmf_plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
+                               f"{info.symbol}", size="9pt")
+        self.pmf_caption.setText(
+            f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol {info.symbol}: "
+            f"P = {sig4(info.symbol_probability)}, cost −log2 P = {info.bits:.4f} bits. "
+            "A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 cheap.")
+
+    def _show_context(self, info, record) -> None:
+        context = info.spatial_context
+        grid = context.grid()
+        values = record.y_hat[info.channel]
+        for index, (d_row, d_col) in enumerate(context.offsets):
+            r, c = d_row + 1, d_col + 1
+            state = int(grid[r, c])
+            centre = (d_row, d_col) == (0, 0)
+            position = context.latent_positions[index]
+            if centre:
+                text, colour, ink = "this", HIGHLIGHT, "#ffffff"
+            else:
+                text, colour, ink = (CONTEXT_TEXT[state], CONTEXT_COLOUR[state],
+                                     CONTEXT_TEXT_COLOUR[state])
+            if state == 1 and position is not None:
+                text = f"known\nŷ {values[position]:.3g}"
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setBackground(QBrush(QColor(colour)))
+            item.setForeground(QBrush(QColor(ink)))
+            item.setData(CONTEXT_VALUE_ROLE, state)
+            if position is not None:
+                item.setToolTip(f"latent row {position[0]}, col {position[1]} "
+                                f"(lattice offset {d_row:+d}, {d_col:+d})")
+            self.context_table.setItem(r, c, item)
+        if info.step == "coarsest":
+            spatial = "the coarsest scale has no spatial context"
+        else:
+            spatial = (f"{context.num_known} neighbours on the stride-{info.stride} lattice "
+                       "were decoded before this pass")
+        channels = (f"{info.known_channels} channels of this position (earlier groups)"
+                    if info.known_channels else "no channel of this position yet (first group)")
+        self.context_caption.setText(f"{spatial}; {channels}.")

@@ -1,0 +1,325 @@
+"""The inspector panel (issue 7): every value it shows is the core's own inspection of a real
+encoded result (tiny random model, small images), its PMF plot marks the coded symbol, its
+context grid is the core's, and a new result clears or re-inspects the selection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from conftest import smooth_image  # noqa: E402
+from gui_support import grab_array  # noqa: E402
+
+from mspviewer.codec.inspection import element_pmf, image_to_latent, inspect_element  # noqa: E402
+
+LAM = 0.01
+
+
+def _encode(model, pixels, lam=LAM):
+    """A real EncodeOutcome, as the window's worker would produce it (run here directly)."""
+    from mspviewer.gui.jobs import CancelToken, EncodeRequest, encode_task
+
+    steps = encode_task(model, pixels, EncodeRequest(profile="fast", lam=lam,
+                                                     verify_decode=False), CancelToken())
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value
+
+
+@pytest.fixture(scope="module")
+def loud_model():
+    """The tiny random model with its analysis output amplified: untrained, it would code
+    (nearly) every symbol as 0, which would leave the symbol and its marking untested."""
+    import torch
+
+    from mspviewer.codec import build_random_model, tiny_config
+
+    model = build_random_model(tiny_config(), seed=1)
+    last = [m for m in model.g_a.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight.mul_(40.0)
+        if last.bias is not None:
+            last.bias.mul_(40.0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def pixels():
+    return smooth_image(64, 96, seed=5)  # latent grid 4×6
+
+
+@pytest.fixture(scope="module")
+def outcome(loud_model, pixels):
+    return _encode(loud_model, pixels)
+
+
+@pytest.fixture(scope="module")
+def outcome_other_lambda(loud_model, pixels):
+    return _encode(loud_model, pixels, lam=0.04)
+
+
+@pytest.fixture(scope="module")
+def outcome_other_shape(loud_model):
+    return _encode(loud_model, smooth_image(64, 64, seed=6))  # latent 4×4
+
+
+@pytest.fixture
+def session(qtbot, loud_model):
+    from mspviewer.gui.session import Session
+
+    session = Session()
+    session.model = loud_model  # as set_model leaves it, without the signals' clearing
+    return session
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    from mspviewer.gui.widgets.inspector import InspectorPanel
+
+    panel = InspectorPanel(session)
+    qtbot.addWidget(panel)
+    panel.messages = []
+    panel.message.connect(lambda text, level: panel.messages.append((level, text)))
+    panel.resize(760, 820)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def _core(model, record, channel, row, col):
+    return inspect_element(record, channel, row, col,
+                           steps_per_scale=model.config.msp.steps_per_scale,
+                           symbol_bound=model.config.coding.symbol_bound)
+
+
+def _full(panel, key) -> float:
+    """The full-precision number of a field's tooltip."""
+    return float(panel.value_tooltip(key).splitlines()[0].split(": ", 1)[1])
+
+
+def _check_shown(panel, model, record, channel, row, col):
+    """Every field, the PMF and the context grid against the core, computed here."""
+    info = _core(model, record, channel, row, col)
+    shown = panel.current
+    assert (shown.channel, shown.row, shown.col) == (channel, row, col)
+    kind = "coarsest, " if info.step == "coarsest" else ""
+    assert panel.value_text("element") == f"channel {channel}, row {row}, col {col}"
+    assert panel.value_text("scale") == f"{info.scale} ({kind}stride {2 ** info.scale})"
+    assert panel.value_text("step") == info.step
+    assert panel.value_text("group") == (f"{info.group} (channels {info.channel_start}–"
+                                         f"{info.channel_stop - 1})")
+    assert panel.value_text("pass") == f"{info.pass_index}: {info.pass_label}"
+    assert panel.value_text("order") == f"{info.pass_index + 1} of {len(record.passes)} passes"
+    stats = record.passes[int(record.pass_index[channel, row, col])]
+    assert (info.scale, info.step, info.group) == (stats.scale, stats.step, stats.group)
+    for key, value in (("y_hat", record.y_hat[channel, row, col]),
+                       ("mu", record.mu[channel, row, col]),
+                       ("sigma", record.sigma[channel, row, col])):
+        assert panel.value_text(key) == f"{float(value):.4g}", key
+        assert _full(panel, key) == float(value), key
+    symbol = int(record.symbols[channel, row, col])
+    assert panel.value_text("symbol") == str(symbol)
+    assert symbol == round(float(record.y_hat[channel, row, col])
+                           - float(record.mu[channel, row, col]))
+    bits = float(record.bits[channel, row, col])
+    assert panel.value_text("bits") == f"{bits:.4f} bits"
+    assert _full(panel, "bits") == bits
+    assert panel.value_text("probability").startswith(f"{info.symbol_probability:.4g}")
+    assert abs(-np.log2(_full(panel, "probability")) - bits) <= 1e-6 * max(1.0, bits)
+    assert panel.value_text("bits_check").endswith("✓")
+    assert panel.value_text("escaped") == "no"
+    assert panel.value_text("channels") == (f"{info.channel_start} channels"
+                                            if info.channel_start else "none (first group)")
+    # the PMF as plotted is the coder's discretised Gaussian at this σ
+    symbols, pmf = element_pmf(float(record.sigma[channel, row, col]), symbol,
+                               model.config.coding.symbol_bound)
+    x, heights = panel.pmf_data()
+    np.testing.assert_array_equal(x, symbols.astype(float))
+    np.testing.assert_array_equal(heights, pmf)
+    assert panel.highlighted_x() == symbol
+    assert panel.coded_bar.opts["height"][0] == pmf[list(symbols).index(symbol)]
+    # the context grid as displayed is the core's
+    np.testing.assert_array_equal(panel.context_grid(), info.spatial_context.grid())
+    assert panel.value_text("neighbours").startswith(f"{info.spatial_context.num_known} of ")
+    return info
+
+
+def test_fields_pmf_and_context_match_the_core(qtbot, panel, session, loud_model, outcome):
+    session.set_result(outcome)
+    assert panel.current is None and panel.showing_placeholder()
+    record = outcome.analysis
+    assert record.y_hat.shape[1:] == (4, 6)
+    # (channel, row, col): the coarsest scale (both of its positions), scale 1 steps A and B,
+    # scale 0 steps A and B, an edge element, channels of both groups
+    cases = [(0, 0, 0), (11, 0, 4), (3, 2, 2), (12, 0, 2), (7, 1, 1), (15, 1, 2), (9, 3, 5)]
+    scales, steps = set(), set()
+    for channel, row, col in cases:
+        returned = panel.inspect(row, col, channel)
+        assert returned is panel.current
+        info = _check_shown(panel, loud_model, record, channel, row, col)
+        scales.add(info.scale)
+        steps.add(info.step)
+        assert not panel.showing_placeholder()
+        assert panel.channel_box.value() == channel
+    assert scales == {0, 1, 2} and {"coarsest", "A", "B"} <= steps
+    # and the most surprising element of the record (a symbol far from 0)
+    channel, row, col = (int(v) for v in np.unravel_index(np.argmax(np.abs(record.symbols)),
+                                                           record.symbols.shape))
+    panel.inspect(row, col, channel)
+    info = _check_shown(panel, loud_model, record, channel, row, col)
+    assert abs(info.symbol) >= 2
+    assert not panel.messages
+
+    # an independent check of the context: scale 1, step A at lattice (1, 1) of a 2×3
+    # lattice knows only the coarser lattice, i.e. the (even, even) diagonal neighbours;
+    # lattice row 2 is off the grid
+    panel.inspect(2, 2, 3)
+    np.testing.assert_array_equal(panel.context_grid(),
+                                  [[1, 0, 1], [0, 0, 0], [-1, -1, -1]])
+    assert panel.value_text("step") == "A"
+    # the coarsest scale: no spatial context at all
+    panel.inspect(0, 4, 0)
+    assert panel.value_text("step") == "coarsest"
+    assert (panel.context_grid() != 1).all()
+
+
+def test_channel_none_picks_the_costliest_channel_unless_pinned(qtbot, panel, session,
+                                                                 loud_model, outcome):
+    session.set_result(outcome)
+    bits = outcome.analysis.bits
+    for row, col in ((0, 0), (1, 3), (2, 5), (3, 5)):
+        panel.inspect(row, col)
+        assert panel.current.channel == int(np.argmax(bits[:, row, col]))
+        assert panel.value_text("bits") == f"{bits[:, row, col].max():.4f} bits"
+
+    # pinned by the main window (follow the heatmap's channel), then released
+    panel.set_channel(6)
+    assert (panel.current.channel, panel.current.row, panel.current.col) == (6, 3, 5)
+    panel.inspect(1, 3)
+    assert panel.current.channel == 6
+    panel.set_channel(None)
+    assert panel.current.channel == int(np.argmax(bits[:, 1, 3]))
+    # picking a channel in the spin box pins it too
+    panel.channel_box.setValue(2)
+    assert not panel.auto_channel.isChecked() and panel.current.channel == 2
+    panel.inspect(0, 0)
+    assert panel.current.channel == 2
+    panel.auto_channel.setChecked(True)
+    assert panel.current.channel == int(np.argmax(bits[:, 0, 0]))
+
+    # ties go to the lowest channel index
+    tied_bits = bits.copy()
+    tied_bits[[4, 9], 2, 3] = bits[:, 2, 3].max() + 1.0
+    tied = dataclasses.replace(outcome, analysis=dataclasses.replace(outcome.analysis,
+                                                                     bits=tied_bits))
+    session.set_result(tied)
+    panel.inspect(2, 3)
+    assert panel.current.channel == 4
+
+
+def test_image_pixel_maps_to_its_latent_position(qtbot, panel, session, loud_model, outcome,
+                                                 pixels):
+    session.set_result(outcome)
+    record = outcome.analysis
+    for x, y in ((0, 0), (37, 21), (95, 63), (50, 40)):
+        info = panel.inspect_pixel(x, y)
+        row, col = image_to_latent(x, y)
+        assert (info.row, info.col) == (row, col) == (y // 16, x // 16)
+        assert info.channel == int(np.argmax(record.bits[:, row, col]))
+        _check_shown(panel, loud_model, record, info.channel, row, col)
+    before = panel.current
+    texts = [panel.value_text(key) for key in ("element", "mu", "bits")]
+    # outside the image: refused, nothing changes
+    for x, y in ((96, 10), (-1, 5), (10, 64), (100, -3), (127, 63)):
+        assert panel.inspect_pixel(x, y) is None
+        assert panel.current is before
+    assert [panel.value_text(key) for key in ("element", "mu", "bits")] == texts
+    assert len(panel.messages) == 5 and all("outside" in text for _, text in panel.messages)
+    # off the latent grid
+    assert panel.inspect(4, 0) is None and panel.current is before
+    # the arrow buttons move by one latent position and stop at the grid's edge
+    panel.inspect(2, 4)
+    panel.move_buttons["right"].click()
+    assert (panel.current.row, panel.current.col) == (2, 5)
+    panel.move_buttons["right"].click()
+    assert (panel.current.row, panel.current.col) == (2, 5)
+    panel.move_buttons["up"].click()
+    assert (panel.current.row, panel.current.col) == (1, 5)
+    assert panel.current.channel == int(np.argmax(record.bits[:, 1, 5]))
+
+
+def test_new_result_reinspects_the_same_element_or_clears(qtbot, panel, session, loud_model,
+                                                          outcome, outcome_other_lambda,
+                                                          outcome_other_shape):
+    from mspviewer.gui.widgets.inspector import PLACEHOLDER
+
+    # no result: placeholder, nothing to inspect, no exception
+    assert panel.current is None and panel.showing_placeholder()
+    assert panel.placeholder.text() == PLACEHOLDER
+    assert not any(b.isEnabled() for b in panel.move_buttons.values())
+    assert panel.inspect(1, 1, 0) is None and panel.inspect_pixel(3, 3) is None
+    assert panel.current is None and panel.pmf_data()[0].size == 0
+    assert panel.messages  # told why
+
+    session.set_result(outcome)
+    panel.inspect(2, 2, 9)
+    old_mu = panel.current.mu
+    # the same image at another λ: same latent shape, so the same element is inspected again
+    session.set_result(outcome_other_lambda)
+    record = outcome_other_lambda.analysis
+    assert (panel.current.channel, panel.current.row, panel.current.col) == (9, 2, 2)
+    _check_shown(panel, loud_model, record, 9, 2, 2)
+    assert panel.current.mu == record.mu[9, 2, 2]
+    assert not np.array_equal(record.y_hat, outcome.analysis.y_hat)
+    # without an explicit channel the costliest one of the new result is taken
+    panel.inspect(1, 5)
+    session.set_result(outcome)
+    assert panel.current.channel == int(np.argmax(outcome.analysis.bits[:, 1, 5]))
+    assert old_mu == outcome.analysis.mu[9, 2, 2]
+
+    # another latent shape: the selection is dropped
+    session.set_result(outcome_other_shape)
+    assert panel.current is None and panel.showing_placeholder()
+    assert panel.value_text("mu") == "" and panel.highlighted_x() is None
+    assert panel.context_grid() is None
+    # and it stays dropped when the first result comes back
+    session.set_result(outcome)
+    assert panel.current is None and panel.showing_placeholder()
+
+    panel.inspect(0, 0, 1)
+    session.set_image(None)  # no result any more
+    assert panel.current is None and panel.showing_placeholder()
+
+
+def test_the_coded_symbol_is_drawn_highlighted(qtbot, panel, session, loud_model, outcome):
+    from mspviewer.gui.widgets.common import view_to_widget
+    from mspviewer.gui.widgets.inspector import BAR_COLOUR, HIGHLIGHT
+
+    session.set_result(outcome)
+    record = outcome.analysis
+    # the element of the most surprising symbol: its bar is off-centre
+    channel, row, col = np.unravel_index(np.argmax(np.abs(record.symbols)), record.bits.shape)
+    info = panel.inspect(int(row), int(col), int(channel))
+    assert info.symbol != 0
+    qtbot.wait(30)
+    shot = grab_array(panel.pmf_plot)
+    highlight = np.array([int(HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+    bar = np.array([int(BAR_COLOUR[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+    marked = np.all(shot == highlight, axis=-1)
+    assert marked.sum() > 20, "the coded symbol's highlight is not drawn"
+    assert np.all(shot == bar, axis=-1).sum() > 20, "the PMF bars are not drawn"
+    # the highlighted pixels sit on the coded symbol's column of the plot, nowhere else
+    box = panel.pmf_plot.getPlotItem().getViewBox()
+    ratio = panel.pmf_plot.devicePixelRatioF()
+    centre = view_to_widget(panel.pmf_plot, box, float(info.symbol), 0.0).x() * ratio
+    half_bar = abs(view_to_widget(panel.pmf_plot, box, 0.4, 0.0).x()
+                   - view_to_widget(panel.pmf_plot, box, 0.0, 0.0).x()) * ratio
+    columns = np.nonzero(marked.any(axis=0))[0]
+    assert columns.min() >= centre - half_bar - 2 and columns.max() <= centre + half_bar + 2
+    assert columns.min() <= centre <= columns.max()
