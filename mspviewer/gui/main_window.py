@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget,
+                               QVBoxLayout, QWhatsThis, QWidget)
 
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
@@ -28,6 +28,10 @@ from mspviewer.gui.session import ImageState, Session
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
                                    LOFPanel, MessageBar, MetricsPanel, RDPanel)
 from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
+from mspviewer.gui.tour import GuidedTour, panel_help
+from mspviewer.gui.widgets.blind_ab import BlindABPanel
+from mspviewer.gui.widgets.inspector import InspectorPanel
+from mspviewer.gui.widgets.replay import ReplayPanel
 from mspviewer.gui.worker import Task, TaskRunner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,12 +101,22 @@ class MainWindow(QMainWindow):
         self.rd = RDPanel(self.session, codecs, tuple(rd_codecs or ()), self.refresher)
         self.latents = LatentView(self.session, self.refresher)
         self.bits = BitAllocationView(self.session, self.refresher)
+        self.inspector = InspectorPanel(self.session, self.refresher)
+        # the replay owns its thread: a build (one synthesis per step) never waits behind
+        # an encode, and its failures are reported by the panel itself
+        self.replay = ReplayPanel(self.session, scheduler=self.refresher)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.messages)
-        layout.addWidget(self.compare, 1)
+        # The centre shows the labelled compare view, or the blind A/B test in its place: a
+        # blind round must not have the answer on screen beside it.
+        self.blind_ab = BlindABPanel(self.session)
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.compare)
+        self.centre.addWidget(self.blind_ab)
+        layout.addWidget(self.centre, 1)
         self.setCentralWidget(central)
         self.docks: dict[str, QDockWidget] = {}
         self.add_panel("controls", "Encode", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -114,6 +128,21 @@ class MainWindow(QMainWindow):
         self.add_panel("bits", "Bit allocation", self.bits,
                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.docks["latents"], self.docks["bits"], Qt.Orientation.Horizontal)
+        # the teaching tools share the right column with the RD plot, as tabs
+        self.add_panel("inspector", "Inspector", self.inspector,
+                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["rd"], self.docks["inspector"])
+        self.add_panel("replay", "Decode replay", self.replay,
+                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["replay"])
+        self.tour = GuidedTour(show_panel=self.show_panel)
+        self.add_panel("tour", "Guided tour", self.tour, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.docks["tour"].hide()  # Help ▸ Guided tour opens it, beside the panels it shows
+        for key, dock in self.docks.items():
+            dock.widget().setWhatsThis(panel_help(key))
+        self.compare.setWhatsThis(panel_help("compare"))
+        self.blind_ab.setWhatsThis(panel_help("blind_ab"))
+        self.docks["rd"].raise_()
         self._arranged = False
 
         self.status_model = QLabel(" ")
@@ -130,6 +159,12 @@ class MainWindow(QMainWindow):
         self.compare.classic_codec_changed.connect(self._on_classic_codec)
         self.rd.codecs_changed.connect(self._on_rd_codecs)
         self.rd.ladder_requested.connect(self.start_lambda_ladder)
+        self.latents.element_clicked.connect(self.inspect_latent)
+        self.compare.image_clicked.connect(self.inspect_pixel)
+        self.inspector.message.connect(self.show_message)
+        self.replay.message.connect(self.show_message)
+        self.blind_ab.message.connect(self.show_message)
+        self.tour.closed.connect(self.docks["tour"].hide)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
             runner.task_progress.connect(self._on_task_progress)
@@ -218,6 +253,7 @@ class MainWindow(QMainWindow):
         self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
         self._action(menu, "&Cancel", self.cancel_encode, "Esc")
         self._action(menu, "MSP at the λ &ladder (RD points)", self.start_lambda_ladder)
+        self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R")
         menu.addSeparator()
         self.check_action = self._action(
             menu, "Check &bit-exact decode (fresh process)", self.start_fresh_check, "Ctrl+B")
@@ -226,6 +262,9 @@ class MainWindow(QMainWindow):
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
                            ("difference", "Difference heatmap")):
             self._action(menu, label, lambda _=False, k=key: self.compare.set_mode(k))
+        self.blind_action = self._action(menu, "&Blind A/B test (hides the labels)",
+                                         self.set_blind_mode, "Ctrl+T")
+        self.blind_action.setCheckable(True)
         self._action(menu, "Zoom to &fit", self.compare.zoom_fit, "Ctrl+0")
         self._action(menu, "Zoom &1:1", self.compare.zoom_one_to_one, "Ctrl+1")
         menu.addSeparator()
@@ -233,6 +272,8 @@ class MainWindow(QMainWindow):
             menu.addAction(dock.toggleViewAction())
 
         menu = self.menuBar().addMenu("&Help")
+        self._action(menu, "&Guided tour", self.start_tour, "F1")
+        menu.addAction(QWhatsThis.createAction(self))
         self._action(menu, "&About", self._about)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -437,7 +478,58 @@ class MainWindow(QMainWindow):
 
     def is_busy(self) -> bool:
         """True while a task runs or is queued, or panels still have to catch up."""
-        return self.refresher.pending() or any(r.is_busy() for r in self.runners())
+        return (self.refresher.pending() or self.replay.is_building()
+                or any(r.is_busy() for r in self.runners()))
+
+    # --- teaching: blind A/B and the tour ------------------------------------------------------
+    def set_blind_mode(self, on: bool) -> None:
+        """Show the blind A/B test in the centre instead of the labelled compare view."""
+        on = bool(on)
+        self.centre.setCurrentWidget(self.blind_ab if on else self.compare)
+        self.blind_action.setChecked(on)
+        if on and not self.blind_ab.assignment:
+            self.blind_ab.new_round()  # a warning explains what is missing, if anything
+
+    def blind_mode(self) -> bool:
+        return self.centre.currentWidget() is self.blind_ab
+
+    def show_panel(self, key: str) -> None:
+        """Bring a panel into view (the tour calls this at each step)."""
+        if key in ("compare", "blind_ab"):
+            self.set_blind_mode(key == "blind_ab")
+            return
+        dock = self.docks.get(key)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    def start_tour(self) -> None:
+        self.docks["tour"].show()
+        self.docks["tour"].raise_()
+        self.tour.start(0)
+
+    # --- inspection ------------------------------------------------------------------------------
+    def inspect_latent(self, _scale: int, row: int, col: int):
+        """A click on a heatmap: inspect that element (the heatmap's channel when it shows
+        one, else the inspector's choice) and bring the inspector to the front."""
+        found = self.inspector.inspect(row, col, self.latents.channel())
+        if found is not None:
+            self.docks["inspector"].raise_()
+        return found
+
+    def inspect_pixel(self, x: int, y: int):
+        """A click on the image: inspect the latent position that covers the pixel."""
+        found = self.inspector.inspect_pixel(x, y)
+        if found is not None:
+            self.docks["inspector"].raise_()
+        return found
+
+    def start_replay(self) -> bool:
+        """Build the step-by-step decode replay of the current result (shown in its tab)."""
+        started = self.replay.build()
+        if started:
+            self.docks["replay"].raise_()
+        return started
 
     # --- bit-exact check -----------------------------------------------------------------------------
     def start_fresh_check(self, bitstream_data: bytes | None = None) -> Task | None:
@@ -703,6 +795,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         for runner in self.runners():
             runner.shutdown()
+        if hasattr(self, "replay"):
+            self.replay.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
