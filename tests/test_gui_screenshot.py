@@ -46,3 +46,25 @@ def test_screenshot_bad_arguments(tmp_path):
     done = run_viewer(["--screenshot", str(out), "--profile", "nope"], tmp_path)
     assert done.returncode == 2 and "nope" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_screenshot_of_the_inspector_and_replay_steps(shipped_model, tmp_path):
+    image = tmp_path / "small.png"
+    write_png(image, 64, 96, seed=2)
+    out = tmp_path / "replay.png"
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--lambda", "0.013",
+                       "--size", "1400x900", "--inspect", "40,20", "--replay-steps", "0,9,99",
+                       "--panel", "replay"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    last = shipped_model.config.msp.sequential_passes  # step 99 is clamped to the last
+    shots = [tmp_path / f"replay-step{k:02d}.png" for k in (0, 9, last)]
+    assert [str(path) in done.stdout for path in shots] == [True] * 3, done.stdout
+    images = [np.asarray(Image.open(path).convert("RGB")) for path in shots]
+    assert all(shot.std() > 10 for shot in images)
+    assert not np.array_equal(images[0], images[2])  # the panel shows different steps
+
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--panel", "nope"],
+                      tmp_path)
+    assert done.returncode == 2 and "nope" in done.stderr and "Traceback" not in done.stderr
+    done = run_viewer(["--screenshot", str(out), "--inspect", "1"], tmp_path)
+    assert done.returncode == 2 and "--inspect" in done.stderr

@@ -3,11 +3,14 @@
     mspviewer [IMAGE_OR_MSP] [--image IMG] [--model PATH]
     mspviewer --screenshot OUT.png [--image IMG] [--profile P] [--lambda L | --bpp B]
               [--model PATH] [--size 2200x1400] [--timeout 900] [--cancel-after S]
+              [--inspect X,Y] [--replay-steps K,K,...] [--panel KEY]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
 renders the main window to a PNG and exits: 0 on success, 1 if something failed (the
-window, with its error message, is still saved), 2 for bad arguments.
+window, with its error message, is still saved), 2 for bad arguments. ``--inspect`` and
+``--replay-steps`` show the teaching tools (one PNG per replay step), ``--panel`` saves one
+panel instead of the window.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -35,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds --screenshot waits for the work to finish (default 900)")
+    parser.add_argument("--inspect", metavar="X,Y",
+                        help="with --screenshot: inspect the latent element under image pixel "
+                             "(X, Y) and show the inspector")
+    parser.add_argument("--replay-steps", metavar="K[,K...]",
+                        help="with --screenshot: build the decode replay and save one "
+                             "screenshot per step K (OUT-stepK.png)")
+    parser.add_argument("--panel", metavar="KEY",
+                        help="with --screenshot: save only this panel (e.g. inspector, "
+                             "replay, latents), not the whole window")
     parser.add_argument("--cancel-after", type=float, metavar="S",
                         help="with --screenshot: press Cancel after S seconds (LOF keeps its "
                         "best latent so far)")
@@ -82,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.lam is not None and args.bpp is not None:
         print("mspviewer: give --lambda or --bpp, not both", file=sys.stderr)
         return 2
+    try:
+        extras = ShotExtras.from_args(args)
+    except ValueError as error:
+        print(f"mspviewer: {error}", file=sys.stderr)
+        return 2
     if args.screenshot:
         _headless_platform()
     try:
@@ -127,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         try:
             return run_screenshot(app, window, Path(args.screenshot), size, args.timeout,
-                                  args.cancel_after)
+                                  args.cancel_after, extras)
         finally:
             window.shutdown()
             if settings is not None:
@@ -186,8 +204,46 @@ def wait_until_idle(app, window, timeout_s: float) -> bool:
     return False
 
 
+PANEL_SHOT_SIZE = (1100, 850)  # a panel saved alone with --panel
+
+
+@dataclass(frozen=True)
+class ShotExtras:
+    """What a screenshot shows beyond the encoded image: an inspected element, replay
+    steps, one panel only."""
+
+    inspect: tuple[int, int] | None = None
+    replay_steps: tuple[int, ...] = ()
+    panel: str | None = None
+
+    @classmethod
+    def from_args(cls, args) -> ShotExtras:
+        try:
+            inspect = (tuple(int(v) for v in args.inspect.split(","))
+                       if args.inspect else None)
+            steps = (tuple(int(v) for v in args.replay_steps.split(","))
+                     if args.replay_steps else ())
+        except ValueError:
+            raise ValueError("--inspect takes X,Y and --replay-steps K[,K...], as integers") \
+                from None
+        if inspect is not None and len(inspect) != 2:
+            raise ValueError(f"--inspect takes X,Y, got {args.inspect!r}")
+        return cls(inspect, steps, args.panel)
+
+
+def _save(window, out: Path, panel: str | None) -> bool:
+    if panel is None:
+        return window.save_screenshot(out)
+    return window.docks[panel].grab().save(str(out))
+
+
 def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: float,
-                   cancel_after_s: float | None = None) -> int:
+                   cancel_after_s: float | None = None,
+                   extras: ShotExtras = ShotExtras()) -> int:
+    if extras.panel is not None and extras.panel not in window.docks:
+        print(f"mspviewer: --panel {extras.panel!r} is not a panel; use one of "
+              f"{', '.join(window.docks)}", file=sys.stderr)
+        return 2
     window.resize(*size)
     window.show()
     app.processEvents()
@@ -204,12 +260,29 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         window.show_error(f"--screenshot: still working after {timeout_s:g} s; saving the "
                           f"window as it is")
     window.compare.zoom_fit()
-    for _ in range(5):
-        app.processEvents()
+    if finished and extras.inspect is not None:
+        window.inspect_pixel(*extras.inspect)
+    outputs = [(out, None)]
+    if finished and extras.replay_steps:
+        finished = window.start_replay() and wait_until_idle(app, window, timeout_s)
+        last = len(window.replay.frames) - 1
+        outputs = [(out.with_name(f"{out.stem}-step{min(k, last):02d}{out.suffix}"), min(k, last))
+                   for k in extras.replay_steps]
+    if extras.panel is not None:  # on its own at a readable size, not squeezed in a column
+        dock = window.docks[extras.panel]
+        dock.setFloating(True)
+        dock.show()
+        dock.resize(PANEL_SHOT_SIZE[0], PANEL_SHOT_SIZE[1])
+        dock.raise_()
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.save_screenshot(out):
-        print(f"mspviewer: cannot write {out}", file=sys.stderr)
-        return 1
+    for path, step in outputs:
+        if step is not None:
+            window.replay.set_step(step)
+        for _ in range(5):
+            app.processEvents()
+        if not _save(window, path, extras.panel):
+            print(f"mspviewer: cannot write {path}", file=sys.stderr)
+            return 1
     new_errors = window.errors[errors_before:]
     for message in new_errors:
         print(f"mspviewer: {message}", file=sys.stderr)
@@ -217,6 +290,7 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
     if result is not None:
         point = result.point
         quality = f", PSNR {point.psnr_rgb:.2f} dB" if point is not None else ""
-        print(f"screenshot {out}: {result.bpp:.4f} bpp{quality}")
+        for path, _ in outputs:
+            print(f"screenshot {path}: {result.bpp:.4f} bpp{quality}")
     ok = encoded and finished and result is not None and not new_errors
     return 0 if ok else 1
