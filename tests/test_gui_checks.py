@@ -39,7 +39,10 @@ def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_w
                                                                  tmp_path):
     window = encoded_window
     assert window.metrics.value("fresh_check").startswith("not run")
-    assert window.start_fresh_check() is not None
+    # through the menu action, as a user runs it: its triggered(bool) argument must not be
+    # taken for a bitstream
+    window.check_action.trigger()
+    assert window.check_runner.is_busy()
     wait_idle(qtbot, window, CHECK_TIMEOUT_MS)
     report = window.session.fresh_check
     assert report is not None and report.ok, report
@@ -119,3 +122,14 @@ def test_estimated_vs_actual_table(qtbot, encoded_window):
     overhead = 100 * (payload.actual_bits - payload.estimated_bits) / payload.estimated_bits
     assert window.bits.ledger_text(last - 2, 4) == f"{overhead:+.2f} %"
     assert latent_data.bits_ledger(analysis) == ledger
+
+
+def test_a_new_result_stops_a_running_check(qtbot, encoded_window):
+    window = encoded_window
+    task = window.start_fresh_check()
+    assert window.check_runner.is_busy()
+    # a result arrives (here the same object again, so only the cancellation can drop it)
+    window.session.set_result(window.session.result)
+    assert task.token.reason == "superseded"
+    wait_idle(qtbot, window, 20_000)  # the child is killed within 0.1 s, not run to the end
+    assert window.session.fresh_check is None and not window.errors

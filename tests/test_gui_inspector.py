@@ -323,3 +323,24 @@ def test_the_coded_symbol_is_drawn_highlighted(qtbot, panel, session, loud_model
     columns = np.nonzero(marked.any(axis=0))[0]
     assert columns.min() >= centre - half_bar - 2 and columns.max() <= centre + half_bar + 2
     assert columns.min() <= centre <= columns.max()
+
+
+def test_pixels_of_an_image_not_a_multiple_of_16(qtbot, panel, session, loud_model):
+    """The encoder pads at the bottom and right, so pixel (x, y) is latent (y // 16, x // 16)
+    for any size; the last row and column of positions cover real pixels and padding, and the
+    header names only the real ones; a pixel in the padding is outside the image."""
+    outcome = _encode(loud_model, smooth_image(50, 70, seed=8))
+    record = outcome.analysis
+    assert tuple(record.image_size) == (50, 70) and record.y_hat.shape[1:] == (4, 5)
+    session.set_result(outcome)
+    for x, y in ((69, 49), (64, 48), (63, 47), (0, 49), (69, 0)):
+        info = panel.inspect_pixel(x, y)
+        assert (info.row, info.col) == (y // 16, x // 16)
+        _check_shown(panel, loud_model, record, info.channel, info.row, info.col)
+    panel.inspect_pixel(69, 49)
+    assert "image pixels x 64–69, y 48–49" in panel.header.text()
+    panel.inspect_pixel(20, 20)
+    assert "image pixels x 16–31, y 16–31" in panel.header.text()
+    for x, y in ((70, 10), (10, 50), (79, 63)):
+        assert panel.inspect_pixel(x, y) is None
+    assert (panel.current.row, panel.current.col) == (1, 1)

@@ -110,14 +110,22 @@ def test_replay_from_the_menu_ends_on_the_decoded_image(qtbot, window):
 
 
 def test_blind_mode_replaces_the_labelled_view(qtbot, window):
+    window.start_replay()
+    wait_idle(qtbot, window)
+    assert window.docks["replay"].isVisible()
     # the tiny image's same-bpp classic codec is not configured in these windows: a round
     # is refused with a message and the labelled view is not shown either
     window.set_blind_mode(True)
     assert window.centre.currentWidget() is window.blind_ab and window.blind_mode()
     assert not window.compare.isVisible()
     assert window.blind_action.isChecked()
-    window.set_blind_mode(False)
+    # the replay's last frame is the MSP image: hidden while the test runs
+    assert not window.docks["replay"].isVisible()
+    assert not window.docks["replay"].toggleViewAction().isEnabled()
+    window.show_compare_mode("split")  # View ▸ Split slider leaves the blind test
     assert window.centre.currentWidget() is window.compare and window.compare.isVisible()
+    assert not window.blind_action.isChecked()
+    assert window.docks["replay"].toggleViewAction().isEnabled()
 
 
 def test_the_tour_brings_each_panel_into_view(qtbot, window):

@@ -228,6 +228,8 @@ class ShotExtras:
                 from None
         if inspect is not None and len(inspect) != 2:
             raise ValueError(f"--inspect takes X,Y, got {args.inspect!r}")
+        if any(k < 0 for k in steps):  # step 0 is the prediction; there is none before it
+            raise ValueError(f"--replay-steps takes steps ≥ 0, got {args.replay_steps!r}")
         return cls(inspect, steps, args.panel)
 
 
@@ -260,12 +262,14 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         window.show_error(f"--screenshot: still working after {timeout_s:g} s; saving the "
                           f"window as it is")
     window.compare.zoom_fit()
-    if finished and extras.inspect is not None:
-        window.inspect_pixel(*extras.inspect)
+    if finished and extras.inspect is not None and window.inspect_pixel(*extras.inspect) is None:
+        # the inspector only says why in the message bar: a screenshot asked for it must fail
+        window.show_error(f"--inspect {extras.inspect[0]},{extras.inspect[1]}: nothing to "
+                          "inspect there (outside the image?)")
     outputs = [(out, None)]
     if finished and extras.replay_steps:
         finished = window.start_replay() and wait_until_idle(app, window, timeout_s)
-        last = len(window.replay.frames) - 1
+        last = max(len(window.replay.frames) - 1, 0)  # no frames: the build failed
         outputs = [(out.with_name(f"{out.stem}-step{min(k, last):02d}{out.suffix}"), min(k, last))
                    for k in extras.replay_steps]
     if extras.panel is not None:  # on its own at a readable size, not squeezed in a column

@@ -192,7 +192,8 @@ class LedgerRow:
 
     @property
     def overhead_percent(self) -> float | None:
-        """Actual over estimated, in %; None where the model estimates nothing."""
+        """The overhead relative to the estimate, 100·(actual − estimated)/estimated; None
+        where the model estimates nothing (the header)."""
         if self.estimated_bits <= 0:
             return None
         return 100.0 * self.overhead_bits / self.estimated_bits

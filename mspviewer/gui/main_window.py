@@ -164,6 +164,9 @@ class MainWindow(QMainWindow):
         self.inspector.message.connect(self.show_message)
         self.replay.message.connect(self.show_message)
         self.blind_ab.message.connect(self.show_message)
+        # a check belongs to one result: a newer result makes its report moot (it would
+        # be dropped), so stop its child process instead of letting it run to the end
+        self.session.result_changed.connect(lambda: self.check_runner.cancel("superseded"))
         self.tour.closed.connect(self.docks["tour"].hide)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
@@ -261,7 +264,7 @@ class MainWindow(QMainWindow):
         menu = self.view_menu = self.menuBar().addMenu("&View")
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
                            ("difference", "Difference heatmap")):
-            self._action(menu, label, lambda _=False, k=key: self.compare.set_mode(k))
+            self._action(menu, label, lambda _=False, k=key: self.show_compare_mode(k))
         self.blind_action = self._action(menu, "&Blind A/B test (hides the labels)",
                                          self.set_blind_mode, "Ctrl+T")
         self.blind_action.setCheckable(True)
@@ -485,10 +488,26 @@ class MainWindow(QMainWindow):
     def set_blind_mode(self, on: bool) -> None:
         """Show the blind A/B test in the centre instead of the labelled compare view."""
         on = bool(on)
+        if on == self.blind_mode():
+            self.blind_action.setChecked(on)
+            return
         self.centre.setCurrentWidget(self.blind_ab if on else self.compare)
         self.blind_action.setChecked(on)
+        # The replay's last frame is the MSP image: a viewer could match it against A or B.
+        replay = self.docks["replay"]
+        if on:
+            self._replay_was_visible = replay.isVisible()
+            replay.hide()
+        elif getattr(self, "_replay_was_visible", False):
+            replay.show()
+        replay.toggleViewAction().setEnabled(not on)
         if on and not self.blind_ab.assignment:
             self.blind_ab.new_round()  # a warning explains what is missing, if anything
+
+    def show_compare_mode(self, mode: str) -> None:
+        """Side by side, split or difference (leaving the blind test if it is on)."""
+        self.set_blind_mode(False)
+        self.compare.set_mode(mode)
 
     def blind_mode(self) -> bool:
         return self.centre.currentWidget() is self.blind_ab
@@ -540,7 +559,11 @@ class MainWindow(QMainWindow):
         if result is None:
             self.show_error("Nothing to check yet: encode an image or open a .msp first.")
             return None
-        data = result.bitstream if bitstream_data is None else bytes(bitstream_data)
+        # The menu action's triggered(bool) passes its checked flag here (False): only
+        # bytes name another stream, anything else means the result's own.
+        data = (bytes(bitstream_data)
+                if isinstance(bitstream_data, (bytes, bytearray, memoryview))
+                else result.bitstream)
         model, expected = self.session.model, result.decoded
         task = Task("check", "bit-exact check",
                     lambda token: jobs.fresh_process_check_task(model, data, expected, token),
@@ -669,7 +692,8 @@ class MainWindow(QMainWindow):
             return
         what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
                 "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
-                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"}.get(task.kind, f"{task.label} failed")
+                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"
+                }.get(task.kind, f"{task.label} failed")
         if task.kind in ("encode", "decode", "ladder"):
             self.lof.fail(f"{what}: {message}")
         self.show_error(f"{what}: {message}", details)

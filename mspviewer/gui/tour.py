@@ -59,8 +59,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "mean squared error (pixels on a 0–255 scale). A small λ makes bits expensive: small "
         "files, blurrier "
         "pictures. A large λ buys quality with bits. One model covers λ from 0.0018 to 0.0483 "
-        "(about 0.1 to 1.2 bpp on photos); give a <b>target bpp</b> instead and λ is searched "
-        "for you.</p>"
+        "(about 0.2 to 0.8 bpp on the Kodak photos with the shipped model); give a <b>target "
+        "bpp</b> instead and λ is searched for you.</p>"
         "<p>The <b>profile</b> sets how hard the encoder works: <i>fast</i> runs the encoder "
         "network once, <i>balanced</i> and <i>max</i> also run LOF (later in this tour). "
         "The decoder is the same for every profile.</p>")),
@@ -69,9 +69,9 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "pixels: the rate. <b>PSNR</b> (in dB, higher is better) measures the squared error, "
         "over RGB or on luma (Y) only; <b>MS-SSIM</b> compares local structure and follows "
         "what eyes notice a little better.</p>"
-        "<p>The right column shows the classic codec at the same rate, so each row is a fair "
-        "comparison. The <b>decode check</b> confirms that decoding the file gives exactly "
-        "the encoder's picture, bit for bit: encoder and decoder must make the same "
+        "<p>The right column shows the classic codec at (nearly) the same rate, so each row "
+        "is a fair comparison. The <b>decode check</b> confirms that decoding the file gives "
+        "exactly the encoder's picture, bit for bit: encoder and decoder must make the same "
         "predictions, as the next steps explain.</p>")),
     TourStep("latents", "Why the decoder needs probabilities", (
         "<p>ŷ is written by an <b>arithmetic coder</b>. Before reading each symbol, the "
@@ -85,8 +85,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
     TourStep("inspector", "One element under the microscope", (
         "<p>Click a latent element to see its prediction. μ and σ come from its "
         "<b>context</b>: the neighbours on its lattice that were already decoded, and the "
-        "channel groups already decoded at the same position. Nothing else is available: "
-        "the decoder can only use what it has already read.</p>"
+        "channel groups already decoded at the same position. Apart from λ (in the header), "
+        "nothing else is available: the decoder can only use what it has already read.</p>"
         "<p>The coder sends the symbol round(y − μ) with a discretised Gaussian of scale "
         "σ (snapped to one of 64 table values, so encoder and decoder agree bit for bit). "
         "The PMF plot shows the probability of each symbol; the element costs −log2 of the "
@@ -168,10 +168,12 @@ PANEL_HELP: dict[str, str] = {
         "|ŷ − μ|/σ, for one channel or reduced over all channels."),
     "bits": (
         "Bit allocation: for each scale, step or channel group, the bytes the model expected "
-        "(Σ −log2 P) against the bytes actually in the stream; and a map of bits per pixel by "
+        "(Σ −log2 P) against the bytes actually in the stream, as bars and as a table per "
+        "scale with the overhead (the header is not modelled); and a map of bits per pixel by "
         "16×16 block, overlaid on the image."),
     "inspector": (
-        "Click a latent element to see how it was coded: its scale, step, channel group and "
+        "Click a latent element (in the heatmaps, or a pixel of the image) to see how it was "
+        "coded: its scale, step, channel group and "
         "pass, the predicted μ and σ, the symbol round(y − μ), the discretised Gaussian PMF "
         "with the bar it hit, its cost −log2 P in bits, and which neighbours and channel "
         "groups were already decoded (its context)."),

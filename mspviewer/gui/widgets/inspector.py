@@ -89,8 +89,9 @@ FIELDS = (
     ("bits_check", "Check", "the record's bits against −log2 P recomputed from σ and the "
                             "symbol"),
     ("escaped", "Escaped", "symbols at or beyond ±bound are sent with escape words"),
-    ("neighbours", "Spatial context", "lattice neighbours decoded before this pass (grid "
-                                      "below)"),
+    ("neighbours", "Spatial context", "the 8 nearest lattice neighbours decoded before this "
+                                      "pass (grid below); the context network (three 3×3 "
+                                      "convolutions) sees up to 3 lattice positions each way"),
     ("channels", "Channel context", "channels of this same position decoded by earlier "
                                     "groups"),
 )
@@ -220,8 +221,9 @@ class InspectorPanel(QWidget):
         self.context_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.context_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.context_table.setFixedSize(3 * 64 + 4, 3 * 40 + 4)
-        self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which "
-                                      "neighbours the parameter network already knew")
+        self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which of "
+                                      "the nearest neighbours were already decoded (the context "
+                                      "network's view reaches 3 lattice positions each way)")
         legend = QLabel(
             f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this pass<br>"
             f"<span style='color:#bbbbbb'>■</span> not decoded yet<br>"
@@ -488,6 +490,9 @@ class InspectorPanel(QWidget):
                "pinned" if self.pinned_channel() is not None else
                "the channel of this position that cost the most bits")
         x0, y0, x1, y1 = latent_to_image(info.row, info.col)
+        # the last row/column of positions also covers the padding: name real pixels only
+        height, width = record.image_size
+        x1, y1 = min(x1, width), min(y1, height)
         self.header.setText(
             f"<b>channel {info.channel}</b> ({how}) at latent row {info.row}, col {info.col}"
             f" · image pixels x {x0}–{x1 - 1}, y {y0}–{y1 - 1}")
@@ -577,8 +582,9 @@ class InspectorPanel(QWidget):
         if info.step == "coarsest":
             spatial = "the coarsest scale has no spatial context"
         else:
-            spatial = (f"{context.num_known} neighbours on the stride-{info.stride} lattice "
-                       "were decoded before this pass")
+            spatial = (f"{context.num_known} of the 8 nearest neighbours on the "
+                       f"stride-{info.stride} lattice were decoded before this pass (the "
+                       "context network sees further: 3 lattice positions each way)")
         channels = (f"{info.known_channels} channels of this position (earlier groups)"
                     if info.known_channels else "no channel of this position yet (first group)")
         self.context_caption.setText(f"{spatial}; {channels}.")
