@@ -200,6 +200,22 @@ def test_export_gif_and_png_sequence(qtbot, built, outcomes, tmp_path, messages)
     assert [level for level, _ in messages] == ["info", "info"]
 
 
+def test_the_buttons_export_in_the_background(qtbot, built, outcomes, tmp_path, messages):
+    panel, outcome = built, outcomes[0]
+    target = tmp_path / "background"
+    assert panel.export_in_background(target) is not None
+    qtbot.waitUntil(lambda: not panel.is_exporting(), timeout=60_000)
+    qtbot.waitUntil(lambda: any("exported" in text for _, text in messages), timeout=5_000)
+    assert np.array_equal(load_image(target / f"step_{len(panel.frames) - 1:03d}.png").pixels,
+                          outcome.decoded)
+    # a failure is a message, not a traceback
+    blocker = tmp_path / "a-file.gif"
+    blocker.write_text("not a folder")
+    assert panel.export_in_background(blocker / "replay.gif") is not None
+    qtbot.waitUntil(lambda: any(level == "error" for level, _ in messages), timeout=60_000)
+    assert "Replay export failed" in [text for level, text in messages if level == "error"][-1]
+
+
 def test_export_refuses_without_a_complete_replay(qtbot, panel, tmp_path, messages):
     assert panel.export(tmp_path / "nothing.gif") == []
     assert not (tmp_path / "nothing.gif").exists()

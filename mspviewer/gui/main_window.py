@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
     def is_busy(self) -> bool:
         """True while a task runs or is queued, or panels still have to catch up."""
         return (self.refresher.pending() or self.replay.is_building()
+                or self.replay.is_exporting()
                 or any(r.is_busy() for r in self.runners()))
 
     # --- teaching: blind A/B and the tour ------------------------------------------------------

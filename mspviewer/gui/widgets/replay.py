@@ -86,6 +86,14 @@ def replay_job(model, record, original: np.ndarray | None,
     return computed
 
 
+def export_job(frames: list, path, frame_ms: int,
+               cancel: CancelToken) -> Generator[None, None, list]:
+    """Write the frames off the GUI thread: a GIF of 29 Kodak-size frames takes seconds
+    (palette quantisation), which would freeze the window."""
+    return inspection.export_replay(frames, path, frame_ms=frame_ms)
+    yield  # a generator, as the runner expects; nothing to report meanwhile
+
+
 class ReplayPanel(QWidget):
     #: (text, level): errors, warnings and notices for the window's message bar
     message = Signal(str, str)
@@ -98,6 +106,11 @@ class ReplayPanel(QWidget):
         self.session = session
         self._owns_runner = runner is None
         self.runner = runner if runner is not None else TaskRunner("replay", self)
+        # exports have their own thread: writing a GIF never waits behind a build, and a
+        # build never cancels an export
+        self.export_runner = TaskRunner("replay-export", self)
+        self.export_runner.task_finished.connect(self._on_export_finished)
+        self.export_runner.task_failed.connect(self._on_export_failed)
         self.frames: list[inspection.ReplayFrame] = []
         self._task: Task | None = None  # our running or queued build, None when idle
         self._result = None  # the EncodeOutcome the frames belong to
@@ -269,6 +282,7 @@ class ReplayPanel(QWidget):
         self._drop_task("shutdown")
         if self._owns_runner:
             self.runner.shutdown()
+        self.export_runner.shutdown()  # waits for a file being written: never half a GIF
 
     def _drop_task(self, reason: str) -> None:
         if self._task is not None:
@@ -497,16 +511,50 @@ class ReplayPanel(QWidget):
             self.pause()  # played to the end; a build still running: wait for its next frame
 
     # --- export --------------------------------------------------------------------------------
-    def export(self, path) -> list[Path]:
-        """Write the frames as a GIF (``*.gif``) or a PNG sequence (a folder); [] if refused."""
+    def _export_refused(self) -> bool:
+        """Say why the replay cannot be exported yet (True), or False when it can."""
         steps = self.num_steps()
         if not self.frames:
             self.message.emit("No replay to export: press Build replay first.", "warning")
-            return []
+            return True
         if not self.is_complete():
             self.message.emit(f"The replay is incomplete ({len(self.frames)} of "
                               f"{'?' if steps is None else steps + 1} frames): build it to "
                               "the end before exporting.", "warning")
+            return True
+        return False
+
+    def export_in_background(self, path) -> Task | None:
+        """Like :meth:`export`, in the export thread (the dialogs use this); the outcome
+        comes as a message."""
+        if self._export_refused():
+            return None
+        frames, frame_ms = list(self.frames), self.interval()
+        task = Task("replay-export", f"export the replay to {Path(path).name}",
+                    lambda token: export_job(frames, path, frame_ms, token),
+                    context={"path": Path(path)})
+        self.export_runner.submit(task, replace=False)
+        self.message.emit(f"Exporting the replay to {path}…", "info")
+        return task
+
+    def is_exporting(self) -> bool:
+        return self.export_runner.is_busy()
+
+    def _on_export_finished(self, task: Task, written, cancelled: bool) -> None:
+        if cancelled or not written:
+            return
+        where = written[0] if len(written) == 1 else task.context["path"]
+        self.message.emit(f"Replay exported: {len(written)} file(s) in {where}", "info")
+
+    def _on_export_failed(self, task: Task, message: str, details: str) -> None:
+        if details:
+            print(details, file=sys.stderr)
+        self.message.emit(f"Replay export failed: {message}", "error")
+
+    def export(self, path) -> list[Path]:
+        """Write the frames as a GIF (``*.gif``) or a PNG sequence (a folder), now, on the
+        calling thread; [] if refused. The GUI's buttons use :meth:`export_in_background`."""
+        if self._export_refused():
             return []
         try:
             written = inspection.export_replay(self.frames, path, frame_ms=self.interval())
@@ -517,16 +565,16 @@ class ReplayPanel(QWidget):
         self.message.emit(f"Replay exported: {len(written)} file(s) in {where}", "info")
         return written
 
-    def export_gif_dialog(self) -> list[Path]:
+    def export_gif_dialog(self) -> Task | None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the replay as a GIF",
                                               "replay.gif", "GIF animation (*.gif)")
         if not path:
-            return []
+            return None
         if not path.lower().endswith(".gif"):
             path += ".gif"
-        return self.export(path)
+        return self.export_in_background(path)
 
-    def export_png_dialog(self) -> list[Path]:
+    def export_png_dialog(self) -> Task | None:
         folder = QFileDialog.getExistingDirectory(
             self, "Export the replay as PNGs (step_000.png …) into a folder")
-        return self.export(folder) if folder else []
+        return self.export_in_background(folder) if folder else None
