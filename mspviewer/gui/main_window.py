@@ -128,13 +128,15 @@ class MainWindow(QMainWindow):
         self.add_panel("bits", "Bit allocation", self.bits,
                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.docks["latents"], self.docks["bits"], Qt.Orientation.Horizontal)
-        # the teaching tools share the right column with the RD plot, as tabs
+        # The teaching tools are tabs beside the bit allocation: wide enough for a table and
+        # a PMF, and a click on a heatmap (left of them) or the image never hides its source.
         self.add_panel("inspector", "Inspector", self.inspector,
-                       Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.docks["rd"], self.docks["inspector"])
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["bits"], self.docks["inspector"])
         self.add_panel("replay", "Decode replay", self.replay,
-                       Qt.DockWidgetArea.RightDockWidgetArea)
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["inspector"], self.docks["replay"])
+        self.docks["bits"].raise_()
         self.tour = GuidedTour(show_panel=self.show_panel)
         self.add_panel("tour", "Guided tour", self.tour, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.docks["tour"].hide()  # Help ▸ Guided tour opens it, beside the panels it shows
@@ -142,7 +144,6 @@ class MainWindow(QMainWindow):
             dock.widget().setWhatsThis(panel_help(key))
         self.compare.setWhatsThis(panel_help("compare"))
         self.blind_ab.setWhatsThis(panel_help("blind_ab"))
-        self.docks["rd"].raise_()
         self._arranged = False
 
         self.status_model = QLabel(" ")

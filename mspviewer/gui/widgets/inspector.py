@@ -58,6 +58,8 @@ from mspviewer.errors import MSPViewerError
 from mspviewer.gui.widgets.common import PALETTE, observe, placeholder, status_label
 
 PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
+#: width / height above which the values go beside the plots instead of above them
+WIDE_ASPECT = 1.6
 
 #: The coded symbol (bar, marker) and the inspected element in the context grid.
 HIGHLIGHT = PALETTE[5]  # vermillion: stands out against the blue bars for every colour vision
@@ -253,7 +255,7 @@ class InspectorPanel(QWidget):
         plots_layout.addWidget(pmf_box, 3)
         plots_layout.addWidget(context_box, 0)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(plots)
         splitter.setSizes([420, 260])
@@ -275,6 +277,18 @@ class InspectorPanel(QWidget):
         layout.addWidget(self.stack, 1)
         observe(session.result_changed, self._on_result_changed, scheduler)
         self._on_result_changed()
+
+    def resizeEvent(self, event) -> None:
+        """Values beside the plots in a wide panel (a bottom dock), above them in a tall
+        one (a side dock or a floating window)."""
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() > WIDE_ASPECT * size.height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            extent = size.width() if wide else size.height()
+            self.splitter.setSizes([extent // 2, extent - extent // 2])
 
     # --- public interface ----------------------------------------------------------------
     def pinned_channel(self) -> int | None:
