@@ -25,6 +25,7 @@ from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
 from mspviewer.gui.session import ImageState, Session
+from mspviewer.gui.teaching import TeachingActions
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
                                    LOFPanel, MessageBar, MetricsPanel, RDPanel)
 from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
@@ -58,7 +59,7 @@ def default_model():
                                       f"its results are meaningless.")
 
 
-class MainWindow(QMainWindow):
+class MainWindow(TeachingActions, QMainWindow):
     def __init__(self, model=None, *, model_factory: Callable[[], object] | None = None,
                  settings: QSettings | None = None, open_sample: bool = True,
                  rd_codecs: tuple[str, ...] | None = jobs.DEFAULT_RD_CODECS,
@@ -486,103 +487,6 @@ class MainWindow(QMainWindow):
                 or self.replay.is_exporting()
                 or any(r.is_busy() for r in self.runners()))
 
-    # --- teaching: blind A/B and the tour ------------------------------------------------------
-    def set_blind_mode(self, on: bool) -> None:
-        """Show the blind A/B test in the centre instead of the labelled compare view."""
-        on = bool(on)
-        if on == self.blind_mode():
-            self.blind_action.setChecked(on)
-            return
-        self.centre.setCurrentWidget(self.blind_ab if on else self.compare)
-        self.blind_action.setChecked(on)
-        # The replay's last frame is the MSP image: a viewer could match it against A or B.
-        replay = self.docks["replay"]
-        if on:
-            self._replay_was_visible = replay.isVisible()
-            replay.hide()
-        elif getattr(self, "_replay_was_visible", False):
-            replay.show()
-        replay.toggleViewAction().setEnabled(not on)
-        if on and not self.blind_ab.assignment:
-            self.blind_ab.new_round()  # a warning explains what is missing, if anything
-
-    def show_compare_mode(self, mode: str) -> None:
-        """Side by side, split or difference (leaving the blind test if it is on)."""
-        self.set_blind_mode(False)
-        self.compare.set_mode(mode)
-
-    def blind_mode(self) -> bool:
-        return self.centre.currentWidget() is self.blind_ab
-
-    def show_panel(self, key: str) -> None:
-        """Bring a panel into view (the tour calls this at each step)."""
-        if key in ("compare", "blind_ab"):
-            self.set_blind_mode(key == "blind_ab")
-            return
-        dock = self.docks.get(key)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-
-    def start_tour(self) -> None:
-        self.docks["tour"].show()
-        self.docks["tour"].raise_()
-        self.tour.start(0)
-
-    # --- inspection ------------------------------------------------------------------------------
-    def inspect_latent(self, _scale: int, row: int, col: int):
-        """A click on a heatmap: inspect that element (the heatmap's channel when it shows
-        one, else the inspector's choice) and bring the inspector to the front."""
-        found = self.inspector.inspect(row, col, self.latents.channel())
-        if found is not None:
-            self.docks["inspector"].raise_()
-        return found
-
-    def inspect_pixel(self, x: int, y: int):
-        """A click on the image: inspect the latent position that covers the pixel."""
-        found = self.inspector.inspect_pixel(x, y)
-        if found is not None:
-            self.docks["inspector"].raise_()
-        return found
-
-    def start_replay(self) -> bool:
-        """Build the step-by-step decode replay of the current result (shown in its tab)."""
-        started = self.replay.build()
-        if started:
-            self.docks["replay"].raise_()
-        return started
-
-    # --- bit-exact check -----------------------------------------------------------------------------
-    def start_fresh_check(self, bitstream_data: bytes | None = None) -> Task | None:
-        """Decode the current result's bitstream (or ``bitstream_data``, e.g. a file from
-        disk) in a new process with the model's weights file, and compare the pixels with the
-        ones shown. The report goes to the metrics panel and the message bar."""
-        result = self.session.result
-        if result is None:
-            self.show_error("Nothing to check yet: encode an image or open a .msp first.")
-            return None
-        # The menu action's triggered(bool) passes its checked flag here (False): only
-        # bytes name another stream, anything else means the result's own.
-        data = (bytes(bitstream_data)
-                if isinstance(bitstream_data, (bytes, bytearray, memoryview))
-                else result.bitstream)
-        model, expected = self.session.model, result.decoded
-        task = Task("check", "bit-exact check",
-                    lambda token: jobs.fresh_process_check_task(model, data, expected, token),
-                    context={"result": result})
-        self.check_runner.submit(task)
-        self.statusBar().showMessage("bit-exact check: decoding in a fresh process…", 10000)
-        return task
-
-    def check_file(self, path) -> Task | None:
-        """The bit-exact check of a ``.msp`` file against the result on screen."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            self.show_error(f"Cannot read {path}: {error.strerror or error}")
-            return None
-        return self.start_fresh_check(data)
-
     # --- classic codecs --------------------------------------------------------------------------------
     def _on_classic_codec(self, name: str) -> None:
         self.session.set_classic(None)
@@ -677,13 +581,7 @@ class MainWindow(QMainWindow):
             self.lof.progress.setValue(1)
             self.lof.progress.setFormat("λ ladder done")
         elif task.kind == "check":
-            if result is None or (task.context or {}).get("result") is not self.session.result:
-                return  # cancelled, or the result it checked is gone
-            self.session.set_fresh_check(result)
-            if result.ok:
-                self.show_message(f"Bit-exact check passed: {result.message}.", "info")
-            else:
-                self.show_error(f"Bit-exact check FAILED: {result.message}")
+            self._on_check_finished(task, result)
         elif task.kind == "same-bpp":
             if result is not None and (task.context or {}).get("result") is self.session.result:
                 self.session.set_classic(result)
