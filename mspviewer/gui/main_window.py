@@ -26,10 +26,10 @@ from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
 from mspviewer.gui.session import ImageState, Session
 from mspviewer.gui.teaching import TeachingActions
+from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
                                    LOFPanel, MessageBar, MetricsPanel, RDPanel)
 from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
-from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets.blind_ab import BlindABPanel
 from mspviewer.gui.widgets.inspector import InspectorPanel
 from mspviewer.gui.widgets.replay import ReplayPanel
