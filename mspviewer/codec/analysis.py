@@ -84,9 +84,11 @@ class AnalysisRecord:
     def bits_per_scale(self) -> dict[int, dict[str, float]]:
         out: dict[int, dict[str, float]] = {}
         for p in self.passes:
-            entry = out.setdefault(p.scale, {"estimated_bits": 0.0, "actual_bytes": 0})
+            entry = out.setdefault(p.scale, {"estimated_bits": 0.0, "actual_bytes": 0,
+                                             "num_elements": 0})
             entry["estimated_bits"] += p.estimated_bits
             entry["actual_bytes"] += p.actual_bytes
+            entry["num_elements"] += p.num_elements
         return out
 
     def summary(self) -> dict:

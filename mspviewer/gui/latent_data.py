@@ -206,14 +206,12 @@ def bits_ledger(analysis) -> list[LedgerRow]:
     The per-scale actual bits are the coder's byte positions at the pass boundaries, so they
     include the range coder's rounding; their sum is the payload exactly.
     """
-    rows = []
-    for scale in scales(analysis):
-        passes = [p for p in analysis.passes if p.scale == scale]
-        coarsest = any(p.step == "coarsest" for p in passes)
-        rows.append(LedgerRow(f"scale {scale}" + (" (coarsest)" if coarsest else ""),
-                              sum(p.num_elements for p in passes),
-                              sum(p.estimated_bits for p in passes),
-                              8 * sum(p.actual_bytes for p in passes)))
+    per_scale = analysis.bits_per_scale()
+    coarsest = max(per_scale, default=None)  # the coarsest scale has the largest index
+    rows = [LedgerRow(f"scale {scale}" + (" (coarsest)" if scale == coarsest else ""),
+                      int(entry["num_elements"]), entry["estimated_bits"],
+                      8 * int(entry["actual_bytes"]))
+            for scale, entry in sorted(per_scale.items(), reverse=True)]
     payload = LedgerRow("payload (all scales)", sum(r.elements for r in rows),
                         sum(r.estimated_bits for r in rows), 8 * int(analysis.payload_bytes))
     header = LedgerRow("header", 0, 0.0, 8 * int(analysis.header_bytes))

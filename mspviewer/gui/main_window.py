@@ -342,7 +342,6 @@ class MainWindow(TeachingActions, QMainWindow):
         self.encoder.cancel("superseded")
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
-        self.check_runner.cancel("superseded")
         self.lof.start("", None)
         self.lof.finish(None)
         self.lof.progress.setFormat("idle")
