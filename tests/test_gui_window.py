@@ -434,3 +434,54 @@ def test_excepthook_shows_errors_in_the_window(qtbot, window, capsys):
         sys.excepthook = previous
     assert window.errors[-1] == "Internal error: ValueError: boom"
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_path):
+    """Opening a .msp decodes it beside the encoder: a payload that fails its checksum is
+    reported and the encode carries on; a stream that decodes replaces the encode."""
+    import threading
+    import time
+
+    from mspviewer.codec import encode_image
+    from mspviewer.gui import jobs
+
+    release, started = threading.Event(), []
+
+    def held(model, pixels, request, token):
+        started.append(request.lam)
+        while not release.is_set() and not token:
+            yield jobs.StageProgress("held", "waiting for the test")
+            time.sleep(0.01)
+        return (yield from jobs.encode_task(model, pixels, request, jobs.CancelToken()))
+
+    window = make_window(qtbot, tiny_model, tmp_path, encode_job=held)
+    pixels = write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    encoded = encode_image(tiny_model, pixels, 0.01)
+    good, corrupt = tmp_path / "good.msp", tmp_path / "corrupt.msp"
+    good.write_bytes(encoded.bitstream)
+    flipped = bytearray(encoded.bitstream)
+    flipped[encoded.analysis.header_bytes + 1] ^= 0x40
+    corrupt.write_bytes(bytes(flipped))
+
+    first = window.start_encode(jobs.EncodeRequest(lam=0.02))
+    qtbot.waitUntil(lambda: started == [0.02], timeout=10_000)
+    assert window.open_path(corrupt)  # the header is fine: the decode starts
+    qtbot.waitUntil(lambda: not window.file_runner.is_busy(), timeout=30_000)
+    assert "checksum" in window.errors[-1].lower(), window.errors
+    assert window.encoder.current is first and first.token.reason is None
+    assert window.lof.progress.text() != "failed"
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.session.result.source == "encode"
+    assert window.session.result.lam == pytest.approx(0.02)
+
+    release.clear()
+    second = window.start_encode(jobs.EncodeRequest(lam=0.03))
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=10_000)
+    assert window.open_path(good)
+    wait_idle(qtbot, window)
+    assert second.token.reason == "superseded"
+    result = window.session.result
+    assert result.source == "file" and np.array_equal(result.decoded, encoded.reconstruction)
+    assert window.session.image is not None and result.original is not None

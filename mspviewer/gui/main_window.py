@@ -1,10 +1,11 @@
 """The main window: menus, docks, and the wiring between controls, runners and panels.
 
-The window owns a :class:`~mspviewer.gui.session.Session` (what is shown) and three
-:class:`~mspviewer.gui.worker.TaskRunner` threads: ``encoder`` (everything that uses the
-model: encode, decode, λ ladder), ``classic`` (the third pane's codec at the same bpp) and
-``sweeps`` (classic RD curves). The session changes only when a task succeeds, so any
-failure leaves the previous state on screen, with a message in the message bar.
+The window owns a :class:`~mspviewer.gui.session.Session` (what is shown) and
+:class:`~mspviewer.gui.worker.TaskRunner` threads: ``encoder`` (encode, λ ladder),
+``files`` (decoding an opened ``.msp``), ``classic`` (the third pane's codec at the same
+bpp), ``sweeps`` (classic RD curves) and ``checks`` (the fresh-process bit-exact check).
+The session changes only when a task succeeds, so any failure leaves the previous state on
+screen, and a running encode running, with a message in the message bar.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class MainWindow(TeachingActions, QMainWindow):
         self.sweep_runner = TaskRunner("sweeps", self)
         #: the fresh-process bit-exact check: its own thread, so encoding goes on meanwhile
         self.check_runner = TaskRunner("checks", self)
+        #: decoding an opened ``.msp``: its own thread, so a running encode survives a stream
+        #: whose payload turns out to be corrupt (only a successful decode replaces it)
+        self.file_runner = TaskRunner("files", self)
         self._closed = False
         self.view_menu = None
         try:
@@ -342,6 +346,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self.encoder.cancel("superseded")
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
+        self.file_runner.cancel("superseded")
         self.lof.start("", None)
         self.lof.finish(None)
         self.lof.progress.setFormat("idle")
@@ -371,13 +376,16 @@ class MainWindow(TeachingActions, QMainWindow):
             return False
         image = self.session.image
         original = image.pixels if image is not None else None
-        model, device = self.session.model, self.controls.device()
+        model = self.session.model
+        # While an encode runs the model stays on its device: moving it would pull the
+        # weights from under the encoder.
+        device = str(model.device) if self.encoder.is_busy() else self.controls.device()
         task = Task("decode", f"decode {path.name}",
                     lambda token: jobs.decode_task(model, data, original, device, token,
                                                    str(path), self.max_pixels),
-                    context={"path": path, "image": image})
-        self.lof.start(f"decoding {path.name}", None)
-        self.encoder.submit(task)
+                    context={"path": path, "image": image, "model": model})
+        self.file_runner.submit(task)
+        self.statusBar().showMessage(f"decoding {path.name}…")
         return True
 
     def load_model_dialog(self) -> None:
@@ -395,6 +403,7 @@ class MainWindow(TeachingActions, QMainWindow):
             self.show_error(str(error))
             return False
         self.encoder.cancel("superseded")
+        self.file_runner.cancel("superseded")
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")
         return True
@@ -478,7 +487,8 @@ class MainWindow(TeachingActions, QMainWindow):
         return task
 
     def runners(self) -> tuple[TaskRunner, ...]:
-        return (self.encoder, self.classic_runner, self.sweep_runner, self.check_runner)
+        return (self.encoder, self.classic_runner, self.sweep_runner, self.check_runner,
+                self.file_runner)
 
     def is_busy(self) -> bool:
         """True while a task runs or is queued, or panels still have to catch up."""
@@ -531,7 +541,7 @@ class MainWindow(TeachingActions, QMainWindow):
     def _on_task_progress(self, task: Task, items: list) -> None:
         if self._stale(task):
             return
-        if task.kind in ("encode", "decode", "ladder"):
+        if task.kind in ("encode", "ladder"):
             self.lof.add(items)
         for item in items:
             if isinstance(item, jobs.CurvePoint):
@@ -562,10 +572,13 @@ class MainWindow(TeachingActions, QMainWindow):
                 10000)
             self._start_same_bpp()
         elif task.kind == "decode":
-            self.lof.finish(result, cancelled)
-            if result is None:
-                return
             context = task.context or {}
+            if result is None or context.get("model") is not self.session.model:
+                return
+            # the stream decoded: now, and only now, it replaces whatever the encoder is doing
+            self.encoder.cancel("superseded")
+            self.lof.start(f"decoded {Path(context['path']).name}", None)
+            self.lof.finish(result, cancelled)
             if result.original is None and self.session.image is not None:
                 self.set_image(None)  # the open image is not this stream's original
             self.session.set_result(result)
@@ -593,7 +606,7 @@ class MainWindow(TeachingActions, QMainWindow):
                 "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
                 "sweep": "RD sweep failed", "check": "Bit-exact check could not run"
                 }.get(task.kind, f"{task.label} failed")
-        if task.kind in ("encode", "decode", "ladder"):
+        if task.kind in ("encode", "ladder"):  # a failed decode leaves the encoder's panel
             self.lof.fail(f"{what}: {message}")
         self.show_error(f"{what}: {message}", details)
 
