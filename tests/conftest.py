@@ -29,9 +29,31 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_model():
+    return loud_tiny_model(seed=1)
+
+
+#: How much the tiny model's analysis output is amplified (see :func:`loud_tiny_model`).
+LOUD_GAIN = 80.0
+
+
+def loud_tiny_model(seed: int = 1):
+    """The tiny random model with its analysis output amplified ×``LOUD_GAIN``.
+
+    Untrained, its latents stay under 0.4, so it would code every symbol as 0 and a test
+    could not tell a right symbol from a wrong one. Amplified, a smooth test image gives
+    symbols from about −4 to 4 with under a quarter of them 0 (``test_tiny_model_is_loud``).
+    """
+    import torch
+
     from mspviewer.codec import build_random_model, tiny_config
 
-    return build_random_model(tiny_config(), seed=1)
+    model = build_random_model(tiny_config(), seed=seed)
+    last = [m for m in model.g_a.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight.mul_(LOUD_GAIN)
+        if last.bias is not None:
+            last.bias.mul_(LOUD_GAIN)
+    return model
 
 
 @pytest.fixture(scope="session")

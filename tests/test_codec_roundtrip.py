@@ -110,3 +110,11 @@ def test_uncodable_latents_are_refused_clearly(tiny_model, bad):
         y[0, 0, 0, 0] = bad
         with pytest.raises(LatentOutOfRangeError, match="non-finite|too far"):
             tiny_model.compress_latent(y, 0.0067, pixels.shape[:2])
+
+
+def test_tiny_model_is_loud(tiny_model):
+    """Guards the fixture the structural tests share: its symbols must vary, or a decoder
+    that wrote zeros everywhere would pass them."""
+    symbols = np.asarray(encode_image(tiny_model, smooth_image(48, 64, 3), 0.01).analysis.symbols)
+    assert np.unique(symbols).size >= 7
+    assert (symbols == 0).mean() < 0.3

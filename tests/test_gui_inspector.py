@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from conftest import smooth_image  # noqa: E402
+from conftest import loud_tiny_model, smooth_image  # noqa: E402
 from gui_support import grab_array  # noqa: E402
 
 from mspviewer.codec.inspection import element_pmf, image_to_latent, inspect_element  # noqa: E402
@@ -34,19 +34,7 @@ def _encode(model, pixels, lam=LAM):
 
 @pytest.fixture(scope="module")
 def loud_model():
-    """The tiny random model with its analysis output amplified: untrained, it would code
-    (nearly) every symbol as 0, which would leave the symbol and its marking untested."""
-    import torch
-
-    from mspviewer.codec import build_random_model, tiny_config
-
-    model = build_random_model(tiny_config(), seed=1)
-    last = [m for m in model.g_a.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-    with torch.no_grad():
-        last.weight.mul_(40.0)
-        if last.bias is not None:
-            last.bias.mul_(40.0)
-    return model
+    return loud_tiny_model(seed=1)
 
 
 @pytest.fixture(scope="module")
