@@ -194,10 +194,11 @@ def test_channel_none_picks_the_costliest_channel_unless_pinned(qtbot, panel, se
     panel.set_channel(None)
     assert panel.current.channel == int(np.argmax(bits[:, 1, 3]))
     # picking a channel in the spin box pins it too
-    panel.channel_box.setValue(2)
-    assert not panel.auto_channel.isChecked() and panel.current.channel == 2
+    pinned = (panel.current.channel + 1) % bits.shape[0]  # another channel than the shown one
+    panel.channel_box.setValue(pinned)
+    assert not panel.auto_channel.isChecked() and panel.current.channel == pinned
     panel.inspect(0, 0)
-    assert panel.current.channel == 2
+    assert panel.current.channel == pinned
     panel.auto_channel.setChecked(True)
     assert panel.current.channel == int(np.argmax(bits[:, 0, 0]))
 

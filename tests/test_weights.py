@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_image
+from conftest import loud_tiny_model, smooth_image
 from mspviewer.codec import build_random_model, decode_bytes, encode_image, load_model
 from mspviewer.codec import save_weights, tiny_config
 from mspviewer.codec.weights import read_weights_file
@@ -30,7 +30,7 @@ def test_saved_model_reloads_with_same_identity_and_decodes(tmp_path, tiny_model
 
 
 def test_identity_changes_with_any_weight(tiny_model):
-    other = build_random_model(tiny_config(), seed=1)
+    other = loud_tiny_model(seed=1)
     assert other.model_id() == tiny_model.model_id()
     with torch.no_grad():
         next(other.prior.parameters()).view(-1)[0] += 1e-3
