@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from mspviewer.bundled import resources_dir
 from mspviewer.errors import MSPViewerError
 
 #: Quality measures a BD value can be computed on.
@@ -41,7 +42,7 @@ METRIC_LABELS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
                  "ms_ssim_db": "MS-SSIM [dB]"}
 
 #: Where the project's copies of published Kodak anchors live (see its README.md).
-ANCHOR_DIR = Path(__file__).resolve().parents[1] / "resources" / "anchors" / "kodak"
+ANCHOR_DIR = resources_dir() / "anchors" / "kodak"
 
 
 class BDError(MSPViewerError, ValueError):

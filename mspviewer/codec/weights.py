@@ -19,16 +19,17 @@ import torch
 
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
+from mspviewer.bundled import models_dir
 from mspviewer.errors import ModelFileError
 
 WEIGHTS_FORMAT = "mspviewer-weights"
 WEIGHTS_VERSION = 1
 DEFAULT_MODEL_FILE = "msp-default.pt"
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = models_dir()
 
 
 def default_model_path() -> Path:
-    """$MSPVIEWER_MODEL if set, else the model shipped in the repository's ``models/``."""
+    """$MSPVIEWER_MODEL if set, else the shipped model (``models/``, or the wheel's copy)."""
     override = os.environ.get("MSPVIEWER_MODEL")
     return Path(override) if override else MODELS_DIR / DEFAULT_MODEL_FILE
 

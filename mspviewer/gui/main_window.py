@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QS
                                QVBoxLayout, QWhatsThis, QWidget)
 
 from mspviewer.codec import bitstream
+from mspviewer.bundled import resources_dir
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
@@ -36,8 +37,7 @@ from mspviewer.gui.widgets.inspector import InspectorPanel
 from mspviewer.gui.widgets.replay import ReplayPanel
 from mspviewer.gui.worker import Task, TaskRunner
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_IMAGE = REPO_ROOT / "resources" / "sample.png"
+SAMPLE_IMAGE = resources_dir() / "sample.png"
 #: Largest image the viewer opens (pixels); larger ones are refused with a message.
 GUI_MAX_PIXELS = 16 * 1024 * 1024
 #: Largest .msp file the viewer reads.
