@@ -36,7 +36,9 @@ def encoded_window(qtbot, file_model, tmp_path):
 
 
 def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_window,
-                                                                 tmp_path):
+                                                                 tmp_path, monkeypatch):
+    from PySide6.QtGui import QAction
+
     window = encoded_window
     assert window.metrics.value("fresh_check").startswith("not run")
     # through the menu action, as a user runs it: its triggered(bool) argument must not be
@@ -56,7 +58,14 @@ def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_w
     corrupted[bitstream.header_size(header) + 3] ^= 0x40  # one payload bit
     bad = tmp_path / "flipped.msp"
     bad.write_bytes(bytes(corrupted))
-    assert window.check_file(bad) is not None
+    # File ▸ Check a .msp file…, through its menu entry and file dialog
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    action = next(a for a in window.findChildren(QAction)
+                  if a.text().startswith("Check a .msp &file"))
+    action.trigger()
+    assert window.check_runner.is_busy()
     wait_idle(qtbot, window, CHECK_TIMEOUT_MS)
     report = window.session.fresh_check
     assert report is not None and not report.ok
@@ -65,6 +74,11 @@ def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_w
     assert window.errors and "Bit-exact check FAILED" in window.errors[-1]
     # the result on screen is untouched by a failed check
     assert window.session.result.bitstream == data
+    # a file that is not a stream of this model is refused before any process starts
+    errors = len(window.errors)
+    (tmp_path / "garbage.msp").write_bytes(b"MSPV" + bytes(64))
+    assert window.check_file(tmp_path / "garbage.msp") is None
+    assert not window.check_runner.is_busy() and len(window.errors) == errors + 1
 
 
 def test_a_new_result_clears_the_check(qtbot, encoded_window):

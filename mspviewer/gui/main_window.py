@@ -266,6 +266,8 @@ class MainWindow(TeachingActions, QMainWindow):
         menu.addSeparator()
         self.check_action = self._action(
             menu, "Check &bit-exact decode (fresh process)", self.start_fresh_check, "Ctrl+B")
+        self._action(menu, "Check a .msp &file against the decoded image…",
+                     self.check_file_dialog)
 
         menu = self.view_menu = self.menuBar().addMenu("&View")
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
@@ -356,7 +358,9 @@ class MainWindow(TeachingActions, QMainWindow):
             self.setWindowTitle(f"MSP viewer: {image.name} ({image.width}×{image.height})")
             self._start_sweeps(self.rd.selected())
 
-    def open_bitstream(self, path) -> bool:
+    def read_bitstream(self, path) -> bytes | None:
+        """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
+        with the reason in the message bar."""
         path = Path(path)
         try:
             size = path.stat().st_size
@@ -365,14 +369,21 @@ class MainWindow(TeachingActions, QMainWindow):
                                      f"{MAX_BITSTREAM_BYTES:,} this viewer reads")
             data = path.read_bytes()
             # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
-            # before the decode task would replace a running encode.
+            # before any decode starts.
             header, _ = bitstream.parse(data, self.max_pixels)
             self.session.model.check_compatible(header)
         except MSPViewerError as error:
             self.show_error(str(error))
-            return False
+            return None
         except OSError as error:
             self.show_error(f"Cannot read {path}: {error.strerror or error}")
+            return None
+        return data
+
+    def open_bitstream(self, path) -> bool:
+        path = Path(path)
+        data = self.read_bitstream(path)
+        if data is None:
             return False
         image = self.session.image
         original = image.pixels if image is not None else None

@@ -5,12 +5,12 @@ A mixin of :class:`~mspviewer.gui.main_window.MainWindow`, kept apart so the win
 stays about files, encoding and layout. It uses the window's panels (``inspector``,
 ``replay``, ``blind_ab``, ``tour``, ``compare``, ``latents``), its ``docks``, ``centre``,
 ``blind_action``, ``check_runner`` and ``session``, and its ``show_message`` /
-``show_error``.
+``show_error`` / ``read_bitstream``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from PySide6.QtWidgets import QFileDialog
 
 from mspviewer.gui import jobs
 from mspviewer.gui.worker import Task
@@ -106,13 +106,18 @@ class TeachingActions:
         return task
 
     def check_file(self, path) -> Task | None:
-        """The bit-exact check of a ``.msp`` file against the result on screen."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            self.show_error(f"Cannot read {path}: {error.strerror or error}")
-            return None
-        return self.start_fresh_check(data)
+        """The bit-exact check of a ``.msp`` file (written by another machine, another
+        build, …) against the decoded image on screen."""
+        if self.session.result is None:
+            return self.start_fresh_check()  # refuses, with the message
+        data = self.read_bitstream(path)
+        return self.start_fresh_check(data) if data is not None else None
+
+    def check_file_dialog(self) -> Task | None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Check a bitstream against the decoded image", "",
+            "MSP bitstream (*.msp);;All files (*)")
+        return self.check_file(path) if path else None
 
     def _on_check_finished(self, task: Task, result) -> None:
         if result is None or (task.context or {}).get("result") is not self.session.result:
