@@ -326,3 +326,32 @@ def test_the_view_renders_the_current_frame(qtbot, built):
         qtbot.wait(30)
         shown = rendered_pixels(panel.view, panel.image_box, HEIGHT, WIDTH)
         assert np.array_equal(shown, panel.frames[k].image)
+
+
+def test_frame_reduction_keeps_the_frames_within_the_budget():
+    from mspviewer.gui.widgets.replay import REPLAY_MEMORY_BYTES, frame_reduction
+
+    assert frame_reduction((1080, 1920), 29) == 1  # 180 MB
+    assert frame_reduction((2160, 3840), 29) == 2  # 722 MB at full size, 180 MB halved
+    for size, frames, budget in (((2160, 3840), 29, REPLAY_MEMORY_BYTES), ((500, 700), 29, 10**6),
+                                 ((64, 96), 29, 1000), ((7, 5), 3, 1)):
+        f = frame_reduction(size, frames, budget)
+        fits = lambda k: frames * 3 * -(-size[0] // k) * -(-size[1] // k) <= budget  # noqa: E731
+        assert f == 1 or not fits(f - 1)  # the smallest factor that fits …
+        assert fits(f) or f >= max(size)  # … or a single pixel per frame
+
+
+def test_large_images_replay_at_reduced_resolution(qtbot, panel, model, outcomes, monkeypatch):
+    from mspviewer.gui.widgets import replay
+
+    monkeypatch.setattr(replay, "REPLAY_MEMORY_BYTES", 29 * 3 * 32 * 48)  # room for 1/2 size
+    build_all(qtbot, panel)
+    assert panel.reduction == 2
+    record = outcomes[0].analysis
+    full = inspection.replay_frames(model, record, outcomes[0].original)
+    for got, want in zip(panel.frames, full):
+        assert got.image.shape == (HEIGHT // 2, WIDTH // 2, 3)
+        box = want.image.reshape(HEIGHT // 2, 2, WIDTH // 2, 2, 3).astype(float).mean(axis=(1, 3))
+        assert np.abs(got.image.astype(float) - box).max() <= 0.5  # a 2×2 box average
+        assert got.psnr == want.psnr  # measured at full resolution
+    assert "1/2 resolution" in panel.step_text()

@@ -18,7 +18,9 @@ Public interface (for the main window and the tests)::
 - ``build()`` → bool (False, with a message, when there is no result or model);
   ``cancel()`` stops a running build after its current frame (the frames so far stay);
   ``is_building()``; ``frames`` (the :class:`ReplayFrame` list received so far, in order);
-  ``num_steps()`` (P of the current result, None without one); ``is_complete()``.
+  ``num_steps()`` (P of the current result, None without one); ``is_complete()``;
+  ``reduction`` (1, or the factor by which frames of a large image are kept smaller so that
+  all of them fit in ``REPLAY_MEMORY_BYTES``).
 - ``set_step(k)`` (clamped to the frames received), ``step()``; ``slider`` (QSlider, 0..P
   once complete); ``step_text()`` (the per-step line shown under the image).
 - ``play()`` / ``pause()`` / ``is_playing()``, ``play_button``; ``set_interval(ms)`` /
@@ -39,6 +41,7 @@ frames of another result are never shown.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Generator
@@ -46,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PIL import Image
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
@@ -64,13 +68,41 @@ MAX_INTERVAL_MS = 10_000
 TASK_KIND = "replay"
 
 
-def replay_job(model, record, original: np.ndarray | None,
-               cancel: CancelToken) -> Generator[inspection.ReplayFrame, None, int]:
-    """Yield the replay frames one by one; stop between frames once cancelled.
+#: Most memory a replay's frames may take. The 29 frames of a 4K image would take 720 MB;
+#: over this budget they are kept at 1/f of the resolution (f the smallest integer that
+#: fits), while their PSNR is still measured at full resolution.
+REPLAY_MEMORY_BYTES = 400 * 2**20
+
+
+def frame_reduction(image_size, num_frames: int, budget: int | None = None) -> int:
+    """The smallest integer factor f such that ``num_frames`` RGB frames of ``image_size``
+    (height, width) reduced by f fit in ``budget`` bytes (default REPLAY_MEMORY_BYTES)."""
+    budget = REPLAY_MEMORY_BYTES if budget is None else budget
+    height, width = image_size
+    factor = 1
+    while num_frames * 3 * -(-height // factor) * -(-width // factor) > budget and \
+            (factor < height or factor < width):
+        factor += 1
+    return factor
+
+
+def reduce_frame(frame: inspection.ReplayFrame, factor: int) -> inspection.ReplayFrame:
+    """The frame with its image box-averaged by ``factor`` (Pillow's ``reduce``)."""
+    if factor == 1:
+        return frame
+    small = np.asarray(Image.fromarray(frame.image).reduce(factor))
+    return dataclasses.replace(frame, image=small)
+
+
+def replay_job(model, record, original: np.ndarray | None, cancel: CancelToken,
+               budget: int | None = None) -> Generator[inspection.ReplayFrame, None, int]:
+    """Yield the replay frames one by one (reduced to fit ``budget``, see
+    :func:`frame_reduction`); stop between frames once cancelled.
 
     Returns how many frames were computed. Each ``next`` of the core's generator is one
     synthesis, so the token is checked before asking for the next frame, not after.
     """
+    factor = frame_reduction(record.image_size, len(record.passes) + 1, budget)
     frames = inspection.iter_replay_frames(model, record, original)
     computed = 0
     try:
@@ -80,7 +112,7 @@ def replay_job(model, record, original: np.ndarray | None,
             except StopIteration:
                 break
             computed += 1
-            yield frame
+            yield reduce_frame(frame, factor)
     finally:
         frames.close()
     return computed
@@ -112,6 +144,7 @@ class ReplayPanel(QWidget):
         self.export_runner.task_finished.connect(self._on_export_finished)
         self.export_runner.task_failed.connect(self._on_export_failed)
         self.frames: list[inspection.ReplayFrame] = []
+        self.reduction = 1  #: the frames' resolution is 1/reduction of the image's
         self._task: Task | None = None  # our running or queued build, None when idle
         self._result = None  # the EncodeOutcome the frames belong to
         self._shown: tuple[int, int] | None = None  # (step, id(frame)) on screen
@@ -259,6 +292,7 @@ class ReplayPanel(QWidget):
         self._clear_frames()
         self._result = result
         record, original = result.analysis, result.original
+        self.reduction = frame_reduction(record.image_size, len(record.passes) + 1)
         task = Task(TASK_KIND, "decode replay",
                     lambda token: replay_job(model, record, original, token),
                     context={"result": result})
@@ -419,6 +453,9 @@ class ReplayPanel(QWidget):
                 f"{frame.decoded_elements:,} of {total:,} elements decoded, bits so far: "
                 f"estimated {frame.estimated_bits:,.0f} / actual {frame.actual_bits:,} "
                 f"({bpp:.4f} bpp), {quality}")
+        if self.reduction > 1:
+            text += (f" · frames kept at 1/{self.reduction} resolution to stay within "
+                     f"{REPLAY_MEMORY_BYTES // 2**20} MB (PSNR at full resolution)")
         if self.is_building():
             text += f" · building: {len(self.frames)} of {frame.num_steps + 1} frames"
         return text
