@@ -147,3 +147,30 @@ def test_the_tour_brings_each_panel_into_view(qtbot, window):
     window.tour.close_tour()
     assert not window.docks["tour"].isVisible()
     assert all(window.docks[key].widget().whatsThis() for key in window.docks if key != "tour")
+
+
+def test_closing_hides_the_window_before_waiting_for_a_long_frame(qtbot, window, monkeypatch):
+    """A replay frame inside a long synthesis cannot be interrupted: the window disappears
+    at once and the frame's thread is waited for behind it, its frame dropped."""
+    import threading
+    import time
+
+    from mspviewer.codec import inspection
+
+    inside, seen_visible = threading.Event(), []
+    fast = inspection.iter_replay_frames
+
+    def long_frames(model, record, original=None):
+        for frame in fast(model, record, original):
+            inside.set()
+            time.sleep(1.0)  # as a 4K synthesis on a slow CPU
+            seen_visible.append(window.isVisible())
+            yield frame
+
+    monkeypatch.setattr(inspection, "iter_replay_frames", long_frames)
+    assert window.start_replay()
+    qtbot.waitUntil(inside.is_set, timeout=10_000)
+    window.close()
+    assert not window.isVisible()
+    assert seen_visible[-1] is False  # the frame finished after the window had gone
+    assert not window.replay.frames  # the frame was dropped, not shown

@@ -740,6 +740,14 @@ class MainWindow(TeachingActions, QMainWindow):
         if self._closed:
             return
         self._closed = True
+        # Cancel everything before waiting for anything, so the waits overlap, and hide the
+        # window meanwhile: a task inside one long torch call (a 4K synthesis) returns only
+        # when that call does, and a window that lingers looks frozen.
+        for runner in self.runners():
+            runner.cancel("shutdown")
+        if hasattr(self, "replay"):
+            self.replay.stop()
+        self.hide()
         for runner in self.runners():
             runner.shutdown()
         if hasattr(self, "replay"):

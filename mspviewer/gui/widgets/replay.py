@@ -310,10 +310,14 @@ class ReplayPanel(QWidget):
         self._task.token.cancel("user")  # ours only (runner.cancel would hit a shared task)
         return True
 
-    def shutdown(self) -> None:
-        """Stop playing and building; shut down the runner if the panel made it."""
+    def stop(self) -> None:
+        """Stop playing and drop the build at once, without waiting for its thread."""
         self.pause()
         self._drop_task("shutdown")
+
+    def shutdown(self) -> None:
+        """Stop playing and building; shut down the runner if the panel made it."""
+        self.stop()
         if self._owns_runner:
             self.runner.shutdown()
         self.export_runner.shutdown()  # waits for a file being written: never half a GIF
