@@ -97,17 +97,10 @@ _PNG_16BIT_LOW_BYTE_RAWMODES = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
 _PNG_16BIT_GREY_ALPHA_RAWMODE = "LA;16B"
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: == on numpy arrays has no single truth value
-class LoadedImage:
-    """An image as the rest of the project sees it: 8-bit RGB plus what was done to it."""
+class PixelShape:
+    """``height``, ``width`` and ``num_pixels`` of a class with a ``pixels`` (H, W, 3) array."""
 
-    pixels: np.ndarray  # (H, W, 3) uint8, C-contiguous
-    source_mode: str  # Pillow mode before conversion
-    notes: tuple[str, ...]  # human-readable notes on every conversion applied
-    path: str | None = None  # the file it came from, if any
-
-    def __post_init__(self) -> None:
-        _require_rgb8(self.pixels)
+    pixels: np.ndarray
 
     @property
     def height(self) -> int:
@@ -120,6 +113,19 @@ class LoadedImage:
     @property
     def num_pixels(self) -> int:
         return self.height * self.width
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on numpy arrays has no single truth value
+class LoadedImage(PixelShape):
+    """An image as the rest of the project sees it: 8-bit RGB plus what was done to it."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8, C-contiguous
+    source_mode: str  # Pillow mode before conversion
+    notes: tuple[str, ...]  # human-readable notes on every conversion applied
+    path: str | None = None  # the file it came from, if any
+
+    def __post_init__(self) -> None:
+        _require_rgb8(self.pixels)
 
 
 @dataclass

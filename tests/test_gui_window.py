@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import math
 
 import numpy as np
@@ -485,3 +486,38 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
     result = window.session.result
     assert result.source == "file" and np.array_equal(result.decoded, encoded.reconstruction)
     assert window.session.image is not None and result.original is not None
+
+
+def test_file_menu_exports_write_through_their_dialogs(qtbot, encoded_window, tmp_path,
+                                                       monkeypatch):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QFileDialog
+
+    from mspviewer.imageio import load_image
+
+    window = encoded_window
+    result = window.session.result
+    asked = []
+
+    def answer(parent, title, suggestion, filter_):
+        asked.append((title, suggestion, filter_))
+        return str(tmp_path / f"out{len(asked)}{Path(suggestion).suffix}"), filter_
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    save = actions["&Save bitstream (.msp)…"]
+    assert save.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
+    save.trigger()
+    assert (tmp_path / "out1.msp").read_bytes() == result.bitstream
+    assert asked[-1] == ("Save bitstream", "picture.msp", "MSP bitstream (*.msp)")
+    actions["Export &decoded PNG…"].trigger()
+    assert asked[-1][1] == "picture-decoded.png"
+    assert np.array_equal(load_image(tmp_path / "out2.png").pixels, result.decoded)
+    actions["Export &metrics JSON…"].trigger()
+    assert json.loads((tmp_path / "out3.json").read_text())["msp"]["bpp"] == \
+        pytest.approx(result.bpp)
+    for text in ("Export side-by-side &PNG…", "Save window &screenshot…"):
+        actions[text].trigger()
+    assert [Path(a[1]).suffix for a in asked] == [".msp", ".png", ".json", ".png", ".png"]
+    assert (tmp_path / "out4.png").is_file() and (tmp_path / "out5.png").is_file()
+    assert not window.errors

@@ -89,26 +89,37 @@ def _make_model(path: str | None):
     return load_model(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+def _fail(message, code: int = 2, window=None) -> int:
+    """One line on stderr and the exit status, never a traceback (and no thread left)."""
+    print(f"mspviewer: {message}", file=sys.stderr)
+    if window is not None:
+        window.shutdown()
+    return code
+
+
+def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
+    """The options that need more than argparse checks; ValueError says what is wrong."""
     if args.lam is not None and args.bpp is not None:
-        print("mspviewer: give --lambda or --bpp, not both", file=sys.stderr)
-        return 2
-    try:
-        extras = ShotExtras.from_args(args)
-    except ValueError as error:
-        print(f"mspviewer: {error}", file=sys.stderr)
-        return 2
-    if args.screenshot:
-        _headless_platform()
+        raise ValueError("give --lambda or --bpp, not both")
+    extras = ShotExtras.from_args(args)
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
         if len(size) != 2 or min(size) < 200:
             raise ValueError
     except ValueError:
-        print(f"mspviewer: --size must look like 2200x1400, got {args.size!r}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--size must look like 2200x1400, got {args.size!r}") from None
+    return extras, size
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        extras, size = _check_options(args)
+    except ValueError as error:
+        return _fail(error)
+    if args.screenshot:
+        _headless_platform()
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -122,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = _make_model(args.model)
     except MSPViewerError as error:
-        print(f"mspviewer: {error}", file=sys.stderr)
-        return 2
+        return _fail(error)
     image = args.image or args.path
     settings = None
     if args.screenshot:  # never touch the user's recent files from a headless run
@@ -134,14 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _apply_options(window, args)
     except (ValueError, MSPViewerError) as error:
-        print(f"mspviewer: {error}", file=sys.stderr)
-        window.shutdown()
-        return 2
-    if image is not None and not window.open_path(image):
-        if args.screenshot:
-            print(f"mspviewer: {window.errors[-1]}", file=sys.stderr)
-            window.shutdown()
-            return 1
+        return _fail(error, window=window)
+    if image is not None and not window.open_path(image) and args.screenshot:
+        return _fail(window.errors[-1], 1, window)
     if args.screenshot:
         try:
             return run_screenshot(app, window, Path(args.screenshot), size, args.timeout,
@@ -243,9 +248,8 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
                    cancel_after_s: float | None = None,
                    extras: ShotExtras = ShotExtras()) -> int:
     if extras.panel is not None and extras.panel not in window.docks:
-        print(f"mspviewer: --panel {extras.panel!r} is not a panel; use one of "
-              f"{', '.join(window.docks)}", file=sys.stderr)
-        return 2
+        return _fail(f"--panel {extras.panel!r} is not a panel; use one of "
+                     f"{', '.join(window.docks)}")
     window.resize(*size)
     window.show()
     app.processEvents()
@@ -285,8 +289,7 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         for _ in range(5):
             app.processEvents()
         if not _save(window, path, extras.panel):
-            print(f"mspviewer: cannot write {path}", file=sys.stderr)
-            return 1
+            return _fail(f"cannot write {path}", 1)
     new_errors = window.errors[errors_before:]
     for message in new_errors:
         print(f"mspviewer: {message}", file=sys.stderr)

@@ -239,22 +239,22 @@ class MainWindow(TeachingActions, QMainWindow):
         self._action(menu, "Open &sample image", lambda: self.open_image(SAMPLE_IMAGE, False))
         self._action(menu, "Load &model…", self.load_model_dialog)
         menu.addSeparator()
-        self._action(menu, "&Save bitstream (.msp)…",
-                     lambda: self._save_dialog("Save bitstream", "MSP bitstream (*.msp)", ".msp",
-                                               self.export_bitstream),
-                     QKeySequence.StandardKey.Save)
-        self._action(menu, "Export &decoded PNG…",
-                     lambda: self._save_dialog("Export decoded image", "PNG (*.png)",
-                                               "-decoded.png", self.export_decoded_png))
-        self._action(menu, "Export side-by-side &PNG…",
-                     lambda: self._save_dialog("Export comparison", "PNG (*.png)",
-                                               "-compare.png", self.export_side_by_side_png))
-        self._action(menu, "Export &metrics JSON…",
-                     lambda: self._save_dialog("Export metrics", "JSON (*.json)",
-                                               "-metrics.json", self.export_metrics_json))
-        self._action(menu, "Save window &screenshot…",
-                     lambda: self._save_dialog("Save screenshot", "PNG (*.png)",
-                                               "-window.png", self.save_screenshot))
+        # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
+        exports = (
+            ("&Save bitstream (.msp)…", "Save bitstream", "MSP bitstream (*.msp)", ".msp",
+             self.export_bitstream, QKeySequence.StandardKey.Save),
+            ("Export &decoded PNG…", "Export decoded image", "PNG (*.png)", "-decoded.png",
+             self.export_decoded_png, None),
+            ("Export side-by-side &PNG…", "Export comparison", "PNG (*.png)", "-compare.png",
+             self.export_side_by_side_png, None),
+            ("Export &metrics JSON…", "Export metrics", "JSON (*.json)", "-metrics.json",
+             self.export_metrics_json, None),
+            ("Save window &screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
+             self.save_screenshot, None))
+        for text, title, filter_, suffix, write, shortcut in exports:
+            self._action(menu, text,
+                         lambda _=False, t=title, f=filter_, x=suffix, w=write:
+                         self._save_dialog(t, f, x, w), shortcut)
         menu.addSeparator()
         self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

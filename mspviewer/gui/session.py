@@ -15,10 +15,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from mspviewer.gui.jobs import ClassicOutcome, EncodeOutcome
+from mspviewer.imageio import PixelShape
 
 
 @dataclass
-class ImageState:
+class ImageState(PixelShape):
     pixels: np.ndarray  #: uint8 (H, W, 3), read-only
     path: Path | None
     notes: list[str] = field(default_factory=list)
@@ -27,14 +28,6 @@ class ImageState:
     @property
     def name(self) -> str:
         return self.label or (self.path.name if self.path else "image")
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
 
 
 @dataclass
