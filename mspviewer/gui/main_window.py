@@ -4,8 +4,8 @@ The window owns a :class:`~mspviewer.gui.session.Session` (what is shown) and
 :class:`~mspviewer.gui.worker.TaskRunner` threads: ``encoder`` (encode, λ ladder),
 ``files`` (decoding an opened ``.msp``), ``classic`` (the third pane's codec at the same
 bpp), ``sweeps`` (classic RD curves) and ``checks`` (the fresh-process bit-exact check).
-The session changes only when a task succeeds, so any failure leaves the previous state on
-screen, and a running encode running, with a message in the message bar.
+The session changes only when a task succeeds, so a failure leaves the previous state on
+screen (and a running encode going), with a message in the message bar.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget,
                                QVBoxLayout, QWhatsThis, QWidget)
 
-from mspviewer.codec import bitstream
 from mspviewer.bundled import resources_dir
+from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
