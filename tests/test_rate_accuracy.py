@@ -50,3 +50,64 @@ def test_likelihood_keeps_its_precision_in_the_tail():
     r = torch.tensor([2.3], requires_grad=True)
     torch.log2(discretized_gaussian_likelihood(r, torch.tensor([0.3]))).backward()
     assert r.grad.item() < -1.0
+
+
+def test_lof_cost_counts_the_bits_the_coder_codes_at_two_threads(shipped_model, kodim01):
+    """LOF's "exact" J uses the coder's one-thread arithmetic: at 2 threads the σ indices
+    of kodim01 at λ = 0.013 used to differ (281,491.06 bits against the coder's 281,486.86)."""
+    import torch
+
+    from mspviewer.codec.api import image_to_tensor
+    from mspviewer.codec.lof import RDCost
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        record = encode_image(shipped_model, kodim01, 0.013).analysis
+        cost = RDCost(shipped_model, image_to_tensor(kodim01), 0.013)
+        measured = cost.cost(cost.initial_latent())
+    finally:
+        torch.set_num_threads(threads)
+    assert measured["bpp"] * record.num_pixels == pytest.approx(record.estimated_bits, abs=0.05)
+
+
+def test_coding_sections_of_threads_run_one_at_a_time():
+    """torch's thread count is shared between Python threads: a second thread's coding
+    section waits for the first, and the count is 1 inside and restored after both."""
+    import threading
+
+    import torch
+
+    from mspviewer.codec.model import coding_arithmetic
+
+    cpu = torch.device("cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    inside_first, release_first, log = threading.Event(), threading.Event(), []
+
+    def first():
+        with coding_arithmetic(cpu):
+            log.append(("first in", torch.get_num_threads()))
+            inside_first.set()
+            release_first.wait(10)
+            log.append(("first out", torch.get_num_threads()))
+
+    def second():
+        inside_first.wait(10)
+        with coding_arithmetic(cpu):
+            log.append(("second in", torch.get_num_threads()))
+
+    try:
+        workers = [threading.Thread(target=first), threading.Thread(target=second)]
+        for worker in workers:
+            worker.start()
+        inside_first.wait(10)
+        workers[1].join(0.3)
+        assert workers[1].is_alive() and [e for e, _ in log] == ["first in"]  # waiting
+        release_first.set()
+        for worker in workers:
+            worker.join(10)
+        assert log == [("first in", 1), ("first out", 1), ("second in", 1)]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

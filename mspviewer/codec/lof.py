@@ -58,7 +58,7 @@ import torch
 
 from mspviewer.codec.lattice import CodingPass, pass_positions
 from mspviewer.codec.entropy import MIN_PROBABILITY, coded_bits
-from mspviewer.codec.model import MSPCodec, as_float32
+from mspviewer.codec.model import MSPCodec, as_float32, coding_arithmetic
 from mspviewer.codec.msp import discretized_gaussian_likelihood
 from mspviewer.codec.profiles import RATE_GRADIENTS, Profile, get_profile
 
@@ -203,7 +203,9 @@ class RDCost:
                 value = _StraightThrough.apply(y_pass.float(), value)
             return value
 
-        y_hat = model.prior.run(batch, h, w, self.gain, self.point.position, decide)
+        # The coder's arithmetic (one thread), so J's bits are the ones the file will have.
+        with coding_arithmetic(y.device):
+            y_hat = model.prior.run(batch, h, w, self.gain, self.point.position, decide)
         x_hat = model.synthesise(y_hat, self.point, self.image_size).clamp(0, 1)
         decoded = (x_hat.detach() * 255.0).round()
         sse = (decoded - self.target_8bit).square().sum()

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,10 @@ class DecompressResult:
     y_hat: torch.Tensor
 
 
+#: Serialises the coding sections of all Python threads (see :func:`coding_arithmetic`).
+_CODING_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def coding_arithmetic(device: torch.device):
     """Run the MSP passes with one CPU thread.
@@ -61,16 +66,24 @@ def coding_arithmetic(device: torch.device):
     index near a table boundary. One thread makes the coding decisions independent of the
     machine's thread settings (the latent grid is small, so this costs little). Across
     devices or instruction sets, the content checksum still catches a mismatch.
+
+    torch's thread count is not private to a Python thread (one thread's
+    ``set_num_threads`` can be read back in another), so the sections of different threads
+    (the GUI encodes and decodes on several) run one at a time: none can restore the count
+    while another is coding.
     """
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1:
+    if device.type != "cpu":
         yield
         return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    with _CODING_LOCK:
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
 
 
 def as_float32(lam: float) -> float:
