@@ -521,3 +521,28 @@ def test_file_menu_exports_write_through_their_dialogs(qtbot, encoded_window, tm
     assert [Path(a[1]).suffix for a in asked] == [".msp", ".png", ".json", ".png", ".png"]
     assert (tmp_path / "out4.png").is_file() and (tmp_path / "out5.png").is_file()
     assert not window.errors
+
+
+def test_ticking_codecs_during_a_sweep_neither_doubles_nor_revives_curves(qtbot, tiny_model,
+                                                                          tmp_path):
+    from mspviewer.baselines.registry import get_codec
+
+    window = make_window(qtbot, tiny_model, tmp_path, rd_codecs=("jpeg-420", "jpeg-444"))
+    write_png(tmp_path / "a.png", 48, 64)
+    window.open_path(tmp_path / "a.png")
+    assert window.sweep_runner.is_busy()
+    window.rd.set_selected(["jpeg-420", "jpeg-444", "webp"])  # tick webp mid-sweep
+    window.rd.set_selected(["jpeg-420", "webp"])  # untick jpeg-444 mid-sweep
+    wait_idle(qtbot, window)
+    assert set(window.session.curves) == {"jpeg-420", "webp"}
+    for name, curve in window.session.curves.items():
+        qualities = [p.quality for p in curve.points]
+        assert sorted(qualities) == sorted(get_codec(name).default_qualities), name
+    assert window.rd.curve_data("jpeg-444") == ([], [])
+    # ticked again later: swept again, once
+    window.rd.set_selected(["jpeg-420", "jpeg-444", "webp"])
+    wait_idle(qtbot, window)
+    assert len(window.session.curves["jpeg-444"].points) == \
+        len(get_codec("jpeg-444").default_qualities)
+    assert len(window.session.curves["jpeg-420"].points) == \
+        len(get_codec("jpeg-420").default_qualities)

@@ -225,6 +225,13 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
+class SweepDone:
+    """Every setting of a classic codec's RD sweep was tried (a progress record)."""
+
+    codec: str
+
+
+@dataclass(frozen=True)
 class CodecProblem:
     """A codec could not be used (unavailable, or a setting failed): a progress record."""
 
@@ -467,6 +474,8 @@ def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
                 continue
             curve.points.append(point)
             yield CurvePoint(codec.name, codec.label, point)
+        if not cancel:
+            yield SweepDone(name)
     return curves
 
 

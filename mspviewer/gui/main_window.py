@@ -83,6 +83,7 @@ class MainWindow(TeachingActions, QMainWindow):
         #: decoding an opened ``.msp``: its own thread, so a running encode survives a stream
         #: whose payload turns out to be corrupt (only a successful decode replaces it)
         self.file_runner = TaskRunner("files", self)
+        self._swept: set[str] = set()  #: classic codecs whose RD sweep of this image is complete
         self._closed = False
         self.view_menu = None
         try:
@@ -349,14 +350,19 @@ class MainWindow(TeachingActions, QMainWindow):
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
         self.file_runner.cancel("superseded")
+        self._swept = set()
+        self._reset_lof_panel()
+        self.session.set_image(image)
+        if image is not None:
+            self.setWindowTitle(f"MSP viewer: {image.name} ({image.width}×{image.height})")
+            self._start_sweeps()
+
+    def _reset_lof_panel(self) -> None:
+        """Empty the LOF panel: the encode it showed was superseded (no finish will come)."""
         self.lof.start("", None)
         self.lof.finish(None)
         self.lof.progress.setFormat("idle")
         self.lof.status.setText(" ")
-        self.session.set_image(image)
-        if image is not None:
-            self.setWindowTitle(f"MSP viewer: {image.name} ({image.width}×{image.height})")
-            self._start_sweeps(self.rd.selected())
 
     def read_bitstream(self, path) -> bytes | None:
         """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
@@ -415,6 +421,7 @@ class MainWindow(TeachingActions, QMainWindow):
             return False
         self.encoder.cancel("superseded")
         self.file_runner.cancel("superseded")
+        self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")
         return True
@@ -524,22 +531,30 @@ class MainWindow(TeachingActions, QMainWindow):
             lambda token: jobs.same_bpp_task(name, pixels, target, token),
             context={"image": image, "result": result}))
 
-    def _on_rd_codecs(self, names: list) -> None:
-        removed = [n for n in self.session.curves if n not in names]
-        if removed:
-            self.session.clear_curves(removed)
-        added = [n for n in names if n not in self.session.curves]
-        self._start_sweeps(added, replace=False)
+    def _on_rd_codecs(self, _names: list) -> None:
+        self._start_sweeps()
 
-    def _start_sweeps(self, names, replace: bool = True) -> None:
+    def _start_sweeps(self) -> None:
+        """Sweep the ticked classic codecs whose curves are not complete for this image.
+
+        The running sweep is replaced, and curves that are unticked or incomplete are
+        cleared first (an incomplete one is swept again from its first setting), so a
+        codec's points never arrive twice and an unticked codec never comes back.
+        """
+        self.sweep_runner.cancel("superseded")
+        selected = list(self.rd.selected())
+        stale = [n for n in self.session.curves
+                 if n not in selected or n not in self._swept]
+        if stale:
+            self.session.clear_curves(stale)
         image = self.session.image
-        names = list(names)
+        names = [n for n in selected if n not in self._swept]
         if image is None or not names:
             return
         pixels = image.pixels
         self.sweep_runner.submit(Task(
             "sweep", "classic RD curves", lambda token: jobs.rd_sweep_task(names, pixels, token),
-            context={"image": image}), replace=replace)
+            context={"image": image}))
 
     # --- task signals --------------------------------------------------------------------------------------
     def _stale(self, task: Task) -> bool:
@@ -561,6 +576,8 @@ class MainWindow(TeachingActions, QMainWindow):
                                                    item.point)
                 else:
                     self.session.add_curve_point(item.codec, item.label, item.point)
+            elif isinstance(item, jobs.SweepDone):
+                self._swept.add(item.codec)
             elif isinstance(item, jobs.CodecProblem):
                 self.problems.append(item.message)
                 self.statusBar().showMessage(item.message, 8000)
