@@ -240,3 +240,22 @@ def test_cancel_stops_the_rate_search_with_the_closest_probe(tiny_model):
     encoded = encode_to_bpp(tiny_model, pixels, 0.5, "balanced", cancel=lambda: True)
     assert len(encoded.rate_search) == 1  # stopped after the first probe
     assert encoded.profile == "plain" and encoded.lof is None
+
+
+def test_cancel_after_the_last_lof_iteration_ends_the_rate_search_cleanly(wide_model):
+    """Cancel pressed during a profile probe's last iteration: LOF reports it completed, and
+    the λ correction that follows must stop the search, not leak its private exception."""
+    pixels = smooth_image(64, 96, seed=8)
+    profile = GRADIENT.replace(lof_iterations=2)
+    pressed = []
+
+    def progress(record):
+        if record.iteration == 2:
+            pressed.append(True)
+
+    encoded = encode_to_bpp(wide_model, pixels, 0.3, profile, tolerance=0.01,
+                            cancel=lambda: bool(pressed), progress=progress)
+    assert encoded.lof is not None and not encoded.lof.cancelled
+    assert [p["profile"] for p in encoded.rate_search].count(profile.name) == 1
+    assert np.array_equal(decode_bytes(wide_model, encoded.bitstream).pixels,
+                          encoded.reconstruction)

@@ -187,9 +187,12 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
             if below is not None and above is not None:  # bracketed: interpolate
                 next_lam = _interpolate_lambda(below, above, target_bpp)
             else:  # correct the fast curve by LOF's rate ratio at this λ
-                goal = target_bpp * fast_bpp(lam) / bpp
-                next_lam = _search_lambda(fast_bpp, goal, as_float32(low), as_float32(high),
-                                          tolerance / 3, MAX_FAST_PROBES)
+                try:
+                    goal = target_bpp * fast_bpp(lam) / bpp
+                    next_lam = _search_lambda(fast_bpp, goal, as_float32(low),
+                                              as_float32(high), tolerance / 3, MAX_FAST_PROBES)
+                except _SearchCancelled:  # cancelled after the last LOF iteration
+                    break
                 if (next_lam - lam) * (target_bpp - bpp) <= 0:  # wrong way: step to the end
                     end = high if bpp < target_bpp else low
                     next_lam = math.sqrt(lam * end)
