@@ -97,6 +97,14 @@ def test_profiles_file_can_be_replaced(tmp_path, monkeypatch):
     ({"lr_schedule": "linear"}, "lr_schedule"),
     ({"description": "two\nlines"}, "one non-empty line"),
     ({"greedy": True, "greedy_budget": 5, "greedy_batch_fraction": 0}, "greedy_batch_fraction"),
+    # wrong types: a message, not a TypeError from the value checks
+    ({"learning_rate": "0.1"}, "learning_rate must be a number"),
+    ({"description": 3}, "description must be a string"),
+    ({"time_budget_s": "soon"}, "time_budget_s must be a number or null"),
+    ({"greedy_batch_fraction": [0.5]}, "greedy_batch_fraction must be a number"),
+    ({"lof_iterations": True}, "lof_iterations must be an integer"),
+    ({"greedy": 1}, "greedy must be true or false"),
+    ({"name": 7}, "name must be a string"),
 ])
 def test_invalid_profiles_are_refused(change, words):
     entry = {"name": "x", "description": "d", "lof_iterations": 3} | change

@@ -55,6 +55,29 @@ class UnknownProfileError(ProfileError, KeyError):
         return str(self.args[0])
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: field → (what the error says, test): a profile file is user input, so types are checked
+_FIELD_TYPES = {
+    "name": ("a string", lambda v: isinstance(v, str)),
+    "description": ("a string", lambda v: isinstance(v, str)),
+    "lof_iterations": ("an integer", _is_integer),
+    "learning_rate": ("a number", _is_number),
+    "lr_schedule": ("a string", lambda v: isinstance(v, str)),
+    "rate_gradient": ("a string", lambda v: isinstance(v, str)),
+    "greedy": ("true or false", lambda v: isinstance(v, bool)),
+    "greedy_budget": ("an integer", _is_integer),
+    "greedy_batch_fraction": ("a number", _is_number),
+    "time_budget_s": ("a number or null", lambda v: v is None or _is_number(v)),
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -69,6 +92,10 @@ class Profile:
     time_budget_s: float | None = None
 
     def __post_init__(self) -> None:
+        wrong = [f"{key} must be {kind}, got {getattr(self, key)!r}"
+                 for key, (kind, accepts) in _FIELD_TYPES.items() if not accepts(getattr(self, key))]
+        if wrong:  # the value checks below would raise TypeError on these
+            raise ProfileError(f"invalid profile {self.name!r}: " + "; ".join(wrong))
         problems = []
         if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
             problems.append(f"name {self.name!r} must be a non-empty identifier")
