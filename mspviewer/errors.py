@@ -28,3 +28,7 @@ class ChecksumError(BitstreamError):
 
 class ModelFileError(MSPViewerError):
     """A weights file is missing, malformed or inconsistent with its configuration."""
+
+
+class TrainingError(MSPViewerError):
+    """Training cannot start or go on: no usable images, a foreign checkpoint, divergence."""

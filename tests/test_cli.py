@@ -59,7 +59,8 @@ def test_encode_info_decode(tmp_path, model_file):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
-                                  "wrong-model"])
+                                  "wrong-model", "no-output-folder", "eval-no-output-folder",
+                                  "train-no-images", "train-no-folder"])
 def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model, case):
     image = tmp_path / "in.png"
     save_png(smooth_image(20, 20), image)
@@ -77,6 +78,18 @@ def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model,
     elif case == "bad-lambda":
         done = run_cli("encode", image, "-o", tmp_path / "x.msp", "--lambda", "3",
                        "--model", model_file)
+    elif case == "no-output-folder":
+        done = run_cli("encode", image, "-o", tmp_path / "absent" / "x.msp", "--model", model_file)
+    elif case == "eval-no-output-folder":  # refused before the evaluation, not after it
+        done = run_cli("eval", tmp_path, "-o", tmp_path / "absent" / "r.json", "--model",
+                       model_file, "--lambdas", "0.01", "--classic", "--no-progress")
+    elif case in ("train-no-images", "train-no-folder"):
+        data = tmp_path / "empty"
+        if case == "train-no-images":
+            data.mkdir()
+        done = run_cli("train", data, "--run-dir", tmp_path / "run", "--steps", "2",
+                       "--preset", "tiny")
+        assert not (tmp_path / "run" / "checkpoint.pt").exists()  # nothing ran, nothing saved
     else:
         out = tmp_path / "x.msp"
         assert run_cli("encode", image, "-o", out, "--model", model_file).returncode == 0
@@ -126,3 +139,16 @@ def test_broken_profiles_file_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_pixel_limits_beyond_the_format_are_refused_by_the_parser(tmp_path, model_file):
+    from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(20, 20), image)
+    for value in ("0", str(MAX_CODED_PIXELS + 1), "many"):
+        done = run_cli("encode", image, "-o", tmp_path / "x.msp", "--max-pixels", value,
+                       "--model", model_file)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "--max-pixels" in done.stderr
+    assert not (tmp_path / "x.msp").exists()

@@ -115,3 +115,22 @@ def test_tuples_and_lists_are_not_reported_as_changes():
     current = {"crop_schedule": [[0, 128], [60000, 256]], "lr_drops": [300000], "seed": 0}
     assert changed_settings(saved, current) == []
     assert changed_settings(saved, dict(current, seed=1)) == ["seed: 0 → 1"]
+
+
+def test_unusable_data_or_foreign_checkpoint_are_training_errors(image_folder, tmp_path):
+    import dataclasses
+
+    from mspviewer.codec import ModelConfig
+    from mspviewer.errors import TrainingError
+
+    too_large = dataclasses.replace(settings_for(image_folder, tmp_path / "big", 2, "fp32"),
+                                    crop_schedule=((0, 256),))
+    with pytest.raises(TrainingError, match="256"):
+        Trainer(too_large, progress=False).run()
+    assert not (tmp_path / "big" / "checkpoint.pt").exists()  # no step ran: nothing saved
+
+    Trainer(settings_for(image_folder, tmp_path / "run", 1, "fp32"), progress=False).run()
+    foreign = dataclasses.replace(settings_for(image_folder, tmp_path / "run", 2, "fp32"),
+                                  model_config=ModelConfig().to_dict())
+    with pytest.raises(TrainingError, match="another model configuration"):
+        Trainer(foreign, progress=False).run(resume=True)

@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except MSPViewerError as error:
         print(f"mspviewer {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the file system said no (permissions, a full disk, …)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"mspviewer {args.command}: error: {error.strerror or error}{where}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"mspviewer {args.command}: interrupted", file=sys.stderr)
         return 130

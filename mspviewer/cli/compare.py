@@ -27,6 +27,7 @@ from mspviewer.baselines import (
     get_codec,
 )
 from mspviewer.baselines.registry import UnknownCodecError
+from mspviewer.cli.common import writable_output
 from mspviewer.errors import MSPViewerError
 
 LEARNED = "learned"
@@ -176,8 +177,8 @@ def run(args) -> dict[str, Any]:
 
     output = Path(args.output)
     for target in (output, Path(args.plot) if args.plot else None):
-        if target is not None and not target.resolve().parent.is_dir():
-            raise MSPViewerError(f"folder of {target} does not exist")
+        if target is not None:
+            writable_output(target)
 
     image = load_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     for note in image.notes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import add_model_arguments, model_from_args
+from mspviewer.cli.common import add_model_arguments, model_from_args, writable_output
 from mspviewer.codec import decode_bytes
 from mspviewer.errors import BitstreamError
 from mspviewer.imageio import save_png
@@ -27,6 +27,7 @@ def read_bitstream(path: str) -> bytes:
 
 def run(args) -> dict:
     data = read_bitstream(args.bitstream)
+    writable_output(args.output)
     model = model_from_args(args)
     decoded = decode_bytes(model, data)
     save_png(decoded.pixels, args.output)

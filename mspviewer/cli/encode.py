@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from mspviewer import metrics
-from mspviewer.cli.common import add_model_arguments, model_from_args, tell
+from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit, tell,
+                                  writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, encode_to_bpp
+from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
 from mspviewer.imageio import DEFAULT_MAX_PIXELS, load_image
 
@@ -31,7 +32,10 @@ def register(subparsers) -> None:
                              f"(default {DEFAULT_PROFILE}; see `mspviewer profiles`)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar for the latent optimisation")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    # The format's own limit caps it: a larger image would give a file no decoder reads.
+    parser.add_argument("--max-pixels", type=pixel_limit(MAX_CODED_PIXELS),
+                        default=min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS),
+                        help="largest image accepted, in pixels")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -68,6 +72,7 @@ class _ProgressBar:
 
 def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
+    output = writable_output(args.output)
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         tell(note)
@@ -82,7 +87,7 @@ def run(args) -> dict:
             encoded = encode_image(model, image.pixels, lam, profile, progress=bar)
     finally:
         bar.close()
-    Path(args.output).write_bytes(encoded.bitstream)
+    output.write_bytes(encoded.bitstream)
     record = encoded.analysis
     result = {
         "input": args.image, "output": args.output, "model": model.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mspviewer.cli.common import add_model_arguments, model_from_args, tell
+from mspviewer.cli.common import add_model_arguments, model_from_args, tell, writable_output
 from mspviewer.errors import MSPViewerError
 from mspviewer.train.data import IMAGE_SUFFIXES
 
@@ -32,6 +32,7 @@ def register(subparsers) -> None:
 def run(args) -> dict:
     from mspviewer.evaluation import evaluate
 
+    output = writable_output(args.output)  # before hours of evaluation, not after
     folder = Path(args.folder)
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
         if folder.is_dir() else []
@@ -42,7 +43,7 @@ def run(args) -> dict:
     lambdas = args.lambdas or list(model.config.rate.lambdas)
     document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
                         progress=not args.no_progress)
-    Path(args.output).write_text(json.dumps(document, indent=1))
+    output.write_text(json.dumps(document, indent=1))
     tell(f"wrote {args.output}")
     summary = {"images": len(paths), "profile": args.profile, "mean": [
         {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}

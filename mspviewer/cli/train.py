@@ -54,8 +54,10 @@ def register(subparsers) -> None:
 
 
 def run_train(args) -> dict:
+    from mspviewer.train.data import list_images
     from mspviewer.train.loop import TrainSettings, Trainer
 
+    list_images(args.data)  # a missing or empty folder is refused before anything starts
     base = tiny_config() if args.preset == "tiny" else ModelConfig()
     config = ModelConfig(transform=TransformConfig(**vars(base.transform)),
                          msp=MSPConfig(**vars(base.msp)),

@@ -13,15 +13,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mspviewer.errors import TrainingError
 from mspviewer.imageio import load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
 
 
 def list_images(folder: str | Path) -> list[Path]:
+    if not Path(folder).is_dir():
+        raise TrainingError(f"training data folder {folder} does not exist")
     paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise FileNotFoundError(f"no images found in {folder}")
+        raise TrainingError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
     return paths
 
 
@@ -33,7 +36,8 @@ class CropSampler:
         self.images = [load_image(p).pixels for p in paths]
         self.images = [im for im in self.images if min(im.shape[:2]) >= crop]
         if not self.images:
-            raise ValueError(f"no training image has both sides >= {crop} px")
+            raise TrainingError(f"no training image has both sides >= {crop} px "
+                                f"(the crop size)")
 
     def generator(self, step: int, rank: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, step, rank])

@@ -27,7 +27,7 @@ import torch.distributed as dist
 
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
-from mspviewer.errors import MSPViewerError
+from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.train.data import CropSampler, list_images
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -137,7 +137,8 @@ class Trainer:
                              weights_only=True)
         saved_config = payload["settings"]["model_config"]
         if saved_config != self.settings.model_config:
-            raise ValueError("the checkpoint was trained with another model configuration")
+            raise TrainingError(f"{path or self.checkpoint_path} was trained with another "
+                                f"model configuration (--preset or the configuration changed)")
         changed = changed_settings(payload["settings"], asdict(self.settings))
         if changed and self.rank == 0:
             # Deliberate schedule changes (larger crops, a learning-rate drop) are allowed,
@@ -214,6 +215,7 @@ class Trainer:
         last_checkpoint = time.monotonic()
         smoothed: dict[str, float] = {}
         last = None
+        first_step = self.step
         try:
             while self.step < s.steps and not self._stop_requested:
                 started = time.monotonic()
@@ -221,7 +223,8 @@ class Trainer:
                 self.wall_seconds += time.monotonic() - started
                 if record is None:
                     if self.skipped_steps > 100 and self.skipped_steps > self.step // 10:
-                        raise FloatingPointError("training diverged: too many non-finite steps")
+                        raise TrainingError("training diverged: too many non-finite steps "
+                                            "(try a lower --lr)")
                     continue
                 last = record
                 for key in ("loss", "bpp", "psnr"):
@@ -238,7 +241,8 @@ class Trainer:
                     self.save_checkpoint()
                     last_checkpoint = time.monotonic()
         finally:
-            self.save_checkpoint()
+            if self.step > first_step:  # a run that failed before its first step saves nothing
+                self.save_checkpoint()
             self._restore_signal_handlers(previous_handlers)
             if bar is not None:
                 bar.close()
