@@ -43,16 +43,20 @@ def loud_tiny_model(seed: int = 1):
     could not tell a right symbol from a wrong one. Amplified, a smooth test image gives
     symbols from about −4 to 4 with under a quarter of them 0 (``test_tiny_model_is_loud``).
     """
-    import torch
-
     from mspviewer.codec import build_random_model, tiny_config
 
-    model = build_random_model(tiny_config(), seed=seed)
+    return amplify_analysis(build_random_model(tiny_config(), seed=seed))
+
+
+def amplify_analysis(model, gain: float = LOUD_GAIN):
+    """Scale the last convolution of ``model``'s analysis transform by ``gain`` (in place)."""
+    import torch
+
     last = [m for m in model.g_a.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     with torch.no_grad():
-        last.weight.mul_(LOUD_GAIN)
+        last.weight.mul_(gain)
         if last.bias is not None:
-            last.bias.mul_(LOUD_GAIN)
+            last.bias.mul_(gain)
     return model
 
 

@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import smooth_image
+from conftest import amplify_analysis, smooth_image
 from mspviewer.codec import bitstream, build_random_model, decode_bytes, encode_image, tiny_config
 from mspviewer.errors import BitstreamError, ChecksumError, WrongModelError
 
@@ -23,10 +23,13 @@ LAM = 0.0067
 def fuzz_model():
     # The smallest model with every kind of pass (coarsest, step A, step B) on a 2×2 latent,
     # on one thread: each of the 10,000 decode attempts then takes a few milliseconds.
+    # Amplified (conftest.amplify_analysis), so that its symbols are not all 0 and the
+    # payload is more than one word.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield build_random_model(tiny_config(num_scales=2, num_groups=1, context_width=4,
-                                         group_width=4, coarsest_width=4), seed=11)
+    yield amplify_analysis(build_random_model(
+        tiny_config(num_scales=2, num_groups=1, context_width=4, group_width=4,
+                    coarsest_width=4), seed=11))
     torch.set_num_threads(threads)
 
 
@@ -90,6 +93,26 @@ def test_fuzzed_bitstreams_fail_cleanly(fuzz_model, reference, data):
     # range coder's last word has don't-care bits). Never a silently wrong image.
     np.testing.assert_array_equal(decoded.pixels, pixels)
     assert len(stream) == len(original)
+
+
+def test_every_payload_bit_matters(fuzz_model, reference):
+    """Each single payload bit flipped: a clear error, or (for the coder's don't-care bits
+    at the end) exactly the original image; a decoder that ignored the payload would fail."""
+    original, pixels = reference
+    start = bitstream.header_size(bitstream.parse(original)[0])
+    payload_bits = 8 * (len(original) - start)
+    assert payload_bits >= 8 * 32  # a real payload, not one word of zeros
+    unchanged = 0
+    for bit in range(8 * start, 8 * len(original)):
+        data = bytearray(original)
+        data[bit // 8] ^= 1 << (bit % 8)
+        try:
+            decoded = decode_bytes(fuzz_model, bytes(data))
+        except BitstreamError:
+            continue
+        np.testing.assert_array_equal(decoded.pixels, pixels)
+        unchanged += 1
+    assert unchanged <= 0.1 * payload_bits, f"{unchanged} of {payload_bits} flips changed nothing"
 
 
 def test_empty_truncated_and_trailing(fuzz_model, reference):
