@@ -186,3 +186,22 @@ def test_fresh_process_check(model_file, encoded, decoded, tmp_path):
     report = verify_in_fresh_process(bad, model_file, decoded.pixels)
     assert not report.ok and report.checksum_ok is False, report
     assert "checksum" in report.message
+
+
+def test_pmf_reaching_the_bound_is_the_coders_whole_distribution():
+    """When the window reaches ±bound, its edge bins hold the tails (as constriction's
+    QuantizedGaussian does), so the window sums to 1; inside, it is the plain Gaussian bin."""
+    import math
+
+    from mspviewer.codec.inspection import element_pmf
+
+    symbols, pmf = element_pmf(sigma=3.0, symbol=8, bound=8)
+    assert symbols[0] == -8 and symbols[-1] == 8
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+    tail = 0.5 * math.erfc(7.5 / 3.0 / math.sqrt(2))
+    assert pmf[-1] == pytest.approx(tail, rel=1e-9) and pmf[0] == pmf[-1]
+    bin_7 = 0.5 * (math.erfc(6.5 / 3.0 / math.sqrt(2)) - math.erfc(7.5 / 3.0 / math.sqrt(2)))
+    assert pmf[-2] == pytest.approx(bin_7, rel=1e-9)
+    narrow_symbols, narrow = element_pmf(sigma=2.0, symbol=1, bound=20)  # ±8: no tails folded in
+    assert narrow_symbols[-1] == 8
+    assert narrow.sum() == pytest.approx(1.0 - math.erfc(8.5 / 2.0 / math.sqrt(2)), rel=1e-12)

@@ -111,3 +111,28 @@ def test_coding_sections_of_threads_run_one_at_a_time():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("sigma", [0.7, 2.0, 4.0])
+def test_coded_bits_equal_what_constriction_writes(sigma):
+    """Per-symbol costs against the size of a real range-coded stream of 4000 copies,
+    including the edge symbols ±bound (the whole tail) and escapes beyond them."""
+    import constriction
+    import numpy as np
+    import torch
+
+    from mspviewer.codec.entropy import ESCAPE_WORD_BITS, coded_bits
+
+    bound, copies = 8, 4000
+    model = constriction.stream.model.QuantizedGaussian(-bound, bound)
+    escape = constriction.stream.model.Uniform(1 << ESCAPE_WORD_BITS)
+    for symbol in (0, 1, -3, bound - 1, bound, -bound, bound + 5):
+        clamped = np.full(copies, max(-bound, min(bound, symbol)), np.int32)
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(clamped, model, np.zeros(copies), np.full(copies, sigma))
+        if abs(symbol) >= bound:
+            encoder.encode(np.zeros(2 * copies, np.int32), escape)
+        measured = 32 * encoder.num_words() / copies
+        expected = coded_bits(torch.tensor([float(symbol)], dtype=torch.float64),
+                              torch.tensor([sigma], dtype=torch.float64), bound).item()
+        assert measured == pytest.approx(expected, abs=0.02 + 0.002 * expected), symbol

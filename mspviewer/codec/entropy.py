@@ -19,7 +19,7 @@ import constriction
 import numpy as np
 import torch
 
-from mspviewer.codec.msp import discretized_gaussian_likelihood
+from mspviewer.codec.msp import discretized_gaussian_likelihood, gaussian_upper_tail
 from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.errors import MSPViewerError
 
@@ -35,10 +35,15 @@ def coded_bits(symbols: torch.Tensor, table_sigma: torch.Tensor, bound: int) -> 
     """What the coder charges for each symbol, in bits: −log2 of its zero-mean discretised
     Gaussian probability at the table σ, floored at the coder's smallest probability, plus
     the escape words for symbols at or beyond ±bound. The one cost model of the codec: the
-    analysis record, the hard-quantised forward pass and LOF's exact J all use it."""
+    analysis record, the hard-quantised forward pass and LOF's exact J all use it.
+
+    A symbol at or beyond ±bound is coded as ±bound, whose bin in constriction's
+    ``QuantizedGaussian(-bound, bound)`` holds the whole tail beyond it."""
     clamped = symbols.clamp(-bound, bound)
-    p = discretized_gaussian_likelihood(clamped, table_sigma).clamp_min(MIN_PROBABILITY)
-    return -torch.log2(p) + ESCAPE_BITS * (clamped.abs() == bound)
+    at_edge = clamped.abs() == bound
+    p = discretized_gaussian_likelihood(clamped, table_sigma)
+    p = torch.where(at_edge, gaussian_upper_tail(bound - 0.5, table_sigma), p)
+    return -torch.log2(p.clamp_min(MIN_PROBABILITY)) + ESCAPE_BITS * at_edge
 
 
 class LatentOutOfRangeError(MSPViewerError):

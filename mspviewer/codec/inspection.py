@@ -32,9 +32,9 @@ import torch
 from mspviewer.codec import bitstream
 from mspviewer.codec.analysis import AnalysisRecord, PassStatistics
 from mspviewer.codec.api import tensor_to_image
-from mspviewer.codec.entropy import MIN_PROBABILITY, coded_bits
+from mspviewer.codec.entropy import ESCAPE_BITS, MIN_PROBABILITY
 from mspviewer.codec.lattice import STEP_NAMES, lattice_size, step_masks
-from mspviewer.codec.msp import discretized_gaussian_likelihood
+from mspviewer.codec.msp import discretized_gaussian_likelihood, gaussian_upper_tail
 from mspviewer.errors import MSPViewerError
 
 LATENT_STRIDE = bitstream.PADDING_UNIT  # image pixels per latent position, in each direction
@@ -162,13 +162,16 @@ def _spatial_context(stats: PassStatistics, height: int, width: int, row: int, c
 
 def element_pmf(sigma: float, symbol: int, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Symbols −n..n (n = max(6, ⌈4σ⌉), widened to include ``symbol``, clipped to ±bound) and
-    their discretised-Gaussian probabilities at the table σ (the coder's formula)."""
+    their discretised-Gaussian probabilities at the table σ (the coder's formula); when the
+    window reaches ±bound, those edge bins hold the whole tail beyond them, as in the coder."""
     half = max(PMF_MIN_HALF_WIDTH, math.ceil(PMF_SIGMAS * sigma), abs(int(symbol)))
     half = min(half, bound)
     symbols = np.arange(-half, half + 1, dtype=np.int64)
-    pmf = discretized_gaussian_likelihood(
-        torch.from_numpy(symbols.astype(np.float64)),
-        torch.tensor(float(sigma), dtype=torch.float64)).numpy()
+    sigma_t = torch.tensor(float(sigma), dtype=torch.float64)
+    pmf = discretized_gaussian_likelihood(torch.from_numpy(symbols.astype(np.float64)),
+                                          sigma_t).numpy()
+    if half == bound:
+        pmf[0] = pmf[-1] = float(gaussian_upper_tail(bound - 0.5, sigma_t))
     return symbols, pmf
 
 
@@ -198,8 +201,9 @@ def inspect_element(record: AnalysisRecord, channel: int, row: int, col: int,
     probability = float(pmf[np.searchsorted(pmf_symbols, clamped)])
     probability = max(probability, MIN_PROBABILITY)
     escaped = abs(clamped) == symbol_bound
-    computed = float(coded_bits(torch.tensor([float(symbol)], dtype=torch.float64),
-                                torch.tensor([sigma], dtype=torch.float64), symbol_bound)[0])
+    # From the PMF window, not from coded_bits: the record's bits come from coded_bits, so
+    # bits_match compares two computations of the same cost.
+    computed = -math.log2(probability) + (ESCAPE_BITS if escaped else 0)
     return ElementInspection(
         channel=channel, row=row, col=col, scale=stats.scale, stride=stride,
         lattice_row=lattice_row, lattice_col=lattice_col, step=stats.step, group=stats.group,

@@ -172,6 +172,11 @@ def discretized_gaussian_likelihood(residual: torch.Tensor, sigma: torch.Tensor)
     return _normal_cdf((0.5 - magnitude) / sigma) - _normal_cdf((-0.5 - magnitude) / sigma)
 
 
+def gaussian_upper_tail(threshold, sigma: torch.Tensor) -> torch.Tensor:
+    """P(X > threshold) for X ~ N(0, σ), accurate far out in the tail."""
+    return _normal_cdf(-threshold / sigma)
+
+
 def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
     """Φ(z) through erfc, accurate in the lower tail in float32 too.
 
