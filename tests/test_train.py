@@ -51,6 +51,8 @@ def test_resume_continues_exactly(image_folder, tmp_path):
         assert torch.equal(state["exp_avg"], b["state"][index]["exp_avg"])
         assert torch.equal(state["exp_avg_sq"], b["state"][index]["exp_avg_sq"])
         assert torch.equal(state["step"], b["state"][index]["step"])
+    for key, value in straight.ema.state_dict().items():
+        assert torch.equal(value, resumed.ema.state_dict()[key]), key
     logs = [[json.loads(line) for line in open(tmp_path / run / "log.jsonl")] for run in "ab"]
     assert [r["step"] for r in logs[1]] == list(range(1, 7))
     for x, y in zip(logs[0], logs[1]):  # same batches, λ, crops, losses
@@ -134,3 +136,49 @@ def test_unusable_data_or_foreign_checkpoint_are_training_errors(image_folder, t
                                   model_config=ModelConfig().to_dict())
     with pytest.raises(TrainingError, match="another model configuration"):
         Trainer(foreign, progress=False).run(resume=True)
+
+
+def test_weight_average_follows_the_optimiser_steps(image_folder, tmp_path):
+    """After two steps with decay 0.25 the average is 0.25²·w₀ + 0.25·0.75·w₁ + 0.75·w₂,
+    from snapshots of the weights; export ships it by default and the raw weights on request."""
+    import dataclasses
+
+    from mspviewer.codec.weights import load_model
+    from mspviewer.train.export import export_checkpoint
+
+    settings = dataclasses.replace(settings_for(image_folder, tmp_path / "ema", 2, "fp32"),
+                                   ema_decay=0.25)
+    trainer = Trainer(settings, progress=False)
+    snapshots = [{n: p.detach().clone() for n, p in trainer.model.named_parameters()}]
+    for _ in range(2):
+        assert trainer.train_step(trainer.model) is not None
+        snapshots.append({n: p.detach().clone() for n, p in trainer.model.named_parameters()})
+    w0, w1, w2 = snapshots
+    name = next(n for n in w0 if not torch.equal(w0[n], w2[n]))  # a parameter that moved
+    for key in w0:
+        expected = 0.0625 * w0[key] + 0.1875 * w1[key] + 0.75 * w2[key]
+        torch.testing.assert_close(trainer.ema.state_dict()[key], expected, rtol=0, atol=1e-6)
+    trainer.save_checkpoint()
+
+    exported = {}
+    for choice in ("ema", "raw"):
+        card = export_checkpoint(trainer.checkpoint_path, tmp_path / f"{choice}.pt", "t",
+                                 weights=choice)
+        exported[choice] = dict(load_model(tmp_path / f"{choice}.pt").named_parameters())
+        assert ("moving average" in card["weights"]) == (choice == "ema")
+    half = torch.float16  # the shipped file stores half precision
+    assert torch.equal(exported["ema"][name].half(), trainer.ema.state_dict()[name].to(half))
+    assert torch.equal(exported["raw"][name].half(), w2[name].to(half))
+    assert not torch.equal(exported["ema"][name], exported["raw"][name])
+
+
+def test_a_checkpoint_without_an_average_starts_one_at_its_weights(image_folder, tmp_path):
+    Trainer(settings_for(image_folder, tmp_path / "old", 2), progress=False).run()
+    checkpoint = tmp_path / "old" / "checkpoint.pt"
+    payload = torch.load(checkpoint, weights_only=True)
+    del payload["ema"]
+    torch.save(payload, checkpoint)
+    resumed = Trainer(settings_for(image_folder, tmp_path / "old", 2), progress=False)
+    resumed.load_checkpoint()
+    for name, p in resumed.model.named_parameters():
+        assert torch.equal(resumed.ema.state_dict()[name], p.float()), name

@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--ema-decay", type=float, default=0.999,
+                        help="decay of the moving average of the weights that export-model "
+                             "ships (0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     parser.add_argument("--preset", choices=("default", "tiny"), default="default",
                         help="model size (tiny: for tests)")
@@ -50,6 +53,9 @@ def register(subparsers) -> None:
     export.add_argument("checkpoint")
     export.add_argument("-o", "--output", required=True)
     export.add_argument("--name", default="msp-default")
+    export.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                        help="ema: the moving average of the weights (default), raw: the "
+                             "optimiser's current weights")
     export.set_defaults(func=run_export)
 
 
@@ -67,7 +73,7 @@ def run_train(args) -> dict:
         data=args.data, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size,
         crop_schedule=args.crop, learning_rate=args.lr, warmup_steps=args.warmup,
         lr_drops=tuple(args.lr_drop), precision=args.precision, seed=args.seed,
-        checkpoint_minutes=args.checkpoint_minutes, device=args.device,
+        checkpoint_minutes=args.checkpoint_minutes, ema_decay=args.ema_decay, device=args.device,
         model_config=config.to_dict())
     return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
 
@@ -75,5 +81,5 @@ def run_train(args) -> dict:
 def run_export(args) -> dict:
     from mspviewer.train.export import export_checkpoint
 
-    card = export_checkpoint(args.checkpoint, args.output, args.name)
+    card = export_checkpoint(args.checkpoint, args.output, args.name, weights=args.weights)
     return {"output": args.output, "card": card}

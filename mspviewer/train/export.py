@@ -11,6 +11,7 @@ import torch
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.codec.weights import save_weights
+from mspviewer.train.loop import WeightAverage
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -20,12 +21,25 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     return parts
 
 
+WEIGHT_CHOICES = ("ema", "raw")
+
+
 def export_checkpoint(checkpoint: str | Path, output: str | Path, name: str,
-                      extra_card: dict | None = None) -> dict:
+                      extra_card: dict | None = None, weights: str = "ema") -> dict:
+    """``weights``: "ema" ships the moving average of the weights (the raw weights when the
+    checkpoint predates it), "raw" the optimiser's current weights."""
+    if weights not in WEIGHT_CHOICES:
+        raise ValueError(f"weights must be one of {WEIGHT_CHOICES}")
     payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
     settings = payload["settings"]
     model = MSPCodec(ModelConfig.from_dict(settings["model_config"]))
     model.load_state_dict(payload["model"])
+    shipped = "raw weights"
+    if weights == "ema" and "ema" in payload:
+        average = WeightAverage(model, 0.0)
+        average.load_state_dict(payload["ema"])
+        model.load_state_dict(average.averaged_state_dict(model))
+        shipped = f"moving average of the weights (decay {settings.get('ema_decay')})"
     card = {
         "name": name,
         "architecture": "MSP + gained variable rate; g_a/g_s: 4 stride-2 5x5 convs with GDN",
@@ -40,6 +54,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, name: str,
         "crop_schedule": settings["crop_schedule"],
         "learning_rate": settings["learning_rate"],
         "lambdas": list(model.config.rate.lambdas),
+        "weights": shipped,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": platform.machine(),
     }
@@ -65,6 +80,7 @@ def model_card_markdown(card: dict) -> str:
         f"{card['batch_size']}, crops {card['crop_schedule']}, learning rate "
         f"{card['learning_rate']}, {card['precision']} on {card['device']}, "
         f"{hours:.2f} h of compute",
+        f"- Weights: {card.get('weights', 'raw weights')}",
         f"- λ ladder (bpp + λ·255²·MSE): {', '.join(f'{v:g}' for v in card['lambdas'])}",
         f"- Exported: {card['exported']}",
     ]

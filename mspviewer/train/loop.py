@@ -5,6 +5,12 @@ Speed: CPU bf16 autocast for the networks; likelihoods and the rate term stay fl
 (the MSP model computes them from float32 μ/σ). Robustness: gradient clipping, a NaN guard
 that skips bad steps, atomic checkpoints every few minutes and on SIGTERM/SIGINT.
 
+An exponential moving average of the weights (``ema_decay``) is kept beside them and saved in
+the checkpoint; ``export-model`` ships it by default. With a constant learning rate the raw
+weights wander around the optimum at the scale of the step size; their average sits closer
+to it, which gives part of what a learning-rate decay would, without ending the run's ability
+to keep learning at full speed in the next session.
+
 Everything that decides what a step does — the batch, λ, the uniform noise, the learning
 rate — is a function of (seed, step), so ``--resume`` continues exactly where it stopped.
 """
@@ -45,6 +51,7 @@ class TrainSettings:
     warmup_steps: int = 500
     lr_drops: tuple[int, ...] = ()  # steps after which the learning rate is divided by 10
     clip_norm: float = 1.0
+    ema_decay: float = 0.999  # weight of the old average per step (0: the EMA is the weights)
     precision: str = "bf16"  # bf16 autocast or fp32 ("auto" is resolved by the trainer)
     seed: int = 0
     checkpoint_minutes: float = 5.0
@@ -112,6 +119,7 @@ class Trainer:
         self.wall_seconds = 0.0
         self.skipped_steps = 0
         self.sampler: CropSampler | None = None
+        self.ema = WeightAverage(self.model, settings.ema_decay)
         self._stop_requested = False
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -127,6 +135,7 @@ class Trainer:
             "step": self.step, "wall_seconds": self.wall_seconds,
             "skipped_steps": self.skipped_steps, "settings": asdict(self.settings),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict(),
         }
         temporary = self.checkpoint_path.with_suffix(".tmp")
         torch.save(payload, temporary)
@@ -146,6 +155,10 @@ class Trainer:
             print("resuming with changed settings: " + "; ".join(changed), file=sys.stderr)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
+        if "ema" in payload:
+            self.ema.load_state_dict(payload["ema"])
+        else:  # a checkpoint from before the EMA: the average starts at its weights
+            self.ema.reset(self.model)
         self.step = int(payload["step"])
         self.wall_seconds = float(payload["wall_seconds"])
         self.skipped_steps = int(payload.get("skipped_steps", 0))
@@ -187,6 +200,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             return None
         self.optimizer.step()
+        self.ema.update(self.model)
         mse = float(terms["mse"].detach())
         return {"step": self.step, "lambda": lam, "crop": crop, "loss": float(terms["loss"].detach()),
                 "bpp": float(terms["bpp"].detach()), "mse": mse,
@@ -264,6 +278,44 @@ class Trainer:
     def _restore_signal_handlers(previous) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class WeightAverage:
+    """Exponential moving average of a model's floating-point parameters, in float32.
+
+    After each optimiser step, ``average ← decay·average + (1 − decay)·weights``; buffers are
+    not averaged (an exported model takes them from the weights)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0.0 <= decay < 1.0:
+            raise TrainingError(f"ema_decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.average: dict[str, torch.Tensor] = {}
+        self.reset(model)
+
+    def reset(self, model: torch.nn.Module) -> None:
+        self.average = {name: p.detach().float().clone()
+                        for name, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for name, p in model.named_parameters():
+            self.average[name].lerp_(p.detach().float(), 1.0 - self.decay)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.average)
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if set(state) != set(self.average):
+            raise TrainingError("the checkpoint's weight average does not match the model")
+        self.average = {name: tensor.float().clone() for name, tensor in state.items()}
+
+    def averaged_state_dict(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """``model``'s state dict with the averaged parameters in place of its own."""
+        state = model.state_dict()
+        for name, tensor in self.average.items():
+            state[name] = tensor.to(state[name].dtype)
+        return state
 
 
 def changed_settings(saved: dict, current: dict) -> list[str]:
