@@ -182,3 +182,40 @@ def test_a_checkpoint_without_an_average_starts_one_at_its_weights(image_folder,
     resumed.load_checkpoint()
     for name, p in resumed.model.named_parameters():
         assert torch.equal(resumed.ema.state_dict()[name], p.float()), name
+
+
+def test_a_hand_off_copy_resumes_the_same_steps_from_the_same_weights(image_folder, tmp_path,
+                                                                       capsys):
+    """The committed copy is under 60 % of the checkpoint; resuming from it gives the same
+    step, weights and data order, and moments equal to bfloat16 precision."""
+    from mspviewer.cli import main
+    from mspviewer.train.loop import CHECKPOINT_NAME
+
+    straight = Trainer(settings_for(image_folder, tmp_path / "a", 6), progress=False)
+    straight.run()
+    Trainer(settings_for(image_folder, tmp_path / "b", 3), progress=False).run()
+    full = tmp_path / "b" / CHECKPOINT_NAME
+    saved = torch.load(full, weights_only=True)
+    packed_dir = tmp_path / "packed"
+    assert main(["pack-checkpoint", str(full), "-o", str(packed_dir / CHECKPOINT_NAME)]) == 0
+    assert (packed_dir / CHECKPOINT_NAME).stat().st_size < 0.6 * full.stat().st_size
+
+    resumed = Trainer(settings_for(image_folder, packed_dir, 6), progress=False)
+    resumed.load_checkpoint()
+    assert "hand-off copy" in capsys.readouterr().err
+    assert resumed.step == 3
+    for key, value in saved["model"].items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    for index, state in saved["optimizer"]["state"].items():
+        moments = resumed.optimizer.state_dict()["state"][index]
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert moments[key].dtype == torch.float32
+            torch.testing.assert_close(moments[key], state[key], rtol=2 ** -8, atol=0)
+    resumed.run(resume=True)
+    assert resumed.step == 6
+    logs = [[json.loads(line) for line in open(path)]
+            for path in (tmp_path / "a" / "log.jsonl", packed_dir / "log.jsonl")]
+    assert [(r["lambda"], r["crop"]) for r in logs[0][3:]] == \
+        [(r["lambda"], r["crop"]) for r in logs[1]]
+    for x, y in zip(logs[0][3:], logs[1]):
+        assert y["loss"] == pytest.approx(x["loss"], rel=1e-2)

@@ -58,6 +58,13 @@ def register(subparsers) -> None:
                              "optimiser's current weights")
     export.set_defaults(func=run_export)
 
+    pack = subparsers.add_parser(
+        "pack-checkpoint",
+        help="write the small hand-off copy of a training checkpoint (for version control)")
+    pack.add_argument("checkpoint")
+    pack.add_argument("-o", "--output", required=True)
+    pack.set_defaults(func=run_pack)
+
 
 def run_train(args) -> dict:
     from mspviewer.train.data import list_images
@@ -83,3 +90,9 @@ def run_export(args) -> dict:
 
     card = export_checkpoint(args.checkpoint, args.output, args.name, weights=args.weights)
     return {"output": args.output, "card": card}
+
+
+def run_pack(args) -> dict:
+    from mspviewer.train.handoff import pack_checkpoint
+
+    return pack_checkpoint(args.checkpoint, args.output)

@@ -153,6 +153,14 @@ class Trainer:
             # Deliberate schedule changes (larger crops, a learning-rate drop) are allowed,
             # but the run then no longer replays what the old settings would have done.
             print("resuming with changed settings: " + "; ".join(changed), file=sys.stderr)
+        if "handoff" in payload and self.rank == 0:
+            print("resuming from a hand-off copy (Adam's moments stored in "
+                  f"{payload['handoff']['moments']}; a new weight average starts here)",
+                  file=sys.stderr)
+        for state in payload["optimizer"]["state"].values():  # a hand-off stores them in bf16
+            for key in ("exp_avg", "exp_avg_sq"):
+                if key in state:
+                    state[key] = state[key].float()
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if "ema" in payload:
