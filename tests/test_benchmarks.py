@@ -79,3 +79,17 @@ def test_serial_reference_is_a_causal_masked_context_and_round_trips():
         after = reference.masked_context(changed)[0].permute(1, 2, 0).reshape(35, -1)
     differs = (before - after).abs().amax(1) > 0
     assert not differs[:2 * 7 + 3 + 1].any() and differs[2 * 7 + 4]
+
+
+def test_train_step_benchmark_times_both_layouts(capsys):
+    train_step = _load("train_step")
+    threads = torch.get_num_threads()
+    try:
+        train_step.main(["--crop", "32", "--batch", "1", "--steps", "1", "--precision", "fp32",
+                         "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "batch 1 × 32², fp32, cpu, 1 thread(s)" in printed
+    assert "default: forward" in printed and "channels_last: forward" in printed
+    assert "channels_last speed-up:" in printed

@@ -113,7 +113,9 @@ class Trainer:
         self.run_dir = Path(settings.run_dir)
         config = ModelConfig.from_dict(settings.model_config)
         torch.manual_seed(settings.seed)  # identical initial weights on every rank
-        self.model = MSPCodec(config).to(self.device).train()
+        # channels-last: oneDNN's (and cuDNN's) preferred layout; a step on CPU in bf16 ran
+        # 19 % faster than in the default layout (benchmarks/train_step.py).
+        self.model = MSPCodec(config).to(self.device, memory_format=torch.channels_last).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
         self.step = 0
         self.wall_seconds = 0.0
@@ -184,7 +186,8 @@ class Trainer:
         crop = s.crop_at(step)
         if self.sampler is None or self.sampler.crop != crop:
             self.sampler = CropSampler(list_images(s.data), crop, s.seed)
-        x = self.sampler.batch(step, s.batch_size, self.rank).to(self.device)
+        x = self.sampler.batch(step, s.batch_size, self.rank).to(
+            self.device, memory_format=torch.channels_last)
         lam = self.lambda_at(step)
         torch.manual_seed(s.seed * 1_000_003 + step * 97 + self.rank)  # the rate noise
         for group in self.optimizer.param_groups:
