@@ -60,7 +60,8 @@ def test_encode_info_decode(tmp_path, model_file):
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
                                   "wrong-model", "no-output-folder", "eval-no-output-folder",
-                                  "train-no-images", "train-no-folder"])
+                                  "train-no-images", "train-no-folder", "export-weights-file",
+                                  "pack-not-a-checkpoint"])
 def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model, case):
     image = tmp_path / "in.png"
     save_png(smooth_image(20, 20), image)
@@ -90,6 +91,12 @@ def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model,
         done = run_cli("train", data, "--run-dir", tmp_path / "run", "--steps", "2",
                        "--preset", "tiny")
         assert not (tmp_path / "run" / "checkpoint.pt").exists()  # nothing ran, nothing saved
+    elif case == "export-weights-file":  # a shipped model is not a training checkpoint
+        done = run_cli("export-model", model_file, "-o", tmp_path / "m.pt")
+        assert not (tmp_path / "m.pt").exists()
+    elif case == "pack-not-a-checkpoint":
+        done = run_cli("pack-checkpoint", image, "-o", tmp_path / "c.pt")
+        assert not (tmp_path / "c.pt").exists()
     else:
         out = tmp_path / "x.msp"
         assert run_cli("encode", image, "-o", out, "--model", model_file).returncode == 0

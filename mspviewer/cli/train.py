@@ -93,6 +93,6 @@ def run_export(args) -> dict:
 
 
 def run_pack(args) -> dict:
-    from mspviewer.train.handoff import pack_checkpoint
+    from mspviewer.train.checkpoint import pack_checkpoint
 
     return pack_checkpoint(args.checkpoint, args.output)

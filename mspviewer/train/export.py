@@ -11,6 +11,7 @@ import torch
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.codec.weights import save_weights
+from mspviewer.train.checkpoint import read_checkpoint
 from mspviewer.train.loop import WeightAverage
 
 
@@ -30,7 +31,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, name: str,
     checkpoint predates it), "raw" the optimiser's current weights."""
     if weights not in WEIGHT_CHOICES:
         raise ValueError(f"weights must be one of {WEIGHT_CHOICES}")
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    payload = read_checkpoint(checkpoint)
     settings = payload["settings"]
     model = MSPCodec(ModelConfig.from_dict(settings["model_config"]))
     model.load_state_dict(payload["model"])

@@ -1,4 +1,4 @@
-"""The hand-off copy of a training checkpoint: what is committed between sessions.
+"""Reading training checkpoints, and their hand-off copy: what is committed between sessions.
 
 A run's own checkpoints are exact (float32 weights, Adam moments and the weight average), so
 a run that stops and resumes inside a session replays exactly. The copy committed to the
@@ -27,18 +27,28 @@ from mspviewer.errors import TrainingError
 MOMENT_DTYPE = torch.bfloat16
 
 
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """A training checkpoint's payload, on the CPU; anything else is a TrainingError."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a bad file
+        raise TrainingError(f"{path} is not a readable training checkpoint "
+                            f"({type(error).__name__})") from None
+    required = {"model", "optimizer", "settings", "step"}
+    if not isinstance(payload, dict) or not required <= set(payload):
+        raise TrainingError(f"{path} is not a training checkpoint (a shipped weights file? "
+                            f"export-model and pack-checkpoint take runs/NAME/checkpoint.pt)")
+    return payload
+
+
 def pack_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> dict:
     """Write the hand-off copy of checkpoint ``source`` to ``target``; returns both sizes."""
     source, target = Path(source), Path(target)
-    try:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as error:
-        raise TrainingError(f"{source} is not a readable training checkpoint ({error})") \
-            from None
-    if not isinstance(payload, dict) or "optimizer" not in payload or "model" not in payload:
-        raise TrainingError(f"{source} is not a training checkpoint")
-    optimizer = payload["optimizer"]
-    for state in optimizer["state"].values():
+    payload = read_checkpoint(source)
+    for state in payload["optimizer"]["state"].values():
         for key in ("exp_avg", "exp_avg_sq"):
             if key in state:
                 state[key] = state[key].to(MOMENT_DTYPE)
