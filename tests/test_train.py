@@ -219,3 +219,69 @@ def test_a_hand_off_copy_resumes_the_same_steps_from_the_same_weights(image_fold
         [(r["lambda"], r["crop"]) for r in logs[1]]
     for x, y in zip(logs[0][3:], logs[1]):
         assert y["loss"] == pytest.approx(x["loss"], rel=1e-2)
+
+
+def _training_script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "training" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_data_pack_stays_within_its_budget_round_robin(image_folder, tmp_path):
+    """Every image gives a tile before any gives a second; the bytes never pass the budget;
+    tiles are the source pixels up to JPEG q95; the same seed gives the same pack."""
+    pack = _training_script("make_data_pack")
+    summary = pack.make_pack(image_folder, tmp_path / "a", budget_bytes=10**6, tile=48)
+    assert summary["images_covered"] == summary["usable_images"] == 3
+    files = sorted((tmp_path / "a").iterdir())
+    assert sum(f.stat().st_size for f in files) == summary["bytes"] <= 10**6
+    assert summary["files"] == len(files) == 3 * 16  # all rounds fit in a large budget
+    first_four = ["0-t0.jpg", "1-t0.jpg", "2-t0.jpg", "0-t1.jpg"]
+    budget = sum((tmp_path / "a" / name).stat().st_size for name in first_four)
+    small = pack.make_pack(image_folder, tmp_path / "b", budget_bytes=budget + 10, tile=48)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(first_four)
+    assert small["bytes"] == budget and small["images_covered"] == 3
+    again = pack.make_pack(image_folder, tmp_path / "c", budget_bytes=budget + 10, tile=48)
+    assert again == dict(small, output=str(tmp_path / "c"))
+    for name in first_four:
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+    source = np.asarray(Image.open(image_folder / "1.png")).astype(float)
+    (top, left), = pack.tile_positions(96, 120, 48, 1, np.random.default_rng([0, 1]))
+    tile = np.asarray(Image.open(tmp_path / "a" / "1-t0.jpg")).astype(float)
+    mse = np.mean((source[top:top + 48, left:left + 48] - tile) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 35  # the source's pixels, up to JPEG q95
+
+
+@pytest.mark.slow
+def test_gpu_session_script_runs_here_on_the_cpu(tmp_path):
+    """training/gpu_session.sh with DEVICE=cpu: trains from the committed hand-off copy for
+    a few seconds and hands back checkpoint parts that rebuild a resumable checkpoint."""
+    import shutil
+
+    repo = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+    _training_script("make_data_pack").make_pack(repo.parent / "shared" / "data" / "train"
+                                                 if (repo.parent / "shared").is_dir()
+                                                 else repo / "resources", data, 2 * 10**6,
+                                                 tile=256)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, OUT=str(out), RUN_DIR=str(tmp_path / "run"), DEVICE="cpu",
+               MINUTES="0.2", PYTHON=sys.executable, DATA=str(data))
+    done = subprocess.run(["bash", "training/gpu_session.sh"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    parts = sorted(out.glob("checkpoint.pt.part-*"))
+    assert parts and all(p.stat().st_size <= 16 * 2**20 for p in parts)
+    rebuilt = tmp_path / "rebuilt.pt"
+    with open(rebuilt, "wb") as handle:
+        for part in parts:
+            shutil.copyfileobj(open(part, "rb"), handle)
+    payload = torch.load(rebuilt, weights_only=True)
+    start = torch.load(repo / "training" / "msp-default" / "checkpoint.pt", weights_only=True)
+    assert payload["step"] > start["step"] and "handoff" in payload
+    assert (out / "msp-default.pt").is_file() and (out / "log.jsonl").is_file()
