@@ -8,7 +8,7 @@ mean 45 dB, on 10 of the pool's images; far above the 26–31 dB the model recon
 its λ ladder), until the byte
 budget is reached. Tiles are placed at random, from ``--seed``, so the pack is reproducible.
 
-    python training/make_data_pack.py ../shared/data/train -o .gpu-data --budget-mb 14
+    python training/make_data_pack.py ../shared/data/train -o .gpu-data --budget-mb 12
 
 Prints a JSON summary (files, bytes, images covered).
 """
@@ -79,7 +79,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="folder of training images")
     parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--budget-mb", type=float, default=14.0, help="at most this many MB")
+    parser.add_argument("--budget-mb", type=float, default=12.0, help="at most this many MB")
     parser.add_argument("--tile", type=int, default=320, help="tile side in pixels")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality")
     parser.add_argument("--seed", type=int, default=0)
