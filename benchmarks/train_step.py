@@ -33,6 +33,12 @@ def make(layout, crop: int, batch: int, device: str):
     return model, optimizer, x
 
 
+def synchronise(device: torch.device) -> None:
+    """Wait for queued GPU work, so that each timer reads the work of its own stage."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def one_step(model, optimizer, x, precision: str) -> tuple[float, float, float]:
     autocast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else nullcontext())
@@ -40,13 +46,14 @@ def one_step(model, optimizer, x, precision: str) -> tuple[float, float, float]:
     with autocast:
         out = model(x, 0.013)
     loss = rate_distortion_loss(out, x, 0.013)["loss"]
+    synchronise(x.device)
     forward = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    synchronise(x.device)
     backward = time.perf_counter()
     optimizer.step()
-    if x.device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronise(x.device)
     end = time.perf_counter()
     return forward - start, backward - forward, end - start
 

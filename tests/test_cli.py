@@ -61,7 +61,7 @@ def test_encode_info_decode(tmp_path, model_file):
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
                                   "wrong-model", "no-output-folder", "eval-no-output-folder",
                                   "train-no-images", "train-no-folder", "export-weights-file",
-                                  "pack-not-a-checkpoint"])
+                                  "pack-not-a-checkpoint", "resume-truncated-checkpoint"])
 def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model, case):
     image = tmp_path / "in.png"
     save_png(smooth_image(20, 20), image)
@@ -94,6 +94,15 @@ def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model,
     elif case == "export-weights-file":  # a shipped model is not a training checkpoint
         done = run_cli("export-model", model_file, "-o", tmp_path / "m.pt")
         assert not (tmp_path / "m.pt").exists()
+    elif case == "resume-truncated-checkpoint":  # e.g. hand-off parts joined incompletely
+        data = tmp_path / "data"
+        data.mkdir()
+        save_png(smooth_image(64, 64), data / "a.png")
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / "checkpoint.pt").write_bytes(model_file.read_bytes()[:5000])
+        done = run_cli("train", data, "--run-dir", run_dir, "--steps", "2", "--preset", "tiny",
+                       "--resume", "--crop", "48")
     elif case == "pack-not-a-checkpoint":
         done = run_cli("pack-checkpoint", image, "-o", tmp_path / "c.pt")
         assert not (tmp_path / "c.pt").exists()

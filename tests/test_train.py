@@ -240,7 +240,7 @@ def test_data_pack_stays_within_its_budget_round_robin(image_folder, tmp_path):
     files = sorted((tmp_path / "a").iterdir())
     assert sum(f.stat().st_size for f in files) == summary["bytes"] <= 10**6
     assert summary["files"] == len(files) == 3 * 16  # all rounds fit in a large budget
-    first_four = ["0-t0.jpg", "1-t0.jpg", "2-t0.jpg", "0-t1.jpg"]
+    first_four = ["0000-0-t0.jpg", "0001-1-t0.jpg", "0002-2-t0.jpg", "0000-0-t1.jpg"]
     budget = sum((tmp_path / "a" / name).stat().st_size for name in first_four)
     small = pack.make_pack(image_folder, tmp_path / "b", budget_bytes=budget + 10, tile=48)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(first_four)
@@ -251,9 +251,17 @@ def test_data_pack_stays_within_its_budget_round_robin(image_folder, tmp_path):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
     source = np.asarray(Image.open(image_folder / "1.png")).astype(float)
     (top, left), = pack.tile_positions(96, 120, 48, 1, np.random.default_rng([0, 1]))
-    tile = np.asarray(Image.open(tmp_path / "a" / "1-t0.jpg")).astype(float)
+    tile = np.asarray(Image.open(tmp_path / "a" / "0001-1-t0.jpg")).astype(float)
     mse = np.mean((source[top:top + 48, left:left + 48] - tile) ** 2)
     assert 10 * np.log10(255 ** 2 / mse) > 35  # the source's pixels, up to JPEG q95
+
+    from mspviewer.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="not empty"):  # never mixed with an older pack
+        pack.make_pack(image_folder, tmp_path / "a", budget_bytes=10**6, tile=48)
+    with pytest.raises(TrainingError, match="200 px"):
+        pack.make_pack(image_folder, tmp_path / "d", budget_bytes=10**6, tile=200)
+    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.slow
@@ -271,7 +279,7 @@ def test_gpu_session_script_runs_here_on_the_cpu(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, OUT=str(out), RUN_DIR=str(tmp_path / "run"), DEVICE="cpu",
-               MINUTES="0.2", PYTHON=sys.executable, DATA=str(data))
+               MINUTES="0.3", PYTHON=sys.executable, DATA=str(data))
     done = subprocess.run(["bash", "training/gpu_session.sh"], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -285,3 +293,20 @@ def test_gpu_session_script_runs_here_on_the_cpu(tmp_path):
     start = torch.load(repo / "training" / "msp-default" / "checkpoint.pt", weights_only=True)
     assert payload["step"] > start["step"] and "handoff" in payload
     assert (out / "msp-default.pt").is_file() and (out / "log.jsonl").is_file()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.parametrize("setting, message", [({"MINUTES": "abc"}, "MINUTES must be"),
+                                              ({"DEVICE": "cuda"}, "cannot run the trainer")])
+def test_gpu_session_script_refuses_before_training(tmp_path, setting, message):
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, OUT=str(out), RUN_DIR=str(tmp_path / "run"), DEVICE="cpu",
+               MINUTES="0.3", PYTHON=sys.executable, DATA=str(tmp_path / "data"))
+    env.update(setting)
+    done = subprocess.run(["bash", "training/gpu_session.sh"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+    assert not list(out.iterdir()) and not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -26,6 +26,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mspviewer.errors import TrainingError  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
 from mspviewer.train.data import list_images  # noqa: E402
 
@@ -44,7 +45,11 @@ def jpeg_bytes(pixels: np.ndarray, quality: int) -> bytes:
 
 def make_pack(source: Path, output: Path, budget_bytes: int, tile: int = 320,
               quality: int = 95, seed: int = 0, max_rounds: int = 16) -> dict:
-    output.mkdir(parents=True, exist_ok=True)
+    """Tiles are named ``<index>-<stem>-t<round>.jpg`` (index in the sorted source list, so
+    equal stems in different subfolders stay apart). ``output`` must be empty or new: a
+    pack is written whole, never over an older one."""
+    if output.exists() and any(output.iterdir()):
+        raise TrainingError(f"{output} is not empty: a data pack is written into a new folder")
     images = []
     for index, path in enumerate(list_images(source)):
         pixels = load_image(path).pixels
@@ -52,7 +57,11 @@ def make_pack(source: Path, output: Path, budget_bytes: int, tile: int = 320,
         if min(height, width) < tile:
             continue
         rng = np.random.default_rng([seed, index])
-        images.append((path.stem, pixels, tile_positions(height, width, tile, max_rounds, rng)))
+        images.append((f"{index:04d}-{path.stem}", pixels,
+                       tile_positions(height, width, tile, max_rounds, rng)))
+    if not images:
+        raise TrainingError(f"no image in {source} has both sides >= {tile} px (the tile)")
+    output.mkdir(parents=True, exist_ok=True)
     written, total, covered = [], 0, set()
     for round_index in range(max_rounds):
         for stem, pixels, positions in images:
@@ -84,8 +93,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    summary = make_pack(args.source, args.output, int(args.budget_mb * 1e6), args.tile,
-                        args.quality, args.seed)
+    try:
+        summary = make_pack(args.source, args.output, int(args.budget_mb * 1e6), args.tile,
+                            args.quality, args.seed)
+    except TrainingError as error:
+        parser.exit(2, f"make_data_pack: error: {error}\n")
     print(json.dumps(summary))
     return summary
 

@@ -12,7 +12,7 @@ resumed run starts a new one at the weights.
 
 A run resumed from the hand-off therefore takes the same steps on the same data from the
 same weights; its first updates differ from the uninterrupted run's by the bfloat16
-rounding of the moments (relative 2⁻⁹), which Adam's averages forget as it goes.
+rounding of the moments (at most 2⁻⁸ relative), which Adam's averages forget as it goes.
 """
 
 from __future__ import annotations

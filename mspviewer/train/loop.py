@@ -34,6 +34,7 @@ import torch.distributed as dist
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
+from mspviewer.train.checkpoint import read_checkpoint
 from mspviewer.train.data import CropSampler, list_images
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -144,8 +145,8 @@ class Trainer:
         os.replace(temporary, self.checkpoint_path)
 
     def load_checkpoint(self, path: Path | None = None) -> None:
-        payload = torch.load(path or self.checkpoint_path, map_location=self.device,
-                             weights_only=True)
+        # On the CPU: load_state_dict copies weights and moments to the model's device.
+        payload = read_checkpoint(path or self.checkpoint_path)
         saved_config = payload["settings"]["model_config"]
         if saved_config != self.settings.model_config:
             raise TrainingError(f"{path or self.checkpoint_path} was trained with another "
