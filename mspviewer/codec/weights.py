@@ -59,15 +59,21 @@ def save_weights(model: MSPCodec, path: str | os.PathLike, name: str, card: dict
     os.replace(temporary, path)  # never leave a half-written weights file
 
 
+def load_tensor_file(path: Path, error: type[Exception], name: str, readable_name: str):
+    """``torch.load`` of a file (no code unpickled, on the CPU); a missing or unreadable
+    file raises ``error`` with one line ("NAME not found: …", "… is not a readable …")."""
+    if not path.is_file():
+        raise error(f"{name} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as failure:  # torch raises many kinds for a bad file
+        raise error(f"{path} is not a readable {readable_name} "
+                    f"({type(failure).__name__})") from None
+
+
 def read_weights_file(path: str | os.PathLike) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        raise ModelFileError(f"{path} is not a readable weights file ({type(error).__name__})") \
-            from None
+    payload = load_tensor_file(path, ModelFileError, "model file", "weights file")
     if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
         raise ModelFileError(f"{path} is not an mspviewer weights file")
     if payload.get("version") != WEIGHTS_VERSION:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from mspviewer.codec.weights import load_tensor_file
 from mspviewer.errors import TrainingError
 
 MOMENT_DTYPE = torch.bfloat16
@@ -30,13 +31,7 @@ MOMENT_DTYPE = torch.bfloat16
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """A training checkpoint's payload, on the CPU; anything else is a TrainingError."""
     path = Path(path)
-    if not path.is_file():
-        raise TrainingError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        raise TrainingError(f"{path} is not a readable training checkpoint "
-                            f"({type(error).__name__})") from None
+    payload = load_tensor_file(path, TrainingError, "checkpoint", "training checkpoint")
     required = {"model", "optimizer", "settings", "step"}
     if not isinstance(payload, dict) or not required <= set(payload):
         raise TrainingError(f"{path} is not a training checkpoint (a shipped weights file? "
@@ -44,14 +39,19 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return payload
 
 
+def cast_adam_moments(optimizer_state: dict, dtype: torch.dtype) -> None:
+    """Adam's first and second moments in an optimiser state dict, cast in place."""
+    for state in optimizer_state["state"].values():
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                state[key] = state[key].to(dtype)
+
+
 def pack_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> dict:
     """Write the hand-off copy of checkpoint ``source`` to ``target``; returns both sizes."""
     source, target = Path(source), Path(target)
     payload = read_checkpoint(source)
-    for state in payload["optimizer"]["state"].values():
-        for key in ("exp_avg", "exp_avg_sq"):
-            if key in state:
-                state[key] = state[key].to(MOMENT_DTYPE)
+    cast_adam_moments(payload["optimizer"], MOMENT_DTYPE)
     payload.pop("ema", None)
     payload["handoff"] = {"moments": str(MOMENT_DTYPE).removeprefix("torch."),
                           "weight_average": "not kept"}

@@ -34,7 +34,7 @@ import torch.distributed as dist
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
-from mspviewer.train.checkpoint import read_checkpoint
+from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.data import CropSampler, list_images
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -160,10 +160,7 @@ class Trainer:
             print("resuming from a hand-off copy (Adam's moments stored in "
                   f"{payload['handoff']['moments']}; a new weight average starts here)",
                   file=sys.stderr)
-        for state in payload["optimizer"]["state"].values():  # a hand-off stores them in bf16
-            for key in ("exp_avg", "exp_avg_sq"):
-                if key in state:
-                    state[key] = state[key].float()
+        cast_adam_moments(payload["optimizer"], torch.float32)  # a hand-off stores bf16
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if "ema" in payload:
