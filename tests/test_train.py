@@ -110,6 +110,20 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert loop.resolve_precision("auto", cpu) == "bf16"
 
 
+@pytest.mark.parametrize("precision, channels_last", [("bf16", True), ("fp32", False)])
+def test_the_model_trains_in_the_layout_of_its_precision(image_folder, tmp_path, precision,
+                                                         channels_last):
+    trainer = Trainer(settings_for(image_folder, tmp_path / precision, 1, precision),
+                      progress=False)
+    conv_weights = [p for p in trainer.model.parameters() if p.dim() == 4 and p.shape[-1] > 1]
+    assert conv_weights
+    for weight in conv_weights:
+        assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last
+        assert weight.is_contiguous() != channels_last
+    trainer.run(resume=False)
+    assert trainer.step == 1
+
+
 def test_tuples_and_lists_are_not_reported_as_changes():
     from mspviewer.train.loop import changed_settings
 
