@@ -186,6 +186,44 @@ def test_weight_average_follows_the_optimiser_steps(image_folder, tmp_path):
     assert not torch.equal(exported["ema"][name], exported["raw"][name])
 
 
+def test_the_checkpoint_and_the_card_say_where_each_part_of_the_run_ran(image_folder,
+                                                                        tmp_path):
+    """Each resumed part of a run is a segment (steps, precision, device, wall time); a
+    checkpoint written before segments existed counts its steps as not recorded."""
+    from mspviewer.train.export import export_checkpoint
+    from mspviewer.train.segments import describe_hardware
+
+    run_dir = tmp_path / "segments"
+    Trainer(settings_for(image_folder, run_dir, 2, "fp32"), progress=False).run()
+    checkpoint = run_dir / "checkpoint.pt"
+    payload = torch.load(checkpoint, weights_only=True)
+    assert [(s["first_step"], s["last_step"]) for s in payload["segments"]] == [(0, 2)]
+    assert payload["segments"][0]["wall_seconds"] == pytest.approx(payload["wall_seconds"])
+    del payload["segments"]  # as written before segments were recorded
+    torch.save(payload, checkpoint)
+
+    Trainer(settings_for(image_folder, run_dir, 4, "fp32"), progress=False).run(resume=True)
+    Trainer(settings_for(image_folder, run_dir, 5, "fp32"), progress=False).run(resume=True)
+    trainer = Trainer(settings_for(image_folder, run_dir, 6, "bf16"), progress=False)
+    trainer.run(resume=True)
+    segments = torch.load(checkpoint, weights_only=True)["segments"]
+    assert [(s["first_step"], s["last_step"], s.get("precision")) for s in segments] == \
+        [(0, 2, None), (2, 4, "fp32"), (4, 5, "fp32"), (5, 6, "bf16")]
+    assert segments[0]["recorded"] is False
+    assert sum(s["wall_seconds"] for s in segments) == pytest.approx(trainer.wall_seconds)
+
+    card = export_checkpoint(checkpoint, tmp_path / "m.pt", "t")
+    # The two fp32 parts on this machine read as one; the bf16 part stays apart.
+    assert [(s["first_step"], s["last_step"]) for s in card["segments"]] == \
+        [(0, 2), (2, 5), (5, 6)]
+    text = (tmp_path / "m.md").read_text()
+    assert "steps 0–2 (2 steps" in text and "not recorded" in text
+    hardware = describe_hardware(torch.device("cpu"))
+    assert f"steps 2–5 (3 steps" in text and f"fp32 on cpu ({hardware}, " in text
+    assert f"steps 5–6 (1 step," in text and f"bf16 on cpu ({hardware}, " in text
+    assert "fp32 on cpu, " not in text.split("- Training:")[1].split("\n")[0]
+
+
 def test_a_checkpoint_without_an_average_starts_one_at_its_weights(image_folder, tmp_path):
     Trainer(settings_for(image_folder, tmp_path / "old", 2), progress=False).run()
     checkpoint = tmp_path / "old" / "checkpoint.pt"

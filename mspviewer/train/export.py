@@ -13,6 +13,7 @@ from mspviewer.codec.model import MSPCodec
 from mspviewer.codec.weights import save_weights
 from mspviewer.train.checkpoint import read_checkpoint
 from mspviewer.train.loop import WeightAverage
+from mspviewer.train.segments import merged, segment_line, unrecorded_segment
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -58,6 +59,9 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, name: str,
         "weights": shipped,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": platform.machine(),
+        "segments": merged(payload.get("segments") or
+                           [unrecorded_segment(int(payload["step"]),
+                                               float(payload["wall_seconds"]))]),
     }
     card.update(extra_card or {})
     save_weights(model, output, name=name, card=card)
@@ -79,8 +83,11 @@ def model_card_markdown(card: dict) -> str:
         f"- Training data: `{card['training_data']}` (never the Kodak images)",
         f"- Training: {card['training_steps']} steps ({card['skipped_steps']} skipped), batch "
         f"{card['batch_size']}, crops {card['crop_schedule']}, learning rate "
-        f"{card['learning_rate']}, {card['precision']} on {card['device']}, "
-        f"{hours:.2f} h of compute",
+        f"{card['learning_rate']}, {hours:.2f} h of compute" + (
+            "" if card.get("segments") else f", {card['precision']} on {card['device']}"),
+        *(["- Where the steps ran (one line per resumed part of the run on the same hardware "
+           "and settings):"] + [f"  - {segment_line(segment)}" for segment in card["segments"]]
+          if card.get("segments") else []),
         f"- Weights: {card.get('weights', 'raw weights')}",
         f"- λ ladder (bpp + λ·255²·MSE): {', '.join(f'{v:g}' for v in card['lambdas'])}",
         f"- Exported: {card['exported']}",

@@ -36,6 +36,7 @@ from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.data import CropSampler, list_images
+from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
@@ -130,6 +131,8 @@ class Trainer:
         self.step = 0
         self.wall_seconds = 0.0
         self.skipped_steps = 0
+        self.segments: list[dict] = []  # where each resumed part of the run ran (segments.py)
+        self.open_segment: dict | None = None  # this process's, while run() runs
         self.sampler: CropSampler | None = None
         self.ema = WeightAverage(self.model, settings.ema_decay)
         self._stop_requested = False
@@ -143,11 +146,13 @@ class Trainer:
         if self.rank != 0:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.open_segment is not None:
+            close_segment(self.open_segment, self.step, self.wall_seconds)
         payload = {
             "step": self.step, "wall_seconds": self.wall_seconds,
             "skipped_steps": self.skipped_steps, "settings": asdict(self.settings),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "ema": self.ema.state_dict(),
+            "ema": self.ema.state_dict(), "segments": self.segments,
         }
         temporary = self.checkpoint_path.with_suffix(".tmp")
         torch.save(payload, temporary)
@@ -179,6 +184,8 @@ class Trainer:
         self.step = int(payload["step"])
         self.wall_seconds = float(payload["wall_seconds"])
         self.skipped_steps = int(payload.get("skipped_steps", 0))
+        self.segments = list(payload.get("segments") or
+                             [unrecorded_segment(self.step, self.wall_seconds)])
 
     # -- one step ------------------------------------------------------------------------------
     def lambda_at(self, step: int) -> float:
@@ -232,6 +239,9 @@ class Trainer:
             if not self.checkpoint_path.exists():
                 raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
             self.load_checkpoint()
+        self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
+                                         s.precision, self.world_size)
+        self.segments.append(self.open_segment)
         network = self.model
         if self.world_size > 1:
             network = torch.nn.parallel.DistributedDataParallel(
@@ -275,6 +285,7 @@ class Trainer:
         finally:
             if self.step > first_step:  # a run that failed before its first step saves nothing
                 self.save_checkpoint()
+            self.open_segment = None
             self._restore_signal_handlers(previous_handlers)
             if bar is not None:
                 bar.close()
