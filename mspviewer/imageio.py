@@ -21,7 +21,10 @@ module is the one place where other images become that, by these rules:
   never by truncation. That includes 48/64-bit RGB(A) and 32-bit grey+alpha PNGs, which
   Pillow 13 itself opens as 8-bit ``RGB``/``RGBA`` keeping only the high byte: they are
   decoded a second time for the low bytes (a Pillow image passed in directly cannot be
-  re-read, so it keeps Pillow's truncated 8 bits; this is noted).
+  re-read, so it keeps Pillow's truncated 8 bits; this is noted). 48/64-bit RGB(A) TIFFs,
+  which Pillow also truncates (and scrambles when uncompressed and stored plane by plane),
+  are read by tifffile; with a compression tifffile lacks (LZW, JPEG) Pillow's 8 bits are
+  kept and noted.
   Mode ``I`` (32-bit integer) is clipped to 0..65535 and read as 16-bit. Mode ``F``
   (32-bit float) is taken to be in [0, 1] if its maximum is <= 1 and in [0, 255]
   otherwise; NaN becomes 0 and values are clipped to the range.
@@ -35,7 +38,7 @@ module is the one place where other images become that, by these rules:
   :class:`~mspviewer.errors.ImageLoadError` with a one-line message naming the file, never
   a raw Pillow exception.
 
-Only numpy and Pillow are used here: no torch, no Qt.
+Only numpy, Pillow and tifffile (for 16-bit colour TIFFs) are used here: no torch, no Qt.
 """
 
 from __future__ import annotations
@@ -323,6 +326,8 @@ def _read_samples(image: Image.Image, reopen: Callable[[], Image.Image] | None) 
         samples = _read_8bit_or_16bit(image)
         samples.notes.insert(0, "16-bit PNG reduced to 8 bits by Pillow (truncated, not rounded)")
         return samples
+    if _is_16bit_colour_tiff(image):
+        return _read_tiff_16bit_colour(image)
     return _read_8bit_or_16bit(image)
 
 
@@ -411,6 +416,50 @@ def _read_png_16bit_colour(
             raise ValueError("the file changed while it was being read")
         low_bytes = _decode_with_rawmode(again, _PNG_16BIT_LOW_BYTE_RAWMODES[rawmode])
     return _with_colour_key(_samples(_join_bytes(high_bytes, low_bytes), _MAX_16BIT), image)
+
+
+def _is_16bit_colour_tiff(image: Image.Image) -> bool:
+    """A TIFF with 16-bit colour samples, which Pillow reads as 8-bit RGB or RGBA: keeping the
+    high bytes when it reads them right, and scrambling the planes of an uncompressed one
+    stored plane by plane (planar configuration 2, Pillow 13)."""
+    if image.format != "TIFF" or image.mode not in ("RGB", "RGBA"):
+        return False
+    bits = image.tag_v2.get(258)  # BitsPerSample
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return bool(bits) and all(b == 16 for b in bits)
+
+
+def _read_tiff_16bit_colour(image: Image.Image) -> _Samples:
+    """All 16 bits of a 16-bit colour TIFF, read by tifffile (scikit-image's TIFF reader).
+
+    tifffile alone (without the optional imagecodecs) reads uncompressed, Deflate, PackBits,
+    LZMA and Zstandard TIFFs; for the others (LZW, JPEG) Pillow's libtiff decode is kept,
+    whose high bytes are right, with a note. A plane-by-plane uncompressed TIFF, which Pillow
+    cannot read, is always within tifffile's reach.
+    """
+    import tifffile
+
+    try:
+        image.fp.seek(0)
+        with tifffile.TiffFile(image.fp) as tiff:
+            page = tiff.pages[0]
+            array, axes = page.asarray(), page.axes
+    except Exception:  # a compression tifffile cannot decode without imagecodecs
+        if image.tag_v2.get(284) == 2 and image.tag_v2.get(259) == 1:  # planar, uncompressed
+            raise ValueError("an uncompressed 16-bit TIFF stored plane by plane is read from "
+                             "its file only (Pillow scrambles its planes)") from None
+        samples = _read_8bit_or_16bit(image)
+        samples.notes.insert(0, "16-bit TIFF reduced to 8 bits by Pillow (truncated, not "
+                                "rounded)")
+        return samples
+    if axes == "SYX":
+        array = array.transpose(1, 2, 0)
+    elif axes != "YXS":
+        raise ValueError(f"unsupported TIFF sample layout {axes}")
+    expected = (image.height, image.width, len(image.mode))
+    if array.dtype != np.uint16 or array.shape != expected:
+        raise ValueError(f"TIFF samples {array.dtype} {array.shape}, expected uint16 {expected}")
+    return _samples(np.ascontiguousarray(array), _MAX_16BIT)
 
 
 def _decode_with_rawmode(image: Image.Image, rawmode: str) -> np.ndarray:

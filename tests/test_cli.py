@@ -168,3 +168,84 @@ def test_pixel_limits_beyond_the_format_are_refused_by_the_parser(tmp_path, mode
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert "--max-pixels" in done.stderr
     assert not (tmp_path / "x.msp").exists()
+
+
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, model_file,
+                                                                   capsys, command):
+    from mspviewer.cli import main
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(20, 20), image)
+    source = image
+    if command == "decode":
+        source = tmp_path / "stream.png"  # named so that only the same-file check refuses
+        assert main(["encode", str(image), "-o", str(source), "--model", str(model_file)]) == 0
+    link = tmp_path / "alias.png"  # the same file under another name is the same file
+    link.symlink_to(source)
+    before = source.read_bytes()
+    for output in (source, link):
+        capsys.readouterr()
+        assert main([command, str(source), "-o", str(output), "--model", str(model_file)]) == 2
+        assert "is the input" in capsys.readouterr().err
+        assert source.read_bytes() == before
+
+
+def test_decode_writes_the_lossless_format_its_name_asks_for(tmp_path, model_file, capsys):
+    from PIL import Image
+
+    from mspviewer.cli import main
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(24, 32), image)
+    bitstream = tmp_path / "in.msp"
+    assert main(["encode", str(image), "-o", str(bitstream), "--model", str(model_file)]) == 0
+    decoded = {}
+    for name in ("out.png", "out.PPM", "out.tiff", "out.bmp"):
+        assert main(["decode", str(bitstream), "-o", str(tmp_path / name),
+                     "--model", str(model_file)]) == 0
+        with Image.open(tmp_path / name) as written:
+            assert written.format == {".png": "PNG", ".ppm": "PPM", ".tiff": "TIFF",
+                                      ".bmp": "BMP"}[(tmp_path / name).suffix.lower()]
+            decoded[name] = np.asarray(written.convert("RGB"))
+    assert all(np.array_equal(decoded["out.png"], pixels) for pixels in decoded.values())
+    assert oct((tmp_path / "out.png").stat().st_mode & 0o777) != oct(0o600)  # not private
+    capsys.readouterr()
+    for lossy in ("out.jpg", "out.webp", "out"):
+        assert main(["decode", str(bitstream), "-o", str(tmp_path / lossy),
+                     "--model", str(model_file)]) == 2
+        assert "lossless" in capsys.readouterr().err
+        assert not (tmp_path / lossy).exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_an_output_folder_that_cannot_be_written_is_refused_before_encoding(tmp_path,
+                                                                           model_file, capsys):
+    from mspviewer.cli import main
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(20, 20), image)
+    # /proc refuses new files even to root, for whom permission bits do not count.
+    assert main(["encode", str(image), "-o", "/proc/x.msp", "--model", str(model_file)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write output /proc/x.msp" in err and "PSNR" not in err
+
+
+def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    import os
+
+    from mspviewer.cli.common import write_output
+
+    target = tmp_path / "out.msp"
+    target.write_bytes(b"previous")
+    write_output(target, b"first")
+    assert target.read_bytes() == b"first"
+
+    def failing_replace(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_output(target, b"second, larger" * 1000)
+    assert target.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.msp"]  # no temporary left

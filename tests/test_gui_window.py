@@ -256,6 +256,31 @@ def test_open_msp_file(qtbot, encoded_window, tmp_path):
     assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
 
 
+def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_window,
+                                                               tmp_path):
+    """A stream does not record its source: measured against an open image that this session
+    did not encode it from, the result says so, and flags an unrelated one by its PSNR."""
+    from mspviewer.imageio import save_png
+
+    window = encoded_window
+    window.export_bitstream(tmp_path / "again.msp")
+    assert window.open_path(tmp_path / "again.msp")  # the open image's own encode
+    wait_idle(qtbot, window)
+    assert not any("does not record its source" in note for note in window.session.result.notes)
+
+    # The same size as the encoded picture, and unrelated to it.
+    save_png(np.full((48, 80, 3), 255, np.uint8), tmp_path / "white.png")
+    assert window.open_path(tmp_path / "white.png")
+    assert window.open_path(tmp_path / "again.msp")
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result.original is not None and result.point.psnr_rgb < 15
+    notes = " ".join(result.notes)
+    assert "measured against the open image white.png" in notes
+    assert "white.png is probably not this stream's original" in notes
+    assert "probably not this stream's original" in window.messages.text()
+
+
 def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
     window = encoded_window
     image, result = window.session.image, window.session.result

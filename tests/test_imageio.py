@@ -321,6 +321,57 @@ def test_32bit_grey_alpha_png_is_read_in_full():
     np.testing.assert_array_equal(dropped.pixels[..., 0], expected_16_to_8(samples[..., 0]))
 
 
+def _tiff_16bit(path, samples, planar, compression, byteorder="<"):
+    """A 16-bit RGB(A) TIFF written by tifffile, a writer independent of Pillow."""
+    import tifffile
+
+    data = samples if planar == "contig" else np.ascontiguousarray(samples.transpose(2, 0, 1))
+    extra = {"extrasamples": ["unassalpha"]} if samples.shape[2] == 4 else {}
+    tifffile.imwrite(path, data, photometric="rgb", planarconfig=planar, rowsperstrip=4,
+                     compression=compression, byteorder=byteorder, **extra)
+
+
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_48_and_64bit_tiffs_keep_all_16_bits(tmp_path, planar, compression, byteorder):
+    """Pillow keeps the high byte of these, and scrambles the planes of an uncompressed
+    plane-by-plane one; the loader rounds all 16 bits like for PNG."""
+    rgb = random_uint16((9, 11, 3), seed=3)
+    rgb[0, 0] = (129, 1000, 65280)  # the high byte alone would give 0, 3, 255
+    _tiff_16bit(tmp_path / "rgb.tif", rgb, planar, compression, byteorder)
+    loaded = load_image(tmp_path / "rgb.tif")
+    np.testing.assert_array_equal(loaded.pixels, expected_16_to_8(rgb))
+    assert tuple(loaded.pixels[0, 0]) == (1, 4, 254)
+    assert loaded.notes == ("16-bit samples reduced to 8 bits (rounded)",)
+    rgba = random_uint16((6, 5, 4), seed=4)
+    _tiff_16bit(tmp_path / "rgba.tif", rgba, planar, compression, byteorder)
+    np.testing.assert_array_equal(load_image(tmp_path / "rgba.tif").pixels,
+                                  expected_composite(rgba[..., :3], rgba[..., 3], 65535))
+
+
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_a_16bit_tiff_that_tifffile_cannot_read_is_noted_or_refused(tmp_path, monkeypatch,
+                                                                     planar):
+    """As for an LZW TIFF without imagecodecs: Pillow's high bytes where they are right,
+    a clear refusal where Pillow would scramble the planes."""
+    import tifffile
+
+    def unreadable(*args, **kwargs):
+        raise ValueError("requires the 'imagecodecs' package")
+
+    rgb = random_uint16((8, 8, 3), seed=5)
+    _tiff_16bit(tmp_path / "rgb.tif", rgb, planar, None)
+    monkeypatch.setattr(tifffile, "TiffFile", unreadable)
+    if planar == "separate":
+        with pytest.raises(ImageLoadError, match="plane by plane"):
+            load_image(tmp_path / "rgb.tif")
+        return
+    loaded = load_image(tmp_path / "rgb.tif")
+    np.testing.assert_array_equal(loaded.pixels, rgb >> 8)
+    assert "16-bit TIFF reduced to 8 bits by Pillow (truncated, not rounded)" in loaded.notes
+
+
 def test_16bit_png_given_as_pillow_image_is_noted_as_truncated():
     samples = random_uint16((3, 3, 3))
     with Image.open(io.BytesIO(png_16bit(samples, colour_type=2))) as image:

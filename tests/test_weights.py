@@ -67,6 +67,28 @@ def test_weights_inconsistent_with_config_are_refused(tmp_path, tiny_model):
         load_model(path)
 
 
+@pytest.mark.parametrize("damage", ["int-weight", "integer-tensor", "card-list", "name-none"])
+def test_malformed_entries_are_refused_or_named_sensibly(tmp_path, tiny_model, damage):
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="tiny")
+    payload = read_weights_file(path)
+    key = next(iter(payload["state_dict"]))
+    if damage == "int-weight":
+        payload["state_dict"][key] = 3
+    elif damage == "integer-tensor":
+        payload["state_dict"][key] = payload["state_dict"][key].to(torch.int64)
+    elif damage == "card-list":
+        payload["card"] = ["not", "a", "card"]
+    else:
+        payload["name"] = None
+    torch.save(payload, path)
+    if damage == "name-none":  # a nameless file is named after itself, not "None"
+        assert load_model(path).name == "m"
+        return
+    with pytest.raises(ModelFileError, match="not a floating-point tensor|card"):
+        load_model(path)
+
+
 def test_shipped_model_card_is_complete(shipped_model):
     card = shipped_model.card
     for key in ("architecture", "parameters", "training_data", "training_steps",

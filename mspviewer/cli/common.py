@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from mspviewer.codec import load_model, resolve_device
@@ -26,15 +28,51 @@ def tell(message: str) -> None:
     print(f"mspviewer: {message}", file=sys.stderr)
 
 
-def writable_output(path: str | Path) -> Path:
-    """``path`` as an output file, refused *before* any work when it cannot be written
-    (a missing folder, a folder in its place): an evaluation is not lost to a typo."""
+def writable_output(path: str | Path, *inputs: str | Path) -> Path:
+    """``path`` as an output file, refused *before* any work when it cannot be written (a
+    missing folder, a folder in its place, no permission) or when it is one of ``inputs``
+    (writing it would destroy what is being read): an evaluation is not lost to a typo."""
     path = Path(path)
     if path.is_dir():
         raise MSPViewerError(f"output {path} is a folder, not a file")
-    if not path.resolve().parent.is_dir():
+    folder = path.resolve().parent
+    if not folder.is_dir():
         raise MSPViewerError(f"the folder of output {path} does not exist")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise MSPViewerError(f"output {path} is the input {source}; writing it would "
+                                 "destroy the input, choose another output name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise MSPViewerError(f"cannot write {path}: the file is read-only")
+    try:  # the only sure test of a folder: permissions, read-only or special file systems
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".mspviewer-probe-"):
+            pass
+    except OSError as error:
+        raise MSPViewerError(f"cannot write output {path}: {error.strerror or error}") from None
     return path
+
+
+def write_output(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a failure (disk full, interruption)
+    leaves any previous file there intact and no partial file behind."""
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.resolve().parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(data)
+        # A temporary file is private (0600); the output gets the mode a plain open() gives.
+        os.chmod(handle.name, path.stat().st_mode & 0o777 if path.exists() else _new_file_mode())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def pixel_limit(maximum: int):

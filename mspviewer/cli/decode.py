@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-from mspviewer.cli.common import add_model_arguments, model_from_args, writable_output
+from PIL import Image
+
+from mspviewer.cli.common import (add_model_arguments, model_from_args, writable_output,
+                                  write_output)
 from mspviewer.codec import decode_bytes
-from mspviewer.errors import BitstreamError
-from mspviewer.imageio import save_png
+from mspviewer.errors import BitstreamError, MSPViewerError
+
+# The decoded image is written losslessly, in the format its name asks for: a lossy format
+# (JPEG, WebP) would hand the user an image that is not what the decoder produced.
+LOSSLESS_FORMATS = {".png": "PNG", ".ppm": "PPM", ".pnm": "PPM", ".bmp": "BMP",
+                    ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("decode", help="decode an .msp bitstream to PNG")
     parser.add_argument("bitstream")
-    parser.add_argument("-o", "--output", required=True, help="output PNG")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output image: .png, or another lossless format by its suffix "
+                             f"({', '.join(LOSSLESS_FORMATS)})")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -25,12 +35,23 @@ def read_bitstream(path: str) -> bytes:
         raise BitstreamError(f"cannot read {path}: {error.strerror}") from None
 
 
+def output_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in LOSSLESS_FORMATS:
+        raise MSPViewerError(f"cannot write the decoded image as {Path(path).name!r}: name it "
+                             f"with a lossless format's suffix ({', '.join(LOSSLESS_FORMATS)})")
+    return LOSSLESS_FORMATS[suffix]
+
+
 def run(args) -> dict:
+    image_format = output_format(args.output)
     data = read_bitstream(args.bitstream)
-    writable_output(args.output)
+    writable_output(args.output, args.bitstream)
     model = model_from_args(args)
     decoded = decode_bytes(model, data)
-    save_png(decoded.pixels, args.output)
+    encoded = io.BytesIO()
+    Image.fromarray(decoded.pixels).save(encoded, format=image_format)
+    write_output(args.output, encoded.getvalue())
     height, width = decoded.pixels.shape[:2]
     return {"input": args.bitstream, "output": args.output, "model": model.name,
             "width": width, "height": height, "bpp": decoded.analysis.bpp,

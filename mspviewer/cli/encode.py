@@ -6,7 +6,7 @@ import sys
 
 from mspviewer import metrics
 from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit, tell,
-                                  writable_output)
+                                  writable_output, write_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
@@ -72,7 +72,7 @@ class _ProgressBar:
 
 def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
-    output = writable_output(args.output)
+    output = writable_output(args.output, args.image)
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         tell(note)
@@ -87,7 +87,7 @@ def run(args) -> dict:
             encoded = encode_image(model, image.pixels, lam, profile, progress=bar)
     finally:
         bar.close()
-    output.write_bytes(encoded.bitstream)
+    write_output(output, encoded.bitstream)
     record = encoded.analysis
     result = {
         "input": args.image, "output": args.output, "model": model.name,

@@ -98,14 +98,21 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
         raise ModelFileError(f"{path} does not match its configuration: missing "
                              f"{missing[:5]}, unexpected {unexpected[:5]}")
     for key, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise ModelFileError(f"{path}: {key} is not a floating-point tensor "
+                                 f"({type(tensor).__name__})")
         if tuple(tensor.shape) != tuple(expected[key].shape):
             raise ModelFileError(f"{path}: {key} has shape {tuple(tensor.shape)}, the "
                                  f"configuration needs {tuple(expected[key].shape)}")
         if not torch.isfinite(tensor).all():
             raise ModelFileError(f"{path}: {key} holds non-finite values")
     model.load_state_dict({k: v.float() for k, v in state.items()})
-    model.name = str(payload.get("name", path.stem))
-    model.card = dict(payload.get("card", {}))
+    card = payload.get("card", {})
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{path}: its model card is not a mapping")
+    name = payload.get("name")
+    model.name = name if isinstance(name, str) and name else path.stem
+    model.card = dict(card)
     # the file these weights came from: a fresh process (the bit-exact check) reloads it
     model.source_path = path.resolve()
     return model.to(device).eval()

@@ -325,10 +325,21 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
         lof_history=history, target_bpp=request.target_bpp, notes=notes)
 
 
+# Below this PSNR the open image is almost surely not what the stream was encoded from: the
+# model's lowest rate on Kodak still gives about 25 dB.
+UNRELATED_ORIGINAL_PSNR_DB = 15.0
+
+
 def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
-                cancel: CancelToken, path: str | None = None, max_pixels: int | None = None
+                cancel: CancelToken, path: str | None = None, max_pixels: int | None = None,
+                original_name: str = "the open image", known_source: bool = False
                 ) -> Generator[Any, None, EncodeOutcome]:
-    """Decode a ``.msp`` stream; measure it against ``original`` when the sizes agree."""
+    """Decode a ``.msp`` stream; measure it against ``original`` when the sizes agree.
+
+    A stream does not record its source image, so unless ``known_source`` (this session
+    encoded these very bytes from ``original``) the measurement is labelled as being
+    against whatever image is open, and flagged when the PSNR says it is unrelated.
+    """
     from mspviewer.codec import api
 
     target = api.resolve_device(device)
@@ -348,6 +359,13 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         point = _measure(original, result.pixels, len(data), quality=result.analysis.lam,
                          decode_s=result.decode_seconds)
         difference = difference_map(original, result.pixels)
+        if not known_source:
+            notes.append(f"PSNR and differences are measured against {original_name}, which "
+                         f"has this stream's size; the stream does not record its source, so "
+                         f"they hold only if it was encoded from that image")
+            if point.psnr_rgb < UNRELATED_ORIGINAL_PSNR_DB:
+                notes.append(f"PSNR {point.psnr_rgb:.1f} dB: {original_name} is probably not "
+                             f"this stream's original")
     return EncodeOutcome(
         source="file", bitstream=bytes(data), analysis=result.analysis, decoded=result.pixels,
         original=original, lam=float(result.analysis.lam), profile=None, device=str(target),

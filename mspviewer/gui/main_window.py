@@ -397,9 +397,14 @@ class MainWindow(TeachingActions, QMainWindow):
         # While an encode runs the model stays on its device: moving it would pull the
         # weights from under the encoder.
         device = str(model.device) if self.encoder.is_busy() else self.controls.device()
+        encoded_here = self.session.result
+        known_source = (encoded_here is not None and encoded_here.source != "file"
+                        and encoded_here.bitstream == data)
+        original_name = f"the open image {image.name}" if image is not None else ""
         task = Task("decode", f"decode {path.name}",
                     lambda token: jobs.decode_task(model, data, original, device, token,
-                                                   str(path), self.max_pixels),
+                                                   str(path), self.max_pixels, original_name,
+                                                   known_source),
                     context={"path": path, "image": image, "model": model})
         self.file_runner.submit(task)
         self.statusBar().showMessage(f"decoding {path.name}…")
