@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from mspviewer import rd
+from mspviewer.errors import ImageLoadError, MSPViewerError
 from mspviewer.imageio import load_image
 
 METRIC_KEYS = ("bpp", "psnr_rgb", "psnr_y", "ms_ssim", "encode_s", "decode_s")
@@ -57,31 +58,105 @@ def learned_curve(model, pixels: np.ndarray, lambdas: Iterable[float], profile: 
     return curve
 
 
+def _max_pixels() -> int:
+    """The largest image evaluated: what the loader accepts and the bitstream can code."""
+    from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+    from mspviewer.imageio import DEFAULT_MAX_PIXELS
+
+    return min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS)
+
+
+def check_images(image_paths: Iterable[Path]) -> None:
+    """Read every image whole (a truncated file only fails when decoded) and refuse the set,
+    naming every bad file, if any cannot be read: an evaluation over the readable ones only
+    would silently change the set, hence its mean."""
+    paths = list(image_paths)
+    problems = []
+    for path in paths:
+        try:
+            load_image(path, max_pixels=_max_pixels())
+        except ImageLoadError as error:
+            problems.append(str(error))
+        except OSError as error:
+            problems.append(f"cannot read {path}: {error.strerror or error}")
+    if problems:
+        raise MSPViewerError(
+            f"{len(problems)} of {len(paths)} images cannot be read, nothing was evaluated "
+            f"(fix or remove them): {'; '.join(problems)}")
+
+
+def load_anchors(names: Iterable[str]) -> dict[str, rd.RDCurve]:
+    """The published anchor curves by name (or JSON file), every one read before any work."""
+    curves = {}
+    for name in dict.fromkeys(names):
+        try:
+            curves[name] = rd.load_published_anchor(name)
+        except MSPViewerError:
+            path = Path(name)
+            if not path.suffix and not (rd.ANCHOR_DIR / f"{path}.json").exists():
+                raise MSPViewerError(
+                    f"unknown anchor {name!r}; published anchors: "
+                    f"{', '.join(rd.published_anchor_names())}, or a JSON file") from None
+            raise
+    return curves
+
+
 def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str = "fast",
              classic: Iterable[str] = ("webp",), anchors: Iterable[str] = ("vtm",),
              progress: bool = True) -> dict:
-    """The whole evaluation as a JSON-ready document (see ``mspviewer eval``)."""
+    """The whole evaluation as a JSON-ready document (see ``mspviewer eval``).
+
+    Everything that can be checked is checked before the first encode (the profile, every
+    λ against the model's range, every classic codec's name, every anchor, every image), so
+    a typo or a bad file costs seconds, not the hours of the evaluation. A classic codec
+    that is not installed, or that fails on one image, is left out of the whole set (and
+    listed under ``classic_skipped``); the learned codec's mean is over every image.
+    """
     from tqdm import tqdm
 
+    from mspviewer.baselines import CodecError
     from mspviewer.baselines.registry import get_codec
+    from mspviewer.codec.profiles import get_profile
 
-    codecs = [get_codec(name) for name in classic]
-    codecs = [codec for codec in codecs if codec.is_available()]
+    image_paths = [Path(path) for path in image_paths]
+    lambdas = [float(lam) for lam in lambdas]
+    if not image_paths:
+        raise MSPViewerError("no images to evaluate")
+    if not lambdas:
+        raise MSPViewerError("no λ values to evaluate")
+    get_profile(profile)
+    for lam in lambdas:
+        model.rate_point(lam)  # LambdaOutOfRangeError for a λ outside the trained range
+    codecs, skipped = [], {}
+    for codec in [get_codec(name) for name in dict.fromkeys(classic)]:
+        reason = codec.unavailable_reason()
+        if reason is None:
+            codecs.append(codec)
+        else:
+            skipped[codec.name] = f"unavailable: {reason}"
+    published = load_anchors(anchors)
+    check_images(image_paths)
+
     steps = len(image_paths) * (len(lambdas) + sum(len(c.default_qualities) for c in codecs))
     bar = tqdm(total=steps, desc="eval", disable=not progress, dynamic_ncols=True)
     learned, measured = [], {codec.name: [] for codec in codecs}
     images = []
     for path in image_paths:
-        pixels = load_image(path).pixels
-        bar.set_description(f"eval {Path(path).name}")
+        pixels = load_image(path, max_pixels=_max_pixels()).pixels
+        bar.set_description(f"eval {path.name}")
         curve = learned_curve(model, pixels, lambdas, profile,
                               on_point=lambda _point: bar.update(1))
         learned.append(curve)
-        images.append({"image": Path(path).name, "height": pixels.shape[0],
+        images.append({"image": path.name, "height": pixels.shape[0],
                        "width": pixels.shape[1], "points": curve.to_dict()["points"]})
-        for codec in codecs:
-            measured[codec.name].append(rd.sweep(codec, pixels,
-                                                 on_point=lambda _p: bar.update(1)))
+        for codec in list(codecs):
+            try:
+                measured[codec.name].append(rd.sweep(codec, pixels,
+                                                     on_point=lambda _p: bar.update(1)))
+            except CodecError as error:  # a mean over some of the images would mislead
+                skipped[codec.name] = f"failed on {path.name}: {error}"
+                codecs.remove(codec)
+                del measured[codec.name]
     bar.close()
     mean = mean_curve("msp", f"MSP ({profile})", learned, family="learned",
                       settings={"profile": profile, "model": model.name})
@@ -91,15 +166,15 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
                              settings=curves[0].settings)
             for name, curves in measured.items() if curves}
     references = {f"{name} (measured)": curve for name, curve in live.items()}
-    for anchor in anchors:
-        references[f"{anchor} (published)"] = rd.load_published_anchor(anchor)
+    for anchor, curve in published.items():
+        references[f"{anchor} (published)"] = curve
     bd = {label: rd.bd_curves(reference, mean, "psnr_rgb")
           for label, reference in references.items()}
     return {
         "format": "mspviewer-eval", "version": 1,
         "model": {"name": model.name, "id": model.model_id().hex(),
                   "card": getattr(model, "card", {})},
-        "profile": profile, "lambdas": list(lambdas), "num_images": len(image_paths),
+        "profile": profile, "lambdas": lambdas, "num_images": len(image_paths),
         "mean": mean.to_dict(), "classic_measured": {k: v.to_dict() for k, v in live.items()},
-        "bd_rate_vs": bd, "images": images,
+        "classic_skipped": skipped, "bd_rate_vs": bd, "images": images,
     }

@@ -135,3 +135,66 @@ def test_user_errors_exit_with_status_2(image_file, tmp_path, capsys):
     code, _, err = run_compare(capsys, image_file, "--codecs", "jpeg-420", "--anchor",
                                "jpeg-420", "-o", tmp_path / "no-such-folder" / "rd.json")
     assert code == 2 and "does not exist" in err
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    from mspviewer.codec import build_random_model, save_weights, tiny_config
+
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_weights(build_random_model(tiny_config(), seed=3), path, "tiny-random")
+    return path
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "many"])
+def test_max_pixels_must_be_a_positive_integer(image_file, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        run_compare(capsys, image_file, "--codecs", "jpeg-420", "--anchor", "jpeg-420",
+                    "-o", tmp_path / "rd.json", "--max-pixels", value)
+    assert stop.value.code == 2
+    assert "--max-pixels" in capsys.readouterr().err
+
+
+def test_max_pixels_is_applied(image_file, tmp_path, capsys):
+    code, _, err = run_compare(capsys, image_file, "--codecs", "jpeg-420", "--anchor",
+                               "jpeg-420", "-o", tmp_path / "rd.json", "--max-pixels", "100")
+    assert code == 2 and "more than the limit of 100 pixels" in err, err
+    assert not (tmp_path / "rd.json").exists()
+
+
+def test_nothing_measured_is_an_error_not_an_empty_result(image_file, tmp_path, capsys,
+                                                          monkeypatch, tiny_weights):
+    output = tmp_path / "rd.json"
+    code, _, err = run_compare(capsys, image_file, "--codecs", "learned", "--anchor", "learned",
+                               "--model", tiny_weights, "--lambdas", "5", "-o", output,
+                               "--no-progress")
+    assert code == 2 and "no codec produced an RD point" in err and "λ=5" in err, err
+    assert not output.exists()
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # HEIC's library "not installed"
+    code, _, err = run_compare(capsys, image_file, "--codecs", "learned", "heic", "--anchor",
+                               "heic", "--model", tmp_path / "no-such-model.pt", "-o", output,
+                               "--no-progress")
+    assert code == 2 and "learned: " in err and "heic: " in err and "pillow-heif" in err, err
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--quality", "jpeg-444=500,900"], "outside [1, 100]"),
+    (["--quality", "jpeg-444=50.5"], "must be an integer"),
+    (["--quality", "jpeg-444=,"], "no values"),
+    (["--quality", "webp=50"], "webp is not among the codecs run"),
+    (["--codecs", "learned", "jpeg-444", "--lambdas", "nan"], "positive number"),
+    (["--codecs", "learned", "jpeg-444", "--lambdas", "-0.01"], "positive number"),
+    (["--codecs", "learned", "jpeg-444", "--lambdas", ","], "no values"),
+    (["--codecs", "learned", "jpeg-444", "--profile", "nosuch"], "unknown profile"),
+    (["--plot", "rd.xyz"], "cannot write a plot as 'rd.xyz'"),
+])
+def test_bad_options_are_refused_before_any_work(image_file, tmp_path, capsys, monkeypatch,
+                                                 options, message):
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "rd.json"
+    arguments = ["--codecs", "jpeg-444", "--anchor", "jpeg-444", "-o", output, "--no-progress",
+                 "--no-ms-ssim", "--model", tmp_path / "no-such-model.pt", *options]
+    code, _, err = run_compare(capsys, image_file, *arguments)
+    assert code == 2 and message in err, err
+    assert not output.exists() and not (tmp_path / "rd.xyz").exists()

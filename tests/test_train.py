@@ -90,6 +90,38 @@ def test_resume_without_checkpoint_is_an_error(image_folder, tmp_path):
         Trainer(settings_for(image_folder, tmp_path / "none", 2), progress=False).run(resume=True)
 
 
+def test_a_fresh_run_never_writes_over_an_earlier_run(image_folder, tmp_path, capsys):
+    """Without --resume, a run folder holding a checkpoint (or the log of a run that stopped
+    before its first checkpoint) is refused before any step, in the core and on the command
+    line (exit 2, one line), and the checkpoint and log are left as they were."""
+    from mspviewer.cli import main
+    from mspviewer.errors import TrainingError
+
+    run_dir = tmp_path / "run"
+    Trainer(settings_for(image_folder, run_dir, 2, "fp32"), progress=False).run()
+    checkpoint, log = run_dir / "checkpoint.pt", run_dir / "log.jsonl"
+    before = checkpoint.read_bytes(), log.read_bytes()
+
+    again = Trainer(settings_for(image_folder, run_dir, 1, "fp32"), progress=False)
+    with pytest.raises(TrainingError, match="already holds a training checkpoint.*--resume"):
+        again.run()
+    assert again.step == 0
+    capsys.readouterr()
+    code = main(["train", str(image_folder), "--run-dir", str(run_dir), "--steps", "1",
+                 "--batch-size", "1", "--crop", "48", "--preset", "tiny", "--no-progress",
+                 "--precision", "fp32"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "already holds a training checkpoint" in err and "--resume" in err
+    assert "--run-dir" in err
+    assert (checkpoint.read_bytes(), log.read_bytes()) == before
+
+    checkpoint.unlink()  # as after a run killed before its first checkpoint
+    with pytest.raises(TrainingError, match="log of an earlier run"):
+        Trainer(settings_for(image_folder, run_dir, 1, "fp32"), progress=False).run()
+    assert log.read_bytes() == before[1] and not checkpoint.exists()
+
+
 def test_changed_settings_are_reported(image_folder, tmp_path, capsys):
     Trainer(settings_for(image_folder, tmp_path / "c", 2), progress=False).run()
     changed = settings_for(image_folder, tmp_path / "c", 3)
@@ -271,6 +303,89 @@ def test_a_hand_off_copy_resumes_the_same_steps_from_the_same_weights(image_fold
         [(r["lambda"], r["crop"]) for r in logs[1]]
     for x, y in zip(logs[0][3:], logs[1]):
         assert y["loss"] == pytest.approx(x["loss"], rel=1e-2)
+
+
+TRAIN_OPTIONS_OUT_OF_RANGE = [
+    ("--batch-size", "0"), ("--batch-size", "-2"), ("--batch-size", "two"),
+    ("--crop", "0"), ("--crop", "-8"), ("--crop", "0:128,100:0"), ("--crop", "0:128,100:-4"),
+    ("--crop", "100:256,0:128"), ("--crop", "0:128,0:256"), ("--crop", "-5:128"),
+    ("--crop", "5:128"), ("--crop", "0:128:3"), ("--crop", "0:"),
+    ("--lr", "nan"), ("--lr", "0"), ("--lr", "-1e-4"), ("--lr", "inf"), ("--lr", "fast"),
+    ("--steps", "-5"), ("--steps", "0"), ("--warmup", "-1"),
+    ("--lr-drop", "0"), ("--lr-drop", "-3"),
+    ("--checkpoint-minutes", "0"), ("--checkpoint-minutes", "-1"),
+    ("--checkpoint-minutes", "nan"), ("--checkpoint-minutes", "inf"),
+    ("--seed", "-1"), ("--seed", str(2 ** 32)),
+    ("--lambdas", "nan"), ("--lambdas", "-0.01"), ("--lambdas", "inf"),
+]
+
+
+@pytest.mark.parametrize("option, value", TRAIN_OPTIONS_OUT_OF_RANGE)
+def test_train_options_out_of_range_are_refused_by_the_parser(image_folder, tmp_path, capsys,
+                                                              option, value):
+    """Refused by argparse (exit 2, naming the option) before anything is created, instead of
+    an internal error (a batch of 0, a crop of 0, lr nan) or a run that trains nothing."""
+    from mspviewer.cli import main
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as refused:
+        main(["train", str(image_folder), "--run-dir", str(run_dir), "--preset", "tiny",
+              "--no-progress", "--precision", "fp32", "--steps", "1", "--batch-size", "1",
+              "--crop", "48", f"{option}={value}"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2
+    assert f"argument {option}" in err and "Traceback" not in err, err
+    assert not run_dir.exists()
+
+
+def test_train_options_at_their_limits_are_accepted():
+    from mspviewer.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["train", "data", "--steps", "1", "--batch-size", "1", "--crop", "0:128,60000:256",
+         "--lr", "2e-4", "--warmup", "0", "--lr-drop", "1", "--lr-drop", "300000",
+         "--checkpoint-minutes", "0.5", "--seed", "0", "--lambdas", "0.01", "0.0018"])
+    assert args.crop == ((0, 128), (60000, 256))
+    assert (args.steps, args.batch_size, args.warmup, args.lr_drop) == (1, 1, 0, [1, 300000])
+    assert (args.lr, args.checkpoint_minutes, args.lambdas) == (2e-4, 0.5, [0.01, 0.0018])
+    assert build_parser().parse_args(["train", "data", "--crop", "1"]).crop == ((0, 1),)
+
+
+def test_export_and_pack_refuse_an_output_they_cannot_or_must_not_write(image_folder,
+                                                                        tmp_path, capsys):
+    """A folder in the output's place, a file where its folder should be, the checkpoint
+    itself, or (export) a .md name the model card would overwrite: one line, exit 2, before
+    any work, nothing written. A missing folder is created, as it always was."""
+    from mspviewer.cli import main
+
+    run_dir = tmp_path / "run"
+    Trainer(settings_for(image_folder, run_dir, 1, "fp32"), progress=False).run()
+    checkpoint = run_dir / "checkpoint.pt"
+    saved = checkpoint.read_bytes()
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    before = sorted(tmp_path.rglob("*"))
+    refusals = {
+        "export-model": [("folder", "is a folder"), ("afile/m.pt", "is a file"),
+                         (checkpoint, "checkpoint itself"), ("m.md", "model card")],
+        "pack-checkpoint": [("folder", "is a folder"), ("afile/c.pt", "is a file"),
+                            (checkpoint, "checkpoint itself")],
+    }
+    for command, cases in refusals.items():
+        for output, message in cases:
+            capsys.readouterr()
+            code = main([command, str(checkpoint), "-o", str(tmp_path / output)])
+            err = capsys.readouterr().err
+            assert code == 2 and message in err, (command, output, err)
+            assert len(err.strip().splitlines()) == 1, err
+    assert checkpoint.read_bytes() == saved
+    assert sorted(tmp_path.rglob("*")) == before  # no partial or temporary file left
+
+    assert main(["export-model", str(checkpoint), "-o", str(tmp_path / "new" / "m.pt")]) == 0
+    packed = tmp_path / "new2" / "c.pt"
+    assert main(["pack-checkpoint", str(checkpoint), "-o", str(packed)]) == 0
+    assert (tmp_path / "new" / "m.pt").is_file() and (tmp_path / "new" / "m.md").is_file()
+    assert packed.is_file()
 
 
 def _training_script(name: str):

@@ -27,8 +27,13 @@ from mspviewer.baselines import (
     get_codec,
 )
 from mspviewer.baselines.registry import UnknownCodecError
-from mspviewer.cli.common import writable_output
+from mspviewer.cli.common import pixel_limit, writable_output
+from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.errors import MSPViewerError
+from mspviewer.imageio import DEFAULT_MAX_PIXELS
+
+#: The largest image compared: what the loader accepts and the learned codec can code.
+MAX_PIXELS = min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS)
 
 LEARNED = "learned"
 DEFAULT_PROFILE = "fast"
@@ -75,7 +80,8 @@ def register(subparsers) -> None:
                         "model)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                         help="where the learned codec runs (default cpu)")
-    parser.add_argument("--max-pixels", type=int, default=None)
+    parser.add_argument("--max-pixels", type=pixel_limit(MAX_PIXELS), default=MAX_PIXELS,
+                        help="largest image accepted, in pixels")
     parser.add_argument("--no-ms-ssim", action="store_true",
                         help="skip MS-SSIM (its points and BD values become null)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -106,18 +112,64 @@ def _selected_codecs(requested: list[str] | None, anchor: str) -> list[str]:
     return names
 
 
-def _quality_overrides(items: list[str]) -> dict[str, list[float]]:
-    overrides: dict[str, list[float]] = {}
+def _quality_overrides(items: list[str], names: list[str]) -> dict[str, list[float | int]]:
+    """``--quality NAME=Q1,Q2,...`` for codecs that are run, every value checked against the
+    codec's range and step here, before any work (not found out codec by codec)."""
+    overrides: dict[str, list[float | int]] = {}
     for item in items:
         name, _, values = item.partition("=")
+        name = name.strip()
         if not values:
             raise MSPViewerError(f"--quality wants NAME=Q1,Q2,..., got {item!r}")
-        get_codec(name)
+        codec = get_codec(name)
+        if name not in names:
+            raise MSPViewerError(f"--quality {item!r}: {name} is not among the codecs run "
+                                 f"({', '.join(names)}); add it to --codecs")
         try:
-            overrides[name] = [float(v) for v in values.split(",") if v.strip()]
+            qualities = [float(v) for v in values.split(",") if v.strip()]
         except ValueError as error:
             raise MSPViewerError(f"--quality {item!r}: {error}") from error
+        if not qualities:
+            raise MSPViewerError(f"--quality {item!r}: no values")
+        try:
+            overrides[name] = [codec.check_quality(q) for q in qualities]
+        except CodecError as error:
+            raise MSPViewerError(f"--quality {item!r}: {error}") from None
     return overrides
+
+
+def _lambdas(text: str | None) -> list[float] | None:
+    """``--lambdas L1,L2,...``: positive finite numbers (the model's range is checked once
+    it is loaded, before its first encode)."""
+    if text is None:
+        return None
+    try:
+        lambdas = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as error:
+        raise MSPViewerError(f"--lambdas: {error}") from error
+    if not lambdas:
+        raise MSPViewerError(f"--lambdas {text!r}: no values")
+    bad = [lam for lam in lambdas if not math.isfinite(lam) or lam <= 0]
+    if bad:
+        raise MSPViewerError(f"--lambdas: λ must be a positive number, got {bad[0]:g}")
+    return lambdas
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse a plot that cannot be written (no matplotlib, a format it does not know)
+    before any work, not after it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError as error:
+        raise MSPViewerError("--plot needs matplotlib (pip install matplotlib)") from error
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise MSPViewerError(f"cannot write a plot as {Path(path).name!r}: use one of "
+                             f"{', '.join('.' + name for name in sorted(formats))}")
 
 
 def _native(quality: float, codec) -> float | int:
@@ -141,6 +193,11 @@ def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device:
     except MSPViewerError as error:
         return None, f"learned codec unavailable: {error}"
     ladder = list(lambdas) if lambdas else list(model.config.rate.lambdas)
+    try:
+        for lam in ladder:  # every λ in the model's range before the first encode
+            model.rate_point(lam)
+    except MSPViewerError as error:
+        return None, f"learned codec cannot run: {error}"
     on_total(len(ladder))
     try:
         curve = learned_curve(model, pixels, ladder, profile, on_point, with_ms_ssim)
@@ -163,24 +220,26 @@ def _progress(total: int, disable: bool):
 
 
 def run(args) -> dict[str, Any]:
-    from mspviewer.imageio import DEFAULT_MAX_PIXELS, load_image
+    from mspviewer.codec.profiles import get_profile
+    from mspviewer.imageio import load_image
 
     anchor = args.anchor
     names = _selected_codecs(args.codecs, anchor)
-    overrides = _quality_overrides(args.quality)
-    lambdas = None
-    if args.lambdas:
-        try:
-            lambdas = [float(v) for v in args.lambdas.split(",") if v.strip()]
-        except ValueError as error:
-            raise MSPViewerError(f"--lambdas: {error}") from error
+    overrides = _quality_overrides(args.quality, names)
+    lambdas = _lambdas(args.lambdas)
+    if LEARNED in names:
+        get_profile(args.profile)  # a typo is the user's error, not "learned unavailable"
 
     output = Path(args.output)
     for target in (output, Path(args.plot) if args.plot else None):
         if target is not None:
-            writable_output(target)
+            writable_output(target, args.image)
+    if args.plot:
+        if Path(args.plot).resolve() == output.resolve():
+            raise MSPViewerError(f"--plot and -o are the same file {args.plot}")
+        check_plot_path(args.plot)
 
-    image = load_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+    image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         _tell(note)
     pixels = image.pixels
@@ -234,6 +293,9 @@ def run(args) -> dict[str, Any]:
                 skipped[name] = str(error)
                 _tell(f"skipping {name}: {error}")
     elapsed = time.perf_counter() - started
+    if not curves:  # an empty result would read as a success
+        raise MSPViewerError("no codec produced an RD point, nothing written: " + "; ".join(
+            f"{name}: {reason}" for name, reason in skipped.items()))
 
     bd = _bd_tables(curves, anchor)
     document = {

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
-from mspviewer.cli.common import add_model_arguments, model_from_args, tell, writable_output
+from mspviewer.cli.common import (add_model_arguments, model_from_args, tell, writable_output,
+                                  write_output)
 from mspviewer.errors import MSPViewerError
 from mspviewer.train.data import IMAGE_SUFFIXES
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def register(subparsers) -> None:
@@ -23,7 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--anchors", nargs="*",
                         default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
                         help="published anchor curves (resources/anchors/kodak) or JSON files")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="only the first N images (in name order)")
     parser.add_argument("--no-progress", action="store_true")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
@@ -32,22 +46,29 @@ def register(subparsers) -> None:
 def run(args) -> dict:
     from mspviewer.evaluation import evaluate
 
-    output = writable_output(args.output)  # before hours of evaluation, not after
     folder = Path(args.folder)
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+    paths = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
         if folder.is_dir() else []
     if not paths:
         raise MSPViewerError(f"no images in {folder}")
-    paths = paths[:args.limit] if args.limit else paths
+    if args.limit is not None:
+        paths = paths[:args.limit]
+    output = writable_output(args.output, *paths)  # before hours of evaluation, not after
     model = model_from_args(args)
     lambdas = args.lambdas or list(model.config.rate.lambdas)
+    # evaluate() checks every image, λ, codec and anchor before the first encode
     document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
                         progress=not args.no_progress)
-    output.write_text(json.dumps(document, indent=1))
+    for name, reason in document["classic_skipped"].items():
+        tell(f"left out {name}: {reason}")
+    write_output(output, json.dumps(document, indent=1).encode())
     tell(f"wrote {args.output}")
     summary = {"images": len(paths), "profile": args.profile, "mean": [
         {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}
         for p in document["mean"]["points"]]}
     summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
                                   else v["reason"] for k, v in document["bd_rate_vs"].items()}
+    if document["classic_skipped"]:
+        summary["classic_skipped"] = document["classic_skipped"]
     return summary

@@ -1,22 +1,85 @@
-"""``mspviewer train`` and ``mspviewer export-model``."""
+"""``mspviewer train``, ``mspviewer export-model`` and ``mspviewer pack-checkpoint``."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
+from mspviewer.errors import MSPViewerError
+
+# Seeds are 0 … 2³²−1: numpy refuses negative ones, and the per-step seeds the loop derives
+# from it (seed·1,000,003 + step·97 + rank) must stay within torch's 64 bits.
+SEED_LIMIT = 2 ** 32
+
+
+def _integer(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer in ``minimum`` … ``maximum`` (no upper bound if None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value}")
+        return value
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0 (refuses 0, negatives, nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
 
 
 def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
-    """"128" or "0:128,20000:256" → ((0, 128), (20000, 256))."""
+    """"128" or "0:128,20000:256" → ((0, 128), (20000, 256)): crop sizes of at least one
+    pixel, from step 0 on, at strictly increasing start steps."""
     try:
         if ":" not in text:
-            return ((0, int(text)),)
-        pairs = [item.split(":") for item in text.split(",")]
-        return tuple(sorted((int(a), int(b)) for a, b in pairs))
+            pairs = [(0, int(text))]
+        else:
+            pairs = [tuple(int(part) for part in item.split(":")) for item in text.split(",")]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError
     except ValueError:
-        raise argparse.ArgumentTypeError(f"bad crop schedule {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"bad crop schedule {text!r} (a size, or STEP:SIZE pairs like 0:128,20000:256)"
+        ) from None
+    starts = [start for start, _ in pairs]
+    if any(size < 1 for _, size in pairs):
+        raise argparse.ArgumentTypeError(f"crop sizes must be at least 1 px, got {text!r}")
+    if starts[0] != 0 or any(a >= b for a, b in zip(starts, starts[1:])):
+        raise argparse.ArgumentTypeError(
+            f"a crop schedule starts at step 0 and its steps increase, got {text!r}")
+    return tuple(pairs)
+
+
+def _output_file(output: str, source: str) -> Path:
+    """``output`` as a file to write from ``source``, refused before any work when it could
+    not be written (a folder in its place, a file where a folder should be) or when it is
+    ``source`` itself. Missing folders are created, as the writers always did."""
+    path = Path(output)
+    if path.is_dir():
+        raise MSPViewerError(f"output {path} is a folder, not a file")
+    for parent in path.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise MSPViewerError(f"output {path}: {parent} is a file, not a folder")
+            break
+    if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+        raise MSPViewerError(f"output {path} is the checkpoint itself: choose another -o")
+    return path
 
 
 def register(subparsers) -> None:
@@ -24,27 +87,30 @@ def register(subparsers) -> None:
     parser.add_argument("data", help="folder of training images")
     parser.add_argument("--run-dir", default="runs/msp-default",
                         help="run folder (checkpoints, log)")
-    parser.add_argument("--steps", type=int, default=100_000, help="total steps to reach")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=_integer(1), default=100_000,
+                        help="total steps to reach")
+    parser.add_argument("--batch-size", type=_integer(1), default=8)
     parser.add_argument("--crop", type=_crop_schedule, default=((0, 128),),
                         help='crop size, or a schedule "0:128,20000:256"')
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--lr-drop", type=int, action="append", default=[],
+    parser.add_argument("--lr", type=_positive_number, default=1e-4)
+    parser.add_argument("--warmup", type=_integer(0), default=500,
+                        help="steps of linear learning-rate warm-up (0: none)")
+    parser.add_argument("--lr-drop", type=_integer(1), action="append", default=[],
                         help="divide the learning rate by 10 after this step (repeatable)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                         help="auto: bf16 autocast where the hardware runs bf16 natively "
                              "(CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--seed", type=_integer(0, SEED_LIMIT - 1), default=0)
+    parser.add_argument("--checkpoint-minutes", type=_positive_number, default=5.0)
     parser.add_argument("--ema-decay", type=float, default=0.999,
                         help="decay of the moving average of the weights that export-model "
                              "ships (0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     parser.add_argument("--preset", choices=("default", "tiny"), default="default",
                         help="model size (tiny: for tests)")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
+    parser.add_argument("--lambdas", type=_positive_number, nargs="+",
+                        default=list(DEFAULT_LAMBDAS))
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run_train)
 
@@ -88,11 +154,15 @@ def run_train(args) -> dict:
 def run_export(args) -> dict:
     from mspviewer.train.export import export_checkpoint
 
-    card = export_checkpoint(args.checkpoint, args.output, args.name, weights=args.weights)
+    output = _output_file(args.output, args.checkpoint)
+    if output.suffix == ".md":  # the card is written beside the weights, as OUTPUT.md
+        raise MSPViewerError(f"output {output}: the model card goes to the .md file beside "
+                             f"the weights; name the weights file .pt")
+    card = export_checkpoint(args.checkpoint, output, args.name, weights=args.weights)
     return {"output": args.output, "card": card}
 
 
 def run_pack(args) -> dict:
     from mspviewer.train.checkpoint import pack_checkpoint
 
-    return pack_checkpoint(args.checkpoint, args.output)
+    return pack_checkpoint(args.checkpoint, _output_file(args.output, args.checkpoint))

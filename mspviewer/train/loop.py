@@ -239,6 +239,8 @@ class Trainer:
             if not self.checkpoint_path.exists():
                 raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
             self.load_checkpoint()
+        else:
+            self._refuse_an_earlier_run()
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
                                          s.precision, self.world_size)
         self.segments.append(self.open_segment)
@@ -292,6 +294,18 @@ class Trainer:
         return {"step": self.step, "wall_seconds": self.wall_seconds,
                 "skipped_steps": self.skipped_steps, "last": last,
                 "checkpoint": str(self.checkpoint_path)}
+
+    def _refuse_an_earlier_run(self) -> None:
+        """A fresh run never writes into a run folder that holds an earlier run: it would save
+        its new model over the trained checkpoint and append its steps to the old log."""
+        if self.checkpoint_path.exists():
+            raise TrainingError(
+                f"{self.run_dir} already holds a training checkpoint ({CHECKPOINT_NAME}): pass "
+                f"--resume to continue it, or choose another --run-dir to start a new run")
+        if (self.run_dir / LOG_NAME).exists():  # a run stopped before its first checkpoint
+            raise TrainingError(
+                f"{self.run_dir} already holds the log of an earlier run ({LOG_NAME}, no "
+                f"checkpoint): choose another --run-dir, or remove that log to start there")
 
     def _install_signal_handlers(self):
         def request_stop(signum, frame):
