@@ -249,3 +249,14 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path, monkeypat
         write_output(target, b"second, larger" * 1000)
     assert target.read_bytes() == b"first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.msp"]  # no temporary left
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`mspviewer --json profiles | head -1`: the reader closes the pipe before the output is
+    written; no traceback, a clean exit."""
+    process = subprocess.Popen([sys.executable, "-m", "mspviewer", "--json", "profiles"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before the interpreter has even started
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -59,6 +59,33 @@ def test_resume_continues_exactly(image_folder, tmp_path):
         assert (x["lambda"], x["crop"], x["loss"]) == (y["lambda"], y["crop"], y["loss"])
 
 
+def test_a_resumed_run_logs_each_step_once(image_folder, tmp_path):
+    """Steps logged after the last checkpoint (a run killed before it could save) are taken
+    again on resume: the log keeps the resumed run's lines, once, and drops a cut line."""
+    run_dir = tmp_path / "killed"
+    Trainer(settings_for(image_folder, run_dir, 3), progress=False).run()
+    log = run_dir / "log.jsonl"
+    lines = log.read_text().splitlines()
+    stale = [json.dumps({**json.loads(lines[-1]), "step": step, "loss": -1.0}) for step in (4, 5)]
+    log.write_text("\n".join(lines + stale) + '\n{"step": 6, "lo')  # killed mid-write
+    Trainer(settings_for(image_folder, run_dir, 6), progress=False).run(resume=True)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 7))
+    assert all(r["loss"] != -1.0 for r in records)
+
+
+def test_cuda_asked_where_there_is_none_is_a_clear_error(image_folder, tmp_path):
+    import dataclasses
+
+    from mspviewer.errors import MSPViewerError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    settings = dataclasses.replace(settings_for(image_folder, tmp_path / "r", 1), device="cuda")
+    with pytest.raises(MSPViewerError, match="no CUDA device"):
+        Trainer(settings, progress=False)
+
+
 def test_batches_are_a_function_of_the_step(image_folder):
     from mspviewer.train.data import CropSampler, list_images
 

@@ -114,5 +114,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 3
     if result is not None:
-        _print_result(result, args.json)
+        try:
+            _print_result(result, args.json)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (e.g. `| head`) has gone: not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from mspviewer.codec.api import resolve_device
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
@@ -119,6 +120,9 @@ class Trainer:
         self.settings = settings
         self.progress = progress
         self.rank, self.world_size = _distributed_rank()
+        resolved = resolve_device(settings.device)  # a clear error where CUDA is missing
+        if settings.device == "auto":
+            settings.device = resolved.type
         self.device = torch.device(settings.device if self.world_size == 1 or
                                    settings.device == "cpu" else f"cuda:{self.rank}")
         settings.precision = resolve_precision(settings.precision, self.device)
@@ -239,6 +243,8 @@ class Trainer:
             if not self.checkpoint_path.exists():
                 raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
             self.load_checkpoint()
+            if self.rank == 0:
+                self._trim_log_to_checkpoint()
         else:
             self._refuse_an_earlier_run()
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
@@ -294,6 +300,25 @@ class Trainer:
         return {"step": self.step, "wall_seconds": self.wall_seconds,
                 "skipped_steps": self.skipped_steps, "last": last,
                 "checkpoint": str(self.checkpoint_path)}
+
+    def _trim_log_to_checkpoint(self) -> None:
+        """Drop log lines past the checkpoint's step (and a line cut short): a run stopped
+        without its last checkpoint (killed, or the session ended) logged steps that the
+        resumed run takes again, and the curve must show each step once."""
+        log = self.run_dir / LOG_NAME
+        if not log.exists():
+            return
+        kept = []
+        for line in log.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= self.step:
+                kept.append(line)
+        temporary = log.with_suffix(".tmp")
+        temporary.write_text("".join(line + "\n" for line in kept))
+        os.replace(temporary, log)
 
     def _refuse_an_earlier_run(self) -> None:
         """A fresh run never writes into a run folder that holds an earlier run: it would save
