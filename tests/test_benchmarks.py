@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -93,3 +94,44 @@ def test_train_step_benchmark_times_both_layouts(capsys):
     assert "batch 1 × 32², fp32, cpu, 1 thread(s)" in printed
     assert "default: forward" in printed and "channels_last: forward" in printed
     assert "channels_last speed-up:" in printed
+
+
+def test_rate_control_benchmark_lands_on_a_reachable_target(tmp_path, capsys, tiny_model):
+    """Targets taken from real encodes of each image at a mid-range λ are reachable: every
+    row lands within tolerance, measured from the file the encoder wrote."""
+    from conftest import smooth_image
+    from mspviewer.codec import encode_image, save_weights
+    from mspviewer.imageio import save_png
+
+    rate_control = _load("rate_control")
+    model_file = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_file, name="tiny")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    low, high = tiny_model.config.lambda_range
+    middle = (low * high) ** 0.5
+    bpps = []
+    for index, (height, width) in enumerate([(48, 64), (64, 48)]):
+        pixels = smooth_image(height, width, seed=index)
+        save_png(pixels, folder / f"{index}.png")
+        bpps.append(8 * len(encode_image(tiny_model, pixels, middle).bitstream) / (height * width))
+    threads = torch.get_num_threads()
+    try:
+        result = rate_control.main([str(folder), "--bpp", f"{sum(bpps) / 2:.6f}",
+                                    "--model", str(model_file), "--tolerance", "0.2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert [row["image"] for row in result["rows"]] == ["0.png", "1.png"]
+    for row in result["rows"]:
+        assert abs(row["bpp"] / result["target_bpp"] - 1) == pytest.approx(abs(row["error"]))
+        assert row["within"] == (abs(row["error"]) <= 0.2)
+    assert result["summary"]["within_tolerance"] == 2 and not result["summary"]["outside_range"]
+    assert "2 of 2 within ±20%" in capsys.readouterr().out
+    try:  # far above what the model can spend: each image at the top of its range, named
+        result = rate_control.main([str(folder), "--bpp", "100", "--model", str(model_file)])
+    finally:
+        torch.set_num_threads(threads)
+    assert result["summary"]["within_tolerance"] == 0
+    assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(high)
+               for row in result["rows"])
+    assert "outside the model's range: 0.png" in capsys.readouterr().out
