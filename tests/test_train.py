@@ -106,8 +106,18 @@ def test_ddp_with_two_cpu_processes(image_folder, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] == 3
+    assert [s["processes"] for s in checkpoint["segments"]] == [2]
     log = [json.loads(line) for line in open(run_dir / "log.jsonl")]
     assert log[-1]["step"] == 3 and np.isfinite(log[-1]["loss"])
+    # The same command in one process trains on rank 0's crops alone: averaging in rank 1's
+    # gradients must give other weights (two unconnected processes would not).
+    from mspviewer.cli import main
+    assert main(["train", str(image_folder), "--run-dir", str(tmp_path / "one")]
+                + command[command.index("--steps"):]) == 0
+    single = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
+    assert single["step"] == 3 and [s["processes"] for s in single["segments"]] == [1]
+    assert any(not torch.equal(value, single["model"][key])
+               for key, value in checkpoint["model"].items())
 
 
 def test_resume_without_checkpoint_is_an_error(image_folder, tmp_path):
