@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import math
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import smooth_image
+from mspviewer.baselines import get_codec
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import run_steps
 from mspviewer.gui import jobs, latent_data
@@ -73,15 +78,33 @@ def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
     np.testing.assert_allclose(outcome.difference, jobs.difference_map(pixels, outcome.decoded))
     doc = outcome.metrics_dict()
     assert doc["file_bytes"] == len(plain.bitstream) and doc["psnr_rgb"] == outcome.point.psnr_rgb
+    # the figures shown, against independent implementations
+    assert outcome.point.psnr_rgb == pytest.approx(
+        peak_signal_noise_ratio(pixels, outcome.decoded, data_range=255), abs=1e-9)
+    assert outcome.point.bpp == pytest.approx(8 * len(plain.bitstream) / (40 * 72))
 
 
 def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
+    from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE
+
     pixels, _ = encoded
-    outcome = run_steps(jobs.encode_task(
-        tiny_model, pixels, jobs.EncodeRequest(target_bpp=0.3, verify_decode=False),
-        jobs.CancelToken()))
-    assert outcome.target_bpp == 0.3
-    assert any("found for 0.3 bpp" in note for note in outcome.notes)
+    low, high = tiny_model.config.lambda_range
+    num_pixels = pixels.shape[0] * pixels.shape[1]
+    reachable = 8 * len(encode_image(tiny_model, pixels, (low * high) ** 0.5).bitstream) \
+        / num_pixels
+    for target in (round(reachable, 3), 0.01):  # inside the model's range, far below it
+        outcome = run_steps(jobs.encode_task(
+            tiny_model, pixels, jobs.EncodeRequest(target_bpp=target, verify_decode=False),
+            jobs.CancelToken()))
+        assert outcome.target_bpp == target
+        error = 8 * len(outcome.bitstream) / num_pixels / target - 1  # the file written
+        if target == 0.01:
+            assert error > 1 and math.isclose(outcome.lam, low, rel_tol=1e-6)
+            assert any(f"is the closest this model got to {target:g} bpp" in note
+                       for note in outcome.notes)
+        else:
+            assert abs(error) <= DEFAULT_BPP_TOLERANCE
+            assert any(f"found for {target:g} bpp" in note for note in outcome.notes)
 
 
 def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
@@ -99,7 +122,16 @@ def test_same_bpp_task(tiny_model, encoded):
     pixels, plain = encoded
     outcome = run_steps(jobs.same_bpp_task("jpeg-444", pixels, 1.0, jobs.CancelToken()))
     assert outcome.codec == "jpeg-444" and outcome.decoded.shape == pixels.shape
-    assert outcome.point.bpp <= 1.0 or not outcome.below_target
+    # The largest JPEG at or below 1 bpp: the file fits, one quality step more does not.
+    num_pixels = pixels.shape[0] * pixels.shape[1]
+    assert outcome.below_target and 8 * len(outcome.data) / num_pixels <= 1.0
+    assert outcome.point.bpp == pytest.approx(8 * len(outcome.data) / num_pixels)
+    codec = get_codec("jpeg-444")
+    assert 8 * len(codec.encode(pixels, outcome.quality + 1)) / num_pixels > 1.0
+    with Image.open(io.BytesIO(outcome.data)) as jpeg:  # decoded by Pillow, independently
+        assert np.array_equal(outcome.decoded, np.asarray(jpeg.convert("RGB")))
+    assert outcome.point.psnr_rgb == pytest.approx(
+        peak_signal_noise_ratio(pixels, outcome.decoded, data_range=255), abs=1e-9)
 
 
 def test_profiles_come_from_the_core():

@@ -51,8 +51,12 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert np.array_equal(again.pixels, result.decoded)
     assert result.decode_matches is True
     assert result.profile == "fast" and math.isclose(result.lam, 0.01, rel_tol=1e-6)
-    # metrics panel
+    # metrics panel: the figures, checked against an independent PSNR, then their labels
     point = result.point
+    from skimage.metrics import peak_signal_noise_ratio
+    assert point.psnr_rgb == pytest.approx(
+        peak_signal_noise_ratio(pixels, result.decoded, data_range=255), abs=1e-9)
+    assert result.bpp == pytest.approx(8 * len(result.bitstream) / (48 * 80))
     assert window.metrics.value("file_size") == f"{len(result.bitstream):,} B"
     assert window.metrics.value("bpp") == f"{result.bpp:.4f} bpp"
     assert window.metrics.value("psnr_rgb") == f"{point.psnr_rgb:.2f} dB"

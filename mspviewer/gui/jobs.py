@@ -283,8 +283,14 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
                             f"(profile {request.profile})")
         encoded = api.encode_to_bpp(model, pixels, request.target_bpp, request.profile,
                                     cancel=cancel, progress=cancel.report)
-        notes.append(f"λ = {encoded.analysis.lam:.5g} found for {request.target_bpp:g} bpp "
-                     f"in {len(encoded.rate_search)} encodes")
+        reached = encoded.analysis.bpp
+        if abs(reached / request.target_bpp - 1) <= api.DEFAULT_BPP_TOLERANCE:
+            notes.append(f"λ = {encoded.analysis.lam:.5g} found for {request.target_bpp:g} bpp "
+                         f"in {len(encoded.rate_search)} encodes")
+        else:  # outside the model's range (or the search was cancelled): say so
+            notes.append(f"{reached:.4f} bpp (λ = {encoded.analysis.lam:.5g}) is the closest "
+                         f"this model got to {request.target_bpp:g} bpp, in "
+                         f"{len(encoded.rate_search)} encodes")
     else:
         if request.lam is None:
             raise MSPViewerError("no λ and no target bpp given")
