@@ -35,6 +35,27 @@ def test_round_trip_tiny_model(tiny_model, height, width):
     assert_round_trip(tiny_model, smooth_image(height, width, seed=height), lam=0.0067)
 
 
+@pytest.fixture(scope="module")
+def tiny_model_shipped_structure():
+    """A tiny random model with the shipped model's MSP structure (4 scales, 2 steps, 4
+    groups: 28 passes), so that odd sizes meet every scale's lattice in the fast run."""
+    from conftest import amplify_analysis
+    from mspviewer.codec import build_random_model, load_model, tiny_config
+
+    shipped = load_model().config.msp
+    config = tiny_config(num_scales=shipped.num_scales, steps_per_scale=shipped.steps_per_scale,
+                         num_groups=shipped.num_groups)
+    return amplify_analysis(build_random_model(config, seed=4))
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (17, 33), (31, 47), (129, 65)])
+def test_round_trip_tiny_model_of_the_shipped_structure(tiny_model_shipped_structure, height,
+                                                         width):
+    assert tiny_model_shipped_structure.config.msp.sequential_passes == 28
+    assert_round_trip(tiny_model_shipped_structure, smooth_image(height, width, seed=width),
+                      lam=0.0067)
+
+
 @pytest.mark.parametrize("lam", [0.0018, 0.0049, 0.0483])
 def test_round_trip_across_lambda_range(tiny_model, lam):
     assert_round_trip(tiny_model, smooth_image(40, 56, seed=3), lam)
@@ -118,3 +139,27 @@ def test_tiny_model_is_loud(tiny_model):
     symbols = np.asarray(encode_image(tiny_model, smooth_image(48, 64, 3), 0.01).analysis.symbols)
     assert np.unique(symbols).size >= 7
     assert (symbols == 0).mean() < 0.3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a lent GPU)")
+def test_cuda_encode_decode_and_lof_then_cpu_decode(tiny_model):
+    """On CUDA: bit-exact round trip, LOF never worse than g_a; the same stream decoded on
+    the CPU gives the same image or a checksum error, never a different image."""
+    import copy
+
+    from mspviewer.errors import ChecksumError
+
+    on_gpu = copy.deepcopy(tiny_model).to("cuda")
+    pixels = smooth_image(40, 56, seed=3)
+    for profile in ("fast", "balanced"):
+        encoded = encode_image(on_gpu, pixels, 0.0067, profile)
+        decoded = decode_bytes(on_gpu, encoded.bitstream)
+        np.testing.assert_array_equal(decoded.analysis.symbols, encoded.analysis.symbols)
+        np.testing.assert_array_equal(decoded.pixels, encoded.reconstruction)
+        if encoded.lof is not None:
+            assert encoded.lof.J_best <= encoded.lof.J_initial
+        try:
+            on_cpu = decode_bytes(tiny_model, encoded.bitstream)
+        except ChecksumError:
+            continue
+        np.testing.assert_array_equal(on_cpu.pixels, encoded.reconstruction)
