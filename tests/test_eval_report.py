@@ -2,16 +2,101 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import warnings
 
 import numpy as np
 import pytest
+import pytorch_msssim
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import smooth_image
+from conftest import KODAK, smooth_image
 from mspviewer import metrics
 from mspviewer.cli import main
-from mspviewer.codec import decode_bytes, encode_image, save_weights
-from mspviewer.imageio import save_png
+from mspviewer.codec import decode_bytes, default_model_path, encode_image, save_weights
+from mspviewer.imageio import load_image, save_png
+
+with warnings.catch_warnings():  # bjontegaard imports matplotlib.pyplot
+    warnings.simplefilter("ignore")
+    import bjontegaard
+
+
+# --- independent references for the measurements -----------------------------------------------
+#: BT.601 full-range luma as a matrix product (R, G, B weights).
+BT601 = np.array([0.299, 0.587, 0.114])
+MS_SSIM_WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]  # Wang et al. 2003, finest first
+
+
+def reference_psnr_y(original: np.ndarray, decoded: np.ndarray) -> float:
+    luma = [image.astype(np.float64) @ BT601 for image in (original, decoded)]
+    return peak_signal_noise_ratio(luma[0], luma[1], data_range=255)
+
+
+def _gaussian_valid(plane: np.ndarray) -> np.ndarray:
+    """11-tap Gaussian (σ = 1.5) filtering of an (H, W) plane, valid part only."""
+    taps = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    taps /= taps.sum()
+    plane = sliding_window_view(plane, 11, axis=0) @ taps
+    return sliding_window_view(plane, 11, axis=1) @ taps
+
+
+def _ssim_and_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean SSIM and mean contrast-structure term of two (H, W) planes (Wang et al. 2004)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_x, mu_y = _gaussian_valid(x), _gaussian_valid(y)
+    var_x = _gaussian_valid(x * x) - mu_x**2
+    var_y = _gaussian_valid(y * y) - mu_y**2
+    cov = _gaussian_valid(x * y) - mu_x * mu_y
+    cs = (2 * cov + c2) / (var_x + var_y + c2)
+    luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    return float(np.mean(luminance * cs)), float(np.mean(cs))
+
+
+def reference_ms_ssim(original: np.ndarray, decoded: np.ndarray) -> float:
+    """MS-SSIM written out from its definition (Wang et al. 2003), with the handling that
+    mspviewer.metrics documents: as many scales as fit (smaller side > 10·2^(k−1) for k
+    scales, at most 5), the first k standard weights renormalised, negative factors taken as
+    0, the mean over R, G, B. 2×2 average pooling between scales; only even sides are used
+    here, so no padding convention is involved."""
+    side = min(original.shape[:2])
+    scales = max(k for k in range(6) if k == 0 or side > 10 * 2 ** (k - 1))
+    assert scales >= 1
+    weights = np.array(MS_SSIM_WEIGHTS[:scales]) / sum(MS_SSIM_WEIGHTS[:scales])
+    values = []
+    for channel in range(3):
+        x = original[..., channel].astype(np.float64)
+        y = decoded[..., channel].astype(np.float64)
+        factors = []
+        for scale in range(scales):
+            ssim, cs = _ssim_and_cs(x, y)
+            if scale == scales - 1:
+                factors.append(max(ssim, 0.0))
+            else:
+                factors.append(max(cs, 0.0))
+                assert x.shape[0] % 2 == 0 and x.shape[1] % 2 == 0
+                x = x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).mean(axis=(1, 3))
+                y = y.reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2).mean(axis=(1, 3))
+        values.append(float(np.prod(np.array(factors) ** weights)))
+    return float(np.mean(values))
+
+
+def test_reference_ms_ssim_is_pytorch_msssim_on_a_five_scale_image():
+    """The reference above agrees with the library where the library runs (side > 160)."""
+    original = smooth_image(176, 192, seed=5)
+    noise = np.random.default_rng(5).normal(0, 12, original.shape)
+    decoded = np.clip(original + noise, 0, 255).astype(np.uint8)
+
+    def tensor(image):
+        return torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+
+    library = float(pytorch_msssim.ms_ssim(tensor(original), tensor(decoded), data_range=255))
+    assert 0.5 < library < 0.99
+    assert reference_ms_ssim(original, decoded) == pytest.approx(library, abs=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +129,155 @@ def test_eval_points_are_real_and_means_are_averages(evaluated):
             assert point["bytes"] == len(encoded.bitstream)
             assert point["bpp"] == pytest.approx(8 * len(encoded.bitstream) / pixels[..., 0].size)
             assert point["psnr_rgb"] == pytest.approx(metrics.psnr_rgb(pixels, decoded.pixels))
+            # 48 x 64 fits three MS-SSIM scales only: checked against the reference above
+            assert point["psnr_y"] == pytest.approx(reference_psnr_y(pixels, decoded.pixels),
+                                                    rel=1e-9)
+            assert point["ms_ssim"] == pytest.approx(
+                reference_ms_ssim(pixels, decoded.pixels), abs=1e-5)
     for index, mean in enumerate(document["mean"]["points"]):
         column = [entry["points"][index] for entry in document["images"]]
         for key in ("bpp", "psnr_rgb", "psnr_y"):
             assert mean[key] == pytest.approx(np.mean([p[key] for p in column]))
     assert "webp" in document["classic_measured"]
     assert set(document["bd_rate_vs"]) == {"webp (measured)", "vtm (published)"}
+
+
+def test_eval_without_an_increasing_mean_curve_gives_no_bd_rate_and_says_why(evaluated):
+    """The untrained tiny model's PSNR does not rise with λ, so no BD-rate exists: eval must
+    say so (the BD values themselves are checked on the shipped model below)."""
+    _, _, _, document = evaluated
+    psnr = [point["psnr_rgb"] for point in document["mean"]["points"]]
+    assert not all(b > a for a, b in zip(psnr, psnr[1:]))
+    for entry in document["bd_rate_vs"].values():
+        assert entry["bd_rate_percent"] is None and entry["bd_quality"] is None
+        assert "usable point" in entry["reason"]
+
+
+# --- the shipped model on Kodak crops: every number against an independent computation --------
+#: (file, top, left) of 64 x 96 crops: sides even at every MS-SSIM scale (three fit).
+KODAK_CROPS = [("kodim05.png", 100, 200), ("kodim23.png", 100, 200)]
+CROP_HEIGHT, CROP_WIDTH = 64, 96
+SHIPPED_LAMBDAS = [0.0018, 0.0067, 0.0483]
+
+
+@pytest.fixture(scope="module")
+def evaluated_shipped(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval-kodak")
+    (folder / "images").mkdir()
+    images = []
+    for index, (name, top, left) in enumerate(KODAK_CROPS):
+        pixels = load_image(KODAK / name).pixels[top:top + CROP_HEIGHT, left:left + CROP_WIDTH]
+        images.append(np.ascontiguousarray(pixels))
+        save_png(images[-1], folder / "images" / f"{index}.png")
+    results = folder / "results.json"
+    code = main(["eval", str(folder / "images"), "-o", str(results), "--lambdas",
+                 *map(str, SHIPPED_LAMBDAS), "--classic", "webp", "--anchors", "vtm",
+                 "--model", str(default_model_path()), "--no-progress"])
+    assert code == 0
+    return images, json.loads(results.read_text())
+
+
+def independent_point(original: np.ndarray, decoded: np.ndarray, num_bytes: int) -> dict:
+    return {"bytes": num_bytes, "bpp": 8 * num_bytes / (original.shape[0] * original.shape[1]),
+            "psnr_rgb": peak_signal_noise_ratio(original, decoded, data_range=255),
+            "psnr_y": reference_psnr_y(original, decoded),
+            "ms_ssim": reference_ms_ssim(original, decoded)}
+
+
+def mean_points(per_image: list[list[dict]]) -> list[dict]:
+    return [{key: float(np.mean([points[index][key] for points in per_image]))
+             for key in per_image[0][index]} for index in range(len(per_image[0]))]
+
+
+@pytest.fixture(scope="module")
+def independent(evaluated_shipped, shipped_model):
+    """The learned and WebP curves measured again here, without mspviewer's metrics: the
+    learned codec at the same λ (profile fast) and WebP through Pillow directly."""
+    images, document = evaluated_shipped
+    assert document["model"]["id"] == shipped_model.model_id().hex()
+    webp = document["classic_measured"]["webp"]
+    assert webp["settings"]["method"] == 6 and webp["settings"]["lossless"] is False
+    qualities = [point["quality"] for point in webp["points"]]
+    learned, classic = [], []
+    for pixels in images:
+        points = []
+        for lam in SHIPPED_LAMBDAS:
+            bitstream = encode_image(shipped_model, pixels, lam, "fast").bitstream
+            decoded = decode_bytes(shipped_model, bitstream).pixels
+            points.append(independent_point(pixels, decoded, len(bitstream)))
+        learned.append(points)
+        points = []
+        for quality in qualities:
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="WEBP", quality=quality, method=6,
+                                         lossless=False)
+            with Image.open(io.BytesIO(buffer.getvalue())) as image:
+                decoded = np.asarray(image.convert("RGB"))
+            points.append(independent_point(pixels, decoded, len(buffer.getvalue())))
+        classic.append(points)
+    return {"learned": learned, "learned_mean": mean_points(learned),
+            "webp_mean": mean_points(classic), "qualities": qualities}
+
+
+def assert_point_matches(point: dict, expected: dict) -> None:
+    assert point["bpp"] == pytest.approx(expected["bpp"], rel=1e-12)
+    for key in ("psnr_rgb", "psnr_y"):
+        assert point[key] == pytest.approx(expected[key], rel=1e-9), key
+    assert point["ms_ssim"] == pytest.approx(expected["ms_ssim"], abs=1e-5)
+
+
+def test_eval_points_and_mean_match_an_independent_measurement(evaluated_shipped, independent):
+    _, document = evaluated_shipped
+    for entry, expected_points in zip(document["images"], independent["learned"], strict=True):
+        assert [p["quality"] for p in entry["points"]] == SHIPPED_LAMBDAS
+        for point, expected in zip(entry["points"], expected_points, strict=True):
+            assert point["bytes"] == expected["bytes"]
+            assert_point_matches(point, expected)
+            assert math.isfinite(point["ms_ssim_db"]) and 0.5 < point["ms_ssim"] < 1
+    for point, expected in zip(document["mean"]["points"], independent["learned_mean"],
+                               strict=True):
+        assert_point_matches(point, expected)
+    webp = document["classic_measured"]["webp"]["points"]
+    assert len(webp) >= 5
+    for point, expected in zip(webp, independent["webp_mean"], strict=True):
+        assert_point_matches(point, expected)
+
+
+def published_vtm() -> tuple[list[float], list[float]]:
+    """VTM's published Kodak curve, read from the project's copy without mspviewer.rd."""
+    from mspviewer.bundled import resources_dir
+
+    raw = json.loads((resources_dir() / "anchors" / "kodak" / "vtm.json").read_text())
+    return raw["results"]["bpp"], raw["results"]["psnr-rgb"]
+
+
+def test_eval_bd_rates_match_the_bjontegaard_package(evaluated_shipped, independent):
+    """BD-rate and BD-PSNR of the mean curve against VTM (published) and WebP (measured),
+    recomputed with the ``bjontegaard`` package: PCHIP over the overlap of the two curves,
+    as mspviewer.rd claims (the JVET CTC way)."""
+    _, document = evaluated_shipped
+    test_rates = [p["bpp"] for p in independent["learned_mean"]]
+    test_psnr = [p["psnr_rgb"] for p in independent["learned_mean"]]
+    anchors = {"vtm (published)": published_vtm(),
+               "webp (measured)": ([p["bpp"] for p in independent["webp_mean"]],
+                                   [p["psnr_rgb"] for p in independent["webp_mean"]])}
+    assert set(document["bd_rate_vs"]) == set(anchors)
+    for label, (rates, psnr) in anchors.items():
+        for curve in (rates, psnr, test_rates, test_psnr):  # no point for rd.rd_front to drop
+            assert all(b > a for a, b in zip(curve, curve[1:])), (label, curve)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the package warns on a partial overlap
+            expected_rate = bjontegaard.bd_rate(rates, psnr, test_rates, test_psnr,
+                                                method="pchip", require_matching_points=False,
+                                                min_overlap=0)
+            expected_psnr = bjontegaard.bd_psnr(rates, psnr, test_rates, test_psnr,
+                                                method="pchip", require_matching_points=False,
+                                                min_overlap=0)
+        entry = document["bd_rate_vs"][label]
+        assert entry["metric"] == "psnr_rgb" and entry["reason"] is None, entry
+        assert math.isfinite(expected_rate) and abs(expected_rate) > 1, label  # a real value
+        assert abs(entry["bd_rate_percent"] - expected_rate) < 0.1, (label, expected_rate)
+        assert abs(entry["bd_quality"] - expected_psnr) < 0.01, (label, expected_psnr)
 
 
 def test_report_table_and_plot_match_results(evaluated, tmp_path):

@@ -328,6 +328,46 @@ def test_the_view_renders_the_current_frame(qtbot, built):
         assert np.array_equal(shown, panel.frames[k].image)
 
 
+def test_a_middle_slider_position_shows_the_partly_decoded_synthesis(qtbot, built, model,
+                                                                     outcomes):
+    """At step k the panel shows the synthesis of the latent after k passes (ŷ where decoded,
+    μ elsewhere), computed here independently of the panel and of inspection.py."""
+    import re
+
+    from skimage.metrics import peak_signal_noise_ratio
+
+    panel, outcome = built, outcomes[0]
+    record = outcome.analysis
+    passes = len(record.passes)
+    k = passes // 2
+    latent = record.mu.astype(np.float32).copy()
+    for stats in record.passes[:k]:  # decode passes 0..k-1 over the predictions
+        mine = record.pass_index == stats.index
+        assert int(mine.sum()) == stats.num_elements
+        latent[mine] = record.y_hat[mine]
+    with torch.no_grad():
+        expected = tensor_to_image(model.synthesise(
+            torch.from_numpy(latent)[None], model.rate_point(record.lam),
+            record.image_size).clamp(0, 1))
+    # a picture of its own: neither the prediction (step 0) nor the decoded image (step P)
+    assert not np.array_equal(expected, panel.frames[0].image)
+    assert not np.array_equal(expected, outcome.decoded)
+
+    with qtbot.waitSignal(panel.frame_changed, timeout=1000) as changed:
+        panel.slider.setValue(k)  # as a user dragging the slider would
+    assert changed.args == [k] and panel.step() == k
+    assert panel.step_label.text() == f"step {k}/{passes}"
+    qtbot.wait(30)
+    assert np.array_equal(panel.displayed_image(), expected)
+    shown = rendered_pixels(panel.view, panel.image_box, HEIGHT, WIDTH)
+    assert np.array_equal(shown, expected)  # the pixels on screen
+    reference = peak_signal_noise_ratio(outcome.original, expected, data_range=255)
+    found = re.search(r"PSNR (\d+\.\d\d) dB", panel.step_info.text())
+    assert found, panel.step_info.text()
+    assert float(found.group(1)) == pytest.approx(reference, abs=0.005 + 1e-9)
+    assert reference < psnr_rgb(outcome.decoded, outcome.original)  # not the final PSNR
+
+
 def test_frame_reduction_keeps_the_frames_within_the_budget():
     from mspviewer.gui.widgets.replay import REPLAY_MEMORY_BYTES, frame_reduction
 

@@ -158,6 +158,61 @@ def test_replay_first_and_last_frames(file_model, encoded, decoded, tmp_path):
         export_replay(frames, tmp_path / "replay.jpg")
 
 
+def _latent_after(record, k: int) -> np.ndarray:
+    """The decoder's latent after passes 0..k-1, built pass by pass: start from the recorded
+    predictions μ and write each pass's decoded values ŷ over its own elements."""
+    latent = record.mu.astype(np.float32).copy()
+    for stats in record.passes[:k]:
+        mine = record.pass_index == stats.index
+        assert int(mine.sum()) == stats.num_elements  # the pass's own count of its elements
+        latent[mine] = record.y_hat[mine]
+    return latent
+
+
+def _synthesised(model, record, latent: np.ndarray) -> np.ndarray:
+    """The model's own synthesis of ``latent``, quantised as the decoder does."""
+    with torch.no_grad():
+        x_hat = model.synthesise(torch.from_numpy(latent)[None], model.rate_point(record.lam),
+                                 record.image_size).clamp(0, 1)
+    return tensor_to_image(x_hat)
+
+
+def test_replay_middle_frames_are_the_synthesis_of_the_partly_decoded_latent(
+        file_model, encoded, decoded):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from mspviewer.codec.inspection import replay_latent
+
+    pixels, _ = encoded
+    record = decoded.analysis
+    passes = len(record.passes)
+    assert passes >= 4  # room for steps strictly between the first and the last
+    frames = replay_frames(file_model, record, original=pixels)
+    # replay_latent itself: μ before any pass, ŷ after all of them, the mix in between
+    assert np.array_equal(replay_latent(record, 0), record.mu)
+    assert np.array_equal(replay_latent(record, passes), record.y_hat)
+    for k in range(1, passes):
+        expected = _latent_after(record, k)
+        got = replay_latent(record, k)
+        assert got.dtype == np.float32 and np.array_equal(got, expected), k
+        # a real mix: some elements already decoded (ŷ ≠ μ there), some still predicted
+        assert not np.array_equal(expected, record.mu) and not np.array_equal(
+            expected, record.y_hat), k
+        frame = frames[k]
+        assert frame.step == k and frame.label == record.passes[k - 1].label
+        assert np.array_equal(frame.image, _synthesised(file_model, record, expected)), k
+        decoded_mask = record.pass_index < k
+        assert frame.decoded_elements == sum(p.num_elements for p in record.passes[:k])
+        assert frame.estimated_bits == pytest.approx(record.bits[decoded_mask].sum(), rel=1e-9)
+        assert frame.actual_bits == 8 * sum(p.actual_bytes for p in record.passes[:k])
+        assert frame.psnr == pytest.approx(
+            peak_signal_noise_ratio(pixels, frame.image, data_range=255), abs=1e-9)
+    middle = frames[passes // 2]
+    assert not np.array_equal(middle.image, frames[0].image)  # more than the prediction …
+    assert not np.array_equal(middle.image, frames[-1].image)  # … and not yet the answer
+    assert not np.array_equal(middle.image, decoded.pixels)
+
+
 def test_replay_cli(model_file, encoded, tmp_path, capsys):
     from mspviewer.cli import main
 
