@@ -84,6 +84,11 @@ def test_inspection_matches_the_record(file_model, decoded):
     # (float64 ndtr differs by ~1e-8 between torch's vectorised and scalar kernels)
     assert -math.log2(max(p, 2.0 ** -24)) == pytest.approx(info.bits, rel=1e-6)
     assert -math.log2(info.symbol_probability) == pytest.approx(info.bits, rel=1e-6)
+    # independently: the discretised Gaussian's mass on the symbol's bin, from math.erfc
+    def cdf(t):
+        return 0.5 * math.erfc(-t / (info.sigma * math.sqrt(2)))
+    expected = max(cdf(info.symbol + 0.5) - cdf(info.symbol - 0.5), 2.0 ** -24)
+    assert -math.log2(expected) == pytest.approx(info.bits, rel=1e-4)
     assert info.pmf.sum() == pytest.approx(1.0, abs=1e-3)
     assert info.pmf.min() >= 0
     json.dumps(info.to_dict())  # the GUI / scripts can serialise it
