@@ -6,36 +6,142 @@ import os
 import subprocess
 import sys
 
+import json
+import re
+
 import numpy as np
 from PIL import Image
 
 from conftest import REPO
 from gui_support import write_png
-from mspviewer.codec import save_weights
+from mspviewer.codec import decode_bytes, encode_image, load_model, save_weights
+
+#: ``python -m mspviewer`` with a probe: after the real ``run_screenshot`` has saved the
+#: window (and before ``main`` closes it), it writes where the compare view drew its two
+#: images, in window coordinates, and the message bar's state to $MSPVIEWER_TEST_PROBE.
+PROBE = r"""
+import json, os, runpy, sys
+
+from PySide6.QtCore import QPoint
+
+from mspviewer.gui import app
+from mspviewer.gui.widgets.common import view_to_widget
+
+real_run_screenshot = app.run_screenshot
 
 
-def run_viewer(args, tmp_path):
+def probed(qapp, window, *args, **kwargs):
+    code = real_run_screenshot(qapp, window, *args, **kwargs)
+    compare = window.compare
+    height, width = compare.image_size()
+    view = compare.side_view
+    origin = view.mapTo(window, QPoint(0, 0))
+
+    def corners(box):  # image corners (0, 0) and (width, height) on the window
+        return [[origin.x() + p.x(), origin.y() + p.y()]
+                for p in (view_to_widget(view, box, 0, 0),
+                          view_to_widget(view, box, width, height))]
+
+    bar = window.messages
+    probe = {
+        "ratio": window.devicePixelRatioF(), "image_size": [height, width],
+        "compare_shown": window.centre.currentWidget() is compare and compare.isVisible()
+                         and compare.stack.currentWidget() is view,
+        "view_rect": [origin.x(), origin.y(), view.width(), view.height()],
+        "original": corners(compare.original.box), "decoded": corners(compare.decoded.box),
+        "decoded_item_visible": compare.decoded.rgb.isVisible(),
+        "bar_visible": bar.isVisible(), "bar_level": bar.level, "bar_text": bar.text(),
+        "errors": list(window.errors),
+    }
+    with open(os.environ["MSPVIEWER_TEST_PROBE"], "w") as file:
+        json.dump(probe, file)
+    return code
+
+
+app.run_screenshot = probed
+runpy.run_module("mspviewer", run_name="__main__", alter_sys=True)
+"""
+
+#: the message bar's background for an error (mspviewer.gui.widgets.message_bar)
+ERROR_BACKGROUND = (0xFD, 0xE2, 0xE1)
+
+
+def run_viewer(args, tmp_path, probe=None):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return subprocess.run([sys.executable, "-m", "mspviewer", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "mspviewer"]
+    if probe is not None:
+        env["MSPVIEWER_TEST_PROBE"] = str(probe)
+        command = [sys.executable, "-c", PROBE]
+    return subprocess.run([*command, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def sample_image(shot: np.ndarray, corners, ratio: float, height: int, width: int
+                 ) -> np.ndarray:
+    """The screenshot's pixels at the centre of every image pixel of a pane drawn with its
+    corners (0, 0) and (width, height) at ``corners`` (window coordinates)."""
+    (x0, y0), (x1, y1) = corners
+    xs = x0 + (np.arange(width) + 0.5) * (x1 - x0) / width
+    ys = y0 + (np.arange(height) + 0.5) * (y1 - y0) / height
+    cols = np.floor(xs * ratio).astype(int)
+    rows = np.floor(ys * ratio).astype(int)
+    assert 0 <= rows.min() and rows.max() < shot.shape[0], (rows.min(), rows.max())
+    assert 0 <= cols.min() and cols.max() < shot.shape[1], (cols.min(), cols.max())
+    return shot[rows[:, None], cols[None, :]]
 
 
 def test_screenshot_headless(tiny_model, tmp_path):
+    from skimage.metrics import peak_signal_noise_ratio
+
     model_path = tmp_path / "tiny.pt"
     save_weights(tiny_model, model_path, name="tiny-test")
     image = tmp_path / "small.png"
-    write_png(image, 64, 96, seed=2)
+    pixels = write_png(image, 64, 96, seed=2)
     out = tmp_path / "shot.png"
+    probe_path = tmp_path / "probe.json"
     done = run_viewer(["--screenshot", str(out), "--image", str(image), "--model",
                        str(model_path), "--profile", "fast", "--lambda", "0.01",
-                       "--size", "1200x800"], tmp_path)
+                       "--size", "1200x800"], tmp_path, probe=probe_path)
     assert done.returncode == 0, done.stderr
-    assert "bpp" in done.stdout
     shot = np.asarray(Image.open(out).convert("RGB"))
-    assert shot.shape[0] >= 800 and shot.shape[1] >= 1200  # (or the window's minimum)
-    assert shot.std() > 20  # a drawn window, not a blank image
+    probe = json.loads(probe_path.read_text())
+    ratio = probe["ratio"]
+    assert shot.shape[0] >= 800 * ratio and shot.shape[1] >= 1200 * ratio  # (or the minimum)
     assert not (tmp_path / "shot.ini.tmp").exists()
+
+    # The same encode, done here: the bitstream the viewer made, and its decoded image.
+    model = load_model(model_path)  # as the viewer loads it (float16-stored weights)
+    encoded = encode_image(model, pixels, 0.01, profile="fast")
+    decoded = decode_bytes(model, encoded.bitstream).pixels
+    assert decoded.std() > 3  # a picture with detail, not one flat colour
+    bpp = 8 * len(encoded.bitstream) / (64 * 96)
+    psnr = peak_signal_noise_ratio(pixels, decoded, data_range=255)
+    assert re.search(rf"screenshot {re.escape(str(out))}: {bpp:.4f} bpp, PSNR {psnr:.2f} dB",
+                     done.stdout), done.stdout
+
+    # Where the compare view drew the images, the screenshot shows them: the original pixel
+    # for pixel, the decoded image to within the one level that thread counts may change.
+    assert probe["compare_shown"] and probe["decoded_item_visible"]
+    assert probe["image_size"] == [64, 96]
+    vx, vy, vw, vh = probe["view_rect"]
+    for pane in ("original", "decoded"):
+        (x0, y0), (x1, y1) = probe[pane]
+        assert vx <= x0 < x1 <= vx + vw and vy <= y0 < y1 <= vy + vh, (pane, probe)
+        assert x1 - x0 >= 96 and y1 - y0 >= 64  # fitted to the pane: at least 1:1 here
+    assert probe["original"][1][0] <= probe["decoded"][0][0]  # side by side, original first
+    shown_original = sample_image(shot, probe["original"], ratio, 64, 96)
+    assert np.array_equal(shown_original, pixels)
+    shown_decoded = sample_image(shot, probe["decoded"], ratio, 64, 96)
+    difference = np.abs(shown_decoded.astype(int) - decoded.astype(int))
+    assert difference.max() <= 1, (difference.max(), difference.mean())
+    assert np.corrcoef(shown_decoded.ravel(), decoded.ravel())[0, 1] > 0.99
+
+    # No error in the message bar: neither in the window's state nor anywhere on the picture.
+    assert probe["errors"] == [] and probe["bar_level"] != "error", probe
+    assert not probe["bar_visible"], probe["bar_text"]
+    error_coloured = np.abs(shot.astype(int) - ERROR_BACKGROUND).max(axis=-1) <= 3
+    assert not error_coloured.any(), int(error_coloured.sum())
 
 
 def test_screenshot_bad_arguments(tmp_path):
