@@ -190,7 +190,9 @@ def markdown(summary, profiles, context) -> str:
             f" | {entry['mean_psnr']:.2f} |")
     lines += ["", "BD-rate: negative means fewer bits than `fast` at equal PSNR-RGB; a count "
               "(k/n) means the curves of only k images overlapped. J drop: mean relative "
-              "drop of J = bpp + λ·255²·MSE from g_a's latent to LOF's. Every bitstream was "
+              "drop of J = bpp + λ·255²·MSE (bpp of the coded latent, without the file's "
+              "header, which the mean bpp column includes) from g_a's latent to LOF's. "
+              "Every bitstream was "
               "decoded and matched the encoder's reconstruction exactly."]
     return "\n".join(lines) + "\n"
 

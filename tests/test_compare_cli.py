@@ -104,10 +104,12 @@ def test_missing_learned_model_and_library_are_skipped(image_file, tmp_path, cap
 
 
 def test_learned_codec_runs_when_a_model_is_given(image_file, tmp_path, capsys):
-    from mspviewer.codec import build_random_model, save_weights, tiny_config
+    from conftest import loud_tiny_model
+    from mspviewer.codec import decode_bytes, encode_image, load_model, save_weights
 
+    # The loud tiny model: a plain random one codes every latent as 0, whatever the image.
     weights = tmp_path / "tiny.pt"
-    save_weights(build_random_model(tiny_config(), seed=3), weights, "tiny-random")
+    save_weights(loud_tiny_model(seed=3), weights, "tiny-random")
     output = tmp_path / "rd.json"
     code, out, err = run_compare(
         capsys, image_file, "--codecs", "learned", "--anchor", "jpeg-420", "--model", weights,
@@ -118,9 +120,23 @@ def test_learned_codec_runs_when_a_model_is_given(image_file, tmp_path, capsys):
     curves = {c["name"]: c for c in json.loads(output.read_text())["curves"]}
     learned = curves["learned"]
     assert [p["quality"] for p in learned["points"]] == [0.004, 0.03]
+    assert learned["settings"]["profile"] == "fast"
+    # Every point again, independently: the same weights file, λ and profile give the same
+    # bitstream; its decode gives the PSNR (scikit-image) and the BT.601 luma PSNR.
+    model = load_model(weights)
+    pixels = np.asarray(Image.open(image_file).convert("RGB"))
+    luma = np.array([0.299, 0.587, 0.114])
     for point in learned["points"]:
-        assert point["bytes"] > 0
-        assert point["bpp"] == pytest.approx(8 * point["bytes"] / (HEIGHT * WIDTH))
+        bitstream = encode_image(model, pixels, point["quality"], "fast").bitstream
+        decoded = decode_bytes(model, bitstream).pixels
+        assert point["bytes"] == len(bitstream) > 0
+        assert point["bpp"] == pytest.approx(8 * len(bitstream) / (HEIGHT * WIDTH), rel=1e-12)
+        assert point["psnr_rgb"] == pytest.approx(
+            peak_signal_noise_ratio(pixels, decoded, data_range=255), rel=1e-9)
+        assert point["psnr_y"] == pytest.approx(peak_signal_noise_ratio(
+            pixels.astype(np.float64) @ luma, decoded.astype(np.float64) @ luma,
+            data_range=255), rel=1e-9)
+    assert learned["points"][0]["bytes"] != learned["points"][1]["bytes"]  # two real encodes
     assert "jpeg-420" in curves  # the anchor is always run
 
 

@@ -1,0 +1,250 @@
+"""benchmarks/profiles_table.py on two small images, two λ and two profiles (fast and a
+three-iteration LOF): its JSON-lines rows against independent encodes, its BD-rates against
+the ``bjontegaard`` package, its J drops and other columns against the rows.
+
+The shipped model is used, not the tiny random one: the random model's PSNR does not rise
+with λ, so no BD-rate exists on its curves and the table's BD columns would be "—".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import math
+import statistics
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio
+
+from conftest import KODAK, smooth_image
+from mspviewer.codec import decode_bytes, default_model_path, encode_image
+from mspviewer.codec.profiles import Profile
+from mspviewer.imageio import load_image, save_png
+
+with warnings.catch_warnings():  # bjontegaard imports matplotlib.pyplot
+    warnings.simplefilter("ignore")
+    import bjontegaard
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+HEIGHT, WIDTH = 32, 48
+LAMBDAS = [0.0018, 0.0483]
+LOF = {"name": "lof3", "description": "three LOF steps (test)", "lof_iterations": 3,
+       "learning_rate": 0.05, "lr_schedule": "constant", "rate_gradient": "continuous",
+       "greedy": False, "greedy_budget": 0, "greedy_batch_fraction": 0.0,
+       "time_budget_s": None}
+FAST = {"name": "fast", "description": "analysis transform only", "lof_iterations": 0,
+        "learning_rate": 0.0, "lr_schedule": "constant"}
+
+
+def _load(name: str):
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_table(module, arguments: list[str]) -> str:
+    """Run the script's main; its stdout (the table). It sets torch's threads: restored."""
+    threads = torch.get_num_threads()
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            assert module.main(arguments) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("profiles-table")
+    (folder / "images").mkdir()
+    # Two unlike images (rates and PSNRs far apart), so that the mean curve's BD-rate and
+    # the mean of the images' BD-rates differ, and a wrong average would show.
+    kodak = load_image(KODAK / "kodim23.png").pixels[100:100 + HEIGHT, 200:200 + WIDTH]
+    images = {"a-smooth.png": smooth_image(HEIGHT, WIDTH, seed=1),
+              "b-kodim23.png": np.ascontiguousarray(kodak)}
+    for name, pixels in images.items():
+        save_png(pixels, folder / "images" / name)
+    profiles = folder / "profiles.json"
+    profiles.write_text(json.dumps({"format": "mspviewer-profiles", "version": 1,
+                                    "profiles": [FAST, LOF]}))
+    doc = folder / "profiles.md"
+    doc.write_text("# Encoding profiles\n\nWritten by hand.\n")
+    results = folder / "results.jsonl"
+    arguments = ["--images", str(folder / "images"), "--lambdas", ",".join(map(str, LAMBDAS)),
+                 "--profiles", "fast,lof3", "--profiles-file", str(profiles),
+                 "--model", str(default_model_path()), "--results", str(results),
+                 "--doc", str(doc)]
+    module = _load("profiles_table")
+    printed = run_table(module, arguments)
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    return {"module": module, "arguments": arguments, "printed": printed, "rows": rows,
+            "results": results, "doc": doc, "images": images}
+
+
+def select(rows, profile, lam=None, image=None):
+    return [r for r in rows if r["profile"] == profile and (lam is None or r["lambda_key"] == lam)
+            and (image is None or r["image"] == image)]
+
+
+def curve(rows, profile, image=None):
+    """(rates, PSNRs) over the λ ladder; the mean over the images unless one is named."""
+    groups = [select(rows, profile, lam, image) for lam in LAMBDAS]
+    assert all(len(group) == (1 if image else 2) for group in groups)
+    return ([float(np.mean([r["bpp"] for r in group])) for group in groups],
+            [float(np.mean([r["psnr_rgb"] for r in group])) for group in groups])
+
+
+def reference_bd_rate(anchor, test) -> float:
+    for values in (*anchor, *test):  # increasing: nothing for rd.rd_front to leave out
+        assert all(b > a for a, b in zip(values, values[1:])), values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the package warns on a partial overlap
+        return bjontegaard.bd_rate(*anchor, *test, method="pchip",
+                                   require_matching_points=False, min_overlap=0)
+
+
+def table_cells(text: str, profile: str) -> list[str]:
+    (line,) = [line for line in text.splitlines() if line.startswith(f"| {profile} |")]
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def percent(cell: str) -> float:
+    assert cell.endswith(" %"), cell
+    return float(cell[:-2])
+
+
+@pytest.fixture(scope="module")
+def reencoded(table, shipped_model, one_thread):
+    """Every row's encode made again here: the same model, λ and profile, one thread as the
+    script uses (LOF is then deterministic). (image, λ, profile) → (bitstream, decoded, LOF)."""
+    profiles = {"fast": "fast", "lof3": Profile.from_dict(LOF)}
+    encodes = {}
+    for row in table["rows"]:
+        encoded = encode_image(shipped_model, table["images"][row["image"]], row["lambda_key"],
+                               profiles[row["profile"]])
+        decoded = decode_bytes(shipped_model, encoded.bitstream).pixels
+        encodes[row["image"], row["lambda_key"], row["profile"]] = (encoded.bitstream, decoded,
+                                                                    encoded.lof)
+    return encodes
+
+
+def test_rows_are_real_encodes(table, shipped_model, reencoded):
+    """Every row once; its rate that of the re-encoded file, its PSNR that of the file's
+    decode measured with scikit-image."""
+    rows = table["rows"]
+    assert len(rows) == 2 * len(LAMBDAS) * 2
+    assert sorted((r["image"], r["lambda_key"], r["profile"]) for r in rows) == sorted(
+        (name, lam, profile) for name in table["images"] for lam in LAMBDAS
+        for profile in ("fast", "lof3"))
+    assert all(r["model_id"] == shipped_model.model_id().hex() for r in rows)
+    for row in rows:
+        pixels = table["images"][row["image"]]
+        bitstream, decoded, lof = reencoded[row["image"], row["lambda_key"], row["profile"]]
+        assert row["lambda"] == pytest.approx(row["lambda_key"], rel=1e-6)
+        assert row["bpp"] == 8 * len(bitstream) / (HEIGHT * WIDTH)
+        assert row["psnr_rgb"] == pytest.approx(
+            peak_signal_noise_ratio(pixels, decoded, data_range=255), rel=1e-9)
+        assert row["encode_seconds"] > 0
+        if row["profile"] == "lof3":
+            assert row["iterations"] == LOF["lof_iterations"]
+            assert (row["J_initial"], row["J_best"]) == pytest.approx(
+                (lof.J_initial, lof.J_best), rel=1e-9)
+        else:
+            assert "J_initial" not in row
+
+
+def test_j_values_are_those_of_the_coded_files(table, reencoded):
+    """J = bpp + λ·255²·MSE. Less λ times the MSE of the row's decoded image (from its
+    PSNR), J_best must be the information in the LOF file's payload, and J_initial (g_a's
+    latent) that in the fast file's: at most its 32-bit words, and less than two words
+    short of them (the range coder's rounding and flush)."""
+    from mspviewer.codec.bitstream import parse
+
+    rows = table["rows"]
+    for row in select(rows, "lof3"):
+        (fast,) = select(rows, "fast", row["lambda_key"], row["image"])
+        for j, measured in ((row["J_best"], row), (row["J_initial"], fast)):
+            mse = 255.0**2 / 10 ** (measured["psnr_rgb"] / 10)  # 8-bit units
+            coded_bits = (j - row["lambda"] * mse) * HEIGHT * WIDTH
+            bitstream = reencoded[row["image"], row["lambda_key"], measured["profile"]][0]
+            payload_bits = 32 * parse(bitstream)[0].payload_words
+            assert 0 <= payload_bits - coded_bits < 64, (measured, coded_bits, payload_bits)
+        assert row["J_best"] <= row["J_initial"]
+
+
+def test_bd_rates_match_the_bjontegaard_package(table):
+    rows, module = table["rows"], table["module"]
+    names = sorted(table["images"])
+    mean_curve = reference_bd_rate(curve(rows, "fast"), curve(rows, "lof3"))
+    per_image = statistics.fmean(
+        reference_bd_rate(curve(rows, "fast", name), curve(rows, "lof3", name))
+        for name in names)
+    assert math.isfinite(mean_curve) and math.isfinite(per_image)
+    assert mean_curve != per_image  # the two columns are different quantities here
+
+    summary = module.summarise(rows, ["fast", "lof3"], names, LAMBDAS)
+    assert summary["fast"]["bd_rate_mean_curve"] is None
+    assert abs(summary["lof3"]["bd_rate_mean_curve"] - mean_curve) < 0.1
+    assert abs(summary["lof3"]["bd_rate_per_image"] - per_image) < 0.1
+    assert summary["lof3"]["bd_images"] == len(names)
+
+    for text in (table["printed"], table["doc"].read_text()):  # the table as shown
+        cells = table_cells(text, "lof3")
+        assert abs(percent(cells[1]) - mean_curve) < 0.1 + 0.005  # printed to 0.01
+        assert abs(percent(cells[2]) - per_image) < 0.1 + 0.005
+        assert table_cells(text, "fast")[1:3] == ["anchor", "anchor"]
+
+
+def test_j_drop_and_the_other_columns_match_the_rows(table):
+    rows = table["rows"]
+    lof_rows = select(rows, "lof3")
+    drop = statistics.fmean(100 * (r["J_initial"] - r["J_best"]) / r["J_initial"]
+                            for r in lof_rows)
+    assert drop > 0  # three LOF steps lowered J somewhere
+    summary = table["module"].summarise(rows, ["fast", "lof3"], sorted(table["images"]),
+                                        LAMBDAS)
+    assert summary["lof3"]["j_drop_percent"] == pytest.approx(drop, rel=1e-12)
+    assert "j_drop_percent" not in summary["fast"]
+    for text in (table["printed"], table["doc"].read_text()):
+        assert percent(table_cells(text, "lof3")[3]) == pytest.approx(drop, abs=0.005)
+        assert table_cells(text, "fast")[3] == "—"
+        for profile in ("fast", "lof3"):
+            own = select(rows, profile)
+            cells = table_cells(text, profile)
+            assert float(cells[4]) == pytest.approx(
+                statistics.fmean(r["encode_seconds"] for r in own), abs=0.005)
+            assert float(cells[5]) == pytest.approx(
+                statistics.fmean(r["bpp"] for r in own), abs=0.00005)
+            assert float(cells[6]) == pytest.approx(
+                statistics.fmean(r["psnr_rgb"] for r in own), abs=0.005)
+
+
+def test_doc_keeps_its_text_and_holds_the_printed_table(table):
+    text = table["doc"].read_text()
+    assert text.startswith("# Encoding profiles\n\nWritten by hand.\n")
+    begin, end = "<!-- profiles-table:cpu:begin -->\n", "<!-- profiles-table:cpu:end -->"
+    assert text.count(begin) == 1 and text.count(end) == 1
+    block = text[text.index(begin) + len(begin):text.index(end)]
+    assert block == table["printed"].rstrip("\n") + "\n"
+    assert "λ ladder: 0.0018, 0.0483" in text and "Images: 2 from" in text
+
+
+def test_a_second_run_reuses_every_row_and_replaces_the_table(table):
+    before = table["results"].read_text()
+    printed = run_table(table["module"], table["arguments"])
+    assert table["results"].read_text() == before  # nothing encoded again
+    assert table_cells(printed, "lof3") == table_cells(table["printed"], "lof3")
+    text = table["doc"].read_text()
+    assert text.count("<!-- profiles-table:cpu:begin -->") == 1
+    assert text.startswith("# Encoding profiles\n\nWritten by hand.\n")
