@@ -85,7 +85,8 @@ def segment_line(segment: dict) -> str:
     if segment.get("recorded", True) is False:
         return f"{where}: hardware and precision not recorded (before segments were logged)"
     parallel = (f"{segment['processes']} processes" if segment["processes"] > 1
-                else f"{segment['threads']} CPU threads" if segment["device"] == "cpu"
+                else f"{segment['threads']} CPU thread{'' if segment['threads'] == 1 else 's'}"
+                if segment["device"] == "cpu"
                 else "1 process")
     per_step = segment["wall_seconds"] / steps
     return (f"{where}: {segment['precision']} on {segment['device']} "
