@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from mspviewer import rd
+from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import ImageLoadError, MSPViewerError
 from mspviewer.imageio import load_image
 
@@ -58,14 +59,6 @@ def learned_curve(model, pixels: np.ndarray, lambdas: Iterable[float], profile: 
     return curve
 
 
-def _max_pixels() -> int:
-    """The largest image evaluated: what the loader accepts and the bitstream can code."""
-    from mspviewer.codec.bitstream import MAX_CODED_PIXELS
-    from mspviewer.imageio import DEFAULT_MAX_PIXELS
-
-    return min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS)
-
-
 def check_images(image_paths: Iterable[Path]) -> None:
     """Read every image whole (a truncated file only fails when decoded) and refuse the set,
     naming every bad file, if any cannot be read: an evaluation over the readable ones only
@@ -74,7 +67,7 @@ def check_images(image_paths: Iterable[Path]) -> None:
     problems = []
     for path in paths:
         try:
-            load_image(path, max_pixels=_max_pixels())
+            load_image(path, max_pixels=MAX_ENCODABLE_PIXELS)
         except ImageLoadError as error:
             problems.append(str(error))
         except OSError as error:
@@ -142,7 +135,7 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
     learned, measured = [], {codec.name: [] for codec in codecs}
     images = []
     for path in image_paths:
-        pixels = load_image(path, max_pixels=_max_pixels()).pixels
+        pixels = load_image(path, max_pixels=MAX_ENCODABLE_PIXELS).pixels
         bar.set_description(f"eval {path.name}")
         curve = learned_curve(model, pixels, lambdas, profile,
                               on_point=lambda _point: bar.update(1))

@@ -87,3 +87,18 @@ def kodim01() -> np.ndarray:
     from mspviewer.imageio import load_image
 
     return load_image(KODAK / "kodim01.png").pixels
+
+
+def load_script(folder: str, name: str):
+    """A script of the checkout (``benchmarks/NAME.py``, ``training/NAME.py``) as a module;
+    its folder goes on sys.path, as when it runs, for the modules beside it."""
+    import importlib.util
+    import sys
+
+    directory = REPO / folder
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    spec = importlib.util.spec_from_file_location(name, directory / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

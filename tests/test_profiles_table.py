@@ -9,21 +9,18 @@ with λ, so no BD-rate exists on its curves and the table's BD columns would be 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import math
 import statistics
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import KODAK, smooth_image
+from conftest import KODAK, load_script, smooth_image
 from mspviewer.codec import decode_bytes, default_model_path, encode_image
 from mspviewer.codec.profiles import Profile
 from mspviewer.imageio import load_image, save_png
@@ -32,7 +29,6 @@ with warnings.catch_warnings():  # bjontegaard imports matplotlib.pyplot
     warnings.simplefilter("ignore")
     import bjontegaard
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HEIGHT, WIDTH = 32, 48
 LAMBDAS = [0.0018, 0.0483]
 LOF = {"name": "lof3", "description": "three LOF steps (test)", "lof_iterations": 3,
@@ -44,12 +40,7 @@ FAST = {"name": "fast", "description": "analysis transform only", "lof_iteration
 
 
 def _load(name: str):
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks", name)
 
 
 def run_table(module, arguments: list[str]) -> str:

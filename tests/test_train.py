@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import load_script
 from mspviewer.codec import tiny_config
 from mspviewer.train.loop import TrainSettings, Trainer
 
@@ -426,13 +427,7 @@ def test_export_and_pack_refuse_an_output_they_cannot_or_must_not_write(image_fo
 
 
 def _training_script(name: str):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "training" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("training", name)
 
 
 def test_data_pack_stays_within_its_budget_round_robin(image_folder, tmp_path):

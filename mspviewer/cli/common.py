@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -75,14 +76,32 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def pixel_limit(maximum: int):
-    """An argparse type: an integer number of pixels in 1 … ``maximum``."""
+def integer_type(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer in ``minimum`` … ``maximum`` (no upper bound if None)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if not 1 <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {maximum:,}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value}")
         return value
     return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0 (refuses 0, negatives, nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def pixel_limit(maximum: int):
+    """An argparse type: an integer number of pixels in 1 … ``maximum``."""
+    return integer_type(1, maximum)

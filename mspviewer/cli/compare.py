@@ -28,12 +28,8 @@ from mspviewer.baselines import (
 )
 from mspviewer.baselines.registry import UnknownCodecError
 from mspviewer.cli.common import pixel_limit, writable_output
-from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import MSPViewerError
-from mspviewer.imageio import DEFAULT_MAX_PIXELS
-
-#: The largest image compared: what the loader accepts and the learned codec can code.
-MAX_PIXELS = min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS)
 
 LEARNED = "learned"
 DEFAULT_PROFILE = "fast"
@@ -80,7 +76,8 @@ def register(subparsers) -> None:
                         "model)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                         help="where the learned codec runs (default cpu)")
-    parser.add_argument("--max-pixels", type=pixel_limit(MAX_PIXELS), default=MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=pixel_limit(MAX_ENCODABLE_PIXELS),
+                        default=MAX_ENCODABLE_PIXELS,
                         help="largest image accepted, in pixels")
     parser.add_argument("--no-ms-ssim", action="store_true",
                         help="skip MS-SSIM (its points and BD values become null)")
@@ -125,12 +122,7 @@ def _quality_overrides(items: list[str], names: list[str]) -> dict[str, list[flo
         if name not in names:
             raise MSPViewerError(f"--quality {item!r}: {name} is not among the codecs run "
                                  f"({', '.join(names)}); add it to --codecs")
-        try:
-            qualities = [float(v) for v in values.split(",") if v.strip()]
-        except ValueError as error:
-            raise MSPViewerError(f"--quality {item!r}: {error}") from error
-        if not qualities:
-            raise MSPViewerError(f"--quality {item!r}: no values")
+        qualities = _numbers(values, f"--quality {item!r}")
         try:
             overrides[name] = [codec.check_quality(q) for q in qualities]
         except CodecError as error:
@@ -138,17 +130,23 @@ def _quality_overrides(items: list[str], names: list[str]) -> dict[str, list[flo
     return overrides
 
 
+def _numbers(text: str, option: str) -> list[float]:
+    """The comma-separated numbers ``text`` of ``option``: at least one, each a number."""
+    try:
+        numbers = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as error:
+        raise MSPViewerError(f"{option}: {error}") from None
+    if not numbers:
+        raise MSPViewerError(f"{option}: no values")
+    return numbers
+
+
 def _lambdas(text: str | None) -> list[float] | None:
     """``--lambdas L1,L2,...``: positive finite numbers (the model's range is checked once
     it is loaded, before its first encode)."""
     if text is None:
         return None
-    try:
-        lambdas = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as error:
-        raise MSPViewerError(f"--lambdas: {error}") from error
-    if not lambdas:
-        raise MSPViewerError(f"--lambdas {text!r}: no values")
+    lambdas = _numbers(text, f"--lambdas {text!r}")
     bad = [lam for lam in lambdas if not math.isfinite(lam) or lam <= 0]
     if bad:
         raise MSPViewerError(f"--lambdas: λ must be a positive number, got {bad[0]:g}")

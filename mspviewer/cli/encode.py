@@ -8,10 +8,10 @@ from mspviewer import metrics
 from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit, tell,
                                   writable_output, write_output)
 from mspviewer.codec import encode_image
-from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, encode_to_bpp
+from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
-from mspviewer.imageio import DEFAULT_MAX_PIXELS, load_image
+from mspviewer.imageio import load_image
 
 DEFAULT_LAMBDA = 0.0067
 
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         help="no progress bar for the latent optimisation")
     # The format's own limit caps it: a larger image would give a file no decoder reads.
     parser.add_argument("--max-pixels", type=pixel_limit(MAX_CODED_PIXELS),
-                        default=min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS),
+                        default=MAX_ENCODABLE_PIXELS,
                         help="largest image accepted, in pixels")
     add_model_arguments(parser)
     parser.set_defaults(func=run)

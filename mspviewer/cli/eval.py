@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from mspviewer.cli.common import (add_model_arguments, model_from_args, tell, writable_output,
-                                  write_output)
+from mspviewer.cli.common import (add_model_arguments, integer_type, model_from_args, tell,
+                                  writable_output, write_output)
 from mspviewer.errors import MSPViewerError
 from mspviewer.train.data import IMAGE_SUFFIXES
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -36,7 +24,7 @@ def register(subparsers) -> None:
     parser.add_argument("--anchors", nargs="*",
                         default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
                         help="published anchor curves (resources/anchors/kodak) or JSON files")
-    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=integer_type(1), default=None, metavar="N",
                         help="only the first N images (in name order)")
     parser.add_argument("--no-progress", action="store_true")
     add_model_arguments(parser)

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
+from mspviewer.cli.common import integer_type, positive_number
 from mspviewer.errors import MSPViewerError
 
 # Seeds are 0 … 2³²−1: numpy refuses negative ones, and the per-step seeds the loop derives
 # from it (seed·1,000,003 + step·97 + rank) must stay within torch's 64 bits.
 SEED_LIMIT = 2 ** 32
-
-
-def _integer(minimum: int, maximum: int | None = None):
-    """An argparse type: an integer in ``minimum`` … ``maximum`` (no upper bound if None)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value}")
-        return value
-    return parse
-
-
-def _positive_number(text: str) -> float:
-    """An argparse type: a finite number > 0 (refuses 0, negatives, nan and inf)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
 
 
 def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
@@ -87,29 +61,29 @@ def register(subparsers) -> None:
     parser.add_argument("data", help="folder of training images")
     parser.add_argument("--run-dir", default="runs/msp-default",
                         help="run folder (checkpoints, log)")
-    parser.add_argument("--steps", type=_integer(1), default=100_000,
+    parser.add_argument("--steps", type=integer_type(1), default=100_000,
                         help="total steps to reach")
-    parser.add_argument("--batch-size", type=_integer(1), default=8)
+    parser.add_argument("--batch-size", type=integer_type(1), default=8)
     parser.add_argument("--crop", type=_crop_schedule, default=((0, 128),),
                         help='crop size, or a schedule "0:128,20000:256"')
-    parser.add_argument("--lr", type=_positive_number, default=1e-4)
-    parser.add_argument("--warmup", type=_integer(0), default=500,
+    parser.add_argument("--lr", type=positive_number, default=1e-4)
+    parser.add_argument("--warmup", type=integer_type(0), default=500,
                         help="steps of linear learning-rate warm-up (0: none)")
-    parser.add_argument("--lr-drop", type=_integer(1), action="append", default=[],
+    parser.add_argument("--lr-drop", type=integer_type(1), action="append", default=[],
                         help="divide the learning rate by 10 after this step (repeatable)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                         help="auto: bf16 autocast where the hardware runs bf16 natively "
                              "(CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=_integer(0, SEED_LIMIT - 1), default=0)
-    parser.add_argument("--checkpoint-minutes", type=_positive_number, default=5.0)
+    parser.add_argument("--seed", type=integer_type(0, SEED_LIMIT - 1), default=0)
+    parser.add_argument("--checkpoint-minutes", type=positive_number, default=5.0)
     parser.add_argument("--ema-decay", type=float, default=0.999,
                         help="decay of the moving average of the weights that export-model "
                              "ships (0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     parser.add_argument("--preset", choices=("default", "tiny"), default="default",
                         help="model size (tiny: for tests)")
-    parser.add_argument("--lambdas", type=_positive_number, nargs="+",
+    parser.add_argument("--lambdas", type=positive_number, nargs="+",
                         default=list(DEFAULT_LAMBDAS))
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run_train)

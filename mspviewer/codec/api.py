@@ -15,10 +15,15 @@ import numpy as np
 import torch
 
 from mspviewer.codec.analysis import AnalysisRecord
+from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.codec.lof import LOFProgress, LOFResult, optimise_latent
 from mspviewer.codec.model import MSPCodec, as_float32
 from mspviewer.codec.profiles import DEFAULT_PROFILE, Profile, get_profile
 from mspviewer.errors import MSPViewerError
+from mspviewer.imageio import DEFAULT_MAX_PIXELS
+
+#: The largest image the tools encode: what the loader accepts and the bitstream can code.
+MAX_ENCODABLE_PIXELS = min(DEFAULT_MAX_PIXELS, MAX_CODED_PIXELS)
 
 Cancel = Callable[[], bool]
 OnProgress = Callable[[LOFProgress], None]
