@@ -355,6 +355,8 @@ TRAIN_OPTIONS_OUT_OF_RANGE = [
     ("--checkpoint-minutes", "nan"), ("--checkpoint-minutes", "inf"),
     ("--seed", "-1"), ("--seed", str(2 ** 32)),
     ("--lambdas", "nan"), ("--lambdas", "-0.01"), ("--lambdas", "inf"),
+    ("--ema-decay", "1"), ("--ema-decay", "-0.1"), ("--ema-decay", "nan"),
+    ("--ema-decay", "most"),
 ]
 
 
@@ -376,16 +378,49 @@ def test_train_options_out_of_range_are_refused_by_the_parser(image_folder, tmp_
     assert not run_dir.exists()
 
 
+SETTINGS_OUT_OF_RANGE = [
+    ("steps", 0), ("steps", 2.5), ("batch_size", 0), ("log_every", 0), ("log_every", True),
+    ("warmup_steps", -1), ("lr_drops", (0,)), ("seed", -1), ("seed", 2 ** 32),
+    ("learning_rate", 0.0), ("learning_rate", float("nan")), ("clip_norm", -1.0),
+    ("checkpoint_minutes", float("inf")), ("ema_decay", 1.0), ("ema_decay", -0.5),
+    ("precision", "fp16"), ("crop_schedule", ()), ("crop_schedule", ((0, 0),)),
+    ("crop_schedule", ((5, 128),)), ("crop_schedule", ((0, 128), (0, 256))),
+    ("crop_schedule", ((0, 128.5),)), ("crop_schedule", (128,)),
+]
+
+
+@pytest.mark.parametrize("name, value", SETTINGS_OUT_OF_RANGE)
+def test_settings_built_by_a_script_are_checked_like_the_options(tmp_path, name, value):
+    """A script that builds TrainSettings itself gets a TrainingError naming the field, not
+    a run that logs nothing (log_every 0 divides by zero) or trains on empty crops."""
+    from mspviewer.errors import TrainingError
+
+    with pytest.raises(TrainingError, match=name.replace("_", "[_ ]") + "|crop"):
+        TrainSettings(data=str(tmp_path), run_dir=str(tmp_path / "run"), **{name: value})
+
+
+def test_settings_at_their_limits_are_accepted(tmp_path):
+    settings = TrainSettings(data=str(tmp_path), run_dir=str(tmp_path / "run"), steps=1,
+                             batch_size=1, log_every=1, warmup_steps=0, lr_drops=[1],
+                             seed=2 ** 32 - 1, ema_decay=0.0, precision="auto",
+                             crop_schedule=[[0, 1], [10, 256]])
+    assert settings.crop_schedule == ((0, 1), (10, 256))  # lists from a checkpoint's JSON
+    assert settings.lr_drops == (1,)
+    assert (settings.crop_at(9), settings.crop_at(10)) == (1, 256)
+
+
 def test_train_options_at_their_limits_are_accepted():
     from mspviewer.cli import build_parser
 
     args = build_parser().parse_args(
         ["train", "data", "--steps", "1", "--batch-size", "1", "--crop", "0:128,60000:256",
          "--lr", "2e-4", "--warmup", "0", "--lr-drop", "1", "--lr-drop", "300000",
-         "--checkpoint-minutes", "0.5", "--seed", "0", "--lambdas", "0.01", "0.0018"])
+         "--checkpoint-minutes", "0.5", "--seed", "0", "--lambdas", "0.01", "0.0018",
+         "--ema-decay", "0"])
     assert args.crop == ((0, 128), (60000, 256))
     assert (args.steps, args.batch_size, args.warmup, args.lr_drop) == (1, 1, 0, [1, 300000])
     assert (args.lr, args.checkpoint_minutes, args.lambdas) == (2e-4, 0.5, [0.01, 0.0018])
+    assert args.ema_decay == 0.0
     assert build_parser().parse_args(["train", "data", "--crop", "1"]).crop == ((0, 1),)
 
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
 from mspviewer.cli.common import integer_type, positive_number
-from mspviewer.errors import MSPViewerError
-
-# Seeds are 0 … 2³²−1: numpy refuses negative ones, and the per-step seeds the loop derives
-# from it (seed·1,000,003 + step·97 + rank) must stay within torch's 64 bits.
-SEED_LIMIT = 2 ** 32
+from mspviewer.errors import MSPViewerError, TrainingError
+from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule
 
 
 def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
-    """"128" or "0:128,20000:256" → ((0, 128), (20000, 256)): crop sizes of at least one
-    pixel, from step 0 on, at strictly increasing start steps."""
+    """"128" or "0:128,20000:256" → ((0, 128), (20000, 256)), checked as the trainer checks
+    every schedule (TrainSettings)."""
     try:
         if ":" not in text:
             pairs = [(0, int(text))]
@@ -30,13 +28,20 @@ def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
         raise argparse.ArgumentTypeError(
             f"bad crop schedule {text!r} (a size, or STEP:SIZE pairs like 0:128,20000:256)"
         ) from None
-    starts = [start for start, _ in pairs]
-    if any(size < 1 for _, size in pairs):
-        raise argparse.ArgumentTypeError(f"crop sizes must be at least 1 px, got {text!r}")
-    if starts[0] != 0 or any(a >= b for a, b in zip(starts, starts[1:])):
-        raise argparse.ArgumentTypeError(
-            f"a crop schedule starts at step 0 and its steps increase, got {text!r}")
-    return tuple(pairs)
+    try:
+        return check_crop_schedule(pairs)
+    except TrainingError as error:
+        raise argparse.ArgumentTypeError(f"crop schedule {text!r}: {error}") from None
+
+
+def _ema_decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:  # nan fails too
+        raise argparse.ArgumentTypeError(f"the decay is in [0, 1), got {text!r}")
+    return value
 
 
 def _output_file(output: str, source: str) -> Path:
@@ -77,7 +82,7 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=integer_type(0, SEED_LIMIT - 1), default=0)
     parser.add_argument("--checkpoint-minutes", type=positive_number, default=5.0)
-    parser.add_argument("--ema-decay", type=float, default=0.999,
+    parser.add_argument("--ema-decay", type=_ema_decay, default=0.999,
                         help="decay of the moving average of the weights that export-model "
                              "ships (0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")

@@ -40,6 +40,9 @@ from mspviewer.train.data import CropSampler, list_images
 from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
 
 CHECKPOINT_NAME = "checkpoint.pt"
+# Seeds are 0 … 2³²−1: numpy refuses negative ones, and the per-step seeds derived from it
+# (seed·1,000,003 + step·97 + rank) must stay within torch's 64 bits.
+SEED_LIMIT = 2 ** 32
 LOG_NAME = "log.jsonl"
 
 
@@ -62,6 +65,35 @@ class TrainSettings:
     device: str = "cpu"
     model_config: dict = field(default_factory=lambda: ModelConfig().to_dict())
 
+    def __post_init__(self):
+        """Refuse settings no run could use, with the field's name: the command line checks
+        its options, and scripts that build settings themselves get the same checks."""
+        def refuse(name: str, rule: str) -> None:
+            raise TrainingError(f"training setting {name} must be {rule}, "
+                                f"got {getattr(self, name)!r}")
+
+        self.crop_schedule = check_crop_schedule(self.crop_schedule)
+        self.lr_drops = tuple(self.lr_drops)
+        for name in ("steps", "batch_size", "log_every"):
+            if not _is_integer(getattr(self, name)) or getattr(self, name) < 1:
+                refuse(name, "a whole number of at least 1")
+        if not _is_integer(self.warmup_steps) or self.warmup_steps < 0:
+            refuse("warmup_steps", "a whole number of at least 0")
+        if any(not _is_integer(drop) or drop < 1 for drop in self.lr_drops):
+            refuse("lr_drops", "steps of at least 1")
+        if not _is_integer(self.seed) or not 0 <= self.seed < SEED_LIMIT:
+            refuse("seed", f"a whole number from 0 to {SEED_LIMIT - 1}")
+        for name in ("learning_rate", "clip_norm", "checkpoint_minutes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                refuse(name, "a positive number")
+        if isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) \
+                or not 0 <= self.ema_decay < 1:
+            refuse("ema_decay", "in [0, 1)")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            refuse("precision", "auto, bf16 or fp32")
+
     def crop_at(self, step: int) -> int:
         crop = self.crop_schedule[0][1]
         for start, size in self.crop_schedule:
@@ -72,6 +104,30 @@ class TrainSettings:
     def learning_rate_at(self, step: int) -> float:
         rate = self.learning_rate * min(1.0, (step + 1) / max(self.warmup_steps, 1))
         return rate * 0.1 ** sum(step >= drop for drop in self.lr_drops)
+
+
+def check_crop_schedule(schedule) -> tuple[tuple[int, int], ...]:
+    """A crop schedule as ((from step, crop size), …): at least one entry, sizes of at least
+    one pixel, starting at step 0 with strictly increasing steps. Raises TrainingError."""
+    try:
+        pairs = tuple((int(start), int(size)) for start, size in schedule)
+        exact = all(_is_integer(value) for pair in schedule for value in pair)
+    except (TypeError, ValueError):
+        pairs, exact = (), False
+    if not pairs or not exact:
+        raise TrainingError(f"a crop schedule is (step, size) pairs of whole numbers, "
+                            f"got {schedule!r}")
+    if any(size < 1 for _, size in pairs):
+        raise TrainingError(f"crop sizes must be at least 1 px, got {schedule!r}")
+    starts = [start for start, _ in pairs]
+    if starts[0] != 0 or any(a >= b for a, b in zip(starts, starts[1:])):
+        raise TrainingError(f"a crop schedule starts at step 0 and its steps increase, "
+                            f"got {schedule!r}")
+    return pairs
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def rate_distortion_loss(out: dict, x: torch.Tensor, lam: float) -> dict:
