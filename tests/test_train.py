@@ -440,9 +440,9 @@ def test_export_and_pack_refuse_an_output_they_cannot_or_must_not_write(image_fo
     before = sorted(tmp_path.rglob("*"))
     refusals = {
         "export-model": [("folder", "is a folder"), ("afile/m.pt", "is a file"),
-                         (checkpoint, "checkpoint itself"), ("m.md", "model card")],
+                         (checkpoint, "is the input"), ("m.md", "model card")],
         "pack-checkpoint": [("folder", "is a folder"), ("afile/c.pt", "is a file"),
-                            (checkpoint, "checkpoint itself")],
+                            (checkpoint, "is the input")],
     }
     for command, cases in refusals.items():
         for output, message in cases:

@@ -29,15 +29,22 @@ def tell(message: str) -> None:
     print(f"mspviewer: {message}", file=sys.stderr)
 
 
-def writable_output(path: str | Path, *inputs: str | Path) -> Path:
+def writable_output(path: str | Path, *inputs: str | Path, create_folders: bool = False) -> Path:
     """``path`` as an output file, refused *before* any work when it cannot be written (a
-    missing folder, a folder in its place, no permission) or when it is one of ``inputs``
-    (writing it would destroy what is being read): an evaluation is not lost to a typo."""
+    missing folder, a folder in its place, a file where a folder should be, no permission)
+    or when it is one of ``inputs`` (writing it would destroy what is being read): an
+    evaluation is not lost to a typo. With ``create_folders`` a missing folder is not an
+    error (the writer creates it); the nearest existing folder above it is probed instead."""
     path = Path(path)
     if path.is_dir():
         raise MSPViewerError(f"output {path} is a folder, not a file")
     folder = path.resolve().parent
-    if not folder.is_dir():
+    if create_folders:
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir():
+            raise MSPViewerError(f"output {path}: {folder} is a file, not a folder")
+    elif not folder.is_dir():
         raise MSPViewerError(f"the folder of output {path} does not exist")
     for source in inputs:
         if path.exists() and Path(source).exists() and os.path.samefile(path, source):

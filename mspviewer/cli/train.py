@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
-from mspviewer.cli.common import integer_type, positive_number
+from mspviewer.cli.common import integer_type, positive_number, writable_output
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule
 
@@ -42,23 +40,6 @@ def _ema_decay(text: str) -> float:
     if not 0 <= value < 1:  # nan fails too
         raise argparse.ArgumentTypeError(f"the decay is in [0, 1), got {text!r}")
     return value
-
-
-def _output_file(output: str, source: str) -> Path:
-    """``output`` as a file to write from ``source``, refused before any work when it could
-    not be written (a folder in its place, a file where a folder should be) or when it is
-    ``source`` itself. Missing folders are created, as the writers always did."""
-    path = Path(output)
-    if path.is_dir():
-        raise MSPViewerError(f"output {path} is a folder, not a file")
-    for parent in path.resolve().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise MSPViewerError(f"output {path}: {parent} is a file, not a folder")
-            break
-    if path.exists() and Path(source).exists() and os.path.samefile(path, source):
-        raise MSPViewerError(f"output {path} is the checkpoint itself: choose another -o")
-    return path
 
 
 def register(subparsers) -> None:
@@ -133,7 +114,7 @@ def run_train(args) -> dict:
 def run_export(args) -> dict:
     from mspviewer.train.export import export_checkpoint
 
-    output = _output_file(args.output, args.checkpoint)
+    output = writable_output(args.output, args.checkpoint, create_folders=True)
     if output.suffix == ".md":  # the card is written beside the weights, as OUTPUT.md
         raise MSPViewerError(f"output {output}: the model card goes to the .md file beside "
                              f"the weights; name the weights file .pt")
@@ -144,4 +125,5 @@ def run_export(args) -> dict:
 def run_pack(args) -> dict:
     from mspviewer.train.checkpoint import pack_checkpoint
 
-    return pack_checkpoint(args.checkpoint, _output_file(args.output, args.checkpoint))
+    output = writable_output(args.output, args.checkpoint, create_folders=True)
+    return pack_checkpoint(args.checkpoint, output)
