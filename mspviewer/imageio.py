@@ -163,10 +163,16 @@ def load_image(
     with _as_load_error(label), _open(source) as image:
         _check_size(image, max_pixels, label)
         frame_notes = _select_first_frame(image)
+        tiff_orientation = _tiff_orientation(image)
         samples = _read_samples(image, _reopener(source))
         orientation, orientation_notes = _read_exif_orientation(image)
+    # Pillow's TIFF reader turns the pixels itself as it decodes them, then deletes the tag:
+    # the orientation is then noted but not applied a second time.
+    turned_by_pillow = orientation == 1 and tiff_orientation != 1
+    if turned_by_pillow:
+        orientation = tiff_orientation
     pixels, conversion_notes = _samples_to_rgb8(samples, alpha)
-    pixels, rotation_notes = _apply_exif_orientation(pixels, orientation)
+    pixels, rotation_notes = _apply_exif_orientation(pixels, orientation, turned_by_pillow)
     return LoadedImage(
         pixels=pixels,
         source_mode=image.mode,
@@ -456,7 +462,9 @@ def _read_tiff_16bit_colour(image: Image.Image) -> _Samples:
         array = array.transpose(1, 2, 0)
     elif axes != "YXS":
         raise ValueError(f"unsupported TIFF sample layout {axes}")
-    expected = (image.height, image.width, len(image.mode))
+    # tifffile gives the samples as stored; Pillow's size is already turned by the EXIF
+    # orientation (5 to 8 swap width and height), so compare with the stored dimensions.
+    expected = (image.tag_v2.get(257), image.tag_v2.get(256), len(image.mode))
     if array.dtype != np.uint16 or array.shape != expected:
         raise ValueError(f"TIFF samples {array.dtype} {array.shape}, expected uint16 {expected}")
     return _samples(np.ascontiguousarray(array), _MAX_16BIT)
@@ -471,6 +479,18 @@ def _decode_with_rawmode(image: Image.Image, rawmode: str) -> np.ndarray:
 
 def _join_bytes(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     return (high.astype(np.uint16) << 8) | low.astype(np.uint16)
+
+
+def _tiff_orientation(image: Image.Image) -> int:
+    """A TIFF's valid orientation tag before decoding (1 for anything else). Read from the
+    tags, not ``getexif()``, which would decode a PNG's pixels to find a late eXIf chunk."""
+    if image.format != "TIFF":
+        return 1
+    try:
+        orientation = image.tag_v2.get(ExifTags.Base.Orientation, 1)
+        return orientation if orientation in _EXIF_ORIENTATIONS else 1
+    except Exception:  # a broken tag is metadata, as in _read_exif_orientation
+        return 1
 
 
 def _read_exif_orientation(image: Image.Image) -> tuple[int, list[str]]:
@@ -539,9 +559,12 @@ def _composite_on_white(colour: np.ndarray, alpha: np.ndarray, max_value: int) -
     return result
 
 
-def _apply_exif_orientation(pixels: np.ndarray, orientation: int) -> tuple[np.ndarray, list[str]]:
+def _apply_exif_orientation(pixels: np.ndarray, orientation: int, already_applied: bool = False
+                            ) -> tuple[np.ndarray, list[str]]:
     if orientation == 1:
         return pixels, []
     method, description = _EXIF_ORIENTATIONS[orientation]
+    if already_applied:
+        return pixels, [f"EXIF orientation {orientation} applied ({description})"]
     turned = np.asarray(Image.fromarray(pixels).transpose(method))
     return np.ascontiguousarray(turned), [f"EXIF orientation {orientation} applied ({description})"]

@@ -492,6 +492,34 @@ def test_exif_orientation_in_jpeg(tmp_path):
     assert "EXIF orientation 6 applied (rotated 90° clockwise)" in loaded.notes
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("bits", [8, 16])
+def test_exif_orientation_in_tiff_is_applied_once_and_noted(tmp_path, orientation, bits):
+    """Pillow's TIFF reader turns the pixels itself (and drops the tag) as it decodes, and
+    gives the turned size before decoding: a 16-bit colour TIFF with orientation 5-8 was
+    refused (tifffile's stored size did not match), and an 8-bit one lost its note."""
+    import tifffile
+
+    samples = random_uint16((5, 7, 3), seed=orientation) if bits == 16 else marked_rgb(5, 7)
+    path = tmp_path / f"o{orientation}.tif"
+    tifffile.imwrite(path, samples, photometric="rgb",
+                     extratags=[(0x0112, "H", 1, orientation, True)])
+    stored = expected_16_to_8(samples) if bits == 16 else samples
+    with Image.open(io.BytesIO(png_with_orientation(stored, orientation))) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image))
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded.pixels, expected)
+    assert any(f"EXIF orientation {orientation}" in n for n in loaded.notes) == (orientation != 1)
+
+
+def png_with_orientation(pixels: np.ndarray, orientation: int) -> bytes:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(out, format="PNG", exif=exif.tobytes())
+    return out.getvalue()
+
+
 # --- multi-frame -------------------------------------------------------------------------
 
 

@@ -89,6 +89,48 @@ def test_malformed_entries_are_refused_or_named_sensibly(tmp_path, tiny_model, d
         load_model(path)
 
 
+@pytest.mark.parametrize("section,key,value", [
+    ("transform", "channels", 16.0), ("transform", "latent_channels", True),
+    ("msp", "num_groups", 2.0), ("msp", "context_width", -4), ("msp", "coarsest_width", 0),
+    ("coding", "sigma_levels", 64.5), ("coding", "sigma_levels", 10**12),
+    ("coding", "symbol_bound", 2.5), ("coding", "sigma_max", float("inf")),
+    ("rate", "lambdas", [0.001, float("inf")])])
+def test_impossible_configuration_values_are_refused_clearly(tmp_path, tiny_model, section,
+                                                             key, value):
+    """A hand-edited configuration failed inside torch (TypeError, RuntimeError: an internal
+    error in the CLI and the GUI) or loaded and failed at the first encode (σ = ∞)."""
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="tiny")
+    payload = read_weights_file(path)
+    payload["config"][section][key] = value
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="invalid model configuration"):
+        load_model(path)
+
+
+def test_huge_widths_are_refused_before_allocating(tmp_path, tiny_model, monkeypatch):
+    """A small file whose configuration asks for huge networks is refused by its shapes
+    without building them (it allocated gigabytes first, or failed with a RuntimeError)."""
+    from mspviewer.codec import weights
+
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="tiny")
+    payload = read_weights_file(path)
+    payload["config"]["transform"]["channels"] = 100_000  # g_s alone: ~10^12 weights
+    torch.save(payload, path)
+    built = []
+    original = weights.MSPCodec
+
+    def recording(config):
+        built.append(torch.empty(0).device.type)  # the default device it is built on
+        return original(config)
+
+    monkeypatch.setattr(weights, "MSPCodec", recording)
+    with pytest.raises(ModelFileError, match="shape"):
+        load_model(path)
+    assert built == ["meta"]
+
+
 def test_shipped_model_card_is_complete(shipped_model):
     card = shipped_model.card
     for key in ("architecture", "parameters", "training_data", "training_steps",

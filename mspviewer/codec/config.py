@@ -9,6 +9,8 @@ configuration and the weights (see ``weights.model_id``).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from mspviewer.errors import ModelFileError
@@ -82,9 +84,22 @@ class ModelConfig:
 
     def validate(self) -> None:
         t, m, r, c = self.transform, self.msp, self.rate, self.coding
+        # A weights file is user input: a width of 16.0, -4 or True would otherwise fail
+        # inside torch with a raw TypeError or RuntimeError instead of a clear refusal.
+        sizes = {"channels": t.channels, "latent_channels": t.latent_channels,
+                 "num_scales": m.num_scales, "steps_per_scale": m.steps_per_scale,
+                 "num_groups": m.num_groups, "context_width": m.context_width,
+                 "group_width": m.group_width, "coarsest_width": m.coarsest_width,
+                 "sigma_levels": c.sigma_levels, "symbol_bound": c.symbol_bound}
+        not_integers = [name for name, value in sizes.items()
+                        if isinstance(value, bool) or not isinstance(value, numbers.Integral)]
+        if not_integers:
+            raise ModelFileError("invalid model configuration: "
+                                 f"{', '.join(not_integers)} must be integers")
         problems = []
-        if t.channels < 1 or t.latent_channels < 1:
-            problems.append("transform widths must be positive")
+        if min(t.channels, t.latent_channels, m.context_width, m.group_width,
+               m.coarsest_width) < 1:
+            problems.append("network widths must be positive")
         if not 1 <= m.num_scales <= 6:
             problems.append(f"num_scales must be 1..6, got {m.num_scales}")
         if m.steps_per_scale not in (1, 2, 3):
@@ -93,10 +108,10 @@ class ModelConfig:
             problems.append(f"num_groups {m.num_groups} must divide latent_channels "
                             f"{t.latent_channels}")
         if len(r.lambdas) < 1 or any(not (0 < a < b) for a, b in zip(r.lambdas, r.lambdas[1:])) \
-                or r.lambdas[0] <= 0:
-            problems.append(f"λ ladder must be positive and increasing, got {r.lambdas}")
-        if not (0 < c.sigma_min < c.sigma_max) or c.sigma_levels < 2:
-            problems.append("σ table needs 0 < sigma_min < sigma_max and at least 2 levels")
+                or not 0 < r.lambdas[0] or not math.isfinite(r.lambdas[-1]):
+            problems.append(f"λ ladder must be positive, finite and increasing, got {r.lambdas}")
+        if not (0 < c.sigma_min < c.sigma_max < math.inf) or not 2 <= c.sigma_levels <= 2**16:
+            problems.append("σ table needs 0 < sigma_min < sigma_max < ∞ and 2..65536 levels")
         if not 1 <= c.symbol_bound <= 2**15:
             problems.append(f"symbol_bound must be 1..32768, got {c.symbol_bound}")
         if problems:

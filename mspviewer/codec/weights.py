@@ -87,11 +87,13 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
     path = Path(path) if path is not None else default_model_path()
     payload = read_weights_file(path)
     config = ModelConfig.from_dict(payload.get("config", {}))
-    model = MSPCodec(config)
     state = payload.get("state_dict")
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} has no weights")
-    expected = model.state_dict()
+    # Shapes first, from a model on the meta device (no memory): a small file whose
+    # configuration asks for huge widths must not allocate gigabytes before it is refused.
+    with torch.device("meta"):
+        expected = MSPCodec(config).state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -106,6 +108,7 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
                                  f"configuration needs {tuple(expected[key].shape)}")
         if not torch.isfinite(tensor).all():
             raise ModelFileError(f"{path}: {key} holds non-finite values")
+    model = MSPCodec(config)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     card = payload.get("card", {})
     if not isinstance(card, dict):
