@@ -56,7 +56,7 @@ start_step=$(checkpoint_step "$RUN_DIR/checkpoint.pt")
 set +e
 timeout -k 60 -s TERM "${MINUTES}m" \
     "$PYTHON" -m mspviewer train "$DATA" --run-dir "$RUN_DIR" --resume --device "$DEVICE" \
-        --steps 400000 --crop 0:128,60000:256 --lr 2e-4 --warmup 1000 --lr-drop 300000 \
+        --steps 400000 --crop 0:128,46000:256 --lr 2e-4 --warmup 1000 --lr-drop 300000 \
         --no-progress > "$OUT/train-stdout.log" 2>&1
 status=$?
 set -e
