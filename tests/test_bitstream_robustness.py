@@ -180,3 +180,31 @@ def test_decoder_pixel_limit_is_applied_before_decoding(fuzz_model, reference):
     with pytest.raises(BitstreamError, match="limit"):
         decode_bytes(fuzz_model, original, max_pixels=header.height * header.width - 1)
     decode_bytes(fuzz_model, original, max_pixels=header.height * header.width)
+
+
+def test_files_larger_than_any_bitstream_or_unreadable_are_refused_unread(tmp_path, capsys):
+    """``info``, ``decode`` and ``replay`` read through ``bitstream.read_file``: a file above
+    MAX_BITSTREAM_BYTES (sparse here, so nothing is written) is refused from its size before
+    a byte is read, a folder or missing file with one line; exit status 2, no output."""
+    from mspviewer.cli import main
+
+    huge = tmp_path / "huge.msp"
+    with open(huge, "wb") as handle:
+        handle.truncate(bitstream.MAX_BITSTREAM_BYTES + 1)
+    cases = [(huge, "more than the 268,435,456"), (tmp_path, "cannot read"),
+             (tmp_path / "missing.msp", "cannot read")]
+    for path, message in cases:
+        with pytest.raises(BitstreamError, match=message):
+            bitstream.read_file(path)
+        for command in (["info", str(path)], ["decode", str(path), "-o", str(tmp_path / "o.png")],
+                        ["replay", str(path), "-o", str(tmp_path / "o.gif")]):
+            capsys.readouterr()
+            assert main(command) == 2, command
+            err = capsys.readouterr().err
+            assert message in err and len(err.strip().splitlines()) == 1, (command, err)
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.gif").exists()
+    small = tmp_path / "small.msp"
+    small.write_bytes(b"MSPV\1")
+    assert bitstream.read_file(small, max_bytes=5) == b"MSPV\1"
+    with pytest.raises(BitstreamError, match="more than the 4 "):
+        bitstream.read_file(small, max_bytes=4)

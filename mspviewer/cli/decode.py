@@ -9,8 +9,8 @@ from PIL import Image
 
 from mspviewer.cli.common import (add_model_arguments, model_from_args, writable_output,
                                   write_output)
-from mspviewer.codec import decode_bytes
-from mspviewer.errors import BitstreamError, MSPViewerError
+from mspviewer.codec import bitstream, decode_bytes
+from mspviewer.errors import MSPViewerError
 
 # The decoded image is written losslessly, in the format its name asks for: a lossy format
 # (JPEG, WebP) would hand the user an image that is not what the decoder produced.
@@ -28,13 +28,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def read_bitstream(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise BitstreamError(f"cannot read {path}: {error.strerror}") from None
-
-
 def output_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in LOSSLESS_FORMATS:
@@ -45,7 +38,7 @@ def output_format(path: str | Path) -> str:
 
 def run(args) -> dict:
     image_format = output_format(args.output)
-    data = read_bitstream(args.bitstream)
+    data = bitstream.read_file(args.bitstream)
     writable_output(args.output, args.bitstream)
     model = model_from_args(args)
     decoded = decode_bytes(model, data)

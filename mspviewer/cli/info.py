@@ -5,7 +5,6 @@ Needs no model: the pass structure follows from the MSP configuration in the hea
 
 from __future__ import annotations
 
-from mspviewer.cli.decode import read_bitstream
 from mspviewer.codec import bitstream
 from mspviewer.codec.config import MSPConfig
 from mspviewer.codec.lattice import coding_passes
@@ -43,4 +42,4 @@ def describe(data: bytes) -> dict:
 
 
 def run(args) -> dict:
-    return describe(read_bitstream(args.bitstream))
+    return describe(bitstream.read_file(args.bitstream))

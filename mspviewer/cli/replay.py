@@ -7,8 +7,7 @@ means; written as an animated GIF, or as a PNG sequence when ``-o`` names a fold
 from __future__ import annotations
 
 from mspviewer.cli.common import add_model_arguments, model_from_args
-from mspviewer.cli.decode import read_bitstream
-from mspviewer.codec import decode_bytes
+from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.inspection import export_replay, replay_frames
 
 
@@ -31,7 +30,7 @@ def run(args) -> dict:
 
     if args.frame_ms <= 0:
         raise MSPViewerError(f"--frame-ms must be positive, got {args.frame_ms}")
-    data = read_bitstream(args.bitstream)
+    data = bitstream.read_file(args.bitstream)
     model = model_from_args(args)
     decoded = decode_bytes(model, data)
     original = None

@@ -11,6 +11,7 @@ import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,10 +24,27 @@ PADDING_UNIT = 16  # images are padded (edge replicate) to a multiple of this
 # Decoding cost follows the size the header claims, so a tiny forged file could otherwise
 # ask for a huge decode: refuse more pixels than the image loader accepts (64 Mi).
 MAX_CODED_PIXELS = 64 * 1024 * 1024
+# The largest file read: 32 bits per pixel of the largest image, above raw 8-bit RGB (24), so
+# no real encoding is refused, while a huge wrong file is refused before it is read.
+MAX_BITSTREAM_BYTES = 256 * 1024 * 1024
 
 _PREFIX = struct.Struct("<4sBH")  # magic, version, length of the header body
 _BODY = struct.Struct("<8sfIIBBBBBH8sH")  # fixed part of the body, then section sizes
 _CRC = struct.Struct("<I")
+
+
+def read_file(path: str | Path, max_bytes: int = MAX_BITSTREAM_BYTES) -> bytes:
+    """The bytes of an ``.msp`` file, refused (BitstreamError) when it cannot be read or is
+    larger than any real bitstream; the content is checked by ``parse``."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise BitstreamError(f"{path.name} is {size:,} bytes, more than the {max_bytes:,} "
+                                 f"of the largest bitstream read")
+        return path.read_bytes()
+    except OSError as error:
+        raise BitstreamError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,6 @@ from mspviewer.gui.worker import Task, TaskRunner
 SAMPLE_IMAGE = resources_dir() / "sample.png"
 #: Largest image the viewer opens (pixels); larger ones are refused with a message.
 GUI_MAX_PIXELS = 16 * 1024 * 1024
-#: Largest .msp file the viewer reads.
-MAX_BITSTREAM_BYTES = 256 * 1024 * 1024
 MAX_RECENT = 10
 IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
                 "*.ppm *.pgm *.pnm *.tga *.avif *.msp);;Bitstreams (*.msp);;All files (*)")
@@ -367,22 +365,14 @@ class MainWindow(TeachingActions, QMainWindow):
     def read_bitstream(self, path) -> bytes | None:
         """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
         with the reason in the message bar."""
-        path = Path(path)
         try:
-            size = path.stat().st_size
-            if size > MAX_BITSTREAM_BYTES:
-                raise MSPViewerError(f"{path.name} is {size:,} bytes, more than the "
-                                     f"{MAX_BITSTREAM_BYTES:,} this viewer reads")
-            data = path.read_bytes()
+            data = bitstream.read_file(path)
             # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
             # before any decode starts.
             header, _ = bitstream.parse(data, self.max_pixels)
             self.session.model.check_compatible(header)
-        except MSPViewerError as error:
+        except MSPViewerError as error:  # unreadable, too large, corrupt or foreign
             self.show_error(str(error))
-            return None
-        except OSError as error:
-            self.show_error(f"Cannot read {path}: {error.strerror or error}")
             return None
         return data
 
