@@ -334,7 +334,11 @@ def _read_samples(image: Image.Image, reopen: Callable[[], Image.Image] | None) 
         return samples
     if _is_16bit_colour_tiff(image):
         return _read_tiff_16bit_colour(image)
-    return _read_8bit_or_16bit(image)
+    samples = _read_8bit_or_16bit(image)
+    if image.format == "TIFF" and image.mode == "CMYK" and _tiff_bits(image) == {16}:
+        # Pillow has no 16-bit CMYK mode: it keeps the high bytes, then converts to RGB.
+        samples.notes.insert(0, "16-bit CMYK TIFF reduced to 8 bits by Pillow")
+    return samples
 
 
 def _read_8bit_or_16bit(image: Image.Image) -> _Samples:
@@ -430,9 +434,14 @@ def _is_16bit_colour_tiff(image: Image.Image) -> bool:
     stored plane by plane (planar configuration 2, Pillow 13)."""
     if image.format != "TIFF" or image.mode not in ("RGB", "RGBA"):
         return False
+    return _tiff_bits(image) == {16}
+
+
+def _tiff_bits(image: Image.Image) -> set:
+    """The TIFF's bits per sample, as a set (empty when the tag is missing)."""
     bits = image.tag_v2.get(258)  # BitsPerSample
     bits = bits if isinstance(bits, tuple) else (bits,)
-    return bool(bits) and all(b == 16 for b in bits)
+    return {b for b in bits if b is not None}
 
 
 def _read_tiff_16bit_colour(image: Image.Image) -> _Samples:

@@ -257,6 +257,23 @@ def test_cmyk_jpeg_is_converted_like_pillow(tmp_path):
     assert any("CMYK" in note for note in loaded.notes)
 
 
+def test_16bit_cmyk_tiff_says_it_was_reduced_to_8_bits(tmp_path):
+    """Pillow has no 16-bit CMYK: it keeps each sample's high byte. The pixels are what an
+    8-bit CMYK TIFF of those high bytes gives, and the notes say so (not a silent loss)."""
+    import tifffile
+
+    rng = np.random.default_rng(3)
+    ink = rng.integers(0, 65536, size=(6, 5, 4), dtype=np.uint16)
+    deep, shallow = tmp_path / "cmyk16.tif", tmp_path / "cmyk8.tif"
+    tifffile.imwrite(deep, ink, photometric="separated")
+    tifffile.imwrite(shallow, (ink >> 8).astype(np.uint8), photometric="separated")
+    loaded, reference = load_image(deep), load_image(shallow)
+    assert loaded.source_mode == "CMYK"
+    assert np.abs(loaded.pixels.astype(int) - reference.pixels.astype(int)).max() <= 2
+    assert any("16-bit CMYK TIFF reduced to 8 bits" in note for note in loaded.notes)
+    assert not any("16-bit" in note for note in reference.notes)
+
+
 @pytest.mark.parametrize("mode", ["YCbCr", "LAB", "HSV", "RGBX"])
 def test_other_colour_models_are_converted_by_pillow(mode):
     image = Image.fromarray(random_uint8((3, 4, 3))).convert(mode)
