@@ -160,7 +160,7 @@ def load_image(
         raise ValueError(f"max_pixels must be at least 1, got {max_pixels}")
     label = _describe(source)
     _refuse_if_empty(source, label)
-    with _as_load_error(label), _open(source) as image:
+    with _as_load_error(label, source), _open(source) as image:
         _check_size(image, max_pixels, label)
         frame_notes = _select_first_frame(image)
         tiff_orientation = _tiff_orientation(image)
@@ -267,7 +267,7 @@ def _reopener(source: ImageSource) -> Callable[[], Image.Image] | None:
 
 
 @contextlib.contextmanager
-def _as_load_error(label: str) -> Iterator[None]:
+def _as_load_error(label: str, source: ImageSource | None = None) -> Iterator[None]:
     """Report any failure of Pillow on this image as one ImageLoadError line.
 
     Pillow's format plugins raise a wide, undocumented range of exceptions on malformed
@@ -279,7 +279,38 @@ def _as_load_error(label: str) -> Iterator[None]:
     except ImageLoadError:
         raise
     except Exception as exc:
-        raise ImageLoadError(f"Cannot load image {label}: {_reason(exc)}") from exc
+        reason = _reason(exc)
+        if isinstance(exc, Image.UnidentifiedImageError) and source is not None:
+            reason = _unreadable_tiff_reason(source) or reason
+        raise ImageLoadError(f"Cannot load image {label}: {reason}") from exc
+
+
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
+
+
+def _unreadable_tiff_reason(source: ImageSource) -> str | None:
+    """What a TIFF that Pillow refuses holds (e.g. float64 or float16 samples), so that the
+    error names the unsupported samples instead of calling the file "not an image"."""
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            head, handle = bytes(source[:4]), io.BytesIO(source)
+        elif isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as opened:
+                head = opened.read(4)
+            handle = source
+        else:
+            return None
+        if head not in _TIFF_MAGIC:
+            return None
+        import tifffile
+
+        with tifffile.TiffFile(handle) as tiff:
+            page = tiff.pages[0]
+            dtype, samples = page.dtype, page.samplesperpixel
+    except Exception:  # a damaged TIFF: the generic reason stands
+        return None
+    return (f"a TIFF of {samples} {dtype} sample{'s' if samples > 1 else ''} per pixel, which "
+            f"is not supported (TIFFs of 8- or 16-bit integer samples are, and 32-bit grey)")
 
 
 def _reason(exc: Exception) -> str:

@@ -274,6 +274,26 @@ def test_16bit_cmyk_tiff_says_it_was_reduced_to_8_bits(tmp_path):
     assert not any("16-bit" in note for note in reference.notes)
 
 
+@pytest.mark.parametrize("dtype, shape", [("float16", (4, 5)), ("float64", (4, 5)),
+                                          ("float32", (4, 5, 3))])
+def test_a_tiff_of_unsupported_samples_is_named_as_such(tmp_path, dtype, shape):
+    """Pillow cannot open these TIFFs at all; the error says what the file holds instead of
+    calling it "not an image", from a path and from bytes alike."""
+    import tifffile
+
+    path = tmp_path / "samples.tif"
+    samples = shape[2] if len(shape) == 3 else 1
+    tifffile.imwrite(path, np.zeros(shape, dtype=dtype),
+                     photometric="rgb" if samples == 3 else "minisblack")
+    for source in (path, path.read_bytes()):
+        with pytest.raises(ImageLoadError, match=f"a TIFF of {samples} {dtype} sample"):
+            load_image(source)
+    (tmp_path / "damaged.tif").write_bytes(b"II*\0" + b"\xff" * 20)
+    with pytest.raises(ImageLoadError, match="not an image"), \
+            pytest.warns(UserWarning, match="Corrupt EXIF"):  # Pillow's, on the way
+        load_image(tmp_path / "damaged.tif")
+
+
 @pytest.mark.parametrize("mode", ["YCbCr", "LAB", "HSV", "RGBX"])
 def test_other_colour_models_are_converted_by_pillow(mode):
     image = Image.fromarray(random_uint8((3, 4, 3))).convert(mode)
