@@ -29,6 +29,21 @@ def results(step=1000, weights="moving average of the weights (decay 0.999)", pr
                            "webp (published)": {"bd_rate_percent": -6.0}}}
 
 
+def eval_document(step, webp):
+    """A complete ``mspviewer eval`` document (the published one) carrying ``results()``'s
+    card, λ = 0.013 point and BD-rates, as the command reads only real results files."""
+    document = json.loads((REPO / "docs" / "kodak_results.json").read_text())
+    stand_in = results(step, webp=webp)
+    document["model"]["card"].update(stand_in["model"]["card"])
+    points = {point["quality"]: point for point in stand_in["mean"]["points"]}
+    for point in document["mean"]["points"]:
+        point.update({key: points[point["quality"]][key] for key in ("psnr_rgb", "bpp")}
+                     if point["quality"] in points else {})
+    document["bd_rate_vs"] = {name: {**document["bd_rate_vs"][name], **value}
+                              for name, value in stand_in["bd_rate_vs"].items()}
+    return document
+
+
 def test_a_record_holds_the_step_weights_bd_rates_and_the_mid_ladder_point():
     record = kodak_history.record_from_results(results(), "r.json")
     assert (record["step"], record["weights"], record["model_id"]) == (1000, "moving average",
@@ -73,7 +88,7 @@ def test_the_command_adds_records_and_writes_the_table_between_the_markers(tmp_p
     history, readme = tmp_path / "h.json", tmp_path / "README.md"
     for step, webp in ((2000, -4.04), (1000, 3.9)):
         source = tmp_path / f"r{step}.json"
-        source.write_text(json.dumps(results(step, webp=webp)))
+        source.write_text(json.dumps(eval_document(step, webp)))
         assert kodak_history.main(["--history", str(history), "add", str(source),
                                    "--shipped"]) == 0
     readme.write_text(f"intro\n{kodak_history.MARKER_BEGIN}\nold\n"
@@ -91,6 +106,11 @@ def test_the_command_adds_records_and_writes_the_table_between_the_markers(tmp_p
                                str(tmp_path / "plain.md")]) == 2
     assert "no kodak-by-step markers" in capsys.readouterr().err
     assert kodak_history.main(["--history", str(history), "add", str(tmp_path / "none")]) == 2
+    (tmp_path / "other.json").write_text(json.dumps(results()))  # not an eval result
+    capsys.readouterr()
+    assert kodak_history.main(["--history", str(history), "add",
+                               str(tmp_path / "other.json")]) == 2
+    assert "not an `mspviewer eval` result" in capsys.readouterr().err
 
 
 def test_the_training_readme_table_is_the_history_and_the_shipped_record_is_the_shipped_model(

@@ -26,7 +26,14 @@ ANCHOR_LABELS = {"bpg_444_x265_ycbcr": "BPG 4:4:4 (x265)", "vtm": "VTM (VVC intr
                  "jpeg": "JPEG", "webp": "WebP", "av1": "AV1"}
 MARKER_BEGIN = "<!-- kodak-results:begin (written by `mspviewer report`) -->"
 MARKER_END = "<!-- kodak-results:end -->"
-SECTION = re.compile(re.escape(MARKER_BEGIN) + ".*?" + re.escape(MARKER_END), re.S)
+
+
+def marked_section(begin: str, end: str) -> re.Pattern:
+    """The text from a ``begin`` marker line to its ``end`` marker, both included."""
+    return re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+
+
+SECTION = marked_section(MARKER_BEGIN, MARKER_END)
 
 
 def register(subparsers) -> None:
@@ -141,10 +148,19 @@ def plot(document: dict, output: str) -> None:
 
 
 def replace_section(readme: Path, table: str) -> None:
-    text = readme.read_text()
-    if not SECTION.search(text):
-        raise MSPViewerError(f"{readme} has no kodak-results markers")
-    readme.write_text(SECTION.sub(lambda _m: f"{MARKER_BEGIN}\n{table}{MARKER_END}", text))
+    replace_marked_section(readme, MARKER_BEGIN, MARKER_END, table, "kodak-results")
+
+
+def replace_marked_section(path: str | Path, begin: str, end: str, body: str,
+                           name: str) -> None:
+    """Write ``body`` between the ``begin`` and ``end`` markers of ``path`` (generated tables
+    in hand-written Markdown); refused when the file has no such markers."""
+    path = Path(path)
+    text = path.read_text()
+    section = marked_section(begin, end)
+    if not section.search(text):
+        raise MSPViewerError(f"{path} has no {name} markers")
+    path.write_text(section.sub(lambda _match: f"{begin}\n{body}{end}", text))
 
 
 def check_section(path: Path) -> None:

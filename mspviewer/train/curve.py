@@ -31,14 +31,19 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, kernel, mode="valid")
 
 
+def crop_stretches(records: list[dict]) -> list[list[dict]]:
+    """The log cut into stretches of consecutive records at one crop size."""
+    stretches: list[list[dict]] = []
+    for record in records:
+        if not stretches or stretches[-1][-1].get("crop") != record.get("crop"):
+            stretches.append([])
+        stretches[-1].append(record)
+    return stretches
+
+
 def crop_changes(records: list[dict]) -> list[tuple[int, int]]:
     """(first logged step, crop size) of every stretch of the log at one crop size."""
-    changes: list[tuple[int, int]] = []
-    for record in records:
-        crop = record.get("crop")
-        if not changes or changes[-1][1] != crop:
-            changes.append((record["step"], crop))
-    return changes
+    return [(stretch[0]["step"], stretch[0].get("crop")) for stretch in crop_stretches(records)]
 
 
 def smoothed_series(records: list[dict], key: str, window: int
@@ -46,16 +51,14 @@ def smoothed_series(records: list[dict], key: str, window: int
     """Per λ, the (steps, values) pieces of ``key`` smoothed over ``window`` records, one
     piece per stretch at one crop size."""
     pieces: dict[float, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-    by_stretch: dict[tuple[float, int], list[dict]] = defaultdict(list)
-    stretch = 0
-    for previous, record in zip([None] + records[:-1], records):
-        if previous is not None and previous.get("crop") != record.get("crop"):
-            stretch += 1
-        by_stretch[(record["lambda"], stretch)].append(record)
-    for (lam, _), rows in sorted(by_stretch.items()):
-        steps = np.array([r["step"] for r in rows])
-        values = smooth(np.array([r[key] for r in rows], dtype=float), window)
-        pieces[lam].append((steps[len(steps) - len(values):], values))
+    for stretch in crop_stretches(records):
+        by_lambda: dict[float, list[dict]] = defaultdict(list)
+        for record in stretch:
+            by_lambda[record["lambda"]].append(record)
+        for lam, rows in by_lambda.items():
+            steps = np.array([r["step"] for r in rows])
+            values = smooth(np.array([r[key] for r in rows], dtype=float), window)
+            pieces[lam].append((steps[len(steps) - len(values):], values))
     return pieces
 
 

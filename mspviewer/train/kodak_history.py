@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
+from mspviewer.cli.report import load_results, marked_section, replace_marked_section
 from mspviewer.errors import MSPViewerError
 
 DEFAULT_HISTORY = "training/kodak_by_step.json"
@@ -27,8 +27,7 @@ ANCHORS = {"webp (measured)": "vs WebP (measured)",
 TABLE_LAMBDA = 0.013  # the λ whose mean point the table shows (mid-ladder, about 0.5 bpp)
 MARKER_BEGIN = "<!-- kodak-by-step:begin (written by `python -m mspviewer.train.kodak_history`) -->"
 MARKER_END = "<!-- kodak-by-step:end -->"
-SECTION = re.compile(re.escape(MARKER_BEGIN.split(" (")[0]) + r".*?" + re.escape(MARKER_END),
-                     re.DOTALL)
+SECTION = marked_section(MARKER_BEGIN, MARKER_END)
 
 
 def record_from_results(document: dict, source: str) -> dict:
@@ -110,12 +109,8 @@ def _percent(value: float | None) -> str:
 
 
 def replace_table(readme: str | Path, records: list[dict]) -> None:
-    readme = Path(readme)
-    text = readme.read_text()
-    if not SECTION.search(text):
-        raise MSPViewerError(f"{readme} has no kodak-by-step markers")
-    block = f"{MARKER_BEGIN}\n{markdown_table(records)}{MARKER_END}"
-    readme.write_text(SECTION.sub(lambda _match: block, text))
+    replace_marked_section(readme, MARKER_BEGIN, MARKER_END, markdown_table(records),
+                           "kodak-by-step")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,12 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = read_history(args.history)
         if args.command == "add":
-            try:
-                document = json.loads(Path(args.results).read_text())
-            except (OSError, ValueError) as error:
-                raise MSPViewerError(f"cannot read {args.results}: {error}") from None
-            records = add_record(records, record_from_results(document, args.results),
-                                 args.shipped)
+            records = add_record(records, record_from_results(load_results(args.results),
+                                                              args.results), args.shipped)
             write_history(args.history, records)
         elif args.readme:
             replace_table(args.readme, records)
