@@ -84,7 +84,10 @@ def centre_crop(pixels: np.ndarray, crop: str | None) -> np.ndarray:
 
 
 def settings_key(profile) -> str:
-    return hashlib.sha256(json.dumps(profile.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    settings = profile.to_dict()
+    if not settings["lr_backoff_patience"]:  # a later field: encodes made without it still match
+        del settings["lr_backoff_patience"]
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def load_cache(path: Path) -> dict[str, dict]:

@@ -99,6 +99,22 @@ def test_keep_best_returns_the_plain_latent_when_every_step_is_worse(wide_model)
                                              LAM).bitstream
 
 
+def test_backoff_recovers_from_a_step_that_is_too_long(wide_model):
+    """With every step overshooting, plain Adam never beats y₀ (test above); backoff halves
+    the step after ``patience`` iterations without a new best, restarting from the best
+    latent, until steps improve J again."""
+    x = image_to_tensor(smooth_image(32, 48, seed=9))
+    wild = GRADIENT.replace(learning_rate=200.0, lof_iterations=60)
+    records, plain = run(optimise_latent(wide_model, x, LAM, wild))
+    assert plain.best_iteration == 0
+    backoff = wild.replace(lr_backoff_patience=2)
+    records, result = run(optimise_latent(wide_model, x, LAM, backoff))
+    check_keep_best(wide_model, x, result, records)
+    assert result.J_best < result.J_initial and result.best_iteration > 2
+    # The first `patience` iterations are the same steps as without backoff.
+    assert [r.J for r in records[:2]] == pytest.approx([r.J for r in plain.history[:2]])
+
+
 def test_initial_cost_is_the_hard_forward_estimate(tiny_model):
     x = image_to_tensor(smooth_image(32, 48))
     with torch.no_grad():

@@ -95,6 +95,8 @@ def test_profiles_file_can_be_replaced(tmp_path, monkeypatch):
     ({"lof_iterations": -1}, "lof_iterations"),
     ({"speed": 3}, "unknown fields"),
     ({"lr_schedule": "linear"}, "lr_schedule"),
+    ({"lr_backoff_patience": -1}, "lr_backoff_patience must be an integer >= 0"),
+    ({"lr_backoff_patience": 2.5}, "lr_backoff_patience must be an integer"),
     ({"description": "two\nlines"}, "one non-empty line"),
     ({"greedy": True, "greedy_budget": 5, "greedy_batch_fraction": 0}, "greedy_batch_fraction"),
     # wrong types: a message, not a TypeError from the value checks

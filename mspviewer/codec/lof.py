@@ -22,6 +22,12 @@ Gradient phase
     learning rates) and did not diverge at the higher learning rate. The distortion is the
     MSE of the clamped synthesis.
 
+    Learning-rate backoff (profile ``lr_backoff_patience``): the best step differs by image
+    and λ and shrinks as the model trains (the surrogate's gradient then points less often
+    where the exact J falls). After that many iterations without a new best J, LOF returns
+    to the best latent, restarts Adam and halves the learning rate, so a step that is too
+    long for this image costs a few iterations instead of the whole budget.
+
 Exact cost, keep-best
     Every iteration measures J exactly as the codec will see it: bits with σ snapped to
     the coder's table and its smallest probability 2⁻²⁴ (what
@@ -342,11 +348,23 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
     y = y0.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([y], lr=profile.learning_rate)
     evaluation = cost.evaluate(y, differentiable=True)  # graph for the first step
+    lr_scale = 1.0
+    since_best = 0  # iterations since the last new best J
     for step in range(profile.lof_iterations):
         if not state.running():
             return
+        if profile.lr_backoff_patience and since_best >= profile.lr_backoff_patience:
+            # J stopped improving: for this image and λ the step is too long (the straight-
+            # through surrogate keeps falling while the exact J rises). Go back to the best
+            # latent and continue with half the step and fresh Adam moments.
+            lr_scale *= 0.5
+            since_best = 0
+            with torch.no_grad():
+                y.copy_(state.best.y)
+            optimiser = torch.optim.Adam([y])
+            evaluation = cost.evaluate(y, differentiable=True)
         for group in optimiser.param_groups:
-            group["lr"] = _learning_rate(profile, step)
+            group["lr"] = _learning_rate(profile, step) * lr_scale
         optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
         optimiser.step()
@@ -354,7 +372,9 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
         # The exact J of the new iterate comes from the forward pass that also builds the
         # graph of the next step (the last iterate needs no graph).
         evaluation = cost.evaluate(y, differentiable=not last)
-        yield state.record(cost, evaluation.stats, y, PHASE_GRADIENT)
+        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT)
+        since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
+        yield progress
 
 
 def _pass_indices(cost: RDCost, shape) -> list[torch.Tensor]:

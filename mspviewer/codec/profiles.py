@@ -9,6 +9,8 @@ Fields of a profile:
 - ``name``, ``description`` (one line, shown by ``mspviewer profiles``);
 - ``lof_iterations``: Adam iterations on the latent (0: no LOF, plain g_a);
 - ``learning_rate``, ``lr_schedule`` (``constant`` or ``cosine`` decay to 0);
+- ``lr_backoff_patience``: when > 0, after that many Adam iterations without a new best J,
+  LOF returns to the best latent, restarts Adam and halves the learning rate (0: off);
 - ``rate_gradient``: the rate term's gradient, ``continuous`` (of the bits at y − μ; the
   default) or ``rounded`` (of the bits at round(y − μ), straight through the rounding);
 - ``greedy``: run the greedy search after the gradient phase; ``greedy_budget``: how many
@@ -70,6 +72,7 @@ _FIELD_TYPES = {
     "lof_iterations": ("an integer", _is_integer),
     "learning_rate": ("a number", _is_number),
     "lr_schedule": ("a string", lambda v: isinstance(v, str)),
+    "lr_backoff_patience": ("an integer", _is_integer),
     "rate_gradient": ("a string", lambda v: isinstance(v, str)),
     "greedy": ("true or false", lambda v: isinstance(v, bool)),
     "greedy_budget": ("an integer", _is_integer),
@@ -85,6 +88,7 @@ class Profile:
     lof_iterations: int = 0
     learning_rate: float = 0.02
     lr_schedule: str = "cosine"
+    lr_backoff_patience: int = 0
     rate_gradient: str = "continuous"
     greedy: bool = False
     greedy_budget: int = 0
@@ -107,6 +111,9 @@ class Profile:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.lr_backoff_patience < 0:
+            problems.append(f"lr_backoff_patience must be an integer >= 0, "
+                            f"got {self.lr_backoff_patience!r}")
         if self.rate_gradient not in RATE_GRADIENTS:
             problems.append(f"rate_gradient must be one of {RATE_GRADIENTS}, "
                             f"got {self.rate_gradient!r}")
@@ -148,7 +155,7 @@ class Profile:
         if missing:
             raise ProfileError(f"profile {data.get('name')!r} lacks {missing}")
         values = dict(data)
-        for key in ("lof_iterations", "greedy_budget"):
+        for key in ("lof_iterations", "lr_backoff_patience", "greedy_budget"):
             if isinstance(values.get(key), float) and values[key].is_integer():
                 values[key] = int(values[key])
         for key in ("learning_rate", "greedy_batch_fraction", "time_budget_s"):
