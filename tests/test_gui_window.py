@@ -575,3 +575,22 @@ def test_ticking_codecs_during_a_sweep_neither_doubles_nor_revives_curves(qtbot,
         len(get_codec("jpeg-444").default_qualities)
     assert len(window.session.curves["jpeg-420"].points) == \
         len(get_codec("jpeg-420").default_qualities)
+
+
+def test_lof_panel_states_the_step_of_each_iteration(qtbot):
+    """The status line names Adam's current step, so a backoff (J back to its best, step
+    halved) reads as such; greedy trials have no step and show none."""
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui.widgets.lof import LOFPanel
+
+    panel = LOFPanel()
+    qtbot.addWidget(panel)
+    panel.start("test", 4)
+    common = dict(bpp=0.5, psnr=30.0, elapsed_s=0.1, total=4)
+    panel.add([LOFProgress(1, "gradient", J=1.0, best_J=1.0, learning_rate=0.03, **common)])
+    assert "lr 0.03" in panel.status.text()
+    panel.add([LOFProgress(2, "gradient", J=1.1, best_J=1.0, learning_rate=0.015, **common)])
+    assert "lr 0.015" in panel.status.text() and "lr 0.03" not in panel.status.text()
+    panel.add([LOFProgress(3, "greedy", J=0.9, best_J=0.9, accepted=1, **common)])
+    assert "lr" not in panel.status.text().replace("accepted", "")
+    assert panel.data("J") == ([1.0, 2.0, 3.0], [1.0, 1.1, 0.9])

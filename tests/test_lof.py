@@ -113,6 +113,10 @@ def test_backoff_recovers_from_a_step_that_is_too_long(wide_model):
     assert result.J_best < result.J_initial and result.best_iteration > 2
     # The first `patience` iterations are the same steps as without backoff.
     assert [r.J for r in records[:2]] == pytest.approx([r.J for r in plain.history[:2]])
+    # Each record carries the step it used: halved after every `patience` records without
+    # a new best, never changed by the constant schedule otherwise.
+    assert [r.learning_rate for r in records[:5]] == [200.0, 200.0, 100.0, 100.0, 50.0]
+    assert all(r.learning_rate < 200.0 for r in records[result.best_iteration - 1:])
 
 
 def test_initial_cost_is_the_hard_forward_estimate(tiny_model):

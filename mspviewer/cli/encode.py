@@ -61,7 +61,9 @@ class _ProgressBar:
                             dynamic_ncols=True, leave=False)
         self.bar.set_postfix_str(
             f"{progress.phase} J={progress.J:.4f} best={progress.best_J:.4f} "
-            f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}", refresh=False)
+            f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}"
+            + (f" lr={progress.learning_rate:.2g}" if progress.learning_rate else ""),
+            refresh=False)
         self.bar.update(progress.iteration - self.bar.n)
 
     def close(self) -> None:

@@ -78,7 +78,8 @@ class LOFProgress:
     the latent this iteration produced (for a greedy trial: of the trial, accepted or not).
     ``accepted``/``refused``: greedy batches kept/refused so far; ``moved``: latent
     elements changed by accepted greedy batches so far. ``total``: the most iterations the
-    profile allows (for progress bars; LOF may stop earlier)."""
+    profile allows (for progress bars; LOF may stop earlier). ``learning_rate``: Adam's
+    step for this iteration, after schedule and backoff (0 for greedy trials)."""
 
     iteration: int
     phase: str
@@ -91,6 +92,7 @@ class LOFProgress:
     refused: int = 0
     moved: int = 0
     total: int = 0
+    learning_rate: float = 0.0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -328,8 +330,8 @@ class _State:
             self.stop_reason = "time_budget"
         return self.stop_reason is None
 
-    def record(self, cost: RDCost, stats: torch.Tensor, y: torch.Tensor, phase: str
-               ) -> LOFProgress:
+    def record(self, cost: RDCost, stats: torch.Tensor, y: torch.Tensor, phase: str,
+               learning_rate: float = 0.0) -> LOFProgress:
         self.iteration += 1
         j, bpp, psnr = cost.measures(stats)
         if j < self.best.J:
@@ -338,7 +340,7 @@ class _State:
             iteration=self.iteration, phase=phase, J=j, bpp=bpp, psnr=psnr,
             elapsed_s=time.perf_counter() - self.start, best_J=self.best.J,
             accepted=self.accepted, refused=self.refused, moved=self.moved,
-            total=self.profile.max_iterations)
+            total=self.profile.max_iterations, learning_rate=learning_rate)
         self.history.append(progress)
         return progress
 
@@ -363,8 +365,9 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
                 y.copy_(state.best.y)
             optimiser = torch.optim.Adam([y])
             evaluation = cost.evaluate(y, differentiable=True)
+        learning_rate = _learning_rate(profile, step) * lr_scale
         for group in optimiser.param_groups:
-            group["lr"] = _learning_rate(profile, step) * lr_scale
+            group["lr"] = learning_rate
         optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
         optimiser.step()
@@ -372,7 +375,7 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
         # The exact J of the new iterate comes from the forward pass that also builds the
         # graph of the next step (the last iterate needs no graph).
         evaluation = cost.evaluate(y, differentiable=not last)
-        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT)
+        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate)
         since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
         yield progress
 
