@@ -83,10 +83,17 @@ def centre_crop(pixels: np.ndarray, crop: str | None) -> np.ndarray:
     return np.ascontiguousarray(pixels[top:top + h, left:left + w])
 
 
+#: fields added to profiles after the cache began; left out of the key at their defaults, so
+#: encodes cached before a field existed still match the profile that does not use it
+LATER_FIELDS = ("lr_backoff_patience", "lr_lambda_exponent", "lr_reference_lambda")
+
+
 def settings_key(profile) -> str:
     settings = profile.to_dict()
-    if not settings["lr_backoff_patience"]:  # a later field: encodes made without it still match
-        del settings["lr_backoff_patience"]
+    defaults = type(profile)(name=profile.name, description=profile.description).to_dict()
+    for field in LATER_FIELDS:
+        if settings[field] == defaults[field]:
+            del settings[field]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -119,6 +119,16 @@ def test_backoff_recovers_from_a_step_that_is_too_long(wide_model):
     assert all(r.learning_rate < 200.0 for r in records[result.best_iteration - 1:])
 
 
+def test_the_step_at_each_lambda_follows_the_profile(wide_model):
+    x = image_to_tensor(smooth_image(32, 48, seed=9))
+    scaled = GRADIENT.replace(lof_iterations=2, learning_rate=0.1, lr_lambda_exponent=1.0,
+                              lr_reference_lambda=LAM)
+    for lam in (LAM, 4 * LAM):
+        records, _ = run(optimise_latent(wide_model, x, lam, scaled))
+        assert [r.learning_rate for r in records] == pytest.approx([0.1 * lam / LAM] * 2,
+                                                                   rel=1e-6)
+
+
 def test_initial_cost_is_the_hard_forward_estimate(tiny_model):
     x = image_to_tensor(smooth_image(32, 48))
     with torch.no_grad():

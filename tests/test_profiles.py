@@ -91,12 +91,28 @@ def test_profiles_file_can_be_replaced(tmp_path, monkeypatch):
         get_profile("balanced")
 
 
+def test_the_step_scales_with_lambda_as_the_profile_says(tmp_path):
+    path = write_profiles(tmp_path / "profiles.json", {
+        "name": "scaled", "description": "step grows with λ", "lof_iterations": 10,
+        "learning_rate": 0.01, "lr_lambda_exponent": 1, "lr_reference_lambda": 0.01})
+    scaled = load_profiles(path)["scaled"]
+    assert scaled.lr_lambda_exponent == 1.0 and isinstance(scaled.lr_lambda_exponent, float)
+    assert scaled.learning_rate_at(0.01) == pytest.approx(0.01)
+    assert scaled.learning_rate_at(0.04) == pytest.approx(0.04)
+    assert scaled.replace(lr_lambda_exponent=0.5).learning_rate_at(0.04) == pytest.approx(0.02)
+    # exponent 0, the shipped profiles: the same step at every λ
+    assert get_profile("balanced").learning_rate_at(0.0018) == get_profile("balanced").learning_rate
+
+
 @pytest.mark.parametrize("change, words", [
     ({"lof_iterations": -1}, "lof_iterations"),
     ({"speed": 3}, "unknown fields"),
     ({"lr_schedule": "linear"}, "lr_schedule"),
     ({"lr_backoff_patience": -1}, "lr_backoff_patience must be an integer >= 0"),
     ({"lr_backoff_patience": 2.5}, "lr_backoff_patience must be an integer"),
+    ({"lr_reference_lambda": 0}, "lr_reference_lambda must be > 0"),
+    ({"lr_lambda_exponent": "1"}, "lr_lambda_exponent must be a number"),
+    ({"lr_lambda_exponent": float("nan")}, "lr_lambda_exponent must be finite"),
     ({"description": "two\nlines"}, "one non-empty line"),
     ({"greedy": True, "greedy_budget": 5, "greedy_batch_fraction": 0}, "greedy_batch_fraction"),
     # wrong types: a message, not a TypeError from the value checks

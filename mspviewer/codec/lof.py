@@ -257,11 +257,12 @@ def frozen(model: MSPCodec) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _learning_rate(profile: Profile, step: int) -> float:
-    """Learning rate of gradient step ``step`` (0-based)."""
+def _learning_rate(profile: Profile, lam: float, step: int) -> float:
+    """Learning rate of gradient step ``step`` (0-based) at λ = ``lam``."""
+    base = profile.learning_rate_at(lam)
     if profile.lr_schedule == "cosine" and profile.lof_iterations > 1:
-        return profile.learning_rate * 0.5 * (1 + math.cos(math.pi * step / profile.lof_iterations))
-    return profile.learning_rate
+        return base * 0.5 * (1 + math.cos(math.pi * step / profile.lof_iterations))
+    return base
 
 
 def optimise_latent(model: MSPCodec, x: torch.Tensor, lam: float, profile: Profile | str, *,
@@ -348,7 +349,7 @@ class _State:
 def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _State
                     ) -> Generator[LOFProgress, None, None]:
     y = y0.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([y], lr=profile.learning_rate)
+    optimiser = torch.optim.Adam([y], lr=profile.learning_rate_at(cost.lam))
     evaluation = cost.evaluate(y, differentiable=True)  # graph for the first step
     lr_scale = 1.0
     since_best = 0  # iterations since the last new best J
@@ -365,7 +366,7 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
                 y.copy_(state.best.y)
             optimiser = torch.optim.Adam([y])
             evaluation = cost.evaluate(y, differentiable=True)
-        learning_rate = _learning_rate(profile, step) * lr_scale
+        learning_rate = _learning_rate(profile, cost.lam, step) * lr_scale
         for group in optimiser.param_groups:
             group["lr"] = learning_rate
         optimiser.zero_grad(set_to_none=True)

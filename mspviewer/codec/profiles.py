@@ -9,6 +9,10 @@ Fields of a profile:
 - ``name``, ``description`` (one line, shown by ``mspviewer profiles``);
 - ``lof_iterations``: Adam iterations on the latent (0: no LOF, plain g_a);
 - ``learning_rate``, ``lr_schedule`` (``constant`` or ``cosine`` decay to 0);
+- ``lr_lambda_exponent``, ``lr_reference_lambda``: the step scales with λ as
+  ``learning_rate · (λ / lr_reference_lambda) ** lr_lambda_exponent`` (exponent 0: the same
+  step at every λ). With a trained model the best step grows with λ: a step long enough
+  for the top of the ladder overshoots at its bottom (``docs/profiles.md``);
 - ``lr_backoff_patience``: when > 0, after that many Adam iterations without a new best J,
   LOF returns to the best latent, restarts Adam and halves the learning rate (0: off);
 - ``rate_gradient``: the rate term's gradient, ``continuous`` (of the bits at y − μ; the
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,6 +77,8 @@ _FIELD_TYPES = {
     "lof_iterations": ("an integer", _is_integer),
     "learning_rate": ("a number", _is_number),
     "lr_schedule": ("a string", lambda v: isinstance(v, str)),
+    "lr_lambda_exponent": ("a number", _is_number),
+    "lr_reference_lambda": ("a number", _is_number),
     "lr_backoff_patience": ("an integer", _is_integer),
     "rate_gradient": ("a string", lambda v: isinstance(v, str)),
     "greedy": ("true or false", lambda v: isinstance(v, bool)),
@@ -88,6 +95,8 @@ class Profile:
     lof_iterations: int = 0
     learning_rate: float = 0.02
     lr_schedule: str = "cosine"
+    lr_lambda_exponent: float = 0.0
+    lr_reference_lambda: float = 0.013
     lr_backoff_patience: int = 0
     rate_gradient: str = "continuous"
     greedy: bool = False
@@ -111,6 +120,10 @@ class Profile:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not math.isfinite(self.lr_lambda_exponent):
+            problems.append(f"lr_lambda_exponent must be finite, got {self.lr_lambda_exponent!r}")
+        if not (self.lr_reference_lambda > 0 and math.isfinite(self.lr_reference_lambda)):
+            problems.append(f"lr_reference_lambda must be > 0, got {self.lr_reference_lambda!r}")
         if self.lr_backoff_patience < 0:
             problems.append(f"lr_backoff_patience must be an integer >= 0, "
                             f"got {self.lr_backoff_patience!r}")
@@ -131,6 +144,12 @@ class Profile:
     @property
     def uses_lof(self) -> bool:
         return self.lof_iterations > 0 or (self.greedy and self.greedy_budget > 0)
+
+    def learning_rate_at(self, lam: float) -> float:
+        """Adam's step at λ before the schedule (see ``lr_lambda_exponent``)."""
+        if not self.lr_lambda_exponent:
+            return self.learning_rate
+        return self.learning_rate * (lam / self.lr_reference_lambda) ** self.lr_lambda_exponent
 
     @property
     def max_iterations(self) -> int:
@@ -158,7 +177,8 @@ class Profile:
         for key in ("lof_iterations", "lr_backoff_patience", "greedy_budget"):
             if isinstance(values.get(key), float) and values[key].is_integer():
                 values[key] = int(values[key])
-        for key in ("learning_rate", "greedy_batch_fraction", "time_budget_s"):
+        for key in ("learning_rate", "lr_lambda_exponent", "lr_reference_lambda",
+                    "greedy_batch_fraction", "time_budget_s"):
             if isinstance(values.get(key), int) and not isinstance(values[key], bool):
                 values[key] = float(values[key])
         return cls(**values)
