@@ -23,6 +23,7 @@ interrupted and resumed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import platform
@@ -90,10 +91,10 @@ LATER_FIELDS = ("lr_backoff_patience", "lr_lambda_exponent", "lr_reference_lambd
 
 def settings_key(profile) -> str:
     settings = profile.to_dict()
-    defaults = type(profile)(name=profile.name, description=profile.description).to_dict()
-    for field in LATER_FIELDS:
-        if settings[field] == defaults[field]:
-            del settings[field]
+    defaults = {field.name: field.default for field in dataclasses.fields(profile)}
+    for name in LATER_FIELDS:
+        if settings[name] == defaults[name]:
+            del settings[name]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -146,9 +146,8 @@ class Profile:
         return self.lof_iterations > 0 or (self.greedy and self.greedy_budget > 0)
 
     def learning_rate_at(self, lam: float) -> float:
-        """Adam's step at λ before the schedule (see ``lr_lambda_exponent``)."""
-        if not self.lr_lambda_exponent:
-            return self.learning_rate
+        """Adam's step at λ before the schedule (see ``lr_lambda_exponent``); exponent 0
+        gives ``learning_rate`` exactly, since x ** 0.0 is exactly 1.0."""
         return self.learning_rate * (lam / self.lr_reference_lambda) ** self.lr_lambda_exponent
 
     @property
