@@ -135,6 +135,19 @@ def bd_rate_or_none(anchor_rates, anchor_psnr, rates, psnr):
         return None
 
 
+def j_drop_percent(row: dict) -> float:
+    """Relative drop of J from g_a's latent to the one LOF coded."""
+    return 100 * (row["J_initial"] - row["J_best"]) / row["J_initial"]
+
+
+def j_drops_at(rows: list[dict], lam: float) -> dict:
+    """J drops at one λ: their mean, and on how many images LOF kept g_a's latent (a step
+    too large for this λ shows as J unchanged)."""
+    at = [r for r in rows if r["lambda_key"] == lam and "J_initial" in r]
+    return {"mean": statistics.fmean(j_drop_percent(r) for r in at) if at else None,
+            "unchanged": sum(r["J_best"] >= r["J_initial"] for r in at), "images": len(at)}
+
+
 def summarise(rows: list[dict], profiles: list[str], images: list[str], lambdas: list[float]):
     """Per profile: BD-rates against the anchor, mean encode time, mean bpp/PSNR/J drop."""
     def curve(profile, image=None):
@@ -155,8 +168,8 @@ def summarise(rows: list[dict], profiles: list[str], images: list[str], lambdas:
             "bd_rate_mean_curve": None, "bd_rate_per_image": None,
         }
         if any("J_initial" in r for r in own):
-            entry["j_drop_percent"] = statistics.fmean(
-                100 * (r["J_initial"] - r["J_best"]) / r["J_initial"] for r in own)
+            entry["j_drop_percent"] = statistics.fmean(j_drop_percent(r) for r in own)
+            entry["j_drop_by_lambda"] = [j_drops_at(own, lam) for lam in lambdas]
         if profile != ANCHOR and len(lambdas) >= 2:
             entry["bd_rate_mean_curve"] = bd_rate_or_none(*anchor_mean, *curve(profile))
             per_image = [bd_rate_or_none(*curve(ANCHOR, image), *curve(profile, image))
@@ -199,6 +212,7 @@ def markdown(summary, profiles, context) -> str:
             f" | {'—' if drop is None else f'{drop:.2f} %'}"
             f" | {entry['encode_seconds']:.2f} | {entry['mean_bpp']:.4f}"
             f" | {entry['mean_psnr']:.2f} |")
+    lines += j_drop_table(summary, profiles, context["lambdas"])
     lines += ["", "BD-rate: negative means fewer bits than `fast` at equal PSNR-RGB; a count "
               "(k/n) means the curves of only k images overlapped. J drop: mean relative "
               "drop of J = bpp + λ·255²·MSE (bpp of the coded latent, without the file's "
@@ -206,6 +220,26 @@ def markdown(summary, profiles, context) -> str:
               "Every bitstream was "
               "decoded and matched the encoder's reconstruction exactly."]
     return "\n".join(lines) + "\n"
+
+
+def j_drop_table(summary, profiles, lambdas) -> list[str]:
+    """J drop per λ for the profiles that run LOF: where in the ladder LOF gains, and at
+    which λ its step leaves g_a's latent unimproved ("k unchanged")."""
+    optimised = [p for p in profiles if "j_drop_by_lambda" in summary[p]]
+    if not optimised:
+        return []
+    lines = ["", "J drop by λ (mean over the images; k unchanged: images where LOF kept g_a's "
+             "latent):", "", "| profile | " + " | ".join(f"λ = {v:g}" for v in lambdas) + " |",
+             "| --- |" + " --- |" * len(lambdas)]
+    for profile in optimised:
+        cells = []
+        for at in summary[profile]["j_drop_by_lambda"]:
+            text = "—" if at["mean"] is None else f"{at['mean']:.2f} %"
+            if at["unchanged"]:
+                text += f" ({at['unchanged']}/{at['images']} unchanged)"
+            cells.append(text)
+        lines.append(f"| {profile} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def update_doc(path: Path, block: str, device_kind: str) -> None:

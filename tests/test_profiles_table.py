@@ -105,9 +105,11 @@ def reference_bd_rate(anchor, test) -> float:
                                    require_matching_points=False, min_overlap=0)
 
 
-def table_cells(text: str, profile: str) -> list[str]:
-    (line,) = [line for line in text.splitlines() if line.startswith(f"| {profile} |")]
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+def table_cells(text: str, profile: str, table: int = 0) -> list[str]:
+    """A profile's row in the main table (0) or in the J-drop-by-λ table (1)."""
+    lines = [line for line in text.splitlines() if line.startswith(f"| {profile} |")]
+    assert len(lines) <= 2, lines
+    return [cell.strip() for cell in lines[table].strip().strip("|").split("|")]
 
 
 def percent(cell: str) -> float:
@@ -219,6 +221,29 @@ def test_j_drop_and_the_other_columns_match_the_rows(table):
                 statistics.fmean(r["bpp"] for r in own), abs=0.00005)
             assert float(cells[6]) == pytest.approx(
                 statistics.fmean(r["psnr_rgb"] for r in own), abs=0.005)
+
+
+def test_j_drop_by_lambda_matches_the_rows(table):
+    rows = table["rows"]
+    summary = table["module"].summarise(rows, ["fast", "lof3"], sorted(table["images"]),
+                                        LAMBDAS)
+    assert "j_drop_by_lambda" not in summary["fast"]
+    for text in (table["printed"], table["doc"].read_text()):
+        assert len([line for line in text.splitlines() if line.startswith("| fast |")]) == 1
+        cells = table_cells(text, "lof3", table=1)
+        assert len(cells) == 1 + len(LAMBDAS)
+        for lam, cell, at in zip(LAMBDAS, cells[1:], summary["lof3"]["j_drop_by_lambda"]):
+            own = select(rows, "lof3", lam)
+            drops = [100 * (r["J_initial"] - r["J_best"]) / r["J_initial"] for r in own]
+            unchanged = sum(r["J_best"] >= r["J_initial"] for r in own)
+            assert at == {"mean": pytest.approx(statistics.fmean(drops), rel=1e-12),
+                          "unchanged": unchanged, "images": len(own)}
+            assert percent(cell.split(" (")[0]) == pytest.approx(statistics.fmean(drops),
+                                                                  abs=0.005)
+            assert cell.endswith(f"({unchanged}/2 unchanged)") == (unchanged > 0), cell
+        # the mean over λ of the per-λ means is the overall mean: every λ has both images
+        overall = statistics.fmean(at["mean"] for at in summary["lof3"]["j_drop_by_lambda"])
+        assert overall == pytest.approx(summary["lof3"]["j_drop_percent"], rel=1e-12)
 
 
 def test_doc_keeps_its_text_and_holds_the_printed_table(table):
