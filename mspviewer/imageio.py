@@ -144,6 +144,18 @@ class _Samples:
     notes: list[str]
 
 
+def pixel_count(path: str | os.PathLike) -> int | None:
+    """Width × height from the file's header (nothing decoded), or None when Pillow cannot
+    open it: a caller deciding how to load a file learns its size cheaply, and
+    :func:`load_image` gives the reason for anything unreadable."""
+    try:
+        with _open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return width * height
+
+
 def load_image(
     source: ImageSource,
     *,

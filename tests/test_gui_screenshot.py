@@ -15,6 +15,7 @@ from PIL import Image
 from conftest import REPO
 from gui_support import write_png
 from mspviewer.codec import decode_bytes, encode_image, load_model, save_weights
+from mspviewer.imageio import pixel_count
 
 #: ``python -m mspviewer`` with a probe: when the real ``run_screenshot`` saves the window,
 #: the probe notes where the compare view draws its two images (window coordinates) and the
@@ -71,6 +72,10 @@ def probed(qapp, window, *args, **kwargs):
 
 
 app.run_screenshot = probed
+if os.environ.get("MSPVIEWER_TEST_SYNC_OPEN_PIXELS"):  # read larger images on the file thread
+    from mspviewer.gui import main_window
+
+    main_window.SYNC_OPEN_PIXELS = int(os.environ["MSPVIEWER_TEST_SYNC_OPEN_PIXELS"])
 runpy.run_module("mspviewer", run_name="__main__", alter_sys=True)
 """
 
@@ -78,9 +83,12 @@ runpy.run_module("mspviewer", run_name="__main__", alter_sys=True)
 ERROR_BACKGROUND = (0xFD, 0xE2, 0xE1)
 
 
-def run_viewer(args, tmp_path, probe=None):
+def run_viewer(args, tmp_path, probe=None, sync_open_pixels=None):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "config"))
+    if sync_open_pixels is not None:
+        assert probe is not None, "the probe sets it"
+        env["MSPVIEWER_TEST_SYNC_OPEN_PIXELS"] = str(sync_open_pixels)
     command = [sys.executable, "-m", "mspviewer"]
     if probe is not None:
         env["MSPVIEWER_TEST_PROBE"] = str(probe)
@@ -155,6 +163,37 @@ def test_screenshot_headless(tiny_model, tmp_path):
         close = np.abs(shown - expected).max(axis=-1) <= 1
         assert close.mean() >= 0.95, (pane, close.mean())
         assert np.corrcoef(shown.ravel(), expected.ravel())[0, 1] > 0.95, pane
+
+
+def test_screenshot_waits_for_an_image_read_on_the_file_thread(tiny_model, tmp_path):
+    """With every image above 100 pixels read off the GUI thread, --screenshot still encodes
+    the image it was given; one that fails there fails the run, naming the file."""
+    model_path = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_path, name="tiny-test")
+    image = tmp_path / "small.png"
+    pixels = write_png(image, 32, 48, seed=3)
+    out = tmp_path / "shot.png"
+    probe_path = tmp_path / "probe.json"
+    common = ["--model", str(model_path), "--profile", "fast", "--lambda", "0.01",
+              "--size", "1000x700"]
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), *common], tmp_path,
+                      probe=probe_path, sync_open_pixels=100)
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(probe_path.read_text())
+    assert probe["errors"] == [] and probe["image_size"] == [32, 48], probe
+    encoded = encode_image(load_model(model_path), pixels, 0.01, profile="fast")
+    bpp = 8 * len(encoded.bitstream) / (32 * 48)
+    assert f"screenshot {out}: {bpp:.4f} bpp" in done.stdout, done.stdout
+
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(image.read_bytes()[:200])  # header intact, pixel data cut
+    assert pixel_count(truncated) == 32 * 48  # so it goes to the file thread, and fails there
+    probe_path.unlink()
+    done = run_viewer(["--screenshot", str(out), "--image", str(truncated), *common], tmp_path,
+                      probe=probe_path, sync_open_pixels=100)
+    assert done.returncode == 1, done.stderr
+    assert "truncated.png" in done.stderr and "Traceback" not in done.stderr
+    assert not probe_path.exists()  # it stopped before any screenshot
 
 
 def test_screenshot_bad_arguments(tmp_path):

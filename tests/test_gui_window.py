@@ -333,6 +333,36 @@ def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
     (tmp_path / "other-model.msp").write_bytes(
         encode_image(other, image.pixels, 0.01).bitstream)
     check("other-model.msp", "model")
+    # the same bad images read on the file thread: the same errors, nothing lost
+    window.sync_open_pixels = 0
+    for name in ("truncated.png", "corrupt.png", "text.png", "empty.png"):
+        check(name, "")
+    window.max_pixels = 1000
+    check(tmp_path / "picture.png", "limit")
+
+
+def test_a_large_image_opens_on_the_file_thread(qtbot, window, tmp_path):
+    window.sync_open_pixels = 100
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    big_pixels = write_png(big, 32, 48, seed=5)
+    small_pixels = write_png(small, 8, 8, seed=6)
+    assert window.open_image(big)
+    # nothing changes until the file thread's result arrives on the GUI thread
+    assert window.session.image is None and window.file_runner.is_busy()
+    assert "opening big.png (1,536 pixels)" in window.statusBar().currentMessage()
+    wait_idle(qtbot, window)
+    assert window.session.image.path == big
+    assert np.array_equal(window.session.image.pixels, big_pixels)
+    assert window.recent_files()[0] == str(big) and window.errors == []
+
+    # an image opened while another is still being read wins, whichever arrives last
+    assert window.open_image(big) and window.file_runner.is_busy()
+    assert window.open_image(small)  # 64 pixels: read at once
+    assert window.session.image.path == small
+    wait_idle(qtbot, window)
+    assert window.session.image.path == small
+    assert np.array_equal(window.session.image.pixels, small_pixels)
+    assert window.errors == []
 
 
 def test_encode_errors_arrive_as_messages(qtbot, tiny_model, tmp_path):

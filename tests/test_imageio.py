@@ -153,6 +153,22 @@ def test_one_by_one_image(tmp_path):
     assert tuple(loaded.pixels[0, 0]) == (10, 20, 30)
 
 
+def test_pixel_count_reads_the_header_only(tmp_path):
+    path = tmp_path / "wide.png"
+    noise = np.random.default_rng(0).integers(0, 256, (7, 300, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    assert imageio.pixel_count(path) == 2100
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(data[:len(data) // 2])  # the header, half the pixel data
+    assert imageio.pixel_count(truncated) == 2100
+    with pytest.raises(ImageLoadError):
+        imageio.load_image(truncated)
+    (tmp_path / "text.png").write_text("not an image")
+    assert imageio.pixel_count(tmp_path / "text.png") is None
+    assert imageio.pixel_count(tmp_path / "missing.png") is None
+
+
 def test_bad_arguments_are_value_errors():
     image = Image.new("RGB", (2, 2))
     with pytest.raises(ValueError, match="alpha"):

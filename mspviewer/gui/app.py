@@ -145,8 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         _apply_options(window, args)
     except (ValueError, MSPViewerError) as error:
         return _fail(error, window=window)
-    if image is not None and not window.open_path(image) and args.screenshot:
-        return _fail(window.errors[-1], 1, window)
+    if image is not None:
+        errors_before = len(window.errors)
+        opened = window.open_path(image)
+        if opened and args.screenshot:  # a large image is still being read on the file thread
+            opened = (wait_for_file_thread(app, window, args.timeout)
+                      and len(window.errors) == errors_before)
+        if not opened and args.screenshot:
+            message = (window.errors[-1] if len(window.errors) > errors_before
+                       else f"--screenshot: {image} still opening after {args.timeout:g} s")
+            return _fail(message, 1, window)
     if args.screenshot:
         try:
             return run_screenshot(app, window, Path(args.screenshot), size, args.timeout,
@@ -194,6 +202,19 @@ def _apply_options(window, args) -> None:
         if index < 0:
             raise ValueError(f"device {args.device!r} is not available here")
         window.controls.device_box.setCurrentIndex(index)
+
+
+def wait_for_file_thread(app, window, timeout_s: float) -> bool:
+    """Run the event loop until the file thread (opening an image or a stream) is done;
+    False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while window.file_runner.is_busy():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()  # deliver its result
+    return True
 
 
 def wait_until_idle(app, window, timeout_s: float) -> bool:

@@ -336,6 +336,21 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
 UNRELATED_ORIGINAL_PSNR_DB = 15.0
 
 
+def load_image_task(path, max_pixels: int, cancel: CancelToken
+                    ) -> Generator[Any, None, Any]:
+    """Read an image file off the GUI thread (a large PNG takes about a second to decode).
+    Returns :class:`~mspviewer.imageio.LoadedImage`; an unreadable file raises
+    ``ImageLoadError`` with the same message the synchronous path shows."""
+    from mspviewer.errors import ImageLoadError
+    from mspviewer.imageio import load_image
+
+    yield StageProgress("load", f"reading {path.name}")
+    try:
+        return load_image(path, max_pixels=max_pixels)
+    except OSError as error:  # e.g. the file vanished or cannot be read at all
+        raise ImageLoadError(f"Cannot read {path}: {error.strerror or error}") from error
+
+
 def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
                 cancel: CancelToken, path: str | None = None, max_pixels: int | None = None,
                 original_name: str = "the open image", known_source: bool = False
