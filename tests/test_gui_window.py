@@ -354,6 +354,7 @@ def test_a_large_image_opens_on_the_file_thread(qtbot, window, tmp_path):
     assert window.session.image.path == big
     assert np.array_equal(window.session.image.pixels, big_pixels)
     assert window.recent_files()[0] == str(big) and window.errors == []
+    assert window.statusBar().currentMessage() == "opened big.png"
 
     # an image opened while another is still being read wins, whichever arrives last
     assert window.open_image(big) and window.file_runner.is_busy()

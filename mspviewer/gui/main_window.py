@@ -638,6 +638,7 @@ class MainWindow(TeachingActions, QMainWindow):
             context = task.context or {}
             if result is not None:
                 self._show_loaded(context["path"], result, context.get("remember", True))
+                self.statusBar().showMessage(f"opened {context['path'].name}", 5000)
         elif task.kind == "ladder":
             self.lof.progress.setRange(0, 1)
             self.lof.progress.setValue(1)
