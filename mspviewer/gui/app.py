@@ -204,30 +204,28 @@ def _apply_options(window, args) -> None:
         window.controls.device_box.setCurrentIndex(index)
 
 
-def wait_for_file_thread(app, window, timeout_s: float) -> bool:
-    """Run the event loop until the file thread (opening an image or a stream) is done;
-    False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while window.file_runner.is_busy():
-        if time.monotonic() > deadline:
-            return False
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()  # deliver its result
-    return True
-
-
-def wait_until_idle(app, window, timeout_s: float) -> bool:
-    """Run the event loop until no task is running or pending; False on timeout."""
+def run_events_until(app, done, timeout_s: float) -> bool:
+    """Run the event loop until ``done()`` holds twice in a row (a finished task's result is
+    delivered by the events in between); False on timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents()
-        if not window.is_busy():
+        if done():
             app.processEvents()
-            if not window.is_busy():
+            if done():
                 return True
         time.sleep(0.02)
     return False
+
+
+def wait_for_file_thread(app, window, timeout_s: float) -> bool:
+    """Until the file thread (opening an image or a stream) is done; False on timeout."""
+    return run_events_until(app, lambda: not window.file_runner.is_busy(), timeout_s)
+
+
+def wait_until_idle(app, window, timeout_s: float) -> bool:
+    """Until no task is running or pending; False on timeout."""
+    return run_events_until(app, lambda: not window.is_busy(), timeout_s)
 
 
 PANEL_SHOT_SIZE = (1100, 850)  # a panel saved alone with --panel
