@@ -121,6 +121,20 @@ def test_ddp_with_two_cpu_processes(image_folder, tmp_path):
                for key, value in checkpoint["model"].items())
 
 
+def test_train_command_tears_down_its_process_group(image_folder, tmp_path):
+    # a gloo group left alive at exit can abort the process (SIGABRT) during interpreter
+    # finalisation; the command must end the group it trained in, also when training fails
+    import torch.distributed as dist
+    from mspviewer.cli import main
+
+    for run, arguments in (("ok", ["--steps", "1"]), ("fails", ["--steps", "1", "--resume"])):
+        dist.init_process_group("gloo", rank=0, world_size=1,
+                                store=dist.FileStore(str(tmp_path / f"store-{run}"), 1))
+        main(["train", str(image_folder), "--run-dir", str(tmp_path / run), "--batch-size", "1",
+              "--crop", "48", "--preset", "tiny", "--no-progress", "--warmup", "1"] + arguments)
+        assert not dist.is_initialized()
+
+
 def test_resume_without_checkpoint_is_an_error(image_folder, tmp_path):
     from mspviewer.errors import MSPViewerError
 

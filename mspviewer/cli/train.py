@@ -9,7 +9,7 @@ from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, Tran
 from mspviewer.codec.config import RateConfig, tiny_config
 from mspviewer.cli.common import integer_type, positive_number, writable_output
 from mspviewer.errors import MSPViewerError, TrainingError
-from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule
+from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule, end_distributed
 
 
 def _crop_schedule(text: str) -> tuple[tuple[int, int], ...]:
@@ -108,7 +108,10 @@ def run_train(args) -> dict:
         lr_drops=tuple(args.lr_drop), precision=args.precision, seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes, ema_decay=args.ema_decay, device=args.device,
         model_config=config.to_dict())
-    return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
+    try:
+        return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
+    finally:
+        end_distributed()
 
 
 def run_export(args) -> dict:

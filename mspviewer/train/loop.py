@@ -460,3 +460,14 @@ def _distributed_rank() -> tuple[int, int]:
     if world_size > 1:
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def end_distributed() -> None:
+    """Tear down the process group, if one is up, while the interpreter is still whole.
+
+    A process that exits with a gloo group alive can abort at interpreter finalisation
+    ("terminate called without an active exception", SIGABRT): gloo's worker threads still
+    hold tensors whose release needs the GIL (pytorch/pytorch#190489). It happened at random,
+    about once in many two-process runs."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
