@@ -99,7 +99,7 @@ def test_batches_are_a_function_of_the_step(image_folder):
 def test_ddp_with_two_cpu_processes(image_folder, tmp_path):
     run_dir = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               "--master_port=29517", "-m", "mspviewer", "train", str(image_folder),
+               "--standalone", "-m", "mspviewer", "train", str(image_folder),
                "--run-dir", str(run_dir), "--steps", "3", "--batch-size", "1", "--crop", "48",
                "--preset", "tiny", "--no-progress", "--warmup", "1"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
