@@ -4,6 +4,7 @@ learning-curve plot."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -127,6 +128,51 @@ def test_the_training_readme_table_is_the_history_and_the_shipped_record_is_the_
     assert len(shipped) == 1
     assert shipped[0]["model_id"] == shipped_model.model_id().hex()
     assert shipped[0]["step"] == shipped_model.card["training_steps"]
+
+
+def trend_records(rate_of_step, steps, weights="moving average"):
+    return [{"step": step, "weights": weights, "bd_rate_percent": {WEBP: rate_of_step(step)}}
+            for step in steps]
+
+
+def test_trend_recovers_exact_curves_and_where_they_cross_the_target():
+    steps = (40_000, 60_000, 80_000, 120_000)
+    # −10 points per doubling through −10 % at 50,000 steps: −35 % after 2.5 more doublings
+    log_line = trend_records(lambda step: -10 - 10 * math.log2(step / 50_000), steps)
+    fit = kodak_history.trend(log_line + trend_records(lambda step: 0.0, (90_000,), "raw"))
+    assert fit["steps"] == list(steps)  # raw weights are not part of the run's curve
+    assert fit["log_linear"]["points_per_doubling"] == pytest.approx(-10)
+    assert fit["log_linear"]["step_at_target"] == pytest.approx(50_000 * 2 ** 2.5)
+    # −30 + 600,000/step levels off at −30 %: it never reaches −35 %, but does reach −25 %
+    saturating = trend_records(lambda step: -30 + 600_000 / step, steps)
+    fit = kodak_history.trend(saturating, target=-35)
+    assert fit["saturating"]["asymptote_percent"] == pytest.approx(-30)
+    assert fit["saturating"]["step_at_target"] is None
+    assert kodak_history.trend(saturating, target=-25)["saturating"]["step_at_target"] == \
+        pytest.approx(120_000)  # −30 + 600,000/120,000 = −25
+    # `since` drops the early records; too few left is an error
+    assert kodak_history.trend(log_line, since=60_000)["steps"] == [60_000, 80_000, 120_000]
+    with pytest.raises(MSPViewerError, match="3 or more steps"):
+        kodak_history.trend(log_line, since=80_000)
+    worsening = trend_records(lambda step: step / 10_000, steps)
+    assert kodak_history.trend(worsening)["log_linear"]["step_at_target"] is None
+
+
+def test_the_trend_command_prints_both_fits(tmp_path, capsys):
+    history = tmp_path / "h.json"
+    kodak_history.write_history(history, trend_records(
+        lambda step: -10 - 10 * math.log2(step / 50_000), (50_000, 100_000, 200_000)))
+    assert kodak_history.main(["--history", str(history), "trend", "--target", "-30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("BD-rate against webp (measured): 3 records from step 50,000 "
+                               "to 200,000 (−10.0 % to −30.0 %)")
+    assert lines[1] == "straight line in log(step): −10.0 points per doubling of the steps; " \
+                       "reaches the target at step 200,000"
+    assert kodak_history.main(["--history", str(history), "trend", "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert fit["log_linear"]["step_at_target"] == pytest.approx(50_000 * 2 ** 2.5)
+    assert kodak_history.main(["--history", str(history), "trend", "--since", "60000"]) == 2
+    assert "3 or more steps from 60,000 on" in capsys.readouterr().err
 
 
 def log_records(crops=((0, 128), (100, 256)), steps=200, every=5):

@@ -7,14 +7,18 @@ that file, so the three cannot disagree.
 
     python -m mspviewer.train.kodak_history add docs/kodak_results.json --shipped
     python -m mspviewer.train.kodak_history table --readme training/README.md
+    python -m mspviewer.train.kodak_history trend --since 46000 --target -35
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from mspviewer.cli.report import load_results, marked_section, replace_marked_section
 from mspviewer.errors import MSPViewerError
@@ -113,6 +117,56 @@ def replace_table(readme: str | Path, records: list[dict]) -> None:
                            "kodak-by-step")
 
 
+def trend(records: list[dict], since: int = 0, target: float = -35.0,
+          anchor: str = "webp (measured)") -> dict:
+    """Two fits of BD-rate against ``anchor`` over the moving-average records from step
+    ``since`` on, and what each says about reaching ``target`` percent.
+
+    The fits bracket the outlook rather than predict it: a straight line in log(step) (gains
+    per doubling of the steps stay the same: the optimistic reading) and a + b/step (gains
+    die away towards an asymptote ``a``: the pessimistic one)."""
+    points = [(r["step"], r["bd_rate_percent"].get(anchor)) for r in records
+              if r["step"] >= since and r["weights"] == "moving average"
+              and r["bd_rate_percent"].get(anchor) is not None]
+    if len({step for step, _ in points}) < 3:
+        raise MSPViewerError(f"a trend needs records at 3 or more steps from {since:,} on "
+                             f"(moving average, with a BD-rate against {anchor}); "
+                             f"there are {len(points)}")
+    steps = np.array([step for step, _ in points], dtype=float)
+    rates = np.array([rate for _, rate in points], dtype=float)
+    per_log, log_intercept = np.polyfit(np.log(steps), rates, 1)
+    per_inverse, asymptote = np.polyfit(1.0 / steps, rates, 1)
+    improving = per_log < 0 and (target - log_intercept) / per_log < 700  # exp() stays finite
+    log_step = math.exp((target - log_intercept) / per_log) if improving else None
+    # a + b/step reaches the target only where the asymptote lies beyond it
+    inverse_step = (per_inverse / (target - asymptote)
+                    if per_inverse > 0 and asymptote < target else None)
+    return {"anchor": anchor, "target_percent": target,
+            "steps": [int(step) for step in steps], "bd_rate_percent": rates.tolist(),
+            "log_linear": {"points_per_doubling": float(per_log * math.log(2)),
+                           "step_at_target": log_step},
+            "saturating": {"asymptote_percent": float(asymptote),
+                           "step_at_target": inverse_step}}
+
+
+def describe_trend(fit: dict) -> str:
+    first, last = fit["steps"][0], fit["steps"][-1]
+    log_fit, saturating = fit["log_linear"], fit["saturating"]
+    lines = [f"BD-rate against {fit['anchor']}: {len(fit['steps'])} records from step "
+             f"{first:,} to {last:,} ({_percent(fit['bd_rate_percent'][0])} to "
+             f"{_percent(fit['bd_rate_percent'][-1])}); target {_percent(fit['target_percent'])}"]
+    per_doubling = f"{log_fit['points_per_doubling']:+.1f}".replace("-", "−")
+    lines.append(f"straight line in log(step): {per_doubling} points per doubling of the steps; "
+                 + _reaching(log_fit["step_at_target"]))
+    lines.append(f"a + b/step: levels off at {_percent(saturating['asymptote_percent'])}; "
+                 + _reaching(saturating["step_at_target"]))
+    return "\n".join(lines) + "\n"
+
+
+def _reaching(step: float | None) -> str:
+    return "never reaches the target" if step is None else f"reaches the target at step {step:,.0f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", default=DEFAULT_HISTORY, help="the history file")
@@ -123,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="these results are of the model shipped in models/")
     table = commands.add_parser("table", help="print the table, or write it into a README")
     table.add_argument("--readme", help="file with the kodak-by-step markers")
+    outlook = commands.add_parser("trend", help="fit the BD-rate against WebP over the steps "
+                                                "and say when a target would be reached")
+    outlook.add_argument("--since", type=int, default=0, help="first step of the fit")
+    outlook.add_argument("--target", type=float, default=-35.0, help="BD-rate in percent")
+    outlook.add_argument("--json", action="store_true", help="print the fit as JSON")
     args = parser.parse_args(argv)
     try:
         records = read_history(args.history)
@@ -130,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             records = add_record(records, record_from_results(load_results(args.results),
                                                               args.results), args.shipped)
             write_history(args.history, records)
+        elif args.command == "trend":
+            fit = trend(records, args.since, args.target)
+            print(json.dumps(fit, indent=1) if args.json else describe_trend(fit).rstrip())
         elif args.readme:
             replace_table(args.readme, records)
         else:
