@@ -174,3 +174,23 @@ def test_closing_hides_the_window_before_waiting_for_a_long_frame(qtbot, window,
     assert not window.isVisible()
     assert seen_visible[-1] is False  # the frame finished after the window had gone
     assert not window.replay.frames  # the frame was dropped, not shown
+
+
+def test_going_back_in_the_tour_to_the_replay_leaves_the_blind_test(qtbot, window):
+    """The replay's last frame is the MSP image: it is never shown while A and B are
+    unlabelled, even when the tour steps back from the blind test to the replay."""
+    window.start_replay()
+    wait_idle(qtbot, window)
+    window.start_tour()
+    keys = [step.panel_key for step in TOUR_STEPS]
+    window.tour.go(keys.index("blind_ab"))
+    assert window.blind_mode() and not window.docks["replay"].isVisible()
+    while window.tour.current_step().panel_key != "replay":
+        assert window.tour.back()
+        qtbot.wait(10)
+        key = window.tour.current_step().panel_key
+        assert not (window.blind_mode() and window.docks["replay"].isVisible()), key
+    assert window.docks["replay"].isVisible()
+    assert not window.blind_mode() and window.centre.currentWidget() is window.compare
+    assert not window.blind_action.isChecked()
+    assert window.docks["replay"].toggleViewAction().isEnabled()

@@ -50,6 +50,9 @@ class TeachingActions:
         if key in ("compare", "blind_ab"):
             self.set_blind_mode(key == "blind_ab")
             return
+        if key == "replay" and self.blind_mode():
+            # its last frame is the MSP image: never beside an unlabelled A and B
+            self.set_blind_mode(False)
         dock = self.docks.get(key)
         if dock is not None:
             dock.show()
