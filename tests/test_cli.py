@@ -146,15 +146,18 @@ def test_gui_is_the_default_job():
     assert not wants_gui(["no-such-command"], commands)
 
 
-def test_broken_profiles_file_is_one_line(tmp_path):
+@pytest.mark.parametrize("content, words", [(b"{ not json", "profiles"),
+                                            (b"\xff\xfe\x00binary", "not UTF-8")])
+def test_broken_profiles_file_is_one_line(tmp_path, content, words):
     import os
     broken = tmp_path / "profiles.json"
-    broken.write_text("{ not json")
+    broken.write_bytes(content)
     env = dict(os.environ, MSPVIEWER_PROFILES=str(broken))
     done = subprocess.run([sys.executable, "-m", "mspviewer", "info", "x.msp"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert words in done.stderr
 
 
 def test_pixel_limits_beyond_the_format_are_refused_by_the_parser(tmp_path, model_file):

@@ -99,6 +99,20 @@ def test_keep_best_returns_the_plain_latent_when_every_step_is_worse(wide_model)
                                              LAM).bitstream
 
 
+def test_a_step_that_makes_the_latent_non_finite_stops_lof_with_the_best_latent(wide_model):
+    """A huge (finite) step overflows the latent to inf/NaN: LOF stops as "diverged" with
+    the best finite latent instead of failing in the σ table lookup of the next iteration."""
+    x = image_to_tensor(smooth_image(32, 48, seed=9))
+    huge = GRADIENT.replace(learning_rate=1e30, lof_iterations=6)
+    records, result = run(optimise_latent(wide_model, x, LAM, huge))
+    assert result.stop_reason == "diverged" and len(records) < 6
+    assert not np.isfinite(records[-1].J)
+    assert result.J_best == result.J_initial and torch.isfinite(result.y_best).all()
+    encoded = encode_image(wide_model, smooth_image(32, 48, seed=9), LAM, huge)
+    assert encoded.bitstream == encode_image(wide_model, smooth_image(32, 48, seed=9),
+                                             LAM).bitstream
+
+
 def test_backoff_recovers_from_a_step_that_is_too_long(wide_model):
     """With every step overshooting, plain Adam never beats y₀ (test above); backoff halves
     the step after ``patience`` iterations without a new best, restarting from the best

@@ -110,9 +110,14 @@ def test_the_step_scales_with_lambda_as_the_profile_says(tmp_path):
     ({"lr_schedule": "linear"}, "lr_schedule"),
     ({"lr_backoff_patience": -1}, "lr_backoff_patience must be an integer >= 0"),
     ({"lr_backoff_patience": 2.5}, "lr_backoff_patience must be an integer"),
-    ({"lr_reference_lambda": 0}, "lr_reference_lambda must be > 0"),
+    ({"lr_reference_lambda": 0}, r"lr_reference_lambda must be within \[0.0001, 1\]"),
+    ({"lr_reference_lambda": 1e-300}, "lr_reference_lambda must be within"),
     ({"lr_lambda_exponent": "1"}, "lr_lambda_exponent must be a number"),
-    ({"lr_lambda_exponent": float("nan")}, "lr_lambda_exponent must be finite"),
+    ({"lr_lambda_exponent": float("nan")}, "lr_lambda_exponent must be within ±4"),
+    ({"lr_lambda_exponent": 600}, "lr_lambda_exponent must be within ±4"),
+    # JSON's Infinity parses: a step that would make LOF's latent non-finite at once
+    ({"learning_rate": float("inf")}, "learning_rate must be finite and > 0"),
+    ({"learning_rate": 0}, "learning_rate must be finite and > 0"),
     ({"description": "two\nlines"}, "one non-empty line"),
     ({"greedy": True, "greedy_budget": 5, "greedy_batch_fraction": 0}, "greedy_batch_fraction"),
     # wrong types: a message, not a TypeError from the value checks

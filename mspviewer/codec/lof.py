@@ -106,7 +106,7 @@ class LOFResult:
     iterations: int  # iterations run (gradient steps + greedy trials)
     history: list[LOFProgress] = field(default_factory=list)
     cancelled: bool = False
-    stop_reason: str = "completed"  # completed | cancelled | time_budget | converged
+    stop_reason: str = "completed"  # completed | cancelled | time_budget | converged | diverged
     bpp_initial: float = 0.0
     psnr_initial: float = 0.0
     bpp_best: float = 0.0
@@ -378,6 +378,11 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
         evaluation = cost.evaluate(y, differentiable=not last)
         progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate)
         since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
+        if not math.isfinite(progress.J):
+            # A step far too long for this model (a profile's extreme learning rate) left the
+            # latent non-finite; no later step can recover, and keep-best already holds the
+            # last finite latent. (J is on the host for the record anyway: no extra sync.)
+            state.stop_reason = "diverged"
         yield progress
 
 

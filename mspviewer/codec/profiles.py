@@ -44,6 +44,10 @@ PROFILES_VERSION = 1
 DEFAULT_PROFILE = "fast"
 LR_SCHEDULES = ("constant", "cosine")
 RATE_GRADIENTS = ("continuous", "rounded")  # see mspviewer.codec.lof
+#: Bounds of the λ scaling of LOF's step, far beyond any useful setting: they keep
+#: (λ / reference) ** exponent a finite float for every λ a model can be asked for.
+MAX_LR_LAMBDA_EXPONENT = 4.0
+LR_REFERENCE_LAMBDA_RANGE = (1e-4, 1.0)
 
 
 class ProfileError(MSPViewerError):
@@ -116,14 +120,18 @@ class Profile:
             problems.append("description must be one non-empty line")
         if not isinstance(self.lof_iterations, int) or self.lof_iterations < 0:
             problems.append(f"lof_iterations must be an integer >= 0, got {self.lof_iterations!r}")
-        if self.lof_iterations and not self.learning_rate > 0:
-            problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.lof_iterations and not (self.learning_rate > 0
+                                        and math.isfinite(self.learning_rate)):
+            problems.append(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if not math.isfinite(self.lr_lambda_exponent):
-            problems.append(f"lr_lambda_exponent must be finite, got {self.lr_lambda_exponent!r}")
-        if not (self.lr_reference_lambda > 0 and math.isfinite(self.lr_reference_lambda)):
-            problems.append(f"lr_reference_lambda must be > 0, got {self.lr_reference_lambda!r}")
+        if not abs(self.lr_lambda_exponent) <= MAX_LR_LAMBDA_EXPONENT:  # NaN fails too
+            problems.append(f"lr_lambda_exponent must be within ±{MAX_LR_LAMBDA_EXPONENT:g}, "
+                            f"got {self.lr_lambda_exponent!r}")
+        low, high = LR_REFERENCE_LAMBDA_RANGE
+        if not low <= self.lr_reference_lambda <= high:
+            problems.append(f"lr_reference_lambda must be within [{low:g}, {high:g}], "
+                            f"got {self.lr_reference_lambda!r}")
         if self.lr_backoff_patience < 0:
             problems.append(f"lr_backoff_patience must be an integer >= 0, "
                             f"got {self.lr_backoff_patience!r}")
@@ -222,6 +230,8 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, Profile]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ProfileError(f"cannot read profiles file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"profiles file {path} is not UTF-8 text (JSON)") from None
     return parse_profiles(text, str(path))
 
 
