@@ -626,3 +626,32 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     panel.add([LOFProgress(3, "greedy", J=0.9, best_J=0.9, accepted=1, **common)])
     assert not re.search(r"\blr\b", panel.status.text())
     assert panel.data("J") == ([1.0, 2.0, 3.0], [1.0, 1.1, 0.9])
+
+
+def test_a_panel_refresh_that_raises_is_reported_and_the_others_still_run(qtbot, window,
+                                                                         capsys):
+    ran: list[str] = []
+
+    def broken():
+        ran.append("broken")
+        raise RuntimeError("panel bug")
+
+    refresher = window.refresher
+    # through the timer, one refresh at a time
+    refresher.request(broken)
+    refresher.request(lambda: ran.append("after"))
+    qtbot.waitUntil(lambda: not refresher.pending(), timeout=5000)
+    assert ran == ["broken", "after"]
+    assert not window.is_busy()
+    assert window.errors[-1] == \
+        "Internal error while updating a panel: RuntimeError: panel bug"
+    assert window.messages.isVisible()
+    assert "Traceback" in capsys.readouterr().err  # details on stderr, not in the window
+
+    # flush() runs the rest of the queue too
+    ran.clear()
+    refresher.request(broken)
+    refresher.request(lambda: ran.append("flushed"))
+    refresher.flush()
+    assert ran == ["broken", "flushed"] and not refresher.pending()
+    assert len(window.errors) == 2

@@ -104,7 +104,8 @@ class MainWindow(TeachingActions, QMainWindow):
 
         # --- panels ------------------------------------------------------------------------------
         jobs.preload()
-        self.refresher = RefreshScheduler(interval_ms=20, parent=self)
+        self.refresher = RefreshScheduler(interval_ms=20, parent=self,
+                                          on_error=self.show_error)
         self.messages = MessageBar()
         self.compare = CompareView(self.session, codecs, self.refresher)
         self.controls = ControlsPanel(self.profiles, (0.001, 0.1))

@@ -30,13 +30,17 @@ class RefreshScheduler(QObject):
     each panel's update and its repaint fit between two turns of the event loop.
     """
 
-    def __init__(self, interval_ms: int = 12, parent: QObject | None = None):
+    def __init__(self, interval_ms: int = 12, parent: QObject | None = None,
+                 on_error=None):
         super().__init__(parent)
         self._queue: list = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._run_one)
+        #: ``on_error(text, details)`` reports a refresh that raised (the window's
+        #: ``show_error``); without it the exception goes to ``sys.excepthook``.
+        self.on_error = on_error
 
     def request(self, refresh) -> None:
         if refresh not in self._queue:
@@ -52,16 +56,38 @@ class RefreshScheduler(QObject):
         return bool(self._queue)
 
     def flush(self) -> None:
-        """Run every pending refresh now."""
+        """Run every pending refresh now (one that raises is reported; the rest still run)."""
         self._timer.stop()
         while self._queue:
-            self._queue.pop(0)()
+            self._call(self._queue.pop(0))
 
     def _run_one(self) -> None:
-        if self._queue:
-            self._queue.pop(0)()
-        if self._queue:
-            self._timer.start()
+        try:
+            if self._queue:
+                self._call(self._queue.pop(0))
+        finally:
+            if self._queue:
+                self._timer.start()
+
+    def _call(self, refresh) -> None:
+        try:
+            refresh()
+        except Exception as exc:  # a panel's bug must not stop the others' refreshes
+            self._report(exc)
+
+    def _report(self, exc: Exception) -> None:
+        import sys
+        import traceback
+
+        if self.on_error is None:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            return
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            self.on_error(f"Internal error while updating a panel: "
+                          f"{type(exc).__name__}: {exc}", details)
+        except Exception:  # reporting must never stop the queue
+            traceback.print_exc()
 
 
 def observe(signal, refresh, scheduler: RefreshScheduler | None) -> None:
