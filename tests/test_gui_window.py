@@ -219,8 +219,10 @@ def test_exports(qtbot, encoded_window, tiny_model, tmp_path):
     assert data == result.bitstream
     assert np.array_equal(decode_bytes(tiny_model, data).pixels, result.decoded)
     assert window.export_decoded_png(tmp_path / "decoded.png")
+    wait_idle(qtbot, window)  # PNGs are written on the export thread
     assert np.array_equal(load_image(tmp_path / "decoded.png").pixels, result.decoded)
     assert window.export_side_by_side_png(tmp_path / "compare.png")
+    wait_idle(qtbot, window)
     both = load_image(tmp_path / "compare.png").pixels
     assert both.shape == (48, 80 * 2 + 8, 3)
     assert np.array_equal(both[:, :80], result.original)
@@ -573,12 +575,14 @@ def test_file_menu_exports_write_through_their_dialogs(qtbot, encoded_window, tm
     assert asked[-1] == ("Save bitstream", "picture.msp", "MSP bitstream (*.msp)")
     actions["Export &decoded PNG…"].trigger()
     assert asked[-1][1] == "picture-decoded.png"
+    wait_idle(qtbot, window)  # written on the export thread
     assert np.array_equal(load_image(tmp_path / "out2.png").pixels, result.decoded)
     actions["Export &metrics JSON…"].trigger()
     assert json.loads((tmp_path / "out3.json").read_text())["msp"]["bpp"] == \
         pytest.approx(result.bpp)
     for text in ("Export side-by-side &PNG…", "Save window &screenshot…"):
         actions[text].trigger()
+    wait_idle(qtbot, window)
     assert [Path(a[1]).suffix for a in asked] == [".msp", ".png", ".json", ".png", ".png"]
     assert (tmp_path / "out4.png").is_file() and (tmp_path / "out5.png").is_file()
     assert not window.errors
@@ -655,3 +659,65 @@ def test_a_panel_refresh_that_raises_is_reported_and_the_others_still_run(qtbot,
     refresher.flush()
     assert ran == ["broken", "flushed"] and not refresher.pending()
     assert len(window.errors) == 2
+
+
+def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
+        qtbot, encoded_window, tmp_path, monkeypatch):
+    import threading
+
+    from PIL import Image
+
+    from mspviewer.gui import jobs
+
+    window = encoded_window
+    result = window.session.result
+    writers = []
+    real_write = jobs.write_file
+
+    def recording_write(path, data):
+        writers.append(threading.current_thread())
+        real_write(path, data)
+
+    monkeypatch.setattr(jobs, "write_file", recording_write)
+    target = tmp_path / "decoded.png"
+    task = window.export_decoded_png(target)
+    assert task is not None and task.kind == "export"
+    assert task is window.export_runner.current or task in window.export_runner.pending
+    wait_idle(qtbot, window)
+    assert writers and all(t is not threading.main_thread() for t in writers)
+    assert np.array_equal(load_image(target).pixels, result.decoded)
+    assert "Saved the decoded image" in window.messages.text()
+    earlier = target.read_bytes()
+
+    # the disk fills up halfway through the next PNG: the earlier export survives
+    def failing_save(self, fp, format=None, **params):
+        if isinstance(fp, (str, Path)):
+            with open(fp, "wb") as handle:
+                handle.write(b"\x89PNG partial")
+        else:
+            fp.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Image.Image, "save", failing_save)
+        for export in (window.export_decoded_png, window.export_side_by_side_png):
+            export(target)
+            wait_idle(qtbot, window)
+            assert target.read_bytes() == earlier
+            assert "No space left on device" in window.errors[-1]
+            assert window.errors[-1].startswith("Cannot export the ")
+
+    # ... or the file cannot be put in place at the very end
+    import os
+
+    def failing_replace(source, destination):
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", failing_replace)
+        window.export_side_by_side_png(target)
+        wait_idle(qtbot, window)
+    assert target.read_bytes() == earlier
+    assert window.errors[-1] == (f"Cannot export the comparison: cannot write {target}: "
+                                 "Input/output error")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -518,6 +518,57 @@ def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
     return curves
 
 
+def join_side_by_side(panes: list[np.ndarray], gap: int = 8) -> np.ndarray:
+    """``panes`` (uint8 RGB of one height) left to right, separated by white gaps."""
+    height = panes[0].shape[0]
+    spacer = np.full((height, gap, 3), 255, np.uint8)
+    parts = []
+    for index, pane in enumerate(panes):
+        if index:
+            parts.append(spacer)
+        parts.append(pane)
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB pixels encoded as a PNG file's bytes (lossless)."""
+    import io
+
+    from PIL import Image
+
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise MSPViewerError(f"not an RGB image: {pixels.dtype} {pixels.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_file(path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a failure leaves an earlier file intact); an
+    OSError becomes a one-line :class:`MSPViewerError`."""
+    try:  # the shared helper (moving from the command line's module to mspviewer.files)
+        from mspviewer.files import write_output
+    except ImportError:
+        from mspviewer.cli.common import write_output
+
+    try:
+        write_output(path, data)
+    except OSError as error:
+        raise MSPViewerError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
+                    gap: int = 8) -> Generator[None, None, Any]:
+    """Join ``panes`` side by side (one pane: as is), encode them as a PNG and write the
+    file, off the GUI thread: compressing a Kodak-size comparison takes about a second.
+    Not cancellable once started: an export the user asked for is finished (the window's
+    shutdown waits for it), and the file is written whole or not at all."""
+    pixels = panes[0] if len(panes) == 1 else join_side_by_side(panes, gap)
+    write_file(path, png_bytes(pixels))
+    return path
+    yield  # a generator, as the runner expects; nothing to report meanwhile
+
+
 def slow_fake_task(iterations: int, seconds_per_iteration: float, cancel: CancelToken,
                    result: Any = None) -> Generator[Any, None, Any]:
     """A stand-in for a long cancellable task (used by tests of the worker path)."""

@@ -3,7 +3,8 @@
 The window owns a :class:`~mspviewer.gui.session.Session` (what is shown) and
 :class:`~mspviewer.gui.worker.TaskRunner` threads: ``encoder`` (encode, λ ladder),
 ``files`` (decoding an opened ``.msp``), ``classic`` (the third pane's codec at the same
-bpp), ``sweeps`` (classic RD curves) and ``checks`` (the fresh-process bit-exact check).
+bpp), ``sweeps`` (classic RD curves), ``checks`` (the fresh-process bit-exact check)
+and ``exports`` (PNG exports, encoded and written whole or not at all).
 The session changes only when a task succeeds, so a failure leaves the previous state on
 screen (and a running encode going), with a message in the message bar.
 """
@@ -89,6 +90,8 @@ class MainWindow(TeachingActions, QMainWindow):
         #: encode survives a stream whose payload turns out to be corrupt (only a successful
         #: decode replaces it)
         self.file_runner = TaskRunner("files", self)
+        #: PNG exports: encoded and written off the GUI thread, one after the other
+        self.export_runner = TaskRunner("exports", self)
         self._swept: set[str] = set()  #: classic codecs whose RD sweep of this image is complete
         self._closed = False
         self.view_menu = None
@@ -525,7 +528,7 @@ class MainWindow(TeachingActions, QMainWindow):
 
     def runners(self) -> tuple[TaskRunner, ...]:
         return (self.encoder, self.classic_runner, self.sweep_runner, self.check_runner,
-                self.file_runner)
+                self.file_runner, self.export_runner)
 
     def is_busy(self) -> bool:
         """True while a task runs or is queued, or panels still have to catch up."""
@@ -649,6 +652,9 @@ class MainWindow(TeachingActions, QMainWindow):
         elif task.kind == "same-bpp":
             if result is not None and (task.context or {}).get("result") is self.session.result:
                 self.session.set_classic(result)
+        elif task.kind == "export":
+            if result is not None:
+                self.show_message(f"Saved the {task.context['what']} to {result}", "info")
         self._update_busy_label()
 
     def _on_task_failed(self, task: Task, message: str, details: str) -> None:
@@ -656,6 +662,9 @@ class MainWindow(TeachingActions, QMainWindow):
             return
         if task.kind == "load":  # the loader's message names the file and the reason
             self.show_error(message, details)
+            return
+        if task.kind == "export":
+            self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
             return
         what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
                 "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
@@ -701,47 +710,52 @@ class MainWindow(TeachingActions, QMainWindow):
             raise MSPViewerError("nothing to export yet: encode an image or open a .msp first")
         return self.session.result
 
-    def _export(self, what: str, path, write) -> bool:
+    def _export(self, what: str, path, data: Callable[[], bytes]) -> bool:
+        """Write a small file (bitstream, metrics) now, whole or not at all."""
         try:
-            write(Path(path))
+            jobs.write_file(Path(path), data())
         except MSPViewerError as error:
             self.show_error(f"Cannot export the {what}: {error}")
-            return False
-        except OSError as error:
-            self.show_error(f"Cannot write {path}: {error.strerror or error}")
             return False
         self.statusBar().showMessage(f"saved {path}", 8000)
         return True
 
+    def _export_png(self, what: str, path, panes: Callable[[], list]) -> Task | None:
+        """Encode and write a PNG on the export thread (whole or not at all); the outcome
+        comes as a message. None (with a message) when there is nothing to export."""
+        try:
+            images = panes()
+        except MSPViewerError as error:
+            self.show_error(f"Cannot export the {what}: {error}")
+            return None
+        path = Path(path)
+        task = Task("export", f"export {path.name}",
+                    lambda token: jobs.png_export_task(images, path, token),
+                    context={"what": what, "path": path})
+        self.export_runner.submit(task, replace=False)
+        self.statusBar().showMessage(f"exporting the {what} to {path}…", 8000)
+        return task
+
     def export_bitstream(self, path) -> bool:
-        return self._export("bitstream", path,
-                            lambda p: p.write_bytes(self._require_result().bitstream))
+        return self._export("bitstream", path, lambda: self._require_result().bitstream)
 
-    def export_decoded_png(self, path) -> bool:
-        from mspviewer.imageio import save_png
+    def export_decoded_png(self, path) -> Task | None:
+        return self._export_png("decoded image", path,
+                                lambda: [self._require_result().decoded])
 
-        return self._export("decoded image", path,
-                            lambda p: save_png(self._require_result().decoded, p))
-
-    def side_by_side_pixels(self, gap: int = 8) -> np.ndarray:
-        """Original | decoded [| classic] as one uint8 image, separated by white gaps."""
+    def _side_by_side_panes(self) -> list[np.ndarray]:
         result = self._require_result()
         panes = [p for p in (result.original, result.decoded) if p is not None]
         if self.compare.show_classic() and self.session.classic is not None:
             panes.append(self.session.classic.decoded)
-        height = panes[0].shape[0]
-        spacer = np.full((height, gap, 3), 255, np.uint8)
-        parts = []
-        for index, pane in enumerate(panes):
-            if index:
-                parts.append(spacer)
-            parts.append(pane)
-        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+        return panes
 
-    def export_side_by_side_png(self, path) -> bool:
-        from mspviewer.imageio import save_png
+    def side_by_side_pixels(self, gap: int = 8) -> np.ndarray:
+        """Original | decoded [| classic] as one uint8 image, separated by white gaps."""
+        return jobs.join_side_by_side(self._side_by_side_panes(), gap)
 
-        return self._export("comparison", path, lambda p: save_png(self.side_by_side_pixels(), p))
+    def export_side_by_side_png(self, path) -> Task | None:
+        return self._export_png("comparison", path, self._side_by_side_panes)
 
     def metrics_document(self) -> dict:
         result = self._require_result()
@@ -763,13 +777,26 @@ class MainWindow(TeachingActions, QMainWindow):
         return _json_safe(doc)
 
     def export_metrics_json(self, path) -> bool:
-        return self._export("metrics", path, lambda p: p.write_text(
-            json.dumps(self.metrics_document(), indent=2, allow_nan=False) + "\n"))
+        return self._export("metrics", path, lambda: (
+            json.dumps(self.metrics_document(), indent=2, allow_nan=False) + "\n").encode())
 
     def save_screenshot(self, path) -> bool:
-        image = self.grab()
-        if not image.save(str(path)):
-            self.show_error(f"Cannot write the screenshot {path}")
+        """The window as an image (PNG unless the name says another format Qt writes), now
+        (the command line's screenshot waits for it), written whole or not at all."""
+        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        kind = Path(path).suffix.lstrip(".").upper() or "PNG"
+        if not self.grab().save(buffer, kind):
+            self.show_error(f"Cannot write the screenshot {path}: no {kind} writer")
+            return False
+        buffer.close()
+        try:
+            jobs.write_file(Path(path), bytes(data.data()))
+        except MSPViewerError as error:
+            self.show_error(f"Cannot write the screenshot: {error}")
             return False
         return True
 
