@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,6 +181,17 @@ def test_decoder_pixel_limit_is_applied_before_decoding(fuzz_model, reference):
     with pytest.raises(BitstreamError, match="limit"):
         decode_bytes(fuzz_model, original, max_pixels=header.height * header.width - 1)
     decode_bytes(fuzz_model, original, max_pixels=header.height * header.width)
+
+
+def test_a_stream_without_a_size_is_read_no_further_than_the_limit(tmp_path):
+    """/dev/zero (like a pipe) reports size 0: the read stops one byte past the limit."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(BitstreamError, match="holds more than the 1,000 bytes"):
+        bitstream.read_file("/dev/zero", max_bytes=1000)
+    small = tmp_path / "exact.msp"
+    small.write_bytes(bytes(range(200)) * 5)
+    assert bitstream.read_file(small, max_bytes=1000) == bytes(range(200)) * 5
 
 
 def test_files_larger_than_any_bitstream_or_unreadable_are_refused_unread(tmp_path, capsys):

@@ -237,7 +237,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_encoding(tmp_
 def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     import os
 
-    from mspviewer.cli.common import write_output
+    from mspviewer.files import write_output
 
     target = tmp_path / "out.msp"
     target.write_bytes(b"previous")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -265,3 +267,27 @@ def test_pmf_reaching_the_bound_is_the_coders_whole_distribution():
     narrow_symbols, narrow = element_pmf(sigma=2.0, symbol=1, bound=20)  # ±8: no tails folded in
     assert narrow_symbols[-1] == 8
     assert narrow.sum() == pytest.approx(1.0 - math.erfc(8.5 / 2.0 / math.sqrt(2)), rel=1e-12)
+
+
+def test_the_decoder_child_is_killed_when_the_wait_is_interrupted(monkeypatch):
+    """A cancel callback that raises (or an interrupt during the wait) must not leave the
+    fresh-process decoder running."""
+    import subprocess
+
+    from mspviewer.codec import inspection
+
+    children = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        children.append(real_popen(*args, **kwargs))
+        return children[-1]
+
+    def broken_cancel():
+        raise RuntimeError("the job runner went away")
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    with pytest.raises(RuntimeError, match="went away"):
+        inspection._run_child([sys.executable, "-c", "import time; time.sleep(60)"],
+                              dict(os.environ), 60, broken_cancel)
+    assert len(children) == 1 and children[0].poll() is not None  # killed and reaped

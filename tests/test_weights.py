@@ -108,6 +108,35 @@ def test_impossible_configuration_values_are_refused_clearly(tmp_path, tiny_mode
         load_model(path)
 
 
+@pytest.mark.parametrize("latent_channels, num_groups", [(256, 256), (65536 * 2, 4)])
+def test_configurations_the_bitstream_header_cannot_describe_are_refused(latent_channels,
+                                                                           num_groups):
+    """The header stores the group count in one byte and the latent channels in two: such a
+    model trained and loaded, then failed with struct.error at its first encode."""
+    from mspviewer.codec import MSPConfig, ModelConfig, TransformConfig
+
+    with pytest.raises(ModelFileError, match="at most 255 channel groups and 65,535"):
+        ModelConfig(transform=TransformConfig(latent_channels=latent_channels),
+                    msp=MSPConfig(num_groups=num_groups))
+
+
+def test_a_failed_save_keeps_the_previous_weights_and_leaves_no_temporary(tmp_path, tiny_model,
+                                                                         monkeypatch):
+    path = tmp_path / "m.pt"
+    save_weights(tiny_model, path, name="first")
+    before = path.read_bytes()
+
+    def torch_save_that_fails_halfway(payload, handle):
+        handle.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", torch_save_that_fails_halfway)
+    with pytest.raises(OSError, match="No space"):
+        save_weights(tiny_model, path, name="second")
+    assert path.read_bytes() == before and load_model(path).name == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
 def test_huge_widths_are_refused_before_allocating(tmp_path, tiny_model, monkeypatch):
     """A small file whose configuration asks for huge networks is refused by its shapes
     without building them (it allocated gigabytes first, or failed with a RuntimeError)."""

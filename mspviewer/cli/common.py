@@ -13,6 +13,7 @@ from mspviewer.codec import load_model, resolve_device
 from mspviewer.errors import MSPViewerError
 
 
+
 def add_model_arguments(parser) -> None:
     parser.add_argument("--model", default=None,
                         help="weights file (default: $MSPVIEWER_MODEL or the shipped model)")
@@ -58,29 +59,6 @@ def writable_output(path: str | Path, *inputs: str | Path, create_folders: bool 
     except OSError as error:
         raise MSPViewerError(f"cannot write output {path}: {error.strerror or error}") from None
     return path
-
-
-def write_output(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: a failure (disk full, interruption)
-    leaves any previous file there intact and no partial file behind."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(dir=path.resolve().parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        # A temporary file is private (0600); the output gets the mode a plain open() gives.
-        os.chmod(handle.name, path.stat().st_mode & 0o777 if path.exists() else _new_file_mode())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-def _new_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def integer_type(minimum: int, maximum: int | None = None):

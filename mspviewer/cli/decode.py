@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from mspviewer.cli.common import (add_model_arguments, model_from_args, writable_output,
-                                  write_output)
+from mspviewer.cli.common import add_model_arguments, model_from_args, writable_output
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import write_output
 
 # The decoded image is written losslessly, in the format its name asks for: a lossy format
 # (JPEG, WebP) would hand the user an image that is not what the decoder produced.

@@ -6,11 +6,12 @@ import sys
 
 from mspviewer import metrics
 from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit, tell,
-                                  writable_output, write_output)
+                                  writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
+from mspviewer.files import write_output
 from mspviewer.imageio import load_image
 
 DEFAULT_LAMBDA = 0.0067

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from mspviewer.cli.common import (add_model_arguments, integer_type, model_from_args, tell,
-                                  writable_output, write_output)
+                                  writable_output)
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import write_output
 from mspviewer.train.data import IMAGE_SUFFIXES
 
 

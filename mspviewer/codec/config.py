@@ -107,6 +107,10 @@ class ModelConfig:
         if m.num_groups < 1 or t.latent_channels % m.num_groups:
             problems.append(f"num_groups {m.num_groups} must divide latent_channels "
                             f"{t.latent_channels}")
+        # the bitstream header stores these in one and two bytes (mspviewer.codec.bitstream)
+        if m.num_groups > 255 or t.latent_channels > 65535:
+            problems.append(f"the bitstream holds at most 255 channel groups and 65,535 latent "
+                            f"channels, got {m.num_groups} and {t.latent_channels}")
         if len(r.lambdas) < 1 or any(not (0 < a < b) for a, b in zip(r.lambdas, r.lambdas[1:])) \
                 or not 0 < r.lambdas[0] or not math.isfinite(r.lambdas[-1]):
             problems.append(f"λ ladder must be positive, finite and increasing, got {r.lambdas}")

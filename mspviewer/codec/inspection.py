@@ -372,17 +372,20 @@ def _run_child(command: list[str], env: dict, timeout: float,
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env,
                                  text=True)
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                returncode = child.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                stop = "cancelled" if cancel is not None and cancel() else (
-                    f"decoder timed out after {timeout} s" if time.monotonic() > deadline
-                    else None)
-                if stop:
-                    child.kill()
-                    child.wait()
-                    return VerifyReport(False, None, None, stop, -1)
+        try:
+            while True:
+                try:
+                    returncode = child.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    stop = "cancelled" if cancel is not None and cancel() else (
+                        f"decoder timed out after {timeout} s" if time.monotonic() > deadline
+                        else None)
+                    if stop:
+                        return VerifyReport(False, None, None, stop, -1)
+        finally:  # also when cancel() raises or the wait is interrupted: no orphan decoder
+            if child.poll() is None:
+                child.kill()
+                child.wait()
         errors.seek(0)
         return returncode, errors.read()

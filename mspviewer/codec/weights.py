@@ -21,6 +21,7 @@ from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.bundled import models_dir
 from mspviewer.errors import ModelFileError
+from mspviewer.files import write_atomically
 
 WEIGHTS_FORMAT = "mspviewer-weights"
 WEIGHTS_VERSION = 1
@@ -54,9 +55,7 @@ def save_weights(model: MSPCodec, path: str | os.PathLike, name: str, card: dict
                "config": model.config.to_dict(), "card": card or {}, "state_dict": state}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)  # never leave a half-written weights file
+    write_atomically(path, lambda handle: torch.save(payload, handle))
 
 
 def load_tensor_file(path: Path, error: type[Exception], name: str, readable_name: str):
