@@ -254,6 +254,39 @@ def test_quality_search_when_everything_fits(pixels):
     assert result.below_target and result.quality == vvc.quality_range[0]  # lowest QP
 
 
+class CountingCodec:
+    """A real codec whose encodes are counted; ``cancel_after`` encodes set ``cancelled``."""
+
+    def __init__(self, codec, cancel_after: int | None = None):
+        self.codec, self.cancel_after = codec, cancel_after
+        self.name, self.encodes, self.cancelled = codec.name, 0, False
+
+    def quality_grid(self):
+        return self.codec.quality_grid()
+
+    def encode(self, pixels, quality):
+        self.encodes += 1
+        if self.cancel_after is not None and self.encodes >= self.cancel_after:
+            self.cancelled = True
+        return self.codec.encode(pixels, quality)
+
+
+def test_quality_search_stops_before_the_next_encode_once_cancelled(pixels):
+    jpeg = get_codec("jpeg-420")
+    target = bpp_of(jpeg, pixels, 50) * 0.93
+    full = CountingCodec(jpeg)
+    found = find_quality_for_bpp(full, pixels, target, cancel=lambda: False)
+    assert found is not None and full.encodes == found.encodes >= 6
+    for stop_after in (1, 3):
+        counting = CountingCodec(jpeg, cancel_after=stop_after)
+        assert find_quality_for_bpp(counting, pixels, target,
+                                    cancel=lambda c=counting: c.cancelled) is None
+        assert counting.encodes == stop_after
+    cancelled_first = CountingCodec(jpeg)
+    assert find_quality_for_bpp(cancelled_first, pixels, target, cancel=lambda: True) is None
+    assert cancelled_first.encodes == 0
+
+
 def test_quality_search_rejects_bad_targets(pixels):
     for target in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError):

@@ -134,6 +134,33 @@ def test_same_bpp_task(tiny_model, encoded):
         peak_signal_noise_ratio(pixels, outcome.decoded, data_range=255), abs=1e-9)
 
 
+def test_same_bpp_task_stops_searching_when_cancelled(encoded, monkeypatch):
+    """A superseded third-pane search must not run its remaining encodes (7–9 of them)."""
+    pixels, _ = encoded
+    real = get_codec("jpeg-444")
+    token = jobs.CancelToken()
+    encodes = []
+
+    class Cancelling:  # the real codec; the second encode is when the user moves on
+        name, label = real.name, real.label
+
+        def quality_grid(self):
+            return real.quality_grid()
+
+        def encode(self, image, quality):
+            encodes.append(quality)
+            if len(encodes) == 2:
+                token.cancel("superseded")
+            return real.encode(image, quality)
+
+        def decode(self, data):
+            return real.decode(data)
+
+    monkeypatch.setattr(jobs, "_get_codec", lambda name: Cancelling())
+    assert run_steps(jobs.same_bpp_task("jpeg-444", pixels, 1.0, token)) is None
+    assert len(encodes) == 2
+
+
 def test_profiles_come_from_the_core():
     from mspviewer.codec.profiles import load_profiles
 

@@ -11,6 +11,7 @@ when even the smallest setting is above the target is that smallest setting retu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,11 +35,18 @@ class QualitySearchResult:
         return len(self.tried)
 
 
-def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray,
-                         target_bpp: float) -> QualitySearchResult:
+class _Cancelled(Exception):
+    pass
+
+
+def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: float,
+                         cancel: Callable[[], bool] | None = None
+                         ) -> QualitySearchResult | None:
     """Bisect ``codec``'s settings for the rate closest to ``target_bpp`` from below.
 
-    Takes about log2(number of settings) encodes (7 for 0-100 qualities).
+    Takes about log2(number of settings) encodes (7 for 0-100 qualities). ``cancel()`` is
+    asked before every encode; once it returns True the search stops and returns None (a
+    setting found halfway would not be the answer). Without ``cancel`` it never returns None.
     """
     pixels = check_pixels(pixels)
     if not (isinstance(target_bpp, (int, float)) and math.isfinite(target_bpp)
@@ -51,10 +59,20 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray,
 
     def rate(index: int) -> float:
         if index not in encoded:
+            if cancel is not None and cancel():
+                raise _Cancelled
             encoded[index] = codec.encode(pixels, grid[index])
             tried.append((grid[index], 8.0 * len(encoded[index]) / (height * width)))
         return 8.0 * len(encoded[index]) / (height * width)
 
+    try:
+        return _bisect(codec, grid, target_bpp, rate, encoded, tried)
+    except _Cancelled:
+        return None
+
+
+def _bisect(codec: ClassicCodec, grid: list, target_bpp: float, rate: Callable[[int], float],
+            encoded: dict[int, bytes], tried: list) -> QualitySearchResult:
     low, high = 0, len(grid) - 1
     if rate(low) <= target_bpp and rate(high) > target_bpp:
         # Invariant: rate(low) <= target < rate(high).

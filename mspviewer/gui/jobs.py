@@ -473,8 +473,8 @@ def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
     codec = _get_codec(codec_name)
     yield StageProgress("search", f"{codec.label}: searching the setting for "
                         f"{target_bpp:.4f} bpp")
-    found = find_quality_for_bpp(codec, pixels, target_bpp)
-    if cancel:
+    found = find_quality_for_bpp(codec, pixels, target_bpp, cancel=cancel)
+    if found is None or cancel:  # stopped before its next encode
         return None
     decoded = codec.decode(found.data)
     point = _measure(pixels, decoded, found.num_bytes, quality=found.quality)
