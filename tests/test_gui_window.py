@@ -256,9 +256,13 @@ def test_open_msp_file(qtbot, encoded_window, tmp_path):
     other = tmp_path / "other.png"
     write_png(other, 32, 32, seed=9)
     window.open_path(other)
+    assert window.windowTitle() == "MSP viewer: other.png (32×32)"
     assert window.open_path(tmp_path / "again.msp")
     wait_idle(qtbot, window)
     assert window.session.result.original is None and window.session.image is None
+    assert window.windowTitle() == "MSP viewer: again.msp (80×48)"  # not other.png
+    window.set_image(None)
+    assert window.windowTitle() == "MSP viewer"
     assert window.metrics.value("psnr_rgb") == "no original"
     assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
 

@@ -381,6 +381,8 @@ class MainWindow(TeachingActions, QMainWindow):
         if image is not None:
             self.setWindowTitle(f"MSP viewer: {image.name} ({image.width}×{image.height})")
             self._start_sweeps()
+        else:  # never the name of an image that is gone
+            self.setWindowTitle("MSP viewer")
 
     def _reset_lof_panel(self) -> None:
         """Empty the LOF panel: the encode it showed was superseded (no finish will come)."""
@@ -632,6 +634,10 @@ class MainWindow(TeachingActions, QMainWindow):
             if result.original is None and self.session.image is not None:
                 self.set_image(None)  # the open image is not this stream's original
             self.session.set_result(result)
+            if self.session.image is None:
+                height, width = result.decoded.shape[:2]
+                self.setWindowTitle(f"MSP viewer: {Path(context['path']).name} "
+                                    f"({width}×{height})")
             self._remember(context.get("path"))
             if result.notes:
                 self.show_message("; ".join(result.notes), "info")
