@@ -725,3 +725,58 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
     assert window.errors[-1] == (f"Cannot export the comparison: cannot write {target}: "
                                  "Input/output error")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
+        qtbot, encoded_window, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import mspviewer.codec
+    from conftest import loud_tiny_model
+
+    from mspviewer.gui import jobs
+
+    window = encoded_window
+    new_models = iter([loud_tiny_model(seed=2), loud_tiny_model(seed=3)])
+    monkeypatch.setattr(mspviewer.codec, "load_model", lambda path: next(new_models))
+    stream = tmp_path / "stream.msp"
+    assert window.export_bitstream(stream)
+
+    def held_decode(model, data, original, device, token, *args, **kwargs):
+        deadline = time.monotonic() + 20
+        while not token.is_set() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        yield jobs.StageProgress("decode", "held")
+        return None
+
+    monkeypatch.setattr(jobs, "decode_task", held_decode)
+    assert window.open_path(stream)
+    decode = window.file_runner.current
+    assert decode is not None and decode.kind == "decode"
+    assert window.load_model("other.pt")
+    assert decode.token.reason == "superseded"  # decoded with the old model: moot
+    wait_idle(qtbot, window)
+
+    # an image does not depend on the model: it keeps being read and then opens
+    release = threading.Event()
+    real_load = jobs.load_image_task
+
+    def held_load(path, max_pixels, token):
+        release.wait(20)
+        return (yield from real_load(path, max_pixels, token))
+
+    monkeypatch.setattr(jobs, "load_image_task", held_load)
+    window.sync_open_pixels = 100
+    big = tmp_path / "big.png"
+    pixels = write_png(big, 32, 48, seed=5)
+    assert window.open_image(big)
+    load = window.file_runner.current
+    assert load is not None and load.kind == "load"
+    assert window.load_model("third.pt")
+    assert not load.token.is_set()
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.session.image is not None and window.session.image.path == big
+    assert np.array_equal(window.session.image.pixels, pixels)
+    assert window.errors == []

@@ -126,3 +126,25 @@ def test_workers_run_at_a_lower_priority_than_the_gui(qtbot, runner):
     qtbot.waitUntil(lambda: bool(finished(runner)), timeout=10_000)
     gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert finished(runner)[0][2] > gui or finished(runner)[0][2] == 19
+
+
+def test_cancel_if_cancels_and_drops_only_the_matching_tasks(qtbot, runner):
+    def tagged(tag, iterations):
+        task = fake(iterations, 0.005, result=tag)
+        task.context = {"tag": tag}
+        return task
+
+    running = runner.submit(tagged("model", 1000))
+    queued_keep = runner.submit(tagged("image", 3), replace=False)
+    queued_drop = runner.submit(tagged("model", 3), replace=False)
+    assert runner.cancel_if(lambda t: t.context["tag"] == "model", "superseded")
+    assert running.token.reason == "superseded" and not queued_keep.token.is_set()
+    assert runner.pending == [queued_keep]
+    qtbot.waitUntil(lambda: not runner.is_busy(), timeout=10_000)
+    assert [e[1] for e in finished(runner)] == [queued_keep]  # superseded: dropped
+    assert queued_drop.token.reason is None  # never started
+    # nothing matching: nothing cancelled
+    other = runner.submit(tagged("image", 1000))
+    assert not runner.cancel_if(lambda t: t.context["tag"] == "model")
+    assert not other.token.is_set()
+    runner.cancel()

@@ -444,7 +444,8 @@ class MainWindow(TeachingActions, QMainWindow):
             self.show_error(str(error))
             return False
         self.encoder.cancel("superseded")
-        self.file_runner.cancel("superseded")
+        # a stream decoded with the old model is moot; an image being read is not
+        self.file_runner.cancel_if(lambda task: "model" in (task.context or {}), "superseded")
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")

@@ -201,6 +201,18 @@ class TaskRunner(QObject):
         self._current.token.cancel(reason)
         return True
 
+    def cancel_if(self, predicate: Callable[[Task], bool], reason: str = "user") -> bool:
+        """Cancel the running task and drop the queued ones for which ``predicate(task)``
+        is true; the others go on. True when the running task was cancelled."""
+        self._pending = deque(task for task in self._pending if not predicate(task))
+        current = self._current
+        if current is not None and predicate(current):
+            current.token.cancel(reason)
+            self._update_busy()
+            return True
+        self._update_busy()
+        return False
+
     def shutdown(self, timeout_ms: int | None = None) -> None:
         """Cancel everything and stop the thread (waits for the running task to return)."""
         if self._closed:
