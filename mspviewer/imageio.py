@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -316,13 +317,27 @@ def _unreadable_tiff_reason(source: ImageSource) -> str | None:
             return None
         import tifffile
 
-        with tifffile.TiffFile(handle) as tiff:
+        with _tifffile_quiet(), tifffile.TiffFile(handle) as tiff:
             page = tiff.pages[0]
             dtype, samples = page.dtype, page.samplesperpixel
     except Exception:  # a damaged TIFF: the generic reason stands
         return None
+    if dtype is None:  # a page without sample data: damaged, not of an unsupported kind
+        return None
     return (f"a TIFF of {samples} {dtype} sample{'s' if samples > 1 else ''} per pixel, which "
             f"is not supported (TIFFs of 8- or 16-bit integer samples are, and 32-bit grey)")
+
+
+@contextlib.contextmanager
+def _tifffile_quiet():
+    """tifffile logs what it finds wrong ("… contains no pages") to stderr through the root
+    logger's last-resort handler; this probe only wants its answer (the error says the rest)."""
+    logger = logging.getLogger("tifffile")
+    was_disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = was_disabled
 
 
 def _reason(exc: Exception) -> str:
@@ -372,8 +387,13 @@ def _read_samples(image: Image.Image, reopen: Callable[[], Image.Image] | None) 
     if png_rawmode is not None:
         if reopen is not None:
             return _read_png_16bit_colour(image, reopen, png_rawmode)
-        samples = _read_8bit_or_16bit(image)
+        # A 16-bit colour key cannot be matched exactly against the high bytes: ignored.
+        key_ignored = image.info.get("transparency") is not None
+        samples = _read_8bit_or_16bit(image, colour_key=False)
         samples.notes.insert(0, "16-bit PNG reduced to 8 bits by Pillow (truncated, not rounded)")
+        if key_ignored:
+            samples.notes.append("its 16-bit transparent colour key was ignored (open the file "
+                                 "itself for exact 16-bit reading)")
         return samples
     if _is_16bit_colour_tiff(image):
         return _read_tiff_16bit_colour(image)
@@ -384,16 +404,19 @@ def _read_samples(image: Image.Image, reopen: Callable[[], Image.Image] | None) 
     return samples
 
 
-def _read_8bit_or_16bit(image: Image.Image) -> _Samples:
+def _read_8bit_or_16bit(image: Image.Image, colour_key: bool = True) -> _Samples:
     mode = image.mode
+    # before decoding: it reads the undecoded tile; 0 turns the key off
+    key_scale = _colour_key_scale(image) if colour_key else 0
     if mode in ("L", "LA", "RGB", "RGBA"):
-        return _with_colour_key(_samples(np.asarray(image), _MAX_8BIT), image)
+        return _with_colour_key(_samples(np.asarray(image), _MAX_8BIT), image, key_scale)
     if mode in _GREY_16BIT_MODES:
         grey = np.asarray(image).astype(np.uint16)  # also makes big-endian I;16B native
-        return _with_colour_key(_samples(grey, _MAX_16BIT), image)
+        return _with_colour_key(_samples(grey, _MAX_16BIT), image, key_scale)
     if mode == "1":
         grey = np.asarray(image).astype(np.uint8) * np.uint8(_MAX_8BIT)
-        return _samples(grey, _MAX_8BIT, "1-bit black and white expanded to 8 bits")
+        samples = _samples(grey, _MAX_8BIT, "1-bit black and white expanded to 8 bits")
+        return _with_colour_key(samples, image, _MAX_8BIT if colour_key else 0)
     if mode == "I":
         grey = np.clip(np.asarray(image), 0, _MAX_16BIT).astype(np.uint16)
         return _samples(grey, _MAX_16BIT, "32-bit integer samples clipped to 0..65535")
@@ -425,13 +448,22 @@ def _read_float(values: np.ndarray) -> _Samples:
     return _samples(grey, _MAX_8BIT, note)
 
 
-def _with_colour_key(samples: _Samples, image: Image.Image) -> _Samples:
+def _colour_key_scale(image: Image.Image) -> int:
+    """What the colour key is multiplied by to match the samples: Pillow expands 1, 2 and
+    4-bit grey PNG samples to 0…255 (×255, ×85, ×17) but keeps the key in the file's scale."""
+    if image.format != "PNG" or len(image.tile) != 1:
+        return 1
+    bits = {"1": 1, "L;2": 2, "L;4": 4}.get(image.tile[0][3])
+    return 1 if bits is None else _MAX_8BIT // (2 ** bits - 1)
+
+
+def _with_colour_key(samples: _Samples, image: Image.Image, key_scale: int = 1) -> _Samples:
     """Turn a grey or RGB colour key ("transparency" in PNG/GIF info) into an alpha channel."""
     key = image.info.get("transparency")
     channels = samples.array.shape[2]
-    if key is None or channels not in (1, 3):
+    if key is None or channels not in (1, 3) or key_scale == 0:
         return samples
-    key = np.atleast_1d(np.asarray(key))
+    key = np.atleast_1d(np.asarray(key)) * key_scale
     if key.shape != (channels,) or key.min() < 0 or key.max() > samples.max_value:
         return samples  # malformed key, or one for a bit depth we do not have: ignore it
     is_key = np.all(samples.array == key.astype(samples.array.dtype), axis=2, keepdims=True)

@@ -160,6 +160,21 @@ def test_broken_profiles_file_is_one_line(tmp_path, content, words):
     assert words in done.stderr
 
 
+@pytest.mark.parametrize("content", [
+    b"II*\x00" + bytes([8, 0, 0, 0]),  # its first page lies past the end of the file
+    b"II*\x00" + bytes([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]),  # a page with no entries at all
+])
+def test_a_damaged_tiff_is_one_line_on_stderr(tmp_path, model_file, content):
+    """Pillow's warnings ("Corrupt EXIF data") and tifffile's log lines went to stderr too,
+    and a page without samples was called "a TIFF of 1 None sample per pixel"."""
+    image = tmp_path / "damaged.tif"
+    image.write_bytes(content)
+    done = run_cli("encode", image, "-o", tmp_path / "x.msp", "--model", model_file)
+    assert done.returncode == 2 and not (tmp_path / "x.msp").exists()
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "not an image, or in a format Pillow cannot read" in done.stderr
+
+
 def test_pixel_limits_beyond_the_format_are_refused_by_the_parser(tmp_path, model_file):
     from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 

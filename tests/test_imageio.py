@@ -52,7 +52,7 @@ def _paeth(left: np.ndarray, up: np.ndarray, up_left: np.ndarray) -> np.ndarray:
     return np.where(left_is_nearest, left, np.where(to_up <= to_up_left, up, up_left))
 
 
-def png_16bit(samples: np.ndarray, colour_type: int) -> bytes:
+def png_16bit(samples: np.ndarray, colour_type: int, key: tuple[int, ...] | None = None) -> bytes:
     """A minimal writer of 16-bit PNGs (Pillow cannot write 16-bit colour PNGs).
 
     Rows cycle through all five PNG filter types, so the reader's unfiltering (which
@@ -73,9 +73,11 @@ def png_16bit(samples: np.ndarray, colour_type: int) -> bytes:
         encoded += ((row - prediction[filter_type]) % 256).astype(np.uint8).tobytes()
         previous = row
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    transparency = b"" if key is None else _png_chunk(b"tRNS", struct.pack(f">{len(key)}H", *key))
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", header)
+        + transparency
         + _png_chunk(b"IDAT", zlib.compress(bytes(encoded)))
         + _png_chunk(b"IEND", b"")
     )
@@ -258,6 +260,40 @@ def test_rgb_colour_key_becomes_transparent(tmp_path):
     assert tuple(loaded.pixels[0, 0]) == RED
 
 
+def low_depth_grey_png(levels: np.ndarray, bits: int, key: int) -> bytes:
+    """A grey PNG of ``bits`` (1, 2 or 4) per sample with a tRNS colour key ``key`` (in the
+    file's own 0 … 2**bits − 1 scale), written by hand: Pillow cannot write these."""
+    height, width = levels.shape
+    per_byte = 8 // bits
+    rows = bytearray()
+    for row in levels:
+        padded = np.concatenate([row, np.zeros(-width % per_byte, dtype=row.dtype)])
+        packed = [sum(int(v) << (8 - bits * (i + 1)) for i, v in enumerate(group))
+                  for group in padded.reshape(-1, per_byte)]
+        rows += bytes([0] + packed)  # filter type 0 (none)
+    header = struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"tRNS", struct.pack(">H", key))
+            + _png_chunk(b"IDAT", zlib.compress(bytes(rows))) + _png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_grey_colour_key_of_a_low_bit_depth_png_becomes_transparent(tmp_path, bits):
+    """Pillow scales 1/2/4-bit samples to 0…255 but keeps the key in the file's scale: the key
+    must be scaled too (it was dropped for 1 bit and never matched for 2 and 4)."""
+    top = 2 ** bits - 1
+    key = 0 if bits == 1 else 1  # black, or the first level above it (85 or 17 in 8 bits)
+    levels = np.array([[0, top, 1], [top, 0, 1]], dtype=np.uint8)
+    path = tmp_path / f"grey{bits}.png"
+    path.write_bytes(low_depth_grey_png(levels, bits, key=key))
+    grey = np.rint(levels * (255 / top)).astype(np.uint8)
+    composited = load_image(path, alpha="composite")  # transparent pixels become white
+    assert np.array_equal(composited.pixels[..., 0], np.where(levels == key, 255, grey))
+    assert any("colour key" in note for note in composited.notes), composited.notes
+    dropped = load_image(path, alpha="drop")  # the samples themselves, black kept
+    assert np.array_equal(dropped.pixels[..., 0], grey)
+
+
 # --- CMYK and other colour models --------------------------------------------------------
 
 
@@ -354,6 +390,23 @@ def test_48bit_rgb_png_keeps_all_16_bits(tmp_path):
     np.testing.assert_array_equal(loaded.pixels, expected_16_to_8(samples))
     assert tuple(loaded.pixels[0, 0]) == (1, 4, 254)
     assert loaded.notes == ("16-bit samples reduced to 8 bits (rounded)",)
+
+
+def test_16bit_colour_key_matches_all_16_bits_and_is_never_matched_on_high_bytes():
+    samples = random_uint16((5, 7, 3), seed=4)
+    key = (4660, 22136, 39612)
+    samples[0, 0] = key
+    samples[0, 1] = (4660 + 1, 22136, 39612)  # the same high bytes, another colour
+    data = png_16bit(samples, colour_type=2, key=key)
+    from_file = load_image(data)
+    assert tuple(from_file.pixels[0, 0]) == WHITE  # transparent, composited on white
+    np.testing.assert_array_equal(from_file.pixels[0, 1], expected_16_to_8(samples[0, 1]))
+    # An already open Pillow image holds the high bytes only: the key cannot be matched
+    # exactly, so it is ignored (with a note), not matched against 256 colours at a time.
+    with Image.open(io.BytesIO(data)) as image:
+        pixels, notes = pixels_from_pil(image)
+    np.testing.assert_array_equal(pixels, samples >> 8)
+    assert any("colour key was ignored" in note for note in notes), notes
 
 
 def test_64bit_rgba_png_is_composited_from_16_bits():

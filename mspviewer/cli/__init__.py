@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import sys
+import warnings
 
 from mspviewer.errors import MSPViewerError
 
@@ -94,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # Pillow warns about what it tolerates in a damaged file ("Corrupt EXIF data"); the
+    # command line's promise is one line per error, which load_image's error already is.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
         result = args.func(args)
     except MSPViewerError as error:
