@@ -780,3 +780,53 @@ def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
     assert window.session.image is not None and window.session.image.path == big
     assert np.array_equal(window.session.image.pixels, pixels)
     assert window.errors == []
+
+
+def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
+    from mspviewer.gui import jobs
+    from mspviewer.gui.session import Session
+    from mspviewer.gui.widgets.rd_panel import RDPanel
+    from mspviewer.rd import RDPoint
+
+    codecs = jobs.classic_codec_names()
+    session = Session()
+    panel = RDPanel(session, codecs)
+    qtbot.addWidget(panel)
+
+    def add(name):
+        label = dict((n, lab) for n, lab, _ in codecs)[name]
+        for bpp in (0.5, 1.0):
+            session.add_curve_point(name, label, RDPoint(bpp=bpp, psnr_rgb=30 + 4 * bpp))
+        panel.refresh()
+
+    def styles():
+        return {name: (item.opts["pen"].color().name(), item.opts["symbol"])
+                for name, item in panel.curve_items.items()}
+
+    session.add_learned_point("MSP λ=0.01", RDPoint(bpp=0.7, psnr_rgb=33.0))
+    session.add_learned_point("MSP λ=0.02", RDPoint(bpp=0.9, psnr_rgb=34.0))
+    session.learned_points[-1].latest = True
+    panel.refresh()
+    stars = {brush.color().name() for brush in panel.learned_item.data["brush"]}
+    assert len(stars) == 2  # the latest point stands out from the earlier ones
+
+    names = [name for name, _, _ in codecs]
+    for name in names:
+        add(name)
+    first = styles()
+    colours = [colour for colour, _ in first.values()]
+    assert len(set(colours)) == len(colours) == len(names)  # one colour per shipped codec
+    assert not set(colours) & stars
+
+    # unticked and ticked again, in another order: every codec keeps its own style
+    for gone in (["webp", "jpeg-420"], ["avif", "jpeg2000", "heic"]):
+        session.clear_curves(gone)
+        panel.refresh()
+        for name in reversed(gone):
+            add(name)
+        assert styles() == first
+    session.clear_curves()
+    panel.refresh()
+    for name in ("vvc", "webp"):  # two codecs on their own still look like themselves
+        add(name)
+    assert styles() == {name: first[name] for name in ("vvc", "webp")}

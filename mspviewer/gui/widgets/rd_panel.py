@@ -3,6 +3,8 @@ points arrive."""
 
 from __future__ import annotations
 
+import zlib
+
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
@@ -12,6 +14,15 @@ from mspviewer.gui.widgets.common import PALETTE, info_label, observe
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
            "ms_ssim_db": "MS-SSIM [dB]"}
+
+#: the learned points (stars): the latest one, and the earlier ones
+LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], PALETTE[0]
+#: the classic curves' colours, never a star's; with Tol's indigo and sand, one for each
+#: shipped codec
+CURVE_COLOURS = tuple(c for c in PALETTE if c not in (LATEST_COLOUR, EARLIER_COLOUR)) + (
+    "#332288", "#DDCC77")
+#: beyond as many codecs as colours, the symbol tells curves of one colour apart
+CURVE_SYMBOLS = ("o", "s", "t", "d")
 
 
 class RDPanel(QWidget):
@@ -33,6 +44,9 @@ class RDPanel(QWidget):
         self.codec_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.codec_button)
         self.codec_actions: dict[str, QAction] = {}
+        #: every known codec in menu order: a curve's style follows its codec's place here,
+        #: whatever is ticked and in which order the curves arrive
+        self.codec_order: list[str] = [name for name, _label, _available in codecs]
         for name, label, available in codecs:
             action = QAction(label if available else f"{label} (unavailable)", menu)
             action.setCheckable(True)
@@ -82,6 +96,15 @@ class RDPanel(QWidget):
             action.blockSignals(False)
         self.codecs_changed.emit(self.selected())
 
+    def curve_style(self, name: str) -> tuple[str, str]:
+        """(colour, symbol) of a classic codec's curve: fixed by its name."""
+        if name in self.codec_order:
+            index = self.codec_order.index(name)
+        else:  # not in the menu: stable across runs all the same
+            index = len(self.codec_order) + zlib.crc32(name.encode()) % len(CURVE_COLOURS)
+        return (CURVE_COLOURS[index % len(CURVE_COLOURS)],
+                CURVE_SYMBOLS[index // len(CURVE_COLOURS) % len(CURVE_SYMBOLS)])
+
     def curve_data(self, name: str) -> tuple[list[float], list[float]]:
         """The plotted (bpp, quality) of a classic codec, sorted by rate."""
         curve = self.session.curves.get(name)
@@ -119,8 +142,8 @@ class RDPanel(QWidget):
             xs, ys = self.curve_data(name)
             item = self.curve_items.get(name)
             if item is None:
-                colour = PALETTE[(len(self.curve_items) + 1) % len(PALETTE)]
-                item = self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o",
+                colour, symbol = self.curve_style(name)
+                item = self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol=symbol,
                                       symbolSize=5, symbolBrush=colour, symbolPen=None,
                                       name=self.session.curves[name].label)
                 self.curve_items[name] = item
@@ -132,7 +155,7 @@ class RDPanel(QWidget):
             self.learned_item = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("k"),
                                                    name="MSP (this image)")
             self.plot.addItem(self.learned_item)  # (named: the legend lists it)
-        brushes = [pg.mkBrush("#D55E00" if p[2] else "#0072B2") for p in points]
+        brushes = [pg.mkBrush(LATEST_COLOUR if p[2] else EARLIER_COLOUR) for p in points]
         if points:
             self.learned_item.setData(xs, ys, brush=brushes)
         else:
