@@ -182,6 +182,19 @@ def test_model_parameters_are_restored(wide_model):
     assert all(p.grad is None for p in wide_model.parameters())
 
 
+def test_a_progress_callback_that_raises_gives_the_parameters_back_at_once(wide_model):
+    flags = [p.requires_grad for p in wide_model.parameters()]
+
+    def listener_gone(record):
+        raise RuntimeError("the window closed")
+
+    with pytest.raises(RuntimeError, match="window closed") as caught:
+        encode_image(wide_model, smooth_image(32, 32), LAM, GRADIENT, progress=listener_gone)
+    # not only once the generator is collected: a held traceback (here `caught`, in the GUI
+    # an error report) keeps its frame, and so the generator, alive
+    assert caught.traceback and [p.requires_grad for p in wide_model.parameters()] == flags
+
+
 def test_greedy_reports_moves_and_never_increases_j(wide_model):
     x = image_to_tensor(smooth_image(32, 48, seed=4))
     records, result = run(optimise_latent(wide_model, x, LAM, GREEDY))

@@ -6,6 +6,7 @@ contract stays in :class:`mspviewer.codec.model.MSPCodec`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -106,14 +107,16 @@ def encode_image_steps(model: MSPCodec, pixels: np.ndarray, lam: float,
 
 def run_steps(steps: Generator, progress: OnProgress | None = None):
     """Drive a step generator to its end, calling ``progress`` on each record; returns its
-    return value."""
-    while True:
-        try:
-            record = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(record)
+    return value. If ``progress`` raises, the generator is closed at once (LOF gives the model
+    back its ``requires_grad`` flags then, not whenever the generator is collected)."""
+    with contextlib.closing(steps):
+        while True:
+            try:
+                record = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(record)
 
 
 def encode_image(model: MSPCodec, pixels: np.ndarray, lam: float,
