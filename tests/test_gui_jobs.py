@@ -132,6 +132,11 @@ def test_same_bpp_task(tiny_model, encoded):
         assert np.array_equal(outcome.decoded, np.asarray(jpeg.convert("RGB")))
     assert outcome.point.psnr_rgb == pytest.approx(
         peak_signal_noise_ratio(pixels, outcome.decoded, data_range=255), abs=1e-9)
+    # the difference pane's map comes computed, off the GUI thread
+    expected = np.abs(pixels.astype(np.float64) - outcome.decoded).mean(axis=2)
+    assert outcome.difference.dtype == np.float32 and outcome.difference.shape == pixels.shape[:2]
+    np.testing.assert_allclose(outcome.difference, expected, atol=1e-4)
+    assert outcome.difference.max() > 0
 
 
 def test_same_bpp_task_stops_searching_when_cancelled(encoded, monkeypatch):

@@ -830,3 +830,38 @@ def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
     for name in ("vvc", "webp"):  # two codecs on their own still look like themselves
         add(name)
     assert styles() == {name: first[name] for name in ("vvc", "webp")}
+
+
+def test_difference_mode_does_no_full_size_work_on_the_gui_thread(qtbot, encoded_window,
+                                                                  monkeypatch):
+    import threading
+
+    from mspviewer.gui import jobs
+
+    window = encoded_window
+    compare = window.compare
+    callers = []
+    real_map = jobs.difference_map
+
+    def recording_map(original, decoded):
+        callers.append(threading.current_thread())
+        return real_map(original, decoded)
+
+    monkeypatch.setattr(jobs, "difference_map", recording_map)
+    compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    classic, result = window.session.classic, window.session.result
+    assert classic is not None and classic.difference is not None
+    window.show_compare_mode("difference")
+    wait_idle(qtbot, window)
+    assert callers and threading.main_thread() not in callers  # the worker made the map
+    assert compare.classic.heat.isVisible() and compare.decoded.heat.isVisible()
+    assert np.array_equal(compare.classic.heat.image, classic.difference)
+    assert np.array_equal(compare.decoded.heat.image, result.difference)
+    # the colour levels, from a strided sample, match the levels of the whole maps
+    pixels = result.original.astype(np.float64)
+    full = np.concatenate([np.abs(pixels - result.decoded).mean(axis=2).ravel(),
+                           np.abs(pixels - classic.decoded).mean(axis=2).ravel()])
+    low, high = compare.color_bar.levels()
+    assert low == 0.0
+    assert high == pytest.approx(max(np.percentile(full, 99.5), 1.0), rel=0.05)

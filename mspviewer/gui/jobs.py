@@ -208,6 +208,8 @@ class ClassicOutcome:
     point: Any  #: RDPoint
     target_bpp: float
     below_target: bool
+    #: float32 (H, W): mean |original − decoded| over RGB, computed off the GUI thread
+    difference: np.ndarray | None = None
 
     def metrics_dict(self) -> dict:
         return {"codec": self.codec, "label": self.label, "quality": self.quality,
@@ -479,7 +481,8 @@ def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
     decoded = codec.decode(found.data)
     point = _measure(pixels, decoded, found.num_bytes, quality=found.quality)
     return ClassicOutcome(codec.name, codec.label, found.quality, found.data, decoded, point,
-                          float(target_bpp), bool(found.below_target))
+                          float(target_bpp), bool(found.below_target),
+                          difference=difference_map(pixels, decoded))
 
 
 def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,

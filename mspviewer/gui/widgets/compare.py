@@ -22,6 +22,14 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference"}
 IMAGE_BACKGROUND = "#d9d9d9"
+#: the difference maps' colour levels come from every LEVEL_STRIDE-th pixel each way: a
+#: percentile over a whole 4K map (twice) would hold the GUI thread for a noticeable time
+LEVEL_STRIDE = 4
+
+
+def difference_levels(maps, stride: int = LEVEL_STRIDE) -> tuple[float, float]:
+    """Colour levels of difference maps, from a strided sample of their pixels."""
+    return finite_levels([np.asarray(m)[::stride, ::stride] for m in maps])
 
 
 class _Pane:
@@ -238,10 +246,8 @@ class CompareView(QWidget):
                 self.classic.title.setText(f"{self.classic_box.currentText()}: "
                                            f"{'waiting for a result' if result else 'encode first'}")
                 self.classic.rgb.clear()
-            elif difference and original is not None:
-                from mspviewer.gui.jobs import difference_map
-
-                self._set_heat(self.classic.heat, difference_map(original, classic))
+            elif difference and entry.difference is not None:
+                self._set_heat(self.classic.heat, entry.difference)  # computed by its task
                 self.classic.title.setText(f"|Original − {entry.label}| "
                                            f"({entry.point.bpp:.3f} bpp)")
             else:
@@ -251,7 +257,7 @@ class CompareView(QWidget):
         if difference:
             heats = [p.heat.image for p in (self.decoded, self.classic)
                      if p.heat.isVisible() and p.heat.image is not None]
-            self._diff_levels = finite_levels(heats) if heats else (0.0, 1.0)
+            self._diff_levels = difference_levels(heats) if heats else (0.0, 1.0)
             self._diff_levels = (0.0, max(self._diff_levels[1], 1.0))
             self.color_bar.setLevels(self._diff_levels)
         size = self.image_size()
