@@ -54,6 +54,39 @@ def test_channel_reductions(encoded):
         latent_data.channel_values(a, "mu", a.y_hat.shape[0])
 
 
+def test_channel_reductions_stay_in_float32():
+    """The reductions run on the GUI thread when the latent panel redraws: no float64
+    copies of the (M, h, w) arrays (measured with tracemalloc, which numpy reports to)."""
+    import tracemalloc
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(4)
+    shape = (48, 40, 60)
+    analysis = SimpleNamespace(
+        y_hat=rng.integers(-6, 7, shape).astype(np.float32),
+        mu=rng.normal(0, 2, shape).astype(np.float32),
+        sigma=rng.uniform(0.1, 3, shape).astype(np.float32),
+        bits=rng.uniform(0, 8, shape).astype(np.float32))
+    size = analysis.y_hat.nbytes
+    for name in latent_data.QUANTITIES:
+        tracemalloc.start()
+        try:
+            values = latent_data.channel_values(analysis, name, None)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert values.dtype == np.float32 and values.shape == shape[1:]
+        assert peak <= (2.2 if name == "surprise" else 1.2) * size, (name, peak / size)
+        full = {key: getattr(analysis, key).astype(np.float64) for key in ("y_hat", "mu",
+                                                                           "sigma", "bits")}
+        expected = {"y_hat": (full["y_hat"] ** 2).mean(axis=0),
+                    "mu": (full["mu"] ** 2).mean(axis=0),
+                    "sigma": full["sigma"].mean(axis=0),
+                    "bits": full["bits"].sum(axis=0),
+                    "surprise": (np.abs(full["y_hat"] - full["mu"]) / full["sigma"]).mean(axis=0),
+                    }[name]
+        np.testing.assert_allclose(values, expected, rtol=1e-5, err_msg=name)
+
 def test_bit_allocation_sums_to_the_payload(encoded):
     _, result = encoded
     a = result.analysis

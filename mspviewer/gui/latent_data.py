@@ -51,10 +51,14 @@ def full_quantity(analysis, name: str) -> np.ndarray:
     """The (M, h, w) array of a quantity (surprise is |ŷ − μ| / σ)."""
     if name not in QUANTITIES:
         raise ValueError(f"unknown quantity {name!r}; use one of {tuple(QUANTITIES)}")
-    if name == "surprise":
-        sigma = np.asarray(analysis.sigma, np.float64)
-        residual = np.abs(np.asarray(analysis.y_hat, np.float64) - analysis.mu)
-        return np.divide(residual, sigma, out=np.zeros_like(residual), where=sigma > 0)
+    if name == "surprise":  # float32, computed in place: no float64 copies of (M, h, w)
+        sigma = np.asarray(analysis.sigma, np.float32)
+        residual = np.subtract(np.asarray(analysis.y_hat, np.float32),
+                               np.asarray(analysis.mu, np.float32))
+        np.abs(residual, out=residual)
+        np.divide(residual, sigma, out=residual, where=sigma > 0)
+        residual[~(sigma > 0)] = 0.0
+        return residual
     return np.asarray(getattr(analysis, name))
 
 
@@ -65,13 +69,15 @@ def channel_values(analysis, name: str, channel: int | None) -> np.ndarray:
         if not 0 <= channel < values.shape[0]:
             raise ValueError(f"channel {channel} is outside 0..{values.shape[0] - 1}")
         return values[channel].astype(np.float32)
+    # float32 throughout (the panel redraws on the GUI thread): the sums run over the
+    # channels only, a few hundred terms at most, well within float32's precision
     reduction = QUANTITIES[name][1]
-    values = values.astype(np.float64)
+    values = np.asarray(values, np.float32)
     if reduction == "energy":
-        return np.mean(values * values, axis=0).astype(np.float32)
+        return np.mean(np.square(values), axis=0, dtype=np.float32)
     if reduction == "sum":
-        return values.sum(axis=0).astype(np.float32)
-    return values.mean(axis=0).astype(np.float32)
+        return values.sum(axis=0, dtype=np.float32)
+    return values.mean(axis=0, dtype=np.float32)
 
 
 def scales(analysis) -> list[int]:
