@@ -549,10 +549,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 def write_file(path, data: bytes) -> None:
     """Write ``path`` whole or not at all (a failure leaves an earlier file intact); an
     OSError becomes a one-line :class:`MSPViewerError`."""
-    try:  # the shared helper (moving from the command line's module to mspviewer.files)
-        from mspviewer.files import write_output
-    except ImportError:
-        from mspviewer.cli.common import write_output
+    from mspviewer.files import write_output
 
     try:
         write_output(path, data)
