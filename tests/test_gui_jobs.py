@@ -235,3 +235,54 @@ def test_a_stronger_cancel_reason_overrides_the_user_one():
     assert token.reason == "superseded"
     token.cancel("shutdown")
     assert token.reason == "shutdown"
+
+
+class DeviceRecordingModel:
+    """Stands in for the model where only its device matters (no CUDA needed)."""
+
+    def __init__(self):
+        self.device, self.moves = "cpu", []
+
+    def to(self, device):
+        self.moves.append(device)
+        self.device = device
+
+
+def test_the_model_moves_device_only_when_no_other_task_uses_it():
+    model = DeviceRecordingModel()
+    with jobs.model_lease(model, "cpu") as first:
+        assert first.device == "cpu" and first.note is None
+        with jobs.model_lease(model, "cuda:0") as second:  # the first task still runs
+            assert second.device == "cpu" and model.moves == []
+            assert "ran on cpu, not cuda:0" in second.note
+        with jobs.model_lease(model) as wherever:
+            assert wherever.device == "cpu" and wherever.note is None
+    with jobs.model_lease(model, "cuda:0") as alone:  # nobody else: it moves
+        assert alone.device == "cuda:0" and model.moves == ["cuda:0"] and alone.note is None
+    with pytest.raises(RuntimeError):
+        with jobs.model_lease(model, "cuda:0"):
+            raise RuntimeError("a task that fails still gives the model back")
+    with jobs.model_lease(model, "cpu") as after_failure:
+        assert after_failure.device == "cpu" and model.moves == ["cuda:0", "cpu"]
+
+
+def test_every_task_that_runs_the_model_holds_a_lease(tiny_model, encoded, monkeypatch):
+    from mspviewer.gui.widgets.replay import replay_job
+
+    pixels, plain = encoded
+    held = []
+    real_lease = jobs.model_lease
+
+    def recording_lease(model, requested=None):
+        held.append(requested)
+        return real_lease(model, requested)
+
+    monkeypatch.setattr(jobs, "model_lease", recording_lease)
+    monkeypatch.setattr("mspviewer.gui.widgets.replay.model_lease", recording_lease)
+    run_steps(jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01),
+                               jobs.CancelToken()))
+    run_steps(jobs.decode_task(tiny_model, plain.bitstream, pixels, "cpu", jobs.CancelToken()))
+    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, (0.01,), "cpu", jobs.CancelToken()))
+    assert run_steps(replay_job(tiny_model, plain.analysis, pixels, jobs.CancelToken())) > 0
+    assert [str(device) for device in held] == ["cpu", "cpu", "cpu", "None"]
+    assert jobs._model_users.get(tiny_model, 0) == 0  # all given back

@@ -13,10 +13,12 @@ and ``mspviewer.baselines`` (classic codecs, quality search).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+import weakref
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +264,43 @@ def _measure(original: np.ndarray, decoded: np.ndarray, num_bytes: int, **extra)
     return evaluate_reconstruction(original, decoded, num_bytes, with_ms_ssim=True, **extra)
 
 
+# --- the shared model ---------------------------------------------------------------------------
+_model_users: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+_model_users_lock = threading.Lock()
+
+
+@dataclass
+class ModelLease:
+    device: Any  #: where the task runs the model
+    note: str | None = None  #: set when the model could not go where the task asked
+
+
+@contextlib.contextmanager
+def model_lease(model, requested=None) -> Iterator[ModelLease]:
+    """Use the window's one model from a worker thread, on ``requested`` when possible.
+
+    Encodes, the λ ladder, stream decodes and replays run on different threads. The model
+    moves to another device only when no other task is using it: moving it under a running
+    task fails that task ("expected all tensors on the same device"). Otherwise the task runs
+    where the model is, and the lease's note says so. ``requested`` None: wherever it is."""
+    with _model_users_lock:
+        users = _model_users.get(model, 0)
+        note = None
+        if requested is not None and model.device != requested:
+            if users:
+                note = (f"ran on {model.device}, not {requested}: another task was using the "
+                        f"model there")
+            else:
+                model.to(requested)  # under the lock: no task starts on a model in transit
+        _model_users[model] = users + 1
+        lease = ModelLease(model.device, note)
+    try:
+        yield lease
+    finally:
+        with _model_users_lock:
+            _model_users[model] -= 1
+
+
 # --- learned codec ------------------------------------------------------------------------------
 def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
                 cancel: CancelToken) -> Generator[Any, None, EncodeOutcome | None]:
@@ -274,12 +313,20 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
     """
     from mspviewer.codec import api
 
-    pixels = np.ascontiguousarray(pixels)
-    device = api.resolve_device(request.device)
-    if model.device != device:
-        yield StageProgress("device", f"moving the model to {device}")
-        model.to(device)
-    notes: list[str] = []
+    target = api.resolve_device(request.device)
+    if model.device != target:
+        yield StageProgress("device", f"moving the model to {target}")
+    with model_lease(model, target) as lease:
+        return (yield from _encode_on(model, np.ascontiguousarray(pixels), request, cancel,
+                                      lease))
+
+
+def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: CancelToken,
+               lease: ModelLease) -> Generator[Any, None, EncodeOutcome | None]:
+    from mspviewer.codec import api
+
+    device = lease.device
+    notes: list[str] = [lease.note] if lease.note else []
     if request.target_bpp is not None:
         yield StageProgress("rate", f"searching λ for {request.target_bpp:g} bpp "
                             f"(profile {request.profile})")
@@ -365,12 +412,11 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
     """
     from mspviewer.codec import api
 
-    target = api.resolve_device(device)
-    if model.device != target:
-        model.to(target)
-    yield StageProgress("decode", f"decoding {len(data):,} bytes")
-    result = api.decode_bytes(model, data, max_pixels)
-    notes: list[str] = []
+    with model_lease(model, api.resolve_device(device)) as lease:
+        target = lease.device
+        yield StageProgress("decode", f"decoding {len(data):,} bytes")
+        result = api.decode_bytes(model, data, max_pixels)
+    notes: list[str] = [lease.note] if lease.note else []
     point = difference = None
     if original is not None and original.shape != result.pixels.shape:
         notes.append(f"the open image is {original.shape[1]}×{original.shape[0]}, the stream "
@@ -425,21 +471,19 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
     """The learned codec (plain encoder) at several λ: RD points as progress records."""
     from mspviewer.codec.api import encode_image, resolve_device
 
-    target = resolve_device(device)
-    if model.device != target:
-        model.to(target)
     points = []
     lambdas = list(lambdas)
-    for i, lam in enumerate(lambdas):
-        if cancel:
-            break
-        yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)})",
-                            i / len(lambdas))
-        encoded = encode_image(model, pixels, lam)
-        point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream), quality=lam,
-                         encode_s=encoded.encode_seconds)
-        points.append(point)
-        yield CurvePoint("msp-fast", "MSP (fast)", point)
+    with model_lease(model, resolve_device(device)):
+        for i, lam in enumerate(lambdas):
+            if cancel:
+                break
+            yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)})",
+                                i / len(lambdas))
+            encoded = encode_image(model, pixels, lam)
+            point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
+                             quality=lam, encode_s=encoded.encode_seconds)
+            points.append(point)
+            yield CurvePoint("msp-fast", "MSP (fast)", point)
     return points
 
 

@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushBut
 
 from mspviewer.codec import inspection
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui.jobs import CancelToken
+from mspviewer.gui.jobs import CancelToken, model_lease
 from mspviewer.gui.widgets.common import (PALETTE, fmt, image_viewbox, info_label, observe,
                                           rgb_item, set_rgb, status_label)
 from mspviewer.gui.worker import Task, TaskRunner
@@ -104,6 +104,13 @@ def replay_job(model, record, original: np.ndarray | None, cancel: CancelToken,
     """
     factor = frame_reduction(record.image_size, len(record.passes) + 1, budget)
     frames = inspection.iter_replay_frames(model, record, original)
+    # the model stays where it is, and no other task moves it while the frames are made
+    with model_lease(model):
+        return (yield from _replay_frames(frames, factor, cancel))
+
+
+def _replay_frames(frames, factor: int, cancel: CancelToken
+                   ) -> Generator[inspection.ReplayFrame, None, int]:
     computed = 0
     try:
         while not cancel:
