@@ -252,6 +252,9 @@ def test_open_msp_file(qtbot, encoded_window, tmp_path):
     assert np.array_equal(opened.decoded, result.decoded)
     assert opened.point.psnr_rgb == pytest.approx(result.point.psnr_rgb)  # same original
     assert window.metrics.value("decode_check") == "decoded from file"
+    # the LOF panel claims no profile for it: a stream does not record how it was encoded
+    status = window.lof.status.text()
+    assert status.startswith("a stream read from a file") and "profile" not in status
     # a stream whose size differs from the open image: shown without an original
     other = tmp_path / "other.png"
     write_png(other, 32, 32, seed=9)
@@ -261,6 +264,7 @@ def test_open_msp_file(qtbot, encoded_window, tmp_path):
     wait_idle(qtbot, window)
     assert window.session.result.original is None and window.session.image is None
     assert window.windowTitle() == "MSP viewer: again.msp (80×48)"  # not other.png
+    assert "no original open" in window.lof.status.text()
     window.set_image(None)
     assert window.windowTitle() == "MSP viewer"
     assert window.metrics.value("psnr_rgb") == "no original"

@@ -630,10 +630,11 @@ class MainWindow(TeachingActions, QMainWindow):
                 return
             # the stream decoded: now, and only now, it replaces whatever the encoder is doing
             self.encoder.cancel("superseded")
-            self.lof.start(f"decoded {Path(context['path']).name}", None)
-            self.lof.finish(result, cancelled)
             if result.original is None and self.session.image is not None:
                 self.set_image(None)  # the open image is not this stream's original
+            # after set_image, which empties the LOF panel
+            self.lof.start(f"decoded {Path(context['path']).name}", None)
+            self.lof.finish(result, cancelled)
             self.session.set_result(result)
             if self.session.image is None:
                 height, width = result.decoded.shape[:2]

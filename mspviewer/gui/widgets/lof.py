@@ -149,7 +149,10 @@ class LOFPanel(QWidget):
             self.status.setText("cancelled before any result")
             return
         self.progress.setFormat("cancelled: best kept" if cancelled else "done")
-        if not self.records and outcome.point is not None:
+        if outcome.source == "file" and outcome.point is None:  # no original to measure
+            self.status.setText(f"a stream read from a file · {outcome.bpp:.4f} bpp · no "
+                                f"original open to measure PSNR against")
+        elif not self.records and outcome.point is not None:
             # No LOF iterations (profile fast): show the plain encoder as the single point.
             point = outcome.point
             mse = 255.0 ** 2 / 10 ** (point.psnr_rgb / 10) if point.psnr_rgb and \
@@ -159,9 +162,10 @@ class LOFPanel(QWidget):
                 values["J"] = point.bpp + outcome.lam * mse  # λ·255²·MSE on a 0..1 scale
             for key, value in values.items():
                 self._later(lambda key=key, value=float(value): self._single_point(key, value))
-            self.status.setText(
-                f"profile {outcome.profile}: plain encoder, no LOF iterations · "
-                f"{point.bpp:.4f} bpp · {point.psnr_rgb:.2f} dB")
+            how = (f"profile {outcome.profile}: plain encoder, no LOF iterations"
+                   if outcome.source != "file" else
+                   "a stream read from a file (how it was encoded is not recorded in it)")
+            self.status.setText(f"{how} · {point.bpp:.4f} bpp · {point.psnr_rgb:.2f} dB")
         elif self.records:
             last = self.records[-1]
             self.status.setText(f"{'cancelled after' if cancelled else 'finished:'} "
