@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
@@ -13,17 +14,22 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
 
     A failure (disk full, an exception in ``write``, an interruption) leaves any previous
     file at ``path`` intact and no partial file behind; two writers never share a temporary
-    name. The file gets the mode a plain ``open()`` would give (the temporary is 0600)."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(dir=path.resolve().parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
+    name. A symbolic link is written through (its target is replaced, the link stays). A new
+    file gets the mode a plain ``open()`` gives (the umask applies); a replaced one keeps its
+    mode where the file system allows it."""
+    target = Path(os.path.realpath(path))
+    temporary, handle = _create_beside(target)
     try:
         with handle:
             write(handle)
-        os.chmod(handle.name, path.stat().st_mode & 0o777 if path.exists() else _new_file_mode())
-        os.replace(handle.name, path)
+        if target.exists():
+            try:
+                os.chmod(temporary, target.stat().st_mode & 0o7777)
+            except OSError:  # e.g. FAT or some network shares: the write still counts
+                pass
+        os.replace(temporary, target)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -32,7 +38,14 @@ def write_output(path: str | os.PathLike, data: bytes) -> None:
     write_atomically(path, lambda handle: handle.write(data))
 
 
-def _new_file_mode() -> int:
-    umask = os.umask(0)  # the only way to read the umask; set back at once
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_beside(target: Path) -> tuple[Path, BinaryIO]:
+    """A new, empty temporary file in ``target``'s folder, opened for writing. Mode 0o666
+    before the umask, like ``open()``; the process umask is never changed (other threads
+    create files meanwhile)."""
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return temporary, os.fdopen(descriptor, "wb")

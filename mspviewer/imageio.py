@@ -47,6 +47,7 @@ import contextlib
 import io
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -200,7 +201,10 @@ def pixels_from_pil(
     """Convert a Pillow image's pixels to (H, W, 3) uint8 RGB, with notes.
 
     Applies the mode, bit-depth and alpha rules of :func:`load_image`, but neither the
-    size limit nor EXIF orientation, and Pillow's errors are not translated.
+    size limit nor EXIF orientation, and Pillow's errors are not translated. A PNG's own bit
+    depth is read from the undecoded image: pass one not yet loaded (``Image.open``), since
+    once loaded a 16-bit or 1/2/4-bit grey PNG looks like an 8-bit one (its colour key then
+    cannot be matched as stored in the file).
     """
     _check_alpha_policy(alpha)
     pixels, notes = _samples_to_rgb8(_read_samples(image, reopen=None), alpha)
@@ -328,16 +332,20 @@ def _unreadable_tiff_reason(source: ImageSource) -> str | None:
             f"is not supported (TIFFs of 8- or 16-bit integer samples are, and 32-bit grey)")
 
 
+_TIFFFILE_QUIET_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _tifffile_quiet():
     """tifffile logs what it finds wrong ("… contains no pages") to stderr through the root
     logger's last-resort handler; this probe only wants its answer (the error says the rest)."""
-    logger = logging.getLogger("tifffile")
-    was_disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = was_disabled
+    with _TIFFFILE_QUIET_LOCK:  # images load on several GUI threads: one flag, one owner
+        logger = logging.getLogger("tifffile")
+        was_disabled, logger.disabled = logger.disabled, True
+        try:
+            yield
+        finally:
+            logger.disabled = was_disabled
 
 
 def _reason(exc: Exception) -> str:

@@ -266,23 +266,32 @@ def test_the_model_moves_device_only_when_no_other_task_uses_it():
         assert after_failure.device == "cpu" and model.moves == ["cuda:0", "cpu"]
 
 
-def test_every_task_that_runs_the_model_holds_a_lease(tiny_model, encoded, monkeypatch):
+def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, encoded,
+                                                                   monkeypatch):
+    from mspviewer.codec import api, inspection
     from mspviewer.gui.widgets.replay import replay_job
 
     pixels, plain = encoded
-    held = []
-    real_lease = jobs.model_lease
+    users_seen = []  # how many leases the model had whenever a network ran
 
-    def recording_lease(model, requested=None):
-        held.append(requested)
-        return real_lease(model, requested)
+    def watched(function):
+        def call(*args, **kwargs):
+            users_seen.append(jobs._model_users.get(tiny_model, 0))
+            return function(*args, **kwargs)
+        return call
 
-    monkeypatch.setattr(jobs, "model_lease", recording_lease)
-    monkeypatch.setattr("mspviewer.gui.widgets.replay.model_lease", recording_lease)
+    for name in ("encode_image_steps", "encode_image", "decode_bytes"):
+        monkeypatch.setattr(api, name, watched(getattr(api, name)))
+    monkeypatch.setattr(inspection, "replay_latent", watched(inspection.replay_latent))
     run_steps(jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01),
                                jobs.CancelToken()))
     run_steps(jobs.decode_task(tiny_model, plain.bitstream, pixels, "cpu", jobs.CancelToken()))
     run_steps(jobs.lambda_ladder_task(tiny_model, pixels, (0.01,), "cpu", jobs.CancelToken()))
     assert run_steps(replay_job(tiny_model, plain.analysis, pixels, jobs.CancelToken())) > 0
-    assert [str(device) for device in held] == ["cpu", "cpu", "cpu", "None"]
+    assert len(users_seen) >= 5 and set(users_seen) == {1}, users_seen
     assert jobs._model_users.get(tiny_model, 0) == 0  # all given back
+
+
+def test_cuda_names_the_current_gpu():
+    assert jobs.same_device("cuda", "cuda:0") and jobs.same_device("cpu", "cpu")
+    assert not jobs.same_device("cuda:1", "cuda:0") and not jobs.same_device("cpu", "cuda")

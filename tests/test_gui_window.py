@@ -673,8 +673,6 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
         qtbot, encoded_window, tmp_path, monkeypatch):
     import threading
 
-    from PIL import Image
-
     from mspviewer.gui import jobs
 
     window = encoded_window
@@ -697,17 +695,17 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
     assert "Saved the decoded image" in window.messages.text()
     earlier = target.read_bytes()
 
-    # the disk fills up halfway through the next PNG: the earlier export survives
-    def failing_save(self, fp, format=None, **params):
-        if isinstance(fp, (str, Path)):
-            with open(fp, "wb") as handle:
-                handle.write(b"\x89PNG partial")
-        else:
-            fp.write(b"\x89PNG partial")
-        raise OSError(28, "No space left on device")
+    # the disk fills up halfway through writing the next PNG: the earlier export survives
+    from mspviewer import files
+
+    def write_half_then_fail(path, data):
+        def half(handle):
+            handle.write(data[:len(data) // 2])
+            raise OSError(28, "No space left on device")
+        files.write_atomically(path, half)
 
     with monkeypatch.context() as patch:
-        patch.setattr(Image.Image, "save", failing_save)
+        patch.setattr(files, "write_output", write_half_then_fail)
         for export in (window.export_decoded_png, window.export_side_by_side_png):
             export(target)
             wait_idle(qtbot, window)

@@ -162,15 +162,18 @@ def test_the_trend_command_prints_both_fits(tmp_path, capsys):
     history = tmp_path / "h.json"
     kodak_history.write_history(history, trend_records(
         lambda step: -10 - 10 * math.log2(step / 50_000), (50_000, 100_000, 200_000)))
-    assert kodak_history.main(["--history", str(history), "trend", "--target", "-30"]) == 0
+    assert kodak_history.main(["--history", str(history), "trend", "--target", "-35"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("BD-rate against webp (measured): 3 records from step 50,000 "
                                "to 200,000 (−10.0 % to −30.0 %)")
     assert lines[1] == "straight line in log(step): −10.0 points per doubling of the steps; " \
-                       "reaches the target at step 200,000"
+                       "reaches the target at step 282,843"  # 50,000 · 2^2.5
     assert kodak_history.main(["--history", str(history), "trend", "--json"]) == 0
     fit = json.loads(capsys.readouterr().out)
     assert fit["log_linear"]["step_at_target"] == pytest.approx(50_000 * 2 ** 2.5)
+    assert kodak_history.main(["--history", str(history), "trend", "--target", "-25"]) == 0
+    assert capsys.readouterr().out.strip() == ("BD-rate against webp (measured): −30.0 % at "
+                                               "step 200,000, the target −25.0 % is reached")
     assert kodak_history.main(["--history", str(history), "trend", "--since", "60000"]) == 2
     assert "3 or more steps from 60,000 on" in capsys.readouterr().err
 

@@ -13,7 +13,6 @@ from mspviewer.codec import load_model, resolve_device
 from mspviewer.errors import MSPViewerError
 
 
-
 def add_model_arguments(parser) -> None:
     parser.add_argument("--model", default=None,
                         help="weights file (default: $MSPVIEWER_MODEL or the shipped model)")

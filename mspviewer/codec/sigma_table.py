@@ -30,8 +30,9 @@ class SigmaTable:
     def index_of(self, sigma: torch.Tensor) -> torch.Tensor:
         """Nearest table index in log space (int64 tensor on sigma's device)."""
         position = (torch.log(sigma.float().clamp_min(1e-12)) - self.log_min) / self.log_step
-        # NaN (from a diverged latent) would become int64's minimum and index out of range;
-        # the cost it then gets is NaN anyway, so any valid index does
+        # NaN would become int64's minimum and index out of range. It comes only from LOF's
+        # diverged latent, whose cost is NaN anyway, so any valid index does: the coder
+        # refuses non-finite latents and loading refuses non-finite weights.
         position = torch.nan_to_num(position, nan=0.0)
         return position.round().clamp_(0, len(self.values) - 1).long()
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-import weakref
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,7 +266,25 @@ def _measure(original: np.ndarray, decoded: np.ndarray, num_bytes: int, **extra)
 
 # --- the shared model ---------------------------------------------------------------------------
 _model_users: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
-_model_users_lock = threading.Lock()
+# Reentrant: a lease given back by a generator collected while this thread holds the lock
+# (model.to allocates) must not deadlock.
+_model_users_lock = threading.RLock()
+
+
+def same_device(a, b) -> bool:
+    """Whether two device names or torch devices are one device: "cuda" is the current GPU,
+    so it is "cuda:0" on a one-GPU machine (torch compares them unequal)."""
+    import torch
+
+    a, b = torch.device(a), torch.device(b)
+    if a.type != b.type:
+        return False
+    if a.index is None or b.index is None:
+        current = torch.cuda.current_device() if a.type == "cuda" and \
+            torch.cuda.is_available() else 0
+        return (a.index if a.index is not None else current) == \
+            (b.index if b.index is not None else current)
+    return a.index == b.index
 
 
 @dataclass
@@ -286,7 +304,7 @@ def model_lease(model, requested=None) -> Iterator[ModelLease]:
     with _model_users_lock:
         users = _model_users.get(model, 0)
         note = None
-        if requested is not None and model.device != requested:
+        if requested is not None and not same_device(model.device, requested):
             if users:
                 note = (f"ran on {model.device}, not {requested}: another task was using the "
                         f"model there")
@@ -314,7 +332,7 @@ def encode_task(model, pixels: np.ndarray, request: EncodeRequest,
     from mspviewer.codec import api
 
     target = api.resolve_device(request.device)
-    if model.device != target:
+    if not same_device(model.device, target):
         yield StageProgress("device", f"moving the model to {target}")
     with model_lease(model, target) as lease:
         return (yield from _encode_on(model, np.ascontiguousarray(pixels), request, cancel,
@@ -351,8 +369,11 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
     history = list(lof.history) if lof is not None else []
     cancelled = bool(lof.cancelled) if lof is not None else False
     if lof is not None:
+        stopped = (" (cancelled: best so far)" if cancelled else
+                   " (stopped: a step made the latent non-finite; best so far kept)"
+                   if lof.stop_reason == "diverged" else "")
         notes.append(f"LOF: {lof.iterations} iterations, J {lof.J_initial:.4f} → "
-                     f"{lof.J_best:.4f}" + (" (cancelled: best so far)" if cancelled else ""))
+                     f"{lof.J_best:.4f}" + stopped)
     decoded = encoded.reconstruction
     decode_seconds = None
     matches = None
@@ -473,7 +494,9 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
 
     points = []
     lambdas = list(lambdas)
-    with model_lease(model, resolve_device(device)):
+    with model_lease(model, resolve_device(device)) as lease:
+        if lease.note:
+            yield StageProgress("device", lease.note)
         for i, lam in enumerate(lambdas):
             if cancel:
                 break
@@ -606,7 +629,8 @@ def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
     """Join ``panes`` side by side (one pane: as is), encode them as a PNG and write the
     file, off the GUI thread: compressing a Kodak-size comparison takes about a second.
     Not cancellable once started: an export the user asked for is finished (the window's
-    shutdown waits for it), and the file is written whole or not at all."""
+    shutdown waits for the running one; any still queued behind it are dropped), and the
+    file is written whole or not at all."""
     pixels = panes[0] if len(panes) == 1 else join_side_by_side(panes, gap)
     write_file(path, png_bytes(pixels))
     return path

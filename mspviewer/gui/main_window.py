@@ -413,9 +413,7 @@ class MainWindow(TeachingActions, QMainWindow):
         image = self.session.image
         original = image.pixels if image is not None else None
         model = self.session.model
-        # While an encode runs the model stays on its device: moving it would pull the
-        # weights from under the encoder.
-        device = str(model.device) if self.encoder.is_busy() else self.controls.device()
+        device = self.controls.device()  # jobs.model_lease keeps it put while others use it
         encoded_here = self.session.result
         known_source = (encoded_here is not None and encoded_here.source != "file"
                         and encoded_here.bitstream == data)
@@ -445,7 +443,7 @@ class MainWindow(TeachingActions, QMainWindow):
             return False
         self.encoder.cancel("superseded")
         # a stream decoded with the old model is moot; an image being read is not
-        self.file_runner.cancel_if(lambda task: "model" in (task.context or {}), "superseded")
+        self.file_runner.cancel_if(lambda task: task.kind == "decode", "superseded")
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")
@@ -758,10 +756,6 @@ class MainWindow(TeachingActions, QMainWindow):
             panes.append(self.session.classic.decoded)
         return panes
 
-    def side_by_side_pixels(self, gap: int = 8) -> np.ndarray:
-        """Original | decoded [| classic] as one uint8 image, separated by white gaps."""
-        return jobs.join_side_by_side(self._side_by_side_panes(), gap)
-
     def export_side_by_side_png(self, path) -> Task | None:
         return self._export_png("comparison", path, self._side_by_side_panes)
 
@@ -804,7 +798,7 @@ class MainWindow(TeachingActions, QMainWindow):
         try:
             jobs.write_file(Path(path), bytes(data.data()))
         except MSPViewerError as error:
-            self.show_error(f"Cannot write the screenshot: {error}")
+            self.show_error(f"Cannot save the screenshot: {error}")
             return False
         return True
 

@@ -114,6 +114,7 @@ class _Worker(QObject):
                 state["buffer"] = []
 
         task.token.reporter = report
+        generator = None
         try:
             generator = task.run(task.token)
             while True:
@@ -135,6 +136,8 @@ class _Worker(QObject):
             return
         finally:
             task.token.reporter = None
+            if generator is not None:  # what it holds (a model lease) goes back now, not at
+                generator.close()      # some later garbage collection
         flush()
         self.finished.emit(task, result)
 

@@ -24,6 +24,7 @@ import torch
 
 from mspviewer.codec.weights import load_tensor_file
 from mspviewer.errors import TrainingError
+from mspviewer.files import write_atomically
 
 MOMENT_DTYPE = torch.bfloat16
 
@@ -56,9 +57,7 @@ def pack_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> dic
     payload["handoff"] = {"moments": str(MOMENT_DTYPE).removeprefix("torch."),
                           "weight_average": "not kept"}
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(target.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, target)
+    write_atomically(target, lambda handle: torch.save(payload, handle))
     return {"source": str(source), "source_bytes": source.stat().st_size,
             "target": str(target), "target_bytes": target.stat().st_size,
             "step": int(payload["step"])}

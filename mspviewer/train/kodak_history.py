@@ -126,12 +126,12 @@ def trend(records: list[dict], since: int = 0, target: float = -35.0,
     per doubling of the steps stay the same: the optimistic reading) and a + b/step (gains
     die away towards an asymptote ``a``: the pessimistic one)."""
     points = [(r["step"], r["bd_rate_percent"].get(anchor)) for r in records
-              if r["step"] >= since and r["weights"] == "moving average"
+              if r["step"] >= max(since, 1) and r["weights"] == "moving average"
               and r["bd_rate_percent"].get(anchor) is not None]
     if len({step for step, _ in points}) < 3:
         raise MSPViewerError(f"a trend needs records at 3 or more steps from {since:,} on "
                              f"(moving average, with a BD-rate against {anchor}); "
-                             f"there are {len(points)}")
+                             f"there are {len({step for step, _ in points})}")
     steps = np.array([step for step, _ in points], dtype=float)
     rates = np.array([rate for _, rate in points], dtype=float)
     per_log, log_intercept = np.polyfit(np.log(steps), rates, 1)
@@ -152,6 +152,10 @@ def trend(records: list[dict], since: int = 0, target: float = -35.0,
 def describe_trend(fit: dict) -> str:
     first, last = fit["steps"][0], fit["steps"][-1]
     log_fit, saturating = fit["log_linear"], fit["saturating"]
+    if fit["bd_rate_percent"][-1] <= fit["target_percent"]:
+        return (f"BD-rate against {fit['anchor']}: {_percent(fit['bd_rate_percent'][-1])} at "
+                f"step {fit['steps'][-1]:,}, the target {_percent(fit['target_percent'])} "
+                f"is reached\n")
     lines = [f"BD-rate against {fit['anchor']}: {len(fit['steps'])} records from step "
              f"{first:,} to {last:,} ({_percent(fit['bd_rate_percent'][0])} to "
              f"{_percent(fit['bd_rate_percent'][-1])}); target {_percent(fit['target_percent'])}"]

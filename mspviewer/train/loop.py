@@ -35,6 +35,7 @@ from mspviewer.codec.api import resolve_device
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
+from mspviewer.files import write_atomically
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.data import CropSampler, list_images
 from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
@@ -214,9 +215,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "ema": self.ema.state_dict(), "segments": self.segments,
         }
-        temporary = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(payload, temporary)
-        os.replace(temporary, self.checkpoint_path)
+        write_atomically(self.checkpoint_path, lambda handle: torch.save(payload, handle))
 
     def load_checkpoint(self, path: Path | None = None) -> None:
         # On the CPU: load_state_dict copies weights and moments to the model's device.
