@@ -56,6 +56,7 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from mspviewer.errors import ImageLoadError
+from mspviewer.files import write_output
 
 DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
 
@@ -211,10 +212,21 @@ def pixels_from_pil(
     return pixels, tuple(notes)
 
 
-def save_png(pixels: np.ndarray, path: str | os.PathLike[str]) -> None:
-    """Write (H, W, 3) uint8 RGB pixels to ``path`` as a PNG (lossless)."""
+def encode_rgb8(pixels: np.ndarray, image_format: str = "PNG") -> bytes:
+    """(H, W, 3) uint8 RGB pixels as the bytes of a file in ``image_format`` (a Pillow
+    format name; PNG, TIFF, BMP and PPM are lossless). Any memory layout is accepted."""
+    if isinstance(pixels, np.ndarray):
+        pixels = np.ascontiguousarray(pixels)
     _require_rgb8(pixels)
-    Image.fromarray(pixels).save(path, format="PNG")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def save_png(pixels: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Write (H, W, 3) uint8 RGB pixels to ``path`` as a PNG (lossless), whole or not at all:
+    a failure leaves an earlier file at ``path`` as it was."""
+    write_output(path, encode_rgb8(pixels, "PNG"))
 
 
 # --- opening and error reporting ---------------------------------------------------------

@@ -18,6 +18,7 @@ from mspviewer.errors import ImageLoadError
 from mspviewer.imageio import (
     DEFAULT_MAX_PIXELS,
     LoadedImage,
+    encode_rgb8,
     load_image,
     pixels_from_pil,
     save_png,
@@ -128,10 +129,35 @@ def test_rgb_png_loads_unchanged_without_notes(tmp_path):
 
 @settings(max_examples=20, deadline=None)
 @given(arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9), st.just(3))))
-def test_save_png_then_load_is_lossless(pixels):
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    np.testing.assert_array_equal(load_image(buffer.getvalue()).pixels, pixels)
+def test_encoded_png_then_load_is_lossless(pixels):
+    np.testing.assert_array_equal(load_image(encode_rgb8(pixels)).pixels, pixels)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "TIFF", "BMP", "PPM"])
+def test_encode_rgb8_takes_any_layout_and_lossless_formats(image_format):
+    pixels = random_uint8((6, 9, 3), seed=3)
+    view = np.asfortranarray(pixels)[:, ::-1]  # neither C- nor F-contiguous
+    with Image.open(io.BytesIO(encode_rgb8(view, image_format))) as image:
+        assert image.format == image_format
+        np.testing.assert_array_equal(np.asarray(image.convert("RGB")), view)
+
+
+def test_a_failed_save_png_leaves_the_earlier_file(tmp_path, monkeypatch):
+    # Pillow writing straight into the target would leave it truncated; save_png encodes
+    # first and replaces the file only with a whole PNG.
+    path = tmp_path / "kept.png"
+    save_png(random_uint8((4, 4, 3), seed=1), path)
+    before = path.read_bytes()
+
+    def broken_save(image, handle, *args, **kwargs):
+        handle.write(b"\x89PNG partial")
+        raise OSError("disk full")
+
+    monkeypatch.setitem(Image.SAVE, "PNG", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_png(random_uint8((8, 8, 3), seed=2), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]  # no temporary left
 
 
 def test_bytes_and_pillow_image_sources(tmp_path):

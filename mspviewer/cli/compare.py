@@ -30,6 +30,7 @@ from mspviewer.baselines.registry import UnknownCodecError
 from mspviewer.cli.common import pixel_limit, writable_output
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import write_output
 
 LEARNED = "learned"
 DEFAULT_PROFILE = "fast"
@@ -309,7 +310,7 @@ def run(args) -> dict[str, Any]:
         "environment": {"mspviewer": __version__, "python": platform.python_version(),
                         "platform": platform.platform(), "seconds": round(elapsed, 3)},
     }
-    output.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_output(output, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
     if args.plot:
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
                     title=Path(args.image).name)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
-
-from PIL import Image
 
 from mspviewer.cli.common import add_model_arguments, model_from_args, writable_output
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
+from mspviewer.imageio import encode_rgb8
 
 # The decoded image is written losslessly, in the format its name asks for: a lossy format
 # (JPEG, WebP) would hand the user an image that is not what the decoder produced.
@@ -42,9 +40,7 @@ def run(args) -> dict:
     writable_output(args.output, args.bitstream)
     model = model_from_args(args)
     decoded = decode_bytes(model, data)
-    encoded = io.BytesIO()
-    Image.fromarray(decoded.pixels).save(encoded, format=image_format)
-    write_output(args.output, encoded.getvalue())
+    write_output(args.output, encode_rgb8(decoded.pixels, image_format))
     height, width = decoded.pixels.shape[:2]
     return {"input": args.bitstream, "output": args.output, "model": model.name,
             "width": width, "height": height, "bpp": decoded.analysis.bpp,

@@ -18,6 +18,7 @@ from mspviewer import rd
 from mspviewer.cli.common import writable_output
 from mspviewer.cli.compare import check_plot_path
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import write_output
 
 PLOT_ANCHORS = ("jpeg", "webp", "bpg_444_x265_ycbcr", "av1", "vtm",
                 "compressai-bmshj2018-hyperprior_mse_cpu")
@@ -160,7 +161,7 @@ def replace_marked_section(path: str | Path, begin: str, end: str, body: str,
     section = marked_section(begin, end)
     if not section.search(text):
         raise MSPViewerError(f"{path} has no {name} markers")
-    path.write_text(section.sub(lambda _match: f"{begin}\n{body}{end}", text))
+    write_output(path, section.sub(lambda _match: f"{begin}\n{body}{end}", text).encode())
 
 
 def check_section(path: Path) -> None:
@@ -200,7 +201,7 @@ def run(args) -> dict:
         written.append(args.plot)
     if args.markdown:
         link = markdown_link(args.plot, args.markdown) if args.plot else None
-        Path(args.markdown).write_text(results_table(document, link))
+        write_output(args.markdown, results_table(document, link).encode())
         written.append(args.markdown)
     if args.readme:
         link = markdown_link(args.plot, args.readme) if args.plot else None

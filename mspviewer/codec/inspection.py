@@ -276,7 +276,12 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
 
     In a GIF, Pillow merges identical consecutive frames (adding their durations) and
     quantises colours to a palette; the PNG sequence keeps every frame exactly."""
+    import io
+
     from PIL import Image
+
+    from mspviewer.files import write_output
+    from mspviewer.imageio import save_png
 
     if not frames:
         raise MSPViewerError("no replay frames to export")
@@ -285,12 +290,12 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
         if path.suffix.lower() == ".gif":
             images = [Image.fromarray(f.image) for f in frames]
             durations = [frame_ms] * (len(images) - 1) + [last_frame_ms]
-            images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+            encoded = io.BytesIO()
+            images[0].save(encoded, format="GIF", save_all=True, append_images=images[1:],
                            duration=durations, loop=0, optimize=False)
+            write_output(path, encoded.getvalue())  # whole or not at all
             return [path]
         if path.is_dir() or not path.suffix:
-            from mspviewer.imageio import save_png
-
             path.mkdir(parents=True, exist_ok=True)
             written = []
             for frame in frames:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mspviewer.errors import MSPViewerError
+from mspviewer.imageio import encode_rgb8
 
 #: Classic codecs swept for the RD panel unless the user picks others (fast ones only:
 #: VVC and HEIC take seconds per point).
@@ -600,19 +601,6 @@ def join_side_by_side(panes: list[np.ndarray], gap: int = 8) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 RGB pixels encoded as a PNG file's bytes (lossless)."""
-    import io
-
-    from PIL import Image
-
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise MSPViewerError(f"not an RGB image: {pixels.dtype} {pixels.shape}")
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def write_file(path, data: bytes) -> None:
     """Write ``path`` whole or not at all (a failure leaves an earlier file intact); an
     OSError becomes a one-line :class:`MSPViewerError`."""
@@ -632,7 +620,7 @@ def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
     shutdown waits for the running one; any still queued behind it are dropped), and the
     file is written whole or not at all."""
     pixels = panes[0] if len(panes) == 1 else join_side_by_side(panes, gap)
-    write_file(path, png_bytes(pixels))
+    write_file(path, encode_rgb8(pixels, "PNG"))
     return path
     yield  # a generator, as the runner expects; nothing to report meanwhile
 

@@ -11,6 +11,7 @@ import torch
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.codec.weights import save_weights
+from mspviewer.files import write_output
 from mspviewer.train.checkpoint import read_checkpoint
 from mspviewer.train.loop import WeightAverage
 from mspviewer.train.segments import merged, segment_line, unrecorded_segment
@@ -65,7 +66,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, name: str,
     }
     card.update(extra_card or {})
     save_weights(model, output, name=name, card=card)
-    Path(output).with_suffix(".md").write_text(model_card_markdown(card))
+    write_output(Path(output).with_suffix(".md"), model_card_markdown(card).encode())
     return card
 
 

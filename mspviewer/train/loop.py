@@ -35,7 +35,7 @@ from mspviewer.codec.api import resolve_device
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
-from mspviewer.files import write_atomically
+from mspviewer.files import write_atomically, write_output
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.data import CropSampler, list_images
 from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
@@ -371,9 +371,7 @@ class Trainer:
                 continue
             if isinstance(record, dict) and record.get("step", 0) <= self.step:
                 kept.append(line)
-        temporary = log.with_suffix(".tmp")
-        temporary.write_text("".join(line + "\n" for line in kept))
-        os.replace(temporary, log)
+        write_output(log, "".join(line + "\n" for line in kept).encode())
 
     def _refuse_an_earlier_run(self) -> None:
         """A fresh run never writes into a run folder that holds an earlier run: it would save
