@@ -124,7 +124,7 @@ def test_latent_views_show_the_analysis_arrays(qtbot, encoded_window):
     assert low < 0 < high  # ŷ, μ of one channel: symmetric levels
 
 
-def test_switch_views(qtbot, encoded_window):
+def test_switch_views(qtbot, encoded_window, monkeypatch):
     window = encoded_window
     result = window.session.result
     compare = window.compare
@@ -138,11 +138,25 @@ def test_switch_views(qtbot, encoded_window):
 
     compare.set_mode("split")
     assert compare.stack.currentWidget() is compare.split_view
-    compare.split_line.setValue(30)
-    assert np.array_equal(compare.split_left.image, result.original)
-    assert np.array_equal(compare.split_right.image, result.decoded[:, 30:])
-    placed = compare.split_right.mapRectToParent(compare.split_right.boundingRect())
-    assert placed.left() == pytest.approx(30) and placed.width() == pytest.approx(50)
+    # what is drawn: the original left of the line, the decoded image right of it (the
+    # columns beside the line, which its pen covers, are left out)
+    assert np.abs(result.original.astype(int) - result.decoded).max() > 8  # tells them apart
+    for line in (30, 55, 30):
+        compare.split_line.setValue(line)
+        shown = rendered_pixels(compare.split_view, compare.split_box, 48, 80)
+        assert np.array_equal(shown[:, :line - 1], result.original[:, :line - 1]), line
+        assert np.array_equal(shown[:, line + 1:], result.decoded[:, line + 1:]), line
+    # dragging moves a clipping rectangle; no image is sliced or uploaded again
+    uploads = []
+    for item in (compare.split_left, compare.split_right):
+        monkeypatch.setattr(item, "setImage", lambda *args, **kwargs: uploads.append(args))
+    for line in range(20, 70, 5):
+        compare.split_line.setValue(line)
+    assert uploads == []
+    monkeypatch.undo()
+    compare.split_line.setValue(200.0)  # dragged past the edge: held at the image's width
+    shown = rendered_pixels(compare.split_view, compare.split_box, 48, 80)
+    assert np.array_equal(shown[:, :78], result.original[:, :78])
 
     compare.set_mode("side")
     assert compare.decoded.rgb.isVisible() and not compare.decoded.heat.isVisible()

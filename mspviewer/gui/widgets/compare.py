@@ -12,8 +12,9 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout,
+                               QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
@@ -113,8 +114,15 @@ class CompareView(QWidget):
         self.split_box = image_viewbox()
         self.split_left = rgb_item()
         self.split_right = rgb_item()
+        # The decoded image is uploaded once and a clipping rectangle shows its right part:
+        # dragging moves only the rectangle, where re-slicing the image on every mouse event
+        # would copy and re-render the whole right part each time (slow on large images).
+        self.split_clip = QGraphicsRectItem()
+        self.split_clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self.split_clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
         self.split_box.addItem(self.split_left)
-        self.split_box.addItem(self.split_right)
+        self.split_box.addItem(self.split_clip, ignoreBounds=True)
+        self.split_right.setParentItem(self.split_clip)
         self.split_line = pg.InfiniteLine(angle=90, movable=True,
                                           pen=pg.mkPen("#ff3030", width=2),
                                           hoverPen=pg.mkPen("#ffcc00", width=3))
@@ -263,6 +271,7 @@ class CompareView(QWidget):
         size = self.image_size()
         if self.mode == "split":  # (only drawn when shown: set_mode refreshes)
             set_rgb(self.split_left, original if original is not None else decoded)
+            set_rgb(self.split_right, decoded)
             if size is not None:
                 self.split_line.setBounds((0, size[1]))
                 if not 0 < self.split_line.value() < size[1]:
@@ -282,11 +291,11 @@ class CompareView(QWidget):
             return
         decoded = self.decoded_pixels()
         if decoded is None:
-            set_rgb(self.split_right, None)
+            self.split_clip.setRect(QRectF())
             return
-        x = int(round(min(max(self.split_line.value(), 0), decoded.shape[1])))
-        set_rgb(self.split_right, np.ascontiguousarray(decoded[:, x:]) if x < decoded.shape[1]
-                else None, x0=x)
+        height, width = decoded.shape[:2]
+        x = int(round(min(max(self.split_line.value(), 0), width)))  # whole pixels
+        self.split_clip.setRect(QRectF(x, 0, width - x, height))
 
     # --- zoom ---------------------------------------------------------------------------------
     def master_box(self) -> pg.ViewBox:
