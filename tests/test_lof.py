@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -226,6 +228,60 @@ def test_lof_bitstreams_decode_bit_exactly(wide_model):
     assert encoded.analysis.estimated_bpp == pytest.approx(lof.bpp_best, rel=1e-4, abs=1e-6)
     from mspviewer.metrics import psnr_rgb
     assert psnr_rgb(pixels, decoded.pixels) == pytest.approx(lof.psnr_best, abs=1e-6)
+
+
+def test_annealed_rounding_draws_each_bin_with_its_probability():
+    from mspviewer.codec.lof import annealed_rounding
+
+    generator = torch.Generator().manual_seed(3)
+    n = 40_000
+    for fraction, temperature in ((0.3, 0.5), (0.45, 0.2), (0.8, 0.5), (0.3, 0.05)):
+        residual = torch.full((n,), -2.0 + fraction)
+        sample = annealed_rounding(residual, temperature, generator)
+        assert bool(((sample >= -2.0) & (sample <= -1.0)).all())  # between the two bins
+        # Gumbel-softmax picks its argmax with the category's probability; SGA's
+        # probabilities, computed here independently: ∝ exp(−atanh(distance) / τ)
+        down, up = math.exp(-math.atanh(fraction) / temperature), \
+            math.exp(-math.atanh(1 - fraction) / temperature)
+        expected = up / (down + up)
+        observed = float((sample > -1.5).float().mean())
+        assert abs(observed - expected) < 4 * math.sqrt(expected * (1 - expected) / n) + 1e-4
+    # cold: the nearest bin; and the relaxation passes a gradient
+    residual = torch.tensor([-1.7, -0.2, 0.3, 0.6, 2.4], requires_grad=True)
+    cold = annealed_rounding(residual, 1e-3, generator)
+    assert torch.allclose(cold, torch.round(residual.detach()), atol=1e-4)
+    warm = annealed_rounding(residual, 0.5, generator)
+    (grad,) = torch.autograd.grad(warm.sum(), [residual])
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_annealed_lof_keeps_best_repeats_and_decodes_bit_exactly(wide_model):
+    annealed = GRADIENT.replace(name="test-annealed", rounding="annealed", lof_iterations=6,
+                                temperature_start=0.5, temperature_end=0.1)
+    x = image_to_tensor(smooth_image(32, 48, seed=2))
+    records, result = run(optimise_latent(wide_model, x, LAM, annealed))
+    assert len(records) == 6 and all(r.phase == "gradient" for r in records)
+    check_keep_best(wide_model, x, result, records)  # J of every record is exact
+    assert result.J_best < result.J_initial
+    pixels = smooth_image(40, 56, seed=5)
+    first = encode_image(wide_model, pixels, LAM, annealed)
+    assert first.bitstream == encode_image(wide_model, pixels, LAM, annealed).bitstream
+    assert first.lof.J_best < first.lof.J_initial
+    decoded = decode_bytes(wide_model, first.bitstream)
+    assert np.array_equal(decoded.pixels, first.reconstruction)
+
+
+def test_an_annealed_evaluation_is_only_the_surrogate(wide_model):
+    from mspviewer.codec.lof import RDCost
+
+    cost = RDCost(wide_model, image_to_tensor(smooth_image(16, 16)), LAM)
+    y = cost.initial_latent().requires_grad_(True)
+    relaxed = cost.evaluate(y, differentiable=True, temperature=0.3)
+    assert relaxed.stats is None and torch.isfinite(relaxed.loss)
+    (grad,) = torch.autograd.grad(relaxed.loss, [y])
+    assert grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="surrogate"):
+        cost.evaluate(y, temperature=0.3)
 
 
 def test_fast_profile_is_the_plain_encoder(tiny_model):

@@ -104,6 +104,18 @@ def test_the_step_scales_with_lambda_as_the_profile_says(tmp_path):
     assert get_profile("balanced").learning_rate_at(0.0018) == get_profile("balanced").learning_rate
 
 
+def test_the_annealing_temperature_falls_geometrically():
+    profile = Profile("a", "annealed", lof_iterations=5, rounding="annealed",
+                      temperature_start=0.4, temperature_end=0.025)
+    assert [profile.temperature_at(step) for step in range(5)] == pytest.approx(
+        [0.4, 0.2, 0.1, 0.05, 0.025])
+    assert profile.replace(lof_iterations=1).temperature_at(0) == 0.025
+    entry = {"name": "x", "description": "d", "lof_iterations": 3, "rounding": "annealed",
+             "temperature_start": 1, "temperature_end": 1}  # JSON integers are accepted
+    text = json.dumps({"format": "mspviewer-profiles", "version": 1, "profiles": [entry]})
+    assert parse_profiles(text)["x"].temperature_start == 1.0
+
+
 @pytest.mark.parametrize("change, words", [
     ({"lof_iterations": -1}, "lof_iterations"),
     ({"speed": 3}, "unknown fields"),
@@ -128,6 +140,12 @@ def test_the_step_scales_with_lambda_as_the_profile_says(tmp_path):
     ({"lof_iterations": True}, "lof_iterations must be an integer"),
     ({"greedy": 1}, "greedy must be true or false"),
     ({"name": 7}, "name must be a string"),
+    ({"rounding": "gumbel"}, "rounding must be one of"),
+    ({"temperature_start": 0.1, "temperature_end": 0.2}, "temperature_end <= temperature_start"),
+    ({"temperature_start": 2.0}, "temperature_start <= 1"),
+    ({"temperature_end": 0}, "0.001 <= temperature_end"),
+    ({"temperature_end": float("nan")}, "temperatures must satisfy"),
+    ({"temperature_start": "hot"}, "temperature_start must be a number"),
 ])
 def test_invalid_profiles_are_refused(change, words):
     entry = {"name": "x", "description": "d", "lof_iterations": 3} | change

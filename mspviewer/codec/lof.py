@@ -22,6 +22,16 @@ Gradient phase
     learning rates) and did not diverge at the higher learning rate. The distortion is the
     MSE of the clamped synthesis.
 
+    Annealed rounding (profile ``rounding = "annealed"``): stochastic Gumbel annealing
+    (Yang, Bamler and Mandt, "Improving Inference for Neural Image Compression", NeurIPS
+    2020). The surrogate replaces each residual's rounding by a relaxed random choice
+    between its two nearest bins, the nearer one more likely, with a temperature that
+    falls over the iterations until the choice is practically the rounding itself. The
+    context networks, the rate (the discretised Gaussian at the relaxed residual) and the
+    synthesis all see the relaxed latent, so the gradient sees the effect of crossing
+    into a neighbouring bin before the hard rounding would. The surrogate is then no
+    longer the exact forward pass, so J is measured by a second, gradient-free pass.
+
     Learning-rate backoff (profile ``lr_backoff_patience``): the best step differs by image
     and λ and shrinks as the model trains (the surrogate's gradient then points less often
     where the exact J falls). After that many iterations without a new best J, LOF returns
@@ -130,9 +140,30 @@ class LOFResult:
 
 @dataclass
 class _Evaluation:
-    stats: torch.Tensor  # [exact bits, SSE of the 8-bit decoded image], on device
-    y_hat: torch.Tensor  # quantised latent (detached)
+    stats: torch.Tensor | None  # [exact bits, SSE of the 8-bit decoded image], on device
+    y_hat: torch.Tensor  # quantised latent (detached; relaxed, for an annealed surrogate)
     loss: torch.Tensor | None  # differentiable surrogate, when asked for
+
+
+#: keeps the relaxed rounding's distances to the two bins inside (0, 1), where atanh is finite
+_ANNEALING_EPS = 1e-5
+
+
+def annealed_rounding(residual: torch.Tensor, temperature: float,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic Gumbel annealing of ``round(residual)`` (Yang et al. 2020): a relaxed
+    sample of floor or floor + 1, with probabilities ∝ exp(−atanh(distance) / τ), drawn by
+    Gumbel-softmax at temperature τ. Differentiable in ``residual``; as τ → 0 the sample
+    becomes the nearest integer."""
+    down = torch.floor(residual.detach())
+    fraction = (residual - down).clamp(_ANNEALING_EPS, 1 - _ANNEALING_EPS)
+    logits = torch.stack([-torch.atanh(fraction), -torch.atanh(1 - fraction)], dim=-1)
+    log_probabilities = torch.log_softmax(logits / temperature, dim=-1)
+    uniform = torch.rand(logits.shape, generator=generator, device=residual.device,
+                         dtype=residual.dtype).clamp(_ANNEALING_EPS, 1 - _ANNEALING_EPS)
+    gumbel = -torch.log(-torch.log(uniform))
+    weights = torch.softmax((log_probabilities + gumbel) / temperature, dim=-1)
+    return down + weights[..., 1]
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -170,16 +201,27 @@ class RDCost:
         self.symbol_bound = model.config.coding.symbol_bound
         self.sigma_values = torch.as_tensor(model.sigma_table.values, dtype=torch.float32,
                                             device=self.x.device)
+        # Annealing's noise: seeded, so that an encode is repeatable.
+        self.noise = torch.Generator(device=self.x.device)
+        self.noise.manual_seed(0)
 
     def initial_latent(self) -> torch.Tensor:
         with torch.no_grad():
             return self.model.analyse(self.x, self.point).detach()
 
-    def evaluate(self, y: torch.Tensor, differentiable: bool = False) -> _Evaluation:
+    def evaluate(self, y: torch.Tensor, differentiable: bool = False,
+                 temperature: float | None = None) -> _Evaluation:
+        """The exact cost of ``y`` (``stats``) and, when ``differentiable``, the surrogate
+        loss of the same forward pass. With an annealing ``temperature`` the surrogate
+        relaxes the rounding instead (see :func:`annealed_rounding`) and no exact cost is
+        measured (``stats`` is None)."""
+        if temperature is not None and not differentiable:
+            raise ValueError("an annealed evaluation is the differentiable surrogate")
         with torch.set_grad_enabled(differentiable):
-            return self._evaluate(y, differentiable)
+            return self._evaluate(y, differentiable, temperature)
 
-    def _evaluate(self, y: torch.Tensor, differentiable: bool) -> _Evaluation:
+    def _evaluate(self, y: torch.Tensor, differentiable: bool,
+                  temperature: float | None) -> _Evaluation:
         model = self.model
         table = model.sigma_table
         batch, m, h, w = y.shape
@@ -190,6 +232,11 @@ class RDCost:
         def decide(coding_pass: CodingPass, positions, mu, sigma):
             y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
             residual = y_pass.float() - mu
+            if temperature is not None:
+                relaxed = annealed_rounding(residual, temperature, self.noise)
+                soft_bits.append(-torch.log2(discretized_gaussian_likelihood(relaxed, sigma)
+                                             .clamp_min(MIN_PROBABILITY)).sum())
+                return mu + relaxed
             rounded = torch.round(residual.detach())
             table_sigma = self.sigma_values[table.index_of(sigma.detach())]
             exact_bits.append(coded_bits(rounded, table_sigma, self.symbol_bound).sum())
@@ -217,7 +264,8 @@ class RDCost:
         x_hat = model.synthesise(y_hat, self.point, self.image_size).clamp(0, 1)
         decoded = (x_hat.detach() * 255.0).round()
         sse = (decoded - self.target_8bit).square().sum()
-        stats = torch.stack([torch.stack(exact_bits).sum().float(), sse.float()])
+        stats = None if temperature is not None else \
+            torch.stack([torch.stack(exact_bits).sum().float(), sse.float()])
         loss = None
         if differentiable:
             rate = torch.stack(soft_bits).sum() / self.num_pixels
@@ -348,9 +396,12 @@ class _State:
 
 def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _State
                     ) -> Generator[LOFProgress, None, None]:
+    annealed = profile.rounding == "annealed"
     y = y0.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([y], lr=profile.learning_rate_at(cost.lam))
-    evaluation = cost.evaluate(y, differentiable=True)  # graph for the first step
+    # Straight through, the exact J of an iterate comes from the forward pass that also
+    # builds the graph of the next step; annealed, the surrogate is a pass of its own.
+    evaluation = None if annealed else cost.evaluate(y, differentiable=True)
     lr_scale = 1.0
     since_best = 0  # iterations since the last new best J
     for step in range(profile.lof_iterations):
@@ -365,17 +416,18 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
             with torch.no_grad():
                 y.copy_(state.best.y)
             optimiser = torch.optim.Adam([y])
-            evaluation = cost.evaluate(y, differentiable=True)
+            evaluation = None if annealed else cost.evaluate(y, differentiable=True)
         learning_rate = _learning_rate(profile, cost.lam, step) * lr_scale
         for group in optimiser.param_groups:
             group["lr"] = learning_rate
+        if annealed:
+            evaluation = cost.evaluate(y, differentiable=True,
+                                       temperature=profile.temperature_at(step))
         optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
         optimiser.step()
         last = step == profile.lof_iterations - 1
-        # The exact J of the new iterate comes from the forward pass that also builds the
-        # graph of the next step (the last iterate needs no graph).
-        evaluation = cost.evaluate(y, differentiable=not last)
+        evaluation = cost.evaluate(y, differentiable=not (last or annealed))
         progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate)
         since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
         if not math.isfinite(progress.J):

@@ -17,6 +17,12 @@ Fields of a profile:
   LOF returns to the best latent, restarts Adam and halves the learning rate (0: off);
 - ``rate_gradient``: the rate term's gradient, ``continuous`` (of the bits at y − μ; the
   default) or ``rounded`` (of the bits at round(y − μ), straight through the rounding);
+- ``rounding``: how the gradient phase's surrogate quantises, ``straight_through`` (the
+  encoder's exact rounding, gradients passed through it; the default) or ``annealed``
+  (stochastic Gumbel annealing, Yang, Bamler and Mandt 2020: a relaxed random choice of the
+  two nearest bins whose temperature falls from ``temperature_start`` to
+  ``temperature_end``, geometrically over the iterations; ``rate_gradient`` then does not
+  apply). Either way J is measured exactly, with the encoder's rounding;
 - ``greedy``: run the greedy search after the gradient phase; ``greedy_budget``: how many
   exact RD evaluations it may spend; ``greedy_batch_fraction``: the first batch of a pass,
   as a fraction of that pass's elements;
@@ -44,6 +50,10 @@ PROFILES_VERSION = 1
 DEFAULT_PROFILE = "fast"
 LR_SCHEDULES = ("constant", "cosine")
 RATE_GRADIENTS = ("continuous", "rounded")  # see mspviewer.codec.lof
+ROUNDINGS = ("straight_through", "annealed")  # see mspviewer.codec.lof
+#: Annealing temperatures: at 1 the two nearest bins are nearly equally likely whatever
+#: the residual, so higher values only add noise.
+TEMPERATURE_RANGE = (1e-3, 1.0)
 #: Bounds of the λ scaling of LOF's step, far beyond any useful setting: they keep
 #: (λ / reference) ** exponent a finite float for every λ a model can be asked for.
 MAX_LR_LAMBDA_EXPONENT = 4.0
@@ -85,6 +95,9 @@ _FIELD_TYPES = {
     "lr_reference_lambda": ("a number", _is_number),
     "lr_backoff_patience": ("an integer", _is_integer),
     "rate_gradient": ("a string", lambda v: isinstance(v, str)),
+    "rounding": ("a string", lambda v: isinstance(v, str)),
+    "temperature_start": ("a number", _is_number),
+    "temperature_end": ("a number", _is_number),
     "greedy": ("true or false", lambda v: isinstance(v, bool)),
     "greedy_budget": ("an integer", _is_integer),
     "greedy_batch_fraction": ("a number", _is_number),
@@ -103,6 +116,9 @@ class Profile:
     lr_reference_lambda: float = 0.013
     lr_backoff_patience: int = 0
     rate_gradient: str = "continuous"
+    rounding: str = "straight_through"
+    temperature_start: float = 0.5
+    temperature_end: float = 0.05
     greedy: bool = False
     greedy_budget: int = 0
     greedy_batch_fraction: float = 0.05
@@ -138,6 +154,13 @@ class Profile:
         if self.rate_gradient not in RATE_GRADIENTS:
             problems.append(f"rate_gradient must be one of {RATE_GRADIENTS}, "
                             f"got {self.rate_gradient!r}")
+        if self.rounding not in ROUNDINGS:
+            problems.append(f"rounding must be one of {ROUNDINGS}, got {self.rounding!r}")
+        low, high = TEMPERATURE_RANGE
+        if not low <= self.temperature_end <= self.temperature_start <= high:  # NaN fails
+            problems.append(f"temperatures must satisfy {low:g} <= temperature_end <= "
+                            f"temperature_start <= {high:g}, got {self.temperature_start!r} "
+                            f"→ {self.temperature_end!r}")
         if not isinstance(self.greedy, bool):
             problems.append(f"greedy must be true or false, got {self.greedy!r}")
         if not isinstance(self.greedy_budget, int) or self.greedy_budget < 0:
@@ -163,6 +186,14 @@ class Profile:
         """Upper bound on the progress records LOF yields (for progress bars)."""
         return self.lof_iterations + (self.greedy_budget if self.greedy else 0)
 
+    def temperature_at(self, step: int) -> float:
+        """Annealing temperature of gradient step ``step`` (0-based): geometric from
+        ``temperature_start`` at the first step to ``temperature_end`` at the last."""
+        if self.lof_iterations <= 1:
+            return self.temperature_end
+        fraction = min(step, self.lof_iterations - 1) / (self.lof_iterations - 1)
+        return self.temperature_start * (self.temperature_end / self.temperature_start) ** fraction
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -185,7 +216,8 @@ class Profile:
             if isinstance(values.get(key), float) and values[key].is_integer():
                 values[key] = int(values[key])
         for key in ("learning_rate", "lr_lambda_exponent", "lr_reference_lambda",
-                    "greedy_batch_fraction", "time_budget_s"):
+                    "temperature_start", "temperature_end", "greedy_batch_fraction",
+                    "time_budget_s"):
             if isinstance(values.get(key), int) and not isinstance(values[key], bool):
                 values[key] = float(values[key])
         return cls(**values)
