@@ -649,9 +649,13 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     assert "lr 0.03" in panel.status.text()
     panel.add([LOFProgress(2, "gradient", J=1.1, best_J=1.0, learning_rate=0.015, **common)])
     assert "lr 0.015" in panel.status.text() and "lr 0.03" not in panel.status.text()
-    panel.add([LOFProgress(3, "greedy", J=0.9, best_J=0.9, accepted=1, **common)])
-    assert not re.search(r"\blr\b", panel.status.text())
-    assert panel.data("J") == ([1.0, 2.0, 3.0], [1.0, 1.1, 0.9])
+    assert "τ" not in panel.status.text()  # straight-through rounding has no temperature
+    panel.add([LOFProgress(3, "gradient", J=1.0, best_J=1.0, learning_rate=0.01,
+                           temperature=0.25, **common)])
+    assert "τ 0.25" in panel.status.text()  # annealed rounding names its temperature
+    panel.add([LOFProgress(4, "greedy", J=0.9, best_J=0.9, accepted=1, **common)])
+    assert not re.search(r"\blr\b", panel.status.text()) and "τ" not in panel.status.text()
+    assert panel.data("J") == ([1.0, 2.0, 3.0, 4.0], [1.0, 1.1, 1.0, 0.9])
 
 
 def test_a_panel_refresh_that_raises_is_reported_and_the_others_still_run(qtbot, window,

@@ -64,7 +64,7 @@ def test_lof_never_worse_than_the_plain_encoder(wide_model, seed):
     x = image_to_tensor(smooth_image(32, 48, seed=seed))
     records, result = run(optimise_latent(wide_model, x, LAM, GRADIENT))
     assert len(records) == GRADIENT.lof_iterations
-    assert all(r.phase == "gradient" for r in records)
+    assert all(r.phase == "gradient" and r.temperature == 0 for r in records)
     check_keep_best(wide_model, x, result, records)
     assert not result.cancelled and result.stop_reason == "completed"
     assert result.J_best < result.J_initial  # and on these images it does improve
@@ -261,6 +261,9 @@ def test_annealed_lof_keeps_best_repeats_and_decodes_bit_exactly(wide_model):
     x = image_to_tensor(smooth_image(32, 48, seed=2))
     records, result = run(optimise_latent(wide_model, x, LAM, annealed))
     assert len(records) == 6 and all(r.phase == "gradient" for r in records)
+    assert [r.temperature for r in records] == pytest.approx(
+        [annealed.temperature_at(step) for step in range(6)])
+    assert records[0].temperature == 0.5 and records[-1].temperature == pytest.approx(0.1)
     check_keep_best(wide_model, x, result, records)  # J of every record is exact
     assert result.J_best < result.J_initial
     pixels = smooth_image(40, 56, seed=5)

@@ -63,7 +63,8 @@ class _ProgressBar:
         self.bar.set_postfix_str(
             f"{progress.phase} J={progress.J:.4f} best={progress.best_J:.4f} "
             f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}"
-            + (f" lr={progress.learning_rate:.2g}" if progress.learning_rate else ""),
+            + (f" lr={progress.learning_rate:.2g}" if progress.learning_rate else "")
+            + (f" τ={progress.temperature:.2g}" if progress.temperature else ""),
             refresh=False)
         self.bar.update(progress.iteration - self.bar.n)
 

@@ -89,7 +89,9 @@ class LOFProgress:
     ``accepted``/``refused``: greedy batches kept/refused so far; ``moved``: latent
     elements changed by accepted greedy batches so far. ``total``: the most iterations the
     profile allows (for progress bars; LOF may stop earlier). ``learning_rate``: Adam's
-    step for this iteration, after schedule and backoff (0 for greedy trials)."""
+    step for this iteration, after schedule and backoff (0 for greedy trials).
+    ``temperature``: the annealing temperature of this iteration's surrogate (0 where the
+    rounding is straight through, and for greedy trials)."""
 
     iteration: int
     phase: str
@@ -103,6 +105,7 @@ class LOFProgress:
     moved: int = 0
     total: int = 0
     learning_rate: float = 0.0
+    temperature: float = 0.0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -380,7 +383,7 @@ class _State:
         return self.stop_reason is None
 
     def record(self, cost: RDCost, stats: torch.Tensor, y: torch.Tensor, phase: str,
-               learning_rate: float = 0.0) -> LOFProgress:
+               learning_rate: float = 0.0, temperature: float = 0.0) -> LOFProgress:
         self.iteration += 1
         j, bpp, psnr = cost.measures(stats)
         if j < self.best.J:
@@ -389,7 +392,8 @@ class _State:
             iteration=self.iteration, phase=phase, J=j, bpp=bpp, psnr=psnr,
             elapsed_s=time.perf_counter() - self.start, best_J=self.best.J,
             accepted=self.accepted, refused=self.refused, moved=self.moved,
-            total=self.profile.max_iterations, learning_rate=learning_rate)
+            total=self.profile.max_iterations, learning_rate=learning_rate,
+            temperature=temperature)
         self.history.append(progress)
         return progress
 
@@ -420,15 +424,16 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
         learning_rate = _learning_rate(profile, cost.lam, step) * lr_scale
         for group in optimiser.param_groups:
             group["lr"] = learning_rate
+        temperature = profile.temperature_at(step) if annealed else 0.0
         if annealed:
-            evaluation = cost.evaluate(y, differentiable=True,
-                                       temperature=profile.temperature_at(step))
+            evaluation = cost.evaluate(y, differentiable=True, temperature=temperature)
         optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
         optimiser.step()
         last = step == profile.lof_iterations - 1
         evaluation = cost.evaluate(y, differentiable=not (last or annealed))
-        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate)
+        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate,
+                                temperature)
         since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
         if not math.isfinite(progress.J):
             # A step far too long for this model (a profile's extreme learning rate) left the

@@ -1,7 +1,8 @@
 """LOF live curves: J, bpp and PSNR against the iteration, and the encode's progress bar.
 
 Progress records are taken as LOF yields them (``iteration``, ``J``, ``bpp``, ``psnr``,
-``phase``, ``elapsed_s``, ``best_J``, ``accepted``, ``refused``, ``learning_rate``); other records
+``phase``, ``elapsed_s``, ``best_J``, ``accepted``, ``refused``, ``learning_rate``,
+``temperature``); other records
 (:class:`~mspviewer.gui.jobs.StageProgress`) only update the status line.
 """
 
@@ -123,6 +124,9 @@ class LOFPanel(QWidget):
             learning_rate = _value(last, "learning_rate")
             if learning_rate:  # Adam's step, which the backoff halves when J stalls
                 parts.append(f"lr {learning_rate:.2g}")
+            temperature = _value(last, "temperature")
+            if temperature:  # annealed rounding: how random the surrogate's bins still are
+                parts.append(f"τ {temperature:.2g}")
             for key in ("accepted", "refused"):
                 value = getattr(last, key, None)
                 if value is not None:
