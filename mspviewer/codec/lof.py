@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator
 
@@ -261,8 +261,9 @@ class RDCost:
                 value = _StraightThrough.apply(y_pass.float(), value)
             return value
 
-        # The coder's arithmetic (one thread), so J's bits are the ones the file will have.
-        with coding_arithmetic(y.device):
+        # The coder's arithmetic (one thread), so J's bits are the ones the file will have;
+        # an annealed surrogate makes no coding decisions and runs with the usual threads.
+        with coding_arithmetic(y.device) if temperature is None else nullcontext():
             y_hat = model.prior.run(batch, h, w, self.gain, self.point.position, decide)
         x_hat = model.synthesise(y_hat, self.point, self.image_size).clamp(0, 1)
         decoded = (x_hat.detach() * 255.0).round()
