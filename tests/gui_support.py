@@ -99,3 +99,16 @@ class TickRecorder:
 
     def longest_gap(self) -> float:
         return float(np.max(np.diff(self.times))) if len(self.times) > 1 else 0.0
+
+
+def slow_fake_task(iterations: int, seconds_per_iteration: float, cancel, result=None):
+    """A long cancellable task for tests of the worker path: sleeps, reports progress."""
+    from mspviewer.gui.jobs import StageProgress
+
+    done = 0
+    start = time.perf_counter()
+    while done < iterations and not cancel:
+        time.sleep(seconds_per_iteration)
+        done += 1
+        yield StageProgress("fake", f"iteration {done}", done / iterations)
+    return {"iterations": done, "seconds": time.perf_counter() - start, "result": result}

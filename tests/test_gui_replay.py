@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 
 import torch  # noqa: E402
 from conftest import smooth_image  # noqa: E402
-from gui_support import rendered_pixels  # noqa: E402
+from gui_support import rendered_pixels, slow_fake_task  # noqa: E402
 
 from mspviewer.codec import inspection  # noqa: E402
 from mspviewer.codec.api import run_steps, tensor_to_image  # noqa: E402
@@ -301,7 +301,7 @@ def test_a_shared_runner_is_queued_behind_not_cancelled(qtbot, session, outcomes
     panel = ReplayPanel(session, runner=runner)
     qtbot.addWidget(panel)
     try:
-        other = runner.submit(Task("fake", "fake", lambda token: jobs.slow_fake_task(
+        other = runner.submit(Task("fake", "fake", lambda token: slow_fake_task(
             3, 0.05, token)))
         assert panel.build()
         assert other.token.reason is None  # the panel did not cancel the other task
@@ -310,11 +310,11 @@ def test_a_shared_runner_is_queued_behind_not_cancelled(qtbot, session, outcomes
         assert np.array_equal(panel.frames[-1].image, outcomes[0].decoded)
         # another task replacing ours on the shared runner: the panel notices
         panel.build()
-        runner.submit(Task("fake", "fake", lambda token: jobs.slow_fake_task(1, 0.01, token)))
+        runner.submit(Task("fake", "fake", lambda token: slow_fake_task(1, 0.01, token)))
         qtbot.waitUntil(lambda: not panel.is_building(), timeout=5000)
         assert panel.build_status.text().startswith("interrupted")
         panel.shutdown()  # not ours to stop
-        assert runner.submit(Task("fake", "fake", lambda t: jobs.slow_fake_task(1, 0.0, t)))
+        assert runner.submit(Task("fake", "fake", lambda t: slow_fake_task(1, 0.0, t)))
     finally:
         runner.shutdown()
 

@@ -11,6 +11,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from gui_support import slow_fake_task  # noqa: E402
+
 from mspviewer.errors import MSPViewerError  # noqa: E402
 from mspviewer.gui import jobs  # noqa: E402
 from mspviewer.gui.worker import Task, TaskRunner  # noqa: E402
@@ -29,7 +31,7 @@ def runner(qtbot):
 
 
 def fake(iterations, seconds=0.01, result="done"):
-    return Task("fake", "fake", lambda token: jobs.slow_fake_task(iterations, seconds, token,
+    return Task("fake", "fake", lambda token: slow_fake_task(iterations, seconds, token,
                                                                   result))
 
 

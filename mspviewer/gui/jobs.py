@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-import time
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -623,15 +622,3 @@ def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
     write_file(path, encode_rgb8(pixels, "PNG"))
     return path
     yield  # a generator, as the runner expects; nothing to report meanwhile
-
-
-def slow_fake_task(iterations: int, seconds_per_iteration: float, cancel: CancelToken,
-                   result: Any = None) -> Generator[Any, None, Any]:
-    """A stand-in for a long cancellable task (used by tests of the worker path)."""
-    done = 0
-    start = time.perf_counter()
-    while done < iterations and not cancel:
-        time.sleep(seconds_per_iteration)
-        done += 1
-        yield StageProgress("fake", f"iteration {done}", done / iterations)
-    return {"iterations": done, "seconds": time.perf_counter() - start, "result": result}
