@@ -266,10 +266,11 @@ class RDCost:
         with coding_arithmetic(y.device) if temperature is None else nullcontext():
             y_hat = model.prior.run(batch, h, w, self.gain, self.point.position, decide)
         x_hat = model.synthesise(y_hat, self.point, self.image_size).clamp(0, 1)
-        decoded = (x_hat.detach() * 255.0).round()
-        sse = (decoded - self.target_8bit).square().sum()
-        stats = None if temperature is not None else \
-            torch.stack([torch.stack(exact_bits).sum().float(), sse.float()])
+        stats = None  # an annealed surrogate's relaxed latent has no exact cost
+        if temperature is None:
+            decoded = (x_hat.detach() * 255.0).round()
+            sse = (decoded - self.target_8bit).square().sum()
+            stats = torch.stack([torch.stack(exact_bits).sum().float(), sse.float()])
         loss = None
         if differentiable:
             rate = torch.stack(soft_bits).sum() / self.num_pixels
