@@ -658,6 +658,22 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     assert panel.data("J") == ([1.0, 2.0, 3.0, 4.0], [1.0, 1.1, 1.0, 0.9])
 
 
+def test_lof_progress_bar_states_the_time_left_at_the_pace_so_far(qtbot):
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui.widgets.lof import LOFPanel
+
+    panel = LOFPanel()
+    qtbot.addWidget(panel)
+    panel.start("test", 200)
+    common = dict(J=1.0, best_J=1.0, bpp=0.5, psnr=30.0, total=200)
+    panel.add([LOFProgress(10, "gradient", elapsed_s=5.0, **common)])  # 0.5 s per iteration
+    assert panel.progress.text() == "10 / 200 iterations · about 2 min left"  # 190 × 0.5 s
+    panel.add([LOFProgress(150, "gradient", elapsed_s=15.0, **common)])  # 0.1 s per iteration
+    assert panel.progress.text() == "150 / 200 iterations · about 5 s left"
+    panel.add([LOFProgress(200, "gradient", elapsed_s=20.0, **common)])
+    assert panel.progress.text() == "200 / 200 iterations"
+
+
 def test_a_panel_refresh_that_raises_is_reported_and_the_others_still_run(qtbot, window,
                                                                          capsys):
     ran: list[str] = []

@@ -31,6 +31,22 @@ def _value(record, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _time_left(record, total: int) -> str:
+    """" · about N s left" at the mean pace so far; balanced and max take minutes on a CPU,
+    so the wait is worth stating. An upper bound late in a run: greedy trials cost less
+    than gradient steps and the search may converge before its budget."""
+    elapsed = _value(record, "elapsed_s")
+    done = int(getattr(record, "iteration", 0) or 0)
+    if not elapsed or done <= 0 or done >= total:
+        return ""
+    seconds = elapsed / done * (total - done)
+    if seconds < 1:
+        return ""
+    if seconds < 90:
+        return f" · about {seconds:.0f} s left"
+    return f" · about {seconds / 60:.0f} min left"
+
+
 class LOFPanel(QWidget):
     def __init__(self, scheduler=None, parent=None):
         super().__init__(parent)
@@ -112,6 +128,7 @@ class LOFPanel(QWidget):
             last = self.records[-1]
             if self.total:
                 self.progress.setValue(min(int(last.iteration), self.total))
+                self.progress.setFormat("%v / %m iterations" + _time_left(last, self.total))
             parts = [f"iteration {last.iteration}"]
             phase = getattr(last, "phase", None)
             if phase:
