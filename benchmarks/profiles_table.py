@@ -28,6 +28,7 @@ import hashlib
 import json
 import platform
 import re
+import shlex
 import statistics
 import sys
 import time
@@ -70,6 +71,8 @@ def parse_args(argv):
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="JSON-lines cache of encodes, for resuming "
                              f"(default {DEFAULT_RESULTS})")
+    parser.add_argument("--note", default=None,
+                        help="a sentence printed with the table (how it was run, caveats)")
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
                         help=f"markdown file to update (default {DEFAULT_DOC}); '-' for none")
     return parser.parse_args(argv)
@@ -190,11 +193,20 @@ def markdown(summary, profiles, context) -> str:
         counted = entry.get("bd_images", context["images"])
         return text if counted == context["images"] else f"{text} ({counted}/{context['images']})"
 
-    lines = [
+    lines = []
+    partial = partial_reasons(context)
+    if partial:
+        lines += [f"**Partial run** ({'; '.join(partial)}): it compares the profiles on what "
+                  "it measured; it is not the full-ladder, full-size result.", ""]
+    if context.get("note"):
+        lines += [context["note"], ""]
+    names = context.get("image_names") or []
+    lines += [
         f"Measured by `{context['command']}` on {context['date']}.",
         "",
         f"- Model: `{context['model']}` ({context['model_note']})",
         f"- Images: {context['images']} from `{context['folder']}`"
+        + (f" ({', '.join(names)})" if 0 < len(names) <= 8 else "")
         + (f", centre crop {context['crop']}" if context["crop"] else " (full size)"),
         f"- λ ladder: {', '.join(f'{v:g}' for v in context['lambdas'])}",
         f"- Device: {context['device']}",
@@ -220,6 +232,20 @@ def markdown(summary, profiles, context) -> str:
               "Every bitstream was "
               "decoded and matched the encoder's reconstruction exactly."]
     return "\n".join(lines) + "\n"
+
+
+def partial_reasons(context) -> list[str]:
+    """What makes a run less than the full measurement: crops, a subset of the folder's
+    images, a λ ladder other than the model's."""
+    reasons = []
+    if context["crop"]:
+        reasons.append(f"centre crops of {context['crop']}")
+    if context["images"] < context.get("folder_images", context["images"]):
+        reasons.append(f"{context['images']} of the folder's {context['folder_images']} images")
+    ladder = context.get("model_lambdas")
+    if ladder and list(context["lambdas"]) != list(ladder):
+        reasons.append(f"{len(context['lambdas'])} λ, not the model's ladder of {len(ladder)}")
+    return reasons
 
 
 def j_drop_table(summary, profiles, lambdas) -> list[str]:
@@ -269,7 +295,8 @@ def main(argv=None) -> int:
                 for name in profile_names]
     lambdas = ([float(v) for v in args.lambdas.split(",")] if args.lambdas
                else list(model.config.rate.lambdas))
-    paths = sorted(args.images.glob("*.png"))[:args.limit]
+    folder_images = sorted(args.images.glob("*.png"))
+    paths = folder_images[:args.limit]
     if not paths:
         raise SystemExit(f"no PNG images in {args.images}")
     model_id = model.model_id().hex()
@@ -306,12 +333,14 @@ def main(argv=None) -> int:
     card = getattr(model, "card", {}) or {}
     note = (f"{card['training_steps']} training steps" if "training_steps" in card
             else "no training record")
-    command = "python benchmarks/profiles_table.py " + " ".join(
-        a for a in (sys.argv[1:] if argv is None else argv))
+    command = shlex.join(["python", "benchmarks/profiles_table.py",
+                          *(sys.argv[1:] if argv is None else argv)])
     context = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"),
                "model": f"{model.name} {model_id}", "model_note": note,
                "images": len(paths), "folder": str(args.images), "crop": args.crop,
-               "lambdas": lambdas, "device": device_name}
+               "lambdas": lambdas, "device": device_name, "note": args.note,
+               "image_names": [p.stem for p in paths], "folder_images": len(folder_images),
+               "model_lambdas": list(model.config.rate.lambdas)}
     block = markdown(summary, names, context)
     print(block)
     if str(args.doc) != "-":

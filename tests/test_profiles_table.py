@@ -264,3 +264,24 @@ def test_a_second_run_reuses_every_row_and_replaces_the_table(table):
     text = table["doc"].read_text()
     assert text.count("<!-- profiles-table:cpu:begin -->") == 1
     assert text.startswith("# Encoding profiles\n\nWritten by hand.\n")
+
+
+def test_a_partial_run_says_what_it_left_out(table, tmp_path):
+    """Two λ of the model's six: the table says it is partial, and why; crops and a subset
+    of the folder are named too. A --note is printed with the table, and the command line
+    shown can be pasted back (quoted)."""
+    module = table["module"]
+    ladder = len(module.load_model(str(default_model_path())).config.rate.lambdas)
+    assert f"**Partial run** (2 λ, not the model's ladder of {ladder})" in table["printed"]
+    assert "(a-smooth, b-kodim23) (full size)" in table["printed"]
+    context = {"crop": "16x16", "images": 1, "folder_images": 2, "lambdas": [0.1, 0.2],
+               "model_lambdas": [0.1, 0.2]}
+    assert module.partial_reasons(context) == ["centre crops of 16x16",
+                                               "1 of the folder's 2 images"]
+    assert module.partial_reasons(context | {"crop": None, "images": 2}) == []
+
+    note = "Ran beside another job; times are upper bounds."
+    printed = run_table(module, table["arguments"][:-1] + [str(tmp_path / "doc.md"),
+                                                           "--note", note])
+    assert f"\n{note}\n" in printed
+    assert "--note 'Ran beside another job; times are upper bounds.'" in printed
