@@ -333,8 +333,10 @@ def main(argv=None) -> int:
     card = getattr(model, "card", {}) or {}
     note = (f"{card['training_steps']} training steps" if "training_steps" in card
             else "no training record")
-    command = shlex.join(["python", "benchmarks/profiles_table.py",
-                          *(sys.argv[1:] if argv is None else argv)])
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--note" in arguments[:-1]:  # the note stands above the command already
+        arguments[arguments.index("--note") + 1] = "..."
+    command = shlex.join(["python", "benchmarks/profiles_table.py", *arguments])
     context = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"),
                "model": f"{model.name} {model_id}", "model_note": note,
                "images": len(paths), "folder": str(args.images), "crop": args.crop,

@@ -268,8 +268,8 @@ def test_a_second_run_reuses_every_row_and_replaces_the_table(table):
 
 def test_a_partial_run_says_what_it_left_out(table, tmp_path):
     """Two λ of the model's six: the table says it is partial, and why; crops and a subset
-    of the folder are named too. A --note is printed with the table, and the command line
-    shown can be pasted back (quoted)."""
+    of the folder are named too. A --note is printed with the table, not again in the
+    command line shown."""
     module = table["module"]
     ladder = len(module.load_model(str(default_model_path())).config.rate.lambdas)
     assert f"**Partial run** (2 λ, not the model's ladder of {ladder})" in table["printed"]
@@ -284,4 +284,4 @@ def test_a_partial_run_says_what_it_left_out(table, tmp_path):
     printed = run_table(module, table["arguments"][:-1] + [str(tmp_path / "doc.md"),
                                                            "--note", note])
     assert f"\n{note}\n" in printed
-    assert "--note 'Ran beside another job; times are upper bounds.'" in printed
+    assert f"--doc {tmp_path / 'doc.md'} --note ...` on" in printed  # shown once, above
