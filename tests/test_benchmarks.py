@@ -127,3 +127,45 @@ def test_rate_control_benchmark_lands_on_a_reachable_target(tmp_path, capsys, ti
     assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(high)
                for row in result["rows"])
     assert "outside the model's range: 0.png" in capsys.readouterr().out
+
+
+def test_lof_time_budget_benchmark_compares_the_modes(tmp_path, capsys, tiny_model):
+    """Each budget runs fitted and cut LOF on every image and λ, both capped by it, and the
+    full schedule once; the table's means are those of the runs written to --json."""
+    import json
+
+    from conftest import smooth_image
+    from mspviewer.codec import save_weights
+    from mspviewer.imageio import save_png
+
+    benchmark = _load("lof_time_budget")
+    model_file = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_file, name="tiny")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save_png(smooth_image(16, 24, seed=3), folder / "a.png")
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text(json.dumps({"format": "mspviewer-profiles", "version": 1, "profiles": [
+        {"name": "fast", "description": "no LOF"},
+        {"name": "slow", "description": "more steps than the budget allows",
+         "lof_iterations": 60, "learning_rate": 0.1, "rounding": "annealed"}]}))
+    threads = torch.get_num_threads()
+    try:
+        benchmark.main([str(folder), "--budgets", "0.2", "--lambdas", "0.01",
+                        "--profile", "slow", "--profiles-file", str(profiles),
+                        "--model", str(model_file), "--json", str(tmp_path / "runs.json")])
+    finally:
+        torch.set_num_threads(threads)
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert sorted((r["mode"], r["budget"] or 0) for r in runs) == [
+        ("cut", 0.2), ("fitted", 0.2), ("full", 0)]
+    for run in runs:
+        assert run["drop"] >= 0
+        if run["mode"] == "full":
+            assert run["iterations"] == 60
+        else:  # a tiny model's iteration takes well over 0.2 s / 60 here
+            assert 0 < run["iterations"] < 60 and run["seconds"] < 0.2 + 0.5
+    printed = capsys.readouterr().out
+    for mode in ("fitted", "cut"):
+        (run,) = [r for r in runs if r["mode"] == mode]
+        assert f"| 0.2 s | {mode} | {run['drop']:.2f} % | {run['iterations']} |" in printed

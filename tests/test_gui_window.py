@@ -460,6 +460,37 @@ def test_cancel_mid_lof_keeps_best_so_far(qtbot, window, tmp_path):
     assert ys == [r.J for r in history]
 
 
+def test_lof_time_limit_control(qtbot, window, tmp_path):
+    """The LOF limit applies to profiles with LOF only; an encode under it stops with the
+    best latent, says why, and the progress bar follows the fitted schedule's length."""
+    controls = window.controls
+    controls.set_profile("fast")
+    assert not controls.time_limit.isEnabled()
+    controls.time_limit.setValue(5)
+    assert controls.request().time_budget_s is None  # fast runs no LOF
+    controls.set_profile("balanced")
+    assert controls.time_limit.isEnabled()
+    controls.time_limit.setValue(0)
+    assert controls.time_limit.text() == "none" and controls.request().time_budget_s is None
+
+    write_png(tmp_path / "lof.png", 48, 64, seed=5)
+    window.open_path(tmp_path / "lof.png")
+    controls.set_lambda(0.01)
+    controls.time_limit.setValue(1)
+    request = controls.request()
+    assert request.time_budget_s == 1 and "LOF at most 1 s" in request.describe()
+    window.start_encode(request)
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result is not None and not result.cancelled and result.decode_matches is True
+    history = result.lof_history
+    assert 0 < len(history) < 200
+    assert any("time limit 1 s" in note for note in result.notes), result.notes
+    # (the fitted length; more than the records only if the hard cap struck first)
+    assert window.lof.progress.maximum() == history[-1].total >= len(history)
+    assert history[-1].best_J == pytest.approx(min(r.J for r in history))
+
+
 def test_new_request_replaces_the_running_encode(qtbot, tiny_model, tmp_path):
     from mspviewer.gui import jobs
 

@@ -224,3 +224,36 @@ def test_encode_command_with_profile_and_target_bpp(tmp_path, model_file, run_cl
     assert not (tmp_path / "u.msp").exists()
     both = run_cli("encode", image, "-o", tmp_path / "b.msp", "--bpp", "0.3", "--lambda", "0.01")
     assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+def test_encode_command_time_budget(tmp_path, model_file, run_cli):
+    """--time-budget caps LOF (a profile of 100 000 steps stops, with the best latent, and
+    the stream decodes); it is refused unless positive and said to do nothing for fast."""
+    from mspviewer.imageio import save_png
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(32, 48), image)
+    profiles = write_profiles(
+        tmp_path / "profiles.json",
+        {"name": "fast", "description": "no LOF"},
+        {"name": "endless", "description": "far more steps than a test can wait for",
+         "lof_iterations": 100_000, "learning_rate": 0.3, "rounding": "annealed"})
+    out = tmp_path / "out.msp"
+    done = run_cli("--json", "encode", image, "-o", out, "--profile", "endless",
+                   "--lambda", "0.01", "--time-budget", "2", "--model", model_file,
+                   profiles=profiles)
+    assert done.returncode == 0, done.stderr
+    lof = json.loads(done.stdout)["lof"]
+    assert lof["stop_reason"] == "time_budget" and 0 < lof["iterations"] < 100_000
+    assert lof["J_best"] <= lof["J_initial"]
+    decoded = run_cli("decode", out, "-o", tmp_path / "out.png", "--model", model_file)
+    assert decoded.returncode == 0, decoded.stderr
+
+    fast = run_cli("encode", image, "-o", tmp_path / "f.msp", "--time-budget", "2",
+                   "--model", model_file, profiles=profiles)
+    assert fast.returncode == 0 and "no effect" in fast.stderr
+    for wrong in ("0", "-1", "nan"):
+        refused = run_cli("encode", image, "-o", tmp_path / "w.msp", "--time-budget", wrong,
+                          "--profile", "endless", "--model", model_file, profiles=profiles)
+        assert refused.returncode == 2 and "--time-budget" in refused.stderr, wrong
+        assert not (tmp_path / "w.msp").exists()

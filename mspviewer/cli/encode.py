@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from mspviewer import metrics
-from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit, tell,
-                                  writable_output)
+from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit,
+                                  positive_number, tell, writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
@@ -31,6 +31,10 @@ def register(subparsers) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
                         help=f"encoding profile: {', '.join(profile_names())} "
                              f"(default {DEFAULT_PROFILE}; see `mspviewer profiles`)")
+    parser.add_argument("--time-budget", type=positive_number, default=None, metavar="S",
+                        help="seconds LOF may take (each LOF run, with --bpp); its schedule "
+                             "is fitted to them and the best latent is kept (default: the "
+                             "profile's, none for the shipped ones)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar for the latent optimisation")
     # The format's own limit caps it: a larger image would give a file no decoder reads.
@@ -60,6 +64,8 @@ class _ProgressBar:
             self.bar = tqdm(total=progress.total or None, file=sys.stderr, unit="it",
                             desc="LOF" if self.runs == 1 else f"LOF (probe {self.runs})",
                             dynamic_ncols=True, leave=False)
+        if progress.total and progress.total != self.bar.total:  # a time budget's fit
+            self.bar.total = progress.total
         self.bar.set_postfix_str(
             f"{progress.phase} J={progress.J:.4f} best={progress.best_J:.4f} "
             f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}"
@@ -76,6 +82,11 @@ class _ProgressBar:
 
 def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
+    if args.time_budget is not None:
+        if profile.uses_lof:
+            profile = profile.replace(time_budget_s=args.time_budget)
+        else:
+            tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
     output = writable_output(args.output, args.image)
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:

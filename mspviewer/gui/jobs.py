@@ -129,10 +129,22 @@ class EncodeRequest:
     target_bpp: float | None = None
     device: str = "cpu"
     verify_decode: bool = True  #: decode the stream after encoding (timing and bit-exact check)
+    time_budget_s: float | None = None  #: seconds LOF may take (None: the profile's)
 
     def describe(self) -> str:
         rate = f"target {self.target_bpp:g} bpp" if self.target_bpp else f"λ = {self.lam:.5g}"
-        return f"profile {self.profile}, {rate}, {self.device}"
+        limit = f", LOF at most {self.time_budget_s:g} s" if self.time_budget_s else ""
+        return f"profile {self.profile}{limit}, {rate}, {self.device}"
+
+    def resolved_profile(self):
+        """The :class:`~mspviewer.codec.profiles.Profile` to encode with: the named one,
+        with this request's time budget where it runs LOF."""
+        from mspviewer.codec.profiles import get_profile
+
+        profile = get_profile(self.profile)
+        if self.time_budget_s and profile.uses_lof:
+            profile = profile.replace(time_budget_s=float(self.time_budget_s))
+        return profile
 
 
 @dataclass
@@ -345,10 +357,11 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
 
     device = lease.device
     notes: list[str] = [lease.note] if lease.note else []
+    profile = request.resolved_profile()
     if request.target_bpp is not None:
         yield StageProgress("rate", f"searching λ for {request.target_bpp:g} bpp "
                             f"(profile {request.profile})")
-        encoded = api.encode_to_bpp(model, pixels, request.target_bpp, request.profile,
+        encoded = api.encode_to_bpp(model, pixels, request.target_bpp, profile,
                                     cancel=cancel, progress=cancel.report)
         reached = encoded.analysis.bpp
         if abs(reached / request.target_bpp - 1) <= api.DEFAULT_BPP_TOLERANCE:
@@ -364,14 +377,16 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         yield StageProgress("encode", f"encoding at λ = {request.lam:.5g}, profile "
                             f"{request.profile}")
         encoded = yield from api.encode_image_steps(model, pixels, request.lam,
-                                                    request.profile, cancel=cancel)
+                                                    profile, cancel=cancel)
     lof = getattr(encoded, "lof", None)
     history = list(lof.history) if lof is not None else []
     cancelled = bool(lof.cancelled) if lof is not None else False
     if lof is not None:
         stopped = (" (cancelled: best so far)" if cancelled else
                    " (stopped: a step made the latent non-finite; best so far kept)"
-                   if lof.stop_reason == "diverged" else "")
+                   if lof.stop_reason == "diverged" else
+                   f" (time limit {profile.time_budget_s:g} s: schedule fitted to it)"
+                   if lof.stop_reason == "time_budget" else "")
         notes.append(f"LOF: {lof.iterations} iterations, J {lof.J_initial:.4f} → "
                      f"{lof.J_best:.4f}" + stopped)
     decoded = encoded.reconstruction

@@ -70,6 +70,17 @@ class ControlsPanel(QWidget):
         self.bpp_spin.setValue(0.5)
         self.bpp_spin.setSuffix(" bpp")
 
+        self.time_limit = QDoubleSpinBox()
+        self.time_limit.setRange(0, 24 * 3600)
+        self.time_limit.setDecimals(0)
+        self.time_limit.setSingleStep(10)
+        self.time_limit.setSuffix(" s")
+        self.time_limit.setSpecialValueText("none")  # shown at 0
+        self.time_limit.setToolTip(
+            "Longest time LOF may take. Its schedule (step size, annealing) is fitted to it "
+            "and the best latent so far is kept: balanced and max take minutes on a CPU. "
+            "With a target bpp, each LOF run of the rate search has this limit.")
+
         self.device_box = QComboBox()
         for key, label in available_devices():
             self.device_box.addItem(label, key)
@@ -100,6 +111,7 @@ class ControlsPanel(QWidget):
         form.addRow("λ", lam_row)
         form.addRow(self.range_label)
         form.addRow("Target", self.bpp_spin)
+        form.addRow("LOF limit", self.time_limit)
         form.addRow("Device", self.device_box)
         form.addRow(self.verify_box)
         buttons = QHBoxLayout()
@@ -112,6 +124,7 @@ class ControlsPanel(QWidget):
         layout.addStretch(1)
         self.set_lambda_range(lambda_range)
         self._on_mode()
+        self._on_profile()
 
     # --- profile -------------------------------------------------------------------------------
     def set_profiles(self, profiles: list[ProfileInfo]) -> None:
@@ -131,6 +144,8 @@ class ControlsPanel(QWidget):
     def _on_profile(self) -> None:
         info = self._profiles.get(self.profile_box.currentData())
         self.profile_description.setText(info.description if info else " ")
+        if hasattr(self, "time_limit"):  # (set_profiles runs before it exists)
+            self.time_limit.setEnabled(bool(info and info.iterations))
 
     def profile(self) -> str:
         return self.profile_box.currentData()
@@ -206,5 +221,7 @@ class ControlsPanel(QWidget):
 
     def request(self) -> EncodeRequest:
         target = self.bpp_spin.value() if self.bpp_mode.isChecked() else None
+        limit = self.time_limit.value() if self.time_limit.isEnabled() else 0
         return EncodeRequest(profile=self.profile(), lam=self.lam(), target_bpp=target,
-                             device=self.device(), verify_decode=self.verify_box.isChecked())
+                             device=self.device(), verify_decode=self.verify_box.isChecked(),
+                             time_budget_s=limit or None)

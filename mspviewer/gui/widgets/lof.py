@@ -126,6 +126,10 @@ class LOFPanel(QWidget):
         if changed:
             self._redraw()
             last = self.records[-1]
+            total = getattr(last, "total", None)
+            if self.total and total and total != self.total:  # a time limit's fitted length
+                self.total = int(total)
+                self.progress.setRange(0, self.total)
             if self.total:
                 self.progress.setValue(min(int(last.iteration), self.total))
                 self.progress.setFormat("%v / %m iterations" + _time_left(last, self.total))
