@@ -32,9 +32,9 @@ def register(subparsers) -> None:
                         help=f"encoding profile: {', '.join(profile_names())} "
                              f"(default {DEFAULT_PROFILE}; see `mspviewer profiles`)")
     parser.add_argument("--time-budget", type=positive_number, default=None, metavar="S",
-                        help="seconds LOF may take (each LOF run, with --bpp); its schedule "
-                             "is fitted to them and the best latent is kept (default: the "
-                             "profile's, none for the shipped ones)")
+                        help="seconds LOF may take (each LOF run, with --bpp); then it "
+                             "stops with the best latent so far (default: the profile's, "
+                             "none for the shipped ones)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar for the latent optimisation")
     # The format's own limit caps it: a larger image would give a file no decoder reads.
@@ -64,8 +64,6 @@ class _ProgressBar:
             self.bar = tqdm(total=progress.total or None, file=sys.stderr, unit="it",
                             desc="LOF" if self.runs == 1 else f"LOF (probe {self.runs})",
                             dynamic_ncols=True, leave=False)
-        if progress.total and progress.total != self.bar.total:  # a time budget's fit
-            self.bar.total = progress.total
         self.bar.set_postfix_str(
             f"{progress.phase} J={progress.J:.4f} best={progress.best_J:.4f} "
             f"bpp={progress.bpp:.3f} psnr={progress.psnr:.2f}"

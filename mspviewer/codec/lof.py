@@ -32,11 +32,11 @@ Gradient phase
     into a neighbouring bin before the hard rounding would. The surrogate is then no
     longer the exact forward pass, so J is measured by a second, gradient-free pass.
 
-    Time budget (profile ``time_budget_s``): a hard cap on the whole optimisation, and the
-    length of the gradient phase's schedule (cosine step, annealing temperature) is fitted
-    to it at the pace measured so far, so that a budget ends the phase with small steps at
-    a low temperature, as the full schedule would, instead of cutting it off at large ones.
-    With a greedy phase, the gradient phase is fitted to 85 % of the budget.
+    Time budget (profile ``time_budget_s``): LOF stops when the time is up and returns the
+    best latent so far; the schedule keeps its full length. Fitting the schedule (cosine
+    step, annealing) into the budget instead gave smaller J drops at equal time on
+    training crops (docs/profiles.md, "Time budget"): the early, large, hot steps do most
+    of the work.
 
     Learning-rate backoff (profile ``lr_backoff_patience``): the best step differs by image
     and λ and shrinks as the model trains (the surrogate's gradient then points less often
@@ -86,11 +86,6 @@ from mspviewer.codec.profiles import RATE_GRADIENTS, Profile, get_profile
 
 PHASE_GRADIENT = "gradient"
 PHASE_GREEDY = "greedy"
-
-#: Share of a time budget left to the greedy phase when the gradient phase's schedule is
-#: fitted to it: `max`'s greedy search took about 15 % of its encode time on training crops
-#: (353 s against 5 × 61 s for 1000 annealed gradient iterations alone, docs/profiles.md).
-GREEDY_TIME_SHARE = 0.15
 
 #: LOF's clock (a module attribute, so that a test can run LOF against a fake one).
 _clock = time.perf_counter
@@ -324,34 +319,12 @@ def frozen(model: MSPCodec) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _learning_rate(profile: Profile, lam: float, step: int, length: int) -> float:
-    """Learning rate of gradient step ``step`` (0-based) of ``length`` at λ = ``lam``."""
+def _learning_rate(profile: Profile, lam: float, step: int) -> float:
+    """Learning rate of gradient step ``step`` (0-based) at λ = ``lam``."""
     base = profile.learning_rate_at(lam)
-    if profile.lr_schedule == "cosine" and length > 1:
-        return base * 0.5 * (1 + math.cos(math.pi * step / length))
+    if profile.lr_schedule == "cosine" and profile.lof_iterations > 1:
+        return base * 0.5 * (1 + math.cos(math.pi * step / profile.lof_iterations))
     return base
-
-
-class _ScheduleLength:
-    """How many gradient steps the schedule spans: ``lof_iterations``, or under a time
-    budget as many as fit before the gradient phase's deadline at the pace so far."""
-
-    def __init__(self, profile: Profile, start: float):
-        self.limit = self.length = profile.lof_iterations
-        budget = profile.time_budget_s
-        greedy = profile.greedy and profile.greedy_budget > 0
-        self.deadline = None if budget is None else \
-            start + budget * (1 - GREEDY_TIME_SHARE if greedy else 1)
-        self.phase_start = _clock()
-
-    def update(self, done: int) -> None:
-        """After ``done`` steps: refit the length (never below ``done``)."""
-        if self.deadline is None:
-            return
-        now = _clock()
-        pace = (now - self.phase_start) / done
-        fitting = int((self.deadline - now) / pace) if pace > 0 else self.limit
-        self.length = max(done, min(self.limit, done + fitting))
 
 
 def optimise_latent(model: MSPCodec, x: torch.Tensor, lam: float, profile: Profile | str, *,
@@ -382,8 +355,7 @@ def optimise_latent(model: MSPCodec, x: torch.Tensor, lam: float, profile: Profi
     return LOFResult(
         y_best=best.y.detach(), J_initial=j0, J_best=best.J, iterations=state.iteration,
         history=state.history, cancelled=state.stop_reason == "cancelled",
-        stop_reason=state.stop_reason or ("time_budget" if state.shortened else "completed"),
-        bpp_initial=bpp0, psnr_initial=psnr0,
+        stop_reason=state.stop_reason or "completed", bpp_initial=bpp0, psnr_initial=psnr0,
         bpp_best=best.bpp, psnr_best=best.psnr, best_iteration=best.iteration,
         elapsed_s=_clock() - start, accepted=state.accepted, refused=state.refused)
 
@@ -409,8 +381,6 @@ class _State:
         self.stop_reason: str | None = None
         self.best: _Best | None = None
         self.accepted = self.refused = self.moved = 0
-        self.total = profile.max_iterations  # for progress bars; a time budget may lower it
-        self.shortened = False  # a time budget fitted the gradient schedule short
 
     def running(self) -> bool:
         """Checked before every iteration."""
@@ -433,7 +403,7 @@ class _State:
             iteration=self.iteration, phase=phase, J=j, bpp=bpp, psnr=psnr,
             elapsed_s=_clock() - self.start, best_J=self.best.J,
             accepted=self.accepted, refused=self.refused, moved=self.moved,
-            total=self.total, learning_rate=learning_rate,
+            total=self.profile.max_iterations, learning_rate=learning_rate,
             temperature=temperature)
         self.history.append(progress)
         return progress
@@ -449,12 +419,8 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
     evaluation = None if annealed else cost.evaluate(y, differentiable=True)
     lr_scale = 1.0
     since_best = 0  # iterations since the last new best J
-    schedule = _ScheduleLength(profile, state.start)
     for step in range(profile.lof_iterations):
         if not state.running():
-            return
-        if step >= schedule.length:  # the schedule, fitted to the time budget, is complete
-            state.shortened = True  # (not a stop: the greedy phase has its share still)
             return
         if profile.lr_backoff_patience and since_best >= profile.lr_backoff_patience:
             # J stopped improving: for this image and λ the step is too long (the straight-
@@ -466,21 +432,17 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _St
                 y.copy_(state.best.y)
             optimiser = torch.optim.Adam([y])
             evaluation = None if annealed else cost.evaluate(y, differentiable=True)
-        learning_rate = _learning_rate(profile, cost.lam, step, schedule.length) * lr_scale
+        learning_rate = _learning_rate(profile, cost.lam, step) * lr_scale
         for group in optimiser.param_groups:
             group["lr"] = learning_rate
-        temperature = profile.temperature_at(step, schedule.length) if annealed else 0.0
+        temperature = profile.temperature_at(step) if annealed else 0.0
         if annealed:
             evaluation = cost.evaluate(y, differentiable=True, temperature=temperature)
         optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
         optimiser.step()
-        # The last step's graph is not needed, but under a time budget which step is last
-        # is only known after the refit below.
-        last = schedule.deadline is None and step == profile.lof_iterations - 1
+        last = step == profile.lof_iterations - 1
         evaluation = cost.evaluate(y, differentiable=not (last or annealed))
-        schedule.update(step + 1)
-        state.total = profile.max_iterations - profile.lof_iterations + schedule.length
         progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate,
                                 temperature)
         since_best = 0 if state.best.iteration == progress.iteration else since_best + 1

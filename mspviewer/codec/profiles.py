@@ -186,14 +186,12 @@ class Profile:
         """Upper bound on the progress records LOF yields (for progress bars)."""
         return self.lof_iterations + (self.greedy_budget if self.greedy else 0)
 
-    def temperature_at(self, step: int, length: int | None = None) -> float:
+    def temperature_at(self, step: int) -> float:
         """Annealing temperature of gradient step ``step`` (0-based): geometric from
-        ``temperature_start`` at the first step to ``temperature_end`` at the last of
-        ``length`` steps (default ``lof_iterations``; a time budget may shorten it)."""
-        length = self.lof_iterations if length is None else length
-        if length <= 1:
+        ``temperature_start`` at the first step to ``temperature_end`` at the last."""
+        if self.lof_iterations <= 1:
             return self.temperature_end
-        fraction = min(step, length - 1) / (length - 1)
+        fraction = min(step, self.lof_iterations - 1) / (self.lof_iterations - 1)
         return self.temperature_start * (self.temperature_end / self.temperature_start) ** fraction
 
     def to_dict(self) -> dict:

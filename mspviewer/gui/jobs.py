@@ -385,7 +385,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         stopped = (" (cancelled: best so far)" if cancelled else
                    " (stopped: a step made the latent non-finite; best so far kept)"
                    if lof.stop_reason == "diverged" else
-                   f" (time limit {profile.time_budget_s:g} s: schedule fitted to it)"
+                   f" (time limit {profile.time_budget_s:g} s: best so far kept)"
                    if lof.stop_reason == "time_budget" else "")
         notes.append(f"LOF: {lof.iterations} iterations, J {lof.J_initial:.4f} → "
                      f"{lof.J_best:.4f}" + stopped)

@@ -505,7 +505,7 @@ class MainWindow(TeachingActions, QMainWindow):
             total = jobs.profile_info(request.profile).iterations
         except MSPViewerError:
             total = None
-        self.lof.start(request.describe(), total)
+        self.lof.start(request.describe(), total, request.time_budget_s)
         self.encoder.submit(task)
         return task
 

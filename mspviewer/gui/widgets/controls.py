@@ -77,8 +77,8 @@ class ControlsPanel(QWidget):
         self.time_limit.setSuffix(" s")
         self.time_limit.setSpecialValueText("none")  # shown at 0
         self.time_limit.setToolTip(
-            "Longest time LOF may take. Its schedule (step size, annealing) is fitted to it "
-            "and the best latent so far is kept: balanced and max take minutes on a CPU. "
+            "Longest time LOF may take; when it is up, LOF stops and keeps the best latent "
+            "so far (balanced and max take minutes on a CPU). "
             "With a target bpp, each LOF run of the rate search has this limit.")
 
         self.device_box = QComboBox()

@@ -31,15 +31,18 @@ def _value(record, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _time_left(record, total: int) -> str:
-    """" · about N s left" at the mean pace so far; balanced and max take minutes on a CPU,
-    so the wait is worth stating. An upper bound late in a run: greedy trials cost less
-    than gradient steps and the search may converge before its budget."""
+def _time_left(record, total: int, time_limit_s: float | None = None) -> str:
+    """" · about N s left" at the mean pace so far, or to the time limit if that comes
+    first; balanced and max take minutes on a CPU, so the wait is worth stating. An upper
+    bound late in a run: greedy trials cost less than gradient steps and the search may
+    converge before its budget."""
     elapsed = _value(record, "elapsed_s")
     done = int(getattr(record, "iteration", 0) or 0)
     if not elapsed or done <= 0 or done >= total:
         return ""
     seconds = elapsed / done * (total - done)
+    if time_limit_s:
+        seconds = min(seconds, max(time_limit_s - elapsed, 0.0))
     if seconds < 1:
         return ""
     if seconds < 90:
@@ -83,6 +86,7 @@ class LOFPanel(QWidget):
         layout.addWidget(self.view, 1)
         self.records: list = []
         self.total: int | None = None
+        self.time_limit_s: float | None = None
 
     def data(self, key: str) -> tuple[list[float], list[float]]:
         xs, ys = [], []
@@ -93,9 +97,11 @@ class LOFPanel(QWidget):
                 ys.append(value)
         return xs, ys
 
-    def start(self, description: str, total_iterations: int | None) -> None:
+    def start(self, description: str, total_iterations: int | None,
+              time_limit_s: float | None = None) -> None:
         self.records = []
         self.total = total_iterations
+        self.time_limit_s = time_limit_s
         for curve in (*self.curves.values(), self.best_curve):
             if curve.xData is not None and len(curve.xData):  # (clearing redraws the axes)
                 curve.setData([], [])
@@ -126,13 +132,10 @@ class LOFPanel(QWidget):
         if changed:
             self._redraw()
             last = self.records[-1]
-            total = getattr(last, "total", None)
-            if self.total and total and total != self.total:  # a time limit's fitted length
-                self.total = int(total)
-                self.progress.setRange(0, self.total)
             if self.total:
                 self.progress.setValue(min(int(last.iteration), self.total))
-                self.progress.setFormat("%v / %m iterations" + _time_left(last, self.total))
+                self.progress.setFormat("%v / %m iterations"
+                                        + _time_left(last, self.total, self.time_limit_s))
             parts = [f"iteration {last.iteration}"]
             phase = getattr(last, "phase", None)
             if phase:
