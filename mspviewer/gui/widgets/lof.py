@@ -32,10 +32,10 @@ def _value(record, name: str) -> float | None:
 
 
 def _time_left(record, total: int, time_limit_s: float | None = None) -> str:
-    """" · about N s left" at the mean pace so far, or to the time limit if that comes
-    first; balanced and max take minutes on a CPU, so the wait is worth stating. An upper
-    bound late in a run: greedy trials cost less than gradient steps and the search may
-    converge before its budget."""
+    """The progress bar's " · about N s left": at the mean pace so far, or to the time
+    limit if that comes first; balanced and max take minutes on a CPU, so the wait is
+    worth stating. An upper bound late in a run: greedy trials cost less than gradient
+    steps and the search may converge before its budget."""
     elapsed = _value(record, "elapsed_s")
     done = int(getattr(record, "iteration", 0) or 0)
     if not elapsed or done <= 0 or done >= total:
