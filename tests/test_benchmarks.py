@@ -127,4 +127,3 @@ def test_rate_control_benchmark_lands_on_a_reachable_target(tmp_path, capsys, ti
     assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(high)
                for row in result["rows"])
     assert "outside the model's range: 0.png" in capsys.readouterr().out
-

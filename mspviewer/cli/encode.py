@@ -80,11 +80,9 @@ class _ProgressBar:
 
 def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
-    if args.time_budget is not None:
-        if profile.uses_lof:
-            profile = profile.replace(time_budget_s=args.time_budget)
-        else:
-            tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
+    if args.time_budget is not None and not profile.uses_lof:
+        tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
+    profile = profile.with_time_budget(args.time_budget)
     output = writable_output(args.output, args.image)
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:

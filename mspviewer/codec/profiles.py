@@ -200,6 +200,13 @@ class Profile:
     def replace(self, **changes) -> "Profile":
         return dataclasses.replace(self, **changes)
 
+    def with_time_budget(self, seconds: float | None) -> "Profile":
+        """This profile with LOF capped at ``seconds`` (unchanged for None, or for a
+        profile that runs no LOF, which a budget cannot affect)."""
+        if seconds is None or not self.uses_lof:
+            return self
+        return self.replace(time_budget_s=float(seconds))
+
     @classmethod
     def from_dict(cls, data: dict) -> "Profile":
         if not isinstance(data, dict):

@@ -141,10 +141,7 @@ class EncodeRequest:
         with this request's time budget where it runs LOF."""
         from mspviewer.codec.profiles import get_profile
 
-        profile = get_profile(self.profile)
-        if self.time_budget_s and profile.uses_lof:
-            profile = profile.replace(time_budget_s=float(self.time_budget_s))
-        return profile
+        return get_profile(self.profile).with_time_budget(self.time_budget_s)
 
 
 @dataclass

@@ -37,6 +37,18 @@ class ControlsPanel(QWidget):
                  parent=None):
         super().__init__(parent)
         self._lambda_range = lambda_range
+        # (before the profiles: choosing one enables or disables it)
+        self.time_limit = QDoubleSpinBox()
+        self.time_limit.setRange(0, 24 * 3600)
+        self.time_limit.setDecimals(0)
+        self.time_limit.setSingleStep(10)
+        self.time_limit.setSuffix(" s")
+        self.time_limit.setSpecialValueText("none")  # shown at 0
+        self.time_limit.setToolTip(
+            "Longest time LOF may take; when it is up, LOF stops and keeps the best latent "
+            "so far (balanced and max take minutes on a CPU). "
+            "With a target bpp, each LOF run of the rate search has this limit.")
+
         self.profile_box = QComboBox()
         self.profile_description = QLabel(" ")
         self.profile_description.setWordWrap(True)
@@ -69,17 +81,6 @@ class ControlsPanel(QWidget):
         self.bpp_spin.setSingleStep(0.05)
         self.bpp_spin.setValue(0.5)
         self.bpp_spin.setSuffix(" bpp")
-
-        self.time_limit = QDoubleSpinBox()
-        self.time_limit.setRange(0, 24 * 3600)
-        self.time_limit.setDecimals(0)
-        self.time_limit.setSingleStep(10)
-        self.time_limit.setSuffix(" s")
-        self.time_limit.setSpecialValueText("none")  # shown at 0
-        self.time_limit.setToolTip(
-            "Longest time LOF may take; when it is up, LOF stops and keeps the best latent "
-            "so far (balanced and max take minutes on a CPU). "
-            "With a target bpp, each LOF run of the rate search has this limit.")
 
         self.device_box = QComboBox()
         for key, label in available_devices():
@@ -124,7 +125,6 @@ class ControlsPanel(QWidget):
         layout.addStretch(1)
         self.set_lambda_range(lambda_range)
         self._on_mode()
-        self._on_profile()
 
     # --- profile -------------------------------------------------------------------------------
     def set_profiles(self, profiles: list[ProfileInfo]) -> None:
@@ -144,8 +144,7 @@ class ControlsPanel(QWidget):
     def _on_profile(self) -> None:
         info = self._profiles.get(self.profile_box.currentData())
         self.profile_description.setText(info.description if info else " ")
-        if hasattr(self, "time_limit"):  # (set_profiles runs before it exists)
-            self.time_limit.setEnabled(bool(info and info.iterations))
+        self.time_limit.setEnabled(bool(info and info.iterations))
 
     def profile(self) -> str:
         return self.profile_box.currentData()
