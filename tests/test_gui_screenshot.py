@@ -204,6 +204,12 @@ def test_screenshot_bad_arguments(tmp_path):
     done = run_viewer(["--screenshot", str(out), "--profile", "nope"], tmp_path)
     assert done.returncode == 2 and "nope" in done.stderr
     assert "Traceback" not in done.stderr
+    # what the third pane and the heatmaps may show is listed in the refusal
+    done = run_viewer(["--screenshot", str(out), "--third-pane", "nope"], tmp_path)
+    assert done.returncode == 2 and "nope" in done.stderr and "msp-plain" in done.stderr
+    done = run_viewer(["--screenshot", str(out), "--latents", "nope"], tmp_path)
+    assert done.returncode == 2 and "lof_bits" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_screenshot_of_the_inspector_and_replay_steps(shipped_model, tmp_path):

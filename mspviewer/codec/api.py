@@ -128,7 +128,9 @@ def encode_image(model: MSPCodec, pixels: np.ndarray, lam: float,
 DEFAULT_BPP_TOLERANCE = 0.03
 MAX_FAST_PROBES = 14
 MAX_PROFILE_PROBES = 6
-_PLAIN = Profile("plain", "g_a only, for the rate search", lof_iterations=0)
+#: g_a's latent coded as it is, whatever the profiles file says ``fast`` is: the rate
+#: search's probes and the reference an LOF encode is compared with
+PLAIN_PROFILE = Profile("plain", "g_a only, no latent optimisation", lof_iterations=0)
 
 
 def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
@@ -162,7 +164,7 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
         if cancel is not None and cancel() and fast_cache:
             raise _SearchCancelled
         if lam not in fast_cache:
-            encoded = encode_image(model, pixels, lam, _PLAIN)
+            encoded = encode_image(model, pixels, lam, PLAIN_PROFILE)
             fast_cache[lam] = encoded
             probes.append({"lambda": lam, "bpp": encoded.analysis.bpp, "profile": "fast"})
         return fast_cache[lam].analysis.bpp
@@ -173,7 +175,7 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
                              tolerance / 3, MAX_FAST_PROBES)
     except _SearchCancelled:  # keep the closest plain encode so far
         lam = min(fast_cache, key=lambda v: abs(fast_cache[v].analysis.bpp / target_bpp - 1))
-        profile = get_profile(_PLAIN)
+        profile = get_profile(PLAIN_PROFILE)
     if not profile.uses_lof:
         encoded = fast_cache[as_float32(lam)]
         encoded.profile = profile.name

@@ -4,6 +4,7 @@
     mspviewer --screenshot OUT.png [--image IMG] [--profile P] [--lambda L | --bpp B]
               [--model PATH] [--size 2200x1400] [--timeout 900] [--cancel-after S]
               [--inspect X,Y] [--replay-steps K,K,...] [--panel KEY]
+              [--third-pane CODEC|msp-plain|none] [--latents QUANTITY]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panel", metavar="KEY",
                         help="with --screenshot: save only this panel (e.g. inspector, "
                              "replay, latents), not the whole window")
+    parser.add_argument("--third-pane", metavar="CODEC",
+                        help="the compare view's third pane: a classic codec (e.g. jpeg-420, "
+                             "webp), msp-plain (the same λ without LOF) or none")
+    parser.add_argument("--latents", metavar="QUANTITY",
+                        help="what the latent heatmaps show: y_hat, mu, sigma, bits, surprise, "
+                             "lof_shift or lof_bits (the last two after an LOF encode)")
     parser.add_argument("--cancel-after", type=float, metavar="S",
                         help="with --screenshot: press Cancel after S seconds (LOF keeps its "
                         "best latent so far)")
@@ -202,6 +209,15 @@ def _apply_options(window, args) -> None:
         if index < 0:
             raise ValueError(f"device {args.device!r} is not available here")
         window.controls.device_box.setCurrentIndex(index)
+    if args.third_pane:
+        window.compare.set_classic_codec("" if args.third_pane == "none" else args.third_pane)
+    if args.latents:
+        from mspviewer.gui.latent_data import QUANTITIES
+
+        if args.latents not in QUANTITIES:
+            raise ValueError(f"--latents {args.latents!r} is not a quantity; use one of "
+                             f"{', '.join(QUANTITIES)}")
+        window.latents.set_quantity(args.latents)
 
 
 def run_events_until(app, done, timeout_s: float) -> bool:

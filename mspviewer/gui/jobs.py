@@ -144,6 +144,31 @@ class EncodeRequest:
         return get_profile(self.profile).with_time_budget(self.time_budget_s)
 
 
+#: The compare view's third-pane choice that shows the result's own plain encoding (no LOF)
+PLAIN_PANE = "msp-plain"
+PLAIN_PANE_LABEL = "MSP without LOF"
+
+
+@dataclass
+class PlainReference:
+    """The image coded at the same λ without LOF: what an LOF result is set against."""
+
+    bitstream: bytes
+    analysis: Any  #: mspviewer.codec.AnalysisRecord
+    decoded: np.ndarray  #: uint8 (H, W, 3)
+    point: Any  #: RDPoint
+    change: Any  #: mspviewer.codec.latent_change.CodingChange, from this to the LOF coding
+    difference: np.ndarray | None = None  #: float32 (H, W): mean |original − decoded|
+
+    def as_pane(self) -> ClassicOutcome:
+        """This encoding as the third compare pane (and the metrics' second column)."""
+        return ClassicOutcome(PLAIN_PANE, PLAIN_PANE_LABEL, float(self.analysis.lam),
+                              self.bitstream, self.decoded, self.point,
+                              target_bpp=float(self.point.bpp), below_target=False,
+                              difference=self.difference,
+                              setting=f"λ = {self.analysis.lam:.5g}, plain encoder")
+
+
 @dataclass
 class EncodeOutcome:
     """A coded image as the viewer shows it: stream, analysis, pixels and measurements."""
@@ -167,6 +192,7 @@ class EncodeOutcome:
     target_bpp: float | None = None
     path: str | None = None  #: the .msp file it came from, if any
     notes: list[str] = field(default_factory=list)
+    plain: PlainReference | None = None  #: after LOF: the same λ without it
 
     @property
     def num_bytes(self) -> int:
@@ -204,6 +230,11 @@ class EncodeOutcome:
         out["analysis"] = a.summary()
         if self.lof_history:
             out["lof"] = [_record_dict(r) for r in self.lof_history]
+        if self.plain is not None:
+            out["without_lof"] = {
+                "file_bytes": len(self.plain.bitstream), "bpp": float(self.plain.point.bpp),
+                "psnr_rgb": self.plain.point.psnr_rgb, "psnr_y": self.plain.point.psnr_y,
+                "change": self.plain.change.to_dict()}
         return out
 
 
@@ -221,6 +252,11 @@ class ClassicOutcome:
     below_target: bool
     #: float32 (H, W): mean |original − decoded| over RGB, computed off the GUI thread
     difference: np.ndarray | None = None
+    setting: str = ""  #: how it was coded, for titles ("" : the codec's quality)
+
+    @property
+    def setting_text(self) -> str:
+        return self.setting or f"quality {self.quality}"
 
     def metrics_dict(self) -> dict:
         return {"codec": self.codec, "label": self.label, "quality": self.quality,
@@ -403,6 +439,10 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
     lam = float(encoded.analysis.lam)
     point = _measure(pixels, decoded, len(encoded.bitstream), quality=lam,
                      encode_s=encoded.encode_seconds, decode_s=decode_seconds)
+    plain = None
+    if lof is not None:
+        yield StageProgress("reference", "encoding without LOF, to show what LOF changed")
+        plain = _plain_reference(model, pixels, encoded.analysis)
     return EncodeOutcome(
         source="encode", bitstream=encoded.bitstream, analysis=encoded.analysis,
         decoded=decoded, original=pixels, lam=lam,
@@ -410,7 +450,20 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         model_name=getattr(model, "name", ""), encode_seconds=encoded.encode_seconds,
         decode_seconds=decode_seconds, decode_matches=matches, point=point,
         difference=difference_map(pixels, decoded), cancelled=cancelled,
-        lof_history=history, target_bpp=request.target_bpp, notes=notes)
+        lof_history=history, target_bpp=request.target_bpp, notes=notes, plain=plain)
+
+
+def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> PlainReference:
+    """The plain encoder at the λ an LOF encode used (one g_a and one coding pass)."""
+    from mspviewer.codec import api
+    from mspviewer.codec.latent_change import compare_codings
+
+    plain = api.encode_image(model, pixels, lof_analysis.lam, api.PLAIN_PROFILE)
+    point = _measure(pixels, plain.reconstruction, len(plain.bitstream),
+                     quality=float(lof_analysis.lam), encode_s=plain.encode_seconds)
+    return PlainReference(plain.bitstream, plain.analysis, plain.reconstruction, point,
+                          compare_codings(lof_analysis, plain.analysis),
+                          difference_map(pixels, plain.reconstruction))
 
 
 # Below this PSNR the open image is almost surely not what the stream was encoded from: the

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mspviewer.codec import latent_change
+
 #: Quantity key → (label, reduction over channels when no channel is chosen, unit).
 QUANTITIES: dict[str, tuple[str, str, str]] = {
     "y_hat": ("ŷ (coded latent)", "energy", "mean ŷ² over channels"),
@@ -26,10 +28,25 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "sigma": ("σ (predicted scale)", "mean", "mean σ over channels"),
     "bits": ("bits per element", "sum", "bits per position, all channels"),
     "surprise": ("surprise |ŷ−μ|/σ", "mean", "mean surprise over channels"),
+    "lof_shift": ("Δŷ by LOF (vs plain)", "mean_abs", "mean |Δŷ| over channels"),
+    "lof_bits": ("Δbits by LOF (vs plain)", "sum", "Δbits per position, all channels"),
 }
 
-#: Quantities that are signed for one channel (shown with a diverging colour map).
-SIGNED = frozenset({"y_hat", "mu"})
+#: Quantities set against the plain encoding at the same λ: they need its record.
+LOF_CHANGE = frozenset({"lof_shift", "lof_bits"})
+#: Quantities that are signed for one channel (shown with a diverging colour map) ...
+SIGNED = frozenset({"y_hat", "mu", "lof_shift"})
+#: ... and those signed reduced over channels too (a sum of gains and losses).
+ALWAYS_SIGNED = frozenset({"lof_bits"})
+
+
+def is_signed(name: str, channel: int | None) -> bool:
+    return name in ALWAYS_SIGNED or (name in SIGNED and channel is not None)
+
+
+def is_available(name: str, reference) -> bool:
+    """Whether ``name`` can be shown: the LOF quantities need the plain record."""
+    return name not in LOF_CHANGE or reference is not None
 
 
 @dataclass(frozen=True)
@@ -47,10 +64,18 @@ class ScaleLayer:
         return 0.0, 0.0, float(cols * self.stride), float(rows * self.stride)
 
 
-def full_quantity(analysis, name: str) -> np.ndarray:
-    """The (M, h, w) array of a quantity (surprise is |ŷ − μ| / σ)."""
+def full_quantity(analysis, name: str, reference=None) -> np.ndarray:
+    """The (M, h, w) array of a quantity (surprise is |ŷ − μ| / σ). The LOF quantities set
+    ``analysis`` against ``reference``, the plain encoding at the same λ."""
     if name not in QUANTITIES:
         raise ValueError(f"unknown quantity {name!r}; use one of {tuple(QUANTITIES)}")
+    if name in LOF_CHANGE:
+        if reference is None:
+            raise ValueError(f"{QUANTITIES[name][0]} needs the plain encoding at the same λ: "
+                             f"encode with a profile that runs LOF (balanced or max)")
+        if name == "lof_shift":
+            return latent_change.latent_shift(analysis, reference)
+        return latent_change.bits_change(analysis, reference)
     if name == "surprise":  # float32, computed in place: no float64 copies of (M, h, w)
         sigma = np.asarray(analysis.sigma, np.float32)
         residual = np.subtract(np.asarray(analysis.y_hat, np.float32),
@@ -62,9 +87,9 @@ def full_quantity(analysis, name: str) -> np.ndarray:
     return np.asarray(getattr(analysis, name))
 
 
-def channel_values(analysis, name: str, channel: int | None) -> np.ndarray:
+def channel_values(analysis, name: str, channel: int | None, reference=None) -> np.ndarray:
     """(h, w) float32: one channel of a quantity, or its reduction over channels."""
-    values = full_quantity(analysis, name)
+    values = full_quantity(analysis, name, reference)
     if channel is not None:
         if not 0 <= channel < values.shape[0]:
             raise ValueError(f"channel {channel} is outside 0..{values.shape[0] - 1}")
@@ -77,6 +102,8 @@ def channel_values(analysis, name: str, channel: int | None) -> np.ndarray:
         return np.mean(np.square(values), axis=0, dtype=np.float32)
     if reduction == "sum":
         return values.sum(axis=0, dtype=np.float32)
+    if reduction == "mean_abs":  # the LOF differences are fresh arrays: abs in place
+        return np.abs(values, out=values).mean(axis=0, dtype=np.float32)
     return values.mean(axis=0, dtype=np.float32)
 
 

@@ -545,6 +545,11 @@ class MainWindow(TeachingActions, QMainWindow):
     def _start_same_bpp(self) -> None:
         name = self.compare.classic_box.currentData()
         result, image = self.session.result, self.session.image
+        if name == jobs.PLAIN_PANE:  # computed with the result: nothing to run
+            self.classic_runner.cancel("superseded")
+            if result is not None and result.plain is not None:
+                self.session.set_classic(result.plain.as_pane())
+            return
         if not name or result is None or result.original is None:
             self.classic_runner.cancel("superseded")
             return

@@ -119,7 +119,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "<i>max</i> profile adds a greedy search that moves batches of quantised values by "
         "one step and keeps a batch only if J drops.</p>"
         "<p>No extra bits are sent and <b>the decoder does not change</b>: only encoding "
-        "takes longer. The plot follows J, bpp and PSNR per iteration.</p>")),
+        "takes longer. The plot follows J, bpp and PSNR per iteration; the third pane "
+        "<i>MSP without LOF</i> and the Δŷ, Δbits heatmaps show what LOF changed.</p>")),
     TourStep("rd", "Rate–distortion curves", (
         "<p>Each point is one encoding of this image: rate (bpp) across, quality up. Up and "
         "to the left is better: the same quality for fewer bits. Classic codecs (JPEG, WebP, "
@@ -157,7 +158,8 @@ PANEL_HELP: dict[str, str] = {
         "Latent overfitting at encode time: the latent of this image is optimised for its "
         "exact cost J = bpp + λ·255²·MSE, decoder and probability model frozen, keeping the "
         "best latent seen (max adds a greedy search). No extra bits, same decoder; the plot "
-        "shows J, bpp and PSNR per iteration."),
+        "shows J, bpp and PSNR per iteration. The metrics row 'LOF vs plain' sets the result "
+        "against the plain encoder at the same λ."),
     "rd": (
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
         "swept over their quality settings. Up and to the left is better; the horizontal gap "
@@ -165,7 +167,9 @@ PANEL_HELP: dict[str, str] = {
     "latents": (
         "Heatmaps of the coded latent per MSP scale (coarse to fine): ŷ, the predicted mean "
         "μ, the predicted scale σ, the bits spent per element (−log2 P) and the surprise "
-        "|ŷ − μ|/σ, for one channel or reduced over all channels."),
+        "|ŷ − μ|/σ, for one channel or reduced over all channels. After an LOF encode, Δŷ "
+        "and Δbits show where LOF moved the latent and where it saved or spent bits, against "
+        "the plain encoder at the same λ."),
     "bits": (
         "Bit allocation: for each scale, step or channel group, the bytes the model expected "
         "(Σ −log2 P) against the bytes actually in the stream, as bars and as a table per "

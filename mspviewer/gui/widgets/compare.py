@@ -16,6 +16,7 @@ from PySide6.QtGui import QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout,
                                QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
+from mspviewer.gui.jobs import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
                                           image_viewbox, info_label, observe, rgb_item,
@@ -68,12 +69,16 @@ class CompareView(QWidget):
             lambda _: self.set_mode(self.mode_box.currentData()))
         self.classic_box = QComboBox()
         self.classic_box.addItem("no third pane", "")
+        # the result's own plain encoding: what LOF changed, at the same λ
+        self.classic_box.addItem(f"{PLAIN_PANE_LABEL} (same λ)", PLAIN_PANE)
         for name, label, available in codecs:
             self.classic_box.addItem(label if available else f"{label} (unavailable)", name)
             if not available:
                 index = self.classic_box.count() - 1
                 self.classic_box.model().item(index).setEnabled(False)
-        self.classic_box.setToolTip("A classic codec at the same bpp as the learned codec")
+        self.classic_box.setToolTip("A classic codec at the same bpp as the learned codec, or "
+                                    "the learned codec at the same λ without LOF (after a "
+                                    "balanced or max encode)")
         self.classic_box.currentIndexChanged.connect(
             lambda _: self.classic_codec_changed.emit(self.classic_box.currentData() or ""))
         self.fit_button = QPushButton("Fit")
@@ -200,7 +205,10 @@ class CompareView(QWidget):
     def set_classic_codec(self, name: str) -> None:
         index = self.classic_box.findData(name)
         if index < 0:
-            raise ValueError(f"no classic codec {name!r} in the third-pane list")
+            names = [self.classic_box.itemData(i) or "none"
+                     for i in range(self.classic_box.count())]
+            raise ValueError(f"no classic codec {name!r} in the third-pane list; use one of "
+                             f"{', '.join(names)}")
         self.classic_box.setCurrentIndex(index)
 
     def _layout_side(self) -> None:
@@ -252,7 +260,7 @@ class CompareView(QWidget):
         if self.show_classic():
             if entry is None:
                 self.classic.title.setText(f"{self.classic_box.currentText()}: "
-                                           f"{'waiting for a result' if result else 'encode first'}")
+                                           f"{self._waiting_for(result)}")
                 self.classic.rgb.clear()
             elif difference and entry.difference is not None:
                 self._set_heat(self.classic.heat, entry.difference)  # computed by its task
@@ -260,7 +268,8 @@ class CompareView(QWidget):
                                            f"({entry.point.bpp:.3f} bpp)")
             else:
                 set_rgb(self.classic.rgb, classic)
-                self.classic.title.setText(f"{entry.label} q={entry.quality} "
+                setting = entry.setting or f"q={entry.quality}"
+                self.classic.title.setText(f"{entry.label} {setting} "
                                            f"({entry.point.bpp:.3f} bpp)")
         if difference:
             heats = [p.heat.image for p in (self.decoded, self.classic)
@@ -280,6 +289,14 @@ class CompareView(QWidget):
         if size is not None and getattr(self, "_fitted_size", None) != size:
             self._fitted_size = size
             self.zoom_fit()
+
+    def _waiting_for(self, result) -> str:
+        """Why the third pane is empty."""
+        if result is None:
+            return "encode first"
+        if self.classic_box.currentData() == PLAIN_PANE and result.plain is None:
+            return "this result ran no LOF (encode with balanced or max)"
+        return "waiting for a result"
 
     def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:
         item.setVisible(True)

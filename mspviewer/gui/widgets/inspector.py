@@ -91,6 +91,8 @@ FIELDS = (
     ("bits_check", "Check", "the record's bits against −log2 P recomputed from σ and the "
                             "symbol"),
     ("escaped", "Escaped", "symbols at or beyond ±bound are sent with escape words"),
+    ("without_lof", "Without LOF", "this element in the plain encoding at the same λ (g_a's "
+                                   "latent, no LOF): what LOF changed here"),
     ("neighbours", "Spatial context", "the 8 nearest lattice neighbours decoded before this "
                                       "pass (grid below); the context network (three 3×3 "
                                       "convolutions) sees up to 3 lattice positions each way"),
@@ -108,6 +110,17 @@ CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell show
 def sig4(value: float) -> str:
     """Four significant digits: enough to compare with the core at a glance."""
     return f"{value:.4g}"
+
+
+def without_lof_text(plain, info) -> str:
+    """The inspected element in the plain coding ``plain``, and what LOF changed."""
+    index = (info.channel, info.row, info.col)
+    y_hat, symbol = float(plain.y_hat[index]), int(plain.symbols[index])
+    bits = float(plain.bits[index])
+    text = f"ŷ {sig4(y_hat)}, symbol {symbol}, {bits:.4f} bits"
+    if y_hat == info.y_hat and symbol == info.symbol:
+        return text + " (unchanged)"
+    return text + f" → LOF: Δŷ {info.y_hat - y_hat:+.4g}, {info.bits - bits:+.4f} bits"
 
 
 def _parity_name(parity: tuple[int, int]) -> str:
@@ -538,6 +551,9 @@ class InspectorPanel(QWidget):
             check = f"DIFFERS: −log2 P = {info.computed_bits:.4f} ✗"
         self._set("bits_check", check, f"recomputed: {info.computed_bits!r}")
         self._set("escaped", f"yes (|symbol| ≥ {bound})" if info.escaped else "no")
+        plain = getattr(self.session.result, "plain", None)
+        self._set("without_lof", "" if plain is None else
+                  without_lof_text(plain.analysis, info))
         context = info.spatial_context
         neighbours = sum(1 for inside, offset in zip(context.inside, context.offsets)
                          if inside and offset != (0, 0))

@@ -2,7 +2,9 @@
 
 One heatmap per scale (coarsest first, the decoding order), all in latent coordinates and
 linked, sharing one colour bar. A channel selector shows one latent channel, or the
-channels reduced (energy of ŷ and μ, mean σ and surprise, summed bits).
+channels reduced (energy of ŷ and μ, mean σ and surprise, summed bits). After an LOF
+encode, two more quantities set it against the plain encoding at the same λ: where LOF
+moved the latent (Δŷ; mean |Δŷ| over channels) and where it saved or spent bits (Δbits).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ class LatentView(QWidget):
         self.all_channels = QCheckBox("all channels")
         self.all_channels.setChecked(True)
         self.all_channels.setToolTip("Reduce over channels (energy of ŷ and μ, mean of σ and "
-                                     "surprise, sum of bits) instead of showing one channel")
+                                     "surprise, sum of bits and of Δbits, mean |Δŷ|) instead "
+                                     "of showing one channel")
         self.channel_box = QSpinBox()
         self.channel_box.setRange(0, 0)
         self.channel_box.setEnabled(False)
@@ -88,6 +91,13 @@ class LatentView(QWidget):
             self.channel_box.setValue(channel)
         self.refresh()
 
+    def _enable_quantities(self, reference) -> None:
+        """The LOF quantities can be picked only when the result has its plain encoding."""
+        items = self.quantity_box.model()
+        for index in range(self.quantity_box.count()):
+            key = self.quantity_box.itemData(index)
+            items.item(index).setEnabled(latent_data.is_available(key, reference))
+
     def _on_channel_mode(self, all_channels: bool) -> None:
         self.channel_box.setEnabled(not all_channels)
         self.refresh()
@@ -132,14 +142,24 @@ class LatentView(QWidget):
             self.caption.setText("encode an image to see its latent")
             return
         analysis = result.analysis
+        reference = result.plain.analysis if getattr(result, "plain", None) else None
+        self._enable_quantities(reference)
         channels = analysis.y_hat.shape[0]
         if self.channel_box.maximum() != channels - 1:
             self.channel_box.setRange(0, channels - 1)
         key, channel = self.quantity(), self.channel()
-        values = latent_data.channel_values(analysis, key, channel)
+        if not latent_data.is_available(key, reference):
+            self.layers = []
+            for item, title in zip(self.items, self.titles):
+                item.clear()
+                title.setText("")
+            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: this result ran no LOF; "
+                                 f"encode with balanced or max to see what it changed")
+            return
+        values = latent_data.channel_values(analysis, key, channel, reference)
         self.layers = latent_data.scale_layers(analysis, values)
         self._ensure_boxes(len(self.layers))
-        signed = key in latent_data.SIGNED and channel is not None
+        signed = latent_data.is_signed(key, channel)
         levels = latent_data.finite_levels([layer.data for layer in self.layers],
                                            symmetric=signed)
         cmap = colormap(DIVERGING_MAP if signed else SEQUENTIAL_MAP)
@@ -153,8 +173,13 @@ class LatentView(QWidget):
         label, _, reduced = latent_data.QUANTITIES[key]
         self.color_bar.axis.setLabel(label if channel is not None else reduced)
         what = f"channel {channel}" if channel is not None else reduced
-        self.caption.setText(f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
-                             f"×{analysis.y_hat.shape[2]}")
+        caption = (f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
+                   f"×{analysis.y_hat.shape[2]}")
+        if key in latent_data.LOF_CHANGE:
+            change = result.plain.change
+            caption += (f" · {change.symbols_changed:,} of {change.elements:,} symbols "
+                        f"changed, {change.bits - change.bits_reference:+,.0f} bits")
+        self.caption.setText(caption)
         new_shape = analysis.y_hat.shape
         if getattr(self, "_fitted_shape", None) != new_shape and self.boxes:
             self._fitted_shape = new_shape

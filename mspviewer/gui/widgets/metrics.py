@@ -22,6 +22,7 @@ ROWS = (
     ("overhead", "Coding overhead"),
     ("header", "Header"),
     ("setting", "Setting"),
+    ("lof_change", "LOF vs plain"),
     ("decode_check", "Decode check"),
     ("fresh_check", "Fresh-process check"),
 )
@@ -97,6 +98,10 @@ class MetricsPanel(QWidget):
         if result.cancelled:
             setting += ", cancelled: best so far"
         self._set("setting", 0, setting, "\n".join(result.notes))
+        if result.plain is not None:
+            self._set("lof_change", 0, *lof_change_text(result))
+        elif result.profile is not None:
+            self._set("lof_change", 0, "no LOF in this profile")
         if result.decode_matches is None:
             check = "decoded from file" if result.source == "file" else "not decoded"
         else:
@@ -116,7 +121,7 @@ class MetricsPanel(QWidget):
             self._set("psnr_rgb", 1, fmt(p.psnr_rgb, "dB", 2))
             self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
             self._set("ms_ssim", 1, _ms_ssim_text(p))
-            self._set("setting", 1, f"{classic.label}, quality {classic.quality}")
+            self._set("setting", 1, f"{classic.label}, {classic.setting_text}")
             self._set("image", 1, classic.label)
 
 
@@ -125,3 +130,22 @@ def _ms_ssim_text(point) -> str:
         return "n/a (image too small)"
     db = point.ms_ssim_db
     return f"{point.ms_ssim:.4f} ({fmt(db, 'dB', 2)})"
+
+
+def lof_change_text(result) -> tuple[str, str]:
+    """(cell, tooltip): the LOF result against its plain encoding at the same λ."""
+    plain, change = result.plain, result.plain.change
+    text = f"{change.file_change_percent:+.2f} % file"
+    if result.point is not None and plain.point.psnr_rgb is not None:
+        text += f", {result.point.psnr_rgb - plain.point.psnr_rgb:+.2f} dB"
+    text += f"; {change.symbols_changed:,} of {change.elements:,} symbols changed"
+    lines = [f"The plain encoder (g_a, no LOF) at the same λ: {len(plain.bitstream):,} B, "
+             f"{plain.point.bpp:.4f} bpp, {fmt(plain.point.psnr_rgb, 'dB', 2)}.",
+             "Model bits per scale, plain → LOF:"]
+    lines += [f"  scale {s.scale}: {s.bits_reference:,.0f} → {s.bits:,.0f} bits "
+              f"({s.bits_change_percent:+.1f} %), {s.symbols_changed:,} of {s.elements:,} "
+              f"symbols changed" for s in change.scales]
+    lines.append(f"Mean |Δŷ| over all elements: {change.mean_abs_shift:.4f}. Third pane ▸ "
+                 f"MSP without LOF shows the plain image; the latent heatmaps show Δŷ and "
+                 f"Δbits.")
+    return text, "\n".join(lines)

@@ -1,0 +1,160 @@
+"""What LOF changed, in the window: Δŷ and Δbits heatmaps, the metrics row and the third
+pane showing the plain encoding at the same λ (tiny random model, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
+
+from mspviewer.codec import decode_bytes  # noqa: E402
+from mspviewer.codec.api import PLAIN_PROFILE, encode_image  # noqa: E402
+from mspviewer.gui import jobs, latent_data  # noqa: E402
+
+LAM = 0.01
+# A few large Adam steps: enough for a tiny random model's latent to cross quantisation bins,
+# and a fixed amount of work (a time limit would do nothing on a slow, shared machine).
+PROFILES = {"format": "mspviewer-profiles", "version": 1, "profiles": [
+    {"name": "fast", "description": "no LOF", "lof_iterations": 0},
+    {"name": "quick-lof", "description": "six large Adam steps", "lof_iterations": 6,
+     "learning_rate": 0.4, "lr_schedule": "constant"}]}
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path, monkeypatch):
+    from mspviewer.codec.profiles import PROFILES_ENV
+
+    (tmp_path / "profiles.json").write_text(json.dumps(PROFILES))
+    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
+    window = make_window(qtbot, tiny_model, tmp_path)
+    write_png(tmp_path / "picture.png", 48, 64, seed=5)
+    assert window.open_path(tmp_path / "picture.png")
+    return window
+
+
+def lof_encode(qtbot, window):
+    window.controls.set_profile("quick-lof")
+    result = encode(qtbot, window, lam=LAM)
+    assert len(result.lof_history) == 6
+    return result
+
+
+def shown_values(latents) -> np.ndarray:
+    """Every finite value the heatmaps show, all scales together."""
+    values = np.concatenate([item.image.ravel() for item in latents.items])
+    return values[np.isfinite(values)].astype(np.float64)
+
+
+def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
+    result = lof_encode(qtbot, window)
+    assert result.plain is not None
+    # the reference is the plain encoder's stream at the same λ, byte for byte
+    plain = encode_image(tiny_model, result.original, result.lam, PLAIN_PROFILE)
+    assert result.plain.bitstream == plain.bitstream
+    assert np.array_equal(result.plain.decoded, decode_bytes(tiny_model, plain.bitstream).pixels)
+    change = result.plain.change
+    assert change.file_bytes == len(result.bitstream)
+    assert change.file_bytes_reference == len(plain.bitstream)
+    assert 0 < change.symbols_changed == int(np.count_nonzero(
+        result.analysis.symbols != plain.analysis.symbols))
+    summary = result.metrics_dict()["without_lof"]
+    assert summary["file_bytes"] == len(plain.bitstream)
+    assert summary["change"]["symbols_changed"] == change.symbols_changed
+    # the metrics row states the same change
+    text = window.metrics.value("lof_change")
+    assert f"{change.file_change_percent:+.2f} % file" in text
+    assert f"{change.symbols_changed:,} of {change.elements:,} symbols changed" in text
+    psnr_gain = result.point.psnr_rgb - result.plain.point.psnr_rgb
+    assert f"{psnr_gain:+.2f} dB" in text
+
+
+def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
+    result = lof_encode(qtbot, window)
+    analysis, reference = result.analysis, result.plain.analysis
+    latents = window.latents
+    index = latents.quantity_box.findData("lof_bits")
+    assert latents.quantity_box.model().item(index).isEnabled()
+    # Δbits over all channels: the heatmaps add up to the change of the estimated bits
+    latents.set_quantity("lof_bits")
+    latents.set_channel(None)
+    assert shown_values(latents).sum() == pytest.approx(
+        analysis.estimated_bits - reference.estimated_bits, abs=1e-2)
+    low, high = latents.color_bar.levels()
+    assert low == pytest.approx(-high)  # gains and losses: a diverging map
+    assert "symbols changed" in latents.caption.text()
+    # Δŷ of one channel, element by element, on every scale
+    latents.set_quantity("lof_shift")
+    latents.set_channel(2)
+    expected = analysis.y_hat[2] - reference.y_hat[2]
+    for layer, item in zip(latents.layers, latents.items):
+        mask = analysis.scale_mask(layer.scale)[::layer.stride, ::layer.stride]
+        np.testing.assert_allclose(item.image[mask],
+                                   expected[::layer.stride, ::layer.stride][mask], atol=1e-6)
+    # and reduced over channels: the mean |Δŷ|, never negative
+    latents.set_channel(None)
+    np.testing.assert_allclose(
+        latents.items[-1].image[np.isfinite(latents.items[-1].image)].mean(),
+        np.abs(analysis.y_hat - reference.y_hat).mean(axis=0)[
+            analysis.scale_mask(latents.layers[-1].scale)].mean(), rtol=1e-5)
+    assert shown_values(latents).min() >= 0
+
+
+def test_third_pane_shows_the_plain_encoding(qtbot, window):
+    compare = window.compare
+    compare.set_classic_codec(jobs.PLAIN_PANE)
+    result = lof_encode(qtbot, window)
+    pane = window.session.classic
+    assert pane is not None and pane.codec == jobs.PLAIN_PANE
+    assert np.array_equal(compare.classic.rgb.image, result.plain.decoded)
+    assert "plain encoder" in compare.classic.title.text
+    assert window.metrics.value("bpp", 1) == f"{result.plain.point.bpp:.4f} bpp"
+    assert "plain encoder" in window.metrics.value("setting", 1)
+
+
+def test_a_result_without_lof_says_so_everywhere(qtbot, window):
+    compare, latents = window.compare, window.latents
+    lof_encode(qtbot, window)
+    latents.set_quantity("lof_shift")
+    compare.set_classic_codec(jobs.PLAIN_PANE)
+    wait_idle(qtbot, window)
+    window.controls.set_profile("fast")
+    result = encode(qtbot, window, lam=LAM)
+    assert result.plain is None
+    assert window.session.classic is None
+    assert "ran no LOF" in compare.classic.title.text
+    assert window.metrics.value("lof_change") == "no LOF in this profile"
+    assert latents.layers == [] and "ran no LOF" in latents.caption.text()
+    for key in latent_data.LOF_CHANGE:
+        index = latents.quantity_box.findData(key)
+        assert not latents.quantity_box.model().item(index).isEnabled()
+    latents.set_quantity("bits")  # the other quantities still show
+    assert len(latents.layers) > 0
+
+
+def test_inspector_states_the_element_without_lof(qtbot, window):
+    result = lof_encode(qtbot, window)
+    analysis, plain = result.analysis, result.plain.analysis
+    inspector = window.inspector
+    changed = np.argwhere(analysis.symbols != plain.symbols)
+    same = np.argwhere((analysis.symbols == plain.symbols) & (analysis.y_hat == plain.y_hat))
+    channel, row, col = (int(v) for v in changed[0])
+    inspector.inspect(row, col, channel)
+    delta_bits = analysis.bits[channel, row, col] - plain.bits[channel, row, col]
+    text = inspector.value_text("without_lof")
+    assert text.startswith(f"ŷ {plain.y_hat[channel, row, col]:.4g}, "
+                           f"symbol {plain.symbols[channel, row, col]}, ")
+    assert f"{delta_bits:+.4f} bits" in text and "→ LOF" in text
+    if len(same):
+        channel, row, col = (int(v) for v in same[0])
+        inspector.inspect(row, col, channel)
+        assert inspector.value_text("without_lof").endswith("(unchanged)")
+    # a result without LOF leaves the row empty
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=LAM)
+    inspector.inspect(row, col, channel)
+    assert inspector.value_text("without_lof") == ""
