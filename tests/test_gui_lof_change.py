@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from conftest import smooth_image  # noqa: E402
 from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 
 from mspviewer.codec import decode_bytes  # noqa: E402
@@ -25,12 +26,16 @@ PROFILES = {"format": "mspviewer-profiles", "version": 1, "profiles": [
      "learning_rate": 0.4, "lr_schedule": "constant"}]}
 
 
-@pytest.fixture
-def window(qtbot, tiny_model, tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def quick_profiles(tmp_path, monkeypatch):
     from mspviewer.codec.profiles import PROFILES_ENV
 
     (tmp_path / "profiles.json").write_text(json.dumps(PROFILES))
     monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
     window = make_window(qtbot, tiny_model, tmp_path)
     write_png(tmp_path / "picture.png", 48, 64, seed=5)
     assert window.open_path(tmp_path / "picture.png")
@@ -104,6 +109,68 @@ def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
     assert shown_values(latents).min() >= 0
 
 
+def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_path):
+    result = lof_encode(qtbot, window)
+    window.compare.set_classic_codec(jobs.PLAIN_PANE)
+    path = tmp_path / "lof.msp"
+    path.write_bytes(result.bitstream)
+    assert window.open_path(path)
+    wait_idle(qtbot, window)
+    opened = window.session.result
+    assert opened.source == "file" and opened.plain is None
+    assert window.session.classic is None
+    reason = "opened from a file: no plain encoding to compare with"
+    assert window.metrics.value("lof_change") == reason
+    assert reason in window.compare.classic.title.text
+
+
+def test_cancelled_lof_still_gets_its_plain_reference(tiny_model):
+    """Cancel keeps the best latent so far, and the comparison with the plain encoder."""
+    request = jobs.EncodeRequest(profile="quick-lof", lam=LAM)
+    token = jobs.CancelToken()
+    steps = jobs.encode_task(tiny_model, smooth_image(48, 64, seed=5), request, token)
+    records = 0
+    try:
+        while True:
+            record = next(steps)
+            records += hasattr(record, "iteration")
+            if records == 2:
+                token.cancel("user")
+    except StopIteration as stop:
+        outcome = stop.value
+    assert outcome.cancelled and len(outcome.lof_history) == 2
+    assert outcome.plain is not None
+    plain = encode_image(tiny_model, outcome.original, LAM, PLAIN_PROFILE)
+    assert outcome.plain.bitstream == plain.bitstream
+    assert outcome.plain.change.file_bytes == len(outcome.bitstream)
+    # a task nobody will see (a newer request replaced it while it measured the LOF result)
+    # does not go on to code the plain image
+    token = jobs.CancelToken()
+    steps = jobs.encode_task(tiny_model, smooth_image(48, 64, seed=5), request, token)
+    stages = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            stages.append(getattr(next(steps), "stage", None))
+            if stages[-1] == "metrics":
+                token.cancel("superseded")
+    assert "metrics" in stages and "reference" not in stages
+    assert stop.value.value is None
+
+
+def test_blind_ab_and_the_metrics_export_do_not_take_the_plain_pane_for_a_codec(
+        qtbot, window):
+    from mspviewer.gui.widgets.blind_ab import NOT_READY_PLAIN
+
+    window.compare.set_classic_codec(jobs.PLAIN_PANE)
+    lof_encode(qtbot, window)
+    assert window.session.classic.codec == jobs.PLAIN_PANE
+    assert not window.blind_ab.new_round()
+    assert window.blind_ab.outcome.text() == NOT_READY_PLAIN
+    document = window.metrics_document()
+    assert document["classic_same_bpp"] is None
+    assert document["msp"]["without_lof"]["bpp"] == window.session.result.plain.point.bpp
+
+
 def test_third_pane_shows_the_plain_encoding(qtbot, window):
     compare = window.compare
     compare.set_classic_codec(jobs.PLAIN_PANE)
@@ -114,6 +181,11 @@ def test_third_pane_shows_the_plain_encoding(qtbot, window):
     assert "plain encoder" in compare.classic.title.text
     assert window.metrics.value("bpp", 1) == f"{result.plain.point.bpp:.4f} bpp"
     assert "plain encoder" in window.metrics.value("setting", 1)
+    header = window.metrics.table.horizontalHeaderItem(1)
+    assert header.text() == "No LOF"
+    compare.set_classic_codec("")
+    wait_idle(qtbot, window)
+    assert header.text() == "Classic" and window.metrics.value("bpp", 1) == ""
 
 
 def test_a_result_without_lof_says_so_everywhere(qtbot, window):
@@ -126,9 +198,10 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
     result = encode(qtbot, window, lam=LAM)
     assert result.plain is None
     assert window.session.classic is None
-    assert "ran no LOF" in compare.classic.title.text
-    assert window.metrics.value("lof_change") == "no LOF in this profile"
-    assert latents.layers == [] and "ran no LOF" in latents.caption.text()
+    reason = "LOF did not run for this result"
+    assert reason in compare.classic.title.text
+    assert window.metrics.value("lof_change") == reason
+    assert latents.layers == [] and reason in latents.caption.text()
     for key in latent_data.LOF_CHANGE:
         index = latents.quantity_box.findData(key)
         assert not latents.quantity_box.model().item(index).isEnabled()

@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                                   args.cancel_after, extras)
         finally:
             window.shutdown()
-            if settings is not None:
+            if settings is not None:  # write what is pending first, or it comes back later
+                settings.sync()
                 Path(settings.fileName()).unlink(missing_ok=True)
     window.resize(1600, 1000)
     window.show()

@@ -198,6 +198,14 @@ class EncodeOutcome:
     def num_bytes(self) -> int:
         return len(self.bitstream)
 
+    def no_plain_reason(self) -> str | None:
+        """Why there is no plain encoding to set this result against (None: there is)."""
+        if self.plain is not None:
+            return None
+        if self.source == "file":
+            return "opened from a file: no plain encoding to compare with"
+        return "LOF did not run for this result"
+
     @property
     def bpp(self) -> float:
         return float(self.analysis.bpp)
@@ -441,6 +449,8 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
                      encode_s=encoded.encode_seconds, decode_s=decode_seconds)
     plain = None
     if lof is not None:
+        if cancel.reason in ("superseded", "shutdown"):
+            return None
         yield StageProgress("reference", "encoding without LOF, to show what LOF changed")
         plain = _plain_reference(model, pixels, encoded.analysis)
     return EncodeOutcome(

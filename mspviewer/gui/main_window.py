@@ -775,8 +775,10 @@ class MainWindow(TeachingActions, QMainWindow):
             "model": {"name": getattr(model, "name", ""), "id": result.analysis.model_id,
                       "random_weights": bool(self.session.model_note)},
             "msp": result.metrics_dict(),
+            # (the plain pane is not a codec at the same bpp: it is under msp.without_lof)
             "classic_same_bpp": (self.session.classic.metrics_dict()
-                                 if self.session.classic is not None else None),
+                                 if self.session.classic is not None
+                                 and self.session.classic.codec != jobs.PLAIN_PANE else None),
             "rd_curves": [curve.to_dict() for curve in self.session.curves.values()],
             "msp_points": [{"label": lp.label, **lp.point.to_dict()}
                            for lp in self.session.learned_points],

@@ -37,6 +37,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
+from mspviewer.gui.jobs import PLAIN_PANE
 from mspviewer.gui.widgets.common import (Title, fmt, image_viewbox, info_label, rgb_item,
                                           set_rgb, status_label)
 
@@ -50,6 +51,9 @@ NOT_READY_NO_RESULT = ("Blind A/B needs two versions of the image: encode an ima
 NOT_READY_NO_CLASSIC = ("Blind A/B needs the classic codec at the same size: choose a classic "
                         "codec in the compare view first (its third pane), or wait until it "
                         "has been computed.")
+NOT_READY_PLAIN = ("Blind A/B sets MSP against a classic codec at the same size; the third "
+                   "pane now shows MSP without LOF, at the same λ but not the same size: "
+                   "choose a classic codec there.")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ def session_variants(session) -> dict[str, Variant]:
         raise LookupError(NOT_READY_NO_RESULT)
     if classic is None:
         raise LookupError(NOT_READY_NO_CLASSIC)
+    if classic.codec == PLAIN_PANE:
+        raise LookupError(NOT_READY_PLAIN)
     point = result.point
     # bpp from the RD point when there is one: measured like the classic codec's (file bytes
     # over the original's pixels), so the two revealed rates are comparable.
@@ -261,10 +267,12 @@ class BlindABPanel(QWidget):
             set_rgb(pane.item, None)
         self._show_captions()
         self._set_choice_enabled(False)
-        ready = self.session.result is not None and self.session.classic is not None
-        self.outcome.setText("Press New round to compare the two codecs blind." if ready else
-                             "Encode an image and choose a classic codec in the compare view, "
-                             "then press New round.")
+        try:
+            session_variants(self.session)
+        except LookupError as reason:
+            self.outcome.setText(str(reason))
+        else:
+            self.outcome.setText("Press New round to compare the two codecs blind.")
 
     def reset_tally(self) -> None:
         self.tally = {key: 0 for key in self.tally}

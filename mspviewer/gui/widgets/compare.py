@@ -295,7 +295,7 @@ class CompareView(QWidget):
         if result is None:
             return "encode first"
         if self.classic_box.currentData() == PLAIN_PANE and result.plain is None:
-            return "this result ran no LOF (encode with balanced or max)"
+            return result.no_plain_reason()
         return "waiting for a result"
 
     def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:

@@ -118,7 +118,7 @@ def without_lof_text(plain, info) -> str:
     y_hat, symbol = float(plain.y_hat[index]), int(plain.symbols[index])
     bits = float(plain.bits[index])
     text = f"ŷ {sig4(y_hat)}, symbol {symbol}, {bits:.4f} bits"
-    if y_hat == info.y_hat and symbol == info.symbol:
+    if y_hat == info.y_hat and symbol == info.symbol and bits == info.bits:
         return text + " (unchanged)"
     return text + f" → LOF: Δŷ {info.y_hat - y_hat:+.4g}, {info.bits - bits:+.4f} bits"
 

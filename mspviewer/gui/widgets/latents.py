@@ -153,8 +153,9 @@ class LatentView(QWidget):
             for item, title in zip(self.items, self.titles):
                 item.clear()
                 title.setText("")
-            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: this result ran no LOF; "
-                                 f"encode with balanced or max to see what it changed")
+            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: "
+                                 f"{result.no_plain_reason()} (encode with balanced or max "
+                                 f"to see what LOF changed)")
             return
         values = latent_data.channel_values(analysis, key, channel, reference)
         self.layers = latent_data.scale_layers(analysis, values)

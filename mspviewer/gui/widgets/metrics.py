@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from mspviewer.gui.jobs import PLAIN_PANE
 from mspviewer.gui.widgets.common import fmt, observe
 
 ROWS = (
@@ -34,7 +35,8 @@ class MetricsPanel(QWidget):
         self.session = session
         self.table = QTableWidget(len(ROWS), 2)
         self.table.setHorizontalHeaderLabels(["MSP", "Classic"])
-        self.table.horizontalHeaderItem(1).setToolTip("The third pane's codec at the same bpp")
+        self.table.horizontalHeaderItem(1).setToolTip("The third pane: a classic codec at the "
+                                                      "same bpp, or MSP without LOF")
         self.table.setVerticalHeaderLabels([label for _, label in ROWS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -61,6 +63,7 @@ class MetricsPanel(QWidget):
 
     def refresh(self) -> None:
         self.table.clearContents()
+        self.table.horizontalHeaderItem(1).setText("Classic")
         image = self.session.image
         result = self.session.result
         if image is not None:
@@ -100,8 +103,8 @@ class MetricsPanel(QWidget):
         self._set("setting", 0, setting, "\n".join(result.notes))
         if result.plain is not None:
             self._set("lof_change", 0, *lof_change_text(result))
-        elif result.profile is not None:
-            self._set("lof_change", 0, "no LOF in this profile")
+        else:
+            self._set("lof_change", 0, result.no_plain_reason())
         if result.decode_matches is None:
             check = "decoded from file" if result.source == "file" else "not decoded"
         else:
@@ -114,6 +117,8 @@ class MetricsPanel(QWidget):
             self._set("fresh_check", 0, ("identical ✓ " if report.ok else "FAILED ✗ ")
                       + report.message)
         classic = self.session.classic
+        plain = classic is not None and classic.codec == PLAIN_PANE
+        self.table.horizontalHeaderItem(1).setText("No LOF" if plain else "Classic")
         if classic is not None:
             p = classic.point
             self._set("file_size", 1, f"{p.num_bytes:,} B")
