@@ -231,3 +231,27 @@ def test_inspector_states_the_element_without_lof(qtbot, window):
     encode(qtbot, window, lam=LAM)
     inspector.inspect(row, col, channel)
     assert inspector.value_text("without_lof") == ""
+
+
+def test_rd_panel_draws_the_move_lof_made(qtbot, window):
+    from mspviewer.gui.widgets.rd_panel import PLAIN_LEGEND
+
+    rd = window.rd
+    result = lof_encode(qtbot, window)
+    xs, ys = rd.lof_move_data()
+    assert xs == [result.plain.point.bpp, result.point.bpp]
+    assert ys == [result.plain.point.psnr_rgb, result.point.psnr_rgb]
+    assert list(rd.lof_move_item.getData()[0]) == xs
+    assert list(rd.plain_item.getData()[1]) == ys[:1]
+    labels = [label.text for _, label in rd.legend.items]
+    assert labels.count(PLAIN_LEGEND) == 1
+    rd.metric_box.setCurrentIndex(rd.metric_box.findData("psnr_y"))
+    assert rd.lof_move_data()[1] == [result.plain.point.psnr_y, result.point.psnr_y]
+    # a result without LOF: no segment, no hollow point, not in the legend
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=LAM)
+    assert rd.lof_move_data() == ([], [])
+    segment_x, _ = rd.lof_move_item.getData()
+    assert segment_x is None or len(segment_x) == 0
+    assert len(rd.plain_item.getData()[0]) == 0
+    assert PLAIN_LEGEND not in [label.text for _, label in rd.legend.items]

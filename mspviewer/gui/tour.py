@@ -163,7 +163,8 @@ PANEL_HELP: dict[str, str] = {
     "rd": (
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
         "swept over their quality settings. Up and to the left is better; the horizontal gap "
-        "at equal quality is the bit saving (BD-rate when averaged)."),
+        "at equal quality is the bit saving (BD-rate when averaged). After LOF, a dashed "
+        "segment runs from the plain encoder's point (hollow circle, same λ) to the result."),
     "latents": (
         "Heatmaps of the coded latent per MSP scale (coarse to fine): ŷ, the predicted mean "
         "μ, the predicted scale σ, the bits spent per element (−log2 P) and the surprise "

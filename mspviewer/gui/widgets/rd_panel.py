@@ -6,7 +6,7 @@ from __future__ import annotations
 import zlib
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
@@ -21,6 +21,7 @@ LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], PALETTE[0]
 #: shipped codec
 CURVE_COLOURS = tuple(c for c in PALETTE if c not in (LATEST_COLOUR, EARLIER_COLOUR)) + (
     "#332288", "#DDCC77")
+PLAIN_LEGEND = "MSP without LOF (same λ)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 
@@ -80,6 +81,16 @@ class RDPanel(QWidget):
         layout.addWidget(self.status)
         self.curve_items: dict[str, pg.PlotDataItem] = {}
         self.learned_item: pg.ScatterPlotItem | None = None
+        #: after LOF: a dashed segment from the plain encoder's point (hollow circle) at the
+        #: same λ to the LOF result's star, the move LOF made on the RD plane
+        self.lof_move_item = pg.PlotDataItem([], [], pen=pg.mkPen(LATEST_COLOUR, width=1.5,
+                                                                   style=Qt.PenStyle.DashLine))
+        self.plain_item = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen(LATEST_COLOUR,
+                                                                              width=2),
+                                             brush=pg.mkBrush(None))
+        self.plot.addItem(self.lof_move_item)
+        self.plot.addItem(self.plain_item)  # (unnamed: in the legend only while shown)
+        self._plain_in_legend = False
         observe(session.rd_changed, self.refresh, scheduler)
         self.refresh()
 
@@ -127,6 +138,18 @@ class RDPanel(QWidget):
         points = self._learned()
         return [p[0] for p in points], [p[1] for p in points]
 
+    def lof_move_data(self) -> tuple[list[float], list[float]]:
+        """(bpp, quality) of the plain encoder and of the LOF result, in that order; empty
+        without an LOF result (or with a quality the point does not have)."""
+        result = self.session.result
+        plain = getattr(result, "plain", None)
+        if plain is None or result.point is None:
+            return [], []
+        pairs = [(p.bpp, p.metric(self.metric())) for p in (plain.point, result.point)]
+        if any(y is None or y != y or abs(y) == float("inf") for _, y in pairs):
+            return [], []
+        return [x for x, _ in pairs], [y for _, y in pairs]
+
     def refresh(self) -> None:
         """Update the plotted data in place (items are only created for new curves)."""
         label = METRICS[self.metric()]
@@ -160,5 +183,17 @@ class RDPanel(QWidget):
             self.learned_item.setData(xs, ys, brush=brushes)
         else:
             self.learned_item.clear()
+        move_x, move_y = self.lof_move_data()
+        self.lof_move_item.setData(move_x, move_y)
+        if move_x:
+            self.plain_item.setData(move_x[:1], move_y[:1])
+        else:
+            self.plain_item.clear()
+        if bool(move_x) != self._plain_in_legend:
+            if move_x:
+                self.legend.addItem(self.plain_item, PLAIN_LEGEND)
+            else:
+                self.legend.removeItem(self.plain_item)
+            self._plain_in_legend = bool(move_x)
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
