@@ -89,7 +89,8 @@ def centre_crop(pixels: np.ndarray, crop: str | None) -> np.ndarray:
 
 #: fields added to profiles after the cache began; left out of the key at their defaults, so
 #: encodes cached before a field existed still match the profile that does not use it
-LATER_FIELDS = ("lr_backoff_patience", "lr_lambda_exponent", "lr_reference_lambda")
+LATER_FIELDS = ("lr_backoff_patience", "lr_lambda_exponent", "lr_reference_lambda",
+                "schedule_iterations")
 
 
 def settings_key(profile) -> str:

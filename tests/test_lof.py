@@ -412,3 +412,19 @@ def test_a_time_budget_stops_at_the_time_with_the_best_so_far(wide_model, monkey
         profile.temperature_at(step) for step in range(len(records))]  # not compressed
     assert records[-1].learning_rate > 0.5 * records[0].learning_rate
     check_keep_best(wide_model, x, result, records)
+
+
+def test_lof_stops_part_way_along_a_longer_schedule(wide_model):
+    """A profile with schedule_iterations runs the first lof_iterations steps of that
+    schedule: cosine step and temperature as the formulas give them, not compressed."""
+    profile = Profile("test-cut", "first 4 of a 10-step schedule", lof_iterations=4,
+                      schedule_iterations=10, learning_rate=0.3, lr_schedule="cosine",
+                      rounding="annealed", temperature_start=0.5, temperature_end=0.05)
+    x = image_to_tensor(smooth_image(32, 48, seed=2))
+    records, result = run(optimise_latent(wide_model, x, LAM, profile))
+    assert len(records) == 4 and result.stop_reason == "completed"
+    assert [r.learning_rate for r in records] == pytest.approx(
+        [0.3 * 0.5 * (1 + math.cos(math.pi * step / 10)) for step in range(4)])
+    assert [r.temperature for r in records] == pytest.approx(
+        [0.5 * 0.1 ** (step / 9) for step in range(4)])
+    check_keep_best(wide_model, x, result, records)

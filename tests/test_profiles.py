@@ -116,6 +116,21 @@ def test_the_annealing_temperature_falls_geometrically():
     assert parse_profiles(text)["x"].temperature_start == 1.0
 
 
+def test_a_longer_schedule_is_followed_part_way():
+    """schedule_iterations: the step and the temperature follow a schedule of that length,
+    and LOF stops after lof_iterations of it."""
+    full = Profile("full", "the whole schedule", lof_iterations=8, learning_rate=0.4,
+                   rounding="annealed", temperature_start=0.5, temperature_end=0.05)
+    cut = full.replace(name="cut", lof_iterations=3, schedule_iterations=8)
+    assert (full.schedule_length, cut.schedule_length) == (8, 8)
+    expected = [0.5 * (0.1 ** (step / 7)) for step in range(3)]  # geometric, 8 steps long
+    assert [cut.temperature_at(step) for step in range(3)] == pytest.approx(expected)
+    assert [cut.temperature_at(s) for s in range(3)] == [full.temperature_at(s) for s in range(3)]
+    assert cut.max_iterations == 3
+    # 0 (the default) and the same length are one schedule
+    assert full.replace(schedule_iterations=8).temperature_at(5) == full.temperature_at(5)
+
+
 @pytest.mark.parametrize("change, words", [
     ({"lof_iterations": -1}, "lof_iterations"),
     ({"speed": 3}, "unknown fields"),
@@ -146,6 +161,8 @@ def test_the_annealing_temperature_falls_geometrically():
     ({"temperature_end": 0}, "0.001 <= temperature_end"),
     ({"temperature_end": float("nan")}, "temperatures must satisfy"),
     ({"temperature_start": "hot"}, "temperature_start must be a number"),
+    ({"schedule_iterations": 2}, "schedule_iterations must be 0 .* or at least lof_iterations"),
+    ({"schedule_iterations": 5.0}, "schedule_iterations must be an integer"),
 ])
 def test_invalid_profiles_are_refused(change, words):
     entry = {"name": "x", "description": "d", "lof_iterations": 3} | change

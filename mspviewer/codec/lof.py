@@ -322,8 +322,8 @@ def frozen(model: MSPCodec) -> Iterator[None]:
 def _learning_rate(profile: Profile, lam: float, step: int) -> float:
     """Learning rate of gradient step ``step`` (0-based) at λ = ``lam``."""
     base = profile.learning_rate_at(lam)
-    if profile.lr_schedule == "cosine" and profile.lof_iterations > 1:
-        return base * 0.5 * (1 + math.cos(math.pi * step / profile.lof_iterations))
+    if profile.lr_schedule == "cosine" and profile.schedule_length > 1:
+        return base * 0.5 * (1 + math.cos(math.pi * step / profile.schedule_length))
     return base
 
 

@@ -89,6 +89,7 @@ _FIELD_TYPES = {
     "name": ("a string", lambda v: isinstance(v, str)),
     "description": ("a string", lambda v: isinstance(v, str)),
     "lof_iterations": ("an integer", _is_integer),
+    "schedule_iterations": ("an integer", _is_integer),
     "learning_rate": ("a number", _is_number),
     "lr_schedule": ("a string", lambda v: isinstance(v, str)),
     "lr_lambda_exponent": ("a number", _is_number),
@@ -110,6 +111,9 @@ class Profile:
     name: str
     description: str
     lof_iterations: int = 0
+    #: iterations the step and temperature schedules span (0: lof_iterations); larger, LOF
+    #: stops part way along them, after lof_iterations, and the step has not decayed fully
+    schedule_iterations: int = 0
     learning_rate: float = 0.02
     lr_schedule: str = "cosine"
     lr_lambda_exponent: float = 0.0
@@ -136,6 +140,10 @@ class Profile:
             problems.append("description must be one non-empty line")
         if not isinstance(self.lof_iterations, int) or self.lof_iterations < 0:
             problems.append(f"lof_iterations must be an integer >= 0, got {self.lof_iterations!r}")
+        if self.schedule_iterations and self.schedule_iterations < self.lof_iterations:
+            problems.append(f"schedule_iterations must be 0 (the same as lof_iterations) or at "
+                            f"least lof_iterations ({self.lof_iterations}), got "
+                            f"{self.schedule_iterations!r}")
         if self.lof_iterations and not (self.learning_rate > 0
                                         and math.isfinite(self.learning_rate)):
             problems.append(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
@@ -182,16 +190,23 @@ class Profile:
         return self.learning_rate * (lam / self.lr_reference_lambda) ** self.lr_lambda_exponent
 
     @property
+    def schedule_length(self) -> int:
+        """Iterations the step and temperature schedules run their course over."""
+        return self.schedule_iterations or self.lof_iterations
+
+    @property
     def max_iterations(self) -> int:
         """Upper bound on the progress records LOF yields (for progress bars)."""
         return self.lof_iterations + (self.greedy_budget if self.greedy else 0)
 
     def temperature_at(self, step: int) -> float:
         """Annealing temperature of gradient step ``step`` (0-based): geometric from
-        ``temperature_start`` at the first step to ``temperature_end`` at the last."""
-        if self.lof_iterations <= 1:
+        ``temperature_start`` at the first step to ``temperature_end`` at the last step of
+        the schedule (:attr:`schedule_length`)."""
+        length = self.schedule_length
+        if length <= 1:
             return self.temperature_end
-        fraction = min(step, self.lof_iterations - 1) / (self.lof_iterations - 1)
+        fraction = min(step, length - 1) / (length - 1)
         return self.temperature_start * (self.temperature_end / self.temperature_start) ** fraction
 
     def to_dict(self) -> dict:
