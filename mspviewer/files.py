@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -36,6 +37,19 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
 def write_output(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (see ``write_atomically``)."""
     write_atomically(path, lambda handle: handle.write(data))
+
+
+def json_bytes(document, *, indent: int = 2, allow_nan: bool = False) -> bytes:
+    """``document`` as the project's JSON files are written: UTF-8 (λ, μ and σ stay
+    readable), indented, one final newline; NaN refused unless ``allow_nan``."""
+    text = json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=allow_nan)
+    return (text + "\n").encode("utf-8")
+
+
+def write_json(path: str | os.PathLike, document, *, indent: int = 2,
+               allow_nan: bool = False) -> None:
+    """Write ``document`` as JSON (:func:`json_bytes`), whole or not at all."""
+    write_output(path, json_bytes(document, indent=indent, allow_nan=allow_nan))
 
 
 def _create_beside(target: Path) -> tuple[Path, BinaryIO]:

@@ -8,7 +8,6 @@ the JSON file holds every point; the returned summary is what ``--json`` prints.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import sys
@@ -30,7 +29,7 @@ from mspviewer.baselines.registry import UnknownCodecError
 from mspviewer.cli.common import pixel_limit, writable_output
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import MSPViewerError
-from mspviewer.files import write_output
+from mspviewer.files import write_json
 
 LEARNED = "learned"
 DEFAULT_PROFILE = "fast"
@@ -310,7 +309,7 @@ def run(args) -> dict[str, Any]:
         "environment": {"mspviewer": __version__, "python": platform.python_version(),
                         "platform": platform.platform(), "seconds": round(elapsed, 3)},
     }
-    write_output(output, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
+    write_json(output, document)
     if args.plot:
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
                     title=Path(args.image).name)

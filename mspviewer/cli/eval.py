@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mspviewer.cli.common import (add_model_arguments, integer_type, model_from_args, tell,
                                   writable_output)
 from mspviewer.errors import MSPViewerError
-from mspviewer.files import write_output
+from mspviewer.files import write_json
 from mspviewer.train.data import IMAGE_SUFFIXES
 
 
@@ -51,7 +50,7 @@ def run(args) -> dict:
                         progress=not args.no_progress)
     for name, reason in document["classic_skipped"].items():
         tell(f"left out {name}: {reason}")
-    write_output(output, json.dumps(document, indent=1).encode())
+    write_json(output, document, indent=1, allow_nan=True)
     tell(f"wrote {args.output}")
     summary = {"images": len(paths), "profile": args.profile, "mean": [
         {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}

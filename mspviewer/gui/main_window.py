@@ -11,7 +11,6 @@ screen (and a running encode going), with a message in the message bar.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QS
 from mspviewer.bundled import resources_dir
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import json_bytes
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
 from mspviewer.gui.session import ImageState, Session
@@ -786,8 +786,7 @@ class MainWindow(TeachingActions, QMainWindow):
         return _json_safe(doc)
 
     def export_metrics_json(self, path) -> bool:
-        return self._export("metrics", path, lambda: (
-            json.dumps(self.metrics_document(), indent=2, allow_nan=False) + "\n").encode())
+        return self._export("metrics", path, lambda: json_bytes(self.metrics_document()))
 
     def save_screenshot(self, path) -> bool:
         """The window as an image (PNG unless the name says another format Qt writes), now

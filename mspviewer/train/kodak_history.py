@@ -22,7 +22,7 @@ import numpy as np
 
 from mspviewer.cli.report import load_results, marked_section, replace_marked_section
 from mspviewer.errors import MSPViewerError
-from mspviewer.files import write_output
+from mspviewer.files import write_json
 
 DEFAULT_HISTORY = "training/kodak_by_step.json"
 # The anchors of the table, in its column order: measured WebP is the target anchor.
@@ -94,7 +94,7 @@ def write_history(path: str | Path, records: list[dict]) -> None:
                          "record per evaluated checkpoint of the shipped model's run",
                 "records": records}
     # Whole or not at all: the history is the only record of checkpoints no longer kept.
-    write_output(path, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode())
+    write_json(path, document, indent=1)
 
 
 def markdown_table(records: list[dict]) -> str:
