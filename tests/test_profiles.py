@@ -236,7 +236,7 @@ def test_encode_command_with_profile_and_target_bpp(tmp_path, model_file, run_cl
     unknown = run_cli("encode", image, "-o", tmp_path / "u.msp", "--profile", "turbo",
                       "--model", model_file)
     assert unknown.returncode == 2
-    assert "valid profiles: fast, balanced, max" in unknown.stderr
+    assert "valid profiles: fast, quick, balanced, max" in unknown.stderr
     assert "Traceback" not in unknown.stderr
     assert not (tmp_path / "u.msp").exists()
     both = run_cli("encode", image, "-o", tmp_path / "b.msp", "--bpp", "0.3", "--lambda", "0.01")

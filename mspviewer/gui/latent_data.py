@@ -72,7 +72,7 @@ def full_quantity(analysis, name: str, reference=None) -> np.ndarray:
     if name in LOF_CHANGE:
         if reference is None:
             raise ValueError(f"{QUANTITIES[name][0]} needs the plain encoding at the same λ: "
-                             f"encode with a profile that runs LOF (balanced or max)")
+                             f"encode with a profile that runs LOF (quick, balanced or max)")
         if name == "lof_shift":
             return latent_change.latent_shift(analysis, reference)
         return latent_change.bits_change(analysis, reference)

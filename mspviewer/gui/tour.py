@@ -62,8 +62,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "(about 0.2 to 0.8 bpp on the Kodak photos with the shipped model); give a <b>target "
         "bpp</b> instead and λ is searched for you.</p>"
         "<p>The <b>profile</b> sets how hard the encoder works: <i>fast</i> runs the encoder "
-        "network once, <i>balanced</i> and <i>max</i> also run LOF (later in this tour). "
-        "The decoder is the same for every profile.</p>")),
+        "network once, <i>quick</i>, <i>balanced</i> and <i>max</i> also run LOF (later in "
+        "this tour). The decoder is the same for every profile.</p>")),
     TourStep("metrics", "Reading the numbers", (
         "<p><b>bpp</b>, bits per pixel, is the file size in bits divided by the number of "
         "pixels: the rate. <b>PSNR</b> (in dB, higher is better) measures the squared error, "
@@ -144,7 +144,7 @@ PANEL_HELP: dict[str, str] = {
         "Encode the open image. λ sets the balance the codec optimises, R + λ·D: small λ, "
         "small file and more distortion; large λ, better picture and more bits. Or give a "
         "target bpp and λ is searched. The profile chooses the encoder's effort (fast: one "
-        "pass of the encoder network; balanced and max: LOF); the decoder is the same."),
+        "pass of the encoder network; quick, balanced and max: LOF); the decoder is the same."),
     "compare": (
         "The original, the MSP decoded image and, optionally, a classic codec at the same "
         "bpp, with linked zoom and pan. Switch to the split slider or to difference heatmaps "

@@ -78,7 +78,7 @@ class CompareView(QWidget):
                 self.classic_box.model().item(index).setEnabled(False)
         self.classic_box.setToolTip("A classic codec at the same bpp as the learned codec, or "
                                     "the learned codec at the same λ without LOF (after a "
-                                    "balanced or max encode)")
+                                    "quick, balanced or max encode)")
         self.classic_box.currentIndexChanged.connect(
             lambda _: self.classic_codec_changed.emit(self.classic_box.currentData() or ""))
         self.fit_button = QPushButton("Fit")

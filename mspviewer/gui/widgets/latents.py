@@ -154,7 +154,7 @@ class LatentView(QWidget):
                 item.clear()
                 title.setText("")
             self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: "
-                                 f"{result.no_plain_reason()} (encode with balanced or max "
+                                 f"{result.no_plain_reason()} (encode with quick, balanced or max "
                                  f"to see what LOF changed)")
             return
         values = latent_data.channel_values(analysis, key, channel, reference)
