@@ -116,16 +116,16 @@ def compare_codings(record: AnalysisRecord, reference: AnalysisRecord) -> Coding
     """Per-scale and total change from ``reference`` (the plain encoder) to ``record``."""
     shift = latent_shift(record, reference)
     changed = record.symbols != reference.symbols
-    # Both records come from one model at one size, so their passes are the same: the
-    # pass index of an element says its scale in either.
-    scale_of_pass = np.array([p.scale for p in record.passes], np.int64)
-    element_scale = scale_of_pass[record.pass_index]
+    # Both records come from one model at one size, so their passes and scales are the
+    # same: the per-scale totals are the records' own.
+    after, before = record.bits_per_scale(), reference.bits_per_scale()
     scales = []
-    for scale in sorted(set(scale_of_pass.tolist()), reverse=True):
-        mask = element_scale == scale
+    for scale in sorted(after, reverse=True):
+        mask = record.scale_mask(scale)  # (h, w): every channel of a position shares its scale
         scales.append(ScaleChange(
-            scale, int(mask.sum()), int(np.count_nonzero(changed & mask)),
-            float(reference.bits[mask].sum()), float(record.bits[mask].sum())))
+            scale, int(after[scale]["num_elements"]),
+            int(np.count_nonzero(changed[:, mask])),
+            float(before[scale]["estimated_bits"]), float(after[scale]["estimated_bits"])))
     mean_abs = float(np.abs(shift).mean(dtype=np.float64)) if shift.size else 0.0
     return CodingChange(tuple(scales), mean_abs, int(reference.file_bytes),
                         int(record.file_bytes))

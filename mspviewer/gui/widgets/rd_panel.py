@@ -3,6 +3,7 @@ points arrive."""
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import pyqtgraph as pg
@@ -122,14 +123,14 @@ class RDPanel(QWidget):
         if curve is None:
             return [], []
         pairs = [(p.bpp, p.metric(self.metric())) for p in curve.sorted_points()]
-        pairs = [(x, y) for x, y in pairs if y is not None and y == y and abs(y) != float("inf")]
+        pairs = [(x, y) for x, y in pairs if _plottable(y)]
         return [x for x, _ in pairs], [y for _, y in pairs]
 
     def _learned(self) -> list[tuple[float, float, bool]]:
         out = []
         for lp in self.session.learned_points:
             y = lp.point.metric(self.metric())
-            if y is not None and y == y and abs(y) != float("inf"):
+            if _plottable(y):
                 out.append((lp.point.bpp, y, lp.latest))
         return out
 
@@ -146,7 +147,7 @@ class RDPanel(QWidget):
         if plain is None or result.point is None:
             return [], []
         pairs = [(p.bpp, p.metric(self.metric())) for p in (plain.point, result.point)]
-        if any(y is None or y != y or abs(y) == float("inf") for _, y in pairs):
+        if not all(_plottable(y) for _, y in pairs):
             return [], []
         return [x for x, _ in pairs], [y for _, y in pairs]
 
@@ -197,3 +198,8 @@ class RDPanel(QWidget):
             self._plain_in_legend = bool(move_x)
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
+
+
+def _plottable(value) -> bool:
+    """A quality the plot can draw: present and finite (MS-SSIM is None on tiny images)."""
+    return value is not None and math.isfinite(value)
