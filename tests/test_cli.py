@@ -58,6 +58,33 @@ def test_encode_info_decode(tmp_path, model_file):
     assert psnr_rgb(pixels, reconstruction) == pytest.approx(result["psnr_rgb"], abs=1e-9)
 
 
+def test_info_channels_decodes_with_the_model(tmp_path, model_file):
+    from mspviewer.codec import decode_bytes, load_model
+    from mspviewer.codec.channel_usage import channel_usage
+
+    image, out = tmp_path / "in.png", tmp_path / "out.msp"
+    save_png(smooth_image(40, 56, seed=2), image)
+    done = run_cli("encode", image, "-o", out, "--lambda", "0.02", "--model", model_file)
+    assert done.returncode == 0, done.stderr
+    usage = channel_usage(decode_bytes(load_model(model_file), out.read_bytes()).analysis)
+    info = run_cli("--json", "info", out, "--channels", "--model", model_file)
+    assert info.returncode == 0, info.stderr
+    channels = json.loads(info.stdout)["channels"]
+    assert channels["estimated_bits"] == pytest.approx(usage.total_bits, rel=1e-12)
+    assert [c["bits"] for c in channels["per_channel"]] == pytest.approx(list(usage.bits),
+                                                                         rel=1e-12)
+    assert channels["channels_for_share"]["90%"] == usage.channels_for(0.9)
+    text = run_cli("info", out, "--channels", env_model=model_file)
+    assert text.returncode == 0, text.stderr
+    line = next(line for line in text.stdout.splitlines() if line.startswith("channels: "))
+    assert json.loads(line[len("channels: "):])["summary"] == usage.describe()
+    # without --channels, info still needs no model
+    plain = run_cli("--json", "info", out, "--model", tmp_path / "missing.pt")
+    assert plain.returncode == 0 and "channels" not in json.loads(plain.stdout)
+    wrong = run_cli("info", out, "--channels", "--model", tmp_path / "missing.pt")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
                                   "wrong-model", "no-output-folder", "eval-no-output-folder",
                                   "train-no-images", "train-no-folder", "export-weights-file",

@@ -232,3 +232,27 @@ def test_screenshot_of_the_inspector_and_replay_steps(shipped_model, tmp_path):
     assert done.returncode == 2 and "nope" in done.stderr and "Traceback" not in done.stderr
     done = run_viewer(["--screenshot", str(out), "--inspect", "1"], tmp_path)
     assert done.returncode == 2 and "--inspect" in done.stderr
+
+
+def test_screenshot_of_the_bits_per_channel(shipped_model, tmp_path):
+    image = tmp_path / "small.png"
+    write_png(image, 64, 96, seed=2)
+    shots = {}
+    for view in ("chart", "channels"):
+        out = tmp_path / f"bits-{view}.png"
+        done = run_viewer(["--screenshot", str(out), "--image", str(image), "--lambda", "0.013",
+                           "--third-pane", "none", "--bits-view", view, "--channel", "7",
+                           "--panel", "bits"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        shots[view] = np.asarray(Image.open(out).convert("RGB"))
+    assert shots["chart"].shape == shots["channels"].shape
+    assert not np.array_equal(shots["chart"], shots["channels"])  # another tab in front
+
+    out = tmp_path / "bad.png"
+    channels = shipped_model.config.transform.latent_channels
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--third-pane", "none",
+                       "--channel", str(channels)], tmp_path)
+    assert done.returncode == 1 and f"has {channels} channels" in done.stderr
+    for bad in (["--channel", "-1"], ["--bits-view", "nope"]):
+        done = run_viewer(["--screenshot", str(out), *bad], tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr

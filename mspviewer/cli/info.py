@@ -1,11 +1,15 @@
 """``mspviewer info IN.msp``: the header and the bytes of every scale / step / group.
 
 Needs no model: the pass structure follows from the MSP configuration in the header.
+``--channels`` decodes the stream with the model to add how the bits spread over the latent
+channels (:mod:`mspviewer.codec.channel_usage`).
 """
 
 from __future__ import annotations
 
-from mspviewer.codec import bitstream
+from mspviewer.cli.common import add_model_arguments, model_from_args
+from mspviewer.codec import bitstream, decode_bytes
+from mspviewer.codec.channel_usage import channel_usage
 from mspviewer.codec.config import MSPConfig
 from mspviewer.codec.lattice import coding_passes
 
@@ -13,6 +17,10 @@ from mspviewer.codec.lattice import coding_passes
 def register(subparsers) -> None:
     parser = subparsers.add_parser("info", help="show an .msp file's header and bytes per pass")
     parser.add_argument("bitstream")
+    parser.add_argument("--channels", action="store_true",
+                        help="decode with the model and add the estimated bits per latent "
+                             "channel (how many channels carry 50/90/99 %% of the bits)")
+    add_model_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -41,5 +49,23 @@ def describe(data: bytes) -> dict:
     }
 
 
+#: channels listed in the plain-text output (``--json`` lists every channel)
+TOP_CHANNELS = 10
+
+
+def describe_channels(data: bytes, model, every_channel: bool) -> dict:
+    usage = channel_usage(decode_bytes(model, data).analysis)
+    if every_channel:
+        return usage.summary()
+    top = usage.order[:TOP_CHANNELS]
+    return {"summary": usage.describe(),
+            "costliest": ", ".join(f"{c} ({100 * usage.share[c]:.1f} %)" for c in top)}
+
+
 def run(args) -> dict:
-    return describe(bitstream.read_file(args.bitstream))
+    data = bitstream.read_file(args.bitstream)
+    result = describe(data)
+    if args.channels:
+        result["channels"] = describe_channels(data, model_from_args(args),
+                                               every_channel=getattr(args, "json", False))
+    return result

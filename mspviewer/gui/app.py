@@ -5,6 +5,7 @@
               [--model PATH] [--size 2200x1400] [--timeout 900] [--cancel-after S]
               [--inspect X,Y] [--replay-steps K,K,...] [--panel KEY]
               [--third-pane CODEC|msp-plain|none] [--latents QUANTITY]
+              [--bits-view chart|ledger|channels] [--channel C]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latents", metavar="QUANTITY",
                         help="what the latent heatmaps show: y_hat, mu, sigma, bits, surprise, "
                              "lof_shift or lof_bits (the last two after an LOF encode)")
+    parser.add_argument("--bits-view", choices=("chart", "ledger", "channels"),
+                        help="the bit allocation's tab: bytes per pass group (chart), "
+                             "estimated vs actual (ledger) or bits per latent channel")
+    parser.add_argument("--channel", type=int, metavar="C",
+                        help="with --screenshot: show latent channel C in the heatmaps and "
+                             "mark it in the bits per channel")
     parser.add_argument("--cancel-after", type=float, metavar="S",
                         help="with --screenshot: press Cancel after S seconds (LOF keeps its "
                         "best latent so far)")
@@ -219,6 +226,8 @@ def _apply_options(window, args) -> None:
             raise ValueError(f"--latents {args.latents!r} is not a quantity; use one of "
                              f"{', '.join(QUANTITIES)}")
         window.latents.set_quantity(args.latents)
+    if args.bits_view:
+        window.bits.set_view(args.bits_view)
 
 
 def run_events_until(app, done, timeout_s: float) -> bool:
@@ -256,6 +265,7 @@ class ShotExtras:
     inspect: tuple[int, int] | None = None
     replay_steps: tuple[int, ...] = ()
     panel: str | None = None
+    channel: int | None = None
 
     @classmethod
     def from_args(cls, args) -> ShotExtras:
@@ -271,7 +281,9 @@ class ShotExtras:
             raise ValueError(f"--inspect takes X,Y, got {args.inspect!r}")
         if any(k < 0 for k in steps):  # step 0 is the prediction; there is none before it
             raise ValueError(f"--replay-steps takes steps ≥ 0, got {args.replay_steps!r}")
-        return cls(inspect, steps, args.panel)
+        if args.channel is not None and args.channel < 0:
+            raise ValueError(f"--channel takes a channel index ≥ 0, got {args.channel}")
+        return cls(inspect, steps, args.panel, args.channel)
 
 
 def _save(window, out: Path, panel: str | None) -> bool:
@@ -306,6 +318,14 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         # the inspector only says why in the message bar: a screenshot asked for it must fail
         window.show_error(f"--inspect {extras.inspect[0]},{extras.inspect[1]}: nothing to "
                           "inspect there (outside the image?)")
+    if finished and extras.channel is not None:
+        channels = window.session.result.analysis.y_hat.shape[0]
+        if extras.channel >= channels:
+            window.show_error(f"--channel {extras.channel}: the latent has {channels} "
+                              f"channels (0 … {channels - 1})")
+        else:
+            window.latents.set_channel(extras.channel)
+            window.bits.channels.select_channel(extras.channel)
     outputs = [(out, None)]
     if finished and extras.replay_steps:
         finished = window.start_replay() and wait_until_idle(app, window, timeout_s)

@@ -177,6 +177,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self.rd.codecs_changed.connect(self._on_rd_codecs)
         self.rd.ladder_requested.connect(self.start_lambda_ladder)
         self.latents.element_clicked.connect(self.inspect_latent)
+        self.bits.channels.channel_selected.connect(self.latents.set_channel)
         self.compare.image_clicked.connect(self.inspect_pixel)
         self.inspector.message.connect(self.show_message)
         self.replay.message.connect(self.show_message)

@@ -108,9 +108,11 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "<i>expected</i>, the sum of −log2 P over the symbols, with the bytes the arithmetic "
         "coder <i>actually</i> wrote. They should agree closely: a check of the coder.</p>"
         "<p>The coarsest scale holds only 1/64 of the elements and little context, so each "
-        "of its elements tends to cost more; the finest scale holds three quarters of them, "
-        "predicted from many decoded neighbours. The map shows bits per pixel in 16×16 "
-        "blocks over the image: texture and edges cost bits, flat sky almost none.</p>")),
+        "of them tends to cost more. The map shows bits per pixel in 16×16 blocks over the "
+        "image: texture and edges "
+        "cost bits, flat sky almost none. The <i>Per channel</i> tab ranks the latent's "
+        "channels by their share of the bits: the lower λ, the more channels the model "
+        "switches off (every symbol 0, almost free).</p>")),
     TourStep("lof", "LOF: fitting the latent to this one image", (
         "<p>The encoder network makes one quick guess of y, trained to be good on average. "
         "<b>LOF</b> (latent overfitting) improves it for <i>this</i> image: with the decoder "
@@ -175,7 +177,9 @@ PANEL_HELP: dict[str, str] = {
         "Bit allocation: for each scale, step or channel group, the bytes the model expected "
         "(Σ −log2 P) against the bytes actually in the stream, as bars and as a table per "
         "scale with the overhead (the header is not modelled); and a map of bits per pixel by "
-        "16×16 block, overlaid on the image."),
+        "16×16 block, overlaid on the image. The 'Per channel' tab ranks the latent channels "
+        "by their share of the bits: a few carry most of them, and at a small λ many are "
+        "switched off. Click a bar to show that channel in the latent heatmaps."),
     "inspector": (
         "Click a latent element (in the heatmaps, or a pixel of the image) to see how it was "
         "coded: its scale, step, channel group and "

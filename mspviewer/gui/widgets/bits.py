@@ -2,7 +2,8 @@
 in the image the bits go (a spatial map that can be overlaid on the picture).
 
 Beside the bar chart, a table sets the model's estimate against the stream per scale and in
-total, with the overhead (what the real coder spends beyond −log2 P, plus the header).
+total, with the overhead (what the real coder spends beyond −log2 P, plus the header), and
+a third tab spreads the bits over the latent channels (:mod:`.channel_bits`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from mspviewer.gui import latent_data
+from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
 from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, heat_item,
                                           image_viewbox, observe, rgb_item, set_rgb,
                                           status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
+
+#: the panel's tabs, by the keys of ``--bits-view``
+VIEWS = ("chart", "ledger", "channels")
 
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
@@ -92,6 +97,11 @@ class BitAllocationView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.plot, "Chart")
         self.tabs.addTab(self.ledger_table, "Estimated vs actual")
+        self.channels = ChannelBitsChart(session, scheduler)
+        self.tabs.addTab(self.channels, "Per channel")
+        # "Bars by" groups the passes of the chart tab only
+        self.tabs.currentChanged.connect(
+            lambda index: self.group_box.setEnabled(index == VIEWS.index("chart")))
 
         self.summary = status_label(2)
         splitter = QSplitter()
@@ -117,6 +127,13 @@ class BitAllocationView(QWidget):
 
     def set_grouping(self, key: str) -> None:
         self.group_box.setCurrentIndex(self.group_box.findData(key))
+
+    def set_view(self, key: str) -> None:
+        """Bring a tab to the front: one of :data:`VIEWS`."""
+        if key not in VIEWS:
+            raise ValueError(f"{key!r} is not a view of the bit allocation; use one of "
+                             f"{', '.join(VIEWS)}")
+        self.tabs.setCurrentIndex(VIEWS.index(key))
 
     def _apply_opacity(self) -> None:
         overlay = self.overlay_box.isChecked() and self.image_item.isVisible()

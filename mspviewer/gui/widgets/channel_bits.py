@@ -1,0 +1,173 @@
+"""Bits per latent channel: how few channels carry most of the bits (a tab of the bit
+allocation panel).
+
+Top: each channel's share of the estimated bits, costliest first, coloured by the channel
+group that codes it. Bottom, linked along the same axis: the cumulative share, with the
+channel counts for 50, 90 and 99 % of the bits marked. A click on a bar emits that
+channel, so that the latent heatmaps can show it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from mspviewer.codec.channel_usage import SUMMARY_SHARES, ChannelUsage, channel_usage
+from mspviewer.gui.widgets.common import PALETTE, observe, status_label
+
+SELECTED_PEN = pg.mkPen("#000000", width=2)
+AXIS_WIDTH = 56  # pixels, both plots' left axes
+
+
+class ChannelBitsChart(QWidget):
+    #: a click on a channel's bar: the channel index
+    channel_selected = Signal(int)
+
+    def __init__(self, session, scheduler=None, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.usage: ChannelUsage | None = None
+        self.selected: int | None = None
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.share_plot = self.view.addPlot(row=0, col=0)
+        self.share_plot.setMenuEnabled(False)
+        self.share_plot.showGrid(y=True, alpha=0.3)
+        self.share_plot.setLabel("left", "share of bits", units="%")
+        self.share_plot.addLegend(offset=(-10, 5))
+        self.cumulative_plot = self.view.addPlot(row=1, col=0)
+        self.cumulative_plot.setMenuEnabled(False)
+        self.cumulative_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.cumulative_plot.setLabel("left", "cumulative", units="%")
+        self.cumulative_plot.setLabel("bottom", "channels, costliest first")
+        self.cumulative_plot.setXLink(self.share_plot)
+        for plot in (self.share_plot, self.cumulative_plot):
+            plot.getAxis("left").setWidth(AXIS_WIDTH)  # so that the linked x axes line up
+        self.cumulative_plot.setYRange(0, 100, padding=0.02)
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 2)
+        self.group_bars: list[pg.BarGraphItem] = []
+        self.selected_bar = pg.BarGraphItem(x=[], height=[], width=0.9,
+                                            brush=pg.mkBrush(None),
+                                            pen=SELECTED_PEN)
+        self.share_plot.addItem(self.selected_bar)
+        self.cumulative_curve = self.cumulative_plot.plot(pen=pg.mkPen(PALETTE[0], width=2))
+        self.share_marks = pg.ScatterPlotItem(size=8, brush=PALETTE[5], pen=None)
+        self.cumulative_plot.addItem(self.share_marks)
+        self.mark_labels: list[pg.TextItem] = []
+        self.summary = status_label(3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.summary)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        observe(session.result_changed, self.refresh, scheduler)
+        self.refresh()
+
+    def refresh(self) -> None:
+        result = self.session.result
+        self.usage = None if result is None else channel_usage(result.analysis)
+        self._draw_bars()
+        self._draw_cumulative()
+        self._draw_selection()
+        self.summary.setText("encode an image to see how its bits spread over the channels"
+                             if self.usage is None else self._summary_text())
+
+    def _summary_text(self) -> str:
+        text = self.usage.describe()
+        if self.selected is not None and self.selected < self.usage.num_channels:
+            text += ". Selected: " + self.channel_text(self.selected)
+        return text[0].upper() + text[1:]
+
+    def channel_text(self, channel: int) -> str:
+        usage = self.usage
+        rank = int(np.nonzero(usage.order == channel)[0][0]) + 1
+        return (f"channel {channel} (group {usage.group[channel]}), rank {rank}: "
+                f"{usage.bits[channel]:,.0f} bits ({100 * usage.share[channel]:.2f} %), "
+                f"{usage.nonzero[channel]:,} of {usage.elements[channel]:,} symbols non-zero")
+
+    def bar_heights(self) -> np.ndarray:
+        """The plotted shares in percent, costliest first (empty without a result)."""
+        if self.usage is None:
+            return np.zeros(0)
+        return 100 * self.usage.share[self.usage.order]
+
+    def _draw_bars(self) -> None:
+        for item in self.group_bars:
+            self.share_plot.removeItem(item)
+        self.group_bars = []
+        usage = self.usage
+        if usage is None:
+            return
+        heights = self.bar_heights()
+        groups = usage.group[usage.order]
+        ranks = np.arange(1, usage.num_channels + 1, dtype=float)
+        for number, group in enumerate(np.unique(groups)):
+            chosen = groups == group
+            first, last = np.nonzero(usage.group == group)[0][[0, -1]]
+            item = pg.BarGraphItem(x=ranks[chosen], height=heights[chosen], width=0.8,
+                                   brush=PALETTE[number % len(PALETTE)], pen=None,
+                                   name=f"group {group} (ch {first}–{last})")
+            self.share_plot.addItem(item)
+            self.group_bars.append(item)
+        self.share_plot.setXRange(0.4, usage.num_channels + 0.6, padding=0)
+        self.share_plot.setYRange(0, max(float(heights.max(initial=0)), 1e-3) * 1.08,
+                                  padding=0)
+
+    def _draw_cumulative(self) -> None:
+        for label in self.mark_labels:
+            self.cumulative_plot.removeItem(label)
+        self.mark_labels = []
+        usage = self.usage
+        if usage is None or usage.total_bits <= 0:
+            self.cumulative_curve.setData([], [])
+            self.share_marks.setData([], [])
+            return
+        cumulative = 100 * usage.cumulative_share()
+        ranks = np.arange(1, usage.num_channels + 1, dtype=float)
+        self.cumulative_curve.setData(np.concatenate([[0.0], ranks]),
+                                      np.concatenate([[0.0], cumulative]))
+        counts = [usage.channels_for(f) for f in SUMMARY_SHARES]
+        self.share_marks.setData([float(k) for k in counts],
+                                 [float(cumulative[k - 1]) for k in counts])
+        for fraction, count in zip(SUMMARY_SHARES, counts):
+            label = pg.TextItem(f"{round(100 * fraction)} %: {count}", color="#333333",
+                                anchor=(0, 0))  # below right: clear of the rising curve
+            label.setPos(count + 1, 100 * fraction)
+            self.cumulative_plot.addItem(label)
+            self.mark_labels.append(label)
+
+    def _draw_selection(self) -> None:
+        usage = self.usage
+        if usage is None or self.selected is None or self.selected >= usage.num_channels:
+            self.selected_bar.setOpts(x=[], height=[])
+            return
+        rank = int(np.nonzero(usage.order == self.selected)[0][0]) + 1
+        self.selected_bar.setOpts(x=[float(rank)],
+                                  height=[100 * float(usage.share[self.selected])])
+
+    def select_channel(self, channel: int | None) -> None:
+        """Outline ``channel``'s bar (None: no outline); does not emit."""
+        self.selected = channel
+        self._draw_selection()
+        if self.usage is not None:
+            self.summary.setText(self._summary_text())
+
+    def channel_at_rank(self, rank: int) -> int:
+        """The channel plotted at ``rank`` (1 = costliest)."""
+        return int(self.usage.order[rank - 1])
+
+    def _on_mouse_clicked(self, event) -> None:
+        if self.usage is None:
+            return
+        box = self.share_plot.getViewBox()
+        if not box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        rank = round(box.mapSceneToView(event.scenePos()).x())
+        if 1 <= rank <= self.usage.num_channels:
+            channel = self.channel_at_rank(rank)
+            self.select_channel(channel)
+            self.channel_selected.emit(channel)

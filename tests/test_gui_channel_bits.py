@@ -1,0 +1,106 @@
+"""The bits-per-channel tab through the real window: bars and curve from the analysis, a
+click on a bar shows that channel in the latent heatmaps.
+
+The shipped model: the tiny random one spends its bits almost evenly over its channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, grab_array, make_window, wait_idle, write_png  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from mspviewer.codec.channel_usage import channel_usage  # noqa: E402
+from mspviewer.gui import latent_data  # noqa: E402
+from mspviewer.gui.widgets.common import view_to_widget  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, shipped_model, tmp_path):
+    window = make_window(qtbot, shipped_model, tmp_path)
+    path = tmp_path / "picture.png"
+    write_png(path, 64, 96, seed=5)
+    assert window.open_path(path)
+    encode(qtbot, window, lam=0.013)
+    window.docks["bits"].raise_()
+    window.bits.set_view("channels")
+    wait_idle(qtbot, window)
+    return window
+
+
+def test_bars_and_curve_are_the_channel_usage(window):
+    chart = window.bits.channels
+    usage = channel_usage(window.session.result.analysis)
+    order = np.argsort(-usage.bits, kind="stable")
+    np.testing.assert_allclose(chart.bar_heights(), 100 * usage.bits[order] / usage.bits.sum())
+    # one bar item per channel group, each at the ranks of that group's channels
+    plotted = {}
+    for item in chart.group_bars:
+        xs, heights = item.getData()
+        for x, height in zip(xs, heights):
+            plotted[int(x)] = height
+    assert sorted(plotted) == list(range(1, usage.num_channels + 1))
+    for rank, channel in enumerate(order, start=1):
+        assert plotted[rank] == pytest.approx(100 * usage.share[channel])
+    assert len(chart.group_bars) == len(np.unique(usage.group))
+    xs, ys = chart.cumulative_curve.getData()
+    assert xs[0] == 0 and ys[0] == 0
+    np.testing.assert_allclose(ys[1:], 100 * np.cumsum(usage.bits[order]) / usage.bits.sum())
+    marks_x, _ = chart.share_marks.getData()
+    assert list(marks_x) == [usage.channels_for(f) for f in (0.5, 0.9, 0.99)]
+    assert chart.summary.text().startswith(usage.describe()[:20])
+    assert not window.bits.group_box.isEnabled()  # "Bars by" is the chart tab's option
+    window.bits.set_view("chart")
+    assert window.bits.group_box.isEnabled()
+
+
+def test_clicking_a_bar_shows_that_channel_in_the_heatmaps(qtbot, window):
+    chart = window.bits.channels
+    usage = chart.usage
+    box = chart.share_plot.getViewBox()
+    for rank in (1, 3):
+        channel = int(usage.order[rank - 1])
+        point = view_to_widget(chart.view, box, rank, 0.5 * usage.share.max() * 100)
+        before = grab_array(chart.view)
+        qtbot.mouseClick(chart.view.viewport(), Qt.MouseButton.LeftButton,
+                         pos=point.toPoint())
+        wait_idle(qtbot, window)
+        assert chart.selected == channel
+        assert window.latents.channel() == channel
+        # the heatmaps now hold that channel's bits
+        window.latents.set_quantity("bits")
+        wait_idle(qtbot, window)
+        expected = latent_data.channel_values(window.session.result.analysis, "bits", channel)
+        layers = latent_data.scale_layers(window.session.result.analysis, expected)
+        for layer, item in zip(layers, window.latents.items):
+            np.testing.assert_array_equal(item.image, layer.data)
+        assert f"channel {channel} (group {usage.group[channel]}), rank {rank}" in \
+            chart.summary.text()
+        assert not np.array_equal(grab_array(chart.view), before)  # the outline moved
+    # a click beside the bars selects nothing new
+    selected = chart.selected
+    point = view_to_widget(chart.view, box, usage.num_channels + 5, 0.1)
+    qtbot.mouseClick(chart.view.viewport(), Qt.MouseButton.LeftButton, pos=point.toPoint())
+    assert chart.selected == selected
+
+
+def test_a_new_result_redraws_and_nothing_is_left_without_one(qtbot, window, tmp_path):
+    chart = window.bits.channels
+    first = chart.bar_heights().copy()
+    encode(qtbot, window, lam=0.0018)
+    usage = channel_usage(window.session.result.analysis)
+    np.testing.assert_allclose(chart.bar_heights(), 100 * usage.share[usage.order])
+    assert not np.allclose(chart.bar_heights(), first)
+    # a new image drops the result: no bars, no curve, a hint instead
+    path = tmp_path / "other.png"
+    write_png(path, 32, 48, seed=9)
+    assert window.open_path(path)
+    wait_idle(qtbot, window)
+    assert window.session.result is None
+    assert chart.usage is None and chart.bar_heights().size == 0
+    assert chart.group_bars == [] and chart.cumulative_curve.getData()[0] is None
+    assert chart.summary.text().startswith("encode an image")
