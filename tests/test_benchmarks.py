@@ -127,3 +127,47 @@ def test_rate_control_benchmark_lands_on_a_reachable_target(tmp_path, capsys, ti
     assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(high)
                for row in result["rows"])
     assert "outside the model's range: 0.png" in capsys.readouterr().out
+
+
+def test_transform_layout_benchmark_compares_both_layouts(capsys):
+    transform_layout = _load("transform_layout")
+    threads = torch.get_num_threads()
+    try:
+        result = transform_layout.main(["--size", "32x48", "--repeat", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "32x48 on cpu (1 thread(s)), median of 1" in printed
+    assert len(result["rows"]) == 6
+    for key, row in result["rows"].items():
+        assert key.split()[0] in ("g_a", "g_s")
+        assert set(row["seconds"]) == {"contiguous", "channels_last"}
+        assert row["channels_last_speedup"] == pytest.approx(
+            row["seconds"]["contiguous"] / row["seconds"]["channels_last"])
+        assert row["max_abs_difference"] < 1e-3  # the layouts compute the same transform
+        assert key.split(" ", 1)[1] in printed
+
+
+def test_synthesis_runs_channels_last_only_with_its_weights_fixed(tiny_model):
+    """The layout of benchmarks/transform_layout.py's choice: channels-last for decoding and
+    LOF, the default layout for training (where channels-last was slower)."""
+    g_s = tiny_model.g_s
+    y = torch.randn(1, tiny_model.config.transform.latent_channels, 3, 4)
+    channels_last = torch.channels_last
+    with torch.no_grad():
+        decoded = g_s(y)
+    assert decoded.is_contiguous(memory_format=channels_last)
+    flags = [p.requires_grad for p in g_s.parameters()]
+    try:
+        for p in g_s.parameters():
+            p.requires_grad_(False)  # LOF: gradient to the latent only
+        lof = g_s(y.clone().requires_grad_(True))
+        assert lof.is_contiguous(memory_format=channels_last)
+        for p in g_s.parameters():
+            p.requires_grad_(True)  # training
+        trained = g_s(y)
+        assert trained.is_contiguous() and not trained.is_contiguous(memory_format=channels_last)
+    finally:
+        for p, flag in zip(g_s.parameters(), flags):
+            p.requires_grad_(flag)
+    torch.testing.assert_close(decoded, trained.detach(), rtol=1e-5, atol=1e-6)

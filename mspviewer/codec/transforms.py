@@ -6,6 +6,7 @@ a CPU (≈3 M parameters at N=128, M=192; see docs/architecture.md for the choic
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from mspviewer.codec.config import TransformConfig
@@ -26,6 +27,11 @@ class AnalysisTransform(nn.Sequential):
 
 
 class SynthesisTransform(nn.Sequential):
+    """g_s. With its weights fixed (decoding, LOF) it runs in channels-last memory layout:
+    oneDNN's transposed convolutions were 1.1–1.4× faster so on one CPU thread, with the
+    same output, while training (weight gradients) was 0.8–0.9× as fast; g_a gained nothing
+    reliable (``benchmarks/transform_layout.py`` measures the three cases side by side)."""
+
     def __init__(self, config: TransformConfig):
         n, m = config.channels, config.latent_channels
         super().__init__(
@@ -34,3 +40,8 @@ class SynthesisTransform(nn.Sequential):
             up_conv(n, n), GDN(n, inverse=True),
             up_conv(n, 3),
         )
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        if not (torch.is_grad_enabled() and self[0].weight.requires_grad):
+            y = y.contiguous(memory_format=torch.channels_last)
+        return super().forward(y)
