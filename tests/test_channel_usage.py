@@ -98,3 +98,15 @@ def test_no_bits_and_bad_fractions():
     for fraction in (0.0, -0.5, 1.5):
         with pytest.raises(ValueError, match="fraction"):
             usage.channels_for(fraction)
+
+
+def test_one_dominant_channel():
+    usage = ChannelUsage(bits=np.array([1.0, 3.0, 0.0, 96.0]), elements=np.full(4, 10),
+                         nonzero=np.array([1, 2, 0, 9]), group=np.array([0, 0, 1, 1]),
+                         num_pixels=160)
+    assert list(usage.order) == [3, 1, 0, 2]
+    assert [usage.channels_for(f) for f in (0.5, 0.96, 0.99, 1.0)] == [1, 1, 2, 3]
+    assert list(usage.inactive) == [False, False, True, False]
+    assert usage.describe() == ("50 % of the bits in 1 channel, 90 % in 1, 99 % in 2 (of 4); "
+                                "1 inactive (< 0.01 bit per element)")
+    np.testing.assert_allclose(usage.bpp, [1 / 160, 3 / 160, 0, 96 / 160])

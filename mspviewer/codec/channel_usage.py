@@ -102,8 +102,9 @@ class ChannelUsage:
         if self.total_bits <= 0:
             return f"no bits spent in any of the {self.num_channels} channels"
         first, *rest = SUMMARY_SHARES
-        shares = ", ".join([f"{round(100 * first)} % of the bits in "
-                            f"{self.channels_for(first)} channels"]
+        count = self.channels_for(first)
+        shares = ", ".join([f"{round(100 * first)} % of the bits in {count} "
+                            f"channel{'' if count == 1 else 's'}"]
                            + [f"{round(100 * f)} % in {self.channels_for(f)}" for f in rest])
         return (f"{shares} (of {self.num_channels}); {int(self.inactive.sum())} inactive "
                 f"(< {INACTIVE_BITS_PER_ELEMENT} bit per element)")
