@@ -27,7 +27,8 @@ module is the one place where other images become that, by these rules:
   kept and noted.
   Mode ``I`` (32-bit integer) is clipped to 0..65535 and read as 16-bit. Mode ``F``
   (32-bit float) is taken to be in [0, 1] if its maximum is <= 1 and in [0, 255]
-  otherwise; NaN becomes 0 and values are clipped to the range.
+  otherwise (judged on the finite samples); NaN becomes 0, ±inf the ends of the range, and
+  values are clipped to the range.
 - **Colour models.** Grey (``1``, ``L``, ``I;16*``, ``I``, ``F``, ``LA``) is repeated into
   three channels; palettes (``P``, ``PA``) are expanded; ``CMYK`` (plain formula, no colour
   profile), ``YCbCr``, ``LAB`` and ``HSV`` are converted by Pillow. Embedded ICC colour
@@ -461,11 +462,18 @@ def _samples(array: np.ndarray, max_value: int, *notes: str) -> _Samples:
 
 
 def _read_float(values: np.ndarray) -> _Samples:
-    values = np.nan_to_num(values.astype(np.float64), nan=0.0)
-    full_scale = 1.0 if values.max() <= 1.0 else 255.0
+    values = values.astype(np.float64)
+    finite = np.isfinite(values)
+    # The range is judged on the finite samples: one +inf must not turn a [0, 1] image into
+    # a [0, 255] one (almost black).
+    full_scale = 1.0 if values[finite].max(initial=0.0) <= 1.0 else 255.0
+    values = np.nan_to_num(values, nan=0.0, posinf=full_scale, neginf=0.0)
     grey = np.rint(np.clip(values, 0.0, full_scale) * (_MAX_8BIT / full_scale)).astype(np.uint8)
-    note = f"32-bit float samples read as the range [0, {full_scale:g}] and rounded to 8 bits"
-    return _samples(grey, _MAX_8BIT, note)
+    notes = [f"32-bit float samples read as the range [0, {full_scale:g}] and rounded to 8 bits"]
+    if not finite.all():
+        notes.append(f"{int((~finite).sum()):,} non-finite float samples: NaN read as 0, "
+                     f"+inf as {full_scale:g}, −inf as 0")
+    return _samples(grey, _MAX_8BIT, *notes)
 
 
 def _colour_key_scale(image: Image.Image) -> int:

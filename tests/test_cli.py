@@ -85,6 +85,22 @@ def test_info_channels_decodes_with_the_model(tmp_path, model_file):
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["encode", "in.png", "-o", "x.msp", "--lambda", "abc"],
+     "mspviewer encode: error: argument --lambda: invalid float value: 'abc' "
+     "(see 'mspviewer encode --help')"),
+    (["decode"], "mspviewer decode: error: the following arguments are required: bitstream, "
+                 "-o/--output (see 'mspviewer decode --help')"),
+    (["nope-command"], "mspviewer: error: argument COMMAND: invalid choice: 'nope-command'"),
+])
+def test_bad_options_are_one_line_without_the_usage_block(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "mspviewer", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), done.stderr
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not-an-image", "bad-lambda",
                                   "wrong-model", "no-output-folder", "eval-no-output-folder",
                                   "train-no-images", "train-no-folder", "export-weights-file",

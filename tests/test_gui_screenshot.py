@@ -210,6 +210,33 @@ def test_screenshot_bad_arguments(tmp_path):
     done = run_viewer(["--screenshot", str(out), "--latents", "nope"], tmp_path)
     assert done.returncode == 2 and "lof_bits" in done.stderr
     assert "Traceback" not in done.stderr
+    # a bad option value is one line, not argparse's usage block
+    done = run_viewer(["--screenshot", str(out), "--lambda", "abc"], tmp_path)
+    assert done.returncode == 2 and "usage:" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "mspviewer: error: argument --lambda: invalid float value: 'abc' "
+        "(see 'mspviewer --help')"]
+    # the screenshot may not replace the image it shows
+    image = tmp_path / "picture.png"
+    write_png(image, 32, 48)
+    before = image.read_bytes()
+    done = run_viewer(["--screenshot", str(image), "--image", str(image)], tmp_path)
+    assert done.returncode == 2 and "is the image to open" in done.stderr
+    assert image.read_bytes() == before
+
+
+def test_the_viewer_without_a_display_says_so(tmp_path):
+    """On Linux without X, Wayland or a Qt platform, Qt would abort with a page of text."""
+    if not sys.platform.startswith("linux"):
+        return
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "mspviewer"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mspviewer: no display to open the viewer on: render it headless with "
+        "--screenshot OUT.png, or set QT_QPA_PLATFORM"]
 
 
 def test_screenshot_of_the_inspector_and_replay_steps(shipped_model, tmp_path):

@@ -523,6 +523,19 @@ def test_float_images_are_read_as_0_1_or_0_255():
     assert list(load_image(Image.fromarray(byte_scale)).pixels[0, :, 0]) == [0, 2, 255, 255]
 
 
+def test_non_finite_float_samples_do_not_change_the_range():
+    """One +inf among [0, 1] samples once made the image read as [0, 255]: almost black."""
+    unit = np.array([[np.inf, 0.5, 1.0, np.nan, -np.inf, 0.25]], dtype=np.float32)
+    loaded = load_image(Image.fromarray(unit))
+    assert list(loaded.pixels[0, :, 0]) == [255, 128, 255, 0, 0, 64]
+    assert any("[0, 1]" in note for note in loaded.notes)
+    assert any("3 non-finite" in note for note in loaded.notes)
+    byte_scale = np.array([[np.inf, 128.0, 2.0]], dtype=np.float32)
+    assert list(load_image(Image.fromarray(byte_scale)).pixels[0, :, 0]) == [255, 128, 2]
+    all_nan = np.full((2, 2), np.nan, dtype=np.float32)
+    assert not load_image(Image.fromarray(all_nan)).pixels.any()
+
+
 def test_32bit_integer_and_big_endian_16bit_grey():
     values = np.array([[-5, 257, 70000]], dtype=np.int32)
     assert list(load_image(Image.fromarray(values)).pixels[0, :, 0]) == [0, 1, 255]

@@ -33,8 +33,16 @@ OPTIONAL_SUBCOMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (exit status 2), like every other
+    error of the command line, instead of the usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mspviewer",
         description="MSP learned image codec: encode, decode, inspect. "
         "Without a sub-command, opens the desktop viewer.",

@@ -27,7 +27,9 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mspviewer", description="The MSP desktop viewer.")
+    from mspviewer.cli import OneLineParser
+
+    parser = OneLineParser(prog="mspviewer", description="The MSP desktop viewer.")
     parser.add_argument("path", nargs="?", help="an image or a .msp bitstream to open")
     parser.add_argument("--image", help="the image to open (default: the bundled sample)")
     parser.add_argument("--model", help="weights file (default: the shipped model)")
@@ -122,7 +124,26 @@ def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
             raise ValueError
     except ValueError:
         raise ValueError(f"--size must look like 2200x1400, got {args.size!r}") from None
+    image = args.image or args.path
+    if args.screenshot and image and _same_file(args.screenshot, image):
+        raise ValueError(f"--screenshot {args.screenshot} is the image to open: give the "
+                         "screenshot another name")
     return extras, size
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _has_display() -> bool:
+    """False only where the viewer certainly cannot open a window: on Linux without an X or
+    Wayland display and no Qt platform chosen (Qt would abort with a page of its own)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error)
     if args.screenshot:
         _headless_platform()
+    elif not _has_display():
+        return _fail("no display to open the viewer on: render it headless with "
+                     "--screenshot OUT.png, or set QT_QPA_PLATFORM")
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
