@@ -120,6 +120,8 @@ def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
     np.testing.assert_allclose(outcome.difference, jobs.difference_map(pixels, outcome.decoded))
     doc = outcome.metrics_dict()
     assert doc["file_bytes"] == len(plain.bitstream) and doc["psnr_rgb"] == outcome.point.psnr_rgb
+    per_channel = [c["bits"] for c in doc["channels"]["per_channel"]]
+    np.testing.assert_allclose(per_channel, plain.analysis.bits.sum(axis=(1, 2)), rtol=1e-12)
     # the figures shown, against independent implementations
     assert outcome.point.psnr_rgb == pytest.approx(
         peak_signal_noise_ratio(pixels, outcome.decoded, data_range=255), abs=1e-9)

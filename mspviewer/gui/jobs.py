@@ -212,6 +212,8 @@ class EncodeOutcome:
 
     def metrics_dict(self) -> dict:
         """JSON-friendly summary of this result (no arrays)."""
+        from mspviewer.codec.channel_usage import channel_usage
+
         a = self.analysis
         out = {
             "source": self.source,
@@ -236,6 +238,7 @@ class EncodeOutcome:
             out.update({k: v for k, v in self.point.to_dict().items()
                         if k in ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db")})
         out["analysis"] = a.summary()
+        out["channels"] = channel_usage(a).summary()
         if self.lof_history:
             out["lof"] = [_record_dict(r) for r in self.lof_history]
         if self.plain is not None:
