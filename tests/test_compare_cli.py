@@ -89,11 +89,12 @@ def test_compare_two_codecs(image_file, tmp_path, capsys):
 def test_missing_learned_model_and_library_are_skipped(image_file, tmp_path, capsys,
                                                        monkeypatch):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # HEIC's library "not installed"
+    # the default model missing (an explicit --model that is missing is an error)
+    monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "no-such-model.pt"))
     output = tmp_path / "rd.json"
     code, out, err = run_compare(
         capsys, image_file, "--codecs", "learned", "heic", "jpeg-444", "--anchor", "jpeg-444",
-        "--model", tmp_path / "no-such-model.pt", "-o", output, "--no-progress",
-        "--no-ms-ssim", "--quality", "jpeg-444=20,60",
+        "-o", output, "--no-progress", "--no-ms-ssim", "--quality", "jpeg-444=20,60",
     )
     assert code == 0, err
     skipped = json.loads(output.read_text())["skipped"]
@@ -184,12 +185,12 @@ def test_nothing_measured_is_an_error_not_an_empty_result(image_file, tmp_path, 
     code, _, err = run_compare(capsys, image_file, "--codecs", "learned", "--anchor", "learned",
                                "--model", tiny_weights, "--lambdas", "5", "-o", output,
                                "--no-progress")
-    assert code == 2 and "no codec produced an RD point" in err and "λ=5" in err, err
+    assert code == 2 and "--lambdas: λ=5 is outside" in err, err  # refused before any work
     assert not output.exists()
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # HEIC's library "not installed"
+    monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "no-such-model.pt"))
     code, _, err = run_compare(capsys, image_file, "--codecs", "learned", "heic", "--anchor",
-                               "heic", "--model", tmp_path / "no-such-model.pt", "-o", output,
-                               "--no-progress")
+                               "heic", "-o", output, "--no-progress")
     assert code == 2 and "learned: " in err and "heic: " in err and "pillow-heif" in err, err
     assert not output.exists()
 

@@ -7,9 +7,10 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
-from mspviewer.codec import load_model, resolve_device
+from mspviewer.codec import default_model_path, load_model, resolve_device
 from mspviewer.errors import MSPViewerError
 
 
@@ -29,6 +30,13 @@ def tell(message: str) -> None:
     print(f"mspviewer: {message}", file=sys.stderr)
 
 
+def model_file(args) -> Path:
+    """The weights file a command reads: ``--model``, else $MSPVIEWER_MODEL or the shipped
+    model. An input like the image or the bitstream: no output of the command may replace
+    it (``encode img.png -o m.pt --model m.pt`` would trade the weights for a bitstream)."""
+    return Path(args.model) if args.model else default_model_path()
+
+
 def writable_output(path: str | Path, *inputs: str | Path, create_folders: bool = False) -> Path:
     """``path`` as an output file, refused *before* any work when it cannot be written (a
     missing folder, a folder in its place, a file where a folder should be, no permission)
@@ -38,7 +46,29 @@ def writable_output(path: str | Path, *inputs: str | Path, create_folders: bool 
     path = Path(path)
     if path.is_dir():
         raise MSPViewerError(f"output {path} is a folder, not a file")
-    folder = path.resolve().parent
+    folder = _existing_folder(path.resolve().parent, path, create_folders)
+    _refuse_overwriting(path, inputs)
+    _probe(folder, path)
+    return path
+
+
+def writable_folder(path: str | Path, *inputs: str | Path, names: Iterable[str] = ()) -> Path:
+    """``path`` as an output folder (the writer creates it if missing) that receives the
+    files ``names``, refused before any work like :func:`writable_output`: a file in its
+    place or above it, no permission, or one of those files is one of ``inputs``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MSPViewerError(f"output {path} is a file, not a folder")
+    folder = _existing_folder(path.resolve(), path, create_folders=True)
+    for name in names:
+        _refuse_overwriting(path / name, inputs)
+    _probe(folder, path)
+    return path
+
+
+def _existing_folder(folder: Path, path: Path, create_folders: bool) -> Path:
+    """The folder an output ``path`` is written in, or with ``create_folders`` the nearest
+    existing one above it (the one a missing folder would be created in)."""
     if create_folders:
         while not folder.exists():
             folder = folder.parent
@@ -46,18 +76,25 @@ def writable_output(path: str | Path, *inputs: str | Path, create_folders: bool 
             raise MSPViewerError(f"output {path}: {folder} is a file, not a folder")
     elif not folder.is_dir():
         raise MSPViewerError(f"the folder of output {path} does not exist")
+    return folder
+
+
+def _refuse_overwriting(path: Path, inputs) -> None:
+    """Refuse an output file that is one of ``inputs`` or that is read-only."""
     for source in inputs:
         if path.exists() and Path(source).exists() and os.path.samefile(path, source):
             raise MSPViewerError(f"output {path} is the input {source}; writing it would "
                                  "destroy the input, choose another output name")
     if path.exists() and not os.access(path, os.W_OK):
         raise MSPViewerError(f"cannot write {path}: the file is read-only")
+
+
+def _probe(folder: Path, path: Path) -> None:
     try:  # the only sure test of a folder: permissions, read-only or special file systems
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".mspviewer-probe-"):
             pass
     except OSError as error:
         raise MSPViewerError(f"cannot write output {path}: {error.strerror or error}") from None
-    return path
 
 
 def integer_type(minimum: int, maximum: int | None = None):

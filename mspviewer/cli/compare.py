@@ -26,10 +26,10 @@ from mspviewer.baselines import (
     get_codec,
 )
 from mspviewer.baselines.registry import UnknownCodecError
-from mspviewer.cli.common import pixel_limit, writable_output
+from mspviewer.cli.common import model_file, pixel_limit, writable_output
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import MSPViewerError
-from mspviewer.files import write_json
+from mspviewer.files import write_json, write_output
 
 LEARNED = "learned"
 DEFAULT_PROFILE = "fast"
@@ -58,7 +58,9 @@ def register(subparsers) -> None:
         f"(default: {LEARNED} {' '.join(DEFAULT_CODECS)})",
     )
     parser.add_argument("-o", "--output", required=True, help="RD results, JSON")
-    parser.add_argument("--plot", default=None, help="RD plot, PNG (matplotlib)")
+    parser.add_argument("--plot", default=None,
+                        help="RD plot (matplotlib), in the format its suffix names: .png, "
+                        ".svg, .pdf …")
     parser.add_argument("--anchor", default=DEFAULT_ANCHOR,
                         help=f"codec the BD values are measured against; run even if not "
                         f"listed in --codecs (default {DEFAULT_ANCHOR})")
@@ -153,9 +155,11 @@ def _lambdas(text: str | None) -> list[float] | None:
     return lambdas
 
 
-def check_plot_path(path: str) -> None:
-    """Refuse a plot that cannot be written (no matplotlib, a format it does not know)
-    before any work, not after it."""
+def check_plot_path(path: str) -> str:
+    """The format of the plot ``path`` (its suffix), refused before any work when it cannot
+    be written: no matplotlib, no suffix or one matplotlib does not know. A name without a
+    suffix is refused rather than completed: matplotlib would append ".png" itself, writing
+    (and overwriting) a file other than the one named, checked and reported."""
     try:
         import matplotlib
 
@@ -165,9 +169,23 @@ def check_plot_path(path: str) -> None:
         raise MSPViewerError("--plot needs matplotlib (pip install matplotlib)") from error
     suffix = Path(path).suffix.lower().lstrip(".")
     formats = FigureCanvasAgg.get_supported_filetypes()
-    if suffix and suffix not in formats:
-        raise MSPViewerError(f"cannot write a plot as {Path(path).name!r}: use one of "
-                             f"{', '.join('.' + name for name in sorted(formats))}")
+    known = ", ".join("." + name for name in sorted(formats))
+    if not suffix:
+        raise MSPViewerError(f"--plot {path} has no suffix to name its format: use one of "
+                             f"{known}")
+    if suffix not in formats:
+        raise MSPViewerError(f"cannot write a plot as {Path(path).name!r}: use one of {known}")
+    return suffix
+
+
+def save_figure(figure, path: str | Path, **options) -> None:
+    """``figure`` to exactly ``path`` (see :func:`check_plot_path`), whole or not at all:
+    drawn in memory in the format its suffix names, then written in one piece."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=Path(path).suffix.lower().lstrip("."), **options)
+    write_output(path, buffer.getvalue())
 
 
 def _native(quality: float, codec) -> float | int:
@@ -176,27 +194,42 @@ def _native(quality: float, codec) -> float | int:
 
 
 # --- the learned codec -------------------------------------------------------------------------
-def _learned_codec_points(pixels: np.ndarray, *, model_path: str | None, device: str,
-                          profile: str, lambdas: list[float] | None, on_total, on_point,
-                          with_ms_ssim: bool = True) -> tuple[rd.RDCurve | None, str | None]:
-    """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it cannot run
-    (measured by :func:`mspviewer.evaluation.learned_curve`)."""
-    from mspviewer.codec import load_model, resolve_device
-    from mspviewer.codec.profiles import get_profile
-    from mspviewer.evaluation import learned_curve
+def _learned_codec(args, lambdas: list[float] | None) -> tuple[Any, list[float], str | None]:
+    """``(model, λ ladder, None)`` of the learned codec, loaded before any work, or
+    ``(None, [], reason)`` when it is left out.
 
+    What the user named (``--model``, ``--device cuda``, ``--lambdas``) and is wrong is an
+    error, as in ``encode`` and ``eval``: a comparison without the codec asked for would read
+    as a success. Only the default model ($MSPVIEWER_MODEL or the shipped one) may be
+    missing or unreadable; then the codec is skipped, like a classic codec whose library is
+    not installed, so that the default codec set still runs where no weights are."""
+    from mspviewer.codec import load_model, resolve_device
+
+    device = resolve_device(args.device)  # "cpu" and "auto" always resolve
     try:
-        get_profile(profile)
-        model = load_model(model_path, device=resolve_device(device))
+        model = load_model(args.model, device=device)
     except MSPViewerError as error:
-        return None, f"learned codec unavailable: {error}"
+        if args.model is not None:
+            raise
+        return None, [], f"learned codec unavailable: {error}"
     ladder = list(lambdas) if lambdas else list(model.config.rate.lambdas)
     try:
         for lam in ladder:  # every λ in the model's range before the first encode
             model.rate_point(lam)
     except MSPViewerError as error:
-        return None, f"learned codec cannot run: {error}"
-    on_total(len(ladder))
+        if lambdas:
+            raise MSPViewerError(f"--lambdas: {error}") from None
+        return None, [], f"learned codec cannot run: {error}"
+    return model, ladder, None
+
+
+def _learned_codec_points(model, pixels: np.ndarray, ladder: list[float], profile: str,
+                          on_point, with_ms_ssim: bool = True
+                          ) -> tuple[rd.RDCurve | None, str | None]:
+    """RD curve of the learned codec on ``pixels``, or ``(None, reason)`` if it fails
+    (measured by :func:`mspviewer.evaluation.learned_curve`)."""
+    from mspviewer.evaluation import learned_curve
+
     try:
         curve = learned_curve(model, pixels, ladder, profile, on_point, with_ms_ssim)
     except MSPViewerError as error:
@@ -229,13 +262,15 @@ def run(args) -> dict[str, Any]:
         get_profile(args.profile)  # a typo is the user's error, not "learned unavailable"
 
     output = Path(args.output)
-    for target in (output, Path(args.plot) if args.plot else None):
-        if target is not None:
-            writable_output(target, args.image)
-    if args.plot:
-        if Path(args.plot).resolve() == output.resolve():
-            raise MSPViewerError(f"--plot and -o are the same file {args.plot}")
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:  # its real name first, then the checks of that name
         check_plot_path(args.plot)
+        if plot.resolve() == output.resolve():
+            raise MSPViewerError(f"--plot and -o are the same file {args.plot}")
+    inputs = [args.image] + ([model_file(args)] if LEARNED in names else [])
+    for target in (output, plot):
+        if target is not None:
+            writable_output(target, *inputs)
 
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
@@ -244,6 +279,12 @@ def run(args) -> dict[str, Any]:
 
     curves: dict[str, rd.RDCurve] = {}
     skipped: dict[str, str] = {}
+    model, ladder = None, []
+    if LEARNED in names:
+        model, ladder, reason = _learned_codec(args, lambdas)
+        if model is None:
+            skipped[LEARNED] = reason
+            _tell(f"skipping {LEARNED}: {reason}")
     codecs = {}
     for name in names:
         if name == LEARNED:
@@ -256,20 +297,17 @@ def run(args) -> dict[str, Any]:
             continue
         codecs[name] = codec
 
-    total = sum(len(overrides.get(n, c.default_qualities)) for n, c in codecs.items())
+    total = len(ladder) + sum(len(overrides.get(n, c.default_qualities))
+                              for n, c in codecs.items())
     started = time.perf_counter()
     with _progress(total, args.no_progress) as bar:
         for name in names:
             if name == LEARNED:
+                if model is None:
+                    continue
                 bar.set_description(LEARNED)
-
-                def grow(count: int) -> None:
-                    bar.total += count
-                    bar.refresh()
-
                 curve, reason = _learned_codec_points(
-                    pixels, model_path=args.model, device=args.device, profile=args.profile,
-                    lambdas=lambdas, on_total=grow, on_point=lambda _point: bar.update(1),
+                    model, pixels, ladder, args.profile, on_point=lambda _point: bar.update(1),
                     with_ms_ssim=not args.no_ms_ssim,
                 )
                 if curve is None:
@@ -310,7 +348,7 @@ def run(args) -> dict[str, Any]:
                         "platform": platform.platform(), "seconds": round(elapsed, 3)},
     }
     write_json(output, document)
-    if args.plot:
+    if plot is not None:
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
                     title=Path(args.image).name)
 
@@ -380,7 +418,8 @@ def format_bd_table(curves: dict[str, rd.RDCurve], bd: dict[str, dict[str, Any]]
 
 def plot_curves(curves: list[rd.RDCurve], path: str, anchor: str | None = None,
                 title: str = "") -> None:
-    """PSNR-RGB and MS-SSIM (dB) against bpp, one line per codec, to a PNG (matplotlib)."""
+    """PSNR-RGB and MS-SSIM (dB) against bpp, one line per codec, to ``path`` in the format
+    its suffix names (matplotlib)."""
     try:
         import matplotlib
     except ImportError as error:
@@ -406,7 +445,7 @@ def plot_curves(curves: list[rd.RDCurve], path: str, anchor: str | None = None,
     figure.suptitle(f"Rate-distortion: {title}" if title else "Rate-distortion")
     figure.tight_layout()
     try:
-        figure.savefig(path, dpi=110)
+        save_figure(figure, path, dpi=110)
     except OSError as error:
         raise MSPViewerError(f"cannot write plot {path}: {error}") from error
     finally:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import add_model_arguments, model_from_args, writable_output
+from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args,
+                                  writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
@@ -37,7 +38,7 @@ def output_format(path: str | Path) -> str:
 def run(args) -> dict:
     image_format = output_format(args.output)
     data = bitstream.read_file(args.bitstream)
-    writable_output(args.output, args.bitstream)
+    writable_output(args.output, args.bitstream, model_file(args))
     model = model_from_args(args)
     decoded = decode_bytes(model, data)
     write_output(args.output, encode_rgb8(decoded.pixels, image_format))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from mspviewer import metrics
-from mspviewer.cli.common import (add_model_arguments, model_from_args, pixel_limit,
+from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args, pixel_limit,
                                   positive_number, tell, writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
@@ -83,7 +83,7 @@ def run(args) -> dict:
     if args.time_budget is not None and not profile.uses_lof:
         tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
     profile = profile.with_time_budget(args.time_budget)
-    output = writable_output(args.output, args.image)
+    output = writable_output(args.output, args.image, model_file(args))
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         tell(note)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import (add_model_arguments, integer_type, model_from_args, tell,
-                                  writable_output)
+from mspviewer.cli.common import (add_model_arguments, integer_type, model_file, model_from_args,
+                                  tell, writable_output)
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json
 from mspviewer.train.data import IMAGE_SUFFIXES
@@ -42,7 +42,9 @@ def run(args) -> dict:
         raise MSPViewerError(f"no images in {folder}")
     if args.limit is not None:
         paths = paths[:args.limit]
-    output = writable_output(args.output, *paths)  # before hours of evaluation, not after
+    # before hours of evaluation, not after; anchors given as JSON files are inputs too
+    anchor_files = [Path(name) for name in args.anchors if Path(name).is_file()]
+    output = writable_output(args.output, *paths, *anchor_files, model_file(args))
     model = model_from_args(args)
     lambdas = args.lambdas or list(model.config.rate.lambdas)
     # evaluate() checks every image, λ, codec and anchor before the first encode

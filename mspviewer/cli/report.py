@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from mspviewer import rd
 from mspviewer.cli.common import writable_output
-from mspviewer.cli.compare import check_plot_path
+from mspviewer.cli.compare import check_plot_path, save_figure
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
 
@@ -40,7 +40,8 @@ SECTION = marked_section(MARKER_BEGIN, MARKER_END)
 def register(subparsers) -> None:
     parser = subparsers.add_parser("report", help="RD plot and BD-rate table from eval results")
     parser.add_argument("results", help="JSON written by `mspviewer eval`")
-    parser.add_argument("--plot", help="RD plot PNG")
+    parser.add_argument("--plot", help="RD plot, in the format its suffix names: .png, .svg, "
+                        ".pdf …")
     parser.add_argument("--markdown", help="write the table to this Markdown file")
     parser.add_argument("--readme", help="replace the kodak-results section of this README")
     parser.add_argument("--card", help="replace the kodak-results section of this model card")
@@ -144,8 +145,10 @@ def plot(document: dict, output: str) -> None:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    figure.savefig(output)
-    plt.close(figure)
+    try:
+        save_figure(figure, output)
+    finally:
+        plt.close(figure)
 
 
 def replace_section(readme: Path, table: str) -> None:
@@ -182,6 +185,8 @@ def run(args) -> dict:
                                                  ("--markdown", args.markdown),
                                                  ("--readme", args.readme),
                                                  ("--card", args.card)) if path}
+    if args.plot:  # the name written is the name checked: no suffix added by matplotlib
+        check_plot_path(args.plot)
     seen = {Path(args.results).resolve(): "the results file"}
     for option, path in outputs.items():
         resolved = Path(path).resolve()
@@ -189,8 +194,6 @@ def run(args) -> dict:
             raise MSPViewerError(f"{option} {path} is {seen[resolved]} too; name another file")
         seen[resolved] = f"the file of {option}"
         writable_output(path)
-    if args.plot:
-        check_plot_path(args.plot)
     for option in ("--readme", "--card"):
         if option in outputs:
             check_section(Path(outputs[option]))

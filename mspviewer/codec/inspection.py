@@ -275,7 +275,9 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
     (an existing folder, or a path without suffix). Returns the files written.
 
     In a GIF, Pillow merges identical consecutive frames (adding their durations) and
-    quantises colours to a palette; the PNG sequence keeps every frame exactly."""
+    quantises colours to a palette; the PNG sequence keeps every frame exactly. A GIF frame
+    lasts at most 655.35 s (16-bit hundredths of a second): durations whose sum could pass
+    that once merged are refused, not left to overflow in Pillow."""
     import io
 
     from PIL import Image
@@ -288,8 +290,12 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
     path = Path(path)
     try:
         if path.suffix.lower() == ".gif":
+            durations = [frame_ms] * (len(frames) - 1) + [last_frame_ms]
+            if min(durations) < 0 or sum(durations) > 655_350:  # any run of merged frames
+                raise MSPViewerError(f"{len(frames)} GIF frames of {frame_ms} ms (the last "
+                                     f"{last_frame_ms} ms) do not fit a GIF frame's 0 … "
+                                     "655.35 s once identical frames merge")
             images = [Image.fromarray(f.image) for f in frames]
-            durations = [frame_ms] * (len(images) - 1) + [last_frame_ms]
             encoded = io.BytesIO()
             images[0].save(encoded, format="GIF", save_all=True, append_images=images[1:],
                            duration=durations, loop=0, optimize=False)
