@@ -171,3 +171,41 @@ def test_synthesis_runs_channels_last_only_with_its_weights_fixed(tiny_model):
         for p, flag in zip(g_s.parameters(), flags):
             p.requires_grad_(flag)
     torch.testing.assert_close(decoded, trained.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_channel_usage_benchmark_counts_per_lambda(tmp_path, capsys, tiny_model):
+    from conftest import smooth_image
+    from mspviewer.codec import encode_image, save_weights
+    from mspviewer.codec.api import PLAIN_PROFILE
+    from mspviewer.codec.channel_usage import channel_usage
+    from mspviewer.imageio import save_png
+
+    channel_usage_script = _load("channel_usage")
+    images = tmp_path / "images"
+    images.mkdir()
+    pixels = [smooth_image(32, 48, seed=seed) for seed in (1, 2)]
+    for index, array in enumerate(pixels):
+        save_png(array, images / f"im{index}.png")
+    weights = tmp_path / "tiny.pt"
+    save_weights(tiny_model, weights, name="tiny")
+    threads = torch.get_num_threads()
+    try:
+        rows = channel_usage_script.main([str(images), "--lambdas", "0.002,0.04",
+                                          "--model", str(weights),
+                                          "--json", str(tmp_path / "rows.json")])
+    finally:
+        torch.set_num_threads(threads)
+    assert json.loads((tmp_path / "rows.json").read_text()) == rows
+    from mspviewer.codec import load_model
+
+    model = load_model(weights)
+    for row in rows:
+        usages = [channel_usage(encode_image(model, array, row["lambda"],
+                                             PLAIN_PROFILE).analysis) for array in pixels]
+        assert row["mean_channels_for_share"]["90%"] == pytest.approx(
+            np.mean([u.channels_for(0.9) for u in usages]))
+        assert row["mean_inactive"] == pytest.approx(np.mean([u.inactive.sum() for u in usages]))
+        common = set(usages[0].order[:10]) & set(usages[1].order[:10])
+        assert row["top_in_every_image"] == sorted(int(c) for c in common)
+    printed = capsys.readouterr().out
+    assert "2 images from" in printed and printed.count("\n| 0.0") == 2
