@@ -32,6 +32,16 @@ def tiny_model():
     return loud_tiny_model(seed=1)
 
 
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, tiny_model):
+    """The tiny model as a weights file (stored in float16: load it to compare ids)."""
+    from mspviewer.codec import save_weights
+
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_weights(tiny_model, path, name="tiny")
+    return path
+
+
 #: How much the tiny model's analysis output is amplified (see :func:`loud_tiny_model`).
 LOUD_GAIN = 80.0
 

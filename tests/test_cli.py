@@ -23,13 +23,6 @@ def run_cli(*args, env_model=None):
                           capture_output=True, text=True, timeout=300, env=env)
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, tiny_model):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_weights(tiny_model, path, name="tiny")
-    return path
-
-
 def test_encode_info_decode(tmp_path, model_file):
     image = tmp_path / "in.png"
     pixels = smooth_image(50, 70)

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from conftest import smooth_image
+from test_eval_report import small_document
 from mspviewer import rd
 from mspviewer.cli import main
-from mspviewer.codec import save_weights
 from mspviewer.imageio import save_png
 
 
@@ -32,13 +32,6 @@ def run_main(capsys, *args) -> tuple[int, str, str]:
 
 def one_line(err: str) -> bool:
     return len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, tiny_model):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_weights(tiny_model, path, name="tiny")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +106,9 @@ def test_compare_writes_and_reports_the_plot_it_names(tmp_path, image_file, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "rd.svg"]  # no temporaries
 
 
-def eval_document() -> dict:
-    mean = rd.RDCurve("msp", "MSP (fast)", [
-        rd.RDPoint(bpp=0.25, psnr_rgb=28.0, psnr_y=29.0, ms_ssim=0.95, quality=0.004,
-                   encode_s=0.1, decode_s=0.1),
-        rd.RDPoint(bpp=0.75, psnr_rgb=33.0, psnr_y=34.0, ms_ssim=0.98, quality=0.02,
-                   encode_s=0.1, decode_s=0.1)])
-    return {"format": "mspviewer-eval", "version": 1,
-            "model": {"name": "tiny", "id": "ab", "card": {}}, "profile": "fast",
-            "lambdas": [0.004, 0.02], "num_images": 1, "mean": mean.to_dict(),
-            "classic_measured": {}, "images": [],
-            "bd_rate_vs": {"vtm (published)": {"metric": "psnr_rgb", "bd_rate_percent": 12.5,
-                                               "bd_quality": -0.5, "reason": None}}}
-
-
 def test_report_plot_without_suffix_is_refused_before_writing_anything(tmp_path, capsys):
     results = tmp_path / "results.json"
-    results.write_text(json.dumps(eval_document()))
+    results.write_text(json.dumps(small_document()))
     existing = tmp_path / "rd.png"  # what matplotlib would have replaced
     existing.write_bytes(b"keep me")
     code, _, err = run_main(capsys, "report", results, "--plot", tmp_path / "rd",
@@ -141,7 +120,7 @@ def test_report_plot_without_suffix_is_refused_before_writing_anything(tmp_path,
 
 def test_report_writes_reports_and_links_the_plot_it_names(tmp_path, capsys):
     results = tmp_path / "results.json"
-    results.write_text(json.dumps(eval_document()))
+    results.write_text(json.dumps(small_document()))
     plot, table = tmp_path / "rd.pdf", tmp_path / "table.md"
     code, out, err = run_main(capsys, "--json", "report", results, "--plot", plot,
                               "--markdown", table)

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import smooth_image
-from mspviewer.codec import bitstream, decode_bytes, encode_image, load_model, save_weights
+from mspviewer.codec import bitstream, decode_bytes, encode_image, load_model
 from mspviewer.codec.api import tensor_to_image
 from mspviewer.codec.inspection import (ElementInspection, export_replay, image_to_latent,
                                         inspect_element, replay_frames,
@@ -22,13 +22,6 @@ from mspviewer.codec.inspection import (ElementInspection, export_replay, image_
 from mspviewer.errors import MSPViewerError
 
 LAM = 0.01
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, tiny_model):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_weights(tiny_model, path, name="tiny")
-    return path
 
 
 @pytest.fixture(scope="module")

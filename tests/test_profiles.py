@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import smooth_image
-from mspviewer.codec import save_weights
 from mspviewer.codec.profiles import (PROFILES_ENV, Profile, ProfileError, UnknownProfileError,
                                       builtin_profiles_path, get_profile, load_profiles,
                                       parse_profiles, profile_names)
@@ -194,13 +193,6 @@ def test_profiles_command_lists_names_and_descriptions(run_cli):
     assert as_json.returncode == 0, as_json.stderr
     listed = json.loads(as_json.stdout)["profiles"]
     assert [Profile.from_dict(p) for p in listed] == list(load_profiles().values())
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, tiny_model):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_weights(tiny_model, path, name="tiny")
-    return path
 
 
 def test_encode_command_with_profile_and_target_bpp(tmp_path, model_file, run_cli):
