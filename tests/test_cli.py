@@ -314,3 +314,19 @@ def test_a_reader_that_stops_early_is_not_an_error():
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_json_output_has_no_nan_or_infinity(capsys):
+    """Strict JSON: an exact decode's infinite PSNR, or a NaN, prints as null."""
+    from mspviewer.cli import _print_result
+
+    _print_result({"psnr_rgb": float("inf"), "steps": [{"psnr": float("nan"), "bpp": 0.5}],
+                   "pair": (1.0, float("-inf")), "name": "x"}, as_json=True)
+    printed = capsys.readouterr().out
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    assert json.loads(printed, parse_constant=refuse) == {
+        "psnr_rgb": None, "steps": [{"psnr": None, "bpp": 0.5}], "pair": [1.0, None],
+        "name": "x"}

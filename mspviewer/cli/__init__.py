@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 import warnings
@@ -63,9 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _finite(value):
+    """``value`` with every NaN or infinity replaced by None (JSON has neither; a PSNR is
+    infinite when the decoded image is exact), as the project's JSON files write them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _print_result(result: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(result, indent=2, sort_keys=False, default=str))
+        print(json.dumps(_finite(result), indent=2, sort_keys=False, default=str,
+                         allow_nan=False))
         return
     for key, value in result.items():
         if isinstance(value, (dict, list)):
