@@ -330,3 +330,48 @@ def test_json_output_has_no_nan_or_infinity(capsys):
     assert json.loads(printed, parse_constant=refuse) == {
         "psnr_rgb": None, "steps": [{"psnr": None, "bpp": 0.5}], "pair": [1.0, None],
         "name": "x"}
+
+
+def test_diff_sets_one_coding_against_another(tmp_path, model_file):
+    from mspviewer.codec import decode_bytes, load_model
+    from mspviewer.codec.latent_change import compare_codings
+    from mspviewer.metrics import psnr_rgb
+
+    streams = {}
+    for name, seed, lam in (("a", 1, "0.01"), ("b", 2, "0.01"), ("c", 1, "0.03")):
+        save_png(smooth_image(40, 56, seed=seed), tmp_path / f"{name}.png")
+        done = run_cli("encode", tmp_path / f"{name}.png", "-o", tmp_path / f"{name}.msp",
+                       "--lambda", lam, "--model", model_file)
+        assert done.returncode == 0, done.stderr
+        streams[name] = tmp_path / f"{name}.msp"
+    done = run_cli("--json", "diff", streams["a"], streams["b"], "--original", tmp_path / "a.png",
+                   "--model", model_file)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    model = load_model(model_file)
+    a, b = (decode_bytes(model, streams[n].read_bytes()) for n in ("a", "b"))
+    expected = compare_codings(b.analysis, a.analysis).to_dict()
+    assert result["change"] == json.loads(json.dumps(expected))  # the same decode, exactly
+    assert result["change"]["symbols_changed"] == int(
+        np.count_nonzero(a.analysis.symbols != b.analysis.symbols)) > 0
+    assert result["change"]["file_bytes"] == streams["b"].stat().st_size
+    difference = np.abs(a.pixels.astype(int) - b.pixels.astype(int))
+    assert result["pixels_differing"] == int(np.count_nonzero(difference.max(axis=2)))
+    assert result["max_pixel_difference"] == int(difference.max())
+    original = load_image(tmp_path / "a.png").pixels
+    assert result["psnr_rgb"] == pytest.approx({"reference": psnr_rgb(original, a.pixels),
+                                                "bitstream": psnr_rgb(original, b.pixels)})
+    assert result["identical_files"] is False
+
+    same = json.loads(run_cli("--json", "diff", streams["a"], streams["a"],
+                              env_model=model_file).stdout)
+    assert same["identical_files"] is True and same["change"]["symbols_changed"] == 0
+    assert same["pixels_differing"] == 0 and same["change"]["file_change_percent"] == 0
+    # codings at different λ cannot be set element by element against each other
+    other = run_cli("diff", streams["a"], streams["c"], env_model=model_file)
+    assert other.returncode == 2 and "cannot be compared" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
+    save_png(smooth_image(20, 20), tmp_path / "small.png")
+    wrong = run_cli("diff", streams["a"], streams["b"], "--original", tmp_path / "small.png",
+                    env_model=model_file)
+    assert wrong.returncode == 2 and "original is 20×20" in wrong.stderr

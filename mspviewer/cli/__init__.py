@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "mspviewer.cli.encode",
     "mspviewer.cli.decode",
     "mspviewer.cli.info",
+    "mspviewer.cli.diff",
 )
 OPTIONAL_SUBCOMMAND_MODULES = (
     "mspviewer.cli.train",
