@@ -112,12 +112,13 @@ class ChannelUsage:
 
 def channel_usage(record: AnalysisRecord) -> ChannelUsage:
     """Per-channel bits, coded elements and non-zero symbols of a coded image."""
-    coded = record.pass_index >= 0
     group = np.full(record.bits.shape[0], -1, np.int64)
     for stats in record.passes:
         group[stats.channel_start:stats.channel_stop] = stats.group
+    # An element no pass coded holds 0 bits and symbol 0 in the record (AnalysisBuilder),
+    # so plain sums need no mask: this runs on the GUI thread for every new result.
     return ChannelUsage(
-        bits=np.where(coded, record.bits, 0.0).sum(axis=(1, 2)),
-        elements=coded.sum(axis=(1, 2)).astype(np.int64),
-        nonzero=((record.symbols != 0) & coded).sum(axis=(1, 2)).astype(np.int64),
+        bits=record.bits.sum(axis=(1, 2)),
+        elements=np.count_nonzero(record.pass_index >= 0, axis=(1, 2)).astype(np.int64),
+        nonzero=np.count_nonzero(record.symbols, axis=(1, 2)).astype(np.int64),
         group=group, num_pixels=record.num_pixels)
