@@ -1,8 +1,8 @@
 """Memory layout of the transforms: contiguous (NCHW) against channels-last (NHWC).
 
-The codec runs g_a and g_s in channels-last when autograd is off
-(``mspviewer.codec.transforms.inference_layout``) and in the default layout when it is on.
-This measures why, side by side in one run: for each of g_a (image → latent) and g_s
+The codec runs g_s in channels-last when its weights are fixed (autograd off, or LOF's
+frozen weights; ``SynthesisTransform.forward``) and in the default layout for training, and
+g_a always in the default layout. This measures why, side by side in one run: for each of g_a (image → latent) and g_s
 (latent → image) of the shipped model at one image size, the forward pass without
 autograd (coding), the forward and backward pass with the gradient to the input only (LOF:
 weights frozen) and with the weights' gradients (training), in both layouts. Runs alternate between the layouts so both see the same machine
@@ -40,14 +40,16 @@ PASSES = {"forward, no autograd": "none", "LOF: gradient to the input": "input",
 
 def _run(net, x: torch.Tensor, layout, gradients: str) -> torch.Tensor:
     x = x.contiguous(memory_format=layout)
+    # nn.Sequential's own forward: SynthesisTransform.forward would switch the layout itself
+    run = torch.nn.Sequential.forward
     if gradients == "none":
         with torch.no_grad():
-            return net(x)
+            return run(net, x)
     for p in net.parameters():
         p.requires_grad_(gradients == "weights")
         p.grad = None
     x = x.detach().requires_grad_(gradients == "input" or net.input_gradient)
-    out = net(x)
+    out = run(net, x)
     out.square().mean().backward()
     return out.detach()
 

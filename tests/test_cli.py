@@ -370,6 +370,7 @@ def test_diff_sets_one_coding_against_another(tmp_path, model_file):
     # codings at different λ cannot be set element by element against each other
     other = run_cli("diff", streams["a"], streams["c"], env_model=model_file)
     assert other.returncode == 2 and "cannot be compared" in other.stderr
+    assert "λ (0.01 in the reference, 0.03 in the other)" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
     save_png(smooth_image(20, 20), tmp_path / "small.png")
     wrong = run_cli("diff", streams["a"], streams["b"], "--original", tmp_path / "small.png",

@@ -81,11 +81,24 @@ def test_clicking_a_bar_shows_that_channel_in_the_heatmaps(qtbot, window):
         assert f"channel {channel} (group {usage.group[channel]}), rank {rank}" in \
             chart.summary.text()
         assert not np.array_equal(grab_array(chart.view), before)  # the outline moved
-    # a click beside the bars selects nothing new
+    # a click inside the plot but right of the last bar selects nothing new
     selected = chart.selected
-    point = view_to_widget(chart.view, box, usage.num_channels + 5, 0.1)
+    point = view_to_widget(chart.view, box, usage.num_channels + 0.55, 0.1)
+    assert chart.view.viewport().rect().contains(point.toPoint())
     qtbot.mouseClick(chart.view.viewport(), Qt.MouseButton.LeftButton, pos=point.toPoint())
-    assert chart.selected == selected
+    assert chart.selected == selected and window.latents.channel() == selected
+
+
+def test_the_heatmaps_channel_is_the_one_outlined(qtbot, window):
+    chart = window.bits.channels
+    window.latents.set_channel(7)
+    assert chart.selected == 7
+    xs, _ = chart.selected_bar.getData()
+    assert list(xs) == [float(np.nonzero(chart.usage.order == 7)[0][0] + 1)]
+    assert "Selected: channel 7 " in chart.summary.text()
+    window.latents.all_channels.setChecked(True)  # all channels: nothing outlined
+    assert chart.selected is None and len(chart.selected_bar.getData()[0]) == 0
+    assert "Selected" not in chart.summary.text()
 
 
 def test_a_new_result_redraws_and_nothing_is_left_without_one(qtbot, window, tmp_path):

@@ -214,8 +214,8 @@ def test_screenshot_bad_arguments(tmp_path):
     done = run_viewer(["--screenshot", str(out), "--lambda", "abc"], tmp_path)
     assert done.returncode == 2 and "usage:" not in done.stderr
     assert done.stderr.strip().splitlines() == [
-        "mspviewer: error: argument --lambda: invalid float value: 'abc' "
-        "(see 'mspviewer --help')"]
+        "mspviewer gui: error: argument --lambda: invalid float value: 'abc' "
+        "(see 'mspviewer gui --help')"]
     # the screenshot may not replace the image it shows
     image = tmp_path / "picture.png"
     write_png(image, 32, 48)
@@ -275,11 +275,23 @@ def test_screenshot_of_the_bits_per_channel(shipped_model, tmp_path):
     assert shots["chart"].shape == shots["channels"].shape
     assert not np.array_equal(shots["chart"], shots["channels"])  # another tab in front
 
+    # an opened .msp is decoded, not encoded: a good screenshot of it exits 0
+    stream = tmp_path / "small.msp"
+    stream.write_bytes(encode_image(shipped_model, np.asarray(Image.open(image).convert("RGB")),
+                                    0.013).bitstream)
+    out = tmp_path / "stream.png"
+    done = run_viewer(["--screenshot", str(out), str(stream), "--third-pane", "none",
+                       "--bits-view", "channels", "--channel", "3", "--panel", "bits"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert np.asarray(Image.open(out).convert("RGB")).std() > 10
+
     out = tmp_path / "bad.png"
     channels = shipped_model.config.transform.latent_channels
     done = run_viewer(["--screenshot", str(out), "--image", str(image), "--third-pane", "none",
                        "--channel", str(channels)], tmp_path)
-    assert done.returncode == 1 and f"has {channels} channels" in done.stderr
+    # refused with the options, before the encode
+    assert done.returncode == 2 and f"has {channels} channels" in done.stderr
+    assert not out.exists()
     for bad in (["--channel", "-1"], ["--bits-view", "nope"]):
         done = run_viewer(["--screenshot", str(out), *bad], tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr

@@ -29,10 +29,27 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_headers(reference, other) -> None:
+    """Refuse, before decoding, two streams that are not codings of one image size by one
+    model at one λ (what an element-by-element comparison needs)."""
+    problems = [f"{what} ({a} in the reference, {b} in the other)"
+                for what, a, b in (
+                    ("model", reference.model_id.hex(), other.model_id.hex()),
+                    ("λ", f"{reference.lam:g}", f"{other.lam:g}"),
+                    ("image size", f"{reference.width}×{reference.height}",
+                     f"{other.width}×{other.height}"),
+                    ("latent channels", reference.latent_channels, other.latent_channels))
+                if a != b]
+    if problems:
+        raise MSPViewerError("the two codings cannot be compared element by element: they "
+                             "differ in " + ", ".join(problems))
+
+
 def run(args) -> dict:
     data_reference = bitstream.read_file(args.reference)
     data = bitstream.read_file(args.bitstream)
     headers = [bitstream.parse(d)[0] for d in (data_reference, data)]  # both valid, early
+    _check_headers(*headers)
     original = None
     if args.original is not None:
         from mspviewer.imageio import load_image

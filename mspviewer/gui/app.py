@@ -29,7 +29,7 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     from mspviewer.cli import OneLineParser
 
-    parser = OneLineParser(prog="mspviewer", description="The MSP desktop viewer.")
+    parser = OneLineParser(prog="mspviewer gui", description="The MSP desktop viewer.")
     parser.add_argument("path", nargs="?", help="an image or a .msp bitstream to open")
     parser.add_argument("--image", help="the image to open (default: the bundled sample)")
     parser.add_argument("--model", help="weights file (default: the shipped model)")
@@ -252,6 +252,11 @@ def _apply_options(window, args) -> None:
         window.latents.set_quantity(args.latents)
     if args.bits_view:
         window.bits.set_view(args.bits_view)
+    if args.channel is not None:  # known before any work: an opened .msp must match the model
+        channels = window.session.model.config.transform.latent_channels
+        if args.channel >= channels:
+            raise ValueError(f"--channel {args.channel}: the latent has {channels} channels "
+                             f"(0 … {channels - 1})")
 
 
 def run_events_until(app, done, timeout_s: float) -> bool:
@@ -342,14 +347,9 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         # the inspector only says why in the message bar: a screenshot asked for it must fail
         window.show_error(f"--inspect {extras.inspect[0]},{extras.inspect[1]}: nothing to "
                           "inspect there (outside the image?)")
-    if finished and extras.channel is not None:
-        channels = window.session.result.analysis.y_hat.shape[0]
-        if extras.channel >= channels:
-            window.show_error(f"--channel {extras.channel}: the latent has {channels} "
-                              f"channels (0 … {channels - 1})")
-        else:
-            window.latents.set_channel(extras.channel)
-            window.bits.channels.select_channel(extras.channel)
+    if finished and extras.channel is not None and window.session.result is not None:
+        window.latents.set_channel(extras.channel)  # in range: checked with the options
+        window.bits.channels.select_channel(extras.channel)
     outputs = [(out, None)]
     if finished and extras.replay_steps:
         finished = window.start_replay() and wait_until_idle(app, window, timeout_s)
@@ -379,5 +379,7 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         quality = f", PSNR {point.psnr_rgb:.2f} dB" if point is not None else ""
         for path, _ in outputs:
             print(f"screenshot {path}: {result.bpp:.4f} bpp{quality}")
-    ok = encoded and finished and result is not None and not new_errors
+    # an opened .msp is decoded, not encoded: its result is the work to wait for
+    ok = (encoded or window.session.image is None) and finished and result is not None \
+        and not new_errors
     return 0 if ok else 1

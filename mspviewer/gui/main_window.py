@@ -178,6 +178,9 @@ class MainWindow(TeachingActions, QMainWindow):
         self.rd.ladder_requested.connect(self.start_lambda_ladder)
         self.latents.element_clicked.connect(self.inspect_latent)
         self.bits.channels.channel_selected.connect(self.latents.set_channel)
+        # and back: the channel the heatmaps show is the one outlined among the bars
+        for changed in (self.latents.all_channels.toggled, self.latents.channel_box.valueChanged):
+            changed.connect(lambda *_: self.bits.channels.select_channel(self.latents.channel()))
         self.compare.image_clicked.connect(self.inspect_pixel)
         self.inspector.message.connect(self.show_message)
         self.replay.message.connect(self.show_message)

@@ -134,9 +134,11 @@ class ChannelBitsChart(QWidget):
         self.share_marks.setData([float(k) for k in counts],
                                  [float(cumulative[k - 1]) for k in counts])
         for fraction, count in zip(SUMMARY_SHARES, counts):
+            # below right of the mark, clear of the rising curve; below left near the end
+            near_end = count > 0.8 * usage.num_channels
             label = pg.TextItem(f"{round(100 * fraction)} %: {count}", color="#333333",
-                                anchor=(0, 0))  # below right: clear of the rising curve
-            label.setPos(count + 1, 100 * fraction)
+                                anchor=(1, 0) if near_end else (0, 0))
+            label.setPos(count - 1 if near_end else count + 1, 100 * fraction)
             self.cumulative_plot.addItem(label)
             self.mark_labels.append(label)
 
