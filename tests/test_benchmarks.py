@@ -150,13 +150,19 @@ def test_transform_layout_benchmark_compares_both_layouts(capsys):
 
 def test_synthesis_runs_channels_last_only_with_its_weights_fixed(tiny_model):
     """The layout of benchmarks/transform_layout.py's choice: channels-last for decoding and
-    LOF, the default layout for training (where channels-last was slower)."""
+    LOF from a 256×256 image up, the default layout for training and for smaller latents
+    (where channels-last was slower)."""
+    from mspviewer.codec.transforms import CHANNELS_LAST_MIN_POSITIONS
+
     g_s = tiny_model.g_s
-    y = torch.randn(1, tiny_model.config.transform.latent_channels, 3, 4)
+    channels = tiny_model.config.transform.latent_channels
+    y = torch.randn(1, channels, 16, CHANNELS_LAST_MIN_POSITIONS // 16)
     channels_last = torch.channels_last
     with torch.no_grad():
         decoded = g_s(y)
+        small = g_s(y[..., :-1])  # one position short: the default layout
     assert decoded.is_contiguous(memory_format=channels_last)
+    assert small.is_contiguous() and not small.is_contiguous(memory_format=channels_last)
     flags = [p.requires_grad for p in g_s.parameters()]
     try:
         for p in g_s.parameters():

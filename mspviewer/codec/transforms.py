@@ -26,11 +26,17 @@ class AnalysisTransform(nn.Sequential):
         )
 
 
+#: latent positions (h·w) from which g_s runs channels-last: a 256×256 image
+CHANNELS_LAST_MIN_POSITIONS = 256
+
+
 class SynthesisTransform(nn.Sequential):
-    """g_s. With its weights fixed (decoding, LOF) it runs in channels-last memory layout:
-    oneDNN's transposed convolutions were 1.1–1.4× faster so on one CPU thread, with the
-    same output, while training (weight gradients) was 0.8–0.9× as fast; g_a gained nothing
-    reliable (``benchmarks/transform_layout.py`` measures the three cases side by side)."""
+    """g_s. With its weights fixed (decoding, LOF) and a latent of a 256×256 image or more, it
+    runs in channels-last memory layout: on one CPU thread, oneDNN's transposed convolutions
+    were 1.2–1.4× faster without autograd and 1.1–1.4× with LOF's gradient at 256×384 and
+    512×768, with the same output; at 128×128 they were 0.9–1.05× as fast, and training
+    (weight gradients) 0.6–0.9× at every size, so those keep the default layout. g_a gained
+    nothing reliable (``benchmarks/transform_layout.py`` measures all of it side by side)."""
 
     def __init__(self, config: TransformConfig):
         n, m = config.channels, config.latent_channels
@@ -42,6 +48,7 @@ class SynthesisTransform(nn.Sequential):
         )
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        if not (torch.is_grad_enabled() and self[0].weight.requires_grad):
+        weights_fixed = not (torch.is_grad_enabled() and self[0].weight.requires_grad)
+        if weights_fixed and y.shape[-2] * y.shape[-1] >= CHANNELS_LAST_MIN_POSITIONS:
             y = y.contiguous(memory_format=torch.channels_last)
         return super().forward(y)
