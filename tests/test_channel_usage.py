@@ -105,6 +105,7 @@ def test_one_dominant_channel():
                          nonzero=np.array([1, 2, 0, 9]), group=np.array([0, 0, 1, 1]),
                          num_pixels=160)
     assert list(usage.order) == [3, 1, 0, 2]
+    assert [usage.rank(c) for c in range(4)] == [3, 2, 4, 1]
     assert [usage.channels_for(f) for f in (0.5, 0.96, 0.99, 1.0)] == [1, 1, 2, 3]
     assert list(usage.inactive) == [False, False, True, False]
     assert usage.describe() == ("50 % of the bits in 1 channel, 90 % in 1, 99 % in 2 (of 4); "

@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 
 from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 
-from mspviewer.codec import bitstream, load_model, save_weights  # noqa: E402
+from mspviewer.codec import bitstream, load_model  # noqa: E402
 from mspviewer.codec.inspection import VerifyReport  # noqa: E402
 from mspviewer.gui import latent_data  # noqa: E402
 
@@ -19,10 +19,8 @@ CHECK_TIMEOUT_MS = 120_000  # a fresh interpreter importing torch, on a contende
 
 
 @pytest.fixture(scope="module")
-def file_model(tmp_path_factory, tiny_model):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_weights(tiny_model, path, name="tiny")
-    return load_model(path)
+def file_model(model_file):
+    return load_model(model_file)
 
 
 @pytest.fixture

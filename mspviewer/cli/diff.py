@@ -14,7 +14,7 @@ import numpy as np
 from mspviewer import metrics
 from mspviewer.cli.common import add_model_arguments, model_from_args
 from mspviewer.codec import bitstream, decode_bytes
-from mspviewer.codec.latent_change import check_comparable, compare_codings
+from mspviewer.codec.latent_change import compare_codings
 from mspviewer.errors import MSPViewerError
 
 
@@ -61,10 +61,6 @@ def run(args) -> dict:
                                  f"coded image {size[1]}×{size[0]}")
     model = model_from_args(args)
     reference, compared = (decode_bytes(model, d) for d in (data_reference, data))
-    try:
-        check_comparable(compared.analysis, reference.analysis)
-    except ValueError as error:
-        raise MSPViewerError(str(error)) from None
     change = compare_codings(compared.analysis, reference.analysis)
     difference = np.abs(compared.pixels.astype(np.int16) - reference.pixels.astype(np.int16))
     result = {

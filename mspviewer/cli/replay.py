@@ -11,7 +11,7 @@ from pathlib import Path
 from mspviewer.cli.common import (add_model_arguments, integer_type, model_file, model_from_args,
                                   writable_folder, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
-from mspviewer.codec.inspection import export_replay, replay_frames
+from mspviewer.codec.inspection import export_replay, replay_frame_name, replay_frames
 from mspviewer.errors import MSPViewerError
 
 # The viewer's step interval box allows the same: below 20 ms browsers slow a GIF down to
@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 def frame_names(num_frames: int) -> list[str]:
     """The files of a PNG sequence (as ``export_replay`` names them)."""
-    return [f"step_{step:03d}.png" for step in range(num_frames)]
+    return [replay_frame_name(step) for step in range(num_frames)]
 
 
 def check_output(args, num_frames: int) -> None:

@@ -67,6 +67,10 @@ class ChannelUsage:
         """(M,) bool: channels below :data:`INACTIVE_BITS_PER_ELEMENT`."""
         return self.bits_per_element < INACTIVE_BITS_PER_ELEMENT
 
+    def rank(self, channel: int) -> int:
+        """``channel``'s place in :attr:`order`, 1 for the costliest."""
+        return int(np.nonzero(self.order == channel)[0][0]) + 1
+
     def cumulative_share(self) -> np.ndarray:
         """Share of the bits in the k costliest channels, k = 1 … M."""
         return np.cumsum(self.share[self.order])

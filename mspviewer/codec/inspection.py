@@ -269,6 +269,11 @@ def replay_frames(model, record: AnalysisRecord, original: np.ndarray | None = N
     return list(iter_replay_frames(model, record, original))
 
 
+def replay_frame_name(step: int) -> str:
+    """The file of replay step ``step`` in a PNG sequence."""
+    return f"step_{step:03d}.png"
+
+
 def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
                   frame_ms: int = 500, last_frame_ms: int = 2000) -> list[Path]:
     """Write the frames as an animated GIF (``*.gif``) or as ``step_000.png`` … in a folder
@@ -305,7 +310,7 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
             path.mkdir(parents=True, exist_ok=True)
             written = []
             for frame in frames:
-                target = path / f"step_{frame.step:03d}.png"
+                target = path / replay_frame_name(frame.step)
                 save_png(frame.image, target)
                 written.append(target)
             return written

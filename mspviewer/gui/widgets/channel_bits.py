@@ -84,7 +84,7 @@ class ChannelBitsChart(QWidget):
 
     def channel_text(self, channel: int) -> str:
         usage = self.usage
-        rank = int(np.nonzero(usage.order == channel)[0][0]) + 1
+        rank = usage.rank(channel)
         return (f"channel {channel} (group {usage.group[channel]}), rank {rank}: "
                 f"{usage.bits[channel]:,.0f} bits ({100 * usage.share[channel]:.2f} %), "
                 f"{usage.nonzero[channel]:,} of {usage.elements[channel]:,} symbols non-zero")
@@ -147,7 +147,7 @@ class ChannelBitsChart(QWidget):
         if usage is None or self.selected is None or self.selected >= usage.num_channels:
             self.selected_bar.setOpts(x=[], height=[])
             return
-        rank = int(np.nonzero(usage.order == self.selected)[0][0]) + 1
+        rank = usage.rank(self.selected)
         self.selected_bar.setOpts(x=[float(rank)],
                                   height=[100 * float(usage.share[self.selected])])
 
