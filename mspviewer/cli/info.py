@@ -2,16 +2,19 @@
 
 Needs no model: the pass structure follows from the MSP configuration in the header.
 ``--channels`` decodes the stream with the model to add how the bits spread over the latent
-channels (:mod:`mspviewer.codec.channel_usage`).
+channels (:mod:`mspviewer.codec.channel_usage`); ``--arrays OUT.npz`` decodes it to write
+every element's ŷ, μ, σ, bits and symbol for scripts (:mod:`mspviewer.codec.record_file`).
 """
 
 from __future__ import annotations
 
-from mspviewer.cli.common import add_model_arguments, model_from_args
+from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args,
+                                  writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.channel_usage import channel_usage
 from mspviewer.codec.config import MSPConfig
 from mspviewer.codec.lattice import coding_passes
+from mspviewer.codec.record_file import save_record
 
 
 def register(subparsers) -> None:
@@ -20,6 +23,9 @@ def register(subparsers) -> None:
     parser.add_argument("--channels", action="store_true",
                         help="decode with the model and add the estimated bits per latent "
                              "channel (how many channels carry 50/90/99 %% of the bits)")
+    parser.add_argument("--arrays", metavar="OUT.npz", default=None,
+                        help="decode with the model and write every latent element's ŷ, μ, "
+                             "σ, bits, symbol and pass as NumPy arrays (.npz)")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -53,8 +59,8 @@ def describe(data: bytes) -> dict:
 TOP_CHANNELS = 10
 
 
-def describe_channels(data: bytes, model, every_channel: bool) -> dict:
-    usage = channel_usage(decode_bytes(model, data).analysis)
+def describe_channels(record, every_channel: bool) -> dict:
+    usage = channel_usage(record)
     if every_channel:
         return usage.summary()
     top = usage.order[:TOP_CHANNELS]
@@ -63,9 +69,16 @@ def describe_channels(data: bytes, model, every_channel: bool) -> dict:
 
 
 def run(args) -> dict:
+    if args.arrays is not None:  # before any decoding: a typo costs nothing
+        writable_output(args.arrays, args.bitstream, model_file(args))
     data = bitstream.read_file(args.bitstream)
     result = describe(data)
-    if args.channels:
-        result["channels"] = describe_channels(data, model_from_args(args),
-                                               every_channel=getattr(args, "json", False))
+    if args.channels or args.arrays is not None:
+        record = decode_bytes(model_from_args(args), data).analysis
+        if args.channels:
+            result["channels"] = describe_channels(record,
+                                                   every_channel=getattr(args, "json", False))
+        if args.arrays is not None:
+            save_record(record, args.arrays)
+            result["arrays"] = args.arrays
     return result
