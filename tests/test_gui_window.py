@@ -15,6 +15,7 @@ pytest.importorskip("pytestqt")
 from gui_support import encode, make_window, rendered_pixels, wait_idle, write_png  # noqa: E402
 
 from mspviewer.codec import decode_bytes  # noqa: E402
+from mspviewer.codec.record_file import load_record  # noqa: E402
 from mspviewer.gui import latent_data  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
 
@@ -248,11 +249,21 @@ def test_exports(qtbot, encoded_window, tiny_model, tmp_path):
     assert doc["msp"]["analysis"]["passes"][0]["actual_bytes"] == \
         result.analysis.passes[0].actual_bytes
     assert doc["image"]["width"] == 80
+    assert window.export_latent_arrays(tmp_path / "latents.npz") is not None
+    wait_idle(qtbot, window)
+    assert "Saved the latent arrays" in window.messages.text()
+    latents = load_record(tmp_path / "latents.npz")
+    assert np.array_equal(latents.y_hat, result.analysis.y_hat)
+    assert np.array_equal(latents.bits, result.analysis.bits)
+    assert latents.summary() == result.analysis.summary()
     # nothing to export before an encode: a message, no file
     window.set_image(None)
     assert not window.export_bitstream(tmp_path / "none.msp")
     assert not (tmp_path / "none.msp").exists()
     assert "nothing to export" in window.messages.text()
+    assert window.export_latent_arrays(tmp_path / "none.npz") is None
+    assert not (tmp_path / "none.npz").exists()
+    assert window.errors[-1].startswith("Cannot export the latent arrays: nothing to export")
 
 
 def test_open_msp_file(qtbot, encoded_window, tmp_path):

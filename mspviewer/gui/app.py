@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channel", type=int, metavar="C",
                         help="with --screenshot: show latent channel C in the heatmaps and "
                              "mark it in the bits per channel")
+    parser.add_argument("--crop", metavar="X,Y,W,H",
+                        help="work on the region W×H at (X, Y) of the image (in its pixels, "
+                             "after any EXIF rotation); File ▸ Back to the full image undoes it")
     parser.add_argument("--cancel-after", type=float, metavar="S",
                         help="with --screenshot: press Cancel after S seconds (LOF keeps its "
                         "best latent so far)")
@@ -118,6 +121,8 @@ def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
     if args.lam is not None and args.bpp is not None:
         raise ValueError("give --lambda or --bpp, not both")
     extras = ShotExtras.from_args(args)
+    if args.crop is not None:
+        args.crop = _parse_crop(args.crop)
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
         if len(size) != 2 or min(size) < 200:
@@ -129,6 +134,16 @@ def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
         raise ValueError(f"--screenshot {args.screenshot} is the image to open: give the "
                          "screenshot another name")
     return extras, size
+
+
+def _parse_crop(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, width, height = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--crop takes X,Y,W,H as four integers, got {text!r}") from None
+    if x < 0 or y < 0 or width <= 0 or height <= 0:
+        raise ValueError(f"--crop takes X,Y ≥ 0 and W,H > 0, got {text!r}")
+    return x, y, width, height
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -193,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             message = (window.errors[-1] if len(window.errors) > errors_before
                        else f"--screenshot: {image} still opening after {args.timeout:g} s")
             return _fail(message, 1, window)
+    if args.crop is not None:
+        errors_before = len(window.errors)
+        if not _crop(app, window, args) and args.screenshot:  # (the window says why)
+            return _fail("--crop: " + (window.errors[-1] if len(window.errors) > errors_before
+                                       else f"the image still opening after {args.timeout:g} s"),
+                         2, window)
     if args.screenshot:
         try:
             return run_screenshot(app, window, Path(args.screenshot), size, args.timeout,
@@ -208,6 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     code = app.exec()
     window.shutdown()
     return int(code)
+
+
+def _crop(app, window, args) -> bool:
+    """Crop the opened image as ``--crop`` says, once it is read (a large one is read on the
+    file thread)."""
+    if not wait_for_file_thread(app, window, args.timeout):
+        return False
+    return window.crop_image(*args.crop)
 
 
 def _quit_on_interrupt(app) -> None:

@@ -700,3 +700,13 @@ def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
     write_file(path, encode_rgb8(pixels, "PNG"))
     return path
     yield  # a generator, as the runner expects; nothing to report meanwhile
+
+
+def record_export_task(record, path, cancel: CancelToken) -> Generator[None, None, Any]:
+    """The analysis record as an ``.npz`` file (:mod:`mspviewer.codec.record_file`), off
+    the GUI thread; not cancellable once started, like :func:`png_export_task`."""
+    from mspviewer.codec.record_file import record_npz_bytes
+
+    write_file(path, record_npz_bytes(record))
+    return path
+    yield  # a generator, as the runner expects

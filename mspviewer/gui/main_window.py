@@ -252,6 +252,8 @@ class MainWindow(TeachingActions, QMainWindow):
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(menu, "Open &sample image", lambda: self.open_image(SAMPLE_IMAGE, False))
+        self._action(menu, "&Crop to the visible region", self.crop_to_view, "Ctrl+Shift+X")
+        self._action(menu, "Back to the f&ull image", self.uncrop)
         self._action(menu, "Load &model…", self.load_model_dialog)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
@@ -264,6 +266,8 @@ class MainWindow(TeachingActions, QMainWindow):
              self.export_side_by_side_png, None),
             ("Export &metrics JSON…", "Export metrics", "JSON (*.json)", "-metrics.json",
              self.export_metrics_json, None),
+            ("Export latent &arrays (.npz)…", "Export latent arrays", "NumPy arrays (*.npz)",
+             "-latents.npz", self.export_latent_arrays, None),
             ("Save window &screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
              self.save_screenshot, None))
         for text, title, filter_, suffix, write, shortcut in exports:
@@ -286,7 +290,7 @@ class MainWindow(TeachingActions, QMainWindow):
 
         menu = self.view_menu = self.menuBar().addMenu("&View")
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
-                           ("difference", "Difference heatmap")):
+                           ("difference", "Difference heatmap"), ("flicker", "Flicker (A/B)")):
             self._action(menu, label, lambda _=False, k=key: self.show_compare_mode(k))
         self.blind_action = self._action(menu, "&Blind A/B test (hides the labels)",
                                          self.set_blind_mode, "Ctrl+T")
@@ -372,6 +376,40 @@ class MainWindow(TeachingActions, QMainWindow):
             self._remember(path)
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
+
+    def crop_image(self, x: int, y: int, width: int, height: int) -> bool:
+        """Make a region of the open image the image to encode: LOF on a CPU takes minutes
+        for a whole Kodak image and seconds for a detail. The region is in the pixels of
+        the image on screen (a crop of a crop is placed in the full image); ``uncrop``
+        goes back. False, with a message, when there is nothing to crop or too little."""
+        image = self.session.image
+        if image is None:
+            self.show_error("Nothing to crop: open an image first (a .msp file without its "
+                            "source has no original to crop)")
+            return False
+        try:
+            self.set_image(image.cropped(x, y, width, height))
+        except MSPViewerError as error:
+            self.show_error(f"Cannot crop: {error}")
+            return False
+        self.show_message(f"Now on {self.session.image.name}; File ▸ Back to the full image "
+                          "undoes the crop", "info")
+        return True
+
+    def crop_to_view(self) -> bool:
+        """Crop to the part of the image the compare view shows (whole pixels)."""
+        rect = self.compare.master_box().viewRect()
+        left, top = math.floor(rect.left()), math.floor(rect.top())
+        return self.crop_image(left, top, math.ceil(rect.right()) - left,
+                               math.ceil(rect.bottom()) - top)
+
+    def uncrop(self) -> bool:
+        image = self.session.image
+        if image is None or image.full is None:
+            self.show_message("The image is not cropped", "info")
+            return False
+        self.set_image(image.full)
+        return True
 
     def set_image(self, image: ImageState | None) -> None:
         """Make ``image`` the current original (drops results of the previous one)."""
@@ -709,7 +747,10 @@ class MainWindow(TeachingActions, QMainWindow):
     def _default_stem(self) -> str:
         result, image = self.session.result, self.session.image
         if image is not None and image.path is not None:
-            return str(image.path.with_suffix("").name)
+            stem = image.path.with_suffix("").name
+            if image.crop is not None:  # never the name of an export of the whole image
+                stem += "-crop-{}-{}-{}x{}".format(*image.crop)
+            return stem
         if result is not None and result.path:
             return Path(result.path).stem
         return "image"
@@ -744,9 +785,11 @@ class MainWindow(TeachingActions, QMainWindow):
             self.show_error(f"Cannot export the {what}: {error}")
             return None
         path = Path(path)
-        task = Task("export", f"export {path.name}",
-                    lambda token: jobs.png_export_task(images, path, token),
-                    context={"what": what, "path": path})
+        return self._submit_export(what, path,
+                                   lambda token: jobs.png_export_task(images, path, token))
+
+    def _submit_export(self, what: str, path: Path, work) -> Task:
+        task = Task("export", f"export {path.name}", work, context={"what": what, "path": path})
         self.export_runner.submit(task, replace=False)
         self.statusBar().showMessage(f"exporting the {what} to {path}…", 8000)
         return task
@@ -775,7 +818,9 @@ class MainWindow(TeachingActions, QMainWindow):
         doc = {
             "image": None if image is None else {
                 "path": str(image.path) if image.path else None, "width": image.width,
-                "height": image.height, "notes": image.notes},
+                "height": image.height, "notes": image.notes,
+                # x, y, width, height in the file's pixels (after any EXIF rotation)
+                "crop": list(image.crop) if image.crop else None},
             "model": {"name": getattr(model, "name", ""), "id": result.analysis.model_id,
                       "random_weights": bool(self.session.model_note)},
             "msp": result.metrics_dict(),
@@ -791,6 +836,19 @@ class MainWindow(TeachingActions, QMainWindow):
 
     def export_metrics_json(self, path) -> bool:
         return self._export("metrics", path, lambda: json_bytes(self.metrics_document()))
+
+    def export_latent_arrays(self, path) -> Task | None:
+        """Every coded element's ŷ, μ, σ, bits, symbol and pass as NumPy arrays (.npz, see
+        :mod:`mspviewer.codec.record_file`), written on the export thread: compressing the
+        record of a large image takes seconds."""
+        try:
+            record = self._require_result().analysis
+        except MSPViewerError as error:
+            self.show_error(f"Cannot export the latent arrays: {error}")
+            return None
+        path = Path(path)
+        return self._submit_export("latent arrays", path,
+                                   lambda token: jobs.record_export_task(record, path, token))
 
     def save_screenshot(self, path) -> bool:
         """The window as an image (PNG unless the name says another format Qt writes), now

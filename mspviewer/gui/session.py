@@ -14,8 +14,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from mspviewer.errors import MSPViewerError
 from mspviewer.gui.jobs import ClassicOutcome, EncodeOutcome
 from mspviewer.imageio import PixelShape
+
+
+#: the smallest crop each way: one latent position (the analysis transform's stride)
+MIN_CROP = 16
 
 
 @dataclass
@@ -24,10 +29,32 @@ class ImageState(PixelShape):
     path: Path | None
     notes: list[str] = field(default_factory=list)
     label: str = ""
+    #: (x, y, width, height) of this image in ``full`` when it is a crop of it
+    crop: tuple[int, int, int, int] | None = None
+    full: ImageState | None = None
 
     @property
     def name(self) -> str:
         return self.label or (self.path.name if self.path else "image")
+
+    def cropped(self, x: int, y: int, width: int, height: int) -> ImageState:
+        """The region (x, y, width, height) of this image, clipped to it, as a new image
+        that remembers where it lies in the full one (a crop of a crop too). A region under
+        :data:`MIN_CROP` pixels either way is refused."""
+        left, top = max(0, x), max(0, y)
+        right, bottom = min(self.width, x + width), min(self.height, y + height)
+        if right - left < MIN_CROP or bottom - top < MIN_CROP:
+            raise MSPViewerError(f"a crop needs at least {MIN_CROP}×{MIN_CROP} pixels of the "
+                                 f"image; this region holds {max(right - left, 0)}×"
+                                 f"{max(bottom - top, 0)}")
+        full = self.full or self
+        offset_x, offset_y = self.crop[:2] if self.crop else (0, 0)
+        region = (offset_x + left, offset_y + top, right - left, bottom - top)
+        where = f"{region[2]}×{region[3]} at x {region[0]}, y {region[1]}"
+        return ImageState(np.array(self.pixels[top:bottom, left:right]), self.path,
+                          list(full.notes) + [f"cropped to {where} of the "
+                                              f"{full.width}×{full.height} image"],
+                          label=f"{full.name} [{where}]", crop=region, full=full)
 
 
 @dataclass

@@ -38,7 +38,7 @@ class TeachingActions:
             self.blind_ab.new_round()  # a warning explains what is missing, if anything
 
     def show_compare_mode(self, mode: str) -> None:
-        """Side by side, split or difference (leaving the blind test if it is on)."""
+        """Side by side, split, difference or flicker (leaving the blind test if it is on)."""
         self.set_blind_mode(False)
         self.compare.set_mode(mode)
 

@@ -149,8 +149,10 @@ PANEL_HELP: dict[str, str] = {
         "pass of the encoder network; quick, balanced and max: LOF); the decoder is the same."),
     "compare": (
         "The original, the MSP decoded image and, optionally, a classic codec at the same "
-        "bpp, with linked zoom and pan. Switch to the split slider or to difference heatmaps "
-        "(mean |Δ| over RGB); the readout gives every image's pixel values under the cursor."),
+        "bpp, with linked zoom and pan. Switch to the split slider, to difference heatmaps "
+        "(mean |Δ| over RGB) or to flicker, which swaps original and decoded in place (Play, "
+        "or Space once): artifacts show as what moves. The readout gives every image's pixel "
+        "values under the cursor."),
     "metrics": (
         "Size, rate (bits per pixel), PSNR-RGB, PSNR-Y, MS-SSIM and timings of the MSP result "
         "and of the classic codec at the same rate. Estimated bits (Σ −log2 P under the "

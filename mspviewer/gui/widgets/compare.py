@@ -1,8 +1,10 @@
-"""Compare view: original and decoded side by side, split slider, difference heatmap.
+"""Compare view: original and decoded side by side, split slider, difference heatmap, flicker.
 
 The side-by-side panes share one zoom and pan (linked pyqtgraph ViewBoxes); an optional
-third pane shows a classic codec at the learned codec's rate. Moving the mouse over any
-pane reports the pixel values of every image at that position.
+third pane shows a classic codec at the learned codec's rate. Flicker mode shows one pane
+that swaps the original (A) with the decoded image (B) in place, by a timer or with Space:
+artifacts show up as what moves. Moving the mouse over any pane reports the pixel values of
+every image at that position.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QPen
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout,
                                QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -22,7 +24,13 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
                                           image_viewbox, info_label, observe, rgb_item,
                                           set_rgb)
 
-MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference"}
+MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
+         "flicker": "Flicker (A/B)"}
+#: how long each image stays on screen while flicker mode plays (label, milliseconds)
+FLICKER_PERIODS = (("250 ms", 250), ("500 ms", 500), ("1 s", 1000))
+DEFAULT_FLICKER_MS = 500
+#: flicker mode's B image: the MSP result, or whatever the third pane shows
+FLICKER_B_CHOICES = (("MSP", "msp"), ("third pane", "third"))
 IMAGE_BACKGROUND = "#d9d9d9"
 #: the difference maps' colour levels come from every LEVEL_STRIDE-th pixel each way: a
 #: percentile over a whole 4K map (twice) would hold the GUI thread for a noticeable time
@@ -87,12 +95,15 @@ class CompareView(QWidget):
         self.one_button = QPushButton("1:1")
         self.one_button.setToolTip("One image pixel per screen pixel")
         self.one_button.clicked.connect(self.zoom_one_to_one)
+        self.flicker_controls = self._build_flicker_controls()
         bar = QHBoxLayout()
         bar.addWidget(QLabel("View:"))
         bar.addWidget(self.mode_box)
         bar.addSpacing(12)
         bar.addWidget(QLabel("Third pane:"))
         bar.addWidget(self.classic_box)
+        bar.addSpacing(12)
+        bar.addWidget(self.flicker_controls)
         bar.addStretch(1)
         bar.addWidget(self.fit_button)
         bar.addWidget(self.one_button)
@@ -136,9 +147,33 @@ class CompareView(QWidget):
         self.split_view.ci.addItem(self.split_title, row=0, col=0)
         self.split_view.ci.addItem(self.split_box, row=1, col=0)
 
+        # --- flicker -----------------------------------------------------------------------
+        self.flicker_view = pg.GraphicsLayoutWidget()
+        self.flicker_view.setBackground(IMAGE_BACKGROUND)
+        self.flicker_title = pg.LabelItem("", size="10pt")
+        self.flicker_box = image_viewbox()
+        # Both images are uploaded once and a flick only swaps which one is visible: setting
+        # a large image again on every flick would stall the event loop.
+        self.flicker_a = rgb_item()
+        self.flicker_b = rgb_item()
+        self.flicker_box.addItem(self.flicker_a)
+        self.flicker_box.addItem(self.flicker_b)
+        self.flicker_view.ci.addItem(self.flicker_title, row=0, col=0)
+        self.flicker_view.ci.addItem(self.flicker_box, row=1, col=0)
+        #: which image the flicker pane shows now: "A" (the original) or "B"
+        self.flicker_showing = "A"
+        self._flicker_b_label = ""
+        # Scoped to this view, and enabled in flicker mode only: a window-wide Space would
+        # take the key from every button and spin box of the window.
+        self.flick_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        self.flick_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.flick_shortcut.setEnabled(False)
+        self.flick_shortcut.activated.connect(self.flick)
+
         self.stack = QStackedWidget()
         self.stack.addWidget(self.side_view)
         self.stack.addWidget(self.split_view)
+        self.stack.addWidget(self.flicker_view)
 
         self.readout = info_label(monospace=True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -149,13 +184,51 @@ class CompareView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.readout)
 
-        for scene in (self.side_view.scene(), self.split_view.scene()):
+        for scene in (self.side_view.scene(), self.split_view.scene(),
+                      self.flicker_view.scene()):
             scene.sigMouseMoved.connect(self._on_mouse_moved)
             scene.sigMouseClicked.connect(self._on_mouse_clicked)
         for signal in (session.image_changed, session.result_changed, session.classic_changed):
             observe(signal, self.refresh, scheduler)
         self._layout_side()
         self.refresh()
+
+    def _build_flicker_controls(self) -> QWidget:
+        """B's choice, the period and Play / Pause: shown in flicker mode only."""
+        self.flicker_timer = QTimer(self)
+        self.flicker_timer.setInterval(DEFAULT_FLICKER_MS)
+        self.flicker_timer.timeout.connect(self.flick)
+        self.flicker_b_box = QComboBox()
+        for label, key in FLICKER_B_CHOICES:
+            self.flicker_b_box.addItem(label, key)
+        self.flicker_b_box.setToolTip("What B is: the MSP decoded image or the third pane's")
+        self.flicker_b_box.currentIndexChanged.connect(lambda _: self._refresh_flicker())
+        # offered only while the third pane shows an image: otherwise B can only be MSP
+        self.flicker_b_controls = QWidget()
+        row = QHBoxLayout(self.flicker_b_controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("B:"))
+        row.addWidget(self.flicker_b_box)
+        self.flicker_period_box = QComboBox()
+        for label, milliseconds in FLICKER_PERIODS:
+            self.flicker_period_box.addItem(label, milliseconds)
+        self.flicker_period_box.setCurrentIndex(
+            self.flicker_period_box.findData(DEFAULT_FLICKER_MS))
+        self.flicker_period_box.setToolTip("How long each image stays on screen while playing")
+        self.flicker_period_box.currentIndexChanged.connect(
+            lambda _: self.flicker_timer.setInterval(self.flicker_period_box.currentData()))
+        self.flicker_play = QPushButton("Play")
+        self.flicker_play.setCheckable(True)
+        self.flicker_play.setToolTip("Swap A and B by themselves; Space swaps them once")
+        self.flicker_play.toggled.connect(self._on_flicker_play)
+        controls = QWidget()
+        row = QHBoxLayout(controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.flicker_b_controls)
+        row.addWidget(self.flicker_period_box)
+        row.addWidget(self.flicker_play)
+        controls.setVisible(False)
+        return controls
 
     # --- data -------------------------------------------------------------------------------
     def original_pixels(self) -> np.ndarray | None:
@@ -175,6 +248,9 @@ class CompareView(QWidget):
     def show_classic(self) -> bool:
         return bool(self.classic_box.currentData())
 
+    def third_pane_image_shown(self) -> bool:
+        return self.show_classic() and self.session.classic is not None
+
     def image_size(self) -> tuple[int, int] | None:
         for pixels in (self.original_pixels(), self.decoded_pixels()):
             if pixels is not None:
@@ -185,20 +261,24 @@ class CompareView(QWidget):
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown compare mode {mode!r}")
-        previous = self.mode
+        leaving = self.master_box()
         self.mode = mode
         index = self.mode_box.findData(mode)
         if self.mode_box.currentIndex() != index:
             self.mode_box.blockSignals(True)
             self.mode_box.setCurrentIndex(index)
             self.mode_box.blockSignals(False)
-        if mode == "split":
-            self.split_box.setRange(self.original.box.viewRect(), padding=0)
-            self.stack.setCurrentWidget(self.split_view)
-        else:
-            if previous == "split":
-                self.original.box.setRange(self.split_box.viewRect(), padding=0)
-            self.stack.setCurrentWidget(self.side_view)
+        # the zoom and pan carry over: the view entered takes the one left's visible rect
+        entering = self.master_box()
+        if entering is not leaving:
+            entering.setRange(leaving.viewRect(), padding=0)
+        self.stack.setCurrentWidget({"split": self.split_view, "flicker": self.flicker_view}
+                                    .get(mode, self.side_view))
+        flicker = mode == "flicker"
+        self.flicker_controls.setVisible(flicker)
+        self.flick_shortcut.setEnabled(flicker)
+        if not flicker:
+            self.flicker_play.setChecked(False)  # stops the timer
         self._layout_side()
         self.refresh()
 
@@ -250,9 +330,7 @@ class CompareView(QWidget):
             self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.3f} bpp)")
         else:
             set_rgb(self.decoded.rgb, decoded)
-            state = " · cancelled, best so far" if result.cancelled else ""
-            self.decoded.title.setText(f"Decoded (MSP {result.profile or 'file'}, "
-                                       f"{result.bpp:.3f} bpp{state})")
+            self.decoded.title.setText(self._decoded_label(result))
         # classic pane
         self.classic.rgb.setVisible(False)
         self.classic.heat.setVisible(False)
@@ -268,9 +346,7 @@ class CompareView(QWidget):
                                            f"({entry.point.bpp:.3f} bpp)")
             else:
                 set_rgb(self.classic.rgb, classic)
-                setting = entry.setting or f"q={entry.quality}"
-                self.classic.title.setText(f"{entry.label} {setting} "
-                                           f"({entry.point.bpp:.3f} bpp)")
+                self.classic.title.setText(self._classic_label(entry))
         if difference:
             heats = [p.heat.image for p in (self.decoded, self.classic)
                      if p.heat.isVisible() and p.heat.image is not None]
@@ -286,9 +362,21 @@ class CompareView(QWidget):
                 if not 0 < self.split_line.value() < size[1]:
                     self.split_line.setValue(size[1] / 2)
             self._update_split()
+        if self.mode == "flicker":  # (likewise)
+            self._refresh_flicker()
         if size is not None and getattr(self, "_fitted_size", None) != size:
             self._fitted_size = size
             self.zoom_fit()
+
+    @staticmethod
+    def _decoded_label(result) -> str:
+        state = " · cancelled, best so far" if result.cancelled else ""
+        return f"Decoded (MSP {result.profile or 'file'}, {result.bpp:.3f} bpp{state})"
+
+    @staticmethod
+    def _classic_label(entry) -> str:
+        setting = entry.setting or f"q={entry.quality}"
+        return f"{entry.label} {setting} ({entry.point.bpp:.3f} bpp)"
 
     def _waiting_for(self, result) -> str:
         """Why the third pane is empty."""
@@ -314,17 +402,88 @@ class CompareView(QWidget):
         x = int(round(min(max(self.split_line.value(), 0), width)))  # whole pixels
         self.split_clip.setRect(QRectF(x, 0, width - x, height))
 
+    # --- flicker ----------------------------------------------------------------------------
+    def _flicker_b(self) -> tuple[np.ndarray | None, str]:
+        """B's pixels and label: the third pane's image if chosen (and shown), else MSP's."""
+        if self.flicker_b_box.currentData() == "third" and self.third_pane_image_shown():
+            return self.classic_pixels(), self._classic_label(self.session.classic)
+        result = self.session.result
+        return (None, "") if result is None else (result.decoded, self._decoded_label(result))
+
+    def _refresh_flicker(self) -> None:
+        self.flicker_b_controls.setVisible(self.third_pane_image_shown())
+        b_pixels, self._flicker_b_label = self._flicker_b()
+        set_rgb(self.flicker_a, self.original_pixels())
+        set_rgb(self.flicker_b, b_pixels)
+        if not self.can_flick():
+            # one image or none: show what there is, and nothing may play
+            self.flicker_showing = "B" if self.flicker_b.image is not None else "A"
+            self.flicker_play.setChecked(False)
+        self.flicker_play.setEnabled(self.can_flick())
+        self._show_flicker_side()
+
+    def can_flick(self) -> bool:
+        """Both images are in the flicker pane."""
+        return self.flicker_a.image is not None and self.flicker_b.image is not None
+
+    def flick(self) -> None:
+        """Swap A and B once (Space, or the timer while playing)."""
+        if self.mode != "flicker" or not self.can_flick():
+            return
+        self.flicker_showing = "B" if self.flicker_showing == "A" else "A"
+        self._show_flicker_side()
+
+    def _show_flicker_side(self) -> None:
+        """Make the side named by ``flicker_showing`` visible and say on the title what it is
+        (a screenshot or a viewer must never have to guess)."""
+        showing_a = self.flicker_showing == "A"
+        self.flicker_a.setVisible(showing_a and self.flicker_a.image is not None)
+        self.flicker_b.setVisible(not showing_a and self.flicker_b.image is not None)
+        if self.can_flick():
+            title = "A: Original" if showing_a else f"B: {self._flicker_b_label}"
+        elif self.flicker_a.image is not None:
+            title = "Original — encode to flick against the decoded image"
+        elif self.flicker_b.image is not None:
+            title = (f"{self._flicker_b_label} — no original to flick against (the stream's "
+                     f"source is not open)")
+        else:
+            title = "Open an image, then encode it, to flick between original and decoded"
+        self.flicker_title.setText(title)
+
+    def _on_flicker_play(self, playing: bool) -> None:
+        self.flicker_play.setText("Pause" if playing else "Play")
+        self._update_flicker_timer()
+
+    def _update_flicker_timer(self) -> None:
+        """Run the timer only while it has something to flick on screen (pausing keeps the
+        image shown)."""
+        if (self.mode == "flicker" and self.flicker_play.isChecked() and self.can_flick()
+                and self.isVisible()):
+            if not self.flicker_timer.isActive():
+                self.flicker_timer.start()
+        else:
+            self.flicker_timer.stop()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._update_flicker_timer()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        self.flicker_timer.stop()  # hidden (the blind test, a minimised window): no flicking
+
     # --- zoom ---------------------------------------------------------------------------------
     def master_box(self) -> pg.ViewBox:
-        return self.split_box if self.mode == "split" else self.original.box
+        return {"split": self.split_box, "flicker": self.flicker_box}.get(self.mode,
+                                                                          self.original.box)
 
     def zoom_fit(self) -> None:
         size = self.image_size()
         if size is None:
             return
         rect = QRectF(0, 0, size[1], size[0])
-        self.original.box.setRange(rect, padding=0)
-        self.split_box.setRange(rect, padding=0)
+        for box in (self.original.box, self.split_box, self.flicker_box):
+            box.setRange(rect, padding=0)
 
     def zoom_one_to_one(self) -> None:
         """One image pixel per device pixel, keeping the current centre."""
@@ -339,8 +498,8 @@ class CompareView(QWidget):
 
     # --- mouse ------------------------------------------------------------------------------
     def _boxes(self) -> list[pg.ViewBox]:
-        if self.mode == "split":
-            return [self.split_box]
+        if self.mode in ("split", "flicker"):
+            return [self.master_box()]
         return [self.original.box, self.decoded.box] + \
             ([self.classic.box] if self.show_classic() else [])
 

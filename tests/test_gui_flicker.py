@@ -1,0 +1,235 @@
+"""The compare view's flicker mode: one pane swapping the original (A) and a decoded image (B)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import (encode, grab_array, make_window, rendered_pixels, wait_idle,  # noqa: E402
+                         write_png)
+
+HEIGHT, WIDTH = 48, 80
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    window = make_window(qtbot, tiny_model, tmp_path)
+    path = tmp_path / "picture.png"
+    write_png(path, HEIGHT, WIDTH, seed=3)
+    assert window.open_path(path)
+    wait_idle(qtbot, window)
+    return window
+
+
+@pytest.fixture
+def encoded_window(qtbot, window):
+    encode(qtbot, window, lam=0.01)
+    return window
+
+
+def shown_item(compare):
+    """The flicker pane's visible image item (exactly one while there is an image)."""
+    visible = [item for item in (compare.flicker_a, compare.flicker_b) if item.isVisible()]
+    assert len(visible) == 1
+    return visible[0]
+
+
+def test_flick_swaps_original_and_decoded_in_place(qtbot, encoded_window, monkeypatch):
+    window = encoded_window
+    compare, result = window.compare, window.session.result
+    assert np.abs(result.original.astype(int) - result.decoded).max() > 8  # tells them apart
+    compare.set_mode("flicker")
+    assert compare.stack.currentWidget() is compare.flicker_view
+    assert compare.flicker_controls.isVisible() and compare.flicker_play.isEnabled()
+    assert not compare.flicker_b_controls.isVisibleTo(compare)  # no third pane: B is MSP
+
+    assert compare.flicker_showing == "A"
+    assert np.array_equal(shown_item(compare).image, result.original)  # (row, column, RGB)
+    assert compare.flicker_title.text == "A: Original"
+    drawn_a = rendered_pixels(compare.flicker_view, compare.flicker_box, HEIGHT, WIDTH)
+    assert np.array_equal(drawn_a, result.original)
+    grab_a = grab_array(compare)
+
+    compare.flick()
+    assert compare.flicker_showing == "B"
+    assert np.array_equal(shown_item(compare).image, result.decoded)
+    assert compare.flicker_title.text.startswith("B: Decoded (MSP ")
+    assert f"{result.bpp:.3f} bpp" in compare.flicker_title.text
+    drawn_b = rendered_pixels(compare.flicker_view, compare.flicker_box, HEIGHT, WIDTH)
+    assert np.array_equal(drawn_b, result.decoded)
+    assert not np.array_equal(grab_array(compare), grab_a)
+
+    # a flick only changes which item is visible: no image is set again
+    uploads = []
+    for item in (compare.flicker_a, compare.flicker_b):
+        monkeypatch.setattr(item, "setImage", lambda *args, **kwargs: uploads.append(args))
+    for _ in range(5):
+        compare.flick()
+    assert uploads == [] and compare.flicker_showing == "A"
+    monkeypatch.undo()
+
+    # Space flicks while the compare view has the focus, and only in flicker mode
+    from PySide6.QtCore import Qt
+
+    window.activateWindow()
+    compare.flicker_view.setFocus()
+    qtbot.waitUntil(compare.flicker_view.hasFocus)
+    qtbot.keyClick(compare.flicker_view, Qt.Key.Key_Space)
+    assert compare.flicker_showing == "B"
+    compare.set_mode("side")
+    compare.side_view.setFocus()
+    qtbot.keyClick(compare.side_view, Qt.Key.Key_Space)
+    compare.set_mode("flicker")
+    assert compare.flicker_showing == "B"  # the side mode took no flick
+
+
+def test_the_timer_flicks_by_itself_and_stops(qtbot, encoded_window):
+    window = encoded_window
+    compare = window.compare
+    view_menu = {action.text(): action for action in window.view_menu.actions()}
+    view_menu["Flicker (A/B)"].trigger()
+    assert compare.mode == "flicker"
+    assert compare.flicker_timer.interval() == 500  # the default period
+    compare.flicker_period_box.setCurrentIndex(compare.flicker_period_box.findData(250))
+    assert compare.flicker_timer.interval() == 250
+
+    compare.flicker_play.click()
+    assert compare.flicker_timer.isActive() and compare.flicker_play.text() == "Pause"
+    qtbot.waitUntil(lambda: compare.flicker_showing == "B", timeout=3000)
+    qtbot.waitUntil(lambda: compare.flicker_showing == "A", timeout=3000)
+
+    compare.flicker_play.click()  # pause: the image shown stays
+    assert not compare.flicker_timer.isActive() and compare.flicker_play.text() == "Play"
+    showing = compare.flicker_showing
+    qtbot.wait(700)
+    assert compare.flicker_showing == showing
+
+    # hidden (the blind test takes the centre): stopped; shown again: playing again
+    compare.flicker_play.click()
+    window.set_blind_mode(True)
+    assert not compare.isVisible() and not compare.flicker_timer.isActive()
+    window.set_blind_mode(False)
+    assert compare.flicker_timer.isActive()
+
+    compare.set_mode("side")  # leaving flicker mode stops (and pauses) it
+    assert not compare.flicker_timer.isActive() and not compare.flicker_play.isChecked()
+    assert not compare.flicker_controls.isVisible()
+    compare.set_mode("flicker")
+    assert not compare.flicker_timer.isActive()
+
+
+def test_before_an_encode_flicker_shows_the_original_and_cannot_play(qtbot, window, tmp_path):
+    compare = window.compare
+    original = window.session.image.pixels
+    compare.set_mode("flicker")
+    assert compare.flicker_showing == "A"
+    assert np.array_equal(shown_item(compare).image, original)
+    assert "encode to flick" in compare.flicker_title.text
+    assert not compare.flicker_play.isEnabled()
+    compare.flicker_play.click()  # disabled: nothing happens
+    compare.flick()
+    assert not compare.flicker_timer.isActive() and compare.flicker_showing == "A"
+
+    # playing, then a new image drops the result: back to the original, timer stopped
+    encode(qtbot, window, lam=0.01)
+    compare.flicker_play.click()
+    compare.flick()
+    assert compare.flicker_timer.isActive() and compare.flicker_showing == "B"
+    path = tmp_path / "other.png"
+    other = write_png(path, HEIGHT, WIDTH, seed=5)
+    assert window.open_path(path)
+    wait_idle(qtbot, window)
+    assert window.session.result is None
+    assert not compare.flicker_timer.isActive() and not compare.flicker_play.isChecked()
+    assert compare.flicker_showing == "A"
+    assert np.array_equal(shown_item(compare).image, other)
+    assert "encode to flick" in compare.flicker_title.text
+
+
+def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
+    from PySide6.QtCore import QRectF
+
+    compare = encoded_window.compare
+
+    def centre(box):
+        point = box.viewRect().center()
+        return point.x(), point.y()
+
+    compare.original.box.setRange(QRectF(10, 8, 20, 12), padding=0)
+    qtbot.wait(20)
+    side = compare.original.box.viewRect()
+    compare.set_mode("flicker")
+    qtbot.wait(20)
+    assert compare.master_box() is compare.flicker_box
+    assert centre(compare.flicker_box) == pytest.approx(centre(compare.original.box), abs=0.5)
+    assert compare.flicker_box.viewRect().contains(side.adjusted(0.5, 0.5, -0.5, -0.5))
+
+    compare.flicker_box.setRange(QRectF(40, 20, 16, 10), padding=0)
+    qtbot.wait(20)
+    flicker = centre(compare.flicker_box)
+    compare.set_mode("split")  # straight from flicker to split
+    qtbot.wait(20)
+    assert centre(compare.split_box) == pytest.approx(flicker, abs=0.5)
+    compare.set_mode("flicker")
+    compare.set_mode("side")
+    qtbot.wait(20)
+    assert centre(compare.original.box) == pytest.approx(flicker, abs=0.5)
+    assert centre(compare.decoded.box) == pytest.approx(flicker, abs=0.5)  # linked
+
+    compare.set_mode("flicker")
+    compare.zoom_one_to_one()
+    box = compare.flicker_box
+    assert box.viewRect().width() == pytest.approx(box.width(), rel=0.02)
+    compare.zoom_fit()
+    rect = box.viewRect()
+    assert rect.left() <= 0.01 and rect.right() >= WIDTH - 0.01 and rect.top() <= 0.01 \
+        and rect.bottom() >= HEIGHT - 0.01
+
+
+def test_pixel_readout_and_clicks_over_the_flicker_pane(qtbot, encoded_window):
+    from PySide6.QtCore import QPointF, Qt
+
+    from mspviewer.gui.widgets.common import view_to_widget
+
+    compare, result = encoded_window.compare, encoded_window.session.result
+    compare.set_mode("flicker")
+    qtbot.wait(20)
+    box = compare.flicker_box
+    compare.flicker_view.scene().sigMouseMoved.emit(box.mapViewToScene(QPointF(10.5, 20.5)))
+    text = compare.readout.text()
+    assert text.startswith("x 10, y 20")
+    r, g, b = result.original[20, 10]
+    assert f"original ({r:3d}, {g:3d}, {b:3d})" in text
+    r, g, b = result.decoded[20, 10]
+    assert f"MSP ({r:3d}, {g:3d}, {b:3d})" in text
+
+    point = view_to_widget(compare.flicker_view, box, 30.5, 12.5).toPoint()
+    with qtbot.waitSignal(compare.image_clicked, timeout=2000) as clicked:
+        qtbot.mouseClick(compare.flicker_view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert clicked.args == [30, 12]
+
+
+def test_b_can_be_the_third_pane(qtbot, encoded_window):
+    window = encoded_window
+    compare = window.compare
+    compare.set_mode("flicker")
+    compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    classic = window.session.classic
+    assert classic is not None
+    assert compare.flicker_b_controls.isVisible()
+    compare.flicker_b_box.setCurrentIndex(compare.flicker_b_box.findData("third"))
+    compare.flick()
+    assert compare.flicker_showing == "B"
+    assert np.array_equal(shown_item(compare).image, classic.decoded)
+    assert compare.flicker_title.text.startswith(f"B: {classic.label} ")
+    assert f"{classic.point.bpp:.3f} bpp" in compare.flicker_title.text
+
+    compare.set_classic_codec("")  # no third pane: the choice goes, B is MSP again
+    wait_idle(qtbot, window)
+    assert not compare.flicker_b_controls.isVisible()
+    assert compare.flicker_showing == "B"
+    assert np.array_equal(shown_item(compare).image, window.session.result.decoded)
+    assert compare.flicker_title.text.startswith("B: Decoded (MSP ")
