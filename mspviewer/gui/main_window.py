@@ -392,8 +392,9 @@ class MainWindow(TeachingActions, QMainWindow):
         except MSPViewerError as error:
             self.show_error(f"Cannot crop: {error}")
             return False
-        self.show_message(f"Now on {self.session.image.name}; File ▸ Back to the full image "
-                          "undoes the crop", "info")
+        # the status bar, not the message bar: the title and the metrics name the crop already
+        self.statusBar().showMessage(f"now on {self.session.image.name}; File ▸ Back to the "
+                                     "full image undoes the crop", 10000)
         return True
 
     def crop_to_view(self) -> bool:
