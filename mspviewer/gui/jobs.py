@@ -565,6 +565,10 @@ def fresh_process_check_task(model, bitstream_data: bytes, expected: np.ndarray,
         return verify_in_fresh_process(stream, model_path, expected, cancel=cancel)
 
 
+#: the profile of the λ ladder's points: the plain encoder, seconds per λ
+LADDER_PROFILE = "fast"
+
+
 def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], device: str,
                        cancel: CancelToken) -> Generator[Any, None, list]:
     """The learned codec (plain encoder) at several λ: RD points as progress records."""
@@ -580,11 +584,11 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
                 break
             yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)})",
                                 i / len(lambdas))
-            encoded = encode_image(model, pixels, lam)
+            encoded = encode_image(model, pixels, lam, LADDER_PROFILE)
             point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
                              quality=lam, encode_s=encoded.encode_seconds)
             points.append(point)
-            yield CurvePoint("msp-fast", "MSP (fast)", point)
+            yield CurvePoint(f"msp-{LADDER_PROFILE}", f"MSP ({LADDER_PROFILE})", point)
     return points
 
 

@@ -644,7 +644,7 @@ class MainWindow(TeachingActions, QMainWindow):
             if isinstance(item, jobs.CurvePoint):
                 if task.kind == "ladder":
                     self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
-                                                   item.point)
+                                                   item.point, profile=jobs.LADDER_PROFILE)
                 else:
                     self.session.add_curve_point(item.codec, item.label, item.point)
             elif isinstance(item, jobs.SweepDone):
@@ -830,10 +830,20 @@ class MainWindow(TeachingActions, QMainWindow):
                                  if self.session.classic is not None
                                  and self.session.classic.codec != jobs.PLAIN_PANE else None),
             "rd_curves": [curve.to_dict() for curve in self.session.curves.values()],
-            "msp_points": [{"label": lp.label, **lp.point.to_dict()}
+            "msp_points": [{"label": lp.label, "profile": lp.profile, **lp.point.to_dict()}
                            for lp in self.session.learned_points],
+            "bd_rates": self._bd_rates_document(),
         }
         return _json_safe(doc)
+
+    def _bd_rates_document(self) -> dict | None:
+        """The RD panel's BD-rates as it shows them (its quality measure), or None."""
+        learned = self.rd.learned_curve()
+        if learned is None:
+            return None
+        return {"curve": learned.label, "metric": self.rd.metric(),
+                "against": [{"codec": label, "bd_rate_percent": value, "reason": reason or None}
+                            for label, value, reason in self.rd.bd_rates()]}
 
     def export_metrics_json(self, path) -> bool:
         return self._export("metrics", path, lambda: json_bytes(self.metrics_document()))

@@ -62,6 +62,9 @@ class LearnedPoint:
     label: str
     point: object  #: RDPoint
     latest: bool = False
+    #: the profile that encoded it; "" where unknown (a stream opened from a file) or not a
+    #: profile's point (a cancelled LOF): those join no curve
+    profile: str = ""
 
 
 class Session(QObject):
@@ -121,7 +124,9 @@ class Session(QObject):
             label = f"MSP {result.profile or 'file'} λ={result.lam:.4g}"
             if result.cancelled:
                 label += " (cancelled)"
-            self.learned_points.append(LearnedPoint(label, result.point, latest=True))
+            profile = "" if result.cancelled else (result.profile or "")
+            self.learned_points.append(LearnedPoint(label, result.point, latest=True,
+                                                    profile=profile))
         self.result_changed.emit()
         self.classic_changed.emit()
         self.rd_changed.emit()
@@ -143,9 +148,22 @@ class Session(QObject):
         curve.points.append(point)
         self.rd_changed.emit()
 
-    def add_learned_point(self, label: str, point) -> None:
-        self.learned_points.append(LearnedPoint(label, point))
+    def add_learned_point(self, label: str, point, profile: str = "") -> None:
+        self.learned_points.append(LearnedPoint(label, point, profile=profile))
         self.rd_changed.emit()
+
+    def learned_curves(self) -> dict:
+        """This image's learned points as one RD curve per profile (profile → RDCurve),
+        e.g. the λ ladder's ``fast`` points; points of no known profile are left out."""
+        from mspviewer.rd import RDCurve
+
+        curves: dict = {}
+        for learned in self.learned_points:
+            if learned.profile:
+                curve = curves.setdefault(learned.profile, RDCurve(
+                    name=f"msp-{learned.profile}", label=f"MSP {learned.profile}"))
+                curve.points.append(learned.point)
+        return curves
 
     def clear_curves(self, names=None) -> None:
         if names is None:

@@ -130,7 +130,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "encodes and, on request, the model's ladder of λ values.</p>"
         "<p>Read the vertical gap at one rate (dB gained) or the horizontal gap at one "
         "quality (bits saved). Averaged over a range of qualities, the horizontal gap is the "
-        "<i>BD-rate</i> that papers report.</p>")),
+        "<i>BD-rate</i> that papers report; the line under the plot gives it for this image "
+        "once the MSP λ ladder has run.</p>")),
     TourStep("blind_ab", "Trust your eyes: a blind test", (
         "<p>PSNR is not what people see. Here the MSP picture and the classic codec's picture "
         "at the same file size appear as <b>A</b> and <b>B</b> in random order, without "
@@ -167,8 +168,9 @@ PANEL_HELP: dict[str, str] = {
     "rd": (
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
         "swept over their quality settings. Up and to the left is better; the horizontal gap "
-        "at equal quality is the bit saving (BD-rate when averaged). After LOF, a dashed "
-        "segment runs from the plain encoder's point (hollow circle, same λ) to the result."),
+        "at equal quality is the bit saving (BD-rate when averaged, shown below the plot "
+        "for MSP's λ ladder against each codec). After LOF, a dashed segment runs from the "
+        "plain encoder's point (hollow circle, same λ) to the result."),
     "latents": (
         "Heatmaps of the coded latent per MSP scale (coarse to fine): ŷ, the predicted mean "
         "μ, the predicted scale σ, the bits spent per element (−log2 P) and the surprise "

@@ -1,5 +1,5 @@
 """RD panel: this image's learned-codec points and the classic codecs' curves, redrawn as
-points arrive."""
+points arrive, with the BD-rate of the learned curve against each classic one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from mspviewer.gui.widgets.common import PALETTE, info_label, observe
+from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
            "ms_ssim_db": "MS-SSIM [dB]"}
@@ -25,6 +26,8 @@ CURVE_COLOURS = tuple(c for c in PALETTE if c not in (LATEST_COLOUR, EARLIER_COL
 PLAIN_LEGEND = "MSP without LOF (same λ)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
+#: the fewest RD points (on the front) a curve needs for a BD-rate: two only make a line
+MIN_BD_POINTS = 3
 
 
 class RDPanel(QWidget):
@@ -75,11 +78,14 @@ class RDPanel(QWidget):
         self.plot.setLabel("bottom", "bits per pixel")
         self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
         self.status = info_label()
+        self.bd_label = info_label()
+        self.bd_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.bd_label)
         self.curve_items: dict[str, pg.PlotDataItem] = {}
         self.learned_item: pg.ScatterPlotItem | None = None
         #: after LOF: a dashed segment from the plain encoder's point (hollow circle) at the
@@ -198,6 +204,63 @@ class RDPanel(QWidget):
             self._plain_in_legend = bool(move_x)
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
+        self._show_bd_rates()
+
+    # --- BD-rates -------------------------------------------------------------------------
+    def _front_size(self, curve) -> int:
+        return len(rd_front(curve.rates(), curve.values(self.metric()))[0])
+
+    def learned_curve(self):
+        """The learned curve the BD-rates are of: the profile with the most points on the
+        chosen quality (the λ ladder's ``fast`` as a rule); None below MIN_BD_POINTS."""
+        curves = [c for c in self.session.learned_curves().values()
+                  if self._front_size(c) >= MIN_BD_POINTS]
+        return max(curves, key=self._front_size, default=None)
+
+    def bd_rates(self) -> list[tuple[str, float | None, str]]:
+        """(classic codec label, BD-rate of the learned curve against it in percent, why
+        there is none) for every classic curve of at least MIN_BD_POINTS points, in the
+        menu's order; empty without a learned curve."""
+        learned = self.learned_curve()
+        if learned is None:
+            return []
+        rows = []
+        for name in sorted(self.session.curves, key=self._menu_position):
+            curve = self.session.curves[name]
+            if self._front_size(curve) < MIN_BD_POINTS:
+                continue
+            bd = bd_curves(curve, learned, self.metric())
+            rows.append((curve.label, bd["bd_rate_percent"], bd["reason"] or ""))
+        return rows
+
+    def _menu_position(self, name: str) -> int:
+        """Where a codec stands in the menu (codecs not in it come last)."""
+        return self.codec_order.index(name) if name in self.codec_order else len(self.codec_order)
+
+    def _show_bd_rates(self) -> None:
+        learned = self.learned_curve()
+        if learned is None:
+            self.bd_label.setText(f"BD-rate: needs {MIN_BD_POINTS} or more MSP points of one "
+                                  "profile (MSP λ ladder)")
+            self.bd_label.setToolTip("")
+            return
+        rows = self.bd_rates()
+        parts = [f"{label} {_signed(value)} %" if value is not None else f"{label} n/a"
+                 for label, value, _ in rows]
+        head = (f"BD-rate of {learned.label} ({self._front_size(learned)} points, "
+                f"{METRICS[self.metric()]}) against ")
+        self.bd_label.setText(head + (" · ".join(parts) if parts else
+                                      f"a classic curve of {MIN_BD_POINTS} or more points"))
+        reasons = [f"{label}: {reason}" for label, value, reason in rows if value is None]
+        self.bd_label.setToolTip(
+            "Average bit-rate difference over the quality range both curves cover (pchip on "
+            "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits."
+            + ("\n" + "\n".join(reasons) if reasons else ""))
+
+
+def _signed(value: float) -> str:
+    """−12.3 or +4.5: a true minus sign, as in the tables."""
+    return f"{value:+.1f}".replace("-", "−")
 
 
 def _plottable(value) -> bool:

@@ -1,0 +1,121 @@
+"""The RD panel's BD-rates: this image's learned curve (one profile's points) against each
+classic curve, checked on curves whose BD-rate is known in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import make_window, wait_idle, write_png  # noqa: E402
+
+from mspviewer.rd import RDPoint  # noqa: E402
+
+#: a classic codec's RD points: PSNR rising with log rate
+CLASSIC_BPP = (0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+def classic_point(bpp: float, rate_scale: float = 1.0) -> RDPoint:
+    """The reference curve's point at ``bpp``, its rate multiplied by ``rate_scale``."""
+    return RDPoint(bpp=bpp * rate_scale, psnr_rgb=30 + 4 * math.log2(bpp / 0.2),
+                   psnr_y=31 + 5 * math.log2(bpp / 0.2), ms_ssim=None)
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    window = make_window(qtbot, tiny_model, tmp_path)
+    path = tmp_path / "picture.png"
+    write_png(path, 32, 48)
+    window.open_image(path)
+    wait_idle(qtbot, window)
+    return window
+
+
+def add_classic(session, name: str, label: str, scale: float = 1.0) -> None:
+    """A classic curve whose every point costs ``scale`` times the reference's rate."""
+    for bpp in CLASSIC_BPP:
+        session.add_curve_point(name, label, classic_point(bpp, scale))
+
+
+def add_learned(session, profile: str, rates=(0.3, 0.5, 0.9, 1.2), scale: float = 0.5) -> None:
+    """Learned points of ``profile`` on the reference curve at ``scale`` times its rate."""
+    for bpp in rates:
+        session.add_learned_point(f"MSP {profile} at {bpp}", classic_point(bpp, scale),
+                                  profile=profile)
+
+
+def test_bd_rates_against_every_classic_curve(window):
+    session, rd = window.session, window.rd
+    assert rd.bd_rates() == [] and "needs 3 or more MSP points" in rd.bd_label.text()
+    add_classic(session, "webp", "WebP", scale=1.0)
+    add_classic(session, "jpeg-420", "JPEG 4:2:0", scale=2.0)
+    add_learned(session, "fast", rates=(0.3, 0.5))  # two points: a line, no BD-rate
+    rd.refresh()
+    assert rd.learned_curve() is None and rd.bd_rates() == []
+    add_learned(session, "fast", rates=(0.9, 1.2))
+    rd.refresh()
+    # the learned points lie on the WebP curve at half its rate, and on JPEG's at a quarter:
+    # BD-rates of exactly −50 % and −75 %, listed in the menu's order (JPEG before WebP)
+    rows = rd.bd_rates()
+    assert [label for label, _, _ in rows] == ["JPEG 4:2:0", "WebP"]
+    assert rows[0][1] == pytest.approx(-75.0, abs=1e-9)
+    assert rows[1][1] == pytest.approx(-50.0, abs=1e-9)
+    text = rd.bd_label.text()
+    assert text.startswith("BD-rate of MSP fast (4 points, PSNR-RGB [dB]) against ")
+    assert "JPEG 4:2:0 −75.0 %" in text and "WebP −50.0 %" in text
+    document = window._bd_rates_document()  # what the metrics JSON export carries
+    assert document["curve"] == "MSP fast" and document["metric"] == "psnr_rgb"
+    assert [(row["codec"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
+        == [("JPEG 4:2:0", -75.0), ("WebP", -50.0)]
+    # on PSNR-Y the same rates hold (the points move along the same log-rate axis)
+    rd.metric_box.setCurrentIndex(rd.metric_box.findData("psnr_y"))
+    assert [round(v, 6) for _, v, _ in rd.bd_rates()] == [-75.0, -50.0]
+    assert "PSNR-Y" in rd.bd_label.text()
+    # MS-SSIM is missing on every point: no curve, and the panel says what is needed
+    rd.metric_box.setCurrentIndex(rd.metric_box.findData("ms_ssim_db"))
+    assert rd.learned_curve() is None and "needs 3 or more" in rd.bd_label.text()
+
+
+def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window):
+    session, rd = window.session, window.rd
+    add_classic(session, "webp", "WebP")
+    add_learned(session, "balanced", rates=(0.3, 0.5, 0.9), scale=0.5)
+    add_learned(session, "fast", rates=(0.25, 0.35, 0.6, 1.0, 1.4), scale=0.8)
+    session.add_learned_point("MSP file", classic_point(0.3))  # no profile: in no curve
+    rd.refresh()
+    assert rd.learned_curve().label == "MSP fast"
+    assert rd.bd_rates()[0][1] == pytest.approx(-20.0, abs=1e-9)
+    # a classic curve entirely above the learned one's quality range: n/a, with the reason
+    for bpp in (10.0, 20.0, 40.0):
+        session.add_curve_point("avif", "AVIF", RDPoint(bpp=bpp, psnr_rgb=60 + bpp))
+    rd.refresh()
+    rows = dict((label, (value, reason)) for label, value, reason in rd.bd_rates())
+    assert rows["AVIF"][0] is None and "do not overlap" in rows["AVIF"][1]
+    assert "AVIF n/a" in rd.bd_label.text() and "do not overlap" in rd.bd_label.toolTip()
+
+
+def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):
+    """The real flow: the λ ladder's points and an encode's point join their profile's
+    curve; a point of no profile (a stream opened from a file) joins none."""
+    session = window.session
+    window.start_lambda_ladder()
+    wait_idle(qtbot, window)
+    ladder = len(session.model.config.rate.lambdas)
+    curves = session.learned_curves()
+    assert list(curves) == ["fast"] and len(curves["fast"].points) == ladder
+    assert window.rd.learned_curve() is curves["fast"] or \
+        window.rd.learned_curve().points == curves["fast"].points
+    window.controls.set_profile("fast")
+    window.start_encode()
+    wait_idle(qtbot, window)
+    assert len(session.learned_curves()["fast"].points) == ladder + 1
+    assert session.learned_points[-1].profile == "fast"
+    document = window.metrics_document()
+    assert document["bd_rates"] == {"curve": "MSP fast", "metric": "psnr_rgb",
+                                    "against": []}  # (no classic codec swept here)
+    assert {point["profile"] for point in document["msp_points"]} == {"fast"}
+    session.add_learned_point("MSP file λ=0.01", classic_point(0.3))
+    assert len(session.learned_curves()["fast"].points) == ladder + 1
