@@ -52,6 +52,8 @@ def layout(window) -> dict:
         "original": corners(compare.original.box), "decoded": corners(compare.decoded.box),
         "decoded_item_visible": compare.decoded.rgb.isVisible(),
         "bar_visible": bar.isVisible(), "bar_level": bar.level, "bar_text": bar.text(),
+        "learned_profiles": [p.profile for p in window.session.learned_points],
+        "bd_rates": window.rd.bd_rates(), "bd_text": window.rd.bd_label.text(),
     }
 
 
@@ -163,6 +165,25 @@ def test_screenshot_headless(tiny_model, tmp_path):
         close = np.abs(shown - expected).max(axis=-1) <= 1
         assert close.mean() >= 0.95, (pane, close.mean())
         assert np.corrcoef(shown.ravel(), expected.ravel())[0, 1] > 0.95, pane
+
+
+def test_screenshot_with_the_lambda_ladder(shipped_model, tmp_path):
+    """--ladder: the λ ladder's points after the encode, and the BD-rates they give (the
+    shipped model: a random one's quality need not rise with its rate)."""
+    image = tmp_path / "small.png"
+    write_png(image, 48, 64, seed=5)
+    out, probe_path = tmp_path / "shot.png", tmp_path / "probe.json"
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--lambda", "0.013",
+                       "--ladder", "--size", "1200x800"], tmp_path, probe=probe_path)
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(probe_path.read_text())
+    ladder = len(shipped_model.config.rate.lambdas)
+    assert probe["learned_profiles"] == ["fast"] * (1 + ladder)  # the encode, then the ladder
+    assert probe["errors"] == []
+    assert probe["bd_text"].startswith("BD-rate of MSP fast"), probe["bd_text"]
+    assert probe["bd_rates"], "the classic sweeps give curves to compare with"
+    for label, value, reason in probe["bd_rates"]:
+        assert (value is not None and f"{label} " in probe["bd_text"]) or reason, label
 
 
 def test_screenshot_waits_for_an_image_read_on_the_file_thread(tiny_model, tmp_path):

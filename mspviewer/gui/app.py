@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channel", type=int, metavar="C",
                         help="with --screenshot: show latent channel C in the heatmaps and "
                              "mark it in the bits per channel")
+    parser.add_argument("--ladder", action="store_true",
+                        help="with --screenshot: also encode at every λ of the model's ladder "
+                             "(the RD panel's MSP curve and its BD-rates)")
     parser.add_argument("--crop", metavar="X,Y,W,H",
                         help="work on the region W×H at (X, Y) of the image (in its pixels, "
                              "after any EXIF rotation); File ▸ Back to the full image undoes it")
@@ -318,12 +321,13 @@ PANEL_SHOT_SIZE = (1100, 850)  # a panel saved alone with --panel
 @dataclass(frozen=True)
 class ShotExtras:
     """What a screenshot shows beyond the encoded image: an inspected element, replay
-    steps, one panel only."""
+    steps, one panel only, the λ ladder's RD points."""
 
     inspect: tuple[int, int] | None = None
     replay_steps: tuple[int, ...] = ()
     panel: str | None = None
     channel: int | None = None
+    ladder: bool = False
 
     @classmethod
     def from_args(cls, args) -> ShotExtras:
@@ -341,7 +345,7 @@ class ShotExtras:
             raise ValueError(f"--replay-steps takes steps ≥ 0, got {args.replay_steps!r}")
         if args.channel is not None and args.channel < 0:
             raise ValueError(f"--channel takes a channel index ≥ 0, got {args.channel}")
-        return cls(inspect, steps, args.panel, args.channel)
+        return cls(inspect, steps, args.panel, args.channel, args.ladder)
 
 
 def _save(window, out: Path, panel: str | None) -> bool:
@@ -368,6 +372,8 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         if not wait_until_idle(app, window, cancel_after_s) and window.encoder.current is task:
             window.cancel_encode()
     finished = wait_until_idle(app, window, timeout_s)
+    if finished and extras.ladder and window.start_lambda_ladder() is not None:
+        finished = wait_until_idle(app, window, timeout_s)  # (the encode's result stays)
     if not finished:
         window.show_error(f"--screenshot: still working after {timeout_s:g} s; saving the "
                           f"window as it is")
