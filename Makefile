@@ -25,7 +25,7 @@ else
 endif
 
 screenshot: install
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/mspviewer --screenshot mspviewer-screenshot.png
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/mspviewer --screenshot mspviewer-screenshot.png --ladder
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(PYTHON) -m pytest -q
