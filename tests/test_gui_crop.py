@@ -82,7 +82,9 @@ def test_the_window_encodes_the_crop_and_goes_back(qtbot, tiny_model, tmp_path):
     assert window.errors[-1].startswith("Nothing to crop")
 
 
-def test_crop_to_the_visible_region(qtbot, tiny_model, tmp_path):
+def test_crop_to_the_visible_region(qtbot, tiny_model, tmp_path, monkeypatch):
+    """Every pixel at least partly in view, clipped to the image, less a last row or column
+    where that makes a size even."""
     from PySide6.QtCore import QRectF
 
     path = tmp_path / "picture.png"
@@ -90,20 +92,25 @@ def test_crop_to_the_visible_region(qtbot, tiny_model, tmp_path):
     window = make_window(qtbot, tiny_model, tmp_path)
     window.open_image(path)
     box = window.compare.master_box()
-    box.setRange(QRectF(20.4, 10.6, 40.0, 30.0), padding=0)
-    qtbot.waitUntil(lambda: box.viewRect().width() > 0)
-    rect = box.viewRect()  # the box keeps the pane's aspect ratio: it may show more
-    left, top = int(np.floor(rect.left())), int(np.floor(rect.top()))
-    right, bottom = int(np.ceil(rect.right())), int(np.ceil(rect.bottom()))
+    shown = QRectF(20.4, 10.6, 40.0, 30.0)  # pixels 20…60 and 10…40: 41×31, even: 40×30
+    monkeypatch.setattr(box, "viewRect", lambda: shown)
     assert window.crop_to_view()
-    expected = pixels[max(top, 0):min(bottom, 80), max(left, 0):min(right, 96)]
-    assert np.array_equal(window.session.image.pixels, expected)
-    assert expected.shape[0] < 80 or expected.shape[1] < 96  # a real crop, not the image
-    # zoomed out to more than the image: the crop is the whole image, placed at (0, 0)
+    assert window.session.image.crop == (20, 10, 40, 30)
+    assert np.array_equal(window.session.image.pixels, pixels[10:40, 20:60])
     window.uncrop()
-    box.setRange(QRectF(-50, -50, 300, 300), padding=0)
+    shown = QRectF(-10.0, 50.5, 200.0, 100.0)  # past the image: clipped, then made even
     assert window.crop_to_view()
-    assert window.session.image.crop == (0, 0, 96, 80)
+    assert window.session.image.crop == (0, 50, 96, 30)
+    window.uncrop()
+    shown = QRectF(-50.0, -50.0, 300.0, 300.0)  # zoomed out: the whole image, nothing to crop
+    assert not window.crop_to_view()
+    assert window.errors[-1] == "Cannot crop: the region is the whole image: nothing to crop"
+    assert window.session.image.crop is None
+    # the blind test hides the compare view (and its zoom): no crop from there
+    shown = QRectF(20.0, 10.0, 40.0, 30.0)
+    window.set_blind_mode(True)
+    assert not window.crop_to_view()
+    assert "blind A/B test" in window.errors[-1] and window.session.image.crop is None
 
 
 def test_screenshot_crop_option(tiny_model, tmp_path):
@@ -123,7 +130,9 @@ def test_screenshot_crop_option(tiny_model, tmp_path):
     encoded = encode_image(load_model(model_path), pixels[16:48, 8:56], 0.01, profile="fast")
     assert f"{8 * len(encoded.bitstream) / (32 * 48):.4f} bpp" in done.stdout, done.stdout
     for bad, message in (("8,16,48", "four integers"), ("-1,0,32,32", "X,Y ≥ 0"),
-                         ("70,0,32,32", "at least 16×16")):
+                         ("70,0,8,32", "at least 16×16"),
+                         ("60,0,32,32", "reaches past the 80×64 image"),
+                         ("0,0,80,64", "the whole image")):
         done = run_viewer([*map(str, common), f"--crop={bad}"], tmp_path)
         assert done.returncode == 2, done.stderr
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -233,3 +233,26 @@ def test_b_can_be_the_third_pane(qtbot, encoded_window):
     assert compare.flicker_showing == "B"
     assert np.array_equal(shown_item(compare).image, window.session.result.decoded)
     assert compare.flicker_title.text.startswith("B: Decoded (MSP ")
+
+
+def test_space_flicks_right_after_choosing_the_mode(qtbot, encoded_window):
+    """From the View menu, Space flicks at once (the pane takes the focus), and after a
+    click on Play it still flicks: the controls never take the focus (nor Space)."""
+    from PySide6.QtCore import Qt
+
+    window = encoded_window
+    compare = window.compare
+    window.activateWindow()
+    view_menu = {action.text(): action for action in window.view_menu.actions()}
+    view_menu["Flicker (A/B)"].trigger()
+    qtbot.waitUntil(compare.flicker_view.hasFocus)
+    qtbot.keyClick(compare.flicker_view, Qt.Key.Key_Space)
+    assert compare.flicker_showing == "B"
+    for control in (compare.flicker_play, compare.flicker_period_box, compare.flicker_b_box):
+        assert control.focusPolicy() == Qt.FocusPolicy.NoFocus
+    qtbot.mouseClick(compare.flicker_play, Qt.MouseButton.LeftButton)  # play …
+    assert compare.flicker_view.hasFocus()
+    qtbot.mouseClick(compare.flicker_play, Qt.MouseButton.LeftButton)  # … and pause
+    showing = compare.flicker_showing
+    qtbot.keyClick(compare.flicker_view, Qt.Key.Key_Space)
+    assert compare.flicker_showing != showing and not compare.flicker_play.isChecked()

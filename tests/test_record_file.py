@@ -107,6 +107,12 @@ def set_metadata(arrays, **fields):
     (lambda data: rewrite(data, lambda a: set_metadata(a, format="other")),
      "not an mspviewer analysis"),
     (lambda data: rewrite(data, lambda a: set_metadata(a, passes=[])), "pass table"),
+    (lambda data: rewrite(data, lambda a: set_metadata(a, padded_size=[48, 80])),
+     "does not fit the padded size"),
+    (lambda data: rewrite(data, lambda a: set_metadata(a, image_size=[60, 56])),
+     "does not fit the padded size"),
+    (lambda data: rewrite(data, lambda a: set_metadata(a, image_size=None)),
+     "sizes are missing"),
     (lambda data: rewrite(data, lambda a: set_metadata(a, passes=[{"index": 0}])),
      "pass indices outside"),
     (lambda data: rewrite(data, lambda a: a.update(
@@ -126,6 +132,9 @@ def test_an_ordinary_npz_and_a_missing_file_are_refused(tmp_path):
         load_record(tmp_path / "other.npz")
     with pytest.raises(MSPViewerError, match="no such file"):
         load_record(tmp_path / "missing.npz")
+    np.save(tmp_path / "bits.npy", np.zeros((2, 3, 4)))  # one array, as np.save writes it
+    with pytest.raises(MSPViewerError, match="single NumPy array"):
+        load_record(tmp_path / "bits.npy")
     with zipfile.ZipFile(tmp_path / "pickled.npz", "w") as archive:  # an object array
         buffer = io.BytesIO()
         np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)

@@ -69,12 +69,20 @@ def load_record(path: str | os.PathLike) -> AnalysisRecord:
     """Read a file written by :func:`save_record`; anything else (another ``.npz``, a
     truncated or corrupt file, inconsistent arrays) is refused with a one-line reason."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {key: archive[key] for key in archive.files}
+        archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise MSPViewerError(f"{path}: no such file") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise MSPViewerError(f"{path} is not a readable .npz file ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy holds one bare array
+        raise MSPViewerError(f"{path} is a single NumPy array (.npy), not an .npz analysis "
+                             "record")
+    try:
+        contents = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise MSPViewerError(f"{path} is not a readable .npz file ({error})") from None
+    finally:
+        archive.close()
     metadata = _metadata(path, contents)
     arrays = {}
     for name, (dtype, _) in ARRAYS.items():
@@ -121,6 +129,18 @@ def _check_shapes(path, arrays: dict, metadata: dict) -> None:
     if len(shapes) != 1:
         raise MSPViewerError(f"{path}: the arrays differ in shape "
                              f"({', '.join(f'{k} {v.shape}' for k, v in arrays.items())})")
+    _, rows, cols = shapes.pop()
+    try:
+        (height, width), (padded_height, padded_width) = (
+            tuple(int(v) for v in metadata[key]) for key in ("image_size", "padded_size"))
+    except (KeyError, TypeError, ValueError):
+        raise MSPViewerError(f"{path}: the image and padded sizes are missing") from None
+    # the grid must map onto the image: tools turn image pixels into latent positions with it
+    if not (rows and cols and padded_height % rows == 0 and padded_width % cols == 0
+            and padded_height // rows == padded_width // cols
+            and 0 < height <= padded_height and 0 < width <= padded_width):
+        raise MSPViewerError(f"{path}: a {rows}×{cols} latent grid does not fit the padded "
+                             f"size {padded_height}×{padded_width} of a {height}×{width} image")
     passes = metadata.get("passes")
     if not isinstance(passes, list) or not passes:
         raise MSPViewerError(f"{path}: the pass table is missing")

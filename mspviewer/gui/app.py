@@ -1,10 +1,10 @@
 """``mspviewer`` without a sub-command: the desktop viewer, or a headless screenshot.
 
-    mspviewer [IMAGE_OR_MSP] [--image IMG] [--model PATH]
-    mspviewer --screenshot OUT.png [--image IMG] [--profile P] [--lambda L | --bpp B]
-              [--model PATH] [--size 2200x1400] [--timeout 900] [--cancel-after S]
-              [--inspect X,Y] [--replay-steps K,K,...] [--panel KEY]
-              [--third-pane CODEC|msp-plain|none] [--latents QUANTITY]
+    mspviewer [IMAGE_OR_MSP] [--image IMG] [--model PATH] [--crop X,Y,W,H]
+    mspviewer --screenshot OUT.png [--image IMG] [--crop X,Y,W,H] [--profile P]
+              [--lambda L | --bpp B] [--model PATH] [--size 2200x1400] [--timeout 900]
+              [--cancel-after S] [--ladder] [--inspect X,Y] [--replay-steps K,K,...]
+              [--panel KEY] [--third-pane CODEC|msp-plain|none] [--latents QUANTITY]
               [--bits-view chart|ledger|channels] [--channel C]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
@@ -12,7 +12,9 @@ is filled (encode, decode check, the classic codec at the same bpp, the RD curve
 renders the main window to a PNG and exits: 0 on success, 1 if something failed (the
 window, with its error message, is still saved), 2 for bad arguments. ``--inspect`` and
 ``--replay-steps`` show the teaching tools (one PNG per replay step), ``--panel`` saves one
-panel instead of the window.
+panel instead of the window, ``--ladder`` adds the λ ladder's RD points (and BD-rates).
+``--crop`` works on a region of the image; a region reaching past it is refused, and the
+coordinates of ``--inspect`` are then the crop's.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds --screenshot waits for the work to finish (default 900)")
     parser.add_argument("--inspect", metavar="X,Y",
                         help="with --screenshot: inspect the latent element under image pixel "
-                             "(X, Y) and show the inspector")
+                             "(X, Y) (of the crop, with --crop) and show the inspector")
     parser.add_argument("--replay-steps", metavar="K[,K...]",
                         help="with --screenshot: build the decode replay and save one "
                              "screenshot per step K (OUT-stepK.png)")
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(the RD panel's MSP curve and its BD-rates)")
     parser.add_argument("--crop", metavar="X,Y,W,H",
                         help="work on the region W×H at (X, Y) of the image (in its pixels, "
-                             "after any EXIF rotation); File ▸ Back to the full image undoes it")
+                             "after any EXIF rotation; it must lie inside the image); File ▸ "
+                             "Back to the full image undoes it")
     parser.add_argument("--cancel-after", type=float, metavar="S",
                         help="with --screenshot: press Cancel after S seconds (LOF keeps its "
                         "best latent so far)")
@@ -214,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.crop is not None:
         errors_before = len(window.errors)
         if not _crop(app, window, args) and args.screenshot:  # (the window says why)
-            return _fail("--crop: " + (window.errors[-1] if len(window.errors) > errors_before
-                                       else f"the image still opening after {args.timeout:g} s"),
+            return _fail(window.errors[-1] if len(window.errors) > errors_before else
+                         f"--crop: the image is still opening after {args.timeout:g} s",
                          2, window)
     if args.screenshot:
         try:
@@ -239,7 +242,7 @@ def _crop(app, window, args) -> bool:
     file thread)."""
     if not wait_for_file_thread(app, window, args.timeout):
         return False
-    return window.crop_image(*args.crop)
+    return window.crop_image(*args.crop, inside=True)
 
 
 def _quit_on_interrupt(app) -> None:

@@ -377,18 +377,20 @@ class MainWindow(TeachingActions, QMainWindow):
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
 
-    def crop_image(self, x: int, y: int, width: int, height: int) -> bool:
+    def crop_image(self, x: int, y: int, width: int, height: int,
+                   inside: bool = False) -> bool:
         """Make a region of the open image the image to encode: LOF on a CPU takes minutes
         for a whole Kodak image and seconds for a detail. The region is in the pixels of
-        the image on screen (a crop of a crop is placed in the full image); ``uncrop``
-        goes back. False, with a message, when there is nothing to crop or too little."""
+        the image on screen (a crop of a crop is placed in the full image), clipped to it
+        (refused, with ``inside``, if it reaches past it); ``uncrop`` goes back. False,
+        with a message, when there is nothing to crop or too little."""
         image = self.session.image
         if image is None:
             self.show_error("Nothing to crop: open an image first (a .msp file without its "
                             "source has no original to crop)")
             return False
         try:
-            self.set_image(image.cropped(x, y, width, height))
+            self.set_image(image.cropped(x, y, width, height, inside))
         except MSPViewerError as error:
             self.show_error(f"Cannot crop: {error}")
             return False
@@ -398,11 +400,24 @@ class MainWindow(TeachingActions, QMainWindow):
         return True
 
     def crop_to_view(self) -> bool:
-        """Crop to the part of the image the compare view shows (whole pixels)."""
+        """Crop to the part of the image the compare view shows: every pixel at least
+        partly in view, less a last row or column where that makes a size even (VVC
+        refuses odd sizes, 4:2:0 codecs pad them)."""
+        image = self.session.image
+        if image is not None and self.blind_mode():  # its panes do not show that zoom
+            self.show_error("Cannot crop during the blind A/B test: leave it (View menu) and "
+                            "zoom the compare view to the region first")
+            return False
         rect = self.compare.master_box().viewRect()
-        left, top = math.floor(rect.left()), math.floor(rect.top())
-        return self.crop_image(left, top, math.ceil(rect.right()) - left,
-                               math.ceil(rect.bottom()) - top)
+        left, top = max(math.floor(rect.left()), 0), max(math.floor(rect.top()), 0)
+        right, bottom = math.ceil(rect.right()), math.ceil(rect.bottom())
+        width, height = right - left, bottom - top
+        if image is not None and (left, top) == (0, 0) and width >= image.width \
+                and height >= image.height:
+            return self.crop_image(0, 0, image.width, image.height)  # refused: say why
+        if image is not None:
+            width, height = min(width, image.width - left), min(height, image.height - top)
+        return self.crop_image(left, top, width - width % 2, height - height % 2)
 
     def uncrop(self) -> bool:
         image = self.session.image

@@ -37,12 +37,19 @@ class ImageState(PixelShape):
     def name(self) -> str:
         return self.label or (self.path.name if self.path else "image")
 
-    def cropped(self, x: int, y: int, width: int, height: int) -> ImageState:
-        """The region (x, y, width, height) of this image, clipped to it, as a new image
-        that remembers where it lies in the full one (a crop of a crop too). A region under
-        :data:`MIN_CROP` pixels either way is refused."""
+    def cropped(self, x: int, y: int, width: int, height: int,
+                inside: bool = False) -> ImageState:
+        """The region (x, y, width, height) of this image, clipped to it (refused instead,
+        with ``inside``, when it reaches past the image), as a new image that remembers
+        where it lies in the full one (a crop of a crop too). A region under
+        :data:`MIN_CROP` pixels either way, or one that is the whole image, is refused."""
+        if inside and (x < 0 or y < 0 or x + width > self.width or y + height > self.height):
+            raise MSPViewerError(f"the region {width}×{height} at x {x}, y {y} reaches past "
+                                 f"the {self.width}×{self.height} image")
         left, top = max(0, x), max(0, y)
         right, bottom = min(self.width, x + width), min(self.height, y + height)
+        if (left, top, right, bottom) == (0, 0, self.width, self.height):
+            raise MSPViewerError("the region is the whole image: nothing to crop")
         if right - left < MIN_CROP or bottom - top < MIN_CROP:
             raise MSPViewerError(f"a crop needs at least {MIN_CROP}×{MIN_CROP} pixels of the "
                                  f"image; this region holds {max(right - left, 0)}×"

@@ -227,6 +227,9 @@ class CompareView(QWidget):
         row.addWidget(self.flicker_b_controls)
         row.addWidget(self.flicker_period_box)
         row.addWidget(self.flicker_play)
+        # Space belongs to the flicker: a focused Play button or combo box would take it
+        for widget in (self.flicker_b_box, self.flicker_period_box, self.flicker_play):
+            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         controls.setVisible(False)
         return controls
 
@@ -277,6 +280,8 @@ class CompareView(QWidget):
         flicker = mode == "flicker"
         self.flicker_controls.setVisible(flicker)
         self.flick_shortcut.setEnabled(flicker)
+        if flicker:  # so that Space flicks at once, without a click in the image first
+            self.flicker_view.setFocus(Qt.FocusReason.OtherFocusReason)
         if not flicker:
             self.flicker_play.setChecked(False)  # stops the timer
         self._layout_side()
