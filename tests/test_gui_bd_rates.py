@@ -63,12 +63,11 @@ def test_bd_rates_against_every_classic_curve(window):
     assert [label for label, _, _ in rows] == ["JPEG 4:2:0", "WebP"]
     assert rows[0][1] == pytest.approx(-75.0, abs=1e-9)
     assert rows[1][1] == pytest.approx(-50.0, abs=1e-9)
-    text = rd.bd_label.text()
-    assert text.startswith("BD-rate of MSP fast (4 points, PSNR-RGB [dB]) against ")
-    assert "JPEG 4:2:0 −75.0 %" in text and "WebP −50.0 %" in text
-    document = window._bd_rates_document()  # what the metrics JSON export carries
+    assert rd.bd_label.text() == ("BD-rate on PSNR-RGB [dB]: MSP fast (4 points) against "
+                                  "JPEG 4:2:0 −75.0 % · WebP −50.0 %")
+    [document] = window._bd_rates_document()  # what the metrics JSON export carries
     assert document["curve"] == "MSP fast" and document["metric"] == "psnr_rgb"
-    assert [(row["codec"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
+    assert [(row["curve"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
         == [("JPEG 4:2:0", -75.0), ("WebP", -50.0)]
     # on PSNR-Y the same rates hold (the points move along the same log-rate axis)
     rd.metric_box.setCurrentIndex(rd.metric_box.findData("psnr_y"))
@@ -88,6 +87,14 @@ def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window
     rd.refresh()
     assert rd.learned_curve().label == "MSP fast"
     assert rd.bd_rates()[0][1] == pytest.approx(-20.0, abs=1e-9)
+    # the LOF profile's curve is also set against the plain one: 0.5 / 0.8 of its rate
+    balanced = rd.learned_curves()[1]
+    assert balanced.label == "MSP balanced"
+    rows = rd.bd_rates(balanced)
+    assert [label for label, _, _ in rows] == ["WebP", "MSP fast"]
+    assert rows[1][1] == pytest.approx(-37.5, abs=1e-9)
+    assert rd.bd_label.text().endswith(
+        "; MSP balanced (3 points) against WebP −50.0 % · MSP fast −37.5 %")
     # a classic curve entirely above the learned one's quality range: n/a, with the reason
     for bpp in (10.0, 20.0, 40.0):
         session.add_curve_point("avif", "AVIF", RDPoint(bpp=bpp, psnr_rgb=60 + bpp))
@@ -106,16 +113,48 @@ def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):
     ladder = len(session.model.config.rate.lambdas)
     curves = session.learned_curves()
     assert list(curves) == ["fast"] and len(curves["fast"].points) == ladder
-    assert window.rd.learned_curve() is curves["fast"] or \
-        window.rd.learned_curve().points == curves["fast"].points
+    assert window.rd.learned_curve().points == curves["fast"].points
     window.controls.set_profile("fast")
     window.start_encode()
     wait_idle(qtbot, window)
     assert len(session.learned_curves()["fast"].points) == ladder + 1
     assert session.learned_points[-1].profile == "fast"
     document = window.metrics_document()
-    assert document["bd_rates"] == {"curve": "MSP fast", "metric": "psnr_rgb",
-                                    "against": []}  # (no classic codec swept here)
     assert {point["profile"] for point in document["msp_points"]} == {"fast"}
+    assert [d["curve"] for d in document["bd_rates"]] == [
+        c.label for c in window.rd.learned_curves()]
     session.add_learned_point("MSP file λ=0.01", classic_point(0.3))
     assert len(session.learned_curves()["fast"].points) == ladder + 1
+    # a ladder with an LOF profile and a time limit is a curve of its own
+    window.controls.set_profile("quick")
+    window.controls.time_limit.setValue(1)  # (seconds of LOF per λ: a short test)
+    task = window.start_lambda_ladder()
+    assert task.context["curve"] == "quick (LOF ≤ 1 s)"
+    wait_idle(qtbot, window)
+    curves = session.learned_curves()
+    assert sorted(curves) == ["fast", "quick (LOF ≤ 1 s)"]
+    assert len(curves["quick (LOF ≤ 1 s)"].points) == ladder
+    assert curves["quick (LOF ≤ 1 s)"].label == "MSP quick (LOF ≤ 1 s)"
+
+
+def test_a_cancelled_ladder_adds_no_point_of_a_cut_lof(qtbot, window, monkeypatch):
+    """Cancelled during an LOF encode, the ladder yields no point for it."""
+    calls = []
+    from mspviewer.codec import api  # (the task imports encode_image from it when it runs)
+
+    original = api.encode_image
+
+    def encode_then_cancel(model, pixels, lam, profile, cancel=None, progress=None):
+        calls.append(lam)
+        encoded = original(model, pixels, lam, profile, cancel=cancel)
+        if len(calls) == 2:
+            cancel.cancel("user")  # as if the user pressed Cancel during this encode
+        return encoded
+
+    monkeypatch.setattr(api, "encode_image", encode_then_cancel)
+    window.controls.set_profile("quick")
+    window.controls.time_limit.setValue(1)
+    window.start_lambda_ladder()
+    wait_idle(qtbot, window)
+    assert len(calls) == 2
+    assert len(window.session.learned_curves()["quick (LOF ≤ 1 s)"].points) == 1

@@ -193,6 +193,7 @@ class EncodeOutcome:
     path: str | None = None  #: the .msp file it came from, if any
     notes: list[str] = field(default_factory=list)
     plain: PlainReference | None = None  #: after LOF: the same λ without it
+    time_budget_s: float | None = None  #: the LOF time limit it ran under (None: none)
 
     @property
     def num_bytes(self) -> int:
@@ -463,7 +464,8 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         model_name=getattr(model, "name", ""), encode_seconds=encoded.encode_seconds,
         decode_seconds=decode_seconds, decode_matches=matches, point=point,
         difference=difference_map(pixels, decoded), cancelled=cancelled,
-        lof_history=history, target_bpp=request.target_bpp, notes=notes, plain=plain)
+        lof_history=history, target_bpp=request.target_bpp, notes=notes, plain=plain,
+        time_budget_s=profile.time_budget_s if profile.uses_lof else None)
 
 
 def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> PlainReference:
@@ -565,15 +567,16 @@ def fresh_process_check_task(model, bitstream_data: bytes, expected: np.ndarray,
         return verify_in_fresh_process(stream, model_path, expected, cancel=cancel)
 
 
-#: the profile of the λ ladder's points: the plain encoder, seconds per λ
-LADDER_PROFILE = "fast"
-
-
 def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], device: str,
-                       cancel: CancelToken) -> Generator[Any, None, list]:
-    """The learned codec (plain encoder) at several λ: RD points as progress records."""
+                       cancel: CancelToken, profile=None, curve: str = "fast"
+                       ) -> Generator[Any, None, list]:
+    """The learned codec at several λ with ``profile`` (default: the plain encoder): RD
+    points as progress records, as the curve ``curve``. An encode cancelled midway (its
+    LOF cut short) yields no point."""
     from mspviewer.codec.api import encode_image, resolve_device
+    from mspviewer.codec.profiles import get_profile
 
+    profile = get_profile(profile or "fast")
     points = []
     lambdas = list(lambdas)
     with model_lease(model, resolve_device(device)) as lease:
@@ -582,13 +585,15 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
         for i, lam in enumerate(lambdas):
             if cancel:
                 break
-            yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)})",
-                                i / len(lambdas))
-            encoded = encode_image(model, pixels, lam, LADDER_PROFILE)
+            yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)}), "
+                                f"profile {profile.name}", i / len(lambdas))
+            encoded = encode_image(model, pixels, lam, profile, cancel=cancel)
+            if cancel:
+                break
             point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
                              quality=lam, encode_s=encoded.encode_seconds)
             points.append(point)
-            yield CurvePoint(f"msp-{LADDER_PROFILE}", f"MSP ({LADDER_PROFILE})", point)
+            yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
     return points
 
 

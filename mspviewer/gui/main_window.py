@@ -27,7 +27,7 @@ from mspviewer.errors import MSPViewerError
 from mspviewer.files import json_bytes
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
-from mspviewer.gui.session import ImageState, Session
+from mspviewer.gui.session import ImageState, Session, curve_profile
 from mspviewer.gui.teaching import TeachingActions
 from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
@@ -280,7 +280,8 @@ class MainWindow(TeachingActions, QMainWindow):
         menu = self.menuBar().addMenu("&Encode")
         self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
         self._action(menu, "&Cancel", self.cancel_encode, "Esc")
-        self._action(menu, "MSP at the λ &ladder (RD points)", self.start_lambda_ladder)
+        self._action(menu, "MSP at the λ &ladder (RD points, the chosen profile)",
+                     self.start_lambda_ladder)
         self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R")
         menu.addSeparator()
         self.check_action = self._action(
@@ -578,10 +579,15 @@ class MainWindow(TeachingActions, QMainWindow):
             return None
         model, pixels, device = self.session.model, image.pixels, self.controls.device()
         lambdas = tuple(model.config.rate.lambdas)
+        # the profile and LOF limit of the encode controls: the ladder of any encoder
+        profile = self.controls.request().resolved_profile()
+        curve = curve_profile(profile.name,
+                              profile.time_budget_s if profile.uses_lof else None)
         task = Task("ladder", "λ ladder",
-                    lambda token: jobs.lambda_ladder_task(model, pixels, lambdas, device, token),
-                    context={"image": image})
-        self.lof.start(f"λ ladder ({len(lambdas)} encodes)", None)
+                    lambda token: jobs.lambda_ladder_task(model, pixels, lambdas, device, token,
+                                                          profile, curve),
+                    context={"image": image, "curve": curve})
+        self.lof.start(f"λ ladder, {curve} ({len(lambdas)} encodes)", None)
         self.encoder.submit(task, replace=False)
         return task
 
@@ -659,7 +665,7 @@ class MainWindow(TeachingActions, QMainWindow):
             if isinstance(item, jobs.CurvePoint):
                 if task.kind == "ladder":
                     self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
-                                                   item.point, profile=jobs.LADDER_PROFILE)
+                                                   item.point, profile=task.context["curve"])
                 else:
                     self.session.add_curve_point(item.codec, item.label, item.point)
             elif isinstance(item, jobs.SweepDone):
@@ -851,14 +857,14 @@ class MainWindow(TeachingActions, QMainWindow):
         }
         return _json_safe(doc)
 
-    def _bd_rates_document(self) -> dict | None:
-        """The RD panel's BD-rates as it shows them (its quality measure), or None."""
-        learned = self.rd.learned_curve()
-        if learned is None:
-            return None
-        return {"curve": learned.label, "metric": self.rd.metric(),
-                "against": [{"codec": label, "bd_rate_percent": value, "reason": reason or None}
-                            for label, value, reason in self.rd.bd_rates()]}
+    def _bd_rates_document(self) -> list[dict]:
+        """The RD panel's BD-rates as it shows them (on its quality measure), one entry per
+        learned curve."""
+        return [{"curve": curve.label, "metric": self.rd.metric(),
+                 "against": [{"curve": label, "bd_rate_percent": value,
+                              "reason": reason or None}
+                             for label, value, reason in self.rd.bd_rates(curve)]}
+                for curve in self.rd.learned_curves()]
 
     def export_metrics_json(self, path) -> bool:
         return self._export("metrics", path, lambda: json_bytes(self.metrics_document()))

@@ -64,6 +64,14 @@ class ImageState(PixelShape):
                           label=f"{full.name} [{where}]", crop=region, full=full)
 
 
+def curve_profile(name: str | None, time_budget_s: float | None = None) -> str:
+    """The learned curve a point joins: its profile, with its LOF time limit if it had one
+    (LOF cut short is another encoder); "" for none."""
+    if not name:
+        return ""
+    return f"{name} (LOF ≤ {time_budget_s:g} s)" if time_budget_s else name
+
+
 @dataclass
 class LearnedPoint:
     label: str
@@ -131,7 +139,8 @@ class Session(QObject):
             label = f"MSP {result.profile or 'file'} λ={result.lam:.4g}"
             if result.cancelled:
                 label += " (cancelled)"
-            profile = "" if result.cancelled else (result.profile or "")
+            profile = "" if result.cancelled else curve_profile(result.profile,
+                                                                 result.time_budget_s)
             self.learned_points.append(LearnedPoint(label, result.point, latest=True,
                                                     profile=profile))
         self.result_changed.emit()

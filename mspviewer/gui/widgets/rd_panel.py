@@ -28,6 +28,8 @@ PLAIN_LEGEND = "MSP without LOF (same λ)"
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: the fewest RD points (on the front) a curve needs for a BD-rate: two only make a line
 MIN_BD_POINTS = 3
+#: the learned curve of the plain encoder, which LOF curves are set against
+PLAIN_CURVE = "msp-fast"
 
 
 class RDPanel(QWidget):
@@ -63,8 +65,9 @@ class RDPanel(QWidget):
         self.codec_button.setMenu(menu)
         self.ladder_button = QToolButton()
         self.ladder_button.setText("MSP λ ladder")
-        self.ladder_button.setToolTip("Encode at every λ of the model's ladder (plain encoder) "
-                                      "and add the points")
+        self.ladder_button.setToolTip("Encode at every λ of the model's ladder with the chosen "
+                                      "profile and add the points: a curve for the BD-rates "
+                                      "(fast first; an LOF profile's is also set against it)")
         self.ladder_button.clicked.connect(self.ladder_requested)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Quality:"))
@@ -210,27 +213,36 @@ class RDPanel(QWidget):
     def _front_size(self, curve) -> int:
         return len(rd_front(curve.rates(), curve.values(self.metric()))[0])
 
-    def learned_curve(self):
-        """The learned curve the BD-rates are of: the profile with the most points on the
-        chosen quality (the λ ladder's ``fast`` as a rule); None below MIN_BD_POINTS."""
+    def learned_curves(self) -> list:
+        """This image's learned curves with at least MIN_BD_POINTS points on the chosen
+        quality (one per profile: the λ ladder's, any profile's), most points first."""
         curves = [c for c in self.session.learned_curves().values()
                   if self._front_size(c) >= MIN_BD_POINTS]
-        return max(curves, key=self._front_size, default=None)
+        return sorted(curves, key=self._front_size, reverse=True)
 
-    def bd_rates(self) -> list[tuple[str, float | None, str]]:
-        """(classic codec label, BD-rate of the learned curve against it in percent, why
-        there is none) for every classic curve of at least MIN_BD_POINTS points, in the
-        menu's order; empty without a learned curve."""
-        learned = self.learned_curve()
+    def learned_curve(self):
+        """The learned curve with the most points (the λ ladder's as a rule), or None."""
+        curves = self.learned_curves()
+        return curves[0] if curves else None
+
+    def bd_rates(self, learned=None) -> list[tuple[str, float | None, str]]:
+        """(anchor label, BD-rate of ``learned`` against it in percent, why there is none)
+        for every classic curve of at least MIN_BD_POINTS points, in the menu's order, then
+        the plain encoder's curve when ``learned`` runs LOF (what LOF gains here). Default:
+        :meth:`learned_curve`; empty without one."""
+        learned = learned if learned is not None else self.learned_curve()
         if learned is None:
             return []
+        anchors = [self.session.curves[name]
+                   for name in sorted(self.session.curves, key=self._menu_position)]
+        anchors = [c for c in anchors if self._front_size(c) >= MIN_BD_POINTS]
+        plain = next((c for c in self.learned_curves() if c.name == PLAIN_CURVE), None)
+        if plain is not None and learned.name != plain.name:
+            anchors.append(plain)
         rows = []
-        for name in sorted(self.session.curves, key=self._menu_position):
-            curve = self.session.curves[name]
-            if self._front_size(curve) < MIN_BD_POINTS:
-                continue
-            bd = bd_curves(curve, learned, self.metric())
-            rows.append((curve.label, bd["bd_rate_percent"], bd["reason"] or ""))
+        for anchor in anchors:
+            bd = bd_curves(anchor, learned, self.metric())
+            rows.append((anchor.label, bd["bd_rate_percent"], bd["reason"] or ""))
         return rows
 
     def _menu_position(self, name: str) -> int:
@@ -238,24 +250,28 @@ class RDPanel(QWidget):
         return self.codec_order.index(name) if name in self.codec_order else len(self.codec_order)
 
     def _show_bd_rates(self) -> None:
-        learned = self.learned_curve()
-        if learned is None:
+        curves = self.learned_curves()
+        if not curves:
             self.bd_label.setText(f"BD-rate: needs {MIN_BD_POINTS} or more MSP points of one "
                                   "profile (MSP λ ladder)")
             self.bd_label.setToolTip("")
             return
-        rows = self.bd_rates()
-        parts = [f"{label} {_signed(value)} %" if value is not None else f"{label} n/a"
-                 for label, value, _ in rows]
-        head = (f"BD-rate of {learned.label} ({self._front_size(learned)} points, "
-                f"{METRICS[self.metric()]}) against ")
-        self.bd_label.setText(head + (" · ".join(parts) if parts else
-                                      f"a classic curve of {MIN_BD_POINTS} or more points"))
-        reasons = [f"{label}: {reason}" for label, value, reason in rows if value is None]
+        lines, reasons = [], []
+        for curve in curves:
+            rows = self.bd_rates(curve)
+            parts = [f"{label} {_signed(value)} %" if value is not None else f"{label} n/a"
+                     for label, value, _ in rows]
+            against = " · ".join(parts) if parts else (f"a classic curve of {MIN_BD_POINTS} "
+                                                       "or more points")
+            lines.append(f"{curve.label} ({self._front_size(curve)} points) against {against}")
+            reasons += [f"{curve.label} against {label}: {reason}"
+                        for label, value, reason in rows if value is None]
+        self.bd_label.setText(f"BD-rate on {METRICS[self.metric()]}: " + "; ".join(lines))
         self.bd_label.setToolTip(
             "Average bit-rate difference over the quality range both curves cover (pchip on "
-            "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits."
-            + ("\n" + "\n".join(reasons) if reasons else ""))
+            "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits. A ladder "
+            "run with an LOF profile is also set against the plain (fast) ladder: what LOF "
+            "gains on this image." + ("\n" + "\n".join(reasons) if reasons else ""))
 
 
 def _signed(value: float) -> str:
