@@ -180,10 +180,32 @@ def test_screenshot_with_the_lambda_ladder(shipped_model, tmp_path):
     ladder = len(shipped_model.config.rate.lambdas)
     assert probe["learned_profiles"] == ["fast"] * (1 + ladder)  # the encode, then the ladder
     assert probe["errors"] == []
-    assert probe["bd_text"].startswith("BD-rate of MSP fast"), probe["bd_text"]
+    assert probe["bd_text"].startswith("BD-rate on PSNR-RGB [dB]: MSP fast"), probe["bd_text"]
     assert probe["bd_rates"], "the classic sweeps give curves to compare with"
     for label, value, reason in probe["bd_rates"]:
         assert (value is not None and f"{label} " in probe["bd_text"]) or reason, label
+
+
+def test_screenshot_with_ladders_of_named_profiles(tiny_model, tmp_path):
+    """--ladder P,P: one ladder per profile after the encode (the tiny model: LOF ladders
+    of the shipped one take minutes); unknown names are refused before any work."""
+    model_path = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_path, name="tiny-test")
+    image = tmp_path / "small.png"
+    write_png(image, 32, 48, seed=5)
+    out, probe_path = tmp_path / "shot.png", tmp_path / "probe.json"
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--model",
+                       str(model_path), "--lambda", "0.01", "--profile", "fast", "--ladder",
+                       ",quick", "--size", "1200x800"], tmp_path, probe=probe_path)
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(probe_path.read_text())
+    ladder = len(tiny_model.config.rate.lambdas)
+    # the encode, the ladder with its profile (""), then with quick
+    assert probe["learned_profiles"] == ["fast"] * (1 + ladder) + ["quick"] * ladder
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--ladder",
+                       "fast,nope"], tmp_path)
+    assert done.returncode == 2 and "unknown profile 'nope'" in done.stderr
+    assert "fast, quick, balanced, max" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_screenshot_waits_for_an_image_read_on_the_file_thread(tiny_model, tmp_path):

@@ -3,16 +3,17 @@
     mspviewer [IMAGE_OR_MSP] [--image IMG] [--model PATH] [--crop X,Y,W,H]
     mspviewer --screenshot OUT.png [--image IMG] [--crop X,Y,W,H] [--profile P]
               [--lambda L | --bpp B] [--model PATH] [--size 2200x1400] [--timeout 900]
-              [--cancel-after S] [--ladder] [--inspect X,Y] [--replay-steps K,K,...]
-              [--panel KEY] [--third-pane CODEC|msp-plain|none] [--latents QUANTITY]
-              [--bits-view chart|ledger|channels] [--channel C]
+              [--cancel-after S] [--ladder [P,P...]] [--inspect X,Y]
+              [--replay-steps K,K,...] [--panel KEY] [--third-pane CODEC|msp-plain|none]
+              [--latents QUANTITY] [--bits-view chart|ledger|channels] [--channel C]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
 renders the main window to a PNG and exits: 0 on success, 1 if something failed (the
 window, with its error message, is still saved), 2 for bad arguments. ``--inspect`` and
 ``--replay-steps`` show the teaching tools (one PNG per replay step), ``--panel`` saves one
-panel instead of the window, ``--ladder`` adds the λ ladder's RD points (and BD-rates).
+panel instead of the window, ``--ladder`` adds the λ ladder's RD points (and BD-rates),
+with the encode's profile or with each one named.
 ``--crop`` works on a region of the image; a region reaching past it is refused, and the
 coordinates of ``--inspect`` are then the crop's.
 """
@@ -66,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channel", type=int, metavar="C",
                         help="with --screenshot: show latent channel C in the heatmaps and "
                              "mark it in the bits per channel")
-    parser.add_argument("--ladder", action="store_true",
-                        help="with --screenshot: also encode at every λ of the model's ladder "
-                             "(the RD panel's MSP curve and its BD-rates)")
+    parser.add_argument("--ladder", nargs="?", const="", metavar="P[,P...]",
+                        help="with --screenshot: also encode at every λ of the model's ladder, "
+                             "with the encode's profile or with each profile named (the RD "
+                             "panel's MSP curves and their BD-rates)")
     parser.add_argument("--crop", metavar="X,Y,W,H",
                         help="work on the region W×H at (X, Y) of the image (in its pixels, "
                              "after any EXIF rotation; it must lie inside the image); File ▸ "
@@ -261,6 +263,11 @@ def _quit_on_interrupt(app) -> None:
 def _apply_options(window, args) -> None:
     if args.profile:
         window.controls.set_profile(args.profile)
+    if args.ladder:  # unknown names refused (with the list) before any work
+        from mspviewer.codec.profiles import get_profile
+
+        for name in filter(None, args.ladder.split(",")):
+            get_profile(name)
     if args.lam is not None:
         low, high = window.session.model.config.lambda_range
         if not low <= args.lam <= high:
@@ -330,7 +337,8 @@ class ShotExtras:
     replay_steps: tuple[int, ...] = ()
     panel: str | None = None
     channel: int | None = None
-    ladder: bool = False
+    #: profiles to run the λ ladder with ("" for the encode's own); None: no ladder
+    ladder: tuple[str, ...] | None = None
 
     @classmethod
     def from_args(cls, args) -> ShotExtras:
@@ -348,7 +356,24 @@ class ShotExtras:
             raise ValueError(f"--replay-steps takes steps ≥ 0, got {args.replay_steps!r}")
         if args.channel is not None and args.channel < 0:
             raise ValueError(f"--channel takes a channel index ≥ 0, got {args.channel}")
-        return cls(inspect, steps, args.panel, args.channel, args.ladder)
+        ladder = None if args.ladder is None else tuple(args.ladder.split(","))
+        return cls(inspect, steps, args.panel, args.channel, ladder)
+
+
+def _run_ladders(app, window, profiles: tuple[str, ...], timeout_s: float) -> bool:
+    """The λ ladder with each of ``profiles`` in turn ("": the encode's), the controls
+    left on the encode's profile; False on timeout."""
+    encode_profile = window.controls.profile()
+    try:
+        for profile in profiles:
+            window.controls.set_profile(profile or encode_profile)
+            if window.start_lambda_ladder() is None:  # (it said why)
+                return True
+            if not wait_until_idle(app, window, timeout_s):
+                return False
+    finally:
+        window.controls.set_profile(encode_profile)
+    return True
 
 
 def _save(window, out: Path, panel: str | None) -> bool:
@@ -375,8 +400,8 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         if not wait_until_idle(app, window, cancel_after_s) and window.encoder.current is task:
             window.cancel_encode()
     finished = wait_until_idle(app, window, timeout_s)
-    if finished and extras.ladder and window.start_lambda_ladder() is not None:
-        finished = wait_until_idle(app, window, timeout_s)  # (the encode's result stays)
+    if finished and extras.ladder is not None:  # (the encode's result stays the one shown)
+        finished = _run_ladders(app, window, extras.ladder, timeout_s)
     if not finished:
         window.show_error(f"--screenshot: still working after {timeout_s:g} s; saving the "
                           f"window as it is")
