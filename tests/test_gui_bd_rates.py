@@ -158,3 +158,29 @@ def test_a_cancelled_ladder_adds_no_point_of_a_cut_lof(qtbot, window, monkeypatc
     wait_idle(qtbot, window)
     assert len(calls) == 2
     assert len(window.session.learned_curves()["quick (LOF ≤ 1 s)"].points) == 1
+
+
+def test_each_profile_has_a_line_through_its_front(window):
+    """The stars of two ladders look alike: each profile's points get a line of their own
+    (the plain encoder's dashed), through the points its BD-rates use."""
+    from PySide6.QtCore import Qt
+
+    session, rd = window.session, window.rd
+    add_learned(session, "fast", rates=(0.3, 0.5, 0.9), scale=0.8)
+    session.add_learned_point("MSP fast, not on the front", classic_point(0.5, 2.0),
+                              profile="fast")  # more bits for the same quality
+    add_learned(session, "balanced", rates=(0.3, 0.5), scale=0.5)
+    add_learned(session, "max", rates=(0.4,), scale=0.4)  # one point: no line
+    rd.refresh()
+    assert sorted(rd.learned_lines) == ["balanced", "fast"]
+    xs, ys = rd.learned_lines["fast"].getData()
+    assert np.allclose(xs, [0.24, 0.4, 0.72])  # the dominated point is not on the line
+    assert np.allclose(ys, [classic_point(b).psnr_rgb for b in (0.3, 0.5, 0.9)])
+    styles = {p: item.opts["pen"].style() for p, item in rd.learned_lines.items()}
+    assert styles == {"fast": Qt.PenStyle.DashLine, "balanced": Qt.PenStyle.SolidLine}
+    legend = [label.text for _, label in rd.legend.items]
+    assert "MSP fast" in legend and "MSP balanced" in legend
+    session.set_image(session.image)  # a new image: its learned points are gone, and lines
+    rd.refresh()
+    assert rd.learned_lines == {}
+    assert "MSP fast" not in [label.text for _, label in rd.legend.items]

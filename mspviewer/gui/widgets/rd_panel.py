@@ -19,10 +19,16 @@ METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
 
 #: the learned points (stars): the latest one, and the earlier ones
 LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], PALETTE[0]
-#: the classic curves' colours, never a star's; with Tol's indigo and sand, one for each
-#: shipped codec
-CURVE_COLOURS = tuple(c for c in PALETTE if c not in (LATEST_COLOUR, EARLIER_COLOUR)) + (
-    "#332288", "#DDCC77")
+#: the learned curves' lines (one per profile, through the stars): black, in a dash style
+#: per profile, the plain encoder's dashed
+LEARNED_LINE_COLOUR = "#000000"
+PLAIN_LINE_STYLE = Qt.PenStyle.DashLine
+LOF_LINE_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+#: the classic curves' colours, never a star's nor the learned lines'; with Tol's indigo,
+#: sand and green, one for each shipped codec
+CURVE_COLOURS = tuple(c for c in PALETTE
+                      if c not in (LATEST_COLOUR, EARLIER_COLOUR, LEARNED_LINE_COLOUR)) + (
+    "#332288", "#DDCC77", "#117733")
 PLAIN_LEGEND = "MSP without LOF (same λ)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
@@ -90,6 +96,8 @@ class RDPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.bd_label)
         self.curve_items: dict[str, pg.PlotDataItem] = {}
+        #: profile → the line through that profile's learned points (its RD front)
+        self.learned_lines: dict[str, pg.PlotDataItem] = {}
         self.learned_item: pg.ScatterPlotItem | None = None
         #: after LOF: a dashed segment from the plain encoder's point (hollow circle) at the
         #: same λ to the LOF result's star, the move LOF made on the RD plane
@@ -182,6 +190,7 @@ class RDPanel(QWidget):
                 self.curve_items[name] = item
             else:
                 item.setData(xs, ys)
+        self._draw_learned_lines()
         points = self._learned()
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         if self.learned_item is None:
@@ -208,6 +217,35 @@ class RDPanel(QWidget):
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
         self._show_bd_rates()
+
+    def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
+        """A learned curve's line: its points on the RD front (what the BD-rates use)."""
+        rates, values = rd_front(curve.rates(), curve.values(self.metric()))
+        return rates.tolist(), values.tolist()
+
+    def _draw_learned_lines(self) -> None:
+        """One line per profile with two or more points on the front, so that the ladders
+        of two profiles are told apart (the stars alone look the same)."""
+        curves = {profile: curve for profile, curve in self.session.learned_curves().items()
+                  if len(self.learned_line_data(curve)[0]) >= 2}
+        for profile in [p for p in self.learned_lines if p not in curves]:
+            item = self.learned_lines.pop(profile)
+            self.plot.removeItem(item)
+            self.legend.removeItem(item)
+        for profile, curve in curves.items():
+            xs, ys = self.learned_line_data(curve)
+            item = self.learned_lines.get(profile)
+            if item is None:  # styles in order of arrival: no two lines alike among the first
+                others = sum(1 for line in self.learned_lines.values()
+                             if line.opts["pen"].style() != PLAIN_LINE_STYLE)
+                style = (PLAIN_LINE_STYLE if curve.name == PLAIN_CURVE else
+                         LOF_LINE_STYLES[others % len(LOF_LINE_STYLES)])
+                item = self.plot.plot(xs, ys, pen=pg.mkPen(LEARNED_LINE_COLOUR, width=1.5,
+                                                           style=style),
+                                      name=curve.label)
+                self.learned_lines[profile] = item
+            else:
+                item.setData(xs, ys)
 
     # --- BD-rates -------------------------------------------------------------------------
     def _front_size(self, curve) -> int:
