@@ -57,12 +57,12 @@ def shown_values(latents) -> np.ndarray:
 
 def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     result = lof_encode(qtbot, window)
-    assert result.plain is not None
+    assert result.reference is not None
     # the reference is the plain encoder's stream at the same λ, byte for byte
     plain = encode_image(tiny_model, result.original, result.lam, PLAIN_PROFILE)
-    assert result.plain.bitstream == plain.bitstream
-    assert np.array_equal(result.plain.decoded, decode_bytes(tiny_model, plain.bitstream).pixels)
-    change = result.plain.change
+    assert result.reference.bitstream == plain.bitstream
+    assert np.array_equal(result.reference.decoded, decode_bytes(tiny_model, plain.bitstream).pixels)
+    change = result.reference.change
     assert change.file_bytes == len(result.bitstream)
     assert change.file_bytes_reference == len(plain.bitstream)
     assert 0 < change.symbols_changed == int(np.count_nonzero(
@@ -74,13 +74,13 @@ def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     text = window.metrics.value("lof_change")
     assert f"{change.file_change_percent:+.2f} % file" in text
     assert f"{change.symbols_changed:,} of {change.elements:,} symbols changed" in text
-    psnr_gain = result.point.psnr_rgb - result.plain.point.psnr_rgb
+    psnr_gain = result.point.psnr_rgb - result.reference.point.psnr_rgb
     assert f"{psnr_gain:+.2f} dB" in text
 
 
 def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
     result = lof_encode(qtbot, window)
-    analysis, reference = result.analysis, result.plain.analysis
+    analysis, reference = result.analysis, result.reference.analysis
     latents = window.latents
     index = latents.quantity_box.findData("lof_bits")
     assert latents.quantity_box.model().item(index).isEnabled()
@@ -117,9 +117,10 @@ def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_p
     assert window.open_path(path)
     wait_idle(qtbot, window)
     opened = window.session.result
-    assert opened.source == "file" and opened.plain is None
+    assert opened.source == "file" and opened.reference is None
     assert window.session.classic is None
-    reason = "opened from a file: no plain encoding to compare with"
+    reason = ("opened from a file: no plain encoding to compare with (File ▸ Set a reference "
+              ".msp)")
     assert window.metrics.value("lof_change") == reason
     assert reason in window.compare.classic.title.text
 
@@ -139,10 +140,10 @@ def test_cancelled_lof_still_gets_its_plain_reference(tiny_model):
     except StopIteration as stop:
         outcome = stop.value
     assert outcome.cancelled and len(outcome.lof_history) == 2
-    assert outcome.plain is not None
+    assert outcome.reference is not None
     plain = encode_image(tiny_model, outcome.original, LAM, PLAIN_PROFILE)
-    assert outcome.plain.bitstream == plain.bitstream
-    assert outcome.plain.change.file_bytes == len(outcome.bitstream)
+    assert outcome.reference.bitstream == plain.bitstream
+    assert outcome.reference.change.file_bytes == len(outcome.bitstream)
     # a task nobody will see (a newer request replaced it while it measured the LOF result)
     # does not go on to code the plain image
     token = jobs.CancelToken()
@@ -168,7 +169,7 @@ def test_blind_ab_and_the_metrics_export_do_not_take_the_plain_pane_for_a_codec(
     assert window.blind_ab.outcome.text() == NOT_READY_PLAIN
     document = window.metrics_document()
     assert document["classic_same_bpp"] is None
-    assert document["msp"]["without_lof"]["bpp"] == window.session.result.plain.point.bpp
+    assert document["msp"]["without_lof"]["bpp"] == window.session.result.reference.point.bpp
 
 
 def test_third_pane_shows_the_plain_encoding(qtbot, window):
@@ -177,9 +178,9 @@ def test_third_pane_shows_the_plain_encoding(qtbot, window):
     result = lof_encode(qtbot, window)
     pane = window.session.classic
     assert pane is not None and pane.codec == jobs.PLAIN_PANE
-    assert np.array_equal(compare.classic.rgb.image, result.plain.decoded)
+    assert np.array_equal(compare.classic.rgb.image, result.reference.decoded)
     assert "plain encoder" in compare.classic.title.text
-    assert window.metrics.value("bpp", 1) == f"{result.plain.point.bpp:.4f} bpp"
+    assert window.metrics.value("bpp", 1) == f"{result.reference.point.bpp:.4f} bpp"
     assert "plain encoder" in window.metrics.value("setting", 1)
     header = window.metrics.table.horizontalHeaderItem(1)
     assert header.text() == "No LOF"
@@ -196,9 +197,9 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
     wait_idle(qtbot, window)
     window.controls.set_profile("fast")
     result = encode(qtbot, window, lam=LAM)
-    assert result.plain is None
+    assert result.reference is None
     assert window.session.classic is None
-    reason = "LOF did not run for this result"
+    reason = "LOF did not run for this result (or File ▸ Set a reference .msp)"
     assert reason in compare.classic.title.text
     assert window.metrics.value("lof_change") == reason
     assert latents.layers == [] and reason in latents.caption.text()
@@ -211,7 +212,7 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
 
 def test_inspector_states_the_element_without_lof(qtbot, window):
     result = lof_encode(qtbot, window)
-    analysis, plain = result.analysis, result.plain.analysis
+    analysis, plain = result.analysis, result.reference.analysis
     inspector = window.inspector
     changed = np.argwhere(analysis.symbols != plain.symbols)
     same = np.argwhere((analysis.symbols == plain.symbols) & (analysis.y_hat == plain.y_hat))
@@ -239,14 +240,14 @@ def test_rd_panel_draws_the_move_lof_made(qtbot, window):
     rd = window.rd
     result = lof_encode(qtbot, window)
     xs, ys = rd.lof_move_data()
-    assert xs == [result.plain.point.bpp, result.point.bpp]
-    assert ys == [result.plain.point.psnr_rgb, result.point.psnr_rgb]
+    assert xs == [result.reference.point.bpp, result.point.bpp]
+    assert ys == [result.reference.point.psnr_rgb, result.point.psnr_rgb]
     assert list(rd.lof_move_item.getData()[0]) == xs
     assert list(rd.plain_item.getData()[1]) == ys[:1]
     labels = [label.text for _, label in rd.legend.items]
     assert labels.count(PLAIN_LEGEND) == 1
     rd.metric_box.setCurrentIndex(rd.metric_box.findData("psnr_y"))
-    assert rd.lof_move_data()[1] == [result.plain.point.psnr_y, result.point.psnr_y]
+    assert rd.lof_move_data()[1] == [result.reference.point.psnr_y, result.point.psnr_y]
     # a result without LOF: no segment, no hollow point, not in the legend
     window.controls.set_profile("fast")
     encode(qtbot, window, lam=LAM)

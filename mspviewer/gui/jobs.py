@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -144,29 +145,57 @@ class EncodeRequest:
         return get_profile(self.profile).with_time_budget(self.time_budget_s)
 
 
-#: The compare view's third-pane choice that shows the result's own plain encoding (no LOF)
+#: The compare view's third-pane choice that shows the result's reference coding: its own
+#: plain encoding after LOF, or a .msp the user set as the reference
 PLAIN_PANE = "msp-plain"
 PLAIN_PANE_LABEL = "MSP without LOF"
 
 
 @dataclass
-class PlainReference:
-    """The image coded at the same λ without LOF: what an LOF result is set against."""
+class ReferenceCoding:
+    """The coding a result is set against, element by element: the image coded at the same
+    λ without LOF (after an LOF encode), or a .msp of the same image, model and λ that the
+    user set as the reference (another encoder, another build)."""
 
     bitstream: bytes
     analysis: Any  #: mspviewer.codec.AnalysisRecord
     decoded: np.ndarray  #: uint8 (H, W, 3)
-    point: Any  #: RDPoint
-    change: Any  #: mspviewer.codec.latent_change.CodingChange, from this to the LOF coding
+    point: Any  #: RDPoint (its quality None when no original is known)
+    change: Any  #: mspviewer.codec.latent_change.CodingChange, from this to the result
     difference: np.ndarray | None = None  #: float32 (H, W): mean |original − decoded|
+    path: str | None = None  #: the .msp file it came from; None: the plain encoder
+
+    @property
+    def is_plain(self) -> bool:
+        return self.path is None
+
+    @property
+    def label(self) -> str:
+        """What it is, in a pane title or a legend."""
+        return PLAIN_PANE_LABEL if self.is_plain else f"reference {Path(self.path).name}"
+
+    @property
+    def short(self) -> str:
+        """It, in "Δbits vs …" and "… → …" texts."""
+        return "plain" if self.is_plain else "reference"
+
+    @property
+    def result_name(self) -> str:
+        """The result set against it, in those texts."""
+        return "LOF" if self.is_plain else "result"
+
+    def describe(self) -> str:
+        return ("the plain encoder (g_a, no LOF) at the same λ" if self.is_plain else
+                f"the reference stream {self.path}")
 
     def as_pane(self) -> ClassicOutcome:
         """This encoding as the third compare pane (and the metrics' second column)."""
-        return ClassicOutcome(PLAIN_PANE, PLAIN_PANE_LABEL, float(self.analysis.lam),
+        setting = "plain encoder" if self.is_plain else Path(self.path).name
+        return ClassicOutcome(PLAIN_PANE, self.label, float(self.analysis.lam),
                               self.bitstream, self.decoded, self.point,
                               target_bpp=float(self.point.bpp), below_target=False,
                               difference=self.difference,
-                              setting=f"λ = {self.analysis.lam:.5g}, plain encoder")
+                              setting=f"λ = {self.analysis.lam:.5g}, {setting}")
 
 
 @dataclass
@@ -192,20 +221,23 @@ class EncodeOutcome:
     target_bpp: float | None = None
     path: str | None = None  #: the .msp file it came from, if any
     notes: list[str] = field(default_factory=list)
-    plain: PlainReference | None = None  #: after LOF: the same λ without it
+    #: what the result is set against: after LOF, the same λ without it; or a .msp set as the
+    #: reference (File ▸ Set a reference .msp)
+    reference: ReferenceCoding | None = None
     time_budget_s: float | None = None  #: the LOF time limit it ran under (None: none)
 
     @property
     def num_bytes(self) -> int:
         return len(self.bitstream)
 
-    def no_plain_reason(self) -> str | None:
-        """Why there is no plain encoding to set this result against (None: there is)."""
-        if self.plain is not None:
+    def no_reference_reason(self) -> str | None:
+        """Why there is no coding to set this result against (None: there is)."""
+        if self.reference is not None:
             return None
         if self.source == "file":
-            return "opened from a file: no plain encoding to compare with"
-        return "LOF did not run for this result"
+            return ("opened from a file: no plain encoding to compare with (File ▸ Set a "
+                    "reference .msp)")
+        return "LOF did not run for this result (or File ▸ Set a reference .msp)"
 
     @property
     def bpp(self) -> float:
@@ -242,11 +274,13 @@ class EncodeOutcome:
         out["channels"] = channel_usage(a).summary()
         if self.lof_history:
             out["lof"] = [_record_dict(r) for r in self.lof_history]
-        if self.plain is not None:
-            out["without_lof"] = {
-                "file_bytes": len(self.plain.bitstream), "bpp": float(self.plain.point.bpp),
-                "psnr_rgb": self.plain.point.psnr_rgb, "psnr_y": self.plain.point.psnr_y,
-                "change": self.plain.change.to_dict()}
+        reference = self.reference
+        if reference is not None:  # the plain encoder, or a reference file by its path
+            out["without_lof" if reference.is_plain else "reference"] = {
+                "path": reference.path,
+                "file_bytes": len(reference.bitstream), "bpp": float(reference.point.bpp),
+                "psnr_rgb": reference.point.psnr_rgb, "psnr_y": reference.point.psnr_y,
+                "change": reference.change.to_dict()}
         return out
 
 
@@ -464,11 +498,11 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         model_name=getattr(model, "name", ""), encode_seconds=encoded.encode_seconds,
         decode_seconds=decode_seconds, decode_matches=matches, point=point,
         difference=difference_map(pixels, decoded), cancelled=cancelled,
-        lof_history=history, target_bpp=request.target_bpp, notes=notes, plain=plain,
+        lof_history=history, target_bpp=request.target_bpp, notes=notes, reference=plain,
         time_budget_s=profile.time_budget_s if profile.uses_lof else None)
 
 
-def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> PlainReference:
+def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> ReferenceCoding:
     """The plain encoder at the λ an LOF encode used (one g_a and one coding pass)."""
     from mspviewer.codec import api
     from mspviewer.codec.latent_change import compare_codings
@@ -476,9 +510,51 @@ def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> PlainReference:
     plain = api.encode_image(model, pixels, lof_analysis.lam, api.PLAIN_PROFILE)
     point = _measure(pixels, plain.reconstruction, len(plain.bitstream),
                      quality=float(lof_analysis.lam), encode_s=plain.encode_seconds)
-    return PlainReference(plain.bitstream, plain.analysis, plain.reconstruction, point,
+    return ReferenceCoding(plain.bitstream, plain.analysis, plain.reconstruction, point,
                           compare_codings(lof_analysis, plain.analysis),
                           difference_map(pixels, plain.reconstruction))
+
+
+def reference_task(model, data: bytes, path, result, device: str, cancel: CancelToken
+                   ) -> Generator[Any, None, ReferenceCoding]:
+    """A .msp set as the reference of ``result``: refused before decoding unless it codes an
+    image of the same size with the same model at the same λ; then decoded and set against
+    the result element by element (and against the original, where it is known)."""
+    from mspviewer.codec import api, bitstream
+    from mspviewer.codec.latent_change import check_comparable, compare_codings
+    from mspviewer.rd import RDPoint
+
+    name = Path(path).name
+    header, _ = bitstream.parse(data)
+    analysis = result.analysis
+    problems = [f"{what} ({theirs} in {name}, {ours} in the result)"
+                for what, theirs, ours in (
+                    ("model", header.model_id.hex(), analysis.model_id),
+                    ("λ", f"{header.lam:g}", f"{analysis.lam:g}"),
+                    ("image size", f"{header.width}×{header.height}",
+                     f"{analysis.image_size[1]}×{analysis.image_size[0]}"))
+                if theirs != ours]
+    if problems:
+        raise MSPViewerError(f"{name} cannot be set against this result element by element: "
+                             "they differ in " + ", ".join(problems))
+    with model_lease(model, api.resolve_device(device)):
+        yield StageProgress("decode", f"decoding {name}")
+        decoded = api.decode_bytes(model, data)
+    try:
+        check_comparable(analysis, decoded.analysis)
+    except ValueError as error:
+        raise MSPViewerError(f"{name}: {error}") from None
+    change = compare_codings(analysis, decoded.analysis)
+    lam = float(decoded.analysis.lam)
+    if result.original is not None:
+        point = _measure(result.original, decoded.pixels, len(data), quality=lam,
+                         decode_s=decoded.decode_seconds)
+        difference = difference_map(result.original, decoded.pixels)
+    else:  # a stream opened without its source: sizes and latents still compare
+        point, difference = RDPoint(bpp=decoded.analysis.bpp, num_bytes=len(data),
+                                    quality=lam), None
+    return ReferenceCoding(bytes(data), decoded.analysis, decoded.pixels, point, change,
+                           difference, path=str(path))
 
 
 # Below this PSNR the open image is almost surely not what the stream was encoded from: the

@@ -34,6 +34,15 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
 
 #: Quantities set against the plain encoding at the same λ: they need its record.
 LOF_CHANGE = frozenset({"lof_shift", "lof_bits"})
+#: ... their labels when the result is set against a .msp reference instead
+REFERENCE_LABELS = {"lof_shift": "Δŷ vs reference", "lof_bits": "Δbits vs reference"}
+
+
+def quantity_label(name: str, plain_reference: bool = True) -> str:
+    """A quantity's label; the Δ quantities name the coding they compare with."""
+    if name in REFERENCE_LABELS and not plain_reference:
+        return REFERENCE_LABELS[name]
+    return QUANTITIES[name][0]
 #: Quantities that are signed for one channel (shown with a diverging colour map) ...
 SIGNED = frozenset({"y_hat", "mu", "lof_shift"})
 #: ... and those signed reduced over channels too (a sum of gains and losses).

@@ -255,6 +255,8 @@ class MainWindow(TeachingActions, QMainWindow):
         self._action(menu, "&Crop to the visible region", self.crop_to_view, "Ctrl+Shift+X")
         self._action(menu, "Back to the f&ull image", self.uncrop)
         self._action(menu, "Load &model…", self.load_model_dialog)
+        self._action(menu, "Set a r&eference .msp (compare the result with it)…",
+                     self.reference_dialog)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
         exports = (
@@ -377,6 +379,36 @@ class MainWindow(TeachingActions, QMainWindow):
             self._remember(path)
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
+
+    def reference_dialog(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Set a reference bitstream", start,
+                                              "MSP bitstream (*.msp);;All files (*)")
+        if path:
+            self.set_reference(path)
+
+    def set_reference(self, path) -> Task | None:
+        """Set the result against another coding of the same image (same model, λ and
+        size: another encoder, another build) instead of its plain encoding: Δŷ and Δbits,
+        the third pane, the metrics row and the inspector then compare with that file. Read
+        and decoded on the file thread; None, with a message, when it cannot start."""
+        result = self.session.result
+        if result is None:
+            self.show_error("Set a reference after an encode (or with a .msp open): it is set "
+                            "against the result")
+            return None
+        path = Path(path)
+        data = self.read_bitstream(path)
+        if data is None:  # (it said why)
+            return None
+        model, device = self.session.model, self.controls.device()
+        task = Task("reference", f"reference {path.name}",
+                    lambda token: jobs.reference_task(model, data, path, result, device,
+                                                      token),
+                    context={"result": result, "path": path})
+        self.file_runner.submit(task)
+        self.statusBar().showMessage(f"decoding the reference {path.name}…")
+        return task
 
     def crop_image(self, x: int, y: int, width: int, height: int,
                    inside: bool = False) -> bool:
@@ -611,8 +643,8 @@ class MainWindow(TeachingActions, QMainWindow):
         result, image = self.session.result, self.session.image
         if name == jobs.PLAIN_PANE:  # computed with the result: nothing to run
             self.classic_runner.cancel("superseded")
-            if result is not None and result.plain is not None:
-                self.session.set_classic(result.plain.as_pane())
+            if result is not None and result.reference is not None:
+                self.session.set_classic(result.reference.as_pane())
             return
         if not name or result is None or result.original is None:
             self.classic_runner.cancel("superseded")
@@ -727,6 +759,13 @@ class MainWindow(TeachingActions, QMainWindow):
         elif task.kind == "same-bpp":
             if result is not None and (task.context or {}).get("result") is self.session.result:
                 self.session.set_classic(result)
+        elif task.kind == "reference":
+            if result is not None and task.context["result"] is self.session.result:
+                self.session.set_reference(result)
+                self._start_same_bpp()  # the third pane, if it shows the reference
+                self.show_message(f"The result is now set against {result.label}: "
+                                  f"{result.change.symbols_changed:,} of "
+                                  f"{result.change.elements:,} symbols differ", "info")
         elif task.kind == "export":
             if result is not None:
                 self.show_message(f"Saved the {task.context['what']} to {result}", "info")
@@ -740,6 +779,9 @@ class MainWindow(TeachingActions, QMainWindow):
             return
         if task.kind == "export":
             self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
+            return
+        if task.kind == "reference":
+            self.show_error(f"Cannot set the reference: {message}", details)
             return
         what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
                 "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",

@@ -147,6 +147,13 @@ class Session(QObject):
         self.classic_changed.emit()
         self.rd_changed.emit()
 
+    def set_reference(self, reference) -> None:
+        """Set the current result against ``reference`` (a ReferenceCoding) instead of what
+        it had: the heatmaps of Δŷ and Δbits, the third pane and the metrics follow."""
+        self.result.reference = reference
+        self.result_changed.emit()
+        self.rd_changed.emit()
+
     def set_fresh_check(self, report) -> None:
         self.fresh_check = report
         self.check_changed.emit()

@@ -52,8 +52,8 @@ NOT_READY_NO_CLASSIC = ("Blind A/B needs the classic codec at the same size: cho
                         "codec in the compare view first (its third pane), or wait until it "
                         "has been computed.")
 NOT_READY_PLAIN = ("Blind A/B sets MSP against a classic codec at the same size; the third "
-                   "pane now shows MSP without LOF, at the same λ but not the same size: "
-                   "choose a classic codec there.")
+                   "pane now shows MSP itself (without LOF, or a reference .msp), at the same "
+                   "λ but not the same size: choose a classic codec there.")
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ class CompareView(QWidget):
                 self.classic_box.model().item(index).setEnabled(False)
         self.classic_box.setToolTip("A classic codec at the same bpp as the learned codec, or "
                                     "the learned codec at the same λ without LOF (after a "
-                                    "quick, balanced or max encode)")
+                                    "quick, balanced or max encode) or as the .msp set with "
+                                    "File ▸ Set a reference .msp")
         self.classic_box.currentIndexChanged.connect(
             lambda _: self.classic_codec_changed.emit(self.classic_box.currentData() or ""))
         self.fit_button = QPushButton("Fit")
@@ -317,6 +318,7 @@ class CompareView(QWidget):
     # --- refresh ----------------------------------------------------------------------------
     def refresh(self) -> None:
         self._layout_side()
+        self._name_reference_item()
         original, decoded = self.original_pixels(), self.decoded_pixels()
         classic = self.classic_pixels() if self.show_classic() else None
         result = self.session.result
@@ -383,12 +385,20 @@ class CompareView(QWidget):
         setting = entry.setting or f"q={entry.quality}"
         return f"{entry.label} {setting} ({entry.point.bpp:.3f} bpp)"
 
+    def _name_reference_item(self) -> None:
+        """The third-pane choice of the reference says which one the result has."""
+        reference = getattr(self.session.result, "reference", None)
+        label = reference.label if reference is not None else PLAIN_PANE_LABEL
+        index = self.classic_box.findData(PLAIN_PANE)
+        if self.classic_box.itemText(index) != f"{label} (same λ)":
+            self.classic_box.setItemText(index, f"{label} (same λ)")
+
     def _waiting_for(self, result) -> str:
         """Why the third pane is empty."""
         if result is None:
             return "encode first"
-        if self.classic_box.currentData() == PLAIN_PANE and result.plain is None:
-            return result.no_plain_reason()
+        if self.classic_box.currentData() == PLAIN_PANE and result.reference is None:
+            return result.no_reference_reason()
         return "waiting for a result"
 
     def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:

@@ -112,15 +112,17 @@ def sig4(value: float) -> str:
     return f"{value:.4g}"
 
 
-def without_lof_text(plain, info) -> str:
-    """The inspected element in the plain coding ``plain``, and what LOF changed."""
+def without_lof_text(plain, info, result_name: str = "LOF") -> str:
+    """The inspected element in the reference coding ``plain`` (the plain encoding, or a
+    .msp set as the reference), and what the result (``result_name``) changed."""
     index = (info.channel, info.row, info.col)
     y_hat, symbol = float(plain.y_hat[index]), int(plain.symbols[index])
     bits = float(plain.bits[index])
     text = f"ŷ {sig4(y_hat)}, symbol {symbol}, {bits:.4f} bits"
     if y_hat == info.y_hat and symbol == info.symbol and bits == info.bits:
         return text + " (unchanged)"
-    return text + f" → LOF: Δŷ {info.y_hat - y_hat:+.4g}, {info.bits - bits:+.4f} bits"
+    return (text + f" → {result_name}: Δŷ {info.y_hat - y_hat:+.4g}, "
+            f"{info.bits - bits:+.4f} bits")
 
 
 def _parity_name(parity: tuple[int, int]) -> str:
@@ -551,9 +553,13 @@ class InspectorPanel(QWidget):
             check = f"DIFFERS: −log2 P = {info.computed_bits:.4f} ✗"
         self._set("bits_check", check, f"recomputed: {info.computed_bits!r}")
         self._set("escaped", f"yes (|symbol| ≥ {bound})" if info.escaped else "no")
-        plain = getattr(self.session.result, "plain", None)
-        self._set("without_lof", "" if plain is None else
-                  without_lof_text(plain.analysis, info))
+        reference = getattr(self.session.result, "reference", None)
+        plain = reference is None or reference.is_plain
+        self.table.verticalHeaderItem(self._rows["without_lof"]).setText(
+            "Without LOF" if plain else "In the reference")
+        self._set("without_lof", "" if reference is None else
+                  without_lof_text(reference.analysis, info, reference.result_name),
+                  caption=None if plain else f"this element in {reference.describe()}")
         context = info.spatial_context
         neighbours = sum(1 for inside, offset in zip(context.inside, context.offsets)
                          if inside and offset != (0, 0))

@@ -91,12 +91,16 @@ class LatentView(QWidget):
             self.channel_box.setValue(channel)
         self.refresh()
 
-    def _enable_quantities(self, reference) -> None:
-        """The LOF quantities can be picked only when the result has its plain encoding."""
+    def _enable_quantities(self, reference, plain: bool = True) -> None:
+        """The Δ quantities can be picked only when the result has a reference coding, and
+        are named after it."""
         items = self.quantity_box.model()
         for index in range(self.quantity_box.count()):
             key = self.quantity_box.itemData(index)
             items.item(index).setEnabled(latent_data.is_available(key, reference))
+            label = latent_data.quantity_label(key, plain)
+            if self.quantity_box.itemText(index) != label:
+                self.quantity_box.setItemText(index, label)
 
     def _on_channel_mode(self, all_channels: bool) -> None:
         self.channel_box.setEnabled(not all_channels)
@@ -142,8 +146,10 @@ class LatentView(QWidget):
             self.caption.setText("encode an image to see its latent")
             return
         analysis = result.analysis
-        reference = result.plain.analysis if getattr(result, "plain", None) else None
-        self._enable_quantities(reference)
+        coding = getattr(result, "reference", None)  # the plain encoding, or a .msp set
+        reference = coding.analysis if coding is not None else None
+        plain = coding is None or coding.is_plain
+        self._enable_quantities(reference, plain)
         channels = analysis.y_hat.shape[0]
         if self.channel_box.maximum() != channels - 1:
             self.channel_box.setRange(0, channels - 1)
@@ -154,8 +160,8 @@ class LatentView(QWidget):
                 item.clear()
                 title.setText("")
             self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: "
-                                 f"{result.no_plain_reason()} (encode with quick, balanced or max "
-                                 f"to see what LOF changed)")
+                                 f"{result.no_reference_reason()} (encode with quick, balanced "
+                                 f"or max to see what LOF changed)")
             return
         values = latent_data.channel_values(analysis, key, channel, reference)
         self.layers = latent_data.scale_layers(analysis, values)
@@ -171,13 +177,14 @@ class LatentView(QWidget):
             kind = "coarsest" if layer.coarsest else f"stride {layer.stride}"
             title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} positions")
         self.color_bar.setLevels(levels)
-        label, _, reduced = latent_data.QUANTITIES[key]
+        _, _, reduced = latent_data.QUANTITIES[key]
+        label = latent_data.quantity_label(key, plain)
         self.color_bar.axis.setLabel(label if channel is not None else reduced)
         what = f"channel {channel}" if channel is not None else reduced
         caption = (f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
                    f"×{analysis.y_hat.shape[2]}")
         if key in latent_data.LOF_CHANGE:
-            change = result.plain.change
+            change = result.reference.change
             caption += (f" · {change.symbols_changed:,} of {change.elements:,} symbols "
                         f"changed, {change.bits - change.bits_reference:+,.0f} bits")
         self.caption.setText(caption)

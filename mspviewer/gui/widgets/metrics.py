@@ -36,7 +36,8 @@ class MetricsPanel(QWidget):
         self.table = QTableWidget(len(ROWS), 2)
         self.table.setHorizontalHeaderLabels(["MSP", "Classic"])
         self.table.horizontalHeaderItem(1).setToolTip("The third pane: a classic codec at the "
-                                                      "same bpp, or MSP without LOF")
+                                                      "same bpp, or MSP without LOF, or the "
+                                                      "reference .msp")
         self.table.setVerticalHeaderLabels([label for _, label in ROWS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -64,6 +65,7 @@ class MetricsPanel(QWidget):
     def refresh(self) -> None:
         self.table.clearContents()
         self.table.horizontalHeaderItem(1).setText("Classic")
+        self._name_reference_row(None)
         image = self.session.image
         result = self.session.result
         if image is not None:
@@ -101,10 +103,12 @@ class MetricsPanel(QWidget):
         if result.cancelled:
             setting += ", cancelled: best so far"
         self._set("setting", 0, setting, "\n".join(result.notes))
-        if result.plain is not None:
+        reference = result.reference
+        self._name_reference_row(reference)
+        if reference is not None:
             self._set("lof_change", 0, *lof_change_text(result))
         else:
-            self._set("lof_change", 0, result.no_plain_reason())
+            self._set("lof_change", 0, result.no_reference_reason())
         if result.decode_matches is None:
             check = "decoded from file" if result.source == "file" else "not decoded"
         else:
@@ -117,8 +121,11 @@ class MetricsPanel(QWidget):
             self._set("fresh_check", 0, ("identical ✓ " if report.ok else "FAILED ✗ ")
                       + report.message)
         classic = self.session.classic
-        plain = classic is not None and classic.codec == PLAIN_PANE
-        self.table.horizontalHeaderItem(1).setText("No LOF" if plain else "Classic")
+        if classic is None or classic.codec != PLAIN_PANE:
+            header = "Classic"
+        else:
+            header = "No LOF" if reference is None or reference.is_plain else "Reference"
+        self.table.horizontalHeaderItem(1).setText(header)
         if classic is not None:
             p = classic.point
             self._set("file_size", 1, f"{p.num_bytes:,} B")
@@ -130,6 +137,13 @@ class MetricsPanel(QWidget):
             self._set("image", 1, classic.label)
 
 
+    def _name_reference_row(self, reference) -> None:
+        """The row is "LOF vs plain", or "vs reference" for a .msp set as the reference."""
+        item = self.table.verticalHeaderItem(self._rows["lof_change"])
+        item.setText("vs reference" if reference is not None and not reference.is_plain
+                     else "LOF vs plain")
+
+
 def _ms_ssim_text(point) -> str:
     if point.ms_ssim is None:
         return "n/a (image too small)"
@@ -138,19 +152,22 @@ def _ms_ssim_text(point) -> str:
 
 
 def lof_change_text(result) -> tuple[str, str]:
-    """(cell, tooltip): the LOF result against its plain encoding at the same λ."""
-    plain, change = result.plain, result.plain.change
+    """(cell, tooltip): the result against its reference coding at the same λ (its plain
+    encoding after LOF, or a .msp set as the reference)."""
+    reference, change = result.reference, result.reference.change
     text = f"{change.file_change_percent:+.2f} % file"
-    if result.point is not None and plain.point.psnr_rgb is not None:
-        text += f", {result.point.psnr_rgb - plain.point.psnr_rgb:+.2f} dB"
+    if result.point is not None and reference.point.psnr_rgb is not None:
+        text += f", {result.point.psnr_rgb - reference.point.psnr_rgb:+.2f} dB"
     text += f"; {change.symbols_changed:,} of {change.elements:,} symbols changed"
-    lines = [f"The plain encoder (g_a, no LOF) at the same λ: {len(plain.bitstream):,} B, "
-             f"{plain.point.bpp:.4f} bpp, {fmt(plain.point.psnr_rgb, 'dB', 2)}.",
-             "Model bits per scale, plain → LOF:"]
+    what, other, described = reference.short, reference.result_name, reference.describe()
+    lines = [f"{described[:1].upper()}{described[1:]}: "
+             f"{len(reference.bitstream):,} B, {reference.point.bpp:.4f} bpp, "
+             f"{fmt(reference.point.psnr_rgb, 'dB', 2)}.",
+             f"Model bits per scale, {what} → {other}:"]
     lines += [f"  scale {s.scale}: {s.bits_reference:,.0f} → {s.bits:,.0f} bits "
               f"({s.bits_change_percent:+.1f} %), {s.symbols_changed:,} of {s.elements:,} "
               f"symbols changed" for s in change.scales]
     lines.append(f"Mean |Δŷ| over all elements: {change.mean_abs_shift:.4f}. Third pane ▸ "
-                 f"MSP without LOF shows the plain image; the latent heatmaps show Δŷ and "
+                 f"{reference.label} shows its image; the latent heatmaps show Δŷ and "
                  f"Δbits.")
     return text, "\n".join(lines)

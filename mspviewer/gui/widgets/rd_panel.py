@@ -108,7 +108,7 @@ class RDPanel(QWidget):
                                              brush=pg.mkBrush(None))
         self.plot.addItem(self.lof_move_item)
         self.plot.addItem(self.plain_item)  # (unnamed: in the legend only while shown)
-        self._plain_in_legend = False
+        self._plain_legend = ""  #: the plain point's legend entry ("": not in the legend)
         observe(session.rd_changed, self.refresh, scheduler)
         self.refresh()
 
@@ -160,7 +160,7 @@ class RDPanel(QWidget):
         """(bpp, quality) of the plain encoder and of the LOF result, in that order; empty
         without an LOF result (or with a quality the point does not have)."""
         result = self.session.result
-        plain = getattr(result, "plain", None)
+        plain = getattr(result, "reference", None)
         if plain is None or result.point is None:
             return [], []
         pairs = [(p.bpp, p.metric(self.metric())) for p in (plain.point, result.point)]
@@ -208,12 +208,19 @@ class RDPanel(QWidget):
             self.plain_item.setData(move_x[:1], move_y[:1])
         else:
             self.plain_item.clear()
-        if bool(move_x) != self._plain_in_legend:
-            if move_x:
-                self.legend.addItem(self.plain_item, PLAIN_LEGEND)
-            else:
+        reference = getattr(self.session.result, "reference", None)
+        if not move_x:
+            legend = ""
+        elif reference.is_plain:
+            legend = PLAIN_LEGEND
+        else:
+            legend = f"{reference.label} (same λ)"
+        if legend != self._plain_legend:  # shown, hidden or renamed
+            if self._plain_legend:
                 self.legend.removeItem(self.plain_item)
-            self._plain_in_legend = bool(move_x)
+            if legend:
+                self.legend.addItem(self.plain_item, legend)
+            self._plain_legend = legend
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
         self._show_bd_rates()

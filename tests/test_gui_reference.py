@@ -1,0 +1,163 @@
+"""A .msp set as the reference of the result (File ▸ Set a reference .msp): another coding
+of the same image, model and λ, compared element by element in place of the plain encoding
+(tiny random model, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
+from test_gui_lof_change import LAM, PROFILES, lof_encode, shown_values  # noqa: E402
+
+from mspviewer.codec import decode_bytes  # noqa: E402
+from mspviewer.codec.latent_change import bits_change, compare_codings  # noqa: E402
+from mspviewer.gui import jobs, latent_data  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def quick_profiles(tmp_path, monkeypatch):
+    from mspviewer.codec.profiles import PROFILES_ENV
+
+    (tmp_path / "profiles.json").write_text(json.dumps(PROFILES))
+    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    window = make_window(qtbot, tiny_model, tmp_path)
+    write_png(tmp_path / "picture.png", 48, 64, seed=5)
+    assert window.open_path(tmp_path / "picture.png")
+    return window
+
+
+def set_reference(qtbot, window, path):
+    task = window.set_reference(path)
+    assert task is not None, window.errors
+    wait_idle(qtbot, window)
+    return window.session.result.reference
+
+
+def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, tiny_model,
+                                                                 tmp_path):
+    """An LOF result set against another LOF build's stream (here: the plain encoder's
+    file, written by the command line's way of encoding): every panel compares with it."""
+    from mspviewer.codec.api import PLAIN_PROFILE, encode_image
+
+    image = window.session.image.pixels
+    other = encode_image(tiny_model, image, LAM, PLAIN_PROFILE)
+    path = tmp_path / "other-build.msp"
+    path.write_bytes(other.bitstream)
+    result = lof_encode(qtbot, window)
+    assert result.reference.is_plain
+
+    reference = set_reference(qtbot, window, path)
+    assert window.session.result is result and result.reference is reference
+    assert not reference.is_plain and reference.path == str(path)
+    assert reference.label == "reference other-build.msp"
+    assert reference.bitstream == other.bitstream
+    decoded = decode_bytes(tiny_model, other.bitstream)
+    assert np.array_equal(reference.decoded, decoded.pixels)
+    # the change, computed here from the two streams' own records
+    expected = compare_codings(result.analysis, decoded.analysis)
+    assert reference.change == expected
+    assert "symbols differ" in window.messages.text()
+
+    metrics = window.metrics
+    row = metrics.table.verticalHeaderItem(metrics._rows["lof_change"])
+    assert row.text() == "vs reference"
+    assert metrics.value("lof_change").startswith(f"{expected.file_change_percent:+.2f} % file")
+    assert "The reference stream" in metrics.table.item(metrics._rows["lof_change"], 0).toolTip()
+
+    compare = window.compare
+    index = compare.classic_box.findData(jobs.PLAIN_PANE)
+    assert compare.classic_box.itemText(index) == "reference other-build.msp (same λ)"
+    compare.set_classic_codec(jobs.PLAIN_PANE)
+    wait_idle(qtbot, window)
+    assert np.array_equal(compare.classic.rgb.image, decoded.pixels)
+    assert metrics.table.horizontalHeaderItem(1).text() == "Reference"
+
+    latents = window.latents
+    latents.set_quantity("lof_bits")
+    assert latents.quantity_box.currentText() == "Δbits vs reference"
+    wait_idle(qtbot, window)
+    assert latents.caption.text().startswith("Δbits vs reference")
+    per_position = bits_change(result.analysis, decoded.analysis).sum(axis=0)
+    assert shown_values(latents).sum() == pytest.approx(float(per_position.sum()), rel=1e-4)
+
+    info = window.inspect_pixel(10, 10)
+    assert info is not None
+    inspector = window.inspector
+    assert inspector.table.verticalHeaderItem(
+        inspector._rows["without_lof"]).text() == "In the reference"
+    text = inspector.value_text("without_lof")
+    assert text.endswith("(unchanged)") or "→ result: Δŷ" in text
+
+    document = window.metrics_document()
+    assert document["msp"]["reference"]["path"] == str(path)
+    assert "without_lof" not in document["msp"]
+    assert document["msp"]["reference"]["file_bytes"] == len(other.bitstream)
+
+    # a new encode brings back its own plain encoding, and the labels with it
+    result = lof_encode(qtbot, window)
+    assert result.reference.is_plain
+    assert row.text() == "LOF vs plain"
+    assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
+    assert latents.quantity_box.currentText() == latent_data.QUANTITIES["lof_bits"][0]
+
+
+def test_references_that_cannot_be_compared_are_refused(qtbot, window, tiny_model, tmp_path):
+    from mspviewer.codec.api import PLAIN_PROFILE, encode_image
+
+    assert window.set_reference(tmp_path / "none.msp") is None  # no result yet
+    assert window.errors[-1].startswith("Set a reference after an encode")
+    image = window.session.image.pixels
+    result = encode(qtbot, window, lam=LAM)
+    cases = {
+        "other-lambda.msp": (encode_image(tiny_model, image, 0.02, PLAIN_PROFILE).bitstream,
+                             "they differ in λ"),
+        "other-size.msp": (encode_image(tiny_model, image[:32], LAM, PLAIN_PROFILE).bitstream,
+                           "they differ in image size (64×32 in other-size.msp, 64×48 in "
+                           "the result)"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        window.set_reference(tmp_path / name)
+        wait_idle(qtbot, window)
+        assert window.errors[-1].startswith("Cannot set the reference: " + name), name
+        assert message in window.errors[-1]
+        assert window.session.result is result and result.reference is None
+    (tmp_path / "cut.msp").write_bytes(result.bitstream[:20])  # refused at the header
+    assert window.set_reference(tmp_path / "cut.msp") is None
+    assert "cut.msp" in window.errors[-1] or "truncated" in window.errors[-1]
+    assert result.reference is None
+
+
+def test_a_stream_without_its_source_compares_latents_not_quality(qtbot, tiny_model,
+                                                                  tmp_path):
+    """A .msp opened with no image: the reference has no PSNR, but sizes and latents."""
+    from conftest import smooth_image
+    from mspviewer.codec.api import PLAIN_PROFILE, encode_image
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    pixels = smooth_image(48, 64, seed=2)
+    first = encode_image(tiny_model, pixels, LAM, PLAIN_PROFILE)
+    second = encode_image(tiny_model, np.ascontiguousarray(pixels[:, ::-1]), LAM, PLAIN_PROFILE)
+    (tmp_path / "a.msp").write_bytes(first.bitstream)
+    (tmp_path / "b.msp").write_bytes(second.bitstream)
+    assert window.open_path(tmp_path / "a.msp")
+    wait_idle(qtbot, window)
+    assert window.session.result.original is None
+    reference = set_reference(qtbot, window, tmp_path / "b.msp")
+    assert reference.point.psnr_rgb is None and reference.difference is None
+    assert reference.point.num_bytes == len(second.bitstream)
+    change = reference.change
+    assert change.file_bytes == len(first.bitstream)
+    assert change.file_bytes_reference == len(second.bitstream)
+    assert change.symbols_changed > 0  # another image: most symbols differ
+    assert " dB" not in window.metrics.value("lof_change")
+    assert window.rd.lof_move_data() == ([], [])
