@@ -164,7 +164,8 @@ PANEL_HELP: dict[str, str] = {
         "exact cost J = bpp + λ·255²·MSE, decoder and probability model frozen, keeping the "
         "best latent seen (max adds a greedy search). No extra bits, same decoder; the plot "
         "shows J, bpp and PSNR per iteration. The metrics row 'LOF vs plain' sets the result "
-        "against the plain encoder at the same λ."),
+        "against the plain encoder at the same λ (File ▸ Set a reference .msp: against "
+        "another coding)."),
     "rd": (
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
         "swept over their quality settings. Up and to the left is better; the horizontal gap "
