@@ -44,16 +44,21 @@ def set_reference(qtbot, window, path):
 
 def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, tiny_model,
                                                                  tmp_path):
-    """An LOF result set against another LOF build's stream (here: the plain encoder's
-    file, written by the command line's way of encoding): every panel compares with it."""
-    from mspviewer.codec.api import PLAIN_PROFILE, encode_image
+    """An LOF result set against another encoder's stream (three LOF steps where the
+    result took six): every panel compares with that file, not the plain encoding."""
+    from mspviewer.codec.api import encode_image
+    from mspviewer.codec.profiles import Profile
 
     image = window.session.image.pixels
-    other = encode_image(tiny_model, image, LAM, PLAIN_PROFILE)
+    other_build = Profile("other-build", "three large Adam steps", lof_iterations=3,
+                          learning_rate=0.4, lr_schedule="constant")
+    other = encode_image(tiny_model, image, LAM, other_build)
     path = tmp_path / "other-build.msp"
     path.write_bytes(other.bitstream)
     result = lof_encode(qtbot, window)
-    assert result.reference.is_plain
+    plain = result.reference
+    assert plain.is_plain and plain.bitstream != other.bitstream  # three codings, all distinct
+    assert result.bitstream != other.bitstream
 
     reference = set_reference(qtbot, window, path)
     assert window.session.result is result and result.reference is reference
@@ -64,7 +69,7 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert np.array_equal(reference.decoded, decoded.pixels)
     # the change, computed here from the two streams' own records
     expected = compare_codings(result.analysis, decoded.analysis)
-    assert reference.change == expected
+    assert reference.change == expected and expected != plain.change
     assert "symbols differ" in window.messages.text()
 
     metrics = window.metrics
@@ -88,6 +93,8 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert latents.caption.text().startswith("Δbits vs reference")
     per_position = bits_change(result.analysis, decoded.analysis).sum(axis=0)
     assert shown_values(latents).sum() == pytest.approx(float(per_position.sum()), rel=1e-4)
+    against_plain = float(bits_change(result.analysis, plain.analysis).sum())
+    assert shown_values(latents).sum() != pytest.approx(against_plain, rel=1e-4)
 
     info = window.inspect_pixel(10, 10)
     assert info is not None
@@ -95,12 +102,18 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert inspector.table.verticalHeaderItem(
         inspector._rows["without_lof"]).text() == "In the reference"
     text = inspector.value_text("without_lof")
+    element = (info.channel, info.row, info.col)
+    assert text.startswith(f"ŷ {float(decoded.analysis.y_hat[element]):.4g}, symbol "
+                           f"{int(decoded.analysis.symbols[element])}")
     assert text.endswith("(unchanged)") or "→ result: Δŷ" in text
 
     document = window.metrics_document()
     assert document["msp"]["reference"]["path"] == str(path)
     assert "without_lof" not in document["msp"]
     assert document["msp"]["reference"]["file_bytes"] == len(other.bitstream)
+
+    # the blind test's classic codec and the result itself were left alone
+    assert window.session.result is result and len(window.session.learned_points) == 1
 
     # a new encode brings back its own plain encoding, and the labels with it
     result = lof_encode(qtbot, window)
@@ -161,3 +174,22 @@ def test_a_stream_without_its_source_compares_latents_not_quality(qtbot, tiny_mo
     assert change.symbols_changed > 0  # another image: most symbols differ
     assert " dB" not in window.metrics.value("lof_change")
     assert window.rd.lof_move_data() == ([], [])
+
+
+def test_a_reference_waits_behind_an_image_being_read_and_is_dropped_by_it(
+        qtbot, window, tmp_path):
+    """Set while a large image is read on the file thread, the reference queues behind it
+    (the image is not cancelled) and, the result it was for being gone with the new image,
+    is dropped without an error."""
+    result = encode(qtbot, window, lam=LAM)
+    path = tmp_path / "result.msp"
+    path.write_bytes(result.bitstream)
+    write_png(tmp_path / "large.png", 96, 128, seed=8)
+    window.sync_open_pixels = 100  # read anything larger on the file thread
+    errors = len(window.errors)
+    assert window.open_image(tmp_path / "large.png")
+    assert window.set_reference(path) is not None  # for the result still shown
+    wait_idle(qtbot, window)
+    assert window.session.image.path == tmp_path / "large.png"  # the image arrived
+    assert window.session.result is None and len(window.errors) == errors
+    assert "set against" not in window.messages.text()

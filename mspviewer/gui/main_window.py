@@ -390,8 +390,9 @@ class MainWindow(TeachingActions, QMainWindow):
     def set_reference(self, path) -> Task | None:
         """Set the result against another coding of the same image (same model, λ and
         size: another encoder, another build) instead of its plain encoding: Δŷ and Δbits,
-        the third pane, the metrics row and the inspector then compare with that file. Read
-        and decoded on the file thread; None, with a message, when it cannot start."""
+        the third pane, the metrics row and the inspector then compare with that file. Its
+        header is checked here, the decoding runs on the file thread; None, with a message,
+        when it cannot start."""
         result = self.session.result
         if result is None:
             self.show_error("Set a reference after an encode (or with a .msp open): it is set "
@@ -406,7 +407,8 @@ class MainWindow(TeachingActions, QMainWindow):
                     lambda token: jobs.reference_task(model, data, path, result, device,
                                                       token),
                     context={"result": result, "path": path})
-        self.file_runner.submit(task)
+        # queued behind an image or a stream being read, never in their place
+        self.file_runner.submit(task, replace=False)
         self.statusBar().showMessage(f"decoding the reference {path.name}…")
         return task
 
@@ -612,7 +614,11 @@ class MainWindow(TeachingActions, QMainWindow):
         model, pixels, device = self.session.model, image.pixels, self.controls.device()
         lambdas = tuple(model.config.rate.lambdas)
         # the profile and LOF limit of the encode controls: the ladder of any encoder
-        profile = self.controls.request().resolved_profile()
+        try:
+            profile = self.controls.request().resolved_profile()
+        except MSPViewerError as error:  # e.g. a profiles file changed since the start
+            self.show_error(f"λ ladder: {error}")
+            return None
         curve = curve_profile(profile.name,
                               profile.time_budget_s if profile.uses_lof else None)
         task = Task("ladder", "λ ladder",
@@ -753,16 +759,22 @@ class MainWindow(TeachingActions, QMainWindow):
         elif task.kind == "ladder":
             self.lof.progress.setRange(0, 1)
             self.lof.progress.setValue(1)
-            self.lof.progress.setFormat("λ ladder done")
+            self.lof.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
         elif task.kind == "check":
             self._on_check_finished(task, result)
         elif task.kind == "same-bpp":
             if result is not None and (task.context or {}).get("result") is self.session.result:
                 self.session.set_classic(result)
         elif task.kind == "reference":
-            if result is not None and task.context["result"] is self.session.result:
+            if result is None:
+                pass
+            elif task.context["result"] is not self.session.result:
+                self.statusBar().showMessage(f"reference {task.context['path'].name} not set: "
+                                             "the result it was for was replaced", 8000)
+            else:
                 self.session.set_reference(result)
-                self._start_same_bpp()  # the third pane, if it shows the reference
+                if self.compare.classic_box.currentData() == jobs.PLAIN_PANE:
+                    self.session.set_classic(result.as_pane())  # the third pane shows it
                 self.show_message(f"The result is now set against {result.label}: "
                                   f"{result.change.symbols_changed:,} of "
                                   f"{result.change.elements:,} symbols differ", "info")

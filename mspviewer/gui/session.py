@@ -89,6 +89,8 @@ class Session(QObject):
     classic_changed = Signal()
     rd_changed = Signal()
     check_changed = Signal()  #: the fresh-process bit-exact check of the result finished
+    #: the result is set against another coding (its pixels and stream are unchanged)
+    reference_changed = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -151,7 +153,9 @@ class Session(QObject):
         """Set the current result against ``reference`` (a ReferenceCoding) instead of what
         it had: the heatmaps of Δŷ and Δbits, the third pane and the metrics follow."""
         self.result.reference = reference
-        self.result_changed.emit()
+        # not result_changed: the result itself is the same (a blind round, a replay, the
+        # classic codec at its size all stay)
+        self.reference_changed.emit()
         self.rd_changed.emit()
 
     def set_fresh_check(self, report) -> None:

@@ -189,7 +189,8 @@ class CompareView(QWidget):
                       self.flicker_view.scene()):
             scene.sigMouseMoved.connect(self._on_mouse_moved)
             scene.sigMouseClicked.connect(self._on_mouse_clicked)
-        for signal in (session.image_changed, session.result_changed, session.classic_changed):
+        for signal in (session.image_changed, session.result_changed, session.reference_changed,
+                       session.classic_changed):
             observe(signal, self.refresh, scheduler)
         self._layout_side()
         self.refresh()

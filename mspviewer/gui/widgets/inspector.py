@@ -290,7 +290,8 @@ class InspectorPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
-        observe(session.result_changed, self._on_result_changed, scheduler)
+        for signal in (session.result_changed, session.reference_changed):
+            observe(signal, self._on_result_changed, scheduler)
         self._on_result_changed()
 
     def resizeEvent(self, event) -> None:

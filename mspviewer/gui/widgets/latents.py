@@ -71,7 +71,8 @@ class LatentView(QWidget):
         layout.addWidget(self.readout)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        observe(session.result_changed, self.refresh, scheduler)
+        for signal in (session.result_changed, session.reference_changed):
+            observe(signal, self.refresh, scheduler)
         session.model_changed.connect(self._prepare)
         self.refresh()
 

@@ -47,7 +47,8 @@ class MetricsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         self._rows = {key: index for index, (key, _) in enumerate(ROWS)}
-        for signal in (session.result_changed, session.classic_changed, session.image_changed,
+        for signal in (session.result_changed, session.reference_changed,
+                       session.classic_changed, session.image_changed,
                        session.check_changed):
             observe(signal, self.refresh, scheduler)
         self.refresh()

@@ -296,7 +296,12 @@ class RDPanel(QWidget):
 
     def _show_bd_rates(self) -> None:
         curves = self.learned_curves()
-        if not curves:
+        measured = [lp for lp in self.session.learned_points if lp.profile]
+        if measured and not any(_plottable(lp.point.metric(self.metric())) for lp in measured):
+            self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[self.metric()]} "
+                                  "(MS-SSIM needs an image of at least 161×161 pixels)")
+            self.bd_label.setToolTip("")
+        elif not curves:
             self.bd_label.setText(f"BD-rate: needs {MIN_BD_POINTS} or more MSP points of one "
                                   "profile (MSP λ ladder)")
             self.bd_label.setToolTip("")
