@@ -115,6 +115,19 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     # the blind test's classic codec and the result itself were left alone
     assert window.session.result is result and len(window.session.learned_points) == 1
 
+    # back to the plain encoding: the very one the LOF encode made, labels and pane with it
+    assert result.set_aside is plain
+    assert window.restore_plain_reference()
+    wait_idle(qtbot, window)  # (the panels refresh on the next turn of the event loop)
+    assert result.reference is plain and result.set_aside is None
+    assert row.text() == "LOF vs plain"
+    assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
+    assert np.array_equal(compare.classic.rgb.image, plain.decoded)
+    assert metrics.table.horizontalHeaderItem(1).text() == "No LOF"
+    assert not window.restore_plain_reference() and "No plain encoding" in \
+        window.messages.text()
+    set_reference(qtbot, window, path)  # and forth again, for the next check
+
     # a new encode brings back its own plain encoding, and the labels with it
     result = lof_encode(qtbot, window)
     assert result.reference.is_plain

@@ -224,6 +224,8 @@ class EncodeOutcome:
     #: what the result is set against: after LOF, the same λ without it; or a .msp set as the
     #: reference (File ▸ Set a reference .msp)
     reference: ReferenceCoding | None = None
+    #: the plain encoding while a .msp is set as the reference (to go back to it)
+    set_aside: ReferenceCoding | None = None
     time_budget_s: float | None = None  #: the LOF time limit it ran under (None: none)
 
     @property

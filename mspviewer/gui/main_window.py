@@ -257,6 +257,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self._action(menu, "Load &model…", self.load_model_dialog)
         self._action(menu, "Set a r&eference .msp (compare the result with it)…",
                      self.reference_dialog)
+        self._action(menu, "Compare with the plain encoding a&gain", self.restore_plain_reference)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
         exports = (
@@ -411,6 +412,19 @@ class MainWindow(TeachingActions, QMainWindow):
         self.file_runner.submit(task, replace=False)
         self.statusBar().showMessage(f"decoding the reference {path.name}…")
         return task
+
+    def restore_plain_reference(self) -> bool:
+        """Set the result against its own plain encoding again, after a .msp reference."""
+        result = self.session.result
+        plain = getattr(result, "set_aside", None)
+        if plain is None:
+            self.show_message("No plain encoding to go back to: the result has no .msp "
+                              "reference set in its place", "info")
+            return False
+        self.session.set_reference(plain)
+        if self.compare.classic_box.currentData() == jobs.PLAIN_PANE:
+            self.session.set_classic(plain.as_pane())
+        return True
 
     def crop_image(self, x: int, y: int, width: int, height: int,
                    inside: bool = False) -> bool:

@@ -152,6 +152,11 @@ class Session(QObject):
     def set_reference(self, reference) -> None:
         """Set the current result against ``reference`` (a ReferenceCoding) instead of what
         it had: the heatmaps of Δŷ and Δbits, the third pane and the metrics follow."""
+        current = self.result.reference
+        if current is not None and current.is_plain:
+            self.result.set_aside = current  # the LOF result's own: kept to go back to
+        elif reference is not None and reference.is_plain:
+            self.result.set_aside = None
         self.result.reference = reference
         # not result_changed: the result itself is the same (a blind round, a replay, the
         # classic codec at its size all stay)
