@@ -187,3 +187,18 @@ def test_each_profile_has_a_line_through_its_front(window):
     rd.refresh()
     assert rd.learned_lines == {}
     assert "MSP fast" not in [label.text for _, label in rd.legend.items]
+
+
+def test_zoom_to_the_msp_points(window):
+    session, rd = window.session, window.rd
+    assert not rd.zoom_to_learned()  # nothing to zoom to
+    add_classic(session, "webp", "WebP", scale=4.0)  # up to 12.8 bpp
+    add_learned(session, "fast", rates=(0.3, 0.5, 0.9), scale=0.5)  # up to 0.45 bpp
+    rd.refresh()
+    assert rd.zoom_to_learned()
+    (x0, x1), (y0, y1) = rd.plot.getViewBox().viewRange()
+    assert x0 == pytest.approx(0.0, abs=1e-9) and x1 == pytest.approx(1.5 * 0.45, rel=1e-6)
+    # every quality shown there is in range: the learned ones and WebP's below 0.675 bpp
+    shown = [classic_point(b).psnr_rgb for b in (0.3, 0.5, 0.9)] + \
+        [classic_point(b).psnr_rgb for b in CLASSIC_BPP if 4 * b <= 0.675]
+    assert y0 < min(shown) and max(shown) < y1

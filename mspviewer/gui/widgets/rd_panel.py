@@ -32,6 +32,8 @@ CURVE_COLOURS = tuple(c for c in PALETTE
 PLAIN_LEGEND = "MSP without LOF (same λ)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
+#: "Zoom to MSP" shows rates up to this many times the highest MSP point's
+ZOOM_MARGIN = 1.5
 #: the fewest RD points (on the front) a curve needs for a BD-rate: two only make a line
 MIN_BD_POINTS = 3
 #: the learned curve of the plain encoder, which LOF curves are set against
@@ -75,10 +77,16 @@ class RDPanel(QWidget):
                                       "profile and add the points: a curve for the BD-rates "
                                       "(fast first; an LOF profile's is also set against it)")
         self.ladder_button.clicked.connect(self.ladder_requested)
+        self.zoom_button = QToolButton()
+        self.zoom_button.setText("Zoom to MSP")
+        self.zoom_button.setToolTip("Show the rates of the MSP points (the classic curves reach "
+                                    "far higher rates); the mouse wheel and A (auto) undo it")
+        self.zoom_button.clicked.connect(self.zoom_to_learned)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Quality:"))
         bar.addWidget(self.metric_box)
         bar.addStretch(1)
+        bar.addWidget(self.zoom_button)
         bar.addWidget(self.ladder_button)
         bar.addWidget(self.codec_button)
         self.plot = pg.PlotWidget()
@@ -253,6 +261,21 @@ class RDPanel(QWidget):
                 self.learned_lines[profile] = item
             else:
                 item.setData(xs, ys)
+
+    def zoom_to_learned(self) -> bool:
+        """Zoom to the MSP points' rates (and a margin), with every curve's qualities there;
+        False when there is no MSP point to zoom to."""
+        xs, ys = self.learned_data()
+        if not xs:
+            return False
+        high = ZOOM_MARGIN * max(xs)
+        values = list(ys)
+        for name in self.session.curves:
+            values += [y for x, y in zip(*self.curve_data(name)) if x <= high]
+        low_y, high_y = min(values), max(values)
+        pad = 0.05 * max(high_y - low_y, 1.0)
+        self.plot.setRange(xRange=(0.0, high), yRange=(low_y - pad, high_y + pad), padding=0)
+        return True
 
     # --- BD-rates -------------------------------------------------------------------------
     def _front_size(self, curve) -> int:
