@@ -324,7 +324,8 @@ class RDPanel(QWidget):
             self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[self.metric()]} "
                                   "(MS-SSIM needs an image of at least 161×161 pixels)")
             self.bd_label.setToolTip("")
-        elif not curves:
+            return
+        if not curves:
             self.bd_label.setText(f"BD-rate: needs {MIN_BD_POINTS} or more MSP points of one "
                                   "profile (MSP λ ladder)")
             self.bd_label.setToolTip("")
