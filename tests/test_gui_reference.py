@@ -4,35 +4,19 @@ of the same image, model and λ, compared element by element in place of the pla
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
-from test_gui_lof_change import LAM, PROFILES, lof_encode, shown_values  # noqa: E402
+# the same profiles and window as the plain-encoding tests (quick_profiles is autouse)
+from test_gui_lof_change import (LAM, lof_encode, quick_profiles, shown_values,  # noqa: E402,F401
+                                 window)
 
 from mspviewer.codec import decode_bytes  # noqa: E402
 from mspviewer.codec.latent_change import bits_change, compare_codings  # noqa: E402
 from mspviewer.gui import jobs, latent_data  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def quick_profiles(tmp_path, monkeypatch):
-    from mspviewer.codec.profiles import PROFILES_ENV
-
-    (tmp_path / "profiles.json").write_text(json.dumps(PROFILES))
-    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
-
-
-@pytest.fixture
-def window(qtbot, tiny_model, tmp_path):
-    window = make_window(qtbot, tiny_model, tmp_path)
-    write_png(tmp_path / "picture.png", 48, 64, seed=5)
-    assert window.open_path(tmp_path / "picture.png")
-    return window
 
 
 def set_reference(qtbot, window, path):

@@ -14,7 +14,8 @@ import numpy as np
 from mspviewer import metrics
 from mspviewer.cli.common import add_model_arguments, model_from_args
 from mspviewer.codec import bitstream, decode_bytes
-from mspviewer.codec.latent_change import compare_codings
+from mspviewer.codec.latent_change import (compare_codings, identity_differences,
+                                           stream_identity)
 from mspviewer.errors import MSPViewerError
 
 
@@ -33,13 +34,8 @@ def _check_headers(reference, other) -> None:
     """Refuse, before decoding, two streams that are not codings of one image size by one
     model at one λ (what an element-by-element comparison needs)."""
     problems = [f"{what} ({a} in the reference, {b} in the other)"
-                for what, a, b in (
-                    ("model", reference.model_id.hex(), other.model_id.hex()),
-                    ("λ", f"{reference.lam:g}", f"{other.lam:g}"),
-                    ("image size", f"{reference.width}×{reference.height}",
-                     f"{other.width}×{other.height}"),
-                    ("latent channels", reference.latent_channels, other.latent_channels))
-                if a != b]
+                for what, a, b in identity_differences(stream_identity(reference),
+                                                       stream_identity(other))]
     if problems:
         raise MSPViewerError("the two codings cannot be compared element by element: they "
                              "differ in " + ", ".join(problems))

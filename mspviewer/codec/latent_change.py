@@ -81,6 +81,27 @@ class CodingChange:
                 "scales": [s.to_dict() for s in self.scales]}
 
 
+def stream_identity(header) -> dict[str, str]:
+    """What two streams must share to be compared element by element, from a header
+    (:func:`mspviewer.codec.bitstream.parse`): checked before any decoding."""
+    return {"model": header.model_id.hex(), "λ": f"{header.lam:g}",
+            "image size": f"{header.width}×{header.height}",
+            "latent channels": str(header.latent_channels)}
+
+
+def record_identity(record: AnalysisRecord) -> dict[str, str]:
+    """The same, for a coding already decoded (or encoded)."""
+    height, width = record.image_size
+    return {"model": record.model_id, "λ": f"{record.lam:g}",
+            "image size": f"{width}×{height}", "latent channels": str(record.y_hat.shape[0])}
+
+
+def identity_differences(first: dict[str, str], second: dict[str, str]
+                         ) -> list[tuple[str, str, str]]:
+    """(what, first's, second's) for every item of two identities that differs."""
+    return [(what, first[what], second[what]) for what in first if first[what] != second[what]]
+
+
 def check_comparable(record: AnalysisRecord, reference: AnalysisRecord) -> None:
     """Refuse two records that are not codings of one image by one model at one λ."""
     problems = []

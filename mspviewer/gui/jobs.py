@@ -523,19 +523,17 @@ def reference_task(model, data: bytes, path, result, device: str, cancel: Cancel
     image of the same size with the same model at the same λ; then decoded and set against
     the result element by element (and against the original, where it is known)."""
     from mspviewer.codec import api, bitstream
-    from mspviewer.codec.latent_change import check_comparable, compare_codings
+    from mspviewer.codec.latent_change import (check_comparable, compare_codings,
+                                               identity_differences, record_identity,
+                                               stream_identity)
     from mspviewer.rd import RDPoint
 
     name = Path(path).name
     header, _ = bitstream.parse(data)
     analysis = result.analysis
     problems = [f"{what} ({theirs} in {name}, {ours} in the result)"
-                for what, theirs, ours in (
-                    ("model", header.model_id.hex(), analysis.model_id),
-                    ("λ", f"{header.lam:g}", f"{analysis.lam:g}"),
-                    ("image size", f"{header.width}×{header.height}",
-                     f"{analysis.image_size[1]}×{analysis.image_size[0]}"))
-                if theirs != ours]
+                for what, theirs, ours in identity_differences(stream_identity(header),
+                                                               record_identity(analysis))]
     if problems:
         raise MSPViewerError(f"{name} cannot be set against this result element by element: "
                              "they differ in " + ", ".join(problems))
