@@ -25,7 +25,8 @@ module is the one place where other images become that, by these rules:
   which Pillow also truncates (and scrambles when uncompressed and stored plane by plane),
   are read by tifffile; with a compression tifffile lacks (LZW, JPEG) Pillow's 8 bits are
   kept and noted.
-  Mode ``I`` (32-bit integer) is clipped to 0..65535 and read as 16-bit. Mode ``F``
+  Mode ``I`` (32-bit integer) is clipped to 0..65535 and read as 16-bit, except signed
+  16-bit samples (TIFF), which are shifted from −32768..32767 to 0..65535. Mode ``F``
   (32-bit float) is taken to be in [0, 1] if its maximum is <= 1 and in [0, 255]
   otherwise (judged on the finite samples); NaN becomes 0, ±inf the ends of the range, and
   values are clipped to the range.
@@ -95,6 +96,7 @@ _CONVERTED_BY_PILLOW: dict[str, tuple[str, str]] = {
 }
 
 _GREY_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_SIGNED_16BIT_OFFSET = 32768  # -32768 -> 0, 32767 -> 65535
 
 # Pillow's rawmodes for PNGs with 16 bits per sample and colour or alpha; for these Pillow
 # keeps only the high byte of each sample. Maps to the rawmode that reads the low bytes.
@@ -438,6 +440,11 @@ def _read_8bit_or_16bit(image: Image.Image, colour_key: bool = True) -> _Samples
         grey = np.asarray(image).astype(np.uint8) * np.uint8(_MAX_8BIT)
         samples = _samples(grey, _MAX_8BIT, "1-bit black and white expanded to 8 bits")
         return _with_colour_key(samples, image, _MAX_8BIT if colour_key else 0)
+    if mode == "I" and _is_signed_16bit(image):
+        # Clipping at 0 would drop half the range: shift it instead, keeping every level.
+        grey = (np.asarray(image).astype(np.int32) + _SIGNED_16BIT_OFFSET).astype(np.uint16)
+        return _samples(grey, _MAX_16BIT, "signed 16-bit samples mapped linearly from "
+                                          "−32768..32767 to 0..65535")
     if mode == "I":
         grey = np.clip(np.asarray(image), 0, _MAX_16BIT).astype(np.uint16)
         return _samples(grey, _MAX_16BIT, "32-bit integer samples clipped to 0..65535")
@@ -448,6 +455,16 @@ def _read_8bit_or_16bit(image: Image.Image, colour_key: bool = True) -> _Samples
         return _samples(np.asarray(image.convert(target)), _MAX_8BIT, "palette expanded")
     target, note = _CONVERTED_BY_PILLOW.get(mode, _pillow_fallback(image))
     return _samples(np.asarray(image.convert(target)), _MAX_8BIT, note)
+
+
+def _is_signed_16bit(image: Image.Image) -> bool:
+    """Whether Pillow reads ``image`` (mode ``I``, undecoded) from signed 16-bit samples,
+    as it does for TIFFs with SampleFormat 2 and 16 bits per sample (rawmodes ``I;16S``,
+    ``I;16BS``: any byte order)."""
+    tiles = getattr(image, "tile", ())  # (an Image made in memory has none)
+    rawmodes = {tile[3][0] if isinstance(tile[3], tuple) else tile[3] for tile in tiles}
+    return bool(rawmodes) and all(str(raw).startswith("I;16") and str(raw).endswith("S")
+                                  for raw in rawmodes)
 
 
 def _pillow_fallback(image: Image.Image) -> tuple[str, str]:

@@ -543,6 +543,22 @@ def test_32bit_integer_and_big_endian_16bit_grey():
     assert load_image(big_endian).pixels[0, 0, 0] == 4
 
 
+@pytest.mark.parametrize("byteorder, compression", [("<", None), (">", None), ("<", "zlib")])
+def test_signed_16bit_tiff_keeps_its_whole_range(tmp_path, byteorder, compression):
+    """Pillow reads SampleFormat 2 as mode I: clipping at 0 would turn every negative sample
+    black and leave the image at most half bright. −32768..32767 is shifted to 0..65535."""
+    import tifffile
+
+    values = np.array([[-32768, -1, 0, 1, 32767]], dtype=np.int16)
+    path = tmp_path / "signed.tif"
+    tifffile.imwrite(path, values, byteorder=byteorder, compression=compression)
+    loaded = load_image(path)
+    expected = np.rint((values[0].astype(np.float64) + 32768) * 255 / 65535)
+    assert list(loaded.pixels[0, :, 0]) == list(expected) == [0, 127, 128, 128, 255]
+    assert any("signed 16-bit" in note for note in loaded.notes)
+    assert not any("clipped" in note for note in loaded.notes)
+
+
 # --- alpha -------------------------------------------------------------------------------
 
 
