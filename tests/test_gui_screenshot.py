@@ -206,6 +206,10 @@ def test_screenshot_with_ladders_of_named_profiles(tiny_model, tmp_path):
                        "fast,nope"], tmp_path)
     assert done.returncode == 2 and "unknown profile 'nope'" in done.stderr
     assert "fast, quick, balanced, max" in done.stderr and "Traceback" not in done.stderr
+    # the image after a bare --ladder becomes its value: said so, not "unknown profile"
+    done = run_viewer(["--screenshot", str(out), "--ladder", str(image)], tmp_path)
+    assert done.returncode == 2 and "--ladder takes profile names" in done.stderr
+    assert "small.png" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_screenshot_waits_for_an_image_read_on_the_file_thread(tiny_model, tmp_path):

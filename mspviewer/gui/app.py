@@ -264,9 +264,13 @@ def _apply_options(window, args) -> None:
     if args.profile:
         window.controls.set_profile(args.profile)
     if args.ladder:  # unknown names refused (with the list) before any work
-        from mspviewer.codec.profiles import get_profile
+        from mspviewer.codec.profiles import get_profile, load_profiles
 
         for name in filter(None, args.ladder.split(",")):
+            if name not in load_profiles() and os.path.exists(name):
+                # nargs="?" took the positional image path as the option's value
+                raise ValueError(f"--ladder takes profile names, not the file {name!r}: "
+                                 f"put the image before --ladder or give it with --image")
             get_profile(name)
     if args.lam is not None:
         low, high = window.session.model.config.lambda_range
