@@ -182,6 +182,35 @@ def test_changed_settings_are_reported(image_folder, tmp_path, capsys):
     assert "learning_rate: 0.0001 → 5e-05" in capsys.readouterr().err
 
 
+def test_resume_takes_the_runs_settings_unless_given_again(image_folder, tmp_path, capsys):
+    """`train --resume` with only --steps continues the run as it was set up (its learning
+    rate, crops, drops, λ ladder), not with the command line's defaults; an option given
+    again still changes its setting, and says so."""
+    from mspviewer.cli import main
+    from mspviewer.train.checkpoint import read_checkpoint
+
+    run_dir = tmp_path / "run"
+    common = [str(image_folder), "--run-dir", str(run_dir), "--no-progress",
+              "--precision", "fp32", "--checkpoint-minutes", "60"]
+    assert main(["train", *common, "--preset", "tiny", "--steps", "2", "--batch-size", "1",
+                 "--crop", "0:48,3:32", "--lr", "3e-4", "--warmup", "1", "--lr-drop", "3",
+                 "--seed", "7", "--ema-decay", "0.5", "--lambdas", "0.004", "0.02"]) == 0
+    first = read_checkpoint(run_dir / "checkpoint.pt")["settings"]
+    capsys.readouterr()
+    assert main(["train", *common, "--resume", "--steps", "3"]) == 0
+    resumed = read_checkpoint(run_dir / "checkpoint.pt")
+    assert resumed["step"] == 3
+    assert "changed settings" not in capsys.readouterr().err
+    assert {**first, "steps": 3} == resumed["settings"]
+    assert resumed["settings"]["learning_rate"] == 3e-4
+    assert list(resumed["settings"]["model_config"]["rate"]["lambdas"]) == [0.004, 0.02]
+
+    assert main(["train", *common, "--resume", "--steps", "4", "--lr", "1e-4"]) == 0
+    assert "learning_rate: 0.0003 → 0.0001" in capsys.readouterr().err
+    settings = read_checkpoint(run_dir / "checkpoint.pt")["settings"]
+    assert settings["learning_rate"] == 1e-4 and settings["seed"] == 7
+
+
 def test_auto_precision_follows_the_hardware(monkeypatch):
     from mspviewer.train import loop
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
@@ -42,36 +43,58 @@ def _ema_decay(text: str) -> float:
     return value
 
 
+# The run's own options: a new run's defaults; a resumed run takes the checkpoint's unless
+# they are given again, so that retyping the command with one option forgotten cannot
+# quietly halve the learning rate or shrink the crops. (Option name -> TrainSettings field.)
+RUN_DEFAULTS = {"steps": 100_000, "batch_size": 8, "crop": ((0, 128),), "lr": 1e-4,
+                "warmup": 500, "lr_drop": [], "seed": 0, "ema_decay": 0.999}
+_SETTING_OF_OPTION = {"steps": "steps", "batch_size": "batch_size", "crop": "crop_schedule",
+                      "lr": "learning_rate", "warmup": "warmup_steps", "lr_drop": "lr_drops",
+                      "seed": "seed", "ema_decay": "ema_decay"}
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train the variable-rate MSP model")
+    parser = subparsers.add_parser(
+        "train", help="train the variable-rate MSP model",
+        description="Train the variable-rate MSP model. With --resume, the run's own settings "
+                    "(steps, batch, crops, learning rate, warm-up, drops, seed, weight "
+                    "average, model) come from its checkpoint unless given again; the "
+                    "machine's (device, precision, checkpoint interval) do not.")
     parser.add_argument("data", help="folder of training images")
     parser.add_argument("--run-dir", default="runs/msp-default",
-                        help="run folder (checkpoints, log)")
-    parser.add_argument("--steps", type=integer_type(1), default=100_000,
-                        help="total steps to reach")
-    parser.add_argument("--batch-size", type=integer_type(1), default=8)
-    parser.add_argument("--crop", type=_crop_schedule, default=((0, 128),),
-                        help='crop size, or a schedule "0:128,20000:256"')
-    parser.add_argument("--lr", type=positive_number, default=1e-4)
-    parser.add_argument("--warmup", type=integer_type(0), default=500,
-                        help="steps of linear learning-rate warm-up (0: none)")
-    parser.add_argument("--lr-drop", type=integer_type(1), action="append", default=[],
+                        help="run folder (checkpoints, log; default runs/msp-default)")
+    parser.add_argument("--steps", type=integer_type(1),
+                        help=f"total steps to reach (default {RUN_DEFAULTS['steps']:,})")
+    parser.add_argument("--batch-size", type=integer_type(1),
+                        help=f"crops per step (default {RUN_DEFAULTS['batch_size']})")
+    parser.add_argument("--crop", type=_crop_schedule,
+                        help='crop size, or a schedule "0:128,20000:256" (default 128)')
+    parser.add_argument("--lr", type=positive_number,
+                        help=f"Adam's learning rate (default {RUN_DEFAULTS['lr']:g})")
+    parser.add_argument("--warmup", type=integer_type(0),
+                        help="steps of linear learning-rate warm-up (0: none; default "
+                             f"{RUN_DEFAULTS['warmup']})")
+    parser.add_argument("--lr-drop", type=integer_type(1), action="append",
                         help="divide the learning rate by 10 after this step (repeatable)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                        help="auto: bf16 autocast where the hardware runs bf16 natively "
-                             "(CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=integer_type(0, SEED_LIMIT - 1), default=0)
-    parser.add_argument("--checkpoint-minutes", type=positive_number, default=5.0)
-    parser.add_argument("--ema-decay", type=_ema_decay, default=0.999,
+                        help="auto (default): bf16 autocast where the hardware runs bf16 "
+                             "natively (CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--seed", type=integer_type(0, SEED_LIMIT - 1),
+                        help="seed of the crops, flips and λ draws (default 0)")
+    parser.add_argument("--checkpoint-minutes", type=positive_number, default=5.0,
+                        help="minutes between checkpoints (default 5)")
+    parser.add_argument("--ema-decay", type=_ema_decay,
                         help="decay of the moving average of the weights that export-model "
-                             "ships (0: none)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    parser.add_argument("--preset", choices=("default", "tiny"), default="default",
-                        help="model size (tiny: for tests)")
+                             f"ships (0: none; default {RUN_DEFAULTS['ema_decay']})")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run's checkpoint, with its settings")
+    parser.add_argument("--preset", choices=("default", "tiny"),
+                        help="model size (default: default; tiny: for tests)")
     parser.add_argument("--lambdas", type=positive_number, nargs="+",
-                        default=list(DEFAULT_LAMBDAS))
-    parser.add_argument("--no-progress", action="store_true")
+                        help="the model's λ ladder (default: "
+                             + " ".join(f"{lam:g}" for lam in DEFAULT_LAMBDAS) + ")")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_train)
 
     export = subparsers.add_parser("export-model",
@@ -97,21 +120,46 @@ def run_train(args) -> dict:
     from mspviewer.train.loop import TrainSettings, Trainer
 
     list_images(args.data)  # a missing or empty folder is refused before anything starts
-    base = tiny_config() if args.preset == "tiny" else ModelConfig()
-    config = ModelConfig(transform=TransformConfig(**vars(base.transform)),
-                         msp=MSPConfig(**vars(base.msp)),
-                         rate=RateConfig(lambdas=tuple(sorted(args.lambdas))),
-                         coding=base.coding)
+    saved = _saved_settings(args.run_dir) if args.resume else {}
+
+    def option(name: str):
+        value = getattr(args, name)
+        if value is not None:
+            return value
+        return saved.get(_SETTING_OF_OPTION[name], RUN_DEFAULTS[name])
+
     settings = TrainSettings(
-        data=args.data, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size,
-        crop_schedule=args.crop, learning_rate=args.lr, warmup_steps=args.warmup,
-        lr_drops=tuple(args.lr_drop), precision=args.precision, seed=args.seed,
-        checkpoint_minutes=args.checkpoint_minutes, ema_decay=args.ema_decay, device=args.device,
-        model_config=config.to_dict())
+        data=args.data, run_dir=args.run_dir, steps=option("steps"),
+        batch_size=option("batch_size"), crop_schedule=option("crop"),
+        learning_rate=option("lr"), warmup_steps=option("warmup"),
+        lr_drops=tuple(option("lr_drop")), precision=args.precision, seed=option("seed"),
+        checkpoint_minutes=args.checkpoint_minutes, ema_decay=option("ema_decay"),
+        device=args.device, model_config=_model_config(args, saved))
     try:
         return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
     finally:
         end_distributed()
+
+
+def _saved_settings(run_dir: str) -> dict:
+    """The settings stored in the run's checkpoint ({} without one: the trainer then says
+    that --resume has nothing to continue)."""
+    from mspviewer.train.checkpoint import read_checkpoint
+    from mspviewer.train.loop import CHECKPOINT_NAME
+
+    path = Path(run_dir) / CHECKPOINT_NAME
+    return dict(read_checkpoint(path)["settings"]) if path.exists() else {}
+
+
+def _model_config(args, saved: dict) -> dict:
+    if args.preset is None and args.lambdas is None and "model_config" in saved:
+        return saved["model_config"]
+    base = tiny_config() if args.preset == "tiny" else ModelConfig()
+    lambdas = DEFAULT_LAMBDAS if args.lambdas is None else args.lambdas
+    return ModelConfig(transform=TransformConfig(**vars(base.transform)),
+                       msp=MSPConfig(**vars(base.msp)),
+                       rate=RateConfig(lambdas=tuple(sorted(lambdas))),
+                       coding=base.coding).to_dict()
 
 
 def run_export(args) -> dict:
