@@ -94,10 +94,17 @@ def load_anchors(names: Iterable[str]) -> dict[str, rd.RDCurve]:
     return curves
 
 
+def dataset_name(folder: Path) -> str:
+    """How reports name a folder of images: its name with a capital ("kodak" → "Kodak")."""
+    name = Path(folder).resolve().name or "images"
+    return name[:1].upper() + name[1:]
+
+
 def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str = "fast",
              classic: Iterable[str] = ("webp",), anchors: Iterable[str] = ("vtm",),
-             progress: bool = True) -> dict:
-    """The whole evaluation as a JSON-ready document (see ``mspviewer eval``).
+             progress: bool = True, dataset: str | None = None) -> dict:
+    """The whole evaluation as a JSON-ready document (see ``mspviewer eval``); ``dataset``
+    names the images in reports (default: their folder's name).
 
     Everything that can be checked is checked before the first encode (the profile, every
     λ against the model's range, every classic codec's name, every anchor, every image), so
@@ -167,6 +174,7 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
         "format": "mspviewer-eval", "version": 1,
         "model": {"name": model.name, "id": model.model_id().hex(),
                   "card": getattr(model, "card", {})},
+        "dataset": dataset or dataset_name(image_paths[0].parent),
         "profile": profile, "lambdas": lambdas, "num_images": len(image_paths),
         "mean": mean.to_dict(), "classic_measured": {k: v.to_dict() for k, v in live.items()},
         "classic_skipped": skipped, "bd_rate_vs": bd, "images": images,

@@ -303,10 +303,22 @@ def test_report_table_and_plot_match_results(evaluated, tmp_path):
     assert "old" not in text and text.startswith("intro") and text.rstrip().endswith("outro")
     for point in document["mean"]["points"]:
         assert f"| {point['quality']:g} | {point['bpp']:.3f} | {point['psnr_rgb']:.2f} |" in text
-    assert "![Kodak RD curves](rd.png)" in text
+    # named after the images' folder, not "Kodak" whatever the images
+    assert document["dataset"] == "Images"
+    assert "Images, 2 images, model `tiny`" in text and "![Images RD curves](rd.png)" in text
     from PIL import Image
     with Image.open(plot) as image:
         assert image.size[0] > 400 and image.size[1] > 300
+
+
+def test_report_names_the_dataset_and_counts_images_in_words(evaluated):
+    from mspviewer.cli.report import results_table
+
+    _, _, _, document = evaluated
+    one = {**document, "num_images": 1, "dataset": "Holiday photos"}
+    assert results_table(one).startswith("Holiday photos, 1 image, model")
+    legacy = {key: value for key, value in document.items() if key != "dataset"}
+    assert results_table(legacy).startswith("Kodak, 2 images, model")  # all were Kodak runs
 
 
 # --- refusals before any work ------------------------------------------------------------------

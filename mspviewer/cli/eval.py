@@ -18,15 +18,21 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="results JSON")
     parser.add_argument("--lambdas", type=float, nargs="+", default=None,
                         help="λ values (default: the model's ladder)")
-    parser.add_argument("--profile", default="fast")
+    parser.add_argument("--profile", default="fast",
+                        help="encoding profile (default fast; see `mspviewer profiles`)")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="what reports call these images (default: the folder's name, "
+                             "capitalised: Kodak)")
     parser.add_argument("--classic", nargs="*", default=["webp"],
                         help="classic codecs measured live on the same images (default webp)")
     parser.add_argument("--anchors", nargs="*",
                         default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
-                        help="published anchor curves (resources/anchors/kodak) or JSON files")
+                        help="published anchor curves (resources/anchors/kodak) or JSON "
+                             "files (default: vtm, compressai-bmshj2018-hyperprior_mse_cpu, "
+                             "webp; none: no anchors)")
     parser.add_argument("--limit", type=integer_type(1), default=None, metavar="N",
                         help="only the first N images (in name order)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -49,7 +55,7 @@ def run(args) -> dict:
     lambdas = args.lambdas or list(model.config.rate.lambdas)
     # evaluate() checks every image, λ, codec and anchor before the first encode
     document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, dataset=args.dataset)
     for name, reason in document["classic_skipped"].items():
         tell(f"left out {name}: {reason}")
     write_json(output, document, indent=1, allow_nan=True)

@@ -92,12 +92,22 @@ def markdown_link(target: str | Path, document: str | Path) -> str:
     return quote(Path(link).as_posix())
 
 
+def dataset_label(document: dict) -> str:
+    """The images' name ("Kodak" for documents from before eval wrote one: all were)."""
+    return str(document.get("dataset") or "Kodak")
+
+
+def images_phrase(document: dict) -> str:
+    count = document["num_images"]
+    return f"{count} image" if count == 1 else f"{count} images"
+
+
 def results_table(document: dict, image_link: str | None = None) -> str:
     mean = rd.RDCurve.from_dict(document["mean"])
     model = document["model"]
     steps = model.get("card", {}).get("training_steps", "?")
     lines = [
-        f"Kodak, {document['num_images']} images, model `{model['name']}` "
+        f"{dataset_label(document)}, {images_phrase(document)}, model `{model['name']}` "
         f"({steps} training steps, id `{model['id']}`), profile `{document['profile']}`; "
         "bpp counts the whole `.msp` file.",
         "",
@@ -116,7 +126,7 @@ def results_table(document: dict, image_link: str | None = None) -> str:
         else:
             lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} % | {bd['bd_quality']:+.2f} |")
     if image_link:
-        lines += ["", f"![Kodak RD curves]({image_link})"]
+        lines += ["", f"![{dataset_label(document)} RD curves]({image_link})"]
     return "\n".join(lines) + "\n"
 
 
@@ -127,10 +137,12 @@ def plot(document: dict, output: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7.5, 5.5), dpi=120)
+    # the published curves are Kodak's: said so when the results are of other images
+    published = "published" if dataset_label(document) == "Kodak" else "published, Kodak"
     for name in PLOT_ANCHORS:
         curve = rd.load_published_anchor(name).sorted_points()
         axis.plot([p.bpp for p in curve], [p.psnr_rgb for p in curve], "--", marker=".",
-                  linewidth=1, label=f"{ANCHOR_LABELS.get(name, name)} (published)")
+                  linewidth=1, label=f"{ANCHOR_LABELS.get(name, name)} ({published})")
     for name, data in document.get("classic_measured", {}).items():
         curve = rd.RDCurve.from_dict(data).sorted_points()
         axis.plot([p.bpp for p in curve], [p.psnr_rgb for p in curve], ":", marker="x",
@@ -141,7 +153,7 @@ def plot(document: dict, output: str) -> None:
     axis.set_xlim(0, 1.6)
     axis.set_xlabel("bits per pixel")
     axis.set_ylabel("PSNR-RGB (dB)")
-    axis.set_title(f"Kodak ({document['num_images']} images)")
+    axis.set_title(f"{dataset_label(document)} ({images_phrase(document)})")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
