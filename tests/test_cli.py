@@ -167,6 +167,23 @@ def test_encode_reports_image_conversions(tmp_path, model_file):
     assert "alpha" in done.stderr.lower()
 
 
+def test_threads_option_sets_the_networks_thread_count(tmp_path, model_file):
+    """--threads N is applied before the work (and left so after it: the coding passes'
+    one-thread section restores it); 0 is refused by the parser, here and in the viewer."""
+    image = tmp_path / "in.png"
+    save_png(smooth_image(32, 32), image)
+    script = ("import sys, torch; from mspviewer.cli import main; code = main(sys.argv[1:]); "
+              "print('threads', torch.get_num_threads()); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script, "encode", str(image), "-o",
+                           str(tmp_path / "out.msp"), "--model", str(model_file), "--threads",
+                           "3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("threads 3")
+    for command in (["encode", str(image), "-o", str(tmp_path / "x.msp")], ["gui"]):
+        refused = run_cli(*command, "--threads", "0")
+        assert refused.returncode == 2 and "--threads" in refused.stderr, refused.stderr
+
+
 def test_gui_is_the_default_job():
     from mspviewer.cli import wants_gui
 

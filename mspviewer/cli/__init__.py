@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mspviewer",
         description="MSP learned image codec: encode, decode, inspect. "
         "Without a sub-command, opens the desktop viewer.",
+        epilog="The viewer: mspviewer [gui] [IMAGE_OR_MSP] [options]; its options "
+               "(--screenshot for a headless run, --image, --profile, --lambda, …) are "
+               "listed by `mspviewer gui --help`.",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -121,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     # Pillow warns about what it tolerates in a damaged file ("Corrupt EXIF data"); the
     # command line's promise is one line per error, which load_image's error already is.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    from mspviewer.cli.common import apply_threads
+
+    apply_threads(getattr(args, "threads", None))
     try:
         result = args.func(args)
     except MSPViewerError as error:

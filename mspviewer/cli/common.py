@@ -19,6 +19,23 @@ def add_model_arguments(parser) -> None:
                         help="weights file (default: $MSPVIEWER_MODEL or the shipped model)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                         help="where the networks run (default cpu)")
+    add_threads_argument(parser)
+
+
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=integer_type(1), metavar="N",
+                        help="CPU threads for the networks (default: PyTorch's, one per "
+                             "core; 1 on a machine busy with other work, where more threads "
+                             "wait on each other)")
+
+
+def apply_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads for torch's operations (None: leave PyTorch's choice).
+    The coding passes run on one thread whatever this is (model.coding_arithmetic)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def model_from_args(args):

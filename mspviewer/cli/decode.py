@@ -18,7 +18,8 @@ LOSSLESS_FORMATS = {".png": "PNG", ".ppm": "PPM", ".pnm": "PPM", ".bmp": "BMP",
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("decode", help="decode an .msp bitstream to PNG")
+    parser = subparsers.add_parser("decode", help="decode an .msp bitstream to a lossless "
+                                                  "image (PNG, PPM, BMP, TIFF)")
     parser.add_argument("bitstream")
     parser.add_argument("-o", "--output", required=True,
                         help="output image: .png, or another lossless format by its suffix "

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
-from mspviewer.cli.common import integer_type, positive_number, writable_output
+from mspviewer.cli.common import (add_threads_argument, integer_type, positive_number,
+                                  writable_output)
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule, end_distributed
 
@@ -80,6 +81,7 @@ def register(subparsers) -> None:
                         help="auto (default): bf16 autocast where the hardware runs bf16 "
                              "natively (CUDA, or a CPU with AVX-512 BF16 / AMX), else fp32")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_threads_argument(parser)
     parser.add_argument("--seed", type=integer_type(0, SEED_LIMIT - 1),
                         help="seed of the crops, flips and λ draws (default 0)")
     parser.add_argument("--checkpoint-minutes", type=positive_number, default=5.0,
@@ -101,7 +103,8 @@ def register(subparsers) -> None:
                                    help="write a checkpoint as a shipped fp16 weights file")
     export.add_argument("checkpoint")
     export.add_argument("-o", "--output", required=True)
-    export.add_argument("--name", default="msp-default")
+    export.add_argument("--name", default="msp-default",
+                        help="the model's name in the file and its card (default msp-default)")
     export.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="ema: the moving average of the weights (default), raw: the "
                              "optimiser's current weights")

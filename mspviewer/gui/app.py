@@ -31,17 +31,20 @@ from pathlib import Path
 
 def build_parser() -> argparse.ArgumentParser:
     from mspviewer.cli import OneLineParser
+    from mspviewer.cli.common import add_threads_argument
 
     parser = OneLineParser(prog="mspviewer gui", description="The MSP desktop viewer.")
     parser.add_argument("path", nargs="?", help="an image or a .msp bitstream to open")
     parser.add_argument("--image", help="the image to open (default: the bundled sample)")
-    parser.add_argument("--model", help="weights file (default: the shipped model)")
+    parser.add_argument("--model",
+                        help="weights file (default: $MSPVIEWER_MODEL or the shipped model)")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="encode, fill every panel, save the window as PNG and exit")
     parser.add_argument("--profile", help="encoding profile (see `mspviewer profiles`)")
     parser.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off λ")
     parser.add_argument("--bpp", type=float, help="target bits per pixel instead of a λ")
     parser.add_argument("--device", help="cpu or cuda (default cpu)")
+    add_threads_argument(parser)
     parser.add_argument("--size", default="2200x1400",
                         help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
     parser.add_argument("--timeout", type=float, default=900.0,
@@ -51,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(X, Y) (of the crop, with --crop) and show the inspector")
     parser.add_argument("--replay-steps", metavar="K[,K...]",
                         help="with --screenshot: build the decode replay and save one "
-                             "screenshot per step K (OUT-stepK.png)")
+                             "screenshot per step K (OUT-stepKK.png, K in two digits)")
     parser.add_argument("--panel", metavar="KEY",
                         help="with --screenshot: save only this panel (e.g. inspector, "
                              "replay, latents), not the whole window")
@@ -176,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         extras, size = _check_options(args)
     except ValueError as error:
         return _fail(error)
+    from mspviewer.cli.common import apply_threads
+
+    apply_threads(args.threads)
     if args.screenshot:
         _headless_platform()
     elif not _has_display():
