@@ -34,6 +34,15 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
         raise
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file (through links too); for a path that does
+    not exist yet, whether the two are the same absolute path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
 def write_output(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (see ``write_atomically``)."""
     write_atomically(path, lambda handle: handle.write(data))

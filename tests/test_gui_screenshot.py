@@ -272,6 +272,34 @@ def test_screenshot_bad_arguments(tmp_path):
     assert image.read_bytes() == before
 
 
+def test_screenshot_refuses_what_it_cannot_honour(tiny_model, tmp_path, monkeypatch):
+    """Values the viewer would clamp or round silently, sizes it cannot draw and a named
+    model that is not there are refused (or noted), never a screenshot of something else."""
+    out = tmp_path / "shot.png"
+    model_path = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_path, name="tiny-test")
+    image = tmp_path / "small.png"
+    write_png(image, 32, 48, seed=5)
+    common = ["--screenshot", str(out), "--image", str(image), "--profile", "fast"]
+    for option, value, words in (("--size", "100000x100000", "each side from 200 to 16384"),
+                                 ("--timeout", "-5", "positive number of seconds")):
+        done = run_viewer([*common, "--model", str(model_path), option, value], tmp_path)
+        assert done.returncode == 2 and words in done.stderr, done.stderr
+    for bpp in ("nan", "20", "0.0001"):
+        done = run_viewer([*common, "--model", str(model_path), "--bpp", bpp], tmp_path)
+        assert done.returncode == 2 and "outside the viewer's range 0.01 … 8" in done.stderr
+        assert not out.exists()
+    done = run_viewer([*common, "--model", str(model_path), "--lambda", "0.0023456"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--lambda 0.0023456 is set as 0.00235" in done.stderr
+    out.unlink()
+    # a model named by the environment is loaded like --model: missing, it is refused
+    monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "no-such-model.pt"))
+    done = run_viewer(common, tmp_path)
+    assert done.returncode == 2 and "no-such-model.pt" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
 def test_the_viewer_without_a_display_says_so(tmp_path):
     """On Linux without X, Wayland or a Qt platform, Qt would abort with a page of text."""
     if not sys.platform.startswith("linux"):

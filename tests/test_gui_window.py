@@ -531,6 +531,43 @@ def test_new_request_replaces_the_running_encode(qtbot, tiny_model, tmp_path):
     assert second.token.reason is None
 
 
+def test_exports_never_replace_an_input_or_misname_a_png(qtbot, encoded_window, tmp_path):
+    """The open image (or the model) is not overwritten by an export, whatever the dialog
+    was given; a PNG export under another format's name is refused with the right name."""
+    window = encoded_window
+    image = window.session.image.path
+    before = image.read_bytes()
+    assert not window.export_bitstream(image)
+    assert window.export_decoded_png(image) is None
+    assert window.export_latent_arrays(image) is None
+    assert image.read_bytes() == before
+    assert "picture.png this work came from" in window.errors[-1]
+    assert window.export_decoded_png(tmp_path / "decoded.jpg") is None
+    assert "name the file decoded.png" in window.errors[-1]
+    assert not (tmp_path / "decoded.jpg").exists()
+    window.session.model.source_path = tmp_path / "weights.pt"
+    (tmp_path / "weights.pt").write_bytes(b"weights")
+    assert not window.export_metrics_json(tmp_path / "weights.pt")
+    assert (tmp_path / "weights.pt").read_bytes() == b"weights"
+
+
+def test_a_pipe_or_a_folder_is_refused_without_reading_it(qtbot, window, tmp_path):
+    """Reading a pipe on the GUI thread would freeze the window until a writer came."""
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    for path in (pipe, tmp_path / "stream.msp"):
+        if path.suffix == ".msp":
+            os.mkfifo(path)
+        assert not window.open_path(path)  # (a blocking read would hang the test here)
+        assert "not a regular file" in window.errors[-1]
+    assert not window.open_image(tmp_path)
+    assert "it is a folder" in window.errors[-1]
+
+
 def test_missing_shipped_model_falls_back_to_random(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "nope.pt"))
     from mspviewer.gui import main_window

@@ -21,6 +21,7 @@ coordinates of ``--inspect`` are then the crop's.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_argument(parser)
     parser.add_argument("--size", default="2200x1400",
                         help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
-    parser.add_argument("--timeout", type=float, default=900.0,
+    parser.add_argument("--timeout", type=_positive_seconds, default=900.0,
                         help="seconds --screenshot waits for the work to finish (default 900)")
     parser.add_argument("--inspect", metavar="X,Y",
                         help="with --screenshot: inspect the latent element under image pixel "
@@ -111,11 +112,26 @@ def install_excepthook(get_window) -> None:
     sys.excepthook = hook
 
 
-def _make_model(path: str | None):
-    if path is None:
-        return None
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:  # (nan fails too)
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _make_model(path: str | None, headless: bool):
+    """The model a named file holds (``--model``, else ``$MSPVIEWER_MODEL``): one that
+    cannot be loaded is refused. Unnamed: the shipped model, which the window replaces by
+    random weights with a warning when it cannot be loaded; a headless run has no one to
+    read the warning, so there it is refused too (None: the window's default)."""
     from mspviewer.codec import load_model
 
+    path = path or os.environ.get("MSPVIEWER_MODEL") or None
+    if path is None and not headless:
+        return None
     return load_model(path)
 
 
@@ -127,6 +143,11 @@ def _fail(message, code: int = 2, window=None) -> int:
     return code
 
 
+# Sides of a --screenshot window: below the minimum the panels cannot lay out; above the
+# maximum the window's pixels alone would take gigabytes (16384² RGBA is 1 GiB).
+MIN_SHOT_SIDE, MAX_SHOT_SIDE = 200, 16384
+
+
 def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
     """The options that need more than argparse checks; ValueError says what is wrong."""
     if args.lam is not None and args.bpp is not None:
@@ -136,12 +157,15 @@ def _check_options(args) -> tuple[ShotExtras, tuple[int, int]]:
         args.crop = _parse_crop(args.crop)
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
-        if len(size) != 2 or min(size) < 200:
+        if len(size) != 2 or min(size) < MIN_SHOT_SIDE or max(size) > MAX_SHOT_SIDE:
             raise ValueError
     except ValueError:
-        raise ValueError(f"--size must look like 2200x1400, got {args.size!r}") from None
+        raise ValueError(f"--size must look like 2200x1400, each side from {MIN_SHOT_SIDE} to "
+                         f"{MAX_SHOT_SIDE}, got {args.size!r}") from None
+    from mspviewer.files import same_file
+
     image = args.image or args.path
-    if args.screenshot and image and _same_file(args.screenshot, image):
+    if args.screenshot and image and same_file(args.screenshot, image):
         raise ValueError(f"--screenshot {args.screenshot} is the image to open: give the "
                          "screenshot another name")
     return extras, size
@@ -155,13 +179,6 @@ def _parse_crop(text: str) -> tuple[int, int, int, int]:
     if x < 0 or y < 0 or width <= 0 or height <= 0:
         raise ValueError(f"--crop takes X,Y ≥ 0 and W,H > 0, got {text!r}")
     return x, y, width, height
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _has_display() -> bool:
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("mspviewer")
     app.setOrganizationName("mspviewer")
     try:
-        model = _make_model(args.model)
+        model = _make_model(args.model, headless=bool(args.screenshot))
     except MSPViewerError as error:
         return _fail(error)
     image = args.image or args.path
@@ -284,9 +301,15 @@ def _apply_options(window, args) -> None:
             raise ValueError(f"--lambda {args.lam:g} is outside the model's range "
                              f"{low:g} … {high:g}")
         window.controls.set_lambda(args.lam)
+        shown = window.controls.lambda_spin.value()
+        if not math.isclose(shown, args.lam, rel_tol=1e-9):  # the control's 5 decimals
+            print(f"mspviewer: --lambda {args.lam:g} is set as {shown:g} (the λ control "
+                  f"keeps {window.controls.lambda_spin.decimals()} decimals)", file=sys.stderr)
     if args.bpp is not None:
-        if args.bpp <= 0:
-            raise ValueError("--bpp must be positive")
+        low, high = window.controls.bpp_spin.minimum(), window.controls.bpp_spin.maximum()
+        if not low <= args.bpp <= high:  # (nan fails too)
+            raise ValueError(f"--bpp {args.bpp:g} is outside the viewer's range "
+                             f"{low:g} … {high:g}")
         window.controls.set_target_bpp(args.bpp)
     if args.device:
         index = window.controls.device_box.findData(args.device)

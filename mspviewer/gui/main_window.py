@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QS
 from mspviewer.bundled import resources_dir
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
-from mspviewer.files import json_bytes
+from mspviewer.files import json_bytes, same_file
 from mspviewer.gui import jobs
 from mspviewer.gui.jobs import CancelToken, EncodeRequest
 from mspviewer.gui.session import ImageState, Session, curve_profile
@@ -343,9 +343,19 @@ class MainWindow(TeachingActions, QMainWindow):
     def open_path(self, path) -> bool:
         """Open an image or a ``.msp`` bitstream (by extension or magic bytes)."""
         path = Path(path)
+        if self._refused_as_special(path):
+            return False
         if _is_bitstream(path):
             return self.open_bitstream(path)
         return self.open_image(path)
+
+    def _refused_as_special(self, path: Path) -> bool:
+        """A folder, pipe or device is refused before it is read: reading a pipe on the GUI
+        thread would block the window until something writes to it."""
+        reason = special_file_reason(path)
+        if reason is not None:
+            self.show_error(f"Cannot open {path}: {reason}")
+        return reason is not None
 
     def open_image(self, path, remember: bool = True) -> bool:
         """Open an image file. One of up to ``sync_open_pixels`` pixels (by its header) is
@@ -355,6 +365,8 @@ class MainWindow(TeachingActions, QMainWindow):
         from mspviewer.imageio import load_image, pixel_count
 
         path = Path(path)
+        if self._refused_as_special(path):
+            return False
         count = pixel_count(path)
         if count is not None and self.sync_open_pixels < count <= self.max_pixels:
             task = Task("load", f"open {path.name}",
@@ -501,6 +513,8 @@ class MainWindow(TeachingActions, QMainWindow):
     def read_bitstream(self, path) -> bytes | None:
         """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
         with the reason in the message bar."""
+        if self._refused_as_special(Path(path)):
+            return None
         try:
             data = bitstream.read_file(path)
             # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
@@ -848,6 +862,8 @@ class MainWindow(TeachingActions, QMainWindow):
     def _save_dialog(self, title: str, filter_: str, suffix: str, save) -> None:
         suggestion = self._default_stem() + suffix
         path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filter_)
+        if path and not Path(path).suffix:  # a name typed without its suffix
+            path += suffix
         if path:
             save(path)
 
@@ -856,8 +872,37 @@ class MainWindow(TeachingActions, QMainWindow):
             raise MSPViewerError("nothing to export yet: encode an image or open a .msp first")
         return self.session.result
 
+    def _input_files(self) -> list[Path]:
+        """The files the current work came from, which no export may replace."""
+        paths = []
+        image = self.session.image
+        while image is not None:
+            paths.append(image.path)
+            image = image.full
+        paths.append(getattr(self.session.model, "source_path", None))
+        result = self.session.result
+        if result is not None and result.reference is not None:
+            paths.append(result.reference.path)
+        return [Path(path) for path in paths if path]
+
+    def _refuse_export_target(self, what: str, path: Path, suffix: str | None = None) -> bool:
+        """True (with a message) when ``path`` is one of the inputs, or (``suffix`` given)
+        names another format than the one the export writes."""
+        for source in self._input_files():
+            if same_file(path, source):
+                self.show_error(f"Cannot export the {what} to {path}: it is the file "
+                                f"{source.name} this work came from; choose another name")
+                return True
+        if suffix is not None and path.suffix.lower() != suffix:
+            self.show_error(f"Cannot export the {what} to {path}: the export writes "
+                            f"{suffix[1:].upper()}; name the file {path.stem}{suffix}")
+            return True
+        return False
+
     def _export(self, what: str, path, data: Callable[[], bytes]) -> bool:
         """Write a small file (bitstream, metrics) now, whole or not at all."""
+        if self._refuse_export_target(what, Path(path)):
+            return False
         try:
             jobs.write_file(Path(path), data())
         except MSPViewerError as error:
@@ -875,6 +920,8 @@ class MainWindow(TeachingActions, QMainWindow):
             self.show_error(f"Cannot export the {what}: {error}")
             return None
         path = Path(path)
+        if self._refuse_export_target(what, path, ".png"):
+            return None
         return self._submit_export(what, path,
                                    lambda token: jobs.png_export_task(images, path, token))
 
@@ -947,6 +994,8 @@ class MainWindow(TeachingActions, QMainWindow):
             self.show_error(f"Cannot export the latent arrays: {error}")
             return None
         path = Path(path)
+        if self._refuse_export_target("latent arrays", path):
+            return None
         return self._submit_export("latent arrays", path,
                                    lambda token: jobs.record_export_task(record, path, token))
 
@@ -997,6 +1046,17 @@ class MainWindow(TeachingActions, QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def special_file_reason(path: Path) -> str | None:
+    """Why ``path`` is not a file to read (a folder, a pipe, a device), or None: a missing
+    file is left to the readers, which say so."""
+    try:
+        if not path.exists() or path.is_file():
+            return None
+    except OSError:
+        return None
+    return "it is a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
 
 
 def _is_bitstream(path: Path) -> bool:
