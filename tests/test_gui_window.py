@@ -738,6 +738,31 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     assert panel.data("J") == ([1.0, 2.0, 3.0, 4.0], [1.0, 1.1, 1.0, 0.9])
 
 
+def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
+    """Three empty plots say nothing: idle, after a fast encode and after a fast λ ladder
+    the panel explains itself; the first LOF iteration brings the plots back."""
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui.widgets.lof import IDLE_HINT, LOFPanel
+
+    panel = LOFPanel()
+    qtbot.addWidget(panel)
+    assert not panel.showing_plots() and panel.hint.text() == IDLE_HINT
+    panel.start("balanced, λ = 0.013", 200)
+    assert not panel.showing_plots() and "waiting for the first" in panel.hint.text()
+    panel.add([LOFProgress(1, "gradient", J=1.0, best_J=1.0, bpp=0.5, psnr=30.0,
+                           elapsed_s=0.1, total=200)])
+    assert panel.showing_plots()
+
+    lof = encoded_window.lof  # encoded with the default profile, fast
+    assert not lof.showing_plots()
+    assert "This encode: no LOF iterations to draw (the fast profile" in lof.hint.text()
+    assert re.search(r"J \d+\.\d{4} · \d\.\d{4} bpp", lof.status.text()), lof.status.text()
+    encoded_window.start_lambda_ladder()
+    wait_idle(qtbot, encoded_window)
+    assert lof.progress.text() == "λ ladder done" and not lof.showing_plots()
+    assert lof.hint.text().startswith("The λ ladder: no LOF iterations to draw")
+
+
 def test_lof_progress_bar_states_the_time_left_at_the_pace_so_far(qtbot):
     from mspviewer.codec.lof import LOFProgress
     from mspviewer.gui.widgets.lof import LOFPanel

@@ -113,7 +113,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self.compare = CompareView(self.session, codecs, self.refresher)
         self.controls = ControlsPanel(self.profiles, (0.001, 0.1))
         self.metrics = MetricsPanel(self.session, self.refresher)
-        self.lof = LOFPanel(self.refresher)
+        self.lof = LOFPanel()
         self.rd = RDPanel(self.session, codecs, tuple(rd_codecs or ()), self.refresher)
         self.latents = LatentView(self.session, self.refresher)
         self.bits = BitAllocationView(self.session, self.refresher)
@@ -652,7 +652,7 @@ class MainWindow(TeachingActions, QMainWindow):
         task = Task("ladder", "λ ladder",
                     lambda token: jobs.lambda_ladder_task(model, pixels, lambdas, device, token,
                                                           profile, curve),
-                    context={"image": image, "curve": curve})
+                    context={"image": image, "curve": curve, "profile": profile.name})
         self.lof.start(f"λ ladder, {curve} ({len(lambdas)} encodes)", None)
         self.encoder.submit(task, replace=False)
         return task
@@ -785,9 +785,7 @@ class MainWindow(TeachingActions, QMainWindow):
                 self._show_loaded(context["path"], result, context.get("remember", True))
                 self.statusBar().showMessage(f"opened {context['path'].name}", 5000)
         elif task.kind == "ladder":
-            self.lof.progress.setRange(0, 1)
-            self.lof.progress.setValue(1)
-            self.lof.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
+            self.lof.finish_ladder(task.context["profile"], cancelled)
         elif task.kind == "check":
             self._on_check_finished(task, result)
         elif task.kind == "same-bpp":

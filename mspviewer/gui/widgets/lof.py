@@ -12,12 +12,20 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from mspviewer.gui.jobs import StageProgress
 from mspviewer.gui.widgets.common import PALETTE, status_label
 
 SERIES = (("J", "J"), ("bpp", "bpp"), ("psnr", "PSNR [dB]"))
+
+#: what the panel says instead of three empty plots
+IDLE_HINT = ("LOF (latent overfitting) draws its curves here: J = bpp + λ·255²·MSE, bpp and "
+             "PSNR at every iteration, as the balanced and max profiles optimise the latent "
+             "of the image.")
+NO_LOF_HINT = ("{what}: no LOF iterations to draw (the {profile} profile runs the analysis "
+               "transform only). Choose balanced or max under Profile to watch LOF optimise "
+               "the latent.")
 
 
 def _value(record, name: str) -> float | None:
@@ -51,9 +59,8 @@ def _time_left(record, total: int, time_limit_s: float | None = None) -> str:
 
 
 class LOFPanel(QWidget):
-    def __init__(self, scheduler=None, parent=None):
+    def __init__(self, parent=None):
         super().__init__(parent)
-        self.scheduler = scheduler
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -79,14 +86,29 @@ class LOFPanel(QWidget):
                                          symbol="o", symbolSize=4, symbolBrush=PALETTE[row],
                                          symbolPen=None)
         self.best_curve = self.plots["J"].plot([], [], pen=pg.mkPen("#777", style=Qt.PenStyle.DashLine))
+        self.hint = QLabel(IDLE_HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setMargin(24)
+        self.hint.setStyleSheet("color: #555;")
+        self.pages = QStackedWidget()  # the hint until there is something to plot
+        self.pages.addWidget(self.hint)
+        self.pages.addWidget(self.view)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.pages, 1)
         self.records: list = []
         self.total: int | None = None
         self.time_limit_s: float | None = None
+
+    def showing_plots(self) -> bool:
+        return self.pages.currentWidget() is self.view
+
+    def _show_hint(self, text: str) -> None:
+        self.hint.setText(text)
+        self.pages.setCurrentWidget(self.hint)
 
     def data(self, key: str) -> tuple[list[float], list[float]]:
         xs, ys = [], []
@@ -109,8 +131,10 @@ class LOFPanel(QWidget):
             self.progress.setRange(0, total_iterations)
             self.progress.setValue(0)
             self.progress.setFormat("%v / %m iterations")
+            self._show_hint(f"{description}: waiting for the first LOF iteration…")
         else:
             self.progress.setRange(0, 0)  # busy indicator
+            self._show_hint(f"{description}…" if description else IDLE_HINT)
         self.status.setText(f"encoding: {description}")
 
     def add(self, items: list) -> None:
@@ -161,6 +185,7 @@ class LOFPanel(QWidget):
             self.status.setText(" · ".join(parts))
 
     def _redraw(self) -> None:
+        self.pages.setCurrentWidget(self.view)
         for plot in self.plots.values():
             plot.enableAutoRange()
         for key, curve in self.curves.items():
@@ -175,25 +200,32 @@ class LOFPanel(QWidget):
         if outcome is None:
             self.progress.setFormat("cancelled")
             self.status.setText("cancelled before any result")
+            if not self.records:
+                self._show_hint(IDLE_HINT)
             return
         self.progress.setFormat("cancelled: best kept" if cancelled else "done")
         if outcome.source == "file" and outcome.point is None:  # no original to measure
             self.status.setText(f"a stream read from a file · {outcome.bpp:.4f} bpp · no "
                                 f"original open to measure PSNR against")
+            self._show_hint("A stream read from a file: how it was encoded is not recorded "
+                            "in it, so there are no LOF iterations to draw.")
         elif not self.records and outcome.point is not None:
-            # No LOF iterations (profile fast): show the plain encoder as the single point.
+            # No LOF iterations (profile fast, or a stream read from a file): no curve, and
+            # the page says why; the plain encoder's RD cost is in the status line.
             point = outcome.point
-            mse = 255.0 ** 2 / 10 ** (point.psnr_rgb / 10) if point.psnr_rgb and \
-                math.isfinite(point.psnr_rgb) else None
-            values = {"bpp": point.bpp, "psnr": point.psnr_rgb}
-            if mse is not None:
-                values["J"] = point.bpp + outcome.lam * mse  # λ·255²·MSE on a 0..1 scale
-            for key, value in values.items():
-                self._later(lambda key=key, value=float(value): self._single_point(key, value))
-            how = (f"profile {outcome.profile}: plain encoder, no LOF iterations"
-                   if outcome.source != "file" else
-                   "a stream read from a file (how it was encoded is not recorded in it)")
-            self.status.setText(f"{how} · {point.bpp:.4f} bpp · {point.psnr_rgb:.2f} dB")
+            parts = [f"{point.bpp:.4f} bpp", f"{point.psnr_rgb:.2f} dB"]
+            if point.psnr_rgb is not None and math.isfinite(point.psnr_rgb):
+                mse = 255.0 ** 2 / 10 ** (point.psnr_rgb / 10)  # on the 0..255 scale
+                parts.insert(0, f"J {point.bpp + outcome.lam * mse:.4f}")  # λ·255²·MSE(0..1)
+            if outcome.source == "file":
+                how = "a stream read from a file (how it was encoded is not recorded in it)"
+                self._show_hint("A stream read from a file: how it was encoded is not "
+                                "recorded in it, so there are no LOF iterations to draw.")
+            else:
+                how = f"profile {outcome.profile}: plain encoder, no LOF iterations"
+                self._show_hint(NO_LOF_HINT.format(what="This encode",
+                                                   profile=outcome.profile))
+            self.status.setText(" · ".join([how, *parts]))
         elif self.records:
             last = self.records[-1]
             self.status.setText(f"{'cancelled after' if cancelled else 'finished:'} "
@@ -203,18 +235,13 @@ class LOFPanel(QWidget):
                                 + (f" · best J {_value(last, 'best_J'):.4f}"
                                    if _value(last, 'best_J') is not None else ""))
 
-    def _later(self, step) -> None:
-        """Run a plot update now, or spread out by the scheduler (one repaint at a time)."""
-        if self.scheduler is None:
-            step()
-        else:
-            self.scheduler.request(step)
-
-    def _single_point(self, key: str, value: float) -> None:
-        self.curves[key].setData([0.0], [value])
-        self.plots[key].setXRange(-1, 1, padding=0)
-        spread = max(abs(value) * 0.1, 1e-3)
-        self.plots[key].setYRange(value - spread, value + spread, padding=0)
+    def finish_ladder(self, profile: str, cancelled: bool) -> None:
+        """The end of a λ ladder: its last LOF run stays drawn; without LOF, the hint."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
+        if not self.records:
+            self._show_hint(NO_LOF_HINT.format(what="The λ ladder", profile=profile))
 
     def fail(self, message: str) -> None:
         self.progress.setRange(0, 1)
