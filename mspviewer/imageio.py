@@ -32,15 +32,27 @@ module is the one place where other images become that, by these rules:
   values are clipped to the range.
 - **Colour models.** Grey (``1``, ``L``, ``I;16*``, ``I``, ``F``, ``LA``) is repeated into
   three channels; palettes (``P``, ``PA``) are expanded; ``CMYK`` (plain formula, no colour
-  profile), ``YCbCr``, ``LAB`` and ``HSV`` are converted by Pillow. Embedded ICC colour
-  profiles are not applied: pixels are used as stored.
-- **Notes.** Every conversion above adds a human-readable line to
-  :attr:`LoadedImage.notes`; an 8-bit RGB file without EXIF rotation has none.
+  profile), ``YCbCr``, ``LAB`` and ``HSV`` are converted by Pillow.
+- **ICC profiles.** Embedded colour profiles are not applied: the pixels as stored (for
+  the four models just named, as Pillow converts them) are taken to be sRGB. A profile
+  whose description (read with ``PIL.ImageCms``) does not name sRGB is noted, and so is
+  one that cannot be read; not a Lab profile on a ``LAB`` image, which Pillow's conversion
+  reads as that Lab anyway.
+- **Optional readers.** JPEG XL (``pillow-jxl-plugin``) and HEIC/HEIF (``pillow-heif``)
+  are registered with Pillow here, once, before the first file is opened, where those
+  packages are installed (without them such files are "not an image"): what loads does not
+  depend on what else the process imported. The JPEG XL reader decodes the whole file as
+  it opens it, so for JPEG XL the size limit is checked only after decoding.
+- **Notes.** Every conversion above, and a profile left unapplied, adds a human-readable
+  line to :attr:`LoadedImage.notes`; an 8-bit RGB file without EXIF rotation or a non-sRGB
+  colour profile has none.
 - **Errors.** Missing, empty, unreadable, truncated or corrupt files and non-images raise
   :class:`~mspviewer.errors.ImageLoadError` with a one-line message naming the file, never
-  a raw Pillow exception.
+  a raw Pillow exception. What tifffile finds wrong in a damaged TIFF is not logged (it
+  would print to stderr).
 
-Only numpy, Pillow and tifffile (for 16-bit colour TIFFs) are used here: no torch, no Qt.
+Only numpy, Pillow, tifffile (for 16-bit colour TIFFs) and the optional readers above are
+used here: no torch, no Qt.
 """
 
 from __future__ import annotations
@@ -151,9 +163,10 @@ class _Samples:
 
 
 def pixel_count(path: str | os.PathLike) -> int | None:
-    """Width × height from the file's header (nothing decoded), or None when Pillow cannot
-    open it: a caller deciding how to load a file learns its size cheaply, and
-    :func:`load_image` gives the reason for anything unreadable."""
+    """Width × height from the file's header (nothing decoded, except by the JPEG XL reader,
+    which decodes as it opens), or None when Pillow cannot open it: a caller deciding how to
+    load a file learns its size cheaply, and :func:`load_image` gives the reason for
+    anything unreadable."""
     try:
         with _open(path) as image:
             width, height = image.size
@@ -184,6 +197,7 @@ def load_image(
         tiff_orientation = _tiff_orientation(image)
         samples = _read_samples(image, _reopener(source))
         orientation, orientation_notes = _read_exif_orientation(image)
+        profile_notes = _icc_profile_notes(image)
     # Pillow's TIFF reader turns the pixels itself as it decodes them, then deletes the tag:
     # the orientation is then noted but not applied a second time.
     turned_by_pillow = orientation == 1 and tiff_orientation != 1
@@ -194,7 +208,8 @@ def load_image(
     return LoadedImage(
         pixels=pixels,
         source_mode=image.mode,
-        notes=tuple(frame_notes + conversion_notes + orientation_notes + rotation_notes),
+        notes=tuple(frame_notes + conversion_notes + profile_notes + orientation_notes
+                    + rotation_notes),
         path=os.fspath(source) if isinstance(source, (str, os.PathLike)) else None,
     )
 
@@ -278,9 +293,40 @@ def _refuse_if_empty(source: ImageSource, label: str) -> None:
         raise ImageLoadError(f"Cannot load image {label}: the file is empty")
 
 
+_OPTIONAL_READERS_LOCK = threading.Lock()
+_optional_readers_registered = False
+
+
+def _register_optional_readers() -> None:
+    """Register the JPEG XL and HEIF readers with Pillow, once, where installed.
+
+    Done here rather than left to whoever imports the plugins first (the JPEG XL baseline's
+    availability probe does, as a side effect), so that the files that load do not depend
+    on what else ran in the process.
+    """
+    global _optional_readers_registered
+    if _optional_readers_registered:
+        return
+    with _OPTIONAL_READERS_LOCK:  # images load on several GUI threads
+        if _optional_readers_registered:
+            return
+        try:
+            import pillow_jxl  # noqa: F401  (importing it registers the JXL format)
+        except ImportError:
+            pass
+        try:
+            import pillow_heif
+        except ImportError:
+            pass
+        else:
+            pillow_heif.register_heif_opener()
+        _optional_readers_registered = True
+
+
 def _open(source: ImageSource) -> contextlib.AbstractContextManager[Image.Image]:
     if isinstance(source, Image.Image):
         return contextlib.nullcontext(source)  # the caller owns it: do not close it
+    _register_optional_readers()
     with warnings.catch_warnings():
         # Our own max_pixels check decides; Pillow's warning below its hard limit is noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -352,8 +398,9 @@ _TIFFFILE_QUIET_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _tifffile_quiet():
-    """tifffile logs what it finds wrong ("… contains no pages") to stderr through the root
-    logger's last-resort handler; this probe only wants its answer (the error says the rest)."""
+    """tifffile logs what it finds wrong ("… contains no pages", "invalid value offset") to
+    stderr through the root logger's last-resort handler; the loader only wants its answer
+    (a damaged file's error, if any, says the rest, in one line)."""
     with _TIFFFILE_QUIET_LOCK:  # images load on several GUI threads: one flag, one owner
         logger = logging.getLogger("tifffile")
         was_disabled, logger.disabled = logger.disabled, True
@@ -576,7 +623,8 @@ def _read_tiff_16bit_colour(image: Image.Image) -> _Samples:
 
     try:
         image.fp.seek(0)
-        with tifffile.TiffFile(image.fp) as tiff:
+        # tifffile logs what it tolerates in a damaged file ("invalid value offset")
+        with _tifffile_quiet(), tifffile.TiffFile(image.fp) as tiff:
             page = tiff.pages[0]
             array, axes = page.asarray(), page.axes
     except Exception:  # a compression tifffile cannot decode without imagecodecs
@@ -608,6 +656,44 @@ def _decode_with_rawmode(image: Image.Image, rawmode: str) -> np.ndarray:
 
 def _join_bytes(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     return (high.astype(np.uint16) << 8) | low.astype(np.uint16)
+
+
+_MAX_PROFILE_DESCRIPTION = 80  # characters of a profile's description quoted in a note
+_COLOUR_MODELS_CONVERTED_BY_PILLOW = ("CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _icc_profile_notes(image: Image.Image) -> list[str]:
+    """A note when ``image`` carries an ICC profile other than sRGB (none is applied).
+
+    A profile counts as sRGB when its description names sRGB ("sRGB IEC61966-2.1",
+    "sRGB built-in", ...). Pillow's LAB to RGB conversion reads the samples as CIE L*a*b*
+    (D50, as ICC's Lab), so a Lab profile on a ``LAB`` image (Pillow's ``convert("LAB")``
+    attaches one) changes nothing either. The models Pillow converts by formula (CMYK, ...)
+    are not "used as stored": their note says how they were converted.
+    """
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return []
+    not_applied = "not applied"
+    if image.mode not in _COLOUR_MODELS_CONVERTED_BY_PILLOW:
+        not_applied += ": pixels used as stored (as sRGB)"
+    try:
+        from PIL import ImageCms
+    except ImportError:  # a Pillow built without littlecms
+        return [f"an embedded ICC profile {not_applied}"]
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(bytes(icc)))
+        description = " ".join(str(ImageCms.getProfileDescription(profile)).split())
+        colour_space = str(profile.profile.xcolor_space).strip()
+    except Exception:  # a broken profile is metadata, not a reason to refuse the pixels
+        return ["an embedded ICC profile (unreadable) not applied"]
+    if "srgb" in description.lower() or (image.mode == "LAB" and colour_space == "Lab"):
+        return []
+    if not description:
+        return [f"an embedded ICC profile without a description {not_applied}"]
+    if len(description) > _MAX_PROFILE_DESCRIPTION:
+        description = description[:_MAX_PROFILE_DESCRIPTION - 1] + "…"
+    return [f"embedded ICC profile '{description}' {not_applied}"]
 
 
 def _tiff_orientation(image: Image.Image) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -764,3 +768,163 @@ def test_text_file(tmp_path):
 def test_missing_file_and_directory(tmp_path):
     _assert_clear_error(tmp_path / "missing.png", "missing.png", "not found")
     _assert_clear_error(tmp_path, str(tmp_path), "directory")
+
+
+# --- what tifffile says about a damaged TIFF ---------------------------------------------
+
+
+def _damaged_16bit_tiff(path) -> np.ndarray:
+    """A 16-bit RGB TIFF whose XResolution tag points past the end of the file: Pillow and
+    tifffile both read its pixels, and tifffile logs "invalid value offset"."""
+    import tifffile
+
+    rgb = random_uint16((4, 6, 3), seed=11)
+    tifffile.imwrite(path, rgb, photometric="rgb", resolution=(72, 72), byteorder="<")
+    with tifffile.TiffFile(path) as tiff:
+        entry = tiff.pages[0].tags["XResolution"].offset  # code, type, count, value offset
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, entry + 8, len(data) + 1000)
+    path.write_bytes(bytes(data))
+    return rgb
+
+
+def test_a_damaged_16bit_tiff_logs_nothing(tmp_path, capfd, caplog):
+    """tifffile's complaints go to the `tifffile` logger, which prints them on stderr when
+    nothing else handles them; the command line promises one error line, so the loader
+    keeps that logger quiet while it reads."""
+    rgb = _damaged_16bit_tiff(tmp_path / "damaged.tif")
+    with caplog.at_level(logging.DEBUG):
+        try:
+            loaded = load_image(tmp_path / "damaged.tif")
+        except ImageLoadError as error:  # also acceptable, as one line
+            assert "\n" not in str(error)
+        else:
+            np.testing.assert_array_equal(loaded.pixels, expected_16_to_8(rgb))
+    assert [r for r in caplog.records if r.name.startswith("tifffile")] == []
+    assert capfd.readouterr().err == ""
+    assert not logging.getLogger("tifffile").disabled  # the guard puts it back
+
+
+def test_a_damaged_16bit_tiff_prints_nothing_on_stderr_outside_pytest(tmp_path):
+    """The same in a plain process (no pytest log handlers, so the root logger's last-resort
+    handler would print), with the command line's filter of Pillow's warnings."""
+    _damaged_16bit_tiff(tmp_path / "damaged.tif")
+    script = textwrap.dedent("""
+        import sys, warnings
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\\.")
+        from mspviewer.errors import ImageLoadError
+        from mspviewer.imageio import load_image
+        try:
+            load_image(sys.argv[1])
+        except ImageLoadError:
+            pass
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "damaged.tif")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert done.stderr == ""
+
+
+# --- optional readers: JPEG XL and HEIC ---------------------------------------------------
+
+
+def _jxl_file(path, pixels: np.ndarray) -> np.ndarray:
+    pytest.importorskip("pillow_jxl", reason="pillow-jxl-plugin is not installed")
+    Image.fromarray(pixels).save(path, format="JXL", lossless=True)
+    return pixels  # lossless
+
+
+def _heic_file(path, pixels: np.ndarray) -> np.ndarray:
+    pillow_heif = pytest.importorskip("pillow_heif", reason="pillow-heif is not installed")
+    if "x265" not in pillow_heif.libheif_info().get("encoders", {}):
+        pytest.skip("pillow-heif has no HEVC encoder")
+    height, width = pixels.shape[:2]
+    pillow_heif.from_bytes("RGB", (width, height), pixels.tobytes()).save(path, quality=90)
+    return np.asarray(pillow_heif.open_heif(path, convert_hdr_to_8bit=True))  # lossy
+
+
+@pytest.mark.parametrize("name, write", [("image.jxl", _jxl_file), ("image.heic", _heic_file)])
+def test_optional_formats_load_without_any_baseline_imported(tmp_path, name, write):
+    """imageio registers the JPEG XL and HEIF readers itself: in a fresh process that never
+    imports mspviewer.baselines (whose JPEG XL probe registers JXL as a side effect), and
+    where Pillow does not know the format beforehand, both the size and the pixels read."""
+    pixels = random_uint8((10, 14, 3), seed=12)
+    path = tmp_path / name
+    expected = write(path, pixels)
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from PIL import Image
+        from mspviewer.imageio import load_image, pixel_count
+        Image.init()
+        assert not {"JXL", "HEIF"} & set(Image.OPEN), sorted(Image.OPEN)
+        print(pixel_count(sys.argv[1]))
+        loaded = load_image(sys.argv[1])
+        np.save(sys.argv[2], loaded.pixels)
+        print(repr(loaded.notes))
+        assert not [m for m in sys.modules if m.startswith("mspviewer.baselines")]
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["140", "()"]
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+# --- embedded ICC profiles ----------------------------------------------------------------
+
+
+def _png_with_profile(pixels: np.ndarray, icc: bytes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", icc_profile=icc)
+    return buffer.getvalue()
+
+
+def _built_in_profile(name: str) -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile(name)).tobytes()
+
+
+@pytest.mark.parametrize("name, description", [("LAB", "Lab identity built-in"),
+                                               ("XYZ", "XYZ identity built-in")])
+def test_a_non_srgb_icc_profile_is_noted_not_applied(name, description):
+    pixels = random_uint8((5, 7, 3), seed=13)
+    loaded = load_image(_png_with_profile(pixels, _built_in_profile(name)))
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.notes == (f"embedded ICC profile '{description}' not applied: pixels used "
+                            f"as stored (as sRGB)",)
+
+
+def test_an_srgb_icc_profile_needs_no_note():
+    pixels = random_uint8((5, 7, 3), seed=14)
+    loaded = load_image(_png_with_profile(pixels, _built_in_profile("sRGB")))
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.notes == ()
+
+
+def test_an_unreadable_icc_profile_is_noted_and_the_pixels_load():
+    pixels = random_uint8((5, 7, 3), seed=15)
+    loaded = load_image(_png_with_profile(pixels, b"not an ICC profile" * 20))
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.notes == ("an embedded ICC profile (unreadable) not applied",)
+
+
+def test_a_profile_on_an_image_pillow_converts_is_noted_without_used_as_stored(tmp_path):
+    """A CMYK image is converted by Pillow's plain formula (its note says so): its profile
+    is noted as not applied, not as "used as stored"."""
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (8, 8), (0, 128, 255, 0)).save(path, quality=95,
+                                                      icc_profile=_built_in_profile("LAB"))
+    assert load_image(path).notes == ("CMYK converted to RGB (plain formula, no colour profile)",
+                                      "embedded ICC profile 'Lab identity built-in' not applied")
+
+
+def test_the_lab_profile_pillow_attaches_to_a_lab_image_is_not_noted():
+    """Image.convert("LAB") attaches Pillow's Lab profile, the very Lab its conversion back
+    to RGB assumes."""
+    image = Image.fromarray(random_uint8((3, 4, 3))).convert("LAB")
+    assert image.info.get("icc_profile")
+    assert load_image(image).notes == ("CIE L*a*b* converted to RGB",)
