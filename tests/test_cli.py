@@ -251,7 +251,9 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, mod
     source = image
     if command == "decode":
         source = tmp_path / "stream.png"  # named so that only the same-file check refuses
-        assert main(["encode", str(image), "-o", str(source), "--model", str(model_file)]) == 0
+        stream = tmp_path / "stream.msp"  # encode refuses an image's name for a bitstream
+        assert main(["encode", str(image), "-o", str(stream), "--model", str(model_file)]) == 0
+        stream.rename(source)
     link = tmp_path / "alias.png"  # the same file under another name is the same file
     link.symlink_to(source)
     before = source.read_bytes()
@@ -393,3 +395,133 @@ def test_diff_sets_one_coding_against_another(tmp_path, model_file):
     wrong = run_cli("diff", streams["a"], streams["b"], "--original", tmp_path / "small.png",
                     env_model=model_file)
     assert wrong.returncode == 2 and "original is 20×20" in wrong.stderr
+
+
+def _encoded(tmp_path, model_file, name="a.msp"):
+    from mspviewer.cli import main
+
+    image, stream = tmp_path / "in.png", tmp_path / name
+    save_png(smooth_image(24, 32), image)
+    assert main(["encode", str(image), "-o", str(stream), "--model", str(model_file)]) == 0
+    return stream
+
+
+def _one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+def test_bitstream_errors_name_the_file_they_are_about(tmp_path, model_file, capsys):
+    """diff reads two streams: "bitstream is truncated" alone did not say which; decode,
+    info and replay name theirs too."""
+    from mspviewer.cli import main
+
+    good = _encoded(tmp_path, model_file)
+    cut = tmp_path / "b.msp"
+    cut.write_bytes(good.read_bytes()[:-4])
+    for reference, other in ((good, cut), (cut, good)):
+        capsys.readouterr()
+        assert main(["diff", str(reference), str(other), "--model", str(model_file)]) == 2
+        assert _one_error_line(capsys).startswith(
+            f"mspviewer diff: error: {cut}: bitstream is truncated")
+    for command in (["decode", str(cut), "-o", str(tmp_path / "x.png")], ["info", str(cut)],
+                    ["replay", str(cut), "-o", str(tmp_path / "x.gif")]):
+        capsys.readouterr()
+        assert main([*command, "--model", str(model_file)]) == 2
+        assert _one_error_line(capsys).startswith(
+            f"mspviewer {command[0]}: error: {cut}: bitstream is truncated"), command
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()
+    # an error found while decoding (another model's stream) names the file as well
+    other_model = tmp_path / "other.pt"
+    from mspviewer.codec import build_random_model, tiny_config
+    save_weights(build_random_model(tiny_config(), seed=99), other_model, name="other")
+    capsys.readouterr()
+    assert main(["diff", str(good), str(good), "--model", str(other_model)]) == 2
+    assert _one_error_line(capsys).startswith(
+        f"mspviewer diff: error: {good}: bitstream was written by model")
+
+
+def test_an_undecodable_payload_is_called_damaged(tmp_path, model_file, capsys):
+    """The range coder's own words ("Tried to decode from compressed data that is invalid
+    for the employed entropy model") follow a plain statement, with the file's name."""
+    from mspviewer.cli import main
+    from mspviewer.codec import bitstream
+
+    good = _encoded(tmp_path, model_file)
+    header, words = bitstream.parse(good.read_bytes())
+    damaged = tmp_path / "damaged.msp"
+    damaged.write_bytes(bitstream.pack(header, np.full_like(words, 0xFFFFFFFF)))
+    for command in (["decode", str(damaged), "-o", str(tmp_path / "x.png")],
+                    ["diff", str(good), str(damaged)]):
+        capsys.readouterr()
+        assert main([*command, "--model", str(model_file)]) == 2
+        line = _one_error_line(capsys)
+        assert line.startswith(f"mspviewer {command[0]}: error: {damaged}: the payload cannot "
+                               "be decoded (damaged data): "), line
+        assert "payload cannot be decoded: " not in line  # said once, not twice
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_encode_refuses_an_image_name_for_the_bitstream(tmp_path, model_file, capsys):
+    """`encode img.png -o out.png` wrote an .msp bitstream under a PNG's name."""
+    from mspviewer.cli import main
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(20, 20), image)
+    missing_model = tmp_path / "missing.pt"  # refused before the model would be loaded
+    for name in ("out.png", "OUT.JPG", "out.tiff", "out.webp", "out.pnm", "out.gif"):
+        output = tmp_path / name
+        capsys.readouterr()
+        assert main(["encode", str(image), "-o", str(output), "--model",
+                     str(missing_model)]) == 2
+        assert _one_error_line(capsys) == (f"mspviewer encode: error: -o {output}: a bitstream "
+                                           f"goes to a .msp file ({name} names an image)")
+        assert not output.exists()
+    from mspviewer.cli.encode import check_bitstream_name
+    for allowed in ("a.msp", "out", "out.bin", "images.png/out.msp"):
+        check_bitstream_name(allowed)
+    assert main(["encode", str(image), "-o", str(tmp_path / "out"), "--model",
+                 str(model_file)]) == 0
+    from mspviewer.codec import bitstream
+    assert bitstream.parse((tmp_path / "out").read_bytes())[0].width == 20
+
+
+def test_a_file_to_open_that_does_not_exist_is_named(tmp_path, monkeypatch, capsys):
+    """`mspviewer nonexist.png` was answered with the list of commands."""
+    from mspviewer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("nonexist.png", "photo.JPEG", "stream.msp", "photos/holiday",
+                 str(tmp_path / "gone" / "x")):
+        capsys.readouterr()
+        assert main([name, "--lambda", "0.01"]) == 2
+        assert _one_error_line(capsys) == f"mspviewer: error: no such file: {name}"
+    from mspviewer.cli import missing_file
+    commands = {"encode", "decode", "info"}
+    assert missing_file(["encode", "x.png"], commands) is None
+    assert missing_file(["nope-command"], commands) is None  # still "invalid choice"
+    assert missing_file(["--json", "x.png"], commands) is None
+    assert missing_file([], commands) is None
+    assert missing_file(["x.txt"], commands) is None  # neither an image's nor a stream's name
+
+
+def test_encode_refuses_a_bpp_target_at_parse_time(tmp_path, capsys):
+    """--bpp 0 was refused only after the model had loaded."""
+    from mspviewer.cli import build_parser, main
+
+    parser = build_parser()
+    for value in ("0", "-0.5", "nan", "inf"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["encode", "in.png", "-o", "x.msp", "--bpp", value])
+        assert exit_.value.code == 2
+        assert "argument --bpp: must be a finite number above 0" in _one_error_line(capsys)
+    assert parser.parse_args(["encode", "in.png", "-o", "x.msp", "--bpp", "0.3"]).target_bpp \
+        == 0.3
+    # the whole command: the parser's one line, no model read (this one does not exist)
+    done = run_cli("encode", tmp_path / "in.png", "-o", tmp_path / "x.msp", "--bpp", "0",
+                   "--model", tmp_path / "missing.pt")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--bpp: must be a finite number above 0" in done.stderr

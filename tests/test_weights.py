@@ -40,6 +40,8 @@ def test_identity_changes_with_any_weight(tiny_model):
 def test_missing_corrupt_and_foreign_files_are_refused(tmp_path, tiny_model):
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "absent.pt")
+    with pytest.raises(ModelFileError, match="is a folder, not a weights file"):
+        load_model(tmp_path)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a model at all")
     with pytest.raises(ModelFileError, match="not a readable weights file"):

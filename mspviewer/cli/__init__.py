@@ -94,6 +94,10 @@ def _print_result(result: dict, as_json: bool) -> None:
 # Options of the main parser itself; any other leading option belongs to the GUI.
 MAIN_OPTIONS = ("--json", "-h", "--help")
 
+#: Suffixes naming an image file (what the viewer opens; never a name for a bitstream).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pnm",
+                  ".gif")
+
 
 def wants_gui(argv: list[str], commands: set[str]) -> bool:
     """The GUI is the default job: no arguments, ``gui``, a GUI option (``--screenshot``,
@@ -104,6 +108,19 @@ def wants_gui(argv: list[str], commands: set[str]) -> bool:
     if first.startswith("-"):
         return first.split("=")[0] not in MAIN_OPTIONS
     return first not in commands and os.path.exists(first)
+
+
+def missing_file(argv: list[str], commands: set[str]) -> str | None:
+    """The first argument when it is no command but names a file for the viewer that does
+    not exist (an image's or .msp suffix, or a path separator): ``mspviewer photo.png`` with
+    a typo is told so, not offered the list of commands."""
+    if not argv or argv[0].startswith("-") or argv[0] in commands:
+        return None
+    first = argv[0]
+    separators = [s for s in (os.sep, os.altsep, "/") if s]
+    looks_like_file = (os.path.splitext(first)[1].lower() in IMAGE_SUFFIXES + (".msp",)
+                       or any(s in first for s in separators))
+    return first if looks_like_file and not os.path.lexists(first) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         from mspviewer.gui.app import main as gui_main  # imported only when needed
 
         return gui_main(argv[1:] if argv and argv[0] == "gui" else argv)
+    missing = missing_file(argv, parser.get_default("command_names"))
+    if missing is not None:
+        print(f"mspviewer: error: no such file: {missing}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -7,11 +7,12 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mspviewer.codec import default_model_path, load_model, resolve_device
-from mspviewer.errors import MSPViewerError
+from mspviewer.errors import BitstreamError, MSPViewerError
 
 
 def add_model_arguments(parser) -> None:
@@ -143,3 +144,23 @@ def positive_number(text: str) -> float:
 def pixel_limit(maximum: int):
     """An argparse type: an integer number of pixels in 1 … ``maximum``."""
     return integer_type(1, maximum)
+
+
+# How the codec words a payload its range decoder refuses (mspviewer.codec.model's
+# _decode_guarded), followed by constriction's own text.
+_UNDECODABLE_PAYLOAD = "payload cannot be decoded: "
+
+
+@contextmanager
+def about_bitstream(path: str | Path) -> Iterator[None]:
+    """A :class:`BitstreamError` raised inside names the file ``path`` it is about (``diff``
+    reads two: "B.msp: bitstream is truncated …"), of the same class. A payload the range
+    decoder refuses is said to be damaged, not left in the coder's words alone."""
+    try:
+        yield
+    except BitstreamError as error:
+        message = str(error)
+        if message.startswith(_UNDECODABLE_PAYLOAD):
+            message = ("the payload cannot be decoded (damaged data): "
+                       + message[len(_UNDECODABLE_PAYLOAD):])
+        raise type(error)(f"{path}: {message}") from None

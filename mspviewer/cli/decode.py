@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args,
-                                  writable_output)
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, model_file,
+                                  model_from_args, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
@@ -41,7 +41,8 @@ def run(args) -> dict:
     data = bitstream.read_file(args.bitstream)
     writable_output(args.output, args.bitstream, model_file(args))
     model = model_from_args(args)
-    decoded = decode_bytes(model, data)
+    with about_bitstream(args.bitstream):
+        decoded = decode_bytes(model, data)
     write_output(args.output, encode_rgb8(decoded.pixels, image_format))
     height, width = decoded.pixels.shape[:2]
     return {"input": args.bitstream, "output": args.output, "model": model.name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mspviewer import metrics
-from mspviewer.cli.common import add_model_arguments, model_from_args
+from mspviewer.cli.common import about_bitstream, add_model_arguments, model_from_args
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.latent_change import (compare_codings, identity_differences,
                                            stream_identity)
@@ -44,7 +44,11 @@ def _check_headers(reference, other) -> None:
 def run(args) -> dict:
     data_reference = bitstream.read_file(args.reference)
     data = bitstream.read_file(args.bitstream)
-    headers = [bitstream.parse(d)[0] for d in (data_reference, data)]  # both valid, early
+    files = ((args.reference, data_reference), (args.bitstream, data))
+    headers = []
+    for path, stream in files:  # both valid, early; an error names the file it is about
+        with about_bitstream(path):
+            headers.append(bitstream.parse(stream)[0])
     _check_headers(*headers)
     original = None
     if args.original is not None:
@@ -56,7 +60,11 @@ def run(args) -> dict:
             raise MSPViewerError(f"original is {original.shape[1]}×{original.shape[0]}, the "
                                  f"coded image {size[1]}×{size[0]}")
     model = model_from_args(args)
-    reference, compared = (decode_bytes(model, d) for d in (data_reference, data))
+    decoded = []
+    for path, stream in files:
+        with about_bitstream(path):
+            decoded.append(decode_bytes(model, stream))
+    reference, compared = decoded
     change = compare_codings(compared.analysis, reference.analysis)
     difference = np.abs(compared.pixels.astype(np.int16) - reference.pixels.astype(np.int16))
     result = {

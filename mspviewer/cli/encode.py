@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from mspviewer import metrics
+from mspviewer.cli import IMAGE_SUFFIXES
 from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args, pixel_limit,
                                   positive_number, tell, writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
+from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
 from mspviewer.imageio import load_image
 
@@ -24,7 +27,9 @@ def register(subparsers) -> None:
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--lambda", dest="lam", type=float, default=None, metavar="L",
                       help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA})")
-    rate.add_argument("--bpp", dest="target_bpp", type=float, default=None, metavar="TARGET",
+    # Refused by the parser, not after the model has loaded (λ's range is the model's).
+    rate.add_argument("--bpp", dest="target_bpp", type=positive_number, default=None,
+                      metavar="TARGET",
                       help="target bits per pixel of the file: λ is searched by bisection")
     parser.add_argument("--bpp-tolerance", type=float, default=DEFAULT_BPP_TOLERANCE, metavar="T",
                         help=f"relative tolerance of --bpp (default {DEFAULT_BPP_TOLERANCE})")
@@ -78,12 +83,21 @@ class _ProgressBar:
             self.bar = None
 
 
+def check_bitstream_name(output: str) -> None:
+    """Refuse an output named as an image (``-o out.png``): the file would hold an .msp
+    bitstream that no image viewer opens. Any other name, with no suffix too, is allowed."""
+    if Path(output).suffix.lower() in IMAGE_SUFFIXES:
+        raise MSPViewerError(f"-o {output}: a bitstream goes to a .msp file "
+                             f"({Path(output).name} names an image)")
+
+
 def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
     if args.time_budget is not None and not profile.uses_lof:
         tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
     profile = profile.with_time_budget(args.time_budget)
     output = writable_output(args.output, args.image, model_file(args))
+    check_bitstream_name(args.output)  # after: an output that is an input says so first
     image = load_image(args.image, max_pixels=args.max_pixels)
     for note in image.notes:
         tell(note)

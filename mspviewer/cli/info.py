@@ -8,8 +8,8 @@ every element's ŷ, μ, σ, bits and symbol for scripts (:mod:`mspviewer.codec.r
 
 from __future__ import annotations
 
-from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args,
-                                  writable_output)
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, model_file,
+                                  model_from_args, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.channel_usage import channel_usage
 from mspviewer.codec.config import MSPConfig
@@ -72,9 +72,12 @@ def run(args) -> dict:
     if args.arrays is not None:  # before any decoding: a typo costs nothing
         writable_output(args.arrays, args.bitstream, model_file(args))
     data = bitstream.read_file(args.bitstream)
-    result = describe(data)
+    with about_bitstream(args.bitstream):
+        result = describe(data)
     if args.channels or args.arrays is not None:
-        record = decode_bytes(model_from_args(args), data).analysis
+        model = model_from_args(args)
+        with about_bitstream(args.bitstream):
+            record = decode_bytes(model, data).analysis
         if args.channels:
             result["channels"] = describe_channels(record,
                                                    every_channel=getattr(args, "json", False))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import (add_model_arguments, integer_type, model_file, model_from_args,
-                                  writable_folder, writable_output)
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, integer_type, model_file,
+                                  model_from_args, writable_folder, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.inspection import export_replay, replay_frame_name, replay_frames
 from mspviewer.errors import MSPViewerError
@@ -80,11 +80,13 @@ def load_original(path: str, header):
 
 def run(args) -> dict:
     data = bitstream.read_file(args.bitstream)
-    header, _ = bitstream.parse(data)  # one frame per pass, and the means-only one
+    with about_bitstream(args.bitstream):
+        header, _ = bitstream.parse(data)  # one frame per pass, and the means-only one
     check_output(args, num_frames=len(header.section_words) + 1)
     original = None if args.original is None else load_original(args.original, header)
     model = model_from_args(args)
-    decoded = decode_bytes(model, data)
+    with about_bitstream(args.bitstream):
+        decoded = decode_bytes(model, data)
     frames = replay_frames(model, decoded.analysis, original)
     if not (frames[-1].image == decoded.pixels).all():  # a bug, never a user error
         raise RuntimeError("the last replay frame differs from the decoded image")

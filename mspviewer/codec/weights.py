@@ -61,6 +61,8 @@ def save_weights(model: MSPCodec, path: str | os.PathLike, name: str, card: dict
 def load_tensor_file(path: Path, error: type[Exception], name: str, readable_name: str):
     """``torch.load`` of a file (no code unpickled, on the CPU); a missing or unreadable
     file raises ``error`` with one line ("NAME not found: …", "… is not a readable …")."""
+    if path.is_dir():
+        raise error(f"{path} is a folder, not a {readable_name}")
     if not path.is_file():
         raise error(f"{name} not found: {path}")
     try:
