@@ -788,6 +788,7 @@ def _damaged_16bit_tiff(path) -> np.ndarray:
     return rgb
 
 
+@pytest.mark.filterwarnings("ignore:Truncated File Read:UserWarning")  # Pillow's, expected
 def test_a_damaged_16bit_tiff_logs_nothing(tmp_path, capfd, caplog):
     """tifffile's complaints go to the `tifffile` logger, which prints them on stderr when
     nothing else handles them; the command line promises one error line, so the loader
