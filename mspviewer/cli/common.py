@@ -146,21 +146,11 @@ def pixel_limit(maximum: int):
     return integer_type(1, maximum)
 
 
-# How the codec words a payload its range decoder refuses (mspviewer.codec.model's
-# _decode_guarded), followed by constriction's own text.
-_UNDECODABLE_PAYLOAD = "payload cannot be decoded: "
-
-
 @contextmanager
 def about_bitstream(path: str | Path) -> Iterator[None]:
     """A :class:`BitstreamError` raised inside names the file ``path`` it is about (``diff``
-    reads two: "B.msp: bitstream is truncated …"), of the same class. A payload the range
-    decoder refuses is said to be damaged, not left in the coder's words alone."""
+    reads two: "B.msp: bitstream is truncated …"), of the same class."""
     try:
         yield
     except BitstreamError as error:
-        message = str(error)
-        if message.startswith(_UNDECODABLE_PAYLOAD):
-            message = ("the payload cannot be decoded (damaged data): "
-                       + message[len(_UNDECODABLE_PAYLOAD):])
-        raise type(error)(f"{path}: {message}") from None
+        raise type(error)(f"{path}: {error}") from None

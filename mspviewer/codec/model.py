@@ -299,7 +299,7 @@ def _decode_guarded(decoder: SymbolDecoder, sigma_index: np.ndarray) -> np.ndarr
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - see docstring
-        raise BitstreamError(f"payload cannot be decoded: {error}") from None
+        raise BitstreamError(f"the payload cannot be decoded (damaged data): {error}") from None
 
 
 def pad_image(x: torch.Tensor) -> torch.Tensor:
