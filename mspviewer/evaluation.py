@@ -165,16 +165,19 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
                              library_version=curves[0].library_version,
                              settings=curves[0].settings)
             for name, curves in measured.items() if curves}
+    dataset = dataset or dataset_name(image_paths[0].parent)
     references = {f"{name} (measured)": curve for name, curve in live.items()}
     for anchor, curve in published.items():
-        references[f"{anchor} (published)"] = curve
+        # The bundled anchors were measured on Kodak: set against other images, say so.
+        on_kodak = dataset == "Kodak" or anchor not in rd.published_anchor_names()
+        references[f"{anchor} (published{'' if on_kodak else ', Kodak'})"] = curve
     bd = {label: rd.bd_curves(reference, mean, "psnr_rgb")
           for label, reference in references.items()}
     return {
         "format": "mspviewer-eval", "version": 1,
         "model": {"name": model.name, "id": model.model_id().hex(),
                   "card": getattr(model, "card", {})},
-        "dataset": dataset or dataset_name(image_paths[0].parent),
+        "dataset": dataset,
         "profile": profile, "lambdas": lambdas, "num_images": len(image_paths),
         "mean": mean.to_dict(), "classic_measured": {k: v.to_dict() for k, v in live.items()},
         "classic_skipped": skipped, "bd_rate_vs": bd, "images": images,

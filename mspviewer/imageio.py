@@ -394,20 +394,33 @@ def _unreadable_tiff_reason(source: ImageSource) -> str | None:
 
 
 _TIFFFILE_QUIET_LOCK = threading.Lock()
+_tifffile_quiet_readers = 0  # readers inside _tifffile_quiet; the logger is off while > 0
+_tifffile_was_disabled = False
 
 
 @contextlib.contextmanager
 def _tifffile_quiet():
     """tifffile logs what it finds wrong ("… contains no pages", "invalid value offset") to
     stderr through the root logger's last-resort handler; the loader only wants its answer
-    (a damaged file's error, if any, says the rest, in one line)."""
-    with _TIFFFILE_QUIET_LOCK:  # images load on several GUI threads: one flag, one owner
-        logger = logging.getLogger("tifffile")
-        was_disabled, logger.disabled = logger.disabled, True
-        try:
-            yield
-        finally:
-            logger.disabled = was_disabled
+    (a damaged file's error, if any, says the rest, in one line).
+
+    Images load on several GUI threads: the lock guards only the count of readers, never a
+    whole decode, so a small TIFF opened on the GUI thread does not wait for a large one
+    being decoded on the file thread. The logger is off from the first reader in to the last
+    one out, then as it was before."""
+    global _tifffile_quiet_readers, _tifffile_was_disabled
+    logger = logging.getLogger("tifffile")
+    with _TIFFFILE_QUIET_LOCK:
+        if _tifffile_quiet_readers == 0:
+            _tifffile_was_disabled, logger.disabled = logger.disabled, True
+        _tifffile_quiet_readers += 1
+    try:
+        yield
+    finally:
+        with _TIFFFILE_QUIET_LOCK:
+            _tifffile_quiet_readers -= 1
+            if _tifffile_quiet_readers == 0:
+                logger.disabled = _tifffile_was_disabled
 
 
 def _reason(exc: Exception) -> str:

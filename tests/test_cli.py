@@ -493,7 +493,7 @@ def test_a_file_to_open_that_does_not_exist_is_named(tmp_path, monkeypatch, caps
     from mspviewer.cli import main
 
     monkeypatch.chdir(tmp_path)
-    for name in ("nonexist.png", "photo.JPEG", "stream.msp", "photos/holiday",
+    for name in ("nonexist.png", "photo.JPEG", "stream.msp", "photo.heic", "photos/holiday",
                  str(tmp_path / "gone" / "x")):
         capsys.readouterr()
         assert main([name, "--lambda", "0.01"]) == 2
@@ -505,6 +505,8 @@ def test_a_file_to_open_that_does_not_exist_is_named(tmp_path, monkeypatch, caps
     assert missing_file(["--json", "x.png"], commands) is None
     assert missing_file([], commands) is None
     assert missing_file(["x.txt"], commands) is None  # neither an image's nor a stream's name
+    (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")  # a broken link: missing
+    assert missing_file(["link.png"], commands) == "link.png"
 
 
 def test_encode_refuses_a_bpp_target_at_parse_time(tmp_path, capsys):

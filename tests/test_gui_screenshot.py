@@ -291,7 +291,11 @@ def test_screenshot_refuses_what_it_cannot_honour(tiny_model, tmp_path, monkeypa
         assert not out.exists()
     done = run_viewer([*common, "--model", str(model_path), "--lambda", "0.0023456"], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "--lambda 0.0023456 is set as 0.00235" in done.stderr
+    assert "--lambda 0.0023456 is set as 0.00235 (the control keeps 5 decimals)" in done.stderr
+    out.unlink()
+    done = run_viewer([*common, "--model", str(model_path), "--bpp", "0.0125"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--bpp 0.0125 is set as 0.013 (the control keeps 3 decimals)" in done.stderr
     out.unlink()
     # a model named by the environment is loaded like --model: missing, it is refused
     monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "no-such-model.pt"))

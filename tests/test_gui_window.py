@@ -545,10 +545,40 @@ def test_exports_never_replace_an_input_or_misname_a_png(qtbot, encoded_window, 
     assert window.export_decoded_png(tmp_path / "decoded.jpg") is None
     assert "name the file decoded.png" in window.errors[-1]
     assert not (tmp_path / "decoded.jpg").exists()
+    assert not window.save_screenshot(image)
+    assert image.read_bytes() == before
     window.session.model.source_path = tmp_path / "weights.pt"
     (tmp_path / "weights.pt").write_bytes(b"weights")
     assert not window.export_metrics_json(tmp_path / "weights.pt")
     assert (tmp_path / "weights.pt").read_bytes() == b"weights"
+    # a stream opened from a file is an input too
+    stream = tmp_path / "stream.msp"
+    assert window.export_bitstream(stream)
+    assert window.open_path(stream)
+    wait_idle(qtbot, window)
+    assert window.session.result.path is not None
+    assert not window.export_metrics_json(stream)
+    assert "stream.msp this work came from" in window.errors[-1]
+
+
+def test_a_name_typed_without_extension_gets_it_but_replaces_nothing(qtbot, encoded_window,
+                                                                     tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window = encoded_window
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, suggestion, filter_: (str(tmp_path / "photo"),
+                                                                    filter_))
+    window._save_dialog("Export decoded image", "PNG (*.png)", "-decoded.png",
+                        window.export_decoded_png)
+    wait_idle(qtbot, window)
+    assert (tmp_path / "photo.png").is_file()  # the extension, not the suggested tail
+    earlier = (tmp_path / "photo.png").read_bytes()
+    window._save_dialog("Export comparison", "PNG (*.png)", "-compare.png",
+                        window.export_side_by_side_png)  # the dialog asked about "photo"
+    wait_idle(qtbot, window)
+    assert (tmp_path / "photo.png").read_bytes() == earlier
+    assert "photo.png exists" in window.errors[-1]
 
 
 def test_a_pipe_or_a_folder_is_refused_without_reading_it(qtbot, window, tmp_path):
@@ -741,12 +771,25 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
 def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     """Three empty plots say nothing: idle, after a fast encode and after a fast λ ladder
     the panel explains itself; the first LOF iteration brings the plots back."""
+    from types import SimpleNamespace
+
     from mspviewer.codec.lof import LOFProgress
-    from mspviewer.gui.widgets.lof import IDLE_HINT, LOFPanel
+    from mspviewer.gui.widgets.lof import LOFPanel
 
     panel = LOFPanel()
     qtbot.addWidget(panel)
-    assert not panel.showing_plots() and panel.hint.text() == IDLE_HINT
+    assert not panel.showing_plots() and panel.hint.text() == panel.idle_hint
+    assert "as quick, balanced or max optimises" in panel.idle_hint  # the LOF profiles
+    # an LOF profile's encode cancelled before its first iteration is not called plain
+    point = SimpleNamespace(bpp=0.5, psnr_rgb=30.0)
+    early = SimpleNamespace(source="encoder", point=point, lam=0.01, profile="balanced",
+                            bpp=0.5)
+    panel.start("balanced, λ = 0.01", 200)
+    panel.finish(early, cancelled=True)
+    assert "before its first LOF iteration" in panel.hint.text()
+    assert "no LOF iteration finished" in panel.status.text()
+    panel.finish_ladder("max", cancelled=False)  # its encodes send no iterations
+    assert panel.hint.text().startswith("The λ ladder with max: its LOF runs are not drawn")
     panel.start("balanced, λ = 0.013", 200)
     assert not panel.showing_plots() and "waiting for the first" in panel.hint.text()
     panel.add([LOFProgress(1, "gradient", J=1.0, best_J=1.0, bpp=0.5, psnr=30.0,
@@ -761,6 +804,7 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     wait_idle(qtbot, encoded_window)
     assert lof.progress.text() == "λ ladder done" and not lof.showing_plots()
     assert lof.hint.text().startswith("The λ ladder: no LOF iterations to draw")
+    assert "Choose quick, balanced or max under Profile" in lof.hint.text()
 
 
 def test_lof_progress_bar_states_the_time_left_at_the_pace_so_far(qtbot):

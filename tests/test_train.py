@@ -207,6 +207,10 @@ def test_resume_takes_the_runs_settings_unless_given_again(image_folder, tmp_pat
 
     assert main(["train", *common, "--resume", "--steps", "4", "--lr", "1e-4"]) == 0
     assert "learning_rate: 0.0003 → 0.0001" in capsys.readouterr().err
+    # half of the model setting given again: the other half is still the run's
+    for again in (["--preset", "tiny"], ["--lambdas", "0.004", "0.02"]):
+        assert main(["train", *common, "--resume", "--steps", "5", *again]) == 0, again
+        assert "changed settings" not in capsys.readouterr().err
     settings = read_checkpoint(run_dir / "checkpoint.pt")["settings"]
     assert settings["learning_rate"] == 1e-4 and settings["seed"] == 7
 

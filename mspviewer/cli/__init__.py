@@ -96,7 +96,7 @@ MAIN_OPTIONS = ("--json", "-h", "--help")
 
 #: Suffixes naming an image file (what the viewer opens; never a name for a bitstream).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pnm",
-                  ".gif")
+                  ".gif", ".jxl", ".heic", ".heif", ".avif")
 
 
 def wants_gui(argv: list[str], commands: set[str]) -> bool:
@@ -120,7 +120,7 @@ def missing_file(argv: list[str], commands: set[str]) -> str | None:
     separators = [s for s in (os.sep, os.altsep, "/") if s]
     looks_like_file = (os.path.splitext(first)[1].lower() in IMAGE_SUFFIXES + (".msp",)
                        or any(s in first for s in separators))
-    return first if looks_like_file and not os.path.lexists(first) else None
+    return first if looks_like_file and not os.path.exists(first) else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from mspviewer.baselines import (
     get_codec,
 )
 from mspviewer.baselines.registry import UnknownCodecError
-from mspviewer.cli.common import model_file, pixel_limit, writable_output
+from mspviewer.cli.common import add_threads_argument, model_file, pixel_limit, writable_output
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json, write_output
@@ -78,6 +78,7 @@ def register(subparsers) -> None:
                         "model)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                         help="where the learned codec runs (default cpu)")
+    add_threads_argument(parser)
     parser.add_argument("--max-pixels", type=pixel_limit(MAX_ENCODABLE_PIXELS),
                         default=MAX_ENCODABLE_PIXELS,
                         help="largest image accepted, in pixels")

@@ -155,13 +155,22 @@ def _saved_settings(run_dir: str) -> dict:
 
 
 def _model_config(args, saved: dict) -> dict:
-    if args.preset is None and args.lambdas is None and "model_config" in saved:
-        return saved["model_config"]
-    base = tiny_config() if args.preset == "tiny" else ModelConfig()
-    lambdas = DEFAULT_LAMBDAS if args.lambdas is None else args.lambdas
+    """The model's configuration: the preset's networks with the ladder of --lambdas; on
+    --resume, what is not given again (the networks, the ladder or both) is the run's."""
+    saved_config = saved.get("model_config")
+    if saved_config is not None and args.preset is None:
+        base = ModelConfig.from_dict(saved_config)
+    else:
+        base = tiny_config() if args.preset == "tiny" else ModelConfig()
+    if args.lambdas is not None:
+        lambdas = tuple(sorted(args.lambdas))
+    elif saved_config is not None:
+        lambdas = tuple(ModelConfig.from_dict(saved_config).rate.lambdas)
+    else:
+        lambdas = DEFAULT_LAMBDAS
     return ModelConfig(transform=TransformConfig(**vars(base.transform)),
                        msp=MSPConfig(**vars(base.msp)),
-                       rate=RateConfig(lambdas=tuple(sorted(lambdas))),
+                       rate=RateConfig(lambdas=tuple(lambdas)),
                        coding=base.coding).to_dict()
 
 

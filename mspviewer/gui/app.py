@@ -283,6 +283,14 @@ def _quit_on_interrupt(app) -> None:
     timer.start(200)
 
 
+def _note_rounding(option: str, asked: float, spin_box) -> None:
+    """Say so when a control keeps fewer decimals than the value given on the command line."""
+    shown = spin_box.value()
+    if not math.isclose(shown, asked, rel_tol=1e-9):
+        print(f"mspviewer: {option} {asked:g} is set as {shown:g} (the control keeps "
+              f"{spin_box.decimals()} decimals)", file=sys.stderr)
+
+
 def _apply_options(window, args) -> None:
     if args.profile:
         window.controls.set_profile(args.profile)
@@ -301,16 +309,14 @@ def _apply_options(window, args) -> None:
             raise ValueError(f"--lambda {args.lam:g} is outside the model's range "
                              f"{low:g} … {high:g}")
         window.controls.set_lambda(args.lam)
-        shown = window.controls.lambda_spin.value()
-        if not math.isclose(shown, args.lam, rel_tol=1e-9):  # the control's 5 decimals
-            print(f"mspviewer: --lambda {args.lam:g} is set as {shown:g} (the λ control "
-                  f"keeps {window.controls.lambda_spin.decimals()} decimals)", file=sys.stderr)
+        _note_rounding("--lambda", args.lam, window.controls.lambda_spin)
     if args.bpp is not None:
         low, high = window.controls.bpp_spin.minimum(), window.controls.bpp_spin.maximum()
         if not low <= args.bpp <= high:  # (nan fails too)
             raise ValueError(f"--bpp {args.bpp:g} is outside the viewer's range "
                              f"{low:g} … {high:g}")
         window.controls.set_target_bpp(args.bpp)
+        _note_rounding("--bpp", args.bpp, window.controls.bpp_spin)
     if args.device:
         index = window.controls.device_box.findData(args.device)
         if index < 0:

@@ -860,8 +860,11 @@ class MainWindow(TeachingActions, QMainWindow):
     def _save_dialog(self, title: str, filter_: str, suffix: str, save) -> None:
         suggestion = self._default_stem() + suffix
         path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filter_)
-        if path and not Path(path).suffix:  # a name typed without its suffix
-            path += suffix
+        if path and not Path(path).suffix:  # a name typed without its extension
+            path += Path(suffix).suffix
+            if Path(path).exists():  # the dialog asked about the name without it, not this
+                self.show_error(f"{path} exists: choose it in the dialog to replace it")
+                return
         if path:
             save(path)
 
@@ -879,8 +882,10 @@ class MainWindow(TeachingActions, QMainWindow):
             image = image.full
         paths.append(getattr(self.session.model, "source_path", None))
         result = self.session.result
-        if result is not None and result.reference is not None:
-            paths.append(result.reference.path)
+        if result is not None:
+            paths.append(result.path)  # the .msp it was opened from, if any
+            if result.reference is not None:
+                paths.append(result.reference.path)
         return [Path(path) for path in paths if path]
 
     def _refuse_export_target(self, what: str, path: Path, suffix: str | None = None) -> bool:
@@ -1002,6 +1007,8 @@ class MainWindow(TeachingActions, QMainWindow):
         (the command line's screenshot waits for it), written whole or not at all."""
         from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
+        if self._refuse_export_target("screenshot", Path(path)):
+            return False
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)

@@ -19,13 +19,41 @@ from mspviewer.gui.widgets.common import PALETTE, status_label
 
 SERIES = (("J", "J"), ("bpp", "bpp"), ("psnr", "PSNR [dB]"))
 
+def lof_profile_names() -> str:
+    """The profiles that run LOF, as a phrase ("quick, balanced or max")."""
+    from mspviewer.codec.profiles import load_profiles
+    from mspviewer.errors import MSPViewerError
+
+    try:
+        names = [name for name, profile in load_profiles().items() if profile.uses_lof]
+    except MSPViewerError:  # a broken profiles file: the controls say so
+        names = []
+    if not names:
+        return "an LOF profile"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def uses_lof(profile_name: str) -> bool:
+    from mspviewer.codec.profiles import get_profile
+    from mspviewer.errors import MSPViewerError
+
+    try:
+        return get_profile(profile_name).uses_lof
+    except MSPViewerError:
+        return False
+
+
 #: what the panel says instead of three empty plots
 IDLE_HINT = ("LOF (latent overfitting) draws its curves here: J = bpp + λ·255²·MSE, bpp and "
-             "PSNR at every iteration, as the balanced and max profiles optimise the latent "
-             "of the image.")
+             "PSNR at every iteration, as {lof_profiles} optimises the latent of the image.")
 NO_LOF_HINT = ("{what}: no LOF iterations to draw (the {profile} profile runs the analysis "
-               "transform only). Choose balanced or max under Profile to watch LOF optimise "
+               "transform only). Choose {lof_profiles} under Profile to watch LOF optimise "
                "the latent.")
+LADDER_LOF_HINT = ("The λ ladder with {profile}: its LOF runs are not drawn (one per λ); a "
+                   "single encode (Encode) shows its iterations here.")
+NO_ITERATION_HINT = "This encode ended before its first LOF iteration: nothing to draw."
+FILE_HINT = ("A stream read from a file: how it was encoded is not recorded in it, so there "
+             "are no LOF iterations to draw.")
 
 
 def _value(record, name: str) -> float | None:
@@ -86,7 +114,9 @@ class LOFPanel(QWidget):
                                          symbol="o", symbolSize=4, symbolBrush=PALETTE[row],
                                          symbolPen=None)
         self.best_curve = self.plots["J"].plot([], [], pen=pg.mkPen("#777", style=Qt.PenStyle.DashLine))
-        self.hint = QLabel(IDLE_HINT)
+        self.lof_profiles = lof_profile_names()
+        self.idle_hint = IDLE_HINT.format(lof_profiles=self.lof_profiles)
+        self.hint = QLabel(self.idle_hint)
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setMargin(24)
@@ -134,7 +164,7 @@ class LOFPanel(QWidget):
             self._show_hint(f"{description}: waiting for the first LOF iteration…")
         else:
             self.progress.setRange(0, 0)  # busy indicator
-            self._show_hint(f"{description}…" if description else IDLE_HINT)
+            self._show_hint(f"{description}…" if description else self.idle_hint)
         self.status.setText(f"encoding: {description}")
 
     def add(self, items: list) -> None:
@@ -194,21 +224,22 @@ class LOFPanel(QWidget):
         self.best_curve.setData(xs, ys)
 
     def finish(self, outcome, cancelled: bool = False) -> None:
-        """Show the end state; a plain (no-LOF) encode is drawn as iteration 0."""
+        """Show the end state: the curves of an LOF run, or a hint that says why there
+        are none (a plain encode, a stream from a file, a run cancelled before its first
+        iteration) with the result's J, bpp and PSNR in the status line."""
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         if outcome is None:
             self.progress.setFormat("cancelled")
             self.status.setText("cancelled before any result")
             if not self.records:
-                self._show_hint(IDLE_HINT)
+                self._show_hint(self.idle_hint)
             return
         self.progress.setFormat("cancelled: best kept" if cancelled else "done")
         if outcome.source == "file" and outcome.point is None:  # no original to measure
             self.status.setText(f"a stream read from a file · {outcome.bpp:.4f} bpp · no "
                                 f"original open to measure PSNR against")
-            self._show_hint("A stream read from a file: how it was encoded is not recorded "
-                            "in it, so there are no LOF iterations to draw.")
+            self._show_hint(FILE_HINT)
         elif not self.records and outcome.point is not None:
             # No LOF iterations (profile fast, or a stream read from a file): no curve, and
             # the page says why; the plain encoder's RD cost is in the status line.
@@ -219,12 +250,14 @@ class LOFPanel(QWidget):
                 parts.insert(0, f"J {point.bpp + outcome.lam * mse:.4f}")  # λ·255²·MSE(0..1)
             if outcome.source == "file":
                 how = "a stream read from a file (how it was encoded is not recorded in it)"
-                self._show_hint("A stream read from a file: how it was encoded is not "
-                                "recorded in it, so there are no LOF iterations to draw.")
+                self._show_hint(FILE_HINT)
+            elif uses_lof(outcome.profile):  # cancelled, or a time limit, before iteration 1
+                how = f"profile {outcome.profile}: no LOF iteration finished"
+                self._show_hint(NO_ITERATION_HINT)
             else:
                 how = f"profile {outcome.profile}: plain encoder, no LOF iterations"
-                self._show_hint(NO_LOF_HINT.format(what="This encode",
-                                                   profile=outcome.profile))
+                self._show_hint(NO_LOF_HINT.format(what="This encode", profile=outcome.profile,
+                                                   lof_profiles=self.lof_profiles))
             self.status.setText(" · ".join([how, *parts]))
         elif self.records:
             last = self.records[-1]
@@ -236,12 +269,15 @@ class LOFPanel(QWidget):
                                    if _value(last, 'best_J') is not None else ""))
 
     def finish_ladder(self, profile: str, cancelled: bool) -> None:
-        """The end of a λ ladder: its last LOF run stays drawn; without LOF, the hint."""
+        """The end of a λ ladder, whose encodes send no LOF iterations: the hint says so."""
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
-        if not self.records:
-            self._show_hint(NO_LOF_HINT.format(what="The λ ladder", profile=profile))
+        if uses_lof(profile):
+            self._show_hint(LADDER_LOF_HINT.format(profile=profile))
+        else:
+            self._show_hint(NO_LOF_HINT.format(what="The λ ladder", profile=profile,
+                                               lof_profiles=self.lof_profiles))
 
     def fail(self, message: str) -> None:
         self.progress.setRange(0, 1)
