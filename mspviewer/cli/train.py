@@ -158,14 +158,15 @@ def _model_config(args, saved: dict) -> dict:
     """The model's configuration: the preset's networks with the ladder of --lambdas; on
     --resume, what is not given again (the networks, the ladder or both) is the run's."""
     saved_config = saved.get("model_config")
-    if saved_config is not None and args.preset is None:
-        base = ModelConfig.from_dict(saved_config)
+    run_config = None if saved_config is None else ModelConfig.from_dict(saved_config)
+    if run_config is not None and args.preset is None:
+        base = run_config
     else:
         base = tiny_config() if args.preset == "tiny" else ModelConfig()
     if args.lambdas is not None:
         lambdas = tuple(sorted(args.lambdas))
-    elif saved_config is not None:
-        lambdas = tuple(ModelConfig.from_dict(saved_config).rate.lambdas)
+    elif run_config is not None:
+        lambdas = tuple(run_config.rate.lambdas)
     else:
         lambdas = DEFAULT_LAMBDAS
     return ModelConfig(transform=TransformConfig(**vars(base.transform)),
