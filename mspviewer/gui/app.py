@@ -297,8 +297,9 @@ def _apply_options(window, args) -> None:
     if args.ladder:  # unknown names refused (with the list) before any work
         from mspviewer.codec.profiles import get_profile, load_profiles
 
+        known = load_profiles()  # (read once: $MSPVIEWER_PROFILES may name a file)
         for name in filter(None, args.ladder.split(",")):
-            if name not in load_profiles() and os.path.exists(name):
+            if name not in known and os.path.exists(name):
                 # nargs="?" took the positional image path as the option's value
                 raise ValueError(f"--ladder takes profile names, not the file {name!r}: "
                                  f"put the image before --ladder or give it with --image")
