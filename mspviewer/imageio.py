@@ -11,7 +11,8 @@ module is the one place where other images become that, by these rules:
 - **First frame only.** Of a multi-frame file (GIF, APNG, TIFF pages, MPO) the first frame
   is used, and noted.
 - **EXIF orientation** is applied exactly as ``PIL.ImageOps.exif_transpose`` would, after
-  the conversion to 8-bit RGB (so 16-bit PNGs keep their full depth until then), and noted.
+  the conversion to 8-bit RGB (so 16-bit PNGs keep their full depth until then), and noted;
+  where the decoder applies it itself (TIFF in Pillow, HEIF in pillow-heif) it is only noted.
 - **Alpha.** ``alpha="composite"`` (default) composites on white:
   ``out = round(255 · (c·a + 1 − a))`` with ``c`` and ``a`` the stored colour and alpha
   scaled to [0, 1], computed from the stored bit depth. ``alpha="drop"`` keeps the colour
@@ -194,17 +195,17 @@ def load_image(
     with _as_load_error(label, source), _open(source) as image:
         _check_size(image, max_pixels, label)
         frame_notes = _select_first_frame(image)
-        tiff_orientation = _tiff_orientation(image)
+        decoder_orientation = _orientation_applied_by_decoder(image)
         samples = _read_samples(image, _reopener(source))
         orientation, orientation_notes = _read_exif_orientation(image)
         profile_notes = _icc_profile_notes(image)
-    # Pillow's TIFF reader turns the pixels itself as it decodes them, then deletes the tag:
-    # the orientation is then noted but not applied a second time.
-    turned_by_pillow = orientation == 1 and tiff_orientation != 1
-    if turned_by_pillow:
-        orientation = tiff_orientation
+    # Pillow's TIFF reader and pillow-heif turn the pixels themselves as they decode them and
+    # then drop the tag: the orientation is then noted but not applied a second time.
+    turned_by_decoder = orientation == 1 and decoder_orientation != 1
+    if turned_by_decoder:
+        orientation = decoder_orientation
     pixels, conversion_notes = _samples_to_rgb8(samples, alpha)
-    pixels, rotation_notes = _apply_exif_orientation(pixels, orientation, turned_by_pillow)
+    pixels, rotation_notes = _apply_exif_orientation(pixels, orientation, turned_by_decoder)
     return LoadedImage(
         pixels=pixels,
         source_mode=image.mode,
@@ -709,13 +710,20 @@ def _icc_profile_notes(image: Image.Image) -> list[str]:
     return [f"embedded ICC profile '{description}' {not_applied}"]
 
 
-def _tiff_orientation(image: Image.Image) -> int:
-    """A TIFF's valid orientation tag before decoding (1 for anything else). Read from the
-    tags, not ``getexif()``, which would decode a PNG's pixels to find a late eXIf chunk."""
-    if image.format != "TIFF":
-        return 1
+def _orientation_applied_by_decoder(image: Image.Image) -> int:
+    """The valid orientation that the decoder itself applies (1 for none or anything else).
+
+    A TIFF's tag is read before decoding, from the tags, not ``getexif()``, which would
+    decode a PNG's pixels to find a late eXIf chunk. pillow-heif applies the HEIF container's
+    rotation and mirroring at open and keeps the EXIF value as ``original_orientation``.
+    """
     try:
-        orientation = image.tag_v2.get(ExifTags.Base.Orientation, 1)
+        if image.format == "TIFF":
+            orientation = image.tag_v2.get(ExifTags.Base.Orientation, 1)
+        elif image.format == "HEIF":
+            orientation = image.info.get("original_orientation") or 1
+        else:
+            return 1
         return orientation if orientation in _EXIF_ORIENTATIONS else 1
     except Exception:  # a broken tag is metadata, as in _read_exif_orientation
         return 1

@@ -874,6 +874,26 @@ def test_optional_formats_load_without_any_baseline_imported(tmp_path, name, wri
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
 
 
+def test_heic_rotation_is_applied_once_and_noted(tmp_path):
+    """pillow-heif turns a HEIC by its container's rotation as it opens it and resets the
+    EXIF orientation to 1: the loader keeps that turn, does not turn again, and notes it."""
+    pixels = np.zeros((16, 24, 3), np.uint8)
+    pixels[:8, :8] = 255  # a white block in the top-left corner
+    path = tmp_path / "turned.heic"
+    _heic_file(path, pixels)  # skips where pillow-heif or its encoder is missing
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    Image.open(path).save(path, exif=exif.tobytes(), quality=95)
+
+    loaded = load_image(path)
+
+    assert loaded.pixels.shape == (24, 16, 3)
+    # Turned clockwise, the top-left block lands in the top-right corner.
+    assert loaded.pixels[:8, 8:].min() > 200 and loaded.pixels[:8, :8].max() < 60
+    assert loaded.pixels[8:].max() < 60
+    assert loaded.notes == ("EXIF orientation 6 applied (rotated 90° clockwise)",)
+
+
 # --- embedded ICC profiles ----------------------------------------------------------------
 
 
