@@ -32,7 +32,7 @@ from pathlib import Path
 
 def build_parser() -> argparse.ArgumentParser:
     from mspviewer.cli import OneLineParser
-    from mspviewer.cli.common import add_threads_argument
+    from mspviewer.cli.common import add_threads_argument, positive_number
 
     parser = OneLineParser(prog="mspviewer gui", description="The MSP desktop viewer.")
     parser.add_argument("path", nargs="?", help="an image or a .msp bitstream to open")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_argument(parser)
     parser.add_argument("--size", default="2200x1400",
                         help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
-    parser.add_argument("--timeout", type=_positive_seconds, default=900.0,
+    parser.add_argument("--timeout", type=positive_number, default=900.0,
                         help="seconds --screenshot waits for the work to finish (default 900)")
     parser.add_argument("--inspect", metavar="X,Y",
                         help="with --screenshot: inspect the latent element under image pixel "
@@ -110,16 +110,6 @@ def install_excepthook(get_window) -> None:
                 pass
 
     sys.excepthook = hook
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:  # (nan fails too)
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def _make_model(path: str | None, headless: bool):
