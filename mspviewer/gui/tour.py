@@ -49,8 +49,9 @@ TOUR_STEPS: tuple[TourStep, ...] = (
     TourStep("compare", "An autoencoder that writes files", (
         "<p>MSP is an image codec built like an autoencoder. The encoder network turns the "
         "picture into a <b>latent</b> y: many channels (192 in the shipped model) on a grid "
-        "16 times smaller in each direction. y is rounded to integers ŷ; only ŷ is stored, "
-        "and the decoder network turns it back into pixels.</p>"
+        "16 times smaller in each direction. y is rounded to ŷ, a prediction plus a whole "
+        "number (more on this later in the tour); only the whole numbers are stored, and the "
+        "decoder network turns ŷ back into pixels.</p>"
         "<p>This view shows the original, the MSP result and a classic codec such as JPEG at "
         "the <i>same file size</i>, with linked zoom. How small the file gets depends on how "
         "well ŷ can be predicted: that is what the rest of this tour is about.</p>")),
@@ -59,7 +60,7 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "mean squared error (pixels on a 0–255 scale). A small λ makes bits expensive: small "
         "files, blurrier "
         "pictures. A large λ buys quality with bits. One model covers λ from 0.0018 to 0.0483 "
-        "(about 0.2 to 0.8 bpp on the Kodak photos with the shipped model); give a <b>target "
+        "(about 0.2 to 0.9 bpp on the Kodak photos with the shipped model); give a <b>target "
         "bpp</b> instead and λ is searched for you.</p>"
         "<p>The <b>profile</b> sets how hard the encoder works: <i>fast</i> runs the encoder "
         "network once, <i>quick</i>, <i>balanced</i> and <i>max</i> also run LOF (later in "
@@ -84,7 +85,7 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "guess was poor, bits were spent.</p>")),
     TourStep("inspector", "One element under the microscope", (
         "<p>Click a latent element to see its prediction. μ and σ come from its "
-        "<b>context</b>: the neighbours on its lattice that were already decoded, and the "
+        "<b>context</b>: the neighbours on its lattice decoded in earlier steps, and the "
         "channel groups already decoded at the same position. Apart from λ (in the header), "
         "nothing else is available: the decoder can only use what it has already read.</p>"
         "<p>The coder sends the symbol round(y − μ) with a discretised Gaussian of scale "
@@ -101,8 +102,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "<p>With the shipped model that makes 4 + 3·2·4 = <b>28 sequential passes</b>, "
         "whatever the image size. A serial autoregressive context model decodes one "
         "position after another: thousands of sequential steps for a large photo, hence far "
-        "slower. Step through the passes here: the parts not decoded yet show their "
-        "predicted means.</p>")),
+        "slower. Step through the passes here: the parts not decoded yet show the means "
+        "predicted later, by their own pass.</p>")),
     TourStep("bits", "Where the bits go", (
         "<p>The bars compare, per scale (or step, or channel group), the bytes the model "
         "<i>expected</i>, the sum of −log2 P over the symbols, with the bytes the arithmetic "
@@ -116,8 +117,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
     TourStep("lof", "LOF: fitting the latent to this one image", (
         "<p>The encoder network makes one quick guess of y, trained to be good on average. "
         "<b>LOF</b> (latent overfitting) improves it for <i>this</i> image: with the decoder "
-        "and the probability model frozen, it adjusts y by gradient descent on the real cost "
-        "J = bpp + λ·255²·MSE and keeps the best latent seen, so J never gets worse. The "
+        "and probability model frozen, it adjusts y by gradient descent on a smoothed "
+        "J = bpp + λ·255²·MSE and keeps the latent of lowest real J, so J never gets worse. The "
         "<i>max</i> profile adds a greedy search that moves batches of quantised values by "
         "one step and keeps a batch only if J drops.</p>"
         "<p>No extra bits are sent and <b>the decoder does not change</b>: only encoding "
@@ -189,12 +190,13 @@ PANEL_HELP: dict[str, str] = {
         "Click a latent element (in the heatmaps, or a pixel of the image) to see how it was "
         "coded: its scale, step, channel group and "
         "pass, the predicted μ and σ, the symbol round(y − μ), the discretised Gaussian PMF "
-        "with the bar it hit, its cost −log2 P in bits, and which neighbours and channel "
-        "groups were already decoded (its context)."),
+        "with the bar it hit, its cost −log2 P in bits, and its context: the neighbours "
+        "decoded in earlier steps and the channel groups decoded before it."),
     "replay": (
         "Decode step by step: the image after each of MSP's passes, coarse to fine (coarsest "
         "scale, then steps A and B of each finer scale, each in channel groups), with the "
-        "elements not decoded yet set to their predicted means and the bits read so far. The "
+        "elements not decoded yet set to the means predicted for them in their own pass (a "
+        "look ahead) and the bits read so far. The "
         "number of passes does not grow with the image."),
     "blind_ab": (
         "A blind test: MSP and the classic codec at the same size shown as A and B in random "

@@ -190,7 +190,8 @@ class BitAllocationView(QWidget):
         self.summary.setText(
             f"payload {payload:,} B from the stream vs {estimated:,.0f} B estimated by the model "
             f"({overhead:+.1f} %), header {allocation.header_bytes} B, file "
-            f"{result.num_bytes:,} B. Sections are padded to 32-bit words.")
+            f"{result.num_bytes:,} B. One stream for all passes: each pass's bytes are the "
+            "coder's output growth in 32-bit words, nothing is padded per pass.")
 
     def refresh_map(self) -> None:
         """The spatial bits map (and the picture under it)."""

@@ -83,8 +83,8 @@ FIELDS = (
     ("y_hat", "ŷ", "the quantised latent value the decoder reconstructs: μ + symbol"),
     ("mu", "μ", "the predicted mean, from the context below"),
     ("sigma", "σ", "the table scale the coder used (encoder and decoder agree on its index)"),
-    ("symbol", "Symbol", "round(ŷ − μ): the integer the arithmetic coder wrote, with zero "
-                         "mean and scale σ"),
+    ("symbol", "Symbol", "round(y − μ) = ŷ − μ: the integer the arithmetic coder wrote, "
+                         "with zero mean and scale σ"),
     ("probability", "P(symbol)", "the probability the coder gave this symbol (the bar marked "
                                  "in the plot)"),
     ("bits", "Cost", "bits this element costs in the model: −log2 P (+ escape words)"),
@@ -94,7 +94,7 @@ FIELDS = (
     ("without_lof", "Without LOF", "this element in the plain encoding at the same λ (g_a's "
                                    "latent, no LOF): what LOF changed here"),
     ("neighbours", "Spatial context", "the 8 nearest lattice neighbours decoded before this "
-                                      "pass (grid below); the context network (three 3×3 "
+                                      "step (grid below); the context network (three 3×3 "
                                       "convolutions) sees up to 3 lattice positions each way"),
     ("channels", "Channel context", "channels of this same position decoded by earlier "
                                     "groups"),
@@ -239,11 +239,12 @@ class InspectorPanel(QWidget):
         self.context_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.context_table.setFixedSize(3 * 64 + 4, 3 * 40 + 4)
         self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which of "
-                                      "the nearest neighbours were already decoded (the context "
-                                      "network's view reaches 3 lattice positions each way)")
+                                      "the nearest neighbours were decoded before this step (the "
+                                      "context network's view reaches 3 lattice positions each "
+                                      "way)")
         legend = QLabel(
-            f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this pass<br>"
-            f"<span style='color:#bbbbbb'>■</span> not decoded yet<br>"
+            f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this step<br>"
+            f"<span style='color:#bbbbbb'>■</span> this or a later step<br>"
             f"□ outside the latent grid<br>"
             f"<span style='color:{HIGHLIGHT}'>■</span> this element")
         legend.setWordWrap(True)
@@ -620,7 +621,7 @@ class InspectorPanel(QWidget):
             spatial = "the coarsest scale has no spatial context"
         else:
             spatial = (f"{context.num_known} of the 8 nearest neighbours on the "
-                       f"stride-{info.stride} lattice were decoded before this pass (the "
+                       f"stride-{info.stride} lattice were decoded before this step (the "
                        "context network sees further: 3 lattice positions each way)")
         channels = (f"{info.known_channels} channels of this position (earlier groups)"
                     if info.known_channels else "no channel of this position yet (first group)")

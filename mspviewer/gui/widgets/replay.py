@@ -1,7 +1,8 @@
 """Step-by-step decode replay: the image after each MSP decoding pass, with its bits and PSNR.
 
 At step k the first k passes (coarsest scale first) are decoded and every element not decoded
-yet is set to its predicted mean μ; step 0 is the prediction alone, step P (P passes) is the
+yet is set to its predicted mean μ, as its own later pass predicted it (a look ahead: the
+decoder does not have that μ at step k); step 0 is those means alone, step P (P passes) is the
 decoded image. The frames come from the Qt-free core
 (:func:`mspviewer.codec.inspection.iter_replay_frames`); each costs one synthesis, so they are
 computed off the GUI thread and only on demand (Build replay / :meth:`ReplayPanel.build`),
@@ -477,7 +478,7 @@ class ReplayPanel(QWidget):
         if self.is_building():
             return "Building the replay: the first frame is on its way…"
         return ("Press Build replay to see the image after each decoding pass, the elements "
-                "not decoded yet set to their predicted means.")
+                "not decoded yet set to the means predicted later, by their own pass.")
 
     def _plot_point(self, frame: inspection.ReplayFrame) -> tuple[float, float] | None:
         if frame.psnr is None or not math.isfinite(frame.psnr):
