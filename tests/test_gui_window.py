@@ -783,7 +783,7 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     # an LOF profile's encode cancelled before its first iteration is not called plain
     point = SimpleNamespace(bpp=0.5, psnr_rgb=30.0)
     early = SimpleNamespace(source="encoder", point=point, lam=0.01, profile="balanced",
-                            bpp=0.5)
+                            bpp=0.5, analysis=SimpleNamespace(estimated_bpp=0.49))
     panel.start("balanced, λ = 0.01", 200)
     panel.finish(early, cancelled=True)
     assert "before its first LOF iteration" in panel.hint.text()
@@ -799,7 +799,14 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     lof = encoded_window.lof  # encoded with the default profile, fast
     assert not lof.showing_plots()
     assert "This encode: no LOF iterations to draw (the fast profile" in lof.hint.text()
-    assert re.search(r"J \d+\.\d{4} · \d\.\d{4} bpp", lof.status.text()), lof.status.text()
+    # J as LOF counts it: the model's bits (not the file's) + λ·MSE on the 0..255 scale
+    outcome = encoded_window.session.result
+    squared = (outcome.original.astype(float) - outcome.decoded.astype(float)) ** 2
+    expected_j = outcome.analysis.bits.sum() / outcome.decoded[..., 0].size \
+        + outcome.lam * squared.mean()
+    shown = re.search(r"J (\d+\.\d{4}) \(model bits, as LOF counts it\) · \d\.\d{4} bpp",
+                      lof.status.text())
+    assert shown and float(shown[1]) == pytest.approx(expected_j, abs=6e-5), lof.status.text()
     encoded_window.start_lambda_ladder()
     wait_idle(qtbot, encoded_window)
     assert lof.progress.text() == "λ ladder done" and not lof.showing_plots()

@@ -8,7 +8,8 @@ fill identically, plus the model for the synthesis of replay frames:
   element, the discretised Gaussian PMF the coder used for it, and the context it was
   predicted from (which 3×3 lattice neighbours and how many channels were already known);
 - :func:`replay_frames`: the image after each MSP decoding pass, the elements not decoded yet
-  set to their predicted means, with the bits spent so far;
+  set to the means their own, later passes predicted (a look ahead), with the bits spent
+  so far;
 - :func:`export_replay`: those frames as an animated GIF or a PNG sequence;
 - :func:`verify_in_fresh_process`: re-decodes a saved bitstream with ``python -m mspviewer
   decode`` in a new process and compares its pixels with the expected ones.
@@ -52,9 +53,10 @@ class NeighbourContext:
     """The 3×3 neighbourhood of an element on its scale's lattice, as its pass saw it.
 
     ``offsets[i]`` is (d_row, d_col) in lattice units; ``known[i]`` says whether that lattice
-    position was decoded before the element's pass (coarser lattice or an earlier step of the
-    same scale); ``inside[i]`` whether it lies on the grid at all. The centre (0, 0) is the
-    element itself and is never known.
+    position was decoded before the element's step (coarser lattice or an earlier step of
+    the same scale: the context network runs once per step, so the same step's earlier
+    channel groups are not spatial context); ``inside[i]`` whether it lies on the grid at
+    all. The centre (0, 0) is the element itself and is never known.
     """
 
     offsets: tuple[tuple[int, int], ...]

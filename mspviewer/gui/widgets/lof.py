@@ -242,12 +242,14 @@ class LOFPanel(QWidget):
             self._show_hint(FILE_HINT)
         elif not self.records and outcome.point is not None:
             # No LOF iterations (profile fast, or a stream read from a file): no curve, and
-            # the page says why; the plain encoder's RD cost is in the status line.
+            # the page says why; the plain encoder's RD cost is in the status line, counted
+            # as LOF counts J (the model's bits, no header), so that the two compare.
             point = outcome.point
             parts = [f"{point.bpp:.4f} bpp", f"{point.psnr_rgb:.2f} dB"]
             if point.psnr_rgb is not None and math.isfinite(point.psnr_rgb):
                 mse = 255.0 ** 2 / 10 ** (point.psnr_rgb / 10)  # on the 0..255 scale
-                parts.insert(0, f"J {point.bpp + outcome.lam * mse:.4f}")  # λ·255²·MSE(0..1)
+                j = outcome.analysis.estimated_bpp + outcome.lam * mse  # λ·255²·MSE(0..1)
+                parts.insert(0, f"J {j:.4f} (model bits, as LOF counts it)")
             if outcome.source == "file":
                 how = "a stream read from a file (how it was encoded is not recorded in it)"
                 self._show_hint(FILE_HINT)
