@@ -42,11 +42,25 @@ def test_encode_info_decode(tmp_path, model_file):
     assert sum(s["bytes"] for s in header["sections"]) == header["payload_bytes"]
     assert header["header_bytes"] + header["payload_bytes"] == size
     assert sum(header["bytes_per_scale"].values()) == header["payload_bytes"]
+    # info reads the header alone; the decoder's own record of each pass must agree with it
+    from mspviewer.codec import decode_bytes, load_model
+    model = load_model(model_file)
+    reference = decode_bytes(model, out.read_bytes())
+    record = reference.analysis
+    assert [(s["pass"], s["scale"], s["step"], s["group"], s["bytes"])
+            for s in header["sections"]] == [(p.index, p.scale, p.step, p.group, p.actual_bytes)
+                                             for p in record.passes]
+    assert len({s["bytes"] for s in header["sections"]}) > 1  # not one size for every pass
+    per_scale = record.bits_per_scale()
+    assert header["bytes_per_scale"] == {str(k): per_scale[k]["actual_bytes"]
+                                         for k in sorted(per_scale, reverse=True)}
+    assert header["lambda"] == pytest.approx(0.01, rel=1e-6)
+    assert header["model_id"] == model.model_id().hex()
     png = tmp_path / "out.png"
     decoded = run_cli("decode", out, "-o", png, env_model=model_file)
     assert decoded.returncode == 0, decoded.stderr
     reconstruction = load_image(png).pixels
-    assert reconstruction.shape == pixels.shape
+    assert np.array_equal(reconstruction, reference.pixels)  # the decode, bit for bit
     from mspviewer.metrics import psnr_rgb
     assert psnr_rgb(pixels, reconstruction) == pytest.approx(result["psnr_rgb"], abs=1e-9)
 
@@ -281,7 +295,9 @@ def test_decode_writes_the_lossless_format_its_name_asks_for(tmp_path, model_fil
             assert written.format == {".png": "PNG", ".ppm": "PPM", ".tiff": "TIFF",
                                       ".bmp": "BMP"}[(tmp_path / name).suffix.lower()]
             decoded[name] = np.asarray(written.convert("RGB"))
-    assert all(np.array_equal(decoded["out.png"], pixels) for pixels in decoded.values())
+    from mspviewer.codec import decode_bytes, load_model
+    expected = decode_bytes(load_model(model_file), bitstream.read_bytes()).pixels
+    assert all(np.array_equal(pixels, expected) for pixels in decoded.values())  # bit-exact
     assert oct((tmp_path / "out.png").stat().st_mode & 0o777) != oct(0o600)  # not private
     capsys.readouterr()
     for lossy in ("out.jpg", "out.webp", "out"):

@@ -97,14 +97,41 @@ def test_channel_reductions_stay_in_float32():
         np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-4, err_msg=name)
 
 def test_bit_allocation_sums_to_the_payload(encoded):
+    from mspviewer.codec import bitstream
+
     _, result = encoded
     a = result.analysis
+    # independent of the records' pass statistics: each pass's bytes from the stream's header
+    # (its section words), each pass's model bits from the dense per-element arrays
+    header, _ = bitstream.parse(result.bitstream)
+    assert len(header.section_words) == len(a.passes)
+    stream_bytes = [4 * words for words in header.section_words]
+    model_bytes = [float(a.bits[a.pass_index == p.index].sum(dtype=np.float64)) / 8
+                   for p in a.passes]
+    keys = {"pass": lambda p: (p.index,), "scale": lambda p: (-p.scale,),
+            "step": lambda p: (p.step != "coarsest", p.step), "group": lambda p: (p.group,)}
+    names = {"pass": lambda p: f"s{p.scale} {p.step} g{p.group}",
+             "scale": lambda p: f"scale {p.scale}", "step": lambda p: f"step {p.step}",
+             "group": lambda p: f"group {p.group} (ch {p.channel_start}–{p.channel_stop - 1})"}
     for by in latent_data.GROUPINGS:
         allocation = latent_data.bit_allocation(a, by)
         assert int(allocation.actual_bytes.sum()) == a.payload_bytes
         assert float(allocation.estimated_bytes.sum()) == pytest.approx(a.estimated_bits / 8)
-        assert len(allocation.labels) == len(allocation.actual_bytes)
+        expected: dict = {}  # key -> [label, stream bytes, model bytes]
+        for p, actual, estimated in zip(a.passes, stream_bytes, model_bytes):
+            entry = expected.setdefault(keys[by](p), [names[by](p), 0, 0.0])
+            entry[1] += actual
+            entry[2] += estimated
+        ordered = [expected[k] for k in (sorted(expected) if by != "pass" else expected)]
+        assert allocation.labels == [label for label, _, _ in ordered], by
+        assert allocation.actual_bytes.tolist() == [b for _, b, _ in ordered], by
+        np.testing.assert_allclose(allocation.estimated_bytes, [e for _, _, e in ordered],
+                                   rtol=1e-5, err_msg=by)
+        assert allocation.header_bytes == len(result.bitstream) - a.payload_bytes
     assert latent_data.bit_allocation(a, "step").labels[0] == "step coarsest"
+    # several scales, steps and groups, each with bytes of its own
+    for by in ("scale", "step", "group"):
+        assert len(latent_data.bit_allocation(a, by).labels) >= 2, by
 
 
 def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):

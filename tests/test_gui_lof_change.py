@@ -91,7 +91,15 @@ def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
         analysis.estimated_bits - reference.estimated_bits, abs=1e-2)
     low, high = latents.color_bar.levels()
     assert low == pytest.approx(-high)  # gains and losses: a diverging map
-    assert "symbols changed" in latents.caption.text()
+    # the caption counts what changed, here counted from the two records directly
+    changed = int(np.count_nonzero(analysis.symbols != reference.symbols))
+    assert changed > 0
+    bits = float(analysis.bits.astype(np.float64).sum() - reference.bits.astype(np.float64).sum())
+    caption = latents.caption.text()
+    assert f" · {changed:,} of {analysis.symbols.size:,} symbols changed, " in caption
+    shown = caption.rsplit("symbols changed, ", 1)[1]
+    assert shown.endswith(" bits")  # (rounded to whole bits: a float sum may round either way)
+    assert float(shown[:-len(" bits")].replace(",", "")) == pytest.approx(bits, abs=0.51)
     # Δŷ of one channel, element by element, on every scale
     latents.set_quantity("lof_shift")
     latents.set_channel(2)

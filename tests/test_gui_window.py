@@ -120,9 +120,13 @@ def test_latent_views_show_the_analysis_arrays(qtbot, encoded_window):
     np.testing.assert_allclose(latents.items[0].image,
                                analysis.mu[5][::coarsest.stride, ::coarsest.stride],
                                rtol=1e-6)
-    # the colour bar covers the values shown
+    # the colour bar covers the values shown: μ of one channel is signed, so the levels are
+    # symmetric, ± the 99.5th percentile of |μ| over every position the layers show (each
+    # latent position once, so all of channel 5)
     low, high = latents.color_bar.levels()
-    assert low < 0 < high  # ŷ, μ of one channel: symmetric levels
+    bound = float(np.percentile(np.abs(analysis.mu[5].astype(np.float64)), 99.5))
+    assert bound > 0
+    assert (low, high) == pytest.approx((-bound, bound), rel=1e-6)
 
 
 def test_switch_views(qtbot, encoded_window, monkeypatch):
@@ -135,7 +139,14 @@ def test_switch_views(qtbot, encoded_window, monkeypatch):
     expected = np.abs(result.original.astype(int) - result.decoded.astype(int)).mean(axis=2)
     np.testing.assert_allclose(compare.decoded.heat.image, expected, rtol=1e-6)
     assert compare.color_bar.scene() is not None  # colour bar shown
-    assert compare.color_bar.levels()[1] >= 1.0
+    # its levels: 0 to the 99.5th percentile of the mean absolute difference (at least 1),
+    # sampled every LEVEL_STRIDE-th pixel each way
+    from mspviewer.gui.widgets.compare import LEVEL_STRIDE
+    sample = expected[::LEVEL_STRIDE, ::LEVEL_STRIDE]
+    assert sample.size > 100  # (a smaller sample would go by its maximum)
+    top = float(np.percentile(sample, 99.5))
+    assert top > 1.0  # the data decide, not the floor
+    assert compare.color_bar.levels() == pytest.approx((0.0, top), rel=1e-6)
 
     compare.set_mode("split")
     assert compare.stack.currentWidget() is compare.split_view
