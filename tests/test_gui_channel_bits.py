@@ -52,7 +52,10 @@ def test_bars_and_curve_are_the_channel_usage(window):
     np.testing.assert_allclose(ys[1:], 100 * np.cumsum(usage.bits[order]) / usage.bits.sum())
     marks_x, _ = chart.share_marks.getData()
     assert list(marks_x) == [usage.channels_for(f) for f in (0.5, 0.9, 0.99)]
-    assert chart.summary.text().startswith(usage.describe()[:20])
+    line = usage.describe()  # nothing selected yet: the line is the usage's own, capitalised
+    assert chart.selected is None
+    assert chart.summary.text() == line[0].upper() + line[1:]
+    assert f"50 % of the bits in {usage.channels_for(0.5)} channel" in chart.summary.text()
     assert not window.bits.group_box.isEnabled()  # "Bars by" is the chart tab's option
     window.bits.set_view("chart")
     assert window.bits.group_box.isEnabled()

@@ -4,6 +4,8 @@ load it back (the child process loads the same file)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -134,6 +136,22 @@ def test_estimated_vs_actual_table(qtbot, encoded_window):
     overhead = 100 * (payload.actual_bits - payload.estimated_bits) / payload.estimated_bits
     assert window.bits.ledger_text(last - 2, 4) == f"{overhead:+.2f} %"
     assert latent_data.bits_ledger(analysis) == ledger
+    # the line under the chart: the stream's own byte counts, the model's from the dense bits
+    data = window.session.result.bitstream
+    _, words = bitstream.parse(data)  # the payload, as 32-bit words
+    stream_bytes = int(words.nbytes)
+    estimated = float(analysis.bits.sum(dtype=np.float64)) / 8
+    found = re.fullmatch(r"payload ([\d,]+) B from the stream vs ([\d,]+) B estimated by the "
+                         r"model \(([+-]\d+\.\d) %\), header (\d+) B, file ([\d,]+) B\. .*",
+                         window.bits.summary.text())
+    assert found, window.bits.summary.text()
+    payload_bytes, shown_estimate, shown_overhead, header_bytes, file_bytes = found.groups()
+    assert int(payload_bytes.replace(",", "")) == stream_bytes == 4 * len(words)
+    assert int(header_bytes) == len(data) - stream_bytes
+    assert int(file_bytes.replace(",", "")) == len(data)
+    assert float(shown_estimate.replace(",", "")) == pytest.approx(estimated, abs=0.51)
+    assert float(shown_overhead) == pytest.approx(
+        100 * (stream_bytes - estimated) / estimated, abs=0.051)
 
 
 def test_a_new_result_stops_a_running_check(qtbot, encoded_window):

@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 from gui_support import make_window, wait_idle, write_png  # noqa: E402
 from test_gui_screenshot import run_viewer  # noqa: E402
 
+from mspviewer.codec import decode_bytes, encode_image  # noqa: E402
 from mspviewer.errors import MSPViewerError  # noqa: E402
 from mspviewer.gui.session import MIN_CROP, ImageState  # noqa: E402
 
@@ -64,6 +65,11 @@ def test_the_window_encodes_the_crop_and_goes_back(qtbot, tiny_model, tmp_path):
     wait_idle(qtbot, window)
     result = window.session.result
     assert np.array_equal(result.original, pixels[8:40, 16:64])
+    # the stream is the core's encode of the crop, and what is shown is its decode
+    crop = np.ascontiguousarray(pixels[8:40, 16:64])
+    assert result.profile == "fast"
+    assert result.bitstream == encode_image(tiny_model, crop, result.lam, "fast").bitstream
+    assert np.array_equal(result.decoded, decode_bytes(tiny_model, result.bitstream).pixels)
     assert result.decoded.shape == (32, 48, 3)
     doc = window.metrics_document()
     assert doc["image"]["crop"] == [16, 8, 48, 32] and doc["image"]["width"] == 48
