@@ -213,7 +213,7 @@ def test_replay_middle_frames_are_the_synthesis_of_the_partly_decoded_latent(
     assert not np.array_equal(middle.image, decoded.pixels)
 
 
-def test_replay_cli(model_file, encoded, tmp_path, capsys):
+def test_replay_cli(model_file, file_model, encoded, tmp_path, capsys):
     from mspviewer.cli import main
 
     msp = tmp_path / "in.msp"
@@ -222,6 +222,22 @@ def test_replay_cli(model_file, encoded, tmp_path, capsys):
     assert main(["--json", "replay", str(msp), "-o", str(out), "--model", str(model_file)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["frames"] == len(encoded[1].analysis.passes) + 1 and out.exists()
+    # the frames written are the replay of the stream's decode, step by step, in order
+    frames = replay_frames(file_model, decode_bytes(file_model, msp.read_bytes()).analysis)
+    assert len(frames) == result["frames"]
+    assert [s["actual_bits"] for s in result["steps"]] == [f.actual_bits for f in frames]
+    with Image.open(out) as gif:  # (identical consecutive frames merge in a GIF)
+        distinct = 1 + sum(not np.array_equal(a.image, b.image) for a, b in zip(frames, frames[1:]))
+        assert gif.n_frames == distinct and gif.size == (90, 64)
+    folder = tmp_path / "steps"
+    assert main(["replay", str(msp), "-o", str(folder), "--model", str(model_file)]) == 0
+    capsys.readouterr()
+    pngs = sorted(folder.glob("step_*.png"))
+    assert len(pngs) == len(frames)
+    for png, frame in zip(pngs, frames):
+        with Image.open(png) as image:
+            assert np.array_equal(np.asarray(image.convert("RGB")), frame.image), png.name
+    assert not np.array_equal(frames[0].image, frames[-1].image)  # the steps differ
     assert main(["replay", str(tmp_path / "missing.msp"), "-o", str(out),
                  "--model", str(model_file)]) == 2
 
