@@ -149,6 +149,29 @@ def test_missing_library_is_unavailable_not_a_crash(monkeypatch, pixels):
         codec.encode(pixels, 50)
 
 
+def test_libheif_without_an_hevc_decoder_is_unavailable(monkeypatch, pixels):
+    # A libheif with x265 and only other decoder plugins (AV1, JPEG) cannot read its own
+    # HEIC files: that must be said up front, not found out as a decode error at every point.
+    import pillow_heif
+
+    real = pillow_heif.libheif_info()
+    other_decoders = {"dav1d": "dav1d v1.5.3", "jpeg": "libjpeg-turbo 3.0.4 (8.0)"}
+    monkeypatch.setattr(pillow_heif, "libheif_info",
+                        lambda: {**real, "decoders": other_decoders})
+    codec = HeicCodec()
+    assert "no HEVC decoder" in codec.unavailable_reason()
+    with pytest.raises(CodecUnavailableError, match="HEVC decoder"):
+        codec.encode(pixels, 50)
+    # libde265 or libheif's ffmpeg plugin is enough, and is what the version names.
+    for plugin, description in (("libde265", "libde265 HEVC decoder, version 1.1.3"),
+                                ("ffmpeg", "FFMPEG HEVC decoder 7.1")):
+        monkeypatch.setattr(pillow_heif, "libheif_info", lambda p=plugin, d=description: {
+            **real, "decoders": {**other_decoders, p: d}})
+        codec = HeicCodec()
+        assert codec.unavailable_reason() is None
+        assert codec.library_version().endswith(description)
+
+
 def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
     fake = tmp_path / "ffmpeg"
     fake.write_text(

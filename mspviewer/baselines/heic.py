@@ -10,6 +10,12 @@ import numpy as np
 from mspviewer.baselines.base import ClassicCodec, CodecError
 
 
+def _hevc_decoders(info: dict) -> list[str]:
+    """Descriptions of the HEVC decoders (libde265, ffmpeg) in ``pillow_heif.libheif_info()``."""
+    return [str(description) for plugin, description in info.get("decoders", {}).items()
+            if plugin in ("libde265", "ffmpeg") or "hevc" in str(description).lower()]
+
+
 class HeicCodec(ClassicCodec):
     """HEVC intra still image in a HEIF container (what phones ship as ``.heic``).
 
@@ -42,7 +48,7 @@ class HeicCodec(ClassicCodec):
         info = pillow_heif.libheif_info()
         if "x265" not in info.get("encoders", {}):
             return f"libheif {info.get('libheif')} in pillow-heif has no x265 HEVC encoder"
-        if not info.get("decoders"):
+        if not _hevc_decoders(info):  # other decoders (dav1d, jpeg, ...) cannot read HEIC
             return f"libheif {info.get('libheif')} in pillow-heif has no HEVC decoder"
         return None
 
@@ -50,7 +56,7 @@ class HeicCodec(ClassicCodec):
         import pillow_heif
 
         info = pillow_heif.libheif_info()
-        decoders = ", ".join(info.get("decoders", {}).values())
+        decoders = ", ".join(_hevc_decoders(info))
         return (
             f"pillow-heif {pillow_heif.__version__}, libheif {info.get('libheif')}, "
             f"{info.get('encoders', {}).get('x265', '')}, {decoders}"
