@@ -310,6 +310,43 @@ def test_quality_search_stops_before_the_next_encode_once_cancelled(pixels):
     assert cancelled_first.encodes == 0
 
 
+class DippingSizes:
+    """Settings 0..20 whose file sizes mostly grow but dip, as JPEG XL's and AVIF's do
+    (docs/baselines.md, "Quality search"): the bytes are a file of the listed size."""
+
+    name = "dipping"
+    sizes = [40, 40, 40, 37, 50, 60, 70, 80, 90, 100, 110, 120, 130, 100, 105, 125, 135, 140,
+             150, 160, 170]
+
+    def quality_grid(self):
+        return list(range(len(self.sizes)))
+
+    def encode(self, pixels, quality):
+        return bytes(self.sizes[quality])
+
+
+def test_quality_search_with_sizes_that_dip(pixels):
+    codec, area = DippingSizes(), HEIGHT * WIDTH
+    for target_bytes in range(38, 175, 3):
+        target = 8 * target_bytes / area
+        result = find_quality_for_bpp(codec, pixels, target)
+        # Whatever the dips, the answer is a real encode of that size, the largest tried
+        # one not above the target, and it says whether it is below the target.
+        assert result.num_bytes == len(result.data) == codec.sizes[result.quality]
+        assert result.bpp == 8 * result.num_bytes / area
+        fitting = [bpp for _, bpp in result.tried if bpp <= target]
+        assert result.below_target == bool(fitting) == (result.bpp <= target)
+        if fitting:
+            assert result.bpp == max(fitting)
+    # The documented limits: for 130 bytes the bisection answers 125 (setting 15), past
+    # the dip at setting 13, although setting 12 has 130 bytes ...
+    result = find_quality_for_bpp(codec, pixels, 8 * 130 / area)
+    assert result.below_target and (result.quality, result.num_bytes) == (15, 125)
+    # ... and below the first setting's 40 bytes "nothing fits", although setting 3 (37) would.
+    result = find_quality_for_bpp(codec, pixels, 8 * 38 / area)
+    assert not result.below_target and result.quality == 0 and result.encodes == 1
+
+
 def test_quality_search_rejects_bad_targets(pixels):
     for target in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError):

@@ -4,8 +4,10 @@ Used by the GUI ("JPEG / AVIF / VVC at the same size") and by comparisons at equ
 The codec's settings are walked as an ordered grid (:meth:`ClassicCodec.quality_grid`,
 smallest files first) and bisected on the real encoded size, assuming the size grows along
 the grid. The answer is the tried setting with the largest rate not above the target; only
-when even the smallest setting is above the target is that smallest setting returned
-(``below_target`` is then ``False``). Every encode is a real one: ``data`` holds the bytes.
+when the grid's first setting is above the target is that setting returned (``below_target``
+is then ``False``). Every encode is a real one: ``data`` holds the bytes. Where the size
+does not grow along the grid (JPEG XL, WebP: a higher quality can give a smaller file), a
+setting that was not tried may land closer to the target; see ``docs/baselines.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: fl
                          ) -> QualitySearchResult | None:
     """Bisect ``codec``'s settings for the rate closest to ``target_bpp`` from below.
 
-    Takes about log2(number of settings) encodes (7 for 0-100 qualities). ``cancel()`` is
+    Takes the two ends of the grid and about log2(number of settings) encodes between them
+    (8-9 in all for 0-100 qualities). ``cancel()`` is
     asked before every encode; once it returns True the search stops and returns None (a
     setting found halfway would not be the answer). Without ``cancel`` it never returns None.
     """
