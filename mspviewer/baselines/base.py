@@ -129,7 +129,9 @@ class ClassicCodec(ABC):
 
     # --- quality ------------------------------------------------------------------------
     def check_quality(self, quality: float) -> float | int:
-        """Validate ``quality`` against the range and step; return it in its native type."""
+        """Validate ``quality`` against the range (and, for integer settings, that it is a
+        whole number); return it in its native type. A fractional step (JPEG 2000's 0.1) is
+        only the quality search's granularity: any value in the range is accepted."""
         low, high = self.quality_range
         if not isinstance(quality, (int, float, np.integer, np.floating)) or not math.isfinite(
             float(quality)
