@@ -47,9 +47,9 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: fl
     """Bisect ``codec``'s settings for the rate closest to ``target_bpp`` from below.
 
     Takes the two ends of the grid and about log2(number of settings) encodes between them
-    (8-9 in all for 0-100 qualities). ``cancel()`` is
-    asked before every encode; once it returns True the search stops and returns None (a
-    setting found halfway would not be the answer). Without ``cancel`` it never returns None.
+    (8-9 in all for 0-100 qualities). ``cancel()`` is asked before every encode; once it
+    returns True the search stops and returns None (a setting found halfway would not be the
+    answer). Without ``cancel`` it never returns None.
     """
     pixels = check_pixels(pixels)
     if not (isinstance(target_bpp, (int, float)) and math.isfinite(target_bpp)

@@ -114,7 +114,8 @@ def _selected_codecs(requested: list[str] | None, anchor: str) -> list[str]:
 
 def _quality_overrides(items: list[str], names: list[str]) -> dict[str, list[float | int]]:
     """``--quality NAME=Q1,Q2,...`` for codecs that are run, every value checked against the
-    codec's range and step here, before any work (not found out codec by codec)."""
+    codec's range (and to be whole for integer settings) here, before any work (not found
+    out codec by codec)."""
     overrides: dict[str, list[float | int]] = {}
     for item in items:
         name, _, values = item.partition("=")

@@ -699,7 +699,8 @@ def classic_codec_names() -> list[tuple[str, str, bool]]:
 
 def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
                   cancel: CancelToken) -> Generator[Any, None, ClassicOutcome | None]:
-    """A classic codec at the setting whose rate is closest to ``target_bpp`` from below."""
+    """A classic codec at the setting the quality search finds for ``target_bpp``: the
+    tried setting of largest rate not above it (see ``mspviewer.baselines.search``)."""
     from mspviewer.baselines.search import find_quality_for_bpp
 
     codec = _get_codec(codec_name)
