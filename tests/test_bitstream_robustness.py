@@ -220,3 +220,66 @@ def test_files_larger_than_any_bitstream_or_unreadable_are_refused_unread(tmp_pa
     assert bitstream.read_file(small, max_bytes=5) == b"MSPV\1"
     with pytest.raises(BitstreamError, match="more than the 4 "):
         bitstream.read_file(small, max_bytes=4)
+
+
+def _respell_first_section(original: bytes, spelling) -> bytes:
+    """The file with the first section size written as ``spelling(minimal bytes)`` and the
+    header length and CRC fixed up: the same value, the same payload."""
+    header, payload = bitstream.parse(original)
+    fixed_end = 7 + bitstream._BODY.size
+    first = bitstream._varint(header.section_words[0])
+    rest = original[fixed_end + len(first):7 + struct.unpack_from("<H", original, 5)[0]]
+    body = original[7:fixed_end] + spelling(first) + rest
+    head = b"MSPV" + bytes([bitstream.FORMAT_VERSION]) + struct.pack("<H", len(body)) + body
+    return head + struct.pack("<I", zlib.crc32(head)) + original[len(original) - 4 * len(payload):]
+
+
+@pytest.mark.parametrize("spelling", [
+    lambda b: b[:-1] + bytes([b[-1] | 0x80, 0x00]),  # one trailing zero group
+    lambda b: b[:-1] + bytes([b[-1] | 0x80]) + b"\x80" * (4 - len(b)) + b"\x00",  # 5 bytes
+    lambda b: b[:-1] + bytes([b[-1] | 0x80]) + b"\x80" * (5 - len(b)) + b"\x00",  # 6 bytes
+])
+def test_section_sizes_have_one_spelling(fuzz_model, reference, spelling):
+    """The content checksum covers the header body (docs/bitstream.md), which the decoder
+    hashes as the encoder writes it (minimal varints). A longer spelling of a section size,
+    with a fixed-up CRC, used to be read and decoded, while a decoder that hashes the file's
+    own bytes, as the document says, refuses it: it is now refused in ``parse``."""
+    original, _ = reference
+    respelled = _respell_first_section(original, spelling)
+    assert respelled != original
+    with pytest.raises(BitstreamError, match="bad section size"):
+        bitstream.parse(respelled)
+    with pytest.raises(BitstreamError, match="bad section size"):
+        decode_bytes(fuzz_model, respelled)
+    assert _respell_first_section(original, lambda b: b) == original
+
+
+def test_checksums_and_model_identity_as_the_document_specifies(fuzz_model, reference):
+    """docs/bitstream.md, recomputed from the file's bytes without the codec's helpers:
+    header CRC-32, content checksum (BLAKE2b with an 8-byte digest over the header body with
+    the field zeroed, then the int32 symbols pass by pass, channel by channel, row-major),
+    and the model identity (SHA-256 of the configuration JSON with default separators and
+    of every state_dict entry's name and float32 values, in name order)."""
+    import hashlib
+    import json
+
+    original, _ = reference
+    body_end = 7 + struct.unpack_from("<H", original, 5)[0]
+    assert struct.unpack_from("<I", original, body_end)[0] == zlib.crc32(original[:body_end])
+    body = bytearray(original[7:body_end])
+    stored = bytes(body[27:35])
+    body[27:35] = bytes(8)
+    record = decode_bytes(fuzz_model, original).analysis
+    symbols = record.symbols.reshape(record.symbols.shape[-3:])
+    passes = record.pass_index.reshape(symbols.shape)
+    channel, row, column = np.indices(symbols.shape)
+    order = np.lexsort((column.ravel(), row.ravel(), channel.ravel(), passes.ravel()))
+    digest = hashlib.blake2b(bytes(body) + symbols.ravel()[order].astype("<i4").tobytes(),
+                             digest_size=8)
+    assert digest.digest() == stored
+
+    identity = hashlib.sha256(json.dumps(fuzz_model.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(fuzz_model.state_dict().items()):
+        identity.update(name.encode("utf-8"))
+        identity.update(tensor.detach().float().numpy().astype("<f4").tobytes())
+    assert original[7:15] == identity.digest()[:8]

@@ -107,15 +107,21 @@ def _varint(value: int) -> bytes:
 
 
 def _read_varint(data: bytes, offset: int, end: int) -> tuple[int, int]:
+    """One section size: at most 5 bytes (any 32-bit value), and minimal, as ``_varint``
+    writes it. The content checksum hashes the body as ``_pack_body`` writes it, so a longer
+    spelling of the same value would pass here but not in a decoder that hashes the file's
+    own bytes (docs/bitstream.md): only one spelling is accepted."""
     value, shift = 0, 0
     while True:
-        if offset >= end or shift > 35:
+        if offset >= end or shift > 28:
             raise BitstreamError("header is corrupt (bad section size)")
         byte = data[offset]
         offset += 1
         value |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
+            if byte == 0 and shift > 7:  # a trailing zero group: not minimal
+                raise BitstreamError("header is corrupt (bad section size)")
             return value, offset
 
 
