@@ -281,8 +281,9 @@ def test_screenshot_refuses_what_it_cannot_honour(tiny_model, tmp_path, monkeypa
     image = tmp_path / "small.png"
     write_png(image, 32, 48, seed=5)
     common = ["--screenshot", str(out), "--image", str(image), "--profile", "fast"]
-    for option, value, words in (("--size", "100000x100000", "each side from 200 to 16384"),
-                                 ("--timeout", "-5", "argument --timeout: must be a finite number above 0")):
+    for option, value, words in (
+            ("--size", "100000x100000", "each side from 200 to 16384"),
+            ("--timeout", "-5", "argument --timeout: must be a finite number above 0")):
         done = run_viewer([*common, "--model", str(model_path), option, value], tmp_path)
         assert done.returncode == 2 and words in done.stderr, done.stderr
     for bpp in ("nan", "20", "0.0001"):

@@ -1,7 +1,8 @@
 """``mspviewer replay IN.msp -o replay.gif``: the image after each MSP decoding pass.
 
 Frame k is synthesised from the elements of passes 0..k-1, the others at the means their
-own, later passes predicted (a look ahead: the decoder does not have them at frame k); written as an animated GIF, or as a PNG sequence when ``-o`` names a folder.
+own, later passes predicted (a look ahead: the decoder does not have them at frame k);
+written as an animated GIF, or as a PNG sequence when ``-o`` names a folder.
 """
 
 from __future__ import annotations
