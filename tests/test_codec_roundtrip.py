@@ -163,3 +163,30 @@ def test_cuda_encode_decode_and_lof_then_cpu_decode(tiny_model):
         except ChecksumError:
             continue
         np.testing.assert_array_equal(on_cpu.pixels, encoded.reconstruction)
+
+
+def test_coding_on_cuda_switches_cudnn_to_repeatable_arithmetic():
+    """With cuDNN's defaults (TF32, heuristic algorithm choice) two syntheses of one latent
+    on an H200 differed in up to 198,239 values (by 1.2e-7), and a decode missed the
+    encoder's reconstruction (benchmarks/cuda_determinism.py, docs/profiles.md); the codec's
+    coding sections on CUDA switch these settings off. Checked here on the flags, on any
+    machine: the device type alone selects the branch."""
+    from mspviewer.codec.model import coding_arithmetic
+
+    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    try:
+        torch.backends.cudnn.deterministic = False
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        with coding_arithmetic(torch.device("cpu")):  # the CPU path leaves them alone
+            assert torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.benchmark
+        with coding_arithmetic(torch.device("cuda")):
+            assert torch.backends.cudnn.deterministic
+            assert not torch.backends.cudnn.benchmark
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) = flags

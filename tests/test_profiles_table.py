@@ -285,3 +285,63 @@ def test_a_partial_run_says_what_it_left_out(table, tmp_path):
                                                            "--note", note])
     assert f"\n{note}\n" in printed
     assert f"--doc {tmp_path / 'doc.md'} --note ...` on" in printed  # shown once, above
+
+
+def test_cached_only_builds_the_table_of_another_device_from_its_rows(table, tmp_path):
+    """A GPU run's rows, brought back, make its table here: the same cells as a table of the
+    same numbers, the device named from the rows, nothing encoded; an encode missing from
+    the file stops it with its name."""
+    gpu_rows = tmp_path / "gpu.jsonl"
+    with gpu_rows.open("w") as stream:
+        for row in table["rows"]:
+            row = dict(row, key=row["key"].rsplit("|", 1)[0] + "|cuda", device="NVIDIA H200")
+            stream.write(json.dumps(row) + "\n")
+    before = gpu_rows.read_text()
+    arguments = [a if a != str(table["results"]) else str(gpu_rows) for a in table["arguments"]]
+    arguments[arguments.index("--doc") + 1] = str(tmp_path / "doc.md")
+    printed = run_table(table["module"], arguments + ["--cached-only", "--device", "cuda"])
+    assert gpu_rows.read_text() == before
+    assert "- Device: NVIDIA H200" in printed
+    for profile in ("fast", "lof3"):
+        assert table_cells(printed, profile) == table_cells(table["printed"], profile)
+    assert "<!-- profiles-table:cuda:begin -->" in (tmp_path / "doc.md").read_text()
+
+    gpu_rows.write_text("".join(before.splitlines(keepends=True)[1:]))  # one encode less
+    first = table["rows"][0]
+    with pytest.raises(SystemExit, match=f"no encode of {first['image']} at "
+                                         f"λ={first['lambda_key']:g} with {first['profile']}"):
+        run_table(table["module"], arguments + ["--cached-only", "--device", "cuda"])
+
+
+def test_a_decode_that_misses_the_reconstruction_stops_or_is_counted(table, reencoded,
+                                                                     tmp_path, monkeypatch):
+    """A decoder that returns one pixel value off: the script stops, or with
+    --allow-mismatch records the difference, measures PSNR on the decoded image and says so
+    under the table instead of claiming exactness."""
+    module = table["module"]
+    real_decode = module.decode_bytes
+
+    def one_value_off(model, data):
+        decoded = real_decode(model, data)
+        decoded.pixels[0, 0, 0] ^= 1
+        return decoded
+
+    monkeypatch.setattr(module, "decode_bytes", one_value_off)
+    arguments = list(table["arguments"])
+    arguments[arguments.index("--results") + 1] = str(tmp_path / "rows.jsonl")
+    arguments[arguments.index("--doc") + 1] = "-"
+    with pytest.raises(SystemExit, match="decoded pixels differ"):
+        run_table(module, arguments)
+    printed = run_table(module, arguments + ["--allow-mismatch"])
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(r["mismatch_values"] == 1 and r["mismatch_max"] == 1
+                                  for r in rows)
+    for row in rows:  # PSNR of the decoded image, one value off, not of the encoder's
+        decoded = reencoded[row["image"], row["lambda_key"], row["profile"]][1].copy()
+        decoded[0, 0, 0] ^= 1
+        expected = peak_signal_noise_ratio(table["images"][row["image"]], decoded,
+                                           data_range=255)
+        assert row["psnr_rgb"] == pytest.approx(expected, abs=1e-9)
+    assert ("**8 of 8 bitstreams decoded to an image that differs from the encoder's "
+            "reconstruction** (by up to 1 in a pixel value)") in printed
+    assert "matched the encoder's reconstruction exactly" not in printed

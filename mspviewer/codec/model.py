@@ -72,6 +72,8 @@ def coding_arithmetic(device: torch.device):
     (the GUI encodes and decodes on several) run one at a time: none can restore the count
     while another is coding.
     """
+    if device.type == "cuda":
+        use_exact_cuda_arithmetic()
     if device.type != "cpu":
         yield
         return
@@ -84,6 +86,22 @@ def coding_arithmetic(device: torch.device):
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
+
+
+def use_exact_cuda_arithmetic() -> None:
+    """Make CUDA convolutions repeatable: the same inputs give the same bits in encoder and
+    decoder.
+
+    By default cuDNN may pick another algorithm from one call to the next (by heuristics,
+    workspace, or benchmarking) and computes fp32 convolutions in TF32; μ then differs in
+    its last bits between an encode and its decode on one GPU, and so does the decoded
+    image. These are process-wide settings (torch has no per-model ones); the codec sets
+    them whenever it codes on CUDA.
+    """
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def as_float32(lam: float) -> float:
