@@ -60,12 +60,12 @@ def compare(model, x, lam, pixels_shape) -> bool:
         torch.equal(decoded.y_hat, first.y_hat))
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", type=Path)
     parser.add_argument("--lambda", dest="lam", type=float, default=0.013)
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu as a check")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device here")
     model = load_model(None, device=args.device)

@@ -13,8 +13,9 @@
 # `git checkout` it back after.
 #
 # Phases:
-#   0. alone on the GPU: benchmarks/cuda_determinism.py on the first image, then the first image at λ = 0.013 with every profile (the smoke test of
-#      the CUDA path, and encode times without contention)
+#   0. alone on the GPU: benchmarks/cuda_determinism.py and benchmarks/lof_profile.py on the
+#      first image, then that image at λ = 0.013 with every profile (the smoke test of the
+#      CUDA path, and encode times without contention)
 #   1. fast and balanced on every image at every λ of the model's ladder, each image at one
 #      λ a job for one of WORKERS processes sharing the GPU, image after image
 #   2. max, then 3. quick, likewise, as long as BUDGET seconds allow
@@ -94,6 +95,9 @@ phase() {
 first=$(ls "$IMAGES" | grep '\.png$' | head -1)
 echo "== $(date +%T) is an encode decoded bit-exactly on this device?"
 timeout -s TERM 60 "$PYTHON" benchmarks/cuda_determinism.py "$IMAGES/$first" --device "$DEVICE"
+echo "== $(date +%T) where a LOF iteration's time goes"
+timeout -s TERM 90 "$PYTHON" benchmarks/lof_profile.py "$IMAGES/$first" --device "$DEVICE" \
+    ${CROP:+--crop "$CROP"}
 echo "== $(date +%T) phase 0: $first alone, λ 0.013, every profile"
 mkdir -p "$WORK/solo" && ln -sf "$IMAGES/$first" "$WORK/solo/"
 timeout -s TERM 100 "$PYTHON" benchmarks/profiles_table.py --images "$WORK/solo" \

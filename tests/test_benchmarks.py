@@ -215,3 +215,43 @@ def test_channel_usage_benchmark_counts_per_lambda(tmp_path, capsys, tiny_model)
         assert row["top_in_every_image"] == sorted(int(c) for c in common)
     printed = capsys.readouterr().out
     assert "2 images from" in printed and printed.count("\n| 0.0") == 2
+
+
+def test_lof_profile_counts_the_operators_of_an_iteration(capsys):
+    """The count it prints is the profiler's, per iteration: two runs of 1 and 2 iterations
+    print about the same count (iterations cost alike), and the table names convolutions."""
+    lof_profile = _load("lof_profile")
+    counts = []
+    threads = torch.get_num_threads()
+    try:
+        for iterations in (1, 2):
+            assert lof_profile.main(["--crop", "32x48", "--iterations", str(iterations),
+                                     "--top", "5"]) == 0
+            printed = capsys.readouterr().out
+            first = printed.splitlines()[0]
+            assert first.startswith("48x32 on cpu: ")
+            counts.append(int(first.split(" ms per iteration under the profiler, ")[1]
+                              .split(" operator calls")[0]))
+            assert "conv" in printed
+    finally:
+        torch.set_num_threads(threads)
+    assert counts[0] > 1000 and abs(counts[1] - counts[0]) < 0.05 * counts[0]
+
+
+def test_cuda_determinism_check_runs_on_the_cpu_too(tmp_path, capsys):
+    from mspviewer.imageio import load_image, save_png
+    from conftest import KODAK
+
+    image = tmp_path / "crop.png"
+    save_png(load_image(KODAK / "kodim23.png").pixels[:48, :64].copy(), image)
+    check = _load("cuda_determinism")
+    threads = torch.get_num_threads()
+    try:
+        assert check.main([str(image), "--device", "cpu"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "decoded pixels vs encoder's reconstruction: equal" in printed
+    assert printed.rstrip().endswith("bit-exact")
+    assert check.difference(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])) == \
+        "1 values differ, by up to 0.5"

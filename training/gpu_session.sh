@@ -27,7 +27,7 @@ die() { echo "gpu_session: $*" >&2; exit 2; }
 SITE=$(mktemp -d)
 if ls .whl/*.whl >/dev/null 2>&1; then  # constriction is not in the device image
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$SITE" .whl/*.whl
+        --target "$SITE" .whl/*.whl || die "the carried wheels did not install"
 fi
 export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1

@@ -2,7 +2,8 @@
 
 The schedule (:func:`coding_passes`) depends only on the configuration, never on the image
 size: that is the property that makes MSP decoding O(1) in sequential depth. The positions
-of a pass on a given latent grid come from :func:`pass_positions`.
+of a pass on a given latent grid come from :func:`pass_positions`, and everything a pass needs
+on a grid, ready on a device, from :func:`pass_geometry`.
 
 Scales by decimation: with S scales the coarsest scale (index S-1) holds the positions whose
 row and column are multiples of D = 2^(S-1); scale s < S-1 holds the positions of the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
 
@@ -125,3 +127,42 @@ def lattice_positions(coding_pass: CodingPass, height: int, width: int, steps_pe
         return torch.arange(rows * cols)
     _, current = step_masks(rows, cols, steps_per_scale, coding_pass.step)
     return torch.nonzero(current.flatten(), as_tuple=True)[0]
+
+
+class PassGeometry(NamedTuple):
+    """A pass's masks and indices on one latent grid, ready on one device.
+
+    ``known`` and ``current`` are the step masks as (1, 1, rows, cols) tensors of the
+    network's dtype (None at the coarsest scale); ``positions`` is :func:`pass_positions`,
+    ``lattice_index`` :func:`lattice_positions`, and ``flat_index`` the pass's elements as
+    flat indices into the (M·height·width) latent, channel-major.
+    """
+
+    known: torch.Tensor | None
+    current: torch.Tensor | None
+    positions: torch.Tensor
+    lattice_index: torch.Tensor
+    flat_index: torch.Tensor
+
+
+@lru_cache(maxsize=512)
+def pass_geometry(coding_pass: CodingPass, height: int, width: int, steps_per_scale: int,
+                  device: torch.device, dtype: torch.dtype) -> PassGeometry:
+    """:class:`PassGeometry`, built once per grid, device and dtype.
+
+    Every MSP run (each LOF iteration runs one or two) needs these for each of its passes;
+    built afresh they were a fifth of the operations of a LOF iteration, and on a GPU each
+    pass copied its masks and indices from host memory, a synchronising transfer. The
+    tensors are shared: callers must not modify them.
+    """
+    rows, cols = lattice_size(height, width, coding_pass.stride)
+    known = current = None
+    if not coding_pass.coarsest:
+        known, current = (mask.to(device=device, dtype=dtype).view(1, 1, rows, cols)
+                          for mask in step_masks(rows, cols, steps_per_scale, coding_pass.step))
+    positions = pass_positions(coding_pass, height, width, steps_per_scale)
+    channels = torch.arange(coding_pass.channel_start, coding_pass.channel_stop)
+    flat_index = (channels.view(-1, 1) * (height * width) + positions.view(1, -1)).flatten()
+    return PassGeometry(known, current, positions.to(device),
+                        lattice_positions(coding_pass, height, width, steps_per_scale).to(device),
+                        flat_index.to(device))

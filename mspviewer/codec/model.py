@@ -29,8 +29,8 @@ from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.entropy import (LatentOutOfRangeError, SymbolDecoder, SymbolEncoder,
                                      coded_bits)
 from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
-from mspviewer.codec.lattice import CodingPass
-from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood
+from mspviewer.codec.lattice import CodingPass, pass_geometry
+from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood, write_pass
 from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.codec.transforms import AnalysisTransform, SynthesisTransform
 from mspviewer.errors import BitstreamError, ChecksumError, WrongModelError
@@ -178,8 +178,9 @@ class MSPCodec(nn.Module):
                 p = discretized_gaussian_likelihood(residual + noise, sigma)
                 p = p.clamp_min(LIKELIHOOD_FLOOR)
                 values = y_pass.float() + (mu + rounded - y_pass.float()).detach()
-            likelihoods = MSPProbabilityModel._write(likelihoods, coding_pass, positions, p,
-                                                     h * w)
+            geometry = pass_geometry(coding_pass, h, w, self.prior.steps_per_scale, y.device,
+                                     gain.dtype)
+            likelihoods = write_pass(likelihoods, geometry.flat_index, p)
             return values
 
         if hard:  # the exact coding path: same arithmetic as compress / decompress

@@ -26,8 +26,7 @@ import torch
 from torch import nn
 
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.lattice import (CodingPass, coding_passes, lattice_positions,
-                                     lattice_size, pass_positions, step_masks)
+from mspviewer.codec.lattice import CodingPass, coding_passes, lattice_size, pass_geometry
 
 # decide(pass, latent_flat_positions, mu, sigma) -> ŷ values for the pass, shape of mu.
 Decide = Callable[[CodingPass, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -113,6 +112,8 @@ class MSPProbabilityModel(nn.Module):
         inverse_gain = (1.0 / gain).view(1, m, 1, 1)
         features = None
         for coding_pass in self.passes:
+            geometry = pass_geometry(coding_pass, height, width, self.steps_per_scale, device,
+                                     dtype)
             stride = coding_pass.stride
             rows, cols = lattice_size(height, width, stride)
             lattice = state.view(batch, m, height, width)[:, :, ::stride, ::stride]
@@ -124,43 +125,38 @@ class MSPProbabilityModel(nn.Module):
                 inputs = torch.cat([earlier_groups, lam_plane], dim=1)
                 raw = self.coarsest_networks[coding_pass.group](inputs)
             else:
-                known, current = (mask.to(device=device, dtype=dtype).view(1, 1, rows, cols)
-                                  for mask in step_masks(rows, cols, self.steps_per_scale,
-                                                         coding_pass.step))
+                known, current = geometry.known, geometry.current
                 if coding_pass.group == 0:  # spatial context: once per step
                     features = self.context_networks[coding_pass.step](
                         lattice * known, known.expand(batch, -1, -1, -1), lam_plane,
                         coding_pass.scale)
                 inputs = torch.cat([features, earlier_groups * current], dim=1)
                 raw = self.group_networks[coding_pass.step][coding_pass.group](inputs)
-            mu, sigma = self._distribution(raw, coding_pass, gain, height, width)
-            positions = pass_positions(coding_pass, height, width, self.steps_per_scale)
-            values = decide(coding_pass, positions.to(device), mu, sigma)
-            state = self._write(state, coding_pass, positions.to(device), values, height * width)
+            mu, sigma = self._distribution(raw, coding_pass, gain, geometry.lattice_index)
+            values = decide(coding_pass, geometry.positions, mu, sigma)
+            state = write_pass(state, geometry.flat_index, values)
         return state.view(batch, m, height, width)
 
     def _distribution(self, raw: torch.Tensor, coding_pass: CodingPass, gain: torch.Tensor,
-                      height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+                      lattice_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """μ, σ (in the gained domain) at the pass's positions: shape (batch, G_c, n)."""
         g = self.group_channels
-        index = lattice_positions(coding_pass, height, width, self.steps_per_scale)
-        picked = raw.flatten(2)[:, :, index.to(raw.device)].float()
+        picked = raw.flatten(2)[:, :, lattice_index].float()
         group_gain = gain[coding_pass.channel_start:coding_pass.channel_stop].float().view(1, g, 1)
         mu = picked[:, :g] * group_gain
         sigma = (nn.functional.softplus(picked[:, g:]) + SIGMA_FLOOR) * group_gain
         return mu, sigma
 
-    @staticmethod
-    def _write(state: torch.Tensor, coding_pass: CodingPass, positions: torch.Tensor,
-               values: torch.Tensor, grid_size: int) -> torch.Tensor:
-        """Out-of-place scatter of a pass's values into the flat state (autograd-safe)."""
-        batch = state.shape[0]
-        channels = torch.arange(coding_pass.channel_start, coding_pass.channel_stop,
-                                device=state.device)
-        flat_index = (channels.view(-1, 1) * grid_size + positions.view(1, -1)).flatten()
-        flat = state.reshape(batch, -1).index_copy(
-            1, flat_index, values.reshape(batch, -1).to(state.dtype))
-        return flat.view_as(state)
+
+def write_pass(state: torch.Tensor, flat_index: torch.Tensor, values: torch.Tensor
+               ) -> torch.Tensor:
+    """``state`` (batch, M, n) with a pass's values at ``flat_index`` (its
+    :class:`~mspviewer.codec.lattice.PassGeometry` ``flat_index``); out of place, so that
+    autograd can see through it."""
+    batch = state.shape[0]
+    flat = state.reshape(batch, -1).index_copy(1, flat_index,
+                                               values.reshape(batch, -1).to(state.dtype))
+    return flat.view_as(state)
 
 
 def discretized_gaussian_likelihood(residual: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
