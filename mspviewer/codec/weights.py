@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.model import MSPCodec
+from mspviewer.codec.model import MSPCodec, use_exact_cuda_arithmetic
 from mspviewer.bundled import models_dir
 from mspviewer.errors import ModelFileError
 from mspviewer.files import write_atomically
@@ -119,4 +119,7 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
     model.card = dict(card)
     # the file these weights came from: a fresh process (the bit-exact check) reloads it
     model.source_path = path.resolve()
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if model.device.type == "cuda":  # g_a too, so that an encode is repeatable from the first
+        use_exact_cuda_arithmetic()
+    return model
