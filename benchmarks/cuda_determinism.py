@@ -1,8 +1,9 @@
 """Is a CUDA encode decoded bit-exactly on the same GPU, and which arithmetic settings matter?
 
-For one image and λ, with cuDNN's defaults (TF32 on, heuristic algorithm choice) and then
-with the settings the codec uses on CUDA (``use_exact_cuda_arithmetic``): two compresses of
-the same image, their decode, and two syntheses of one latent are compared bit for bit.
+With cuDNN's defaults (TF32 on, heuristic algorithm choice), three syntheses of one random
+latent are compared; then, with the settings the codec uses on CUDA
+(``use_exact_cuda_arithmetic``), for one image and λ: two compresses, the decode of the
+first, and two syntheses of its latent, all bit for bit.
 Prints one line per comparison (``equal`` or the largest difference and how many values
 differ); exits 1 if the codec's own settings leave a difference.
 
@@ -38,9 +39,9 @@ def difference(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> st
 def compare(model, x, lam, pixels_shape) -> bool:
     first = model.compress(x, lam)
     second = model.compress(x, lam)
-    print(f"  two compresses: bitstreams {'equal' if first.bitstream == second.bitstream else 'differ'}"
-          f", latents {difference(first.y_hat, second.y_hat)}")
     exact = first.bitstream == second.bitstream
+    print(f"  two compresses: bitstreams {'equal' if exact else 'differ'}, "
+          f"latents {difference(first.y_hat, second.y_hat)}")
     try:
         decoded = model.decompress(first.bitstream)
     except MSPViewerError as error:
@@ -72,14 +73,13 @@ def main(argv=None) -> int:
     pixels = load_image(args.image).pixels
     x = image_to_tensor(pixels, args.device)
     with torch.no_grad():
-        # cuDNN's defaults; the codec's coding sections switch to its own settings, so the
-        # defaults are put back before each of its calls through a wrapper
+        # cuDNN's defaults, set again here since loading the model switched them off
         print("cuDNN defaults (TF32 on, heuristic algorithms), synthesis only:")
         torch.backends.cudnn.deterministic = False
         torch.backends.cudnn.allow_tf32 = True
         point = model.rate_point(args.lam)
         y = torch.round(torch.randn(1, model.config.transform.latent_channels,
-                                    pixels.shape[0] // 16, pixels.shape[1] // 16,
+                                    -(-pixels.shape[0] // 16), -(-pixels.shape[1] // 16),
                                     device=args.device,
                                     generator=torch.Generator(args.device).manual_seed(0)))
         images = [model.synthesise(y, point, pixels.shape[:2]) for _ in range(3)]

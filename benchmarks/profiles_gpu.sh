@@ -19,6 +19,7 @@
 #   1. fast and balanced on every image at every λ of the model's ladder, each image at one
 #      λ a job for one of WORKERS processes sharing the GPU, image after image
 #   2. max, then 3. quick, likewise, as long as BUDGET seconds allow
+# Phase 0 may take up to 250 s of BUDGET (60 + 90 + 100 s caps; about 110 s on the H200).
 # A job cut off by the deadline loses only its encode in flight: every encode is appended to
 # its job's results file as it ends. $OUT gets the merged results (JSON lines, the cache
 # format of benchmarks/profiles_table.py) and the logs; back here,
@@ -49,6 +50,7 @@ if ls .whl/*.whl >/dev/null 2>&1; then  # constriction is not in the device imag
 fi
 export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p "$OUT"
 WORK=$(mktemp -d)
 mkdir -p "$WORK/results" "$WORK/logs"
 LOG=$OUT/run.log
@@ -65,9 +67,11 @@ run_job() {
     local job=${1%.png}-$2
     mkdir -p "$WORK/images/$job" && ln -sf "$IMAGES/$1" "$WORK/images/$job/"
     "$PYTHON" benchmarks/profiles_table.py --images "$WORK/images/$job" --device "$DEVICE" \
-        --profiles "$3" --lambdas "$2" --allow-mismatch --results "$WORK/results/$job.jsonl" --doc - \
-        ${CROP:+--crop "$CROP"} >> "$WORK/logs/$job.log" 2>&1
-    echo "$(date +%T) $job $3: exit $?"
+        --profiles "$3" --lambdas "$2" --allow-mismatch \
+        --results "$WORK/results/$job.jsonl" --doc - ${CROP:+--crop "$CROP"} \
+        >> "$WORK/logs/$job.log" 2>&1
+    local status=$?
+    echo "$(date +%T) $job $3: exit $status"
 }
 export -f run_job
 export WORK DEVICE IMAGES PYTHON CROP

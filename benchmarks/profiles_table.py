@@ -333,13 +333,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"no PNG images in {args.images}")
     model_id = model.model_id().hex()
     cache = load_cache(args.results)
-    if args.cached_only:
-        devices = sorted({row["device"] for row in cache.values()
-                          if row["key"].endswith("|" + device.type)})
-        device_name = " / ".join(devices) or device.type
-    else:
-        device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                       else f"CPU ({platform.machine()}, {args.threads} thread(s))")
+    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   and not args.cached_only
+                   else f"CPU ({platform.machine()}, {args.threads} thread(s))")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     total = len(paths) * len(lambdas) * len(profiles)
@@ -369,6 +365,8 @@ def main(argv=None) -> int:
                           f"{row['bpp']:.4f} bpp, {row['psnr_rgb']:.2f} dB, "
                           f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
                 rows.append(row)
+    if args.cached_only:  # the devices that measured the rows of this table
+        device_name = " / ".join(sorted({row["device"] for row in rows}))
     names = [p.name for p in profiles]
     summary = summarise(rows, names, [p.name for p in paths], lambdas)
     card = getattr(model, "card", {}) or {}

@@ -246,10 +246,14 @@ def test_cuda_determinism_check_runs_on_the_cpu_too(tmp_path, capsys):
     save_png(load_image(KODAK / "kodim23.png").pixels[:48, :64].copy(), image)
     check = _load("cuda_determinism")
     threads = torch.get_num_threads()
+    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     try:
         assert check.main([str(image), "--device", "cpu"]) == 0
     finally:
         torch.set_num_threads(threads)
+        (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) = flags
     printed = capsys.readouterr().out
     assert "decoded pixels vs encoder's reconstruction: equal" in printed
     assert printed.rstrip().endswith("bit-exact")

@@ -1,5 +1,6 @@
 """The pass geometry (masks and indices every MSP run uses, cached per grid and device)
-against a derivation from the decimation rule itself, on odd grid sizes."""
+against a derivation from the decimation rule and the step parities written out here, on
+odd grid sizes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import torch
 
 from mspviewer.codec import tiny_config
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.lattice import STEP_PARITIES, coding_passes, pass_geometry
+from mspviewer.codec import build_random_model
+from mspviewer.codec.lattice import coding_passes, grid_geometry
+
+# (row % 2, col % 2) in lattice coordinates coded by each step of a finer scale, by the
+# number of steps per scale (docs/method.md: the (1, 1) anchors first, then the rest)
+PARITIES = {1: [[(1, 1), (0, 1), (1, 0)]], 2: [[(1, 1)], [(0, 1), (1, 0)]],
+            3: [[(1, 1)], [(0, 1)], [(1, 0)]]}
 
 
 def expected_geometry(coding_pass, height, width, steps):
@@ -26,7 +33,7 @@ def expected_geometry(coding_pass, height, width, steps):
         def parity_in(parities):
             return np.isin((i % 2) * 2 + (j % 2), [pr * 2 + pc for pr, pc in parities])
 
-        schedule = STEP_PARITIES[steps]
+        schedule = PARITIES[steps]
         current = parity_in(schedule[coding_pass.step])
         known = parity_in([(0, 0)] + [p for step in schedule[:coding_pass.step] for p in step])
     positions = (i[current] * s) * width + j[current] * s
@@ -44,9 +51,10 @@ def test_pass_geometry_follows_the_decimation_rule_and_codes_each_element_once(c
     steps = config.msp.steps_per_scale
     m = config.transform.latent_channels
     coded = []
-    for coding_pass in coding_passes(config.msp, m):
-        geometry = pass_geometry(coding_pass, height, width, steps, torch.device("cpu"),
-                                 torch.float32)
+    passes = coding_passes(config.msp, m)
+    geometries = grid_geometry(passes, height, width, steps, torch.device("cpu"), torch.float32)
+    assert len(geometries) == len(passes)
+    for coding_pass, geometry in zip(passes, geometries):
         known, current, positions, lattice_index, flat = expected_geometry(
             coding_pass, height, width, steps)
         np.testing.assert_array_equal(geometry.positions.numpy(), positions)
@@ -65,14 +73,28 @@ def test_pass_geometry_follows_the_decimation_rule_and_codes_each_element_once(c
     np.testing.assert_array_equal(np.sort(everything), np.arange(m * height * width))
 
 
-def test_pass_geometry_is_built_once_per_grid_device_and_dtype():
+def test_grid_geometry_is_built_once_per_grid_device_and_dtype():
     config = tiny_config()
-    coding_pass = coding_passes(config.msp, config.transform.latent_channels)[-1]
+    passes = coding_passes(config.msp, config.transform.latent_channels)
     cpu = torch.device("cpu")
     steps = config.msp.steps_per_scale
-    first = pass_geometry(coding_pass, 7, 11, steps, cpu, torch.float32)
-    assert pass_geometry(coding_pass, 7, 11, steps, cpu, torch.float32) is first
-    other = pass_geometry(coding_pass, 7, 11, steps, cpu, torch.float64)
-    assert other is not first and other.current.dtype == torch.float64
-    assert torch.equal(other.flat_index, first.flat_index)
-    assert pass_geometry(coding_pass, 7, 12, steps, cpu, torch.float32) is not first
+    first = grid_geometry(passes, 7, 11, steps, cpu, torch.float32)
+    assert grid_geometry(passes, 7, 11, steps, cpu, torch.float32) is first
+    other = grid_geometry(passes, 7, 11, steps, cpu, torch.float64)
+    assert other is not first and other[-1].current.dtype == torch.float64
+    assert all(torch.equal(a.flat_index, b.flat_index) for a, b in zip(first, other))
+    assert grid_geometry(passes, 7, 12, steps, cpu, torch.float32) is not first
+
+
+def test_a_grid_first_met_under_inference_mode_still_serves_training_and_lof():
+    """The cache outlives the call that filled it: tensors made under inference_mode there
+    would make every later differentiable run on that grid fail."""
+    model = build_random_model(tiny_config(), seed=3)
+    x = torch.rand(1, 3, 48, 80, generator=torch.Generator().manual_seed(1))
+    grid_geometry.cache_clear()
+    with torch.inference_mode():
+        model(x, 0.0067)
+    out = model(x, 0.0067)
+    loss = out["likelihoods"].clamp_min(1e-9).log2().sum() + out["x_hat"].square().sum()
+    loss.backward()
+    assert all(p.grad is not None for p in model.prior.parameters() if p.requires_grad)

@@ -296,6 +296,9 @@ def test_cached_only_builds_the_table_of_another_device_from_its_rows(table, tmp
         for row in table["rows"]:
             row = dict(row, key=row["key"].rsplit("|", 1)[0] + "|cuda", device="NVIDIA H200")
             stream.write(json.dumps(row) + "\n")
+        # a row of another image, measured on another GPU: not in this table, nor its name
+        stream.write(json.dumps(dict(row, key="c-other.png" + row["key"][len(row["image"]):],
+                                     image="c-other.png", device="NVIDIA A100")) + "\n")
     before = gpu_rows.read_text()
     arguments = [a if a != str(table["results"]) else str(gpu_rows) for a in table["arguments"]]
     arguments[arguments.index("--doc") + 1] = str(tmp_path / "doc.md")
@@ -306,6 +309,7 @@ def test_cached_only_builds_the_table_of_another_device_from_its_rows(table, tmp
         assert table_cells(printed, profile) == table_cells(table["printed"], profile)
     assert "<!-- profiles-table:cuda:begin -->" in (tmp_path / "doc.md").read_text()
 
+    assert "A100" not in printed
     gpu_rows.write_text("".join(before.splitlines(keepends=True)[1:]))  # one encode less
     first = table["rows"][0]
     with pytest.raises(SystemExit, match=f"no encode of {first['image']} at "

@@ -3,7 +3,7 @@
 The schedule (:func:`coding_passes`) depends only on the configuration, never on the image
 size: that is the property that makes MSP decoding O(1) in sequential depth. The positions
 of a pass on a given latent grid come from :func:`pass_positions`, and everything a pass needs
-on a grid, ready on a device, from :func:`pass_geometry`.
+on a grid, ready on a device, from :func:`grid_geometry`.
 
 Scales by decimation: with S scales the coarsest scale (index S-1) holds the positions whose
 row and column are multiples of D = 2^(S-1); scale s < S-1 holds the positions of the
@@ -145,16 +145,28 @@ class PassGeometry(NamedTuple):
     flat_index: torch.Tensor
 
 
-@lru_cache(maxsize=512)
-def pass_geometry(coding_pass: CodingPass, height: int, width: int, steps_per_scale: int,
-                  device: torch.device, dtype: torch.dtype) -> PassGeometry:
-    """:class:`PassGeometry`, built once per grid, device and dtype.
+@lru_cache(maxsize=4)
+def grid_geometry(passes: tuple[CodingPass, ...], height: int, width: int,
+                  steps_per_scale: int, device: torch.device, dtype: torch.dtype
+                  ) -> tuple[PassGeometry, ...]:
+    """The :class:`PassGeometry` of every pass (in the order of ``passes``) on one latent
+    grid, built once per grid, device and dtype.
 
-    Every MSP run (each LOF iteration runs one or two) needs these for each of its passes;
+    Every MSP run (each LOF iteration runs one or two) needs them for each of its passes;
     built afresh they were a fifth of the operations of a LOF iteration, and on a GPU each
-    pass copied its masks and indices from host memory, a synchronising transfer. The
-    tensors are shared: callers must not modify them.
+    pass copied its masks and indices from host memory, a synchronising transfer. A few
+    grids are kept (the flat indices of a 24-megapixel image's grid take about 150 MB).
+    The tensors are shared: callers must not modify them.
     """
+    # Built as normal tensors even when the first caller runs under inference_mode: an
+    # inference tensor in the cache would break every later call that autograd records.
+    with torch.inference_mode(False):
+        return tuple(_pass_geometry(coding_pass, height, width, steps_per_scale, device, dtype)
+                     for coding_pass in passes)
+
+
+def _pass_geometry(coding_pass: CodingPass, height: int, width: int, steps_per_scale: int,
+                   device: torch.device, dtype: torch.dtype) -> PassGeometry:
     rows, cols = lattice_size(height, width, coding_pass.stride)
     known = current = None
     if not coding_pass.coarsest:

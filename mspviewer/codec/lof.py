@@ -78,7 +78,7 @@ from typing import Callable, Generator, Iterator
 
 import torch
 
-from mspviewer.codec.lattice import CodingPass, pass_geometry
+from mspviewer.codec.lattice import CodingPass, grid_geometry
 from mspviewer.codec.entropy import MIN_PROBABILITY, coded_bits
 from mspviewer.codec.model import MSPCodec, as_float32, coding_arithmetic
 from mspviewer.codec.msp import discretized_gaussian_likelihood
@@ -458,9 +458,8 @@ def _pass_indices(cost: RDCost, shape) -> list[torch.Tensor]:
     """Flat indices into the (M·h·w) latent of each pass's elements, in decoding order."""
     _, _, h, w = shape
     prior = cost.model.prior
-    return [pass_geometry(coding_pass, h, w, prior.steps_per_scale, cost.x.device,
-                          cost.gain.dtype).flat_index
-            for coding_pass in prior.passes]
+    return [geometry.flat_index for geometry in grid_geometry(
+        prior.passes, h, w, prior.steps_per_scale, cost.x.device, cost.gain.dtype)]
 
 
 def _gradient_at(cost: RDCost, y_hat: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.entropy import (LatentOutOfRangeError, SymbolDecoder, SymbolEncoder,
                                      coded_bits)
 from mspviewer.codec.gain import GainLadder, LambdaOutOfRangeError, RatePoint
-from mspviewer.codec.lattice import CodingPass, pass_geometry
+from mspviewer.codec.lattice import CodingPass, grid_geometry
 from mspviewer.codec.msp import MSPProbabilityModel, discretized_gaussian_likelihood, write_pass
 from mspviewer.codec.sigma_table import SigmaTable
 from mspviewer.codec.transforms import AnalysisTransform, SynthesisTransform
@@ -89,14 +89,17 @@ def coding_arithmetic(device: torch.device):
 
 
 def use_exact_cuda_arithmetic() -> None:
-    """Make CUDA convolutions repeatable: the same inputs give the same bits in encoder and
-    decoder.
+    """Make CUDA convolutions repeatable, so that encoder and decoder on one GPU compute the
+    same bits.
 
     By default cuDNN may pick another algorithm from one call to the next (by heuristics,
-    workspace, or benchmarking) and computes fp32 convolutions in TF32; μ then differs in
-    its last bits between an encode and its decode on one GPU, and so does the decoded
-    image. These are process-wide settings (torch has no per-model ones); the codec sets
-    them whenever it codes on CUDA.
+    workspace, or benchmarking) and computes fp32 convolutions in TF32; μ then differed in
+    its last bits between an encode and its decode on an H200, and so did the decoded
+    image. Deterministic algorithms without TF32 remove that; cuDNN can still fall back to
+    another algorithm when the workspace of its first choice does not fit in free memory,
+    and the content checksum would then report a symbol mismatch. These are process-wide
+    settings (torch has no per-model ones); the codec sets them when it loads a model onto
+    CUDA and whenever it codes there.
     """
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -178,8 +181,8 @@ class MSPCodec(nn.Module):
                 p = discretized_gaussian_likelihood(residual + noise, sigma)
                 p = p.clamp_min(LIKELIHOOD_FLOOR)
                 values = y_pass.float() + (mu + rounded - y_pass.float()).detach()
-            geometry = pass_geometry(coding_pass, h, w, self.prior.steps_per_scale, y.device,
-                                     gain.dtype)
+            geometry = grid_geometry(self.prior.passes, h, w, self.prior.steps_per_scale,
+                                     y.device, gain.dtype)[coding_pass.index]
             likelihoods = write_pass(likelihoods, geometry.flat_index, p)
             return values
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from mspviewer.codec.config import ModelConfig
-from mspviewer.codec.lattice import CodingPass, coding_passes, lattice_size, pass_geometry
+from mspviewer.codec.lattice import CodingPass, coding_passes, grid_geometry, lattice_size
 
 # decide(pass, latent_flat_positions, mu, sigma) -> ŷ values for the pass, shape of mu.
 Decide = Callable[[CodingPass, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -111,9 +111,9 @@ class MSPProbabilityModel(nn.Module):
         state = torch.zeros(batch, m, height * width, device=device, dtype=dtype)
         inverse_gain = (1.0 / gain).view(1, m, 1, 1)
         features = None
-        for coding_pass in self.passes:
-            geometry = pass_geometry(coding_pass, height, width, self.steps_per_scale, device,
-                                     dtype)
+        geometries = grid_geometry(self.passes, height, width, self.steps_per_scale, device,
+                                   dtype)
+        for coding_pass, geometry in zip(self.passes, geometries):
             stride = coding_pass.stride
             rows, cols = lattice_size(height, width, stride)
             lattice = state.view(batch, m, height, width)[:, :, ::stride, ::stride]
@@ -151,7 +151,7 @@ class MSPProbabilityModel(nn.Module):
 def write_pass(state: torch.Tensor, flat_index: torch.Tensor, values: torch.Tensor
                ) -> torch.Tensor:
     """``state`` (batch, M, n) with a pass's values at ``flat_index`` (its
-    :class:`~mspviewer.codec.lattice.PassGeometry` ``flat_index``); out of place, so that
+    :class:`~mspviewer.codec.lattice.PassGeometry`'s ``flat_index``); out of place, so that
     autograd can see through it."""
     batch = state.shape[0]
     flat = state.reshape(batch, -1).index_copy(1, flat_index,

@@ -85,6 +85,13 @@ def read_weights_file(path: str | os.PathLike) -> dict:
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
                ) -> MSPCodec:
+    """The model in the weights file at ``path`` (the shipped one by default), checked
+    against its configuration, on ``device``, in eval mode.
+
+    On CUDA this also switches the process's cuDNN to deterministic algorithms without TF32
+    (:func:`~mspviewer.codec.model.use_exact_cuda_arithmetic`), which bit-exact coding
+    needs; other torch work in the same process runs with those settings too.
+    """
     path = Path(path) if path is not None else default_model_path()
     payload = read_weights_file(path)
     config = ModelConfig.from_dict(payload.get("config", {}))
