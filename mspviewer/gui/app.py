@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="encoding profile (see `mspviewer profiles`)")
     parser.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off λ")
     parser.add_argument("--bpp", type=float, help="target bits per pixel instead of a λ")
-    parser.add_argument("--device", help="cpu or cuda (default cpu)")
+    parser.add_argument("--device",
+                        help="cpu or cuda (default: the first GPU where there is one, else cpu)")
     add_threads_argument(parser)
     parser.add_argument("--size", default="2200x1400",
                         help="window size for --screenshot, WIDTHxHEIGHT (default 2200x1400)")
