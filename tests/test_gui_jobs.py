@@ -286,7 +286,12 @@ class DeviceRecordingModel:
         self.device = device
 
 
-def test_the_model_moves_device_only_when_no_other_task_uses_it():
+def test_the_model_moves_device_only_when_no_other_task_uses_it(monkeypatch):
+    from mspviewer.codec import model as codec_model
+
+    exact_settings = []  # the cuDNN settings of bit-exact coding, asked for on each CUDA move
+    monkeypatch.setattr(codec_model, "use_exact_cuda_arithmetic",
+                        lambda: exact_settings.append(True))
     model = DeviceRecordingModel()
     with jobs.model_lease(model, "cpu") as first:
         assert first.device == "cpu" and first.note is None
@@ -297,11 +302,13 @@ def test_the_model_moves_device_only_when_no_other_task_uses_it():
             assert wherever.device == "cpu" and wherever.note is None
     with jobs.model_lease(model, "cuda:0") as alone:  # nobody else: it moves
         assert alone.device == "cuda:0" and model.moves == ["cuda:0"] and alone.note is None
+        assert exact_settings == [True]
     with pytest.raises(RuntimeError):
         with jobs.model_lease(model, "cuda:0"):
             raise RuntimeError("a task that fails still gives the model back")
     with jobs.model_lease(model, "cpu") as after_failure:
         assert after_failure.device == "cpu" and model.moves == ["cuda:0", "cpu"]
+    assert exact_settings == [True]  # moving back to the CPU asks for nothing
 
 
 def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, encoded,

@@ -403,7 +403,7 @@ def model_lease(model, requested=None) -> Iterator[ModelLease]:
                         f"model there")
             else:
                 model.to(requested)  # under the lock: no task starts on a model in transit
-                if model.device.type == "cuda":  # as load_model does: repeatable g_a too
+                if str(model.device).startswith("cuda"):  # as load_model does: g_a too
                     from mspviewer.codec.model import use_exact_cuda_arithmetic
 
                     use_exact_cuda_arithmetic()
