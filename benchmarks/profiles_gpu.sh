@@ -20,6 +20,9 @@
 #      λ a job for one of WORKERS processes sharing the GPU, image after image
 #   2. max, then 3. quick, likewise, as long as BUDGET seconds allow
 # Phase 0 may take up to 250 s of BUDGET (60 + 90 + 100 s caps; about 110 s on the H200).
+# On the H200 (2026-12-04, BUDGET=525 WORKERS=14, before the pass-geometry cache) 14
+# processes gave 2.4× the throughput of one: 42 encodes, `fast` and `balanced` on two
+# images' full ladders; fewer workers may do as well (lof_profile.py's output says).
 # A job cut off by the deadline loses only its encode in flight: every encode is appended to
 # its job's results file as it ends. $OUT gets the merged results (JSON lines, the cache
 # format of benchmarks/profiles_table.py) and the logs; back here,
