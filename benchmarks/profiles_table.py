@@ -333,9 +333,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"no PNG images in {args.images}")
     model_id = model.model_id().hex()
     cache = load_cache(args.results)
-    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                   and not args.cached_only
-                   else f"CPU ({platform.machine()}, {args.threads} thread(s))")
+    device_name = None  # with --cached-only, named after the loop from the rows it used
+    if not args.cached_only:
+        device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                       else f"CPU ({platform.machine()}, {args.threads} thread(s))")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     total = len(paths) * len(lambdas) * len(profiles)

@@ -166,6 +166,11 @@ class MSPCodec(nn.Module):
         if quantization not in ("noise", "hard"):
             raise ValueError(f"unknown quantization {quantization!r}")
 
+        # the passes' indices on this grid (the same cached ones prior.run uses), looked up
+        # once here rather than in every pass
+        geometries = grid_geometry(self.prior.passes, h, w, self.prior.steps_per_scale,
+                                   y.device, gain.dtype)
+
         def decide(coding_pass: CodingPass, positions, mu, sigma):
             nonlocal likelihoods
             y_pass = y_flat[:, coding_pass.channel_start:coding_pass.channel_stop][:, :, positions]
@@ -181,9 +186,7 @@ class MSPCodec(nn.Module):
                 p = discretized_gaussian_likelihood(residual + noise, sigma)
                 p = p.clamp_min(LIKELIHOOD_FLOOR)
                 values = y_pass.float() + (mu + rounded - y_pass.float()).detach()
-            geometry = grid_geometry(self.prior.passes, h, w, self.prior.steps_per_scale,
-                                     y.device, gain.dtype)[coding_pass.index]
-            likelihoods = write_pass(likelihoods, geometry.flat_index, p)
+            likelihoods = write_pass(likelihoods, geometries[coding_pass.index].flat_index, p)
             return values
 
         if hard:  # the exact coding path: same arithmetic as compress / decompress
