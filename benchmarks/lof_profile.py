@@ -7,6 +7,7 @@ took about 0.2 s on an H200 (docs/profiles.md), where a 768×512 image's transfo
 few milliseconds of arithmetic.
 
     python benchmarks/lof_profile.py [IMAGE] [--device cuda] [--crop 512x768] [--iterations 5]
+        [--batches 1,6,24]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from mspviewer.codec import load_model, resolve_device  # noqa: E402
 from mspviewer.codec.api import image_to_tensor  # noqa: E402
-from mspviewer.codec.lof import optimise_latent  # noqa: E402
+from mspviewer.codec.lof import optimise_latent, optimise_latents  # noqa: E402
 from mspviewer.codec.profiles import get_profile  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
 
@@ -39,6 +40,10 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--batches", default="",
+                        help="comma-separated batch sizes: afterwards, time iterations of that "
+                             "many encodes at once (the image at the ladder's λ values in turn; "
+                             "optimise_latents), without the profiler")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -72,7 +77,25 @@ def main(argv=None) -> int:
         copies = [event for event in averages if "Memcpy" in event.key]
         for event in copies:
             print(f"{event.key}: {event.count / args.iterations:.0f} per iteration")
+    for size in [int(v) for v in args.batches.split(",") if v.strip()]:
+        time_batch(model, x, size, budget, args.iterations)
     return 0
+
+
+def time_batch(model, x, size: int, budget, iterations: int) -> None:
+    """Seconds per iteration of ``size`` encodes run together, and per encode."""
+    ladder = model.config.rate.lambdas
+    lams = [ladder[k % len(ladder)] for k in range(size)]
+    steps = optimise_latents(model, x.expand(size, -1, -1, -1), lams, budget)
+    for _ in range(3):  # warm-up
+        next(steps)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        next(steps)  # a round's records are on the host: the device has finished it
+    seconds = (time.perf_counter() - start) / iterations
+    steps.close()
+    print(f"batch of {size}: {seconds * 1000:.1f} ms per iteration, "
+          f"{seconds * 1000 / size:.1f} ms per encode and iteration", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,27 +14,35 @@
 #
 # Phases:
 #   0. alone on the GPU: benchmarks/cuda_determinism.py and benchmarks/lof_profile.py on the
-#      first image, then that image at λ = 0.013 with every profile (the smoke test of the
-#      CUDA path, and encode times without contention)
-#   1. fast and balanced on every image at every λ of the model's ladder, each image at one
-#      λ a job for one of WORKERS processes sharing the GPU, image after image
+#      first image (with the time of an iteration of 1, 6, 24 encodes run together), then
+#      that image at λ = 0.013 with fast, quick and balanced (the smoke test of the CUDA path,
+#      and encode times of one encode alone)
+#   1. fast and balanced on every image at every λ of the model's ladder: WORKERS processes,
+#      each with its share of the images, running BATCH LOF encodes together
+#      (profiles_table.py --batch: images of one size, any λ)
 #   2. max, then 3. quick, likewise, as long as BUDGET seconds allow
-# Phase 0 may take up to 250 s of BUDGET (60 + 90 + 100 s caps; about 110 s on the H200).
-# On the H200 (2026-12-04, BUDGET=525 WORKERS=14, before the pass-geometry cache) 14
-# processes gave 2.4× the throughput of one: 42 encodes, `fast` and `balanced` on two
-# images' full ladders; fewer workers may do as well (lof_profile.py's output says).
-# A job cut off by the deadline loses only its encode in flight: every encode is appended to
-# its job's results file as it ends. $OUT gets the merged results (JSON lines, the cache
-# format of benchmarks/profiles_table.py) and the logs; back here,
+# Phase 0 may take up to 190 s of BUDGET (40 + 70 + 80 s caps).
+# On the H200 (2026-12-04, BUDGET=525, before batching and the pass-geometry cache) 14
+# processes of one encode each gave only 2.4× the throughput of one (a GPU time-slices
+# processes): 42 encodes, `fast` and `balanced` on two images' full ladders. A `balanced`
+# iteration at 768×512 took 0.2 s, mostly kernel launches; a batch launches them once for
+# all its encodes (lof_profile.py's batch lines say what that buys).
+# A phase cut off by the deadline loses only the batch in flight: every encode is appended
+# to its worker's results file as its batch ends. SEED=FILE (JSON lines, carried) starts
+# every worker's results from earlier encodes, reused where image, λ, profile settings,
+# model and device match. $OUT gets the merged results (the cache format of
+# benchmarks/profiles_table.py) and the logs; back here,
 #   python benchmarks/profiles_table.py --cached-only --device cuda --results FILE ...
 # builds the tables from them for the images each set of profiles covers.
 #
 # As a check on any machine (tiny crops, two λ, CPU):
-#   OUT=/tmp/out DEVICE=cpu CROP=64x64 LAMBDAS=0.0035,0.0483 WORKERS=2 BUDGET=120 \
+#   OUT=/tmp/out DEVICE=cpu CROP=64x64 LAMBDAS=0.0035,0.0483 WORKERS=2 BATCH=4 BUDGET=150 \
 #       PYTHON=.venv/bin/python IMAGES=../shared/data/kodak bash benchmarks/profiles_gpu.sh
 set -uo pipefail
 BUDGET=${BUDGET:-520}
-WORKERS=${WORKERS:-12}
+WORKERS=${WORKERS:-2}
+BATCH=${BATCH:-24}
+SEED=${SEED:-}
 DEVICE=${DEVICE:-cuda}
 IMAGES=${IMAGES:-.gpu-kodak}
 PYTHON=${PYTHON:-python3}
@@ -64,51 +72,50 @@ command -v nvidia-smi >/dev/null && nvidia-smi -L
 
 remaining() { echo $(( BUDGET - RESERVE - SECONDS )); }
 
-# run_job NAME λ PROFILES: one image at one λ, into the job's own results file (the cache,
-# so a later phase's job reuses its fast encode).
-run_job() {
-    local job=${1%.png}-$2
-    mkdir -p "$WORK/images/$job" && ln -sf "$IMAGES/$1" "$WORK/images/$job/"
-    "$PYTHON" benchmarks/profiles_table.py --images "$WORK/images/$job" --device "$DEVICE" \
-        --profiles "$3" --lambdas "$2" --allow-mismatch \
-        --results "$WORK/results/$job.jsonl" --doc - ${CROP:+--crop "$CROP"} \
-        >> "$WORK/logs/$job.log" 2>&1
-    local status=$?
-    echo "$(date +%T) $job $3: exit $status"
-}
-export -f run_job
-export WORK DEVICE IMAGES PYTHON CROP
-
 if [ -z "$LAMBDAS" ]; then  # the shipped model's λ ladder
     LAMBDAS=$("$PYTHON" -c "from mspviewer.codec import load_model
 print(','.join(f'{v:g}' for v in load_model(None).config.rate.lambdas))") || die "no model"
 fi
 echo "λ ladder: $LAMBDAS"
-# jobs image by image, so that images complete one after another when the deadline cuts
-JOBS=$WORK/jobs
+# each worker's share of the images, dealt in turn, and its results file (the cache of
+# every phase, so that a later phase reuses the worker's fast encodes)
+index=0
 for image in $(ls "$IMAGES" | grep '\.png$'); do
-    for lam in ${LAMBDAS//,/ }; do echo "$image $lam"; done
-done > "$JOBS"
+    worker=$(( index % WORKERS )); index=$(( index + 1 ))
+    mkdir -p "$WORK/images/$worker" && ln -sf "$IMAGES/$image" "$WORK/images/$worker/"
+done
+for worker in $(ls "$WORK/images"); do
+    if [ -n "$SEED" ]; then cp "$SEED" "$WORK/results/$worker.jsonl"; fi
+done
 
-# phase PROFILES: every job, WORKERS at a time, until the budget's deadline.
+# phase PROFILES: every worker on its images, at once, until the budget's deadline.
 phase() {
     local left; left=$(remaining)
     (( left > 10 )) || { echo "no time left for $1"; return; }
     echo "== $(date +%T) phase $1 (${left} s left)"
-    timeout -s TERM "$left" xargs -P "$WORKERS" -L 1 \
-        bash -c 'run_job "$1" "$2" "$3"' _ < <(sed "s/\$/ $1/" "$JOBS")
+    local pids=()
+    for worker in $(ls "$WORK/images"); do
+        timeout -s TERM "$left" "$PYTHON" benchmarks/profiles_table.py \
+            --images "$WORK/images/$worker" --device "$DEVICE" --profiles "$1" \
+            --lambdas "$LAMBDAS" --batch "$BATCH" --allow-mismatch \
+            --results "$WORK/results/$worker.jsonl" --doc - ${CROP:+--crop "$CROP"} \
+            >> "$WORK/logs/$worker.log" 2>&1 &
+        pids+=($!)
+    done
+    wait "${pids[@]}"  # not a bare wait: that would wait for the log's tee too
+    echo "== $(date +%T) phase $1 ended"
 }
 
 first=$(ls "$IMAGES" | grep '\.png$' | head -1)
 echo "== $(date +%T) is an encode decoded bit-exactly on this device?"
-timeout -s TERM 60 "$PYTHON" benchmarks/cuda_determinism.py "$IMAGES/$first" --device "$DEVICE"
+timeout -s TERM 40 "$PYTHON" benchmarks/cuda_determinism.py "$IMAGES/$first" --device "$DEVICE"
 echo "== $(date +%T) where a LOF iteration's time goes"
-timeout -s TERM 90 "$PYTHON" benchmarks/lof_profile.py "$IMAGES/$first" --device "$DEVICE" \
-    ${CROP:+--crop "$CROP"}
-echo "== $(date +%T) phase 0: $first alone, λ 0.013, every profile"
+timeout -s TERM 70 "$PYTHON" benchmarks/lof_profile.py "$IMAGES/$first" --device "$DEVICE" \
+    --top 10 --batches 1,6,24 ${CROP:+--crop "$CROP"}
+echo "== $(date +%T) phase 0: $first alone, λ 0.013, fast, quick and balanced"
 mkdir -p "$WORK/solo" && ln -sf "$IMAGES/$first" "$WORK/solo/"
-timeout -s TERM 100 "$PYTHON" benchmarks/profiles_table.py --images "$WORK/solo" \
-    --device "$DEVICE" --profiles fast,quick,balanced,max --lambdas 0.013 --allow-mismatch \
+timeout -s TERM 80 "$PYTHON" benchmarks/profiles_table.py --images "$WORK/solo" \
+    --device "$DEVICE" --profiles fast,quick,balanced --lambdas 0.013 --allow-mismatch \
     ${CROP:+--crop "$CROP"} --results "$OUT/profiles-gpu-solo.jsonl" --doc - 2>&1 | tail -30
 # the smoke test: with no fast encode of the first image, the CUDA path is broken
 grep -q '"profile": "fast"' "$OUT/profiles-gpu-solo.jsonl" 2>/dev/null \
@@ -118,7 +125,17 @@ phase fast,balanced
 phase fast,max
 phase fast,quick
 
-cat "$WORK"/results/*.jsonl > "$OUT/profiles-gpu.jsonl" 2>/dev/null
+# merged, each encode once (a SEED file's rows are in every worker's file)
+"$PYTHON" - "$WORK"/results/*.jsonl > "$OUT/profiles-gpu.jsonl" <<'PY'
+import json, sys
+rows = {}
+for name in sys.argv[1:]:
+    for line in open(name):
+        if line.strip():
+            row = json.loads(line)
+            rows.setdefault(row["key"], line.rstrip("\n"))
+print("\n".join(rows.values()))
+PY
 # the workers' logs without their per-job tables: encode lines, and any error in full
 grep -v -h -E '^\||^$|^BD-rate|^J drop|^Measured|^- |^\*\*Partial' "$WORK"/logs/*.log \
     > "$OUT/worker-logs.txt" 2>/dev/null

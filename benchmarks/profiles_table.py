@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from mspviewer import metrics  # noqa: E402
 from mspviewer.codec import decode_bytes, load_model, resolve_device  # noqa: E402
-from mspviewer.codec.api import encode_image  # noqa: E402
+from mspviewer.codec.api import encode_batch_steps, encode_image, run_steps  # noqa: E402
 from mspviewer.codec.profiles import get_profile, load_profiles  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
 
@@ -79,6 +79,11 @@ def parse_args(argv):
                         help="where a decoded image differs from the encoder's reconstruction, "
                              "record by how much and go on (rate and PSNR are the decoded "
                              "image's) instead of stopping")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="LOF encodes run together, images of one size at any λ "
+                             "(default 1), for a GPU, where one encode's LOF iterations are mostly "
+                             "kernel launches. "
+                             "A row's encode time is then its share of the batch's time")
     parser.add_argument("--note", default=None,
                         help="a sentence printed with the table (how it was run, caveats)")
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
@@ -121,7 +126,21 @@ def load_cache(path: Path) -> dict[str, dict]:
 
 
 def encode_one(model, pixels, lam, profile, allow_mismatch: bool = False) -> dict:
-    encoded = encode_image(model, pixels, lam, profile)
+    return measured_row(model, pixels, encode_image(model, pixels, lam, profile),
+                        allow_mismatch)
+
+
+def encode_together(model, jobs: list[dict], profile, allow_mismatch: bool = False
+                    ) -> list[dict]:
+    """Rows of several encodes of one size with one LOF run (``--batch``)."""
+    encoded = run_steps(encode_batch_steps(model, [job["pixels"] for job in jobs],
+                                           [job["lam"] for job in jobs], profile))
+    return [dict(measured_row(model, job["pixels"], one, allow_mismatch), batch=len(jobs))
+            for job, one in zip(jobs, encoded)]
+
+
+def measured_row(model, pixels, encoded, allow_mismatch: bool) -> dict:
+    """Rate, quality and time of an encode, from decoding its bitstream."""
     decoded = decode_bytes(model, encoded.bitstream)
     row = {"lambda": encoded.analysis.lam, "bpp": encoded.analysis.bpp,
            "psnr_rgb": metrics.psnr_rgb(pixels, decoded.pixels),
@@ -137,6 +156,24 @@ def encode_one(model, pixels, lam, profile, allow_mismatch: bool = False) -> dic
                    iterations=encoded.lof.iterations, accepted=encoded.lof.accepted,
                    refused=encoded.lof.refused)
     return row
+
+
+def encode_groups(jobs: list[dict], batch: int) -> list[list[dict]]:
+    """The encodes to run, in order: one by one, or (``batch`` > 1) those of one LOF profile
+    and one image size together, at most ``batch`` at a time (``fast`` runs no LOF and gains
+    nothing from a batch)."""
+    if batch <= 1:
+        return [[job] for job in jobs]
+    groups, pending = [], {}
+    for job in jobs:
+        if not job["profile"].uses_lof:
+            groups.append([job])
+            continue
+        group = pending.setdefault((job["profile"].name, job["pixels"].shape), [])
+        group.append(job)
+        if len(group) == batch:
+            groups.append(pending.pop((job["profile"].name, job["pixels"].shape)))
+    return groups + list(pending.values())
 
 
 def bd_rate_or_none(anchor_rates, anchor_psnr, rates, psnr):
@@ -338,34 +375,43 @@ def main(argv=None) -> int:
         device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                        else f"CPU ({platform.machine()}, {args.threads} thread(s))")
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    total = len(paths) * len(lambdas) * len(profiles)
-    done = 0
+    jobs = []
     for path in paths:
         pixels = centre_crop(load_image(path).pixels, args.crop)
         for lam in lambdas:
             for profile in profiles:
-                done += 1
                 key = "|".join([path.name, args.crop or "full", f"{lam:g}", profile.name,
                                 settings_key(profile), model_id, device.type])
-                if key in cache:
-                    row = cache[key]
-                elif args.cached_only:
-                    raise SystemExit(f"{args.results} holds no encode of {path.name} at "
-                                     f"λ={lam:g} with {profile.name} (these settings, this "
-                                     f"model, {device.type})")
-                else:
-                    start = time.perf_counter()
-                    row = encode_one(model, pixels, lam, profile, args.allow_mismatch)
-                    row.update(key=key, image=path.name, profile=profile.name,
-                               lambda_key=lam, crop=args.crop, model_id=model_id,
-                               device=device_name)
-                    with args.results.open("a") as stream:
-                        stream.write(json.dumps(row) + "\n")
-                    print(f"[{done}/{total}] {path.name} λ={lam:g} {profile.name}: "
-                          f"{row['bpp']:.4f} bpp, {row['psnr_rgb']:.2f} dB, "
-                          f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-                rows.append(row)
+                jobs.append(dict(key=key, path=path, pixels=pixels, lam=lam, profile=profile))
+    missing = [job for job in jobs if job["key"] not in cache]
+    if missing and args.cached_only:
+        job = missing[0]
+        raise SystemExit(f"{args.results} holds no encode of {job['path'].name} at "
+                         f"λ={job['lam']:g} with {job['profile'].name} (these settings, this "
+                         f"model, {device.type})")
+    done = len(jobs) - len(missing)
+    for group in encode_groups(missing, args.batch):
+        start = time.perf_counter()
+        profile = group[0]["profile"]
+        if len(group) == 1:
+            new_rows = [encode_one(model, group[0]["pixels"], group[0]["lam"], profile,
+                                   args.allow_mismatch)]
+        else:
+            new_rows = encode_together(model, group, profile, args.allow_mismatch)
+        with args.results.open("a") as stream:
+            for job, row in zip(group, new_rows):
+                row.update(key=job["key"], image=job["path"].name, profile=profile.name,
+                           lambda_key=job["lam"], crop=args.crop, model_id=model_id,
+                           device=device_name)
+                cache[job["key"]] = row
+                stream.write(json.dumps(row) + "\n")
+        for job, row in zip(group, new_rows):
+            done += 1
+            print(f"[{done}/{len(jobs)}] {job['path'].name} λ={job['lam']:g} {profile.name}: "
+                  f"{row['bpp']:.4f} bpp, {row['psnr_rgb']:.2f} dB", file=sys.stderr)
+        print(f"  {len(group)} encode(s) in {time.perf_counter() - start:.1f} s",
+              file=sys.stderr, flush=True)
+    rows = [cache[job["key"]] for job in jobs]
     if args.cached_only:  # the devices that measured the rows of this table
         device_name = " / ".join(sorted({row["device"] for row in rows}))
     names = [p.name for p in profiles]

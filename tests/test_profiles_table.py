@@ -349,3 +349,39 @@ def test_a_decode_that_misses_the_reconstruction_stops_or_is_counted(table, reen
     assert ("**8 of 8 bitstreams decoded to an image that differs from the encoder's "
             "reconstruction** (by up to 1 in a pixel value)") in printed
     assert "matched the encoder's reconstruction exactly" not in printed
+
+
+def test_batched_lof_encodes_give_the_rows_of_single_ones(table, tmp_path):
+    """--batch 4: the four lof3 encodes (two images of one size, two λ) run as one LOF
+    batch; each row measures what the single encode measured, and says its batch."""
+    arguments = list(table["arguments"])
+    arguments[arguments.index("--results") + 1] = str(tmp_path / "batched.jsonl")
+    arguments[arguments.index("--doc") + 1] = "-"
+    run_table(table["module"], arguments + ["--batch", "4"])
+    batched = [json.loads(line) for line in (tmp_path / "batched.jsonl").read_text().splitlines()]
+    assert len(batched) == len(table["rows"])
+    single = {row["key"]: row for row in table["rows"]}
+    for row in batched:
+        alone = single[row["key"]]
+        if row["profile"] == "lof3":
+            assert row["batch"] == 4
+            assert (row["J_initial"], row["J_best"]) == pytest.approx(
+                (alone["J_initial"], alone["J_best"]), rel=1e-6)
+            assert row["bpp"] == pytest.approx(alone["bpp"], rel=0.01)
+            assert row["psnr_rgb"] == pytest.approx(alone["psnr_rgb"], abs=0.01)
+        else:  # fast runs no LOF: encoded one by one, the same file
+            assert "batch" not in row
+            assert (row["bpp"], row["psnr_rgb"]) == (alone["bpp"], alone["psnr_rgb"])
+
+
+def test_encode_groups_batch_one_lof_profile_and_one_size_at_a_time(table):
+    module = table["module"]
+    fast, lof = Profile.from_dict(FAST), Profile.from_dict(LOF)
+    wide, tall = np.zeros((4, 8, 3), np.uint8), np.zeros((8, 4, 3), np.uint8)
+    jobs = [dict(key=k, pixels=pixels, profile=profile)
+            for k, (pixels, profile) in enumerate(
+                [(wide, fast), (wide, lof), (tall, lof), (wide, lof), (wide, lof), (tall, lof)])]
+    keys = [[job["key"] for job in group] for group in module.encode_groups(jobs, 2)]
+    assert keys == [[0], [1, 3], [2, 5], [4]]
+    assert [[job["key"] for job in group] for group in module.encode_groups(jobs, 1)] == \
+        [[k] for k in range(6)]

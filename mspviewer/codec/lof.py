@@ -74,7 +74,7 @@ import math
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator
+from typing import Callable, Generator, Iterator, Sequence
 
 import torch
 
@@ -162,17 +162,25 @@ _ANNEALING_EPS = 1e-5
 
 
 def annealed_rounding(residual: torch.Tensor, temperature: float,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+                      generator: torch.Generator | Sequence[torch.Generator] | None = None
+                      ) -> torch.Tensor:
     """Stochastic Gumbel annealing of ``round(residual)`` (Yang et al. 2020): a relaxed
     sample of floor or floor + 1, with probabilities ∝ exp(−atanh(distance) / τ), drawn by
     Gumbel-softmax at temperature τ. Differentiable in ``residual``; as τ → 0 the sample
-    becomes the nearest integer."""
+    becomes the nearest integer. ``generator``: one for the whole tensor, or one per row of
+    its first dimension (the encodes of a batch draw what each would draw alone)."""
     down = torch.floor(residual.detach())
     fraction = (residual - down).clamp(_ANNEALING_EPS, 1 - _ANNEALING_EPS)
     logits = torch.stack([-torch.atanh(fraction), -torch.atanh(1 - fraction)], dim=-1)
     log_probabilities = torch.log_softmax(logits / temperature, dim=-1)
-    uniform = torch.rand(logits.shape, generator=generator, device=residual.device,
-                         dtype=residual.dtype).clamp(_ANNEALING_EPS, 1 - _ANNEALING_EPS)
+    if isinstance(generator, (list, tuple)):
+        uniform = torch.stack([torch.rand(logits.shape[1:], generator=row_generator,
+                                          device=residual.device, dtype=residual.dtype)
+                               for row_generator in generator])
+    else:
+        uniform = torch.rand(logits.shape, generator=generator, device=residual.device,
+                             dtype=residual.dtype)
+    uniform = uniform.clamp(_ANNEALING_EPS, 1 - _ANNEALING_EPS)
     gumbel = -torch.log(-torch.log(uniform))
     weights = torch.softmax((log_probabilities + gumbel) / temperature, dim=-1)
     return down + weights[..., 1]
@@ -191,44 +199,90 @@ class _StraightThrough(torch.autograd.Function):
 
 
 class RDCost:
-    """Exact and differentiable RD cost of gained latents of one image at one λ."""
+    """Exact and differentiable RD cost of gained latents: of one image at one λ, or of a
+    batch of encodes evaluated together (images of one size, ``lam`` one value for all or one
+    per image). Each encode's cost is its own: costs are per row, and the differentiable
+    loss is their sum, so each latent gets the gradient it would get alone."""
 
-    def __init__(self, model: MSPCodec, x: torch.Tensor, lam: float,
-                 rate_gradient: str = "continuous"):
-        if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-            raise ValueError(f"expected one image (1, 3, H, W), got {tuple(x.shape)}")
+    def __init__(self, model: MSPCodec, x: torch.Tensor, lam: float | Sequence[float],
+                 rate_gradient: str = "continuous",
+                 noise: Sequence[torch.Generator] | None = None):
+        if x.dim() != 4 or x.shape[0] < 1 or x.shape[1] != 3:
+            raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
         if rate_gradient not in RATE_GRADIENTS:
             raise ValueError(f"rate_gradient must be one of {RATE_GRADIENTS}")
+        self.batch = int(x.shape[0])
+        lams = list(lam) if isinstance(lam, (list, tuple)) else [lam] * self.batch
+        if len(lams) != self.batch:
+            raise ValueError(f"{len(lams)} λ values for {self.batch} images")
         self.model = model
         self.rate_gradient = rate_gradient
-        self.lam = as_float32(lam)
-        self.point = model.rate_point(self.lam)
+        self.lams = [as_float32(value) for value in lams]
+        self.points = [model.rate_point(value) for value in self.lams]
         self.x = x.detach().to(model.device, torch.float32)
         self.image_size = tuple(int(v) for v in x.shape[-2:])
         self.num_pixels = self.image_size[0] * self.image_size[1]
         self.target_8bit = (self.x * 255.0).round()
+        # λ·255² per encode, multiplied out in double as a single encode's float λ was
+        self.distortion_weight = torch.tensor([value * 255.0 ** 2 for value in self.lams],
+                                              dtype=torch.float32, device=self.x.device)
         with torch.no_grad():
-            self.gain = model.gains.gain(self.point).detach()
+            if len(set(self.lams)) == 1:  # one λ: the arithmetic of a single encode
+                self.rate_points = self.points[0]
+                self.gain = model.gains.gain(self.points[0]).detach()
+                self.lam_position = self.points[0].position
+            else:
+                self.rate_points = self.points
+                self.gain = torch.stack([model.gains.gain(p) for p in self.points]).detach()
+                self.lam_position = [p.position for p in self.points]
         # The coder's σ table on the device, once (SigmaTable.lookup copies it every call).
         self.symbol_bound = model.config.coding.symbol_bound
         self.sigma_values = torch.as_tensor(model.sigma_table.values, dtype=torch.float32,
                                             device=self.x.device)
-        # Annealing's noise: seeded, so that an encode is repeatable.
-        self.noise = torch.Generator(device=self.x.device)
-        self.noise.manual_seed(0)
+        # Annealing's noise: seeded, so that an encode is repeatable; one stream per encode,
+        # so that it draws the same noise in a batch as alone.
+        if noise is None:
+            noise = []
+            for _ in range(self.batch):
+                generator = torch.Generator(device=self.x.device)
+                generator.manual_seed(0)
+                noise.append(generator)
+        self.noise = list(noise)
+        self._selections: dict[tuple[int, ...], RDCost] = {}
+
+    @property
+    def lam(self) -> float:
+        """λ of a single encode."""
+        if self.batch != 1:
+            raise ValueError("a batch of encodes has a λ per image (lams)")
+        return self.lams[0]
+
+    def select(self, rows: Sequence[int]) -> RDCost:
+        """The cost of some of the batch's encodes (their noise streams continue)."""
+        key = tuple(rows)
+        if key == tuple(range(self.batch)):
+            return self
+        if key not in self._selections:
+            index = list(key)
+            self._selections[key] = RDCost(self.model, self.x[index],
+                                           [self.lams[i] for i in index], self.rate_gradient,
+                                           [self.noise[i] for i in index])
+        return self._selections[key]
 
     def initial_latent(self) -> torch.Tensor:
         with torch.no_grad():
-            return self.model.analyse(self.x, self.point).detach()
+            return self.model.analyse(self.x, self.rate_points).detach()
 
     def evaluate(self, y: torch.Tensor, differentiable: bool = False,
                  temperature: float | None = None) -> _Evaluation:
-        """The exact cost of ``y`` (``stats``) and, when ``differentiable``, the surrogate
-        loss of the same forward pass. With an annealing ``temperature`` the surrogate
-        relaxes the rounding instead (see :func:`annealed_rounding`) and no exact cost is
-        measured (``stats`` is None)."""
+        """The exact cost of ``y`` (``stats``: a row [bits, SSE] per encode) and, when
+        ``differentiable``, the surrogate loss of the same forward pass. With an annealing
+        ``temperature`` the surrogate relaxes the rounding instead (see
+        :func:`annealed_rounding`) and no exact cost is measured (``stats`` is None)."""
         if temperature is not None and not differentiable:
             raise ValueError("an annealed evaluation is the differentiable surrogate")
+        if y.shape[0] != self.batch:
+            raise ValueError(f"{y.shape[0]} latents for a cost of {self.batch} encodes")
         with torch.set_grad_enabled(differentiable):
             return self._evaluate(y, differentiable, temperature)
 
@@ -238,7 +292,7 @@ class RDCost:
         table = model.sigma_table
         batch, m, h, w = y.shape
         y_flat = y.reshape(batch, m, h * w)
-        exact_bits: list[torch.Tensor] = []
+        exact_bits: list[torch.Tensor] = []  # per pass: (batch,)
         soft_bits: list[torch.Tensor] = []
 
         def decide(coding_pass: CodingPass, positions, mu, sigma):
@@ -246,12 +300,12 @@ class RDCost:
             residual = y_pass.float() - mu
             if temperature is not None:
                 relaxed = annealed_rounding(residual, temperature, self.noise)
-                soft_bits.append(-torch.log2(discretized_gaussian_likelihood(relaxed, sigma)
-                                             .clamp_min(MIN_PROBABILITY)).sum())
+                soft_bits.append(_row_sums(-torch.log2(
+                    discretized_gaussian_likelihood(relaxed, sigma).clamp_min(MIN_PROBABILITY))))
                 return mu + relaxed
             rounded = torch.round(residual.detach())
             table_sigma = self.sigma_values[table.index_of(sigma.detach())]
-            exact_bits.append(coded_bits(rounded, table_sigma, self.symbol_bound).sum())
+            exact_bits.append(_row_sums(coded_bits(rounded, table_sigma, self.symbol_bound)))
             value = mu.detach() + rounded  # exactly what compress/decompress compute
             if differentiable:
                 if self.rate_gradient == "continuous":
@@ -266,39 +320,54 @@ class RDCost:
                     residual_st = _StraightThrough.apply(residual, rounded)
                     bits = -torch.log2(discretized_gaussian_likelihood(residual_st, sigma)
                                        .clamp_min(MIN_PROBABILITY))
-                soft_bits.append(bits.sum())
+                soft_bits.append(_row_sums(bits))
                 value = _StraightThrough.apply(y_pass.float(), value)
             return value
 
         # The coder's arithmetic (one thread), so J's bits are the ones the file will have;
         # an annealed surrogate makes no coding decisions and runs with the usual threads.
         with coding_arithmetic(y.device) if temperature is None else nullcontext():
-            y_hat = model.prior.run(batch, h, w, self.gain, self.point.position, decide)
-        x_hat = model.synthesise(y_hat, self.point, self.image_size).clamp(0, 1)
+            y_hat = model.prior.run(batch, h, w, self.gain, self.lam_position, decide)
+        x_hat = model.synthesise(y_hat, self.rate_points, self.image_size).clamp(0, 1)
         stats = None  # an annealed surrogate's relaxed latent has no exact cost
         if temperature is None:
             decoded = (x_hat.detach() * 255.0).round()
-            sse = (decoded - self.target_8bit).square().sum()
-            stats = torch.stack([torch.stack(exact_bits).sum().float(), sse.float()])
+            sse = _row_sums((decoded - self.target_8bit).square())
+            stats = torch.stack([torch.stack(exact_bits).sum(0).float(), sse.float()], dim=1)
         loss = None
         if differentiable:
-            rate = torch.stack(soft_bits).sum() / self.num_pixels
-            loss = rate + self.lam * 255.0 ** 2 * (x_hat - self.x).square().mean()
+            rate = torch.stack(soft_bits).sum(0) / self.num_pixels
+            mse = (x_hat - self.x).square().flatten(1).mean(1)
+            loss = (rate + self.distortion_weight * mse).sum()
         return _Evaluation(stats, y_hat.detach(), loss)
 
-    def measures(self, stats: torch.Tensor) -> tuple[float, float, float]:
-        """(J, bpp, PSNR) from an evaluation's stats; the one host sync of an iteration."""
-        bits, sse = stats.tolist()
-        bpp = bits / self.num_pixels
-        mse_8bit = sse / (3 * self.num_pixels)
-        j = bpp + self.lam * mse_8bit  # λ·255²·MSE in [0, 1] units = λ·MSE in 8-bit units
-        psnr = 10 * math.log10(255.0 ** 2 / mse_8bit) if mse_8bit > 0 else float("inf")
-        return j, bpp, psnr
+    def measures(self, stats: torch.Tensor) -> list[tuple[float, float, float]]:
+        """(J, bpp, PSNR) of each encode from an evaluation's stats; the one host sync of an
+        iteration."""
+        measured = []
+        for lam, (bits, sse) in zip(self.lams, stats.tolist()):
+            bpp = bits / self.num_pixels
+            mse_8bit = sse / (3 * self.num_pixels)
+            j = bpp + lam * mse_8bit  # λ·255²·MSE in [0, 1] units = λ·MSE in 8-bit units
+            psnr = 10 * math.log10(255.0 ** 2 / mse_8bit) if mse_8bit > 0 else float("inf")
+            measured.append((j, bpp, psnr))
+        return measured
+
+    def costs(self, y: torch.Tensor) -> list[dict]:
+        """Exact J, bpp and PSNR of each encode's latent (no gradient)."""
+        return [{"J": j, "bpp": bpp, "psnr": psnr}
+                for j, bpp, psnr in self.measures(self.evaluate(y).stats)]
 
     def cost(self, y: torch.Tensor) -> dict:
-        """Exact J, bpp and PSNR of a latent (no gradient)."""
-        j, bpp, psnr = self.measures(self.evaluate(y).stats)
-        return {"J": j, "bpp": bpp, "psnr": psnr}
+        """Exact J, bpp and PSNR of a single encode's latent (no gradient)."""
+        if self.batch != 1:
+            raise ValueError("a batch of encodes has a cost per image (costs)")
+        return self.costs(y)[0]
+
+
+def _row_sums(values: torch.Tensor) -> torch.Tensor:
+    """Sum over everything but the first (encode) dimension."""
+    return values.flatten(1).sum(1)
 
 
 def rd_cost(model: MSPCodec, x: torch.Tensor, y: torch.Tensor, lam: float) -> dict:
@@ -334,30 +403,63 @@ def optimise_latent(model: MSPCodec, x: torch.Tensor, lam: float, profile: Profi
     for RD cost at ``lam`` under ``profile``. Yields a :class:`LOFProgress` per iteration,
     returns a :class:`LOFResult`. ``cancel()`` returning True stops before the next
     iteration; the best latent so far is returned."""
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image (1, 3, H, W), got {tuple(x.shape)}")
+    steps = optimise_latents(model, x, [lam], profile, cancel=cancel)
+    try:
+        while True:
+            try:
+                records = next(steps)
+            except StopIteration as stop:
+                return stop.value[0]
+            yield from records
+    finally:
+        steps.close()  # a closed caller gives the model back its flags at once
+
+
+def optimise_latents(model: MSPCodec, x: torch.Tensor, lams: float | Sequence[float],
+                     profile: Profile | str, *, cancel: Callable[[], bool] | None = None
+                     ) -> Generator[list[LOFProgress], None, list[LOFResult]]:
+    """LOF for several encodes at once: images ``x`` (B, 3, H, W) of one size, each at its
+    own λ (``lams``: one value for all, or B values). Each encode runs the iterations it
+    would run alone (its own Adam, step, backoff, noise stream, greedy search and keep-best),
+    but every iteration evaluates all of them in one batched pass. That is for throughput
+    on a GPU, where a pass over one image is mostly the launch of thousands of small kernels
+    (a 768×512 iteration took 0.2 s on an H200, docs/profiles.md): the batch launches the
+    same kernels once for all its encodes. Yields, per round, the records of the encodes that ran an
+    iteration in it; returns a :class:`LOFResult` per encode. ``cancel()`` and the profile's
+    time budget stop all of them."""
     profile = get_profile(profile)
-    start = _clock()
-    state = _State(profile, cancel, start)
+    run = _Run(profile, cancel, _clock())
     with frozen(model):
-        cost = RDCost(model, x.to(model.device), lam, profile.rate_gradient)
+        cost = RDCost(model, x.to(model.device), lams, profile.rate_gradient)
         y0 = cost.initial_latent()
-        initial = cost.evaluate(y0)
-        j0, bpp0, psnr0 = cost.measures(initial.stats)
-        state.best = _Best(j0, bpp0, psnr0, y0, 0)
+        items = [_Item(profile, run, _Best(j, bpp, psnr, y0[i:i + 1], 0))
+                 for i, (j, bpp, psnr) in enumerate(cost.measures(cost.evaluate(y0).stats))]
         if profile.lof_iterations > 0:
-            yield from _gradient_phase(cost, y0, profile, state)
-        if profile.greedy and profile.greedy_budget > 0 and state.running():
-            yield from _greedy_phase(cost, profile, state)
-        best = state.best
-        if best.iteration != 0:  # re-measure outside autograd, as compress will see it
-            j, bpp, psnr = cost.measures(cost.evaluate(best.y).stats)
-            best = _Best(j, bpp, psnr, best.y, best.iteration) if j <= j0 \
-                else _Best(j0, bpp0, psnr0, y0, 0)
-    return LOFResult(
-        y_best=best.y.detach(), J_initial=j0, J_best=best.J, iterations=state.iteration,
-        history=state.history, cancelled=state.stop_reason == "cancelled",
-        stop_reason=state.stop_reason or "completed", bpp_initial=bpp0, psnr_initial=psnr0,
-        bpp_best=best.bpp, psnr_best=best.psnr, best_iteration=best.iteration,
-        elapsed_s=_clock() - start, accepted=state.accepted, refused=state.refused)
+            yield from _gradient_phase(cost, y0, profile, run, items)
+        if profile.greedy and profile.greedy_budget > 0 and run.running(items):
+            yield from _greedy_phase(cost, profile, run, items)
+        _confirm_bests(cost, items)
+    return [item.result(run) for item in items]
+
+
+def _confirm_bests(cost: RDCost, items: list[_Item]) -> None:
+    """Re-measure each moved best latent outside autograd, one encode at a time as compress
+    will see it (a batched pass need not round the same way), and fall back to g_a's latent
+    should it measure better."""
+    for row, item in enumerate(items):
+        moved = item.best.iteration != 0
+        alone = cost.select([row])
+        if cost.batch > 1:  # g_a's latent too, so that both are measured alike
+            (initial,) = alone.measures(alone.evaluate(item.initial.y).stats)
+            item.initial = _Best(*initial, item.initial.y, 0)
+            if not moved:
+                item.best = item.initial
+        if moved:
+            ((j, bpp, psnr),) = alone.measures(alone.evaluate(item.best.y).stats)
+            item.best = _Best(j, bpp, psnr, item.best.y, item.best.iteration) \
+                if j <= item.initial.J else item.initial
 
 
 @dataclass
@@ -365,93 +467,155 @@ class _Best:
     J: float
     bpp: float
     psnr: float
-    y: torch.Tensor
+    y: torch.Tensor  # (1, M, h, w)
     iteration: int
 
 
-class _State:
-    """Iteration counter, stopping rules, keep-best and the progress records."""
+class _Run:
+    """What the encodes of one call share: the clock, cancellation and the time budget."""
 
     def __init__(self, profile: Profile, cancel, start: float):
         self.profile = profile
         self.cancel = cancel
         self.start = start
+
+    def elapsed(self) -> float:
+        return _clock() - self.start
+
+    def running(self, items: list[_Item]) -> bool:
+        """Checked before every iteration: stops every encode when cancelled or out of
+        time; True while any encode still runs."""
+        if any(item.stop_reason is None for item in items):
+            reason = None
+            if self.cancel is not None and self.cancel():
+                reason = "cancelled"
+            elif self.profile.time_budget_s is not None and \
+                    self.elapsed() >= self.profile.time_budget_s:
+                reason = "time_budget"
+            for item in items:
+                item.stop_reason = item.stop_reason or reason
+        return any(item.stop_reason is None for item in items)
+
+
+class _Item:
+    """One encode: its iteration counter, stopping reason, keep-best and records."""
+
+    def __init__(self, profile: Profile, run: _Run, initial: _Best):
+        self.profile = profile
+        self.run = run
+        self.initial = initial
+        self.best = initial
         self.iteration = 0
         self.history: list[LOFProgress] = []
         self.stop_reason: str | None = None
-        self.best: _Best | None = None
         self.accepted = self.refused = self.moved = 0
 
-    def running(self) -> bool:
-        """Checked before every iteration."""
-        if self.stop_reason is not None:
-            return False
-        if self.cancel is not None and self.cancel():
-            self.stop_reason = "cancelled"
-        elif self.profile.time_budget_s is not None and \
-                _clock() - self.start >= self.profile.time_budget_s:
-            self.stop_reason = "time_budget"
+    @property
+    def active(self) -> bool:
         return self.stop_reason is None
 
-    def record(self, cost: RDCost, stats: torch.Tensor, y: torch.Tensor, phase: str,
+    def record(self, measured: tuple[float, float, float], y: torch.Tensor, phase: str,
                learning_rate: float = 0.0, temperature: float = 0.0) -> LOFProgress:
         self.iteration += 1
-        j, bpp, psnr = cost.measures(stats)
+        j, bpp, psnr = measured
         if j < self.best.J:
             self.best = _Best(j, bpp, psnr, y.detach().clone(), self.iteration)
         progress = LOFProgress(
             iteration=self.iteration, phase=phase, J=j, bpp=bpp, psnr=psnr,
-            elapsed_s=_clock() - self.start, best_J=self.best.J,
+            elapsed_s=self.run.elapsed(), best_J=self.best.J,
             accepted=self.accepted, refused=self.refused, moved=self.moved,
             total=self.profile.max_iterations, learning_rate=learning_rate,
             temperature=temperature)
         self.history.append(progress)
         return progress
 
+    def result(self, run: _Run) -> LOFResult:
+        initial, best = self.initial, self.best
+        return LOFResult(
+            y_best=best.y.detach(), J_initial=initial.J, J_best=best.J,
+            iterations=self.iteration, history=self.history,
+            cancelled=self.stop_reason == "cancelled",
+            stop_reason=self.stop_reason or "completed", bpp_initial=initial.bpp,
+            psnr_initial=initial.psnr, bpp_best=best.bpp, psnr_best=best.psnr,
+            best_iteration=best.iteration, elapsed_s=run.elapsed(), accepted=self.accepted,
+            refused=self.refused)
 
-def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, state: _State
-                    ) -> Generator[LOFProgress, None, None]:
+
+def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, run: _Run,
+                    items: list[_Item]) -> Generator[list[LOFProgress], None, None]:
     annealed = profile.rounding == "annealed"
-    y = y0.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([y], lr=profile.learning_rate_at(cost.lam))
+    # A leaf and an Adam per encode: steps, backoff and restarts are each encode's own.
+    latents = [y0[row:row + 1].clone().requires_grad_(True) for row in range(cost.batch)]
+    optimisers = [torch.optim.Adam([y], lr=profile.learning_rate_at(lam))
+                  for y, lam in zip(latents, cost.lams)]
+
+    def joined() -> torch.Tensor:
+        return latents[0] if len(latents) == 1 else torch.cat(latents)
+
     # Straight through, the exact J of an iterate comes from the forward pass that also
     # builds the graph of the next step; annealed, the surrogate is a pass of its own.
-    evaluation = None if annealed else cost.evaluate(y, differentiable=True)
-    lr_scale = 1.0
-    since_best = 0  # iterations since the last new best J
+    evaluation = None if annealed else cost.evaluate(joined(), differentiable=True)
+    lr_scales = [1.0] * cost.batch
+    since_best = [0] * cost.batch  # iterations since each encode's last new best J
     for step in range(profile.lof_iterations):
-        if not state.running():
+        if not run.running(items):
             return
-        if profile.lr_backoff_patience and since_best >= profile.lr_backoff_patience:
-            # J stopped improving: for this image and λ the step is too long (the straight-
-            # through surrogate keeps falling while the exact J rises). Go back to the best
-            # latent and continue with half the step and fresh Adam moments.
-            lr_scale *= 0.5
-            since_best = 0
-            with torch.no_grad():
-                y.copy_(state.best.y)
-            optimiser = torch.optim.Adam([y])
-            evaluation = None if annealed else cost.evaluate(y, differentiable=True)
-        learning_rate = _learning_rate(profile, cost.lam, step) * lr_scale
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate
+        restarted = False
+        for row, item in enumerate(items):
+            if item.active and profile.lr_backoff_patience and \
+                    since_best[row] >= profile.lr_backoff_patience:
+                # J stopped improving: for this image and λ the step is too long (the
+                # straight-through surrogate keeps falling while the exact J rises). Go
+                # back to the best latent and continue with half the step and fresh Adam
+                # moments.
+                lr_scales[row] *= 0.5
+                since_best[row] = 0
+                with torch.no_grad():
+                    latents[row].copy_(item.best.y)
+                optimisers[row] = torch.optim.Adam([latents[row]])
+                restarted = True
+        if restarted and not annealed:
+            evaluation = cost.evaluate(joined(), differentiable=True)
+        learning_rates = []
+        for row, optimiser in enumerate(optimisers):
+            learning_rate = _learning_rate(profile, cost.lams[row], step) * lr_scales[row]
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate
+            learning_rates.append(learning_rate)
         temperature = profile.temperature_at(step) if annealed else 0.0
         if annealed:
-            evaluation = cost.evaluate(y, differentiable=True, temperature=temperature)
-        optimiser.zero_grad(set_to_none=True)
+            evaluation = cost.evaluate(joined(), differentiable=True, temperature=temperature)
+        for optimiser in optimisers:
+            optimiser.zero_grad(set_to_none=True)
         evaluation.loss.backward()
-        optimiser.step()
+        for item, optimiser in zip(items, optimisers):
+            if item.active:  # a stopped encode's latent stays where keep-best left it
+                optimiser.step()
         last = step == profile.lof_iterations - 1
-        evaluation = cost.evaluate(y, differentiable=not (last or annealed))
-        progress = state.record(cost, evaluation.stats, y, PHASE_GRADIENT, learning_rate,
-                                temperature)
-        since_best = 0 if state.best.iteration == progress.iteration else since_best + 1
-        if not math.isfinite(progress.J):
-            # A step far too long for this model (a profile's extreme learning rate) left the
-            # latent non-finite; no later step can recover, and keep-best already holds the
-            # last finite latent. (J is on the host for the record anyway: no extra sync.)
-            state.stop_reason = "diverged"
-        yield progress
+        evaluation = cost.evaluate(joined(), differentiable=not (last or annealed))
+        records = []
+        diverged = False
+        for row, measured in enumerate(cost.measures(evaluation.stats)):
+            item = items[row]
+            if not item.active:
+                continue
+            progress = item.record(measured, latents[row], PHASE_GRADIENT,
+                                   learning_rates[row], temperature)
+            since_best[row] = 0 if item.best.iteration == progress.iteration \
+                else since_best[row] + 1
+            if not math.isfinite(progress.J):
+                # A step far too long for this model (a profile's extreme learning rate) left
+                # the latent non-finite; no later step can recover, and keep-best already
+                # holds the last finite latent. (J is on the host for the record anyway: no
+                # extra sync.) The others of a batch go on, beside this one's best latent.
+                item.stop_reason = "diverged"
+                with torch.no_grad():
+                    latents[row].copy_(item.best.y)
+                diverged = True
+            records.append(progress)
+        if diverged and not (annealed or last) and any(item.active for item in items):
+            evaluation = cost.evaluate(joined(), differentiable=True)
+        yield records
 
 
 def _pass_indices(cost: RDCost, shape) -> list[torch.Tensor]:
@@ -462,59 +626,103 @@ def _pass_indices(cost: RDCost, shape) -> list[torch.Tensor]:
         prior.passes, h, w, prior.steps_per_scale, cost.x.device, cost.gain.dtype)]
 
 
-def _gradient_at(cost: RDCost, y_hat: torch.Tensor) -> torch.Tensor:
-    """∂J/∂ŷ (straight-through surrogate) at a quantised latent, flattened."""
+def _gradients_at(cost: RDCost, y_hat: torch.Tensor) -> torch.Tensor:
+    """∂J/∂ŷ (straight-through surrogate) of each encode at its quantised latent: one
+    flattened row per encode."""
     y = y_hat.detach().clone().requires_grad_(True)
     evaluation = cost.evaluate(y, differentiable=True)
     (grad,) = torch.autograd.grad(evaluation.loss, [y])
-    return grad.flatten()
+    return grad.flatten(1)
 
 
-def _greedy_phase(cost: RDCost, profile: Profile, state: _State
-                  ) -> Generator[LOFProgress, None, None]:
-    # Work on the quantised latent of the best iterate: same J, and values that stay put
-    # (on the nearest bin of the new grid) when an earlier pass changes their μ.
-    start = cost.evaluate(state.best.y)
-    y_state = start.y_hat.clone()
-    j_state = cost.measures(start.stats)[0]  # measured as the trials will be
-    pass_indices = _pass_indices(cost, y_state.shape)
+#: a greedy search's requests to the driver that batches them across encodes
+_NEEDS_GRADIENT = "gradient"
+_NEEDS_TRIAL = "trial"
+
+
+def _greedy_search(profile: Profile, item: _Item, pass_indices: list[torch.Tensor],
+                   y_state: torch.Tensor, j_state: float) -> Generator:
+    """One encode's greedy search, as a coroutine: it yields a request, (_NEEDS_GRADIENT,
+    latent), answered with ∂J/∂ŷ flattened, or (_NEEDS_TRIAL, latent), answered with the
+    trial's (quantised latent, (J, bpp, PSNR)), and keeps the encode's counters."""
     budget = profile.greedy_budget
     trials = 0
     grad = None
     while trials < budget:
         accepted_in_sweep = False
         for indices in pass_indices:
-            if trials >= budget or not state.running():
+            if trials >= budget:
                 return
             if grad is None:
-                grad = _gradient_at(cost, y_state)
+                grad = yield _NEEDS_GRADIENT, y_state
             g = grad[indices]
             order = torch.argsort(g.abs(), descending=True)
             usable = int((g != 0).sum())  # elements with a first-order gain
             batch = max(1, math.ceil(profile.greedy_batch_fraction * indices.numel()))
             next_candidate = 0
             while batch >= 1 and next_candidate < usable and trials < budget:
-                if not state.running():
-                    return
                 chosen = order[next_candidate:min(next_candidate + batch, usable)]
                 elements = indices[chosen]
                 trial = y_state.clone().view(-1)
                 trial[elements] -= torch.sign(g[chosen])
-                trial = trial.view_as(y_state)
-                evaluation = cost.evaluate(trial)
+                y_hat, (j_trial, _, _) = yield _NEEDS_TRIAL, trial.view_as(y_state)
                 trials += 1
-                j_trial = cost.measures(evaluation.stats)[0]
                 if j_trial < j_state:
-                    y_state, j_state = evaluation.y_hat, j_trial
-                    state.accepted += 1
-                    state.moved += int(chosen.numel())
+                    y_state, j_state = y_hat, j_trial
+                    item.accepted += 1
+                    item.moved += int(chosen.numel())
                     next_candidate += int(chosen.numel())
                     accepted_in_sweep = True
                     grad = None
                 else:
-                    state.refused += 1
+                    item.refused += 1
                     batch //= 2
-                yield state.record(cost, evaluation.stats, evaluation.y_hat, PHASE_GREEDY)
         if not accepted_in_sweep:
-            state.stop_reason = state.stop_reason or "converged"
+            item.stop_reason = item.stop_reason or "converged"
             return
+
+
+def _greedy_phase(cost: RDCost, profile: Profile, run: _Run, items: list[_Item]
+                  ) -> Generator[list[LOFProgress], None, None]:
+    """Drives the greedy searches of the running encodes in rounds: the gradients they
+    ask for in one batched pass, then their trials in another, then a record each."""
+    rows = [row for row, item in enumerate(items) if item.active]
+    # Work on the quantised latent of the best iterate: same J, and values that stay put
+    # (on the nearest bin of the new grid) when an earlier pass changes their μ.
+    starting = cost.select(rows)
+    start = starting.evaluate(torch.cat([items[row].best.y for row in rows]))
+    pass_indices = _pass_indices(cost, start.y_hat.shape)
+    searches, requests = {}, {}
+    for k, ((j_state, _, _), row) in enumerate(zip(starting.measures(start.stats), rows)):
+        searches[row] = _greedy_search(profile, items[row], pass_indices,
+                                       start.y_hat[k:k + 1].clone(), j_state)
+        requests[row] = next(searches[row])  # a budget > 0 asks for a gradient first
+
+    def answer(row: int, reply) -> None:
+        try:
+            requests[row] = searches[row].send(reply)
+        except StopIteration:
+            del searches[row], requests[row]
+
+    while searches:
+        if not run.running(items):
+            return
+        while True:  # gradients first, until every search asks for a trial
+            asking = [row for row in searches if requests[row][0] == _NEEDS_GRADIENT]
+            if not asking:
+                break
+            grads = _gradients_at(cost.select(asking),
+                                  torch.cat([requests[row][1] for row in asking]))
+            for k, row in enumerate(asking):
+                answer(row, grads[k])
+        if not searches:
+            return
+        trying = list(searches)
+        trial_cost = cost.select(trying)
+        evaluation = trial_cost.evaluate(torch.cat([requests[row][1] for row in trying]))
+        records = []
+        for k, (row, measured) in enumerate(zip(trying, trial_cost.measures(evaluation.stats))):
+            y_hat = evaluation.y_hat[k:k + 1]
+            answer(row, (y_hat, measured))
+            records.append(items[row].record(measured, y_hat, PHASE_GREEDY))
+        yield records

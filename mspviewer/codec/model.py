@@ -18,6 +18,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -143,14 +144,25 @@ class MSPCodec(nn.Module):
         # Everyone (training, encoder, decoder) sees λ as the bitstream stores it.
         return self.gains.locate(as_float32(lam))
 
-    def analyse(self, x: torch.Tensor, point: RatePoint) -> torch.Tensor:
-        """Gained latent y of the padded image (what is quantised and coded)."""
-        return self.g_a(pad_image(x)) * self.gains.gain(point).view(1, -1, 1, 1)
+    def analyse(self, x: torch.Tensor, point: RatePoint | Sequence[RatePoint]) -> torch.Tensor:
+        """Gained latent y of the padded image (what is quantised and coded). ``point``: one
+        for the batch, or one per image (LOF over several encodes at once)."""
+        return self.g_a(pad_image(x)) * self.gain_planes(point)
 
-    def synthesise(self, y_hat: torch.Tensor, point: RatePoint, image_size) -> torch.Tensor:
+    def synthesise(self, y_hat: torch.Tensor, point: RatePoint | Sequence[RatePoint],
+                   image_size) -> torch.Tensor:
         height, width = image_size
-        x_hat = self.g_s(y_hat * self.gains.inverse_gain(point).view(1, -1, 1, 1))
+        x_hat = self.g_s(y_hat * self.gain_planes(point, inverse=True))
         return x_hat[:, :, :height, :width]
+
+    def gain_planes(self, point: RatePoint | Sequence[RatePoint], inverse: bool = False
+                    ) -> torch.Tensor:
+        """The gain (or inverse gain) to multiply a (batch, M, h, w) latent by: (1, M, 1, 1)
+        for one rate point, (batch, M, 1, 1) for a sequence of them."""
+        vector = self.gains.inverse_gain if inverse else self.gains.gain
+        if isinstance(point, RatePoint):
+            return vector(point).view(1, -1, 1, 1)
+        return torch.stack([vector(p) for p in point]).view(len(point), -1, 1, 1)
 
     # -- training contract ---------------------------------------------------------------
     def forward(self, x: torch.Tensor, lam: float, quantization: str = "noise") -> dict:

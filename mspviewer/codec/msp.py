@@ -20,7 +20,7 @@ them bit-exact on one device.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -104,12 +104,20 @@ class MSPProbabilityModel(nn.Module):
             for _ in range(msp.steps_per_scale))
 
     def run(self, batch: int, height: int, width: int, gain: torch.Tensor,
-            lam_position: float, decide: Decide) -> torch.Tensor:
-        """Decode (or encode) all passes; returns ŷ of shape (batch, M, height, width)."""
+            lam_position: float | Sequence[float], decide: Decide) -> torch.Tensor:
+        """Decode (or encode) all passes; returns ŷ of shape (batch, M, height, width).
+
+        One λ for the whole batch: ``gain`` of shape (M,) and one ``lam_position``. A λ per
+        latent (LOF over several encodes at once): ``gain`` of shape (batch, M) and a
+        sequence of ``batch`` positions; each latent then sees exactly the arithmetic it
+        would see alone."""
         m = self.latent_channels
         device, dtype = gain.device, gain.dtype
+        per_latent = gain.dim() == 2
         state = torch.zeros(batch, m, height * width, device=device, dtype=dtype)
-        inverse_gain = (1.0 / gain).view(1, m, 1, 1)
+        inverse_gain = (1.0 / gain).view(batch if per_latent else 1, m, 1, 1)
+        plane_values = (torch.tensor([p - 0.5 for p in lam_position], dtype=dtype)
+                        .to(device).view(batch, 1, 1, 1) if per_latent else None)
         features = None
         geometries = grid_geometry(self.passes, height, width, self.steps_per_scale, device,
                                    dtype)
@@ -118,8 +126,9 @@ class MSPProbabilityModel(nn.Module):
             rows, cols = lattice_size(height, width, stride)
             lattice = state.view(batch, m, height, width)[:, :, ::stride, ::stride]
             lattice = lattice * inverse_gain
-            lam_plane = torch.full((batch, 1, rows, cols), lam_position - 0.5,
-                                   device=device, dtype=dtype)
+            lam_plane = (plane_values.expand(batch, 1, rows, cols) if per_latent else
+                         torch.full((batch, 1, rows, cols), lam_position - 0.5,
+                                    device=device, dtype=dtype))
             earlier_groups = lattice[:, :coding_pass.channel_start]
             if coding_pass.coarsest:
                 inputs = torch.cat([earlier_groups, lam_plane], dim=1)
@@ -142,7 +151,8 @@ class MSPProbabilityModel(nn.Module):
         """μ, σ (in the gained domain) at the pass's positions: shape (batch, G_c, n)."""
         g = self.group_channels
         picked = raw.flatten(2)[:, :, lattice_index].float()
-        group_gain = gain[coding_pass.channel_start:coding_pass.channel_stop].float().view(1, g, 1)
+        group_gain = gain[..., coding_pass.channel_start:coding_pass.channel_stop].float()
+        group_gain = group_gain.view(-1, g, 1)  # (1 or batch, G_c, 1)
         mu = picked[:, :g] * group_gain
         sigma = (nn.functional.softplus(picked[:, g:]) + SIGMA_FLOOR) * group_gain
         return mu, sigma
