@@ -14,7 +14,7 @@
 #
 # Phases:
 #   0. alone on the GPU: benchmarks/cuda_determinism.py and benchmarks/lof_profile.py on the
-#      first image (with the time of an iteration of 1, 6, 24 encodes run together), then
+#      first image (with the time of an iteration of 1 and of 8 encodes run together), then
 #      that image at λ = 0.013 with fast, quick and balanced (the smoke test of the CUDA path,
 #      and encode times of one encode alone)
 #   1. fast and balanced on every image at every λ of the model's ladder: WORKERS processes,
@@ -32,7 +32,8 @@
 # every worker's results from earlier encodes, reused where image, λ, profile settings,
 # model and device match. $OUT gets the merged results (the cache format of
 # benchmarks/profiles_table.py) and the logs; back here,
-#   python benchmarks/profiles_table.py --cached-only --device cuda --results FILE ...
+#   python benchmarks/profiles_table.py --cached-only --device cuda --batch BATCH \
+#       --results FILE ...     (the batch size is part of a LOF row's key)
 # builds the tables from them for the images each set of profiles covers.
 #
 # As a check on any machine (tiny crops, two λ, CPU):
@@ -41,7 +42,7 @@
 set -uo pipefail
 BUDGET=${BUDGET:-520}
 WORKERS=${WORKERS:-2}
-BATCH=${BATCH:-24}
+BATCH=${BATCH:-8}
 SEED=${SEED:-}
 DEVICE=${DEVICE:-cuda}
 IMAGES=${IMAGES:-.gpu-kodak}
@@ -111,7 +112,7 @@ echo "== $(date +%T) is an encode decoded bit-exactly on this device?"
 timeout -s TERM 40 "$PYTHON" benchmarks/cuda_determinism.py "$IMAGES/$first" --device "$DEVICE"
 echo "== $(date +%T) where a LOF iteration's time goes"
 timeout -s TERM 70 "$PYTHON" benchmarks/lof_profile.py "$IMAGES/$first" --device "$DEVICE" \
-    --top 10 --batches 1,6,24 ${CROP:+--crop "$CROP"}
+    --top 10 --batches 1,8 ${CROP:+--crop "$CROP"}
 echo "== $(date +%T) phase 0: $first alone, λ 0.013, fast, quick and balanced"
 mkdir -p "$WORK/solo" && ln -sf "$IMAGES/$first" "$WORK/solo/"
 timeout -s TERM 80 "$PYTHON" benchmarks/profiles_table.py --images "$WORK/solo" \

@@ -221,6 +221,7 @@ def summarise(rows: list[dict], profiles: list[str], images: list[str], lambdas:
             "bd_rate_mean_curve": None, "bd_rate_per_image": None,
             "encodes": len(own), "mismatched": sum("mismatch_values" in r for r in own),
             "mismatch_max": max((r.get("mismatch_max", 0) for r in own), default=0),
+            "batches": sorted({r["batch"] for r in own if "batch" in r}),
         }
         if any("J_initial" in r for r in own):
             entry["j_drop_percent"] = statistics.fmean(j_drop_percent(r) for r in own)
@@ -281,8 +282,19 @@ def markdown(summary, profiles, context) -> str:
               "(k/n) means the curves of only k images overlapped. J drop: mean relative "
               "drop of J = bpp + λ·255²·MSE (bpp of the coded latent, without the file's "
               "header, which the mean bpp column includes) from g_a's latent to LOF's. "
-              + exactness_note(summary)]
+              + batch_note(summary) + exactness_note(summary)]
     return "\n".join(lines) + "\n"
+
+
+def batch_note(summary) -> str:
+    """Says which profiles' encode times are shares of batches (``--batch``)."""
+    batched = {name: entry["batches"] for name, entry in summary.items() if entry["batches"]}
+    if not batched:
+        return ""
+    parts = [f"`{name}` in batches of {', '.join(map(str, sizes))}"
+             for name, sizes in batched.items()]
+    return ("Encode times of LOF encodes run together (" + "; ".join(parts) + ") are each "
+            "encode's share of its batch's time, not the time of one encode alone. ")
 
 
 def exactness_note(summary) -> str:
@@ -382,6 +394,8 @@ def main(argv=None) -> int:
             for profile in profiles:
                 key = "|".join([path.name, args.crop or "full", f"{lam:g}", profile.name,
                                 settings_key(profile), model_id, device.type])
+                if args.batch > 1 and profile.uses_lof:  # its time is a share of a batch's
+                    key += f"|batch{args.batch}"
                 jobs.append(dict(key=key, path=path, pixels=pixels, lam=lam, profile=profile))
     missing = [job for job in jobs if job["key"] not in cache]
     if missing and args.cached_only:

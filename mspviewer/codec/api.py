@@ -102,13 +102,15 @@ def encode_image_steps(model: MSPCodec, pixels: np.ndarray, lam: float,
 
 def encode_batch_steps(model: MSPCodec, images: Sequence[np.ndarray], lams: Sequence[float],
                        profile: str | Profile = DEFAULT_PROFILE, cancel: Cancel | None = None
-                       ) -> Generator[list[LOFProgress], None, list[EncodedImage]]:
+                       ) -> Generator[list[tuple[int, LOFProgress]], None,
+                                      list[EncodedImage]]:
     """Encode several images of one size, each at its own λ, with one LOF run for all of
     them (:func:`mspviewer.codec.lof.optimise_latents`), for throughput on a GPU. Each image
-    gets the bitstream it would get alone, up to the last bits of the batched arithmetic.
-    Yields each round's LOF records; returns an :class:`EncodedImage` per image, whose
-    ``encode_seconds`` is its share of the batch's time (the LOF run split evenly, plus its
-    own coding)."""
+    gets the bitstream it would get alone, up to the last bits of the batched arithmetic
+    (see there for what that means on a GPU, and for a time budget, which the batch shares).
+    Yields each round's LOF records as (image index, record); returns an
+    :class:`EncodedImage` per image, whose ``encode_seconds`` is its share of the batch's
+    time (the LOF run split evenly, plus its own coding)."""
     profile = get_profile(profile)
     if len(images) != len(lams) or not images:
         raise ValueError(f"{len(images)} images and {len(lams)} λ values")

@@ -71,7 +71,9 @@ and returns a :class:`LOFResult` (``StopIteration.value``). It runs on the model
 from __future__ import annotations
 
 import math
+import numbers
 import time
+from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Sequence
@@ -81,7 +83,7 @@ import torch
 from mspviewer.codec.lattice import CodingPass, grid_geometry
 from mspviewer.codec.entropy import MIN_PROBABILITY, coded_bits
 from mspviewer.codec.model import MSPCodec, as_float32, coding_arithmetic
-from mspviewer.codec.msp import discretized_gaussian_likelihood
+from mspviewer.codec.msp import discretized_gaussian_likelihood, lam_plane_values
 from mspviewer.codec.profiles import RATE_GRADIENTS, Profile, get_profile
 
 PHASE_GRADIENT = "gradient"
@@ -212,7 +214,7 @@ class RDCost:
         if rate_gradient not in RATE_GRADIENTS:
             raise ValueError(f"rate_gradient must be one of {RATE_GRADIENTS}")
         self.batch = int(x.shape[0])
-        lams = list(lam) if isinstance(lam, (list, tuple)) else [lam] * self.batch
+        lams = [lam] * self.batch if isinstance(lam, numbers.Real) else list(lam)
         if len(lams) != self.batch:
             raise ValueError(f"{len(lams)} λ values for {self.batch} images")
         self.model = model
@@ -234,7 +236,8 @@ class RDCost:
             else:
                 self.rate_points = self.points
                 self.gain = torch.stack([model.gains.gain(p) for p in self.points]).detach()
-                self.lam_position = [p.position for p in self.points]
+                self.lam_position = lam_plane_values([p.position for p in self.points],
+                                                     self.gain.dtype, self.x.device)
         # The coder's σ table on the device, once (SigmaTable.lookup copies it every call).
         self.symbol_bound = model.config.coding.symbol_bound
         self.sigma_values = torch.as_tensor(model.sigma_table.values, dtype=torch.float32,
@@ -248,7 +251,7 @@ class RDCost:
                 generator.manual_seed(0)
                 noise.append(generator)
         self.noise = list(noise)
-        self._selections: dict[tuple[int, ...], RDCost] = {}
+        self._selections: OrderedDict[tuple[int, ...], RDCost] = OrderedDict()
 
     @property
     def lam(self) -> float:
@@ -258,15 +261,21 @@ class RDCost:
         return self.lams[0]
 
     def select(self, rows: Sequence[int]) -> RDCost:
-        """The cost of some of the batch's encodes (their noise streams continue)."""
+        """The cost of some of the batch's encodes (their noise streams continue). The last
+        few are kept: the greedy phase asks for the same sets round after round, and each
+        holds a copy of its images."""
         key = tuple(rows)
         if key == tuple(range(self.batch)):
             return self
-        if key not in self._selections:
+        if key in self._selections:
+            self._selections.move_to_end(key)
+        else:
             index = list(key)
             self._selections[key] = RDCost(self.model, self.x[index],
                                            [self.lams[i] for i in index], self.rate_gradient,
                                            [self.noise[i] for i in index])
+            while len(self._selections) > _KEPT_SELECTIONS:
+                self._selections.popitem(last=False)
         return self._selections[key]
 
     def initial_latent(self) -> torch.Tensor:
@@ -365,6 +374,10 @@ class RDCost:
         return self.costs(y)[0]
 
 
+#: subsets of a batch's encodes whose costs RDCost.select keeps
+_KEPT_SELECTIONS = 4
+
+
 def _row_sums(values: torch.Tensor) -> torch.Tensor:
     """Sum over everything but the first (encode) dimension."""
     return values.flatten(1).sum(1)
@@ -412,23 +425,32 @@ def optimise_latent(model: MSPCodec, x: torch.Tensor, lam: float, profile: Profi
                 records = next(steps)
             except StopIteration as stop:
                 return stop.value[0]
-            yield from records
+            for _, progress in records:
+                yield progress
     finally:
         steps.close()  # a closed caller gives the model back its flags at once
 
 
 def optimise_latents(model: MSPCodec, x: torch.Tensor, lams: float | Sequence[float],
                      profile: Profile | str, *, cancel: Callable[[], bool] | None = None
-                     ) -> Generator[list[LOFProgress], None, list[LOFResult]]:
+                     ) -> Generator[list[tuple[int, LOFProgress]], None, list[LOFResult]]:
     """LOF for several encodes at once: images ``x`` (B, 3, H, W) of one size, each at its
     own λ (``lams``: one value for all, or B values). Each encode runs the iterations it
     would run alone (its own Adam, step, backoff, noise stream, greedy search and keep-best),
     but every iteration evaluates all of them in one batched pass. That is for throughput
     on a GPU, where a pass over one image is mostly the launch of thousands of small kernels
     (a 768×512 iteration took 0.2 s on an H200, docs/profiles.md): the batch launches the
-    same kernels once for all its encodes. Yields, per round, the records of the encodes that ran an
-    iteration in it; returns a :class:`LOFResult` per encode. ``cancel()`` and the profile's
-    time budget stop all of them."""
+    same kernels once for all its encodes.
+
+    "As alone" holds up to the last bits of the batched arithmetic: on CPU the runs tried
+    matched their single runs (``tests/test_lof_batch.py``); on a GPU, whose convolution
+    algorithms may depend on the batch size, a decision taken at a near tie (keep-best,
+    backoff, a greedy trial) can go the other way and that encode's run then parts from its
+    single run. ``cancel()`` and the profile's time budget are the batch's: they stop every
+    encode, so under a time budget each encode gets fewer iterations than alone.
+
+    Yields, per round, (row, record) for each encode that ran an iteration in it; returns a
+    :class:`LOFResult` per encode."""
     profile = get_profile(profile)
     run = _Run(profile, cancel, _clock())
     with frozen(model):
@@ -542,7 +564,8 @@ class _Item:
 
 
 def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, run: _Run,
-                    items: list[_Item]) -> Generator[list[LOFProgress], None, None]:
+                    items: list[_Item]
+                    ) -> Generator[list[tuple[int, LOFProgress]], None, None]:
     annealed = profile.rounding == "annealed"
     # A leaf and an Adam per encode: steps, backoff and restarts are each encode's own.
     latents = [y0[row:row + 1].clone().requires_grad_(True) for row in range(cost.batch)]
@@ -612,7 +635,7 @@ def _gradient_phase(cost: RDCost, y0: torch.Tensor, profile: Profile, run: _Run,
                 with torch.no_grad():
                     latents[row].copy_(item.best.y)
                 diverged = True
-            records.append(progress)
+            records.append((row, progress))
         if diverged and not (annealed or last) and any(item.active for item in items):
             evaluation = cost.evaluate(joined(), differentiable=True)
         yield records
@@ -683,7 +706,7 @@ def _greedy_search(profile: Profile, item: _Item, pass_indices: list[torch.Tenso
 
 
 def _greedy_phase(cost: RDCost, profile: Profile, run: _Run, items: list[_Item]
-                  ) -> Generator[list[LOFProgress], None, None]:
+                  ) -> Generator[list[tuple[int, LOFProgress]], None, None]:
     """Drives the greedy searches of the running encodes in rounds: the gradients they
     ask for in one batched pass, then their trials in another, then a record each."""
     rows = [row for row, item in enumerate(items) if item.active]
@@ -711,6 +734,8 @@ def _greedy_phase(cost: RDCost, profile: Profile, run: _Run, items: list[_Item]
             asking = [row for row in searches if requests[row][0] == _NEEDS_GRADIENT]
             if not asking:
                 break
+            if not run.running(items):  # checked before every network pass, as alone
+                return
             grads = _gradients_at(cost.select(asking),
                                   torch.cat([requests[row][1] for row in asking]))
             for k, row in enumerate(asking):
@@ -724,5 +749,5 @@ def _greedy_phase(cost: RDCost, profile: Profile, run: _Run, items: list[_Item]
         for k, (row, measured) in enumerate(zip(trying, trial_cost.measures(evaluation.stats))):
             y_hat = evaluation.y_hat[k:k + 1]
             answer(row, (y_hat, measured))
-            records.append(items[row].record(measured, y_hat, PHASE_GREEDY))
+            records.append((row, items[row].record(measured, y_hat, PHASE_GREEDY)))
         yield records

@@ -104,20 +104,20 @@ class MSPProbabilityModel(nn.Module):
             for _ in range(msp.steps_per_scale))
 
     def run(self, batch: int, height: int, width: int, gain: torch.Tensor,
-            lam_position: float | Sequence[float], decide: Decide) -> torch.Tensor:
+            lam_position: float | torch.Tensor, decide: Decide) -> torch.Tensor:
         """Decode (or encode) all passes; returns ŷ of shape (batch, M, height, width).
 
         One λ for the whole batch: ``gain`` of shape (M,) and one ``lam_position``. A λ per
-        latent (LOF over several encodes at once): ``gain`` of shape (batch, M) and a
-        sequence of ``batch`` positions; each latent then sees exactly the arithmetic it
-        would see alone."""
+        latent (LOF over several encodes at once): ``gain`` of shape (batch, M) and the λ
+        planes' values from :func:`lam_plane_values`, made once by the caller (on a GPU a
+        copy from the host waits for the device); each latent then sees exactly the
+        arithmetic it would see alone."""
         m = self.latent_channels
         device, dtype = gain.device, gain.dtype
         per_latent = gain.dim() == 2
         state = torch.zeros(batch, m, height * width, device=device, dtype=dtype)
         inverse_gain = (1.0 / gain).view(batch if per_latent else 1, m, 1, 1)
-        plane_values = (torch.tensor([p - 0.5 for p in lam_position], dtype=dtype)
-                        .to(device).view(batch, 1, 1, 1) if per_latent else None)
+        plane_values = lam_position.view(batch, 1, 1, 1) if per_latent else None
         features = None
         geometries = grid_geometry(self.passes, height, width, self.steps_per_scale, device,
                                    dtype)
@@ -156,6 +156,13 @@ class MSPProbabilityModel(nn.Module):
         mu = picked[:, :g] * group_gain
         sigma = (nn.functional.softplus(picked[:, g:]) + SIGMA_FLOOR) * group_gain
         return mu, sigma
+
+
+def lam_plane_values(positions: Sequence[float], dtype: torch.dtype, device: torch.device
+                     ) -> torch.Tensor:
+    """The λ planes of latents at several ladder positions, for :meth:`run`: position − 0.5
+    in double, then cast, as the plane of a single λ is."""
+    return torch.tensor([position - 0.5 for position in positions], dtype=dtype, device=device)
 
 
 def write_pass(state: torch.Tensor, flat_index: torch.Tensor, values: torch.Tensor
