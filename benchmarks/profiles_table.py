@@ -169,10 +169,10 @@ def encode_groups(jobs: list[dict], batch: int) -> list[list[dict]]:
         if not job["profile"].uses_lof:
             groups.append([job])
             continue
-        group = pending.setdefault((job["profile"].name, job["pixels"].shape), [])
-        group.append(job)
-        if len(group) == batch:
-            groups.append(pending.pop((job["profile"].name, job["pixels"].shape)))
+        together = (job["profile"].name, job["pixels"].shape)
+        pending.setdefault(together, []).append(job)
+        if len(pending[together]) == batch:
+            groups.append(pending.pop(together))
     return groups + list(pending.values())
 
 

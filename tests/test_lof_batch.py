@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import smooth_image
-from mspviewer.codec import build_random_model, tiny_config
+# the random model with spread-out gains, and the step collector, of test_lof.py
+from test_lof import FakeClock, run, wide_model  # noqa: F401 (a fixture)
 from mspviewer.codec.api import image_to_tensor
 from mspviewer.codec.lof import RDCost, optimise_latent, optimise_latents, rd_cost
 from mspviewer.codec.profiles import Profile
@@ -27,25 +28,6 @@ BACKOFF = Profile("test-backoff", "steps too long at high λ, halved", lof_itera
                   lr_lambda_exponent=4.0, lr_reference_lambda=0.013)
 
 
-@pytest.fixture(scope="module")
-def wide_model():
-    """The tiny random model of test_lof.py, gains spread out so that LOF moves its latent."""
-    model = build_random_model(tiny_config(), seed=1)
-    with torch.no_grad():
-        model.gains.log_gain.mul_(3).add_(3)
-    return model
-
-
-def drive(generator):
-    """(records per round, return value) of a step generator."""
-    rounds = []
-    while True:
-        try:
-            rounds.append(next(generator))
-        except StopIteration as stop:
-            return rounds, stop.value
-
-
 def images(count: int, size: int | None = None) -> torch.Tensor:
     height, width = (size, size) if size else (32, 48)
     return torch.cat([image_to_tensor(smooth_image(height, width, seed=seed))
@@ -55,10 +37,10 @@ def images(count: int, size: int | None = None) -> torch.Tensor:
 @pytest.mark.parametrize("profile", [BOTH, ANNEALED, BACKOFF], ids=lambda p: p.name)
 def test_each_encode_of_a_batch_runs_as_it_would_alone(wide_model, profile):
     x = images(3)
-    rounds, results = drive(optimise_latents(wide_model, x, LAMS, profile))
+    rounds, results = run(optimise_latents(wide_model, x, LAMS, profile))
     assert len(results) == 3
     for row, (lam, result) in enumerate(zip(LAMS, results)):
-        _, alone = drive(optimise_latent(wide_model, x[row:row + 1], lam, profile))
+        _, alone = run(optimise_latent(wide_model, x[row:row + 1], lam, profile))
         assert result.iterations == alone.iterations and result.stop_reason == alone.stop_reason
         # the same iterates, up to the last bits of the batched arithmetic (a J of ~100
         # carries float32 sums of thousands of bits)
@@ -95,14 +77,14 @@ def test_greedy_searches_of_a_batch_end_on_their_own(wide_model):
     holds a record of every encode that ran at least r iterations."""
     x = images(3, size=16)  # small latents: searches that converge within the budget
     generous = BOTH.replace(greedy_budget=300)
-    rounds, results = drive(optimise_latents(wide_model, x, LAMS, generous))
+    rounds, results = run(optimise_latents(wide_model, x, LAMS, generous))
     lengths = [result.iterations for result in results]
     assert len(set(lengths)) == 3 and max(lengths) < 300  # converged, at different rounds
     assert [len(records) for records in rounds] == \
         [sum(length >= r for length in lengths) for r in range(1, max(lengths) + 1)]
     assert sum(result.refused for result in results) > 0  # refused trials, halved batches
     for row, (lam, result) in enumerate(zip(LAMS, results)):
-        _, alone = drive(optimise_latent(wide_model, x[row:row + 1], lam, generous))
+        _, alone = run(optimise_latent(wide_model, x[row:row + 1], lam, generous))
         assert result.stop_reason == alone.stop_reason == "converged"
         assert (result.iterations, result.accepted, result.refused, result.best_iteration) == \
             (alone.iterations, alone.accepted, alone.refused, alone.best_iteration)
@@ -112,9 +94,9 @@ def test_greedy_searches_of_a_batch_end_on_their_own(wide_model):
 
 def test_one_lambda_for_a_batch_uses_the_single_encode_arithmetic(wide_model):
     x = images(2)
-    _, together = drive(optimise_latents(wide_model, x, 0.0067, BOTH))
+    _, together = run(optimise_latents(wide_model, x, 0.0067, BOTH))
     for row, result in enumerate(together):
-        _, alone = drive(optimise_latent(wide_model, x[row:row + 1], 0.0067, BOTH))
+        _, alone = run(optimise_latent(wide_model, x[row:row + 1], 0.0067, BOTH))
         assert result.J_best == pytest.approx(alone.J_best, rel=1e-6)
         assert result.iterations == alone.iterations
 
@@ -154,11 +136,11 @@ def test_an_encode_that_diverges_stops_alone(wide_model, monkeypatch):
         1e30 if lam == lof.as_float32(0.013) else ordinary(profile, lam, step)))
     x = images(2)
     steps = BOTH.replace(greedy=False, lof_iterations=5)
-    _, (low, high) = drive(optimise_latents(wide_model, x, [0.0035, 0.013], steps))
+    _, (low, high) = run(optimise_latents(wide_model, x, [0.0035, 0.013], steps))
     assert high.stop_reason == "diverged" and high.iterations < 5
     assert torch.isfinite(high.y_best).all()
     assert high.J_best == pytest.approx(high.J_initial, rel=1e-6)
-    _, alone = drive(optimise_latent(wide_model, x[:1], 0.0035, steps))
+    _, alone = run(optimise_latent(wide_model, x[:1], 0.0035, steps))
     assert low.stop_reason == alone.stop_reason == "completed"
     assert low.iterations == alone.iterations == 5
     assert [r.J for r in low.history] == pytest.approx([r.J for r in alone.history], rel=1e-6)
@@ -185,11 +167,9 @@ def test_a_time_budget_stops_the_whole_batch(wide_model, monkeypatch):
     """The budget is the batch's: every encode stops at the same round, with its best."""
     import mspviewer.codec.lof as lof
 
-    from test_lof import FakeClock
-
     monkeypatch.setattr(lof, "_clock", FakeClock())
     budgeted = ANNEALED.replace(lof_iterations=200, time_budget_s=40.0)
-    rounds, results = drive(optimise_latents(wide_model, images(3), LAMS, budgeted))
+    rounds, results = run(optimise_latents(wide_model, images(3), LAMS, budgeted))
     assert 3 < len(rounds) < 40
     for result in results:
         assert result.stop_reason == "time_budget"
