@@ -25,7 +25,7 @@ MAX_GAP_S = 0.150
 MIN_ENCODE_S = 1.0
 #: Image sizes tried in turn until one keeps the model busy for MIN_ENCODE_S (the time
 #: depends on how loaded the machine is); every run's gaps count.
-SIZES = ((256, 384), (384, 512), (512, 768))
+SIZES = ((256, 384), (384, 512), (512, 768), (768, 1152))
 
 
 @pytest.fixture(scope="module")
