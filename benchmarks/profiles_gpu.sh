@@ -55,13 +55,8 @@ die() { echo "profiles_gpu: $*" >&2; exit 2; }
 ls "$IMAGES"/*.png >/dev/null 2>&1 || die "no PNG images in $IMAGES"
 IMAGES=$(cd "$IMAGES" && pwd)
 
-SITE=$(mktemp -d)
-if ls .whl/*.whl >/dev/null 2>&1; then  # constriction is not in the device image
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$SITE" .whl/*.whl || die "the carried wheels did not install"
-fi
-export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+source training/carried_wheels.sh
+export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 mkdir -p "$WORK/results" "$WORK/logs"
@@ -127,6 +122,7 @@ phase fast,max
 phase fast,quick
 
 # merged, each encode once (a SEED file's rows are in every worker's file)
+shopt -s nullglob  # no results file (no phase had time): an empty merge, not an error
 "$PYTHON" - "$WORK"/results/*.jsonl > "$OUT/profiles-gpu.jsonl" <<'PY'
 import json, sys
 rows = {}
@@ -135,7 +131,8 @@ for name in sys.argv[1:]:
         if line.strip():
             row = json.loads(line)
             rows.setdefault(row["key"], line.rstrip("\n"))
-print("\n".join(rows.values()))
+if rows:
+    print("\n".join(rows.values()))
 PY
 # the workers' logs without their per-job tables: encode lines, and any error in full
 grep -v -h -E '^\||^$|^BD-rate|^J drop|^Measured|^- |^\*\*Partial' "$WORK"/logs/*.log \

@@ -24,13 +24,7 @@ die() { echo "gpu_session: $*" >&2; exit 2; }
 [ -d "$DATA" ] || die "no training data at $DATA (training/make_data_pack.py makes it)"
 [ -e "$RUN_DIR/checkpoint.pt" ] && die "$RUN_DIR already holds a checkpoint: not overwriting it"
 
-SITE=$(mktemp -d)
-if ls .whl/*.whl >/dev/null 2>&1; then  # constriction is not in the device image
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$SITE" .whl/*.whl || die "the carried wheels did not install"
-fi
-export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
-export PYTHONUNBUFFERED=1
+source training/carried_wheels.sh
 "$PYTHON" - "$DEVICE" <<'PY' || die "this machine cannot run the trainer on that device"
 import sys
 import torch
