@@ -241,6 +241,66 @@ def test_the_model_trains_in_the_layout_of_its_precision(image_folder, tmp_path,
     assert trainer.step == 1
 
 
+def test_compile_covers_every_network_and_leaves_the_gains_eager():
+    """Every parameter is in exactly one compiled network, except the λ ladder's gains,
+    which the eager forward applies."""
+    from mspviewer.codec.model import MSPCodec
+    from mspviewer.train.compilation import trained_networks
+
+    model = MSPCodec(tiny_config())
+    compiled = [id(p) for network in trained_networks(model) for p in network.parameters()]
+    gains = {id(p) for p in model.gains.parameters()}
+    assert len(compiled) == len(set(compiled))
+    assert set(compiled) | gains == {id(p) for p in model.parameters()}
+    assert not set(compiled) & gains
+
+
+def test_compile_without_a_cpp_compiler_is_refused_before_any_step(image_folder, tmp_path,
+                                                                   monkeypatch):
+    import dataclasses
+
+    from mspviewer.errors import TrainingError
+    from mspviewer.train import compilation
+
+    monkeypatch.setattr(compilation.shutil, "which", lambda name: None)
+    settings = dataclasses.replace(settings_for(image_folder, tmp_path / "run", 2),
+                                   compile_networks=True)
+    with pytest.raises(TrainingError, match="C\\+\\+ compiler"):
+        Trainer(settings, progress=False).run()
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow
+def test_compiled_networks_train_like_eager_ones_and_resume_eagerly(image_folder, tmp_path):
+    """--compile changes the kernels, not the run: the same losses (fp32, to rounding), the
+    same checkpoint keys, and an eager trainer resumes the compiled run's checkpoint."""
+    from mspviewer.cli import main
+
+    from torch._dynamo.utils import counters
+
+    eager = Trainer(settings_for(image_folder, tmp_path / "eager", 3, "fp32"), progress=False)
+    eager.run()
+    graphs_before = counters["stats"]["unique_graphs"]
+    main(["train", str(image_folder), "--run-dir", str(tmp_path / "compiled"), "--preset",
+          "tiny", "--no-progress", "--precision", "fp32", "--steps", "3", "--batch-size", "2",
+          "--crop", "0:64,4:48", "--warmup", "3", "--lr-drop", "5", "--compile"])
+    assert counters["stats"]["unique_graphs"] > graphs_before  # it did compile
+    logs = [[json.loads(line) for line in open(tmp_path / run / "log.jsonl")]
+            for run in ("eager", "compiled")]
+    a, b = logs[0][-1], logs[1][-1]  # the command logs every 20th step and the last
+    assert (a["step"], a["lambda"], a["crop"]) == (b["step"], b["lambda"], b["crop"]) == \
+        (3, a["lambda"], 64)
+    assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-3)
+    saved = torch.load(tmp_path / "compiled" / "checkpoint.pt", weights_only=True)
+    assert saved["settings"]["compile_networks"] is True
+    assert saved["model"].keys() == eager.model.state_dict().keys()
+    resumed = Trainer(settings_for(image_folder, tmp_path / "compiled", 4, "fp32"),
+                      progress=False)
+    resumed.run(resume=True)
+    assert resumed.step == 4 and not resumed.settings.compile_networks
+
+
 def test_tuples_and_lists_are_not_reported_as_changes():
     from mspviewer.train.loop import changed_settings
 
@@ -432,7 +492,7 @@ SETTINGS_OUT_OF_RANGE = [
     ("checkpoint_minutes", float("inf")), ("ema_decay", 1.0), ("ema_decay", -0.5),
     ("precision", "fp16"), ("crop_schedule", ()), ("crop_schedule", ((0, 0),)),
     ("crop_schedule", ((5, 128),)), ("crop_schedule", ((0, 128), (0, 256))),
-    ("crop_schedule", ((0, 128.5),)), ("crop_schedule", (128,)),
+    ("crop_schedule", ((0, 128.5),)), ("crop_schedule", (128,)), ("compile_networks", 1),
 ]
 
 

@@ -37,6 +37,7 @@ from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.files import write_atomically, write_output
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
+from mspviewer.train.compilation import compile_networks
 from mspviewer.train.data import CropSampler, list_images
 from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
 
@@ -64,6 +65,7 @@ class TrainSettings:
     checkpoint_minutes: float = 5.0
     log_every: int = 20
     device: str = "cpu"
+    compile_networks: bool = False  # torch.compile the networks (compilation.py): faster steps
     model_config: dict = field(default_factory=lambda: ModelConfig().to_dict())
 
     def __post_init__(self):
@@ -94,6 +96,8 @@ class TrainSettings:
             refuse("ema_decay", "in [0, 1)")
         if self.precision not in ("auto", "bf16", "fp32"):
             refuse("precision", "auto, bf16 or fp32")
+        if not isinstance(self.compile_networks, bool):
+            refuse("compile_networks", "True or False")
 
     def crop_at(self, step: int) -> int:
         crop = self.crop_schedule[0][1]
@@ -305,6 +309,8 @@ class Trainer:
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
                                          s.precision, self.world_size)
         self.segments.append(self.open_segment)
+        if s.compile_networks:
+            compile_networks(self.model, self.device)
         network = self.model
         if self.world_size > 1:
             network = torch.nn.parallel.DistributedDataParallel(
@@ -441,7 +447,9 @@ class WeightAverage:
 
 def changed_settings(saved: dict, current: dict) -> list[str]:
     """Settings that differ from the checkpoint's, except those that never affect a step."""
-    ignored = {"steps", "checkpoint_minutes", "log_every", "run_dir", "data"}
+    # compile_networks changes how a step is computed, not what: fused kernels round a little
+    # differently, as two machines' kernels do
+    ignored = {"steps", "checkpoint_minutes", "log_every", "run_dir", "data", "compile_networks"}
     # tuples and lists compare equal: a checkpoint may hold either, depending on its writer
     saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
     return [f"{key}: {saved.get(key)!r} → {value!r}" for key, value in current.items()
