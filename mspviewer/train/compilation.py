@@ -46,6 +46,12 @@ def compile_networks(model: nn.Module, device: torch.device) -> int:
         raise TrainingError("--compile on the CPU needs a C++ compiler (c++, g++ or clang++) "
                             "on PATH; train without --compile, or install one")
     networks = list(trained_networks(model))
+    # The prior's networks share their classes' forward, and dynamo counts a recompilation
+    # per instance and input shape against one limit per forward (8 by default): past it,
+    # the remaining instances would silently run eager. One entry per network and crop size,
+    # with room for the shape changes of a crop schedule.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit,
+                                               4 * len(networks))
     for network in networks:
         network.compile()
     return len(networks)
