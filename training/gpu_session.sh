@@ -12,6 +12,7 @@
 #       DATA=/tmp/gpu-data bash training/gpu_session.sh
 set -euo pipefail
 MINUTES=${MINUTES:-6}
+COMPILE=${COMPILE:-}  # non-empty: train with --compile (its gain on CUDA is not measured yet)
 DEVICE=${DEVICE:-cuda}
 DATA=${DATA:-.gpu-data}
 RUN_DIR=${RUN_DIR:-runs/msp-default}
@@ -51,7 +52,7 @@ set +e
 timeout -k 60 -s TERM "${MINUTES}m" \
     "$PYTHON" -m mspviewer train "$DATA" --run-dir "$RUN_DIR" --resume --device "$DEVICE" \
         --steps 400000 --crop 0:128,46000:256 --lr 2e-4 --warmup 1000 --lr-drop 300000 \
-        --no-progress > "$OUT/train-stdout.log" 2>&1
+        ${COMPILE:+--compile} --no-progress > "$OUT/train-stdout.log" 2>&1
 status=$?
 set -e
 cp "$RUN_DIR/log.jsonl" "$OUT/"
