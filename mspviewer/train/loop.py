@@ -298,6 +298,8 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> dict:
         s = self.settings
+        if s.compile_networks:  # first: a refusal (no C++ compiler) leaves the run untouched
+            compile_networks(self.model, self.device)
         if resume:
             if not self.checkpoint_path.exists():
                 raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
@@ -309,8 +311,6 @@ class Trainer:
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
                                          s.precision, self.world_size)
         self.segments.append(self.open_segment)
-        if s.compile_networks:
-            compile_networks(self.model, self.device)
         network = self.model
         if self.world_size > 1:
             network = torch.nn.parallel.DistributedDataParallel(
