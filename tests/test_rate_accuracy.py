@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mspviewer.codec import encode_image
@@ -68,7 +69,11 @@ def test_lof_cost_counts_the_bits_the_coder_codes_at_two_threads(shipped_model, 
         measured = cost.cost(cost.initial_latent())
     finally:
         torch.set_num_threads(threads)
-    assert measured["bpp"] * record.num_pixels == pytest.approx(record.estimated_bits, abs=0.05)
+    # J's bits are a float32 sum: a few units in its last place (0.03 bits at 300 k bits) are
+    # its rounding, while σ indices off by one thread's arithmetic moved the total by 4 bits
+    float32_rounding = 8 * float(np.spacing(np.float32(record.estimated_bits)))
+    assert measured["bpp"] * record.num_pixels == pytest.approx(record.estimated_bits,
+                                                                abs=float32_rounding)
 
 
 def test_coding_sections_of_threads_run_one_at_a_time():
