@@ -401,6 +401,25 @@ def test_the_checkpoint_and_the_card_say_where_each_part_of_the_run_ran(image_fo
     assert "fp32 on cpu, " not in text.split("- Training:")[1].split("\n")[0]
 
 
+def test_compiled_and_eager_parts_of_a_run_stay_apart_on_the_card():
+    """A compiled segment says so on its card line and does not merge with eager steps on the
+    same hardware; a segment from before "compiled" was recorded reads as eager."""
+    from mspviewer.train.segments import close_segment, merged, open_segment, segment_line
+
+    cpu = torch.device("cpu")
+    old = open_segment(0, 0.0, cpu, "bf16", 1)
+    close_segment(old, 10, 10.0)
+    del old["compiled"]  # as written before it was recorded
+    eager = open_segment(10, 10.0, cpu, "bf16", 1, compiled=False)
+    close_segment(eager, 20, 20.0)
+    compiled = open_segment(20, 20.0, cpu, "bf16", 1, compiled=True)
+    close_segment(compiled, 30, 25.0)
+    lines = [segment_line(s) for s in merged([old, eager, compiled])]
+    assert len(lines) == 2 and lines[0].startswith("steps 0–20 ")
+    assert "torch.compile" not in lines[0]
+    assert lines[1].startswith("steps 20–30 ") and "torch.compile), 0.50 s per step" in lines[1]
+
+
 def test_a_checkpoint_without_an_average_starts_one_at_its_weights(image_folder, tmp_path):
     Trainer(settings_for(image_folder, tmp_path / "old", 2), progress=False).run()
     checkpoint = tmp_path / "old" / "checkpoint.pt"

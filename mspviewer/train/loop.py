@@ -309,7 +309,7 @@ class Trainer:
         else:
             self._refuse_an_earlier_run()
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
-                                         s.precision, self.world_size)
+                                         s.precision, self.world_size, s.compile_networks)
         self.segments.append(self.open_segment)
         network = self.model
         if self.world_size > 1:

@@ -3,7 +3,8 @@
 The shipped model's run continues across many sessions, on whatever machine each session
 gets (CPUs with or without native bf16, sometimes a GPU). Its model card must say what the
 steps ran on, not just the last session's device and precision, so every ``Trainer.run``
-opens a segment (steps, device, precision, hardware, wall time) and the card lists them.
+opens a segment (steps, device, precision, hardware, whether the networks were compiled,
+wall time) and the card lists them.
 Checkpoints written before segments were recorded get one "not recorded" segment for the
 steps they hold.
 """
@@ -31,12 +32,12 @@ def describe_hardware(device: torch.device) -> str:
 
 
 def open_segment(step: int, wall_seconds: float, device: torch.device, precision: str,
-                 processes: int) -> dict:
+                 processes: int, compiled: bool = False) -> dict:
     return {
         "first_step": step, "last_step": step, "wall_seconds": 0.0,
         "wall_seconds_at_start": wall_seconds, "device": device.type, "precision": precision,
         "hardware": describe_hardware(device), "processes": processes,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "compiled": compiled,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -73,8 +74,10 @@ def merged(segments: list[dict]) -> list[dict]:
 def _hardware_key(segment: dict) -> tuple:
     if segment.get("recorded", True) is False:
         return ("unrecorded",)
+    # Segments from before "compiled" was recorded count as eager: all steps before --compile
+    # existed were, and the few compiled ones since cannot be told apart now.
     return tuple(segment.get(k) for k in ("device", "precision", "hardware", "processes",
-                                          "threads"))
+                                          "threads")) + (bool(segment.get("compiled")),)
 
 
 def segment_line(segment: dict) -> str:
@@ -88,6 +91,8 @@ def segment_line(segment: dict) -> str:
                 else f"{segment['threads']} CPU thread{'' if segment['threads'] == 1 else 's'}"
                 if segment["device"] == "cpu"
                 else "1 process")
+    if segment.get("compiled"):
+        parallel += ", torch.compile"
     per_step = segment["wall_seconds"] / steps
     return (f"{where}: {segment['precision']} on {segment['device']} "
             f"({segment['hardware']}, {parallel}), {per_step:.2f} s per step")
