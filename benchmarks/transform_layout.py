@@ -2,12 +2,13 @@
 
 The codec runs g_s in channels-last when its weights are fixed (autograd off, or LOF's
 frozen weights; ``SynthesisTransform.forward``) and in the default layout for training, and
-g_a always in the default layout. This measures why, side by side in one run: for each of g_a (image → latent) and g_s
-(latent → image) of the shipped model at one image size, the forward pass without
-autograd (coding), the forward and backward pass with the gradient to the input only (LOF:
-weights frozen) and with the weights' gradients (training), in both layouts. Runs alternate between the layouts so both see the same machine
-load; the median of ``--repeat`` runs is printed, with the largest difference between the
-two layouts' outputs (0 when they agree exactly).
+g_a always in the default layout. This measures why, side by side in one run: for each of
+g_a (image → latent) and g_s (latent → image) of the shipped model at one image size, the
+forward pass without autograd (coding), the forward and backward pass with the gradient to
+the input only (LOF: weights frozen) and with the weights' gradients (training), in both
+layouts. Runs alternate between the layouts so both see the same machine load; the median
+of ``--repeat`` runs is printed, with the largest difference between the two layouts'
+outputs (0 when they agree exactly).
 
     python benchmarks/transform_layout.py                       # 512×768, CPU, one thread
     python benchmarks/transform_layout.py --size 1080x1920 --device cuda --json out.json

@@ -527,7 +527,7 @@ def test_a_file_to_open_that_does_not_exist_is_named(tmp_path, monkeypatch, caps
 
 def test_encode_refuses_a_bpp_target_at_parse_time(tmp_path, capsys):
     """--bpp 0 was refused only after the model had loaded."""
-    from mspviewer.cli import build_parser, main
+    from mspviewer.cli import build_parser
 
     parser = build_parser()
     for value in ("0", "-0.5", "nan", "inf"):

@@ -61,7 +61,8 @@ def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     # the reference is the plain encoder's stream at the same λ, byte for byte
     plain = encode_image(tiny_model, result.original, result.lam, PLAIN_PROFILE)
     assert result.reference.bitstream == plain.bitstream
-    assert np.array_equal(result.reference.decoded, decode_bytes(tiny_model, plain.bitstream).pixels)
+    assert np.array_equal(result.reference.decoded,
+                          decode_bytes(tiny_model, plain.bitstream).pixels)
     change = result.reference.change
     assert change.file_bytes == len(result.bitstream)
     assert change.file_bytes_reference == len(plain.bitstream)

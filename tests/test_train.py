@@ -655,7 +655,8 @@ def test_gpu_session_script_runs_here_on_the_cpu(tmp_path):
     assert (out / "msp-default.pt").is_file() and (out / "log.jsonl").is_file()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason="checks the refusal on a machine without CUDA")
 @pytest.mark.parametrize("setting, message", [({"MINUTES": "abc"}, "MINUTES must be"),
                                               ({"DEVICE": "cuda"}, "cannot run the trainer")])
 def test_gpu_session_script_refuses_before_training(tmp_path, setting, message):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import loud_tiny_model, smooth_image
-from mspviewer.codec import build_random_model, decode_bytes, encode_image, load_model
-from mspviewer.codec import save_weights, tiny_config
+from mspviewer.codec import decode_bytes, encode_image, load_model
+from mspviewer.codec import save_weights
 from mspviewer.codec.weights import read_weights_file
 from mspviewer.errors import ModelFileError
 

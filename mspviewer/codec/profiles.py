@@ -130,7 +130,8 @@ class Profile:
 
     def __post_init__(self) -> None:
         wrong = [f"{key} must be {kind}, got {getattr(self, key)!r}"
-                 for key, (kind, accepts) in _FIELD_TYPES.items() if not accepts(getattr(self, key))]
+                 for key, (kind, accepts) in _FIELD_TYPES.items()
+                 if not accepts(getattr(self, key))]
         if wrong:  # the value checks below would raise TypeError on these
             raise ProfileError(f"invalid profile {self.name!r}: " + "; ".join(wrong))
         problems = []

@@ -212,7 +212,7 @@ class MainWindow(TeachingActions, QMainWindow):
         if open_sample and SAMPLE_IMAGE.exists():
             self.open_image(SAMPLE_IMAGE, remember=False)
 
-    # --- construction helpers -----------------------------------------------------------------------
+    # --- construction helpers ---------------------------------------------------------------------
     def add_panel(self, key: str, title: str, widget: QWidget,
                   area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
         """Add a dockable panel (later tools, e.g. an inspector or a decode replay, plug in
@@ -318,7 +318,7 @@ class MainWindow(TeachingActions, QMainWindow):
         menu.addAction(action)
         return action
 
-    # --- messages ----------------------------------------------------------------------------------
+    # --- messages ---------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info") -> None:
         self.messages.show_message(text, level)
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 10000)
@@ -332,7 +332,7 @@ class MainWindow(TeachingActions, QMainWindow):
 
             print(details, file=sys.stderr)
 
-    # --- opening files -----------------------------------------------------------------------------
+    # --- opening files ----------------------------------------------------------------------------
     def open_dialog(self) -> None:
         start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open an image or a bitstream", start,
@@ -570,7 +570,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self.show_message(f"model {model.name} loaded from {path}", "info")
         return True
 
-    # --- recent files --------------------------------------------------------------------------------
+    # --- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
         if isinstance(value, str):
@@ -596,7 +596,7 @@ class MainWindow(TeachingActions, QMainWindow):
             self.recent_menu.addAction("Clear list").triggered.connect(
                 lambda: self.settings.setValue("recent_files", []))
 
-    # --- drag and drop --------------------------------------------------------------------------------
+    # --- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -609,7 +609,7 @@ class MainWindow(TeachingActions, QMainWindow):
             event.acceptProposedAction()
             self.open_path(files[0])
 
-    # --- encoding ----------------------------------------------------------------------------------------
+    # --- encoding ---------------------------------------------------------------------------------
     def start_encode(self, request: EncodeRequest | None = None) -> Task | None:
         """Encode the current image (replacing any encode in progress)."""
         image = self.session.image
@@ -667,7 +667,7 @@ class MainWindow(TeachingActions, QMainWindow):
                 or self.replay.is_exporting()
                 or any(r.is_busy() for r in self.runners()))
 
-    # --- classic codecs --------------------------------------------------------------------------------
+    # --- classic codecs ---------------------------------------------------------------------------
     def _on_classic_codec(self, name: str) -> None:
         self.session.set_classic(None)
         self._start_same_bpp()
@@ -714,7 +714,7 @@ class MainWindow(TeachingActions, QMainWindow):
             "sweep", "classic RD curves", lambda token: jobs.rd_sweep_task(names, pixels, token),
             context={"image": image}))
 
-    # --- task signals --------------------------------------------------------------------------------------
+    # --- task signals -----------------------------------------------------------------------------
     def _stale(self, task: Task) -> bool:
         context = task.context or {}
         return "image" in context and context["image"] is not self.session.image
@@ -845,7 +845,7 @@ class MainWindow(TeachingActions, QMainWindow):
         self.status_model.setText(f"model: {getattr(model, 'name', '?')}"
                                   + (" (random weights)" if self.session.model_note else ""))
 
-    # --- saving and exporting -------------------------------------------------------------------------
+    # --- saving and exporting ---------------------------------------------------------------------
     def _default_stem(self) -> str:
         result, image = self.session.result, self.session.image
         if image is not None and image.path is not None:

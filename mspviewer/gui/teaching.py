@@ -86,7 +86,7 @@ class TeachingActions:
             self.docks["replay"].raise_()
         return started
 
-    # --- bit-exact check -----------------------------------------------------------------------------
+    # --- bit-exact check --------------------------------------------------------------------------
     def start_fresh_check(self, bitstream_data: bytes | None = None) -> Task | None:
         """Decode the current result's bitstream (or ``bitstream_data``, e.g. a file from
         disk) in a new process with the model's weights file, and compare the pixels with the

@@ -112,10 +112,10 @@ def plot_kodak(axis, history: list[dict]) -> None:
             rows = [r for r in history if r["weights"] == weights
                     and r["bd_rate_percent"].get(name) is not None]
             if rows:
+                hollow = weights == "raw"
                 axis.plot([r["step"] for r in rows], [r["bd_rate_percent"][name] for r in rows],
-                          style, color=colour, markerfacecolor=colour if weights != "raw" else "none",
-                          label=f"{label.removeprefix('vs ')}" + (" (raw weights)" if
-                                                                  weights == "raw" else ""))
+                          style, color=colour, markerfacecolor="none" if hollow else colour,
+                          label=label.removeprefix("vs ") + (" (raw weights)" if hollow else ""))
     axis.axhline(0, color="black", linewidth=0.8)
     axis.set_ylabel("Kodak BD-rate, PSNR-RGB (%)")
     axis.set_title("Kodak, profile fast (negative: fewer bits)", fontsize=9)

@@ -290,7 +290,8 @@ class Trainer:
         self.optimizer.step()
         self.ema.update(self.model)
         mse = float(terms["mse"].detach())
-        return {"step": self.step, "lambda": lam, "crop": crop, "loss": float(terms["loss"].detach()),
+        return {"step": self.step, "lambda": lam, "crop": crop,
+                "loss": float(terms["loss"].detach()),
                 "bpp": float(terms["bpp"].detach()), "mse": mse,
                 "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "grad_norm": float(grad_norm),
                 "lr": s.learning_rate_at(step)}

@@ -113,7 +113,8 @@ class LOFPanel(QWidget):
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(PALETTE[row], width=2),
                                          symbol="o", symbolSize=4, symbolBrush=PALETTE[row],
                                          symbolPen=None)
-        self.best_curve = self.plots["J"].plot([], [], pen=pg.mkPen("#777", style=Qt.PenStyle.DashLine))
+        self.best_curve = self.plots["J"].plot(
+            [], [], pen=pg.mkPen("#777", style=Qt.PenStyle.DashLine))
         self.lof_profiles = lof_profile_names()
         self.idle_hint = IDLE_HINT.format(lof_profiles=self.lof_profiles)
         self.hint = QLabel(self.idle_hint)

@@ -9,7 +9,8 @@ import zlib
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from mspviewer.gui.widgets.common import PALETTE, info_label, observe
 from mspviewer.rd import bd_curves, rd_front
