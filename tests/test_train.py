@@ -396,8 +396,8 @@ def test_the_checkpoint_and_the_card_say_where_each_part_of_the_run_ran(image_fo
     text = (tmp_path / "m.md").read_text()
     assert "steps 0–2 (2 steps" in text and "not recorded" in text
     hardware = describe_hardware(torch.device("cpu"))
-    assert f"steps 2–5 (3 steps" in text and f"fp32 on cpu ({hardware}, " in text
-    assert f"steps 5–6 (1 step," in text and f"bf16 on cpu ({hardware}, " in text
+    assert "steps 2–5 (3 steps" in text and f"fp32 on cpu ({hardware}, " in text
+    assert "steps 5–6 (1 step," in text and f"bf16 on cpu ({hardware}, " in text
     assert "fp32 on cpu, " not in text.split("- Training:")[1].split("\n")[0]
 
 
@@ -407,7 +407,7 @@ def test_compiled_and_eager_parts_of_a_run_stay_apart_on_the_card():
     from mspviewer.train.segments import close_segment, merged, open_segment, segment_line
 
     cpu = torch.device("cpu")
-    old = open_segment(0, 0.0, cpu, "bf16", 1)
+    old = open_segment(0, 0.0, cpu, "bf16", 1, compiled=False)
     close_segment(old, 10, 10.0)
     del old["compiled"]  # as written before it was recorded
     eager = open_segment(10, 10.0, cpu, "bf16", 1, compiled=False)

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from conftest import loud_tiny_model, smooth_image
-from mspviewer.codec import decode_bytes, encode_image, load_model
-from mspviewer.codec import save_weights
+from mspviewer.codec import decode_bytes, encode_image, load_model, save_weights
 from mspviewer.codec.weights import read_weights_file
 from mspviewer.errors import ModelFileError
 

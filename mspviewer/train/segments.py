@@ -32,7 +32,7 @@ def describe_hardware(device: torch.device) -> str:
 
 
 def open_segment(step: int, wall_seconds: float, device: torch.device, precision: str,
-                 processes: int, compiled: bool = False) -> dict:
+                 processes: int, compiled: bool) -> dict:
     return {
         "first_step": step, "last_step": step, "wall_seconds": 0.0,
         "wall_seconds_at_start": wall_seconds, "device": device.type, "precision": precision,
