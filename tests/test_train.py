@@ -182,11 +182,13 @@ def test_changed_settings_are_reported(image_folder, tmp_path, capsys):
     assert "learning_rate: 0.0001 → 5e-05" in capsys.readouterr().err
 
 
-def test_resume_takes_the_runs_settings_unless_given_again(image_folder, tmp_path, capsys):
+def test_resume_takes_the_runs_settings_unless_given_again(image_folder, tmp_path, capsys,
+                                                           monkeypatch):
     """`train --resume` with only --steps continues the run as it was set up (its learning
     rate, crops, drops, λ ladder), not with the command line's defaults; an option given
-    again still changes its setting, and says so."""
+    again still changes its setting, and says so. The checkpoint is read once for both."""
     from mspviewer.cli import main
+    from mspviewer.train import checkpoint as checkpoint_module
     from mspviewer.train.checkpoint import read_checkpoint
 
     run_dir = tmp_path / "run"
@@ -197,7 +199,13 @@ def test_resume_takes_the_runs_settings_unless_given_again(image_folder, tmp_pat
                  "--seed", "7", "--ema-decay", "0.5", "--lambdas", "0.004", "0.02"]) == 0
     first = read_checkpoint(run_dir / "checkpoint.pt")["settings"]
     capsys.readouterr()
+    reads = []
+    load_tensor_file = checkpoint_module.load_tensor_file
+    monkeypatch.setattr(checkpoint_module, "load_tensor_file",
+                        lambda path, *rest: reads.append(path) or load_tensor_file(path, *rest))
     assert main(["train", *common, "--resume", "--steps", "3"]) == 0
+    assert reads == [run_dir / "checkpoint.pt"]
+    monkeypatch.undo()
     resumed = read_checkpoint(run_dir / "checkpoint.pt")
     assert resumed["step"] == 3
     assert "changed settings" not in capsys.readouterr().err

@@ -127,7 +127,8 @@ def run_train(args) -> dict:
     from mspviewer.train.loop import TrainSettings, Trainer
 
     list_images(args.data)  # a missing or empty folder is refused before anything starts
-    saved = _saved_settings(args.run_dir) if args.resume else {}
+    checkpoint = _run_checkpoint(args.run_dir) if args.resume else None
+    saved = dict(checkpoint["settings"]) if checkpoint is not None else {}
 
     def option(name: str):
         value = getattr(args, name)
@@ -144,19 +145,21 @@ def run_train(args) -> dict:
         device=args.device, compile_networks=args.compile,
         model_config=_model_config(args, saved))
     try:
-        return Trainer(settings, progress=not args.no_progress).run(resume=args.resume)
+        return Trainer(settings, progress=not args.no_progress).run(resume=args.resume,
+                                                                    checkpoint=checkpoint)
     finally:
         end_distributed()
 
 
-def _saved_settings(run_dir: str) -> dict:
-    """The settings stored in the run's checkpoint ({} without one: the trainer then says
-    that --resume has nothing to continue)."""
+def _run_checkpoint(run_dir: str) -> dict | None:
+    """The run's checkpoint, read once: its settings are the resumed run's defaults and the
+    trainer continues from it (None without one: the trainer then says that --resume has
+    nothing to continue)."""
     from mspviewer.train.checkpoint import read_checkpoint
     from mspviewer.train.loop import CHECKPOINT_NAME
 
     path = Path(run_dir) / CHECKPOINT_NAME
-    return dict(read_checkpoint(path)["settings"]) if path.exists() else {}
+    return read_checkpoint(path) if path.exists() else None
 
 
 def _model_config(args, saved: dict) -> dict:

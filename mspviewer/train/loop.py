@@ -221,9 +221,13 @@ class Trainer:
         }
         write_atomically(self.checkpoint_path, lambda handle: torch.save(payload, handle))
 
-    def load_checkpoint(self, path: Path | None = None) -> None:
+    def load_checkpoint(self, path: Path | None = None, payload: dict | None = None) -> None:
+        """Continue from the checkpoint at ``path`` (the run's own by default), or from its
+        ``payload`` when the caller has read it already (the command line reads the run's
+        settings from it first; a checkpoint is tens of MB)."""
         # On the CPU: load_state_dict copies weights and moments to the model's device.
-        payload = read_checkpoint(path or self.checkpoint_path)
+        if payload is None:
+            payload = read_checkpoint(path or self.checkpoint_path)
         saved_config = payload["settings"]["model_config"]
         if saved_config != self.settings.model_config:
             raise TrainingError(f"{path or self.checkpoint_path} was trained with another "
@@ -297,14 +301,16 @@ class Trainer:
                 "lr": s.learning_rate_at(step)}
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> dict:
+    def run(self, resume: bool = False, checkpoint: dict | None = None) -> dict:
+        """Train to ``settings.steps``; with ``resume``, from the run's checkpoint (or its
+        payload ``checkpoint``, already read by the caller)."""
         s = self.settings
         if s.compile_networks:  # first: a refusal (no C++ compiler) leaves the run untouched
             compile_networks(self.model, self.device)
         if resume:
-            if not self.checkpoint_path.exists():
+            if checkpoint is None and not self.checkpoint_path.exists():
                 raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
-            self.load_checkpoint()
+            self.load_checkpoint(payload=checkpoint)
             if self.rank == 0:
                 self._trim_log_to_checkpoint()
         else:
