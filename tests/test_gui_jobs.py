@@ -17,7 +17,7 @@ from conftest import smooth_image
 from mspviewer.baselines import get_codec
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import run_steps
-from mspviewer.gui import jobs, latent_data
+from mspviewer.gui import jobs, latent_data, outcomes
 
 
 @pytest.fixture(scope="module")
@@ -256,12 +256,19 @@ def test_gui_data_modules_import_without_qt():
                 return None
 
         sys.meta_path.insert(0, BlockQt())
-        import mspviewer.gui.jobs, mspviewer.gui.latent_data
+        import mspviewer.gui.jobs, mspviewer.gui.latent_data, mspviewer.gui.outcomes
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_requests_default_to_the_cores_default_profile():
+    """outcomes repeats the core's default profile name (importing the codec loads torch)."""
+    from mspviewer.codec.profiles import DEFAULT_PROFILE
+
+    assert outcomes.DEFAULT_PROFILE == DEFAULT_PROFILE == outcomes.EncodeRequest().profile
 
 
 def test_a_stronger_cancel_reason_overrides_the_user_one():

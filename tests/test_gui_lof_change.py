@@ -15,7 +15,7 @@ from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 
 from mspviewer.codec import decode_bytes  # noqa: E402
 from mspviewer.codec.api import PLAIN_PROFILE, encode_image  # noqa: E402
-from mspviewer.gui import jobs, latent_data  # noqa: E402
+from mspviewer.gui import jobs, latent_data, outcomes  # noqa: E402
 
 LAM = 0.01
 # A few large Adam steps: enough for a tiny random model's latent to cross quantisation bins,
@@ -120,7 +120,7 @@ def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
 
 def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_path):
     result = lof_encode(qtbot, window)
-    window.compare.set_classic_codec(jobs.PLAIN_PANE)
+    window.compare.set_classic_codec(outcomes.PLAIN_PANE)
     path = tmp_path / "lof.msp"
     path.write_bytes(result.bitstream)
     assert window.open_path(path)
@@ -171,9 +171,9 @@ def test_blind_ab_and_the_metrics_export_do_not_take_the_plain_pane_for_a_codec(
         qtbot, window):
     from mspviewer.gui.widgets.blind_ab import NOT_READY_PLAIN
 
-    window.compare.set_classic_codec(jobs.PLAIN_PANE)
+    window.compare.set_classic_codec(outcomes.PLAIN_PANE)
     lof_encode(qtbot, window)
-    assert window.session.classic.codec == jobs.PLAIN_PANE
+    assert window.session.classic.codec == outcomes.PLAIN_PANE
     assert not window.blind_ab.new_round()
     assert window.blind_ab.outcome.text() == NOT_READY_PLAIN
     document = window.metrics_document()
@@ -183,10 +183,10 @@ def test_blind_ab_and_the_metrics_export_do_not_take_the_plain_pane_for_a_codec(
 
 def test_third_pane_shows_the_plain_encoding(qtbot, window):
     compare = window.compare
-    compare.set_classic_codec(jobs.PLAIN_PANE)
+    compare.set_classic_codec(outcomes.PLAIN_PANE)
     result = lof_encode(qtbot, window)
     pane = window.session.classic
-    assert pane is not None and pane.codec == jobs.PLAIN_PANE
+    assert pane is not None and pane.codec == outcomes.PLAIN_PANE
     assert np.array_equal(compare.classic.rgb.image, result.reference.decoded)
     assert "plain encoder" in compare.classic.title.text
     assert window.metrics.value("bpp", 1) == f"{result.reference.point.bpp:.4f} bpp"
@@ -202,7 +202,7 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
     compare, latents = window.compare, window.latents
     lof_encode(qtbot, window)
     latents.set_quantity("lof_shift")
-    compare.set_classic_codec(jobs.PLAIN_PANE)
+    compare.set_classic_codec(outcomes.PLAIN_PANE)
     wait_idle(qtbot, window)
     window.controls.set_profile("fast")
     result = encode(qtbot, window, lam=LAM)

@@ -16,7 +16,7 @@ from test_gui_lof_change import (LAM, lof_encode, quick_profiles, shown_values, 
 
 from mspviewer.codec import decode_bytes  # noqa: E402
 from mspviewer.codec.latent_change import bits_change, compare_codings  # noqa: E402
-from mspviewer.gui import jobs, latent_data  # noqa: E402
+from mspviewer.gui import latent_data, outcomes  # noqa: E402
 
 
 def set_reference(qtbot, window, path):
@@ -63,9 +63,9 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert "The reference stream" in metrics.table.item(metrics._rows["lof_change"], 0).toolTip()
 
     compare = window.compare
-    index = compare.classic_box.findData(jobs.PLAIN_PANE)
+    index = compare.classic_box.findData(outcomes.PLAIN_PANE)
     assert compare.classic_box.itemText(index) == "reference other-build.msp (same λ)"
-    compare.set_classic_codec(jobs.PLAIN_PANE)
+    compare.set_classic_codec(outcomes.PLAIN_PANE)
     wait_idle(qtbot, window)
     assert np.array_equal(compare.classic.rgb.image, decoded.pixels)
     assert metrics.table.horizontalHeaderItem(1).text() == "Reference"

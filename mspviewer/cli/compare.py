@@ -28,11 +28,11 @@ from mspviewer.baselines import (
 from mspviewer.baselines.registry import UnknownCodecError
 from mspviewer.cli.common import add_threads_argument, model_file, pixel_limit, writable_output
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
+from mspviewer.codec.profiles import DEFAULT_PROFILE
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json, write_output
 
 LEARNED = "learned"
-DEFAULT_PROFILE = "fast"
 
 
 def _tell(message: str) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import json_bytes, same_file
 from mspviewer.gui import jobs
+from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.gui.worker import Task
 
 
@@ -147,7 +148,7 @@ class ExportActions:
             # (the plain pane is not a codec at the same bpp: it is under msp.without_lof)
             "classic_same_bpp": (self.session.classic.metrics_dict()
                                  if self.session.classic is not None
-                                 and self.session.classic.codec != jobs.PLAIN_PANE else None),
+                                 and self.session.classic.codec != PLAIN_PANE else None),
             "rd_curves": [curve.to_dict() for curve in self.session.curves.values()],
             "msp_points": [{"label": lp.label, "profile": lp.profile, **lp.point.to_dict()}
                            for lp in self.session.learned_points],

@@ -25,7 +25,8 @@ from mspviewer.bundled import resources_dir
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
-from mspviewer.gui.jobs import CancelToken, EncodeRequest
+from mspviewer.gui.jobs import CancelToken
+from mspviewer.gui.outcomes import PLAIN_PANE, EncodeRequest
 from mspviewer.gui.session import ImageState, Session, curve_profile
 from mspviewer.gui.exports import ExportActions
 from mspviewer.gui.teaching import TeachingActions
@@ -434,7 +435,7 @@ class MainWindow(TeachingActions, ExportActions, QMainWindow):
                               "reference set in its place", "info")
             return False
         self.session.set_reference(plain)
-        if self.compare.classic_box.currentData() == jobs.PLAIN_PANE:
+        if self.compare.classic_box.currentData() == PLAIN_PANE:
             self.session.set_classic(plain.as_pane())
         return True
 
@@ -675,7 +676,7 @@ class MainWindow(TeachingActions, ExportActions, QMainWindow):
     def _start_same_bpp(self) -> None:
         name = self.compare.classic_box.currentData()
         result, image = self.session.result, self.session.image
-        if name == jobs.PLAIN_PANE:  # computed with the result: nothing to run
+        if name == PLAIN_PANE:  # computed with the result: nothing to run
             self.classic_runner.cancel("superseded")
             if result is not None and result.reference is not None:
                 self.session.set_classic(result.reference.as_pane())
@@ -799,7 +800,7 @@ class MainWindow(TeachingActions, ExportActions, QMainWindow):
                                              "the result it was for was replaced", 8000)
             else:
                 self.session.set_reference(result)
-                if self.compare.classic_box.currentData() == jobs.PLAIN_PANE:
+                if self.compare.classic_box.currentData() == PLAIN_PANE:
                     self.session.set_classic(result.as_pane())  # the third pane shows it
                 self.show_message(f"The result is now set against {result.label}: "
                                   f"{result.change.symbols_changed:,} of "

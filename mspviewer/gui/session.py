@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui.jobs import ClassicOutcome, EncodeOutcome
+from mspviewer.gui.outcomes import ClassicOutcome, EncodeOutcome
 from mspviewer.imageio import PixelShape
 
 

@@ -37,7 +37,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from mspviewer.gui.jobs import PLAIN_PANE
+from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.gui.widgets.common import (Title, fmt, image_viewbox, info_label, rgb_item,
                                           set_rgb, status_label)
 

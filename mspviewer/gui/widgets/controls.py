@@ -9,7 +9,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider,
                                QVBoxLayout, QWidget)
 
-from mspviewer.gui.jobs import EncodeRequest, ProfileInfo
+from mspviewer.gui.jobs import ProfileInfo
+from mspviewer.gui.outcomes import EncodeRequest
 
 SLIDER_STEPS = 1000
 

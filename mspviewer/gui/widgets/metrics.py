@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from mspviewer.gui.jobs import PLAIN_PANE
+from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.gui.widgets.common import fmt, observe
 
 ROWS = (
