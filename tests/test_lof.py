@@ -12,7 +12,8 @@ from conftest import smooth_image
 from mspviewer.codec import build_random_model, decode_bytes, tiny_config
 from mspviewer.codec.api import (EncodedImage, encode_image, encode_image_steps,
                                  encode_to_bpp, image_to_tensor)
-from mspviewer.codec.lof import LOFProgress, LOFResult, optimise_latent, rd_cost
+from mspviewer.codec.lof import LOFProgress, LOFResult, optimise_latent
+from mspviewer.codec.rd_cost import rd_cost
 from mspviewer.codec.profiles import Profile
 
 LAM = 0.0067
@@ -71,7 +72,7 @@ def test_lof_never_worse_than_the_plain_encoder(wide_model, seed):
 
 
 def test_both_rate_gradients_share_the_loss_value_and_keep_best(wide_model):
-    from mspviewer.codec.lof import RDCost
+    from mspviewer.codec.rd_cost import RDCost
 
     x = image_to_tensor(smooth_image(32, 48, seed=10))
     losses = []
@@ -231,7 +232,7 @@ def test_lof_bitstreams_decode_bit_exactly(wide_model):
 
 
 def test_annealed_rounding_draws_each_bin_with_its_probability():
-    from mspviewer.codec.lof import annealed_rounding
+    from mspviewer.codec.rd_cost import annealed_rounding
 
     generator = torch.Generator().manual_seed(3)
     n = 40_000
@@ -275,7 +276,7 @@ def test_annealed_lof_keeps_best_repeats_and_decodes_bit_exactly(wide_model):
 
 
 def test_an_annealed_evaluation_is_only_the_surrogate(wide_model):
-    from mspviewer.codec.lof import RDCost
+    from mspviewer.codec.rd_cost import RDCost
 
     cost = RDCost(wide_model, image_to_tensor(smooth_image(16, 16)), LAM)
     y = cost.initial_latent().requires_grad_(True)

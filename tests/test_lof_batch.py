@@ -11,7 +11,8 @@ from conftest import smooth_image
 # the random model with spread-out gains, and the step collector, of test_lof.py
 from test_lof import FakeClock, run, wide_model  # noqa: F401 (a fixture)
 from mspviewer.codec.api import image_to_tensor
-from mspviewer.codec.lof import RDCost, optimise_latent, optimise_latents, rd_cost
+from mspviewer.codec.lof import optimise_latent, optimise_latents
+from mspviewer.codec.rd_cost import RDCost, rd_cost
 from mspviewer.codec.profiles import Profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -130,10 +131,11 @@ def test_an_encode_that_diverges_stops_alone(wide_model, monkeypatch):
     scaling of the step spans at most a few hundred times over a ladder, so the overflowing
     step is given to λ = 0.013 alone here.)"""
     import mspviewer.codec.lof as lof
+    from mspviewer.codec.model import as_float32
 
     ordinary = lof._learning_rate
     monkeypatch.setattr(lof, "_learning_rate", lambda profile, lam, step: (
-        1e30 if lam == lof.as_float32(0.013) else ordinary(profile, lam, step)))
+        1e30 if lam == as_float32(0.013) else ordinary(profile, lam, step)))
     x = images(2)
     steps = BOTH.replace(greedy=False, lof_iterations=5)
     _, (low, high) = run(optimise_latents(wide_model, x, [0.0035, 0.013], steps))

@@ -59,7 +59,7 @@ def test_lof_cost_counts_the_bits_the_coder_codes_at_two_threads(shipped_model, 
     import torch
 
     from mspviewer.codec.api import image_to_tensor
-    from mspviewer.codec.lof import RDCost
+    from mspviewer.codec.rd_cost import RDCost
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
