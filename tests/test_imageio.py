@@ -589,7 +589,7 @@ def test_rgba_partial_alpha_is_composited_on_white(tmp_path):
 def test_compositing_in_bands_gives_the_same_pixels(monkeypatch):
     rgba = random_uint8((9, 5, 4), seed=6)
     whole = load_image(Image.fromarray(rgba)).pixels
-    monkeypatch.setattr(imageio, "_COMPOSITE_BAND_PIXELS", 7)  # one row per band
+    monkeypatch.setattr(imageio.colour, "_COMPOSITE_BAND_PIXELS", 7)  # one row per band
     np.testing.assert_array_equal(load_image(Image.fromarray(rgba)).pixels, whole)
 
 
