@@ -49,8 +49,8 @@ PROFILES_FORMAT = "mspviewer-profiles"
 PROFILES_VERSION = 1
 DEFAULT_PROFILE = "fast"
 LR_SCHEDULES = ("constant", "cosine")
-RATE_GRADIENTS = ("continuous", "rounded")  # see mspviewer.codec.lof
-ROUNDINGS = ("straight_through", "annealed")  # see mspviewer.codec.lof
+RATE_GRADIENTS = ("continuous", "rounded")  # see mspviewer.codec.lof and .rd_cost
+ROUNDINGS = ("straight_through", "annealed")  # see mspviewer.codec.lof and .rd_cost
 #: Annealing temperatures: at 1 the two nearest bins are nearly equally likely whatever
 #: the residual, so higher values only add noise.
 TEMPERATURE_RANGE = (1e-3, 1.0)

@@ -3,11 +3,15 @@
 Layout of the package:
 
 - :mod:`~mspviewer.gui.app`: ``main(argv)`` (window, ``--screenshot`` headless mode).
-- :mod:`~mspviewer.gui.main_window`: the window, its menus, docks and actions.
+- :mod:`~mspviewer.gui.main_window`: the window, its menus, docks and actions, with two
+  mixins: :mod:`~mspviewer.gui.exports` (saving and exporting) and
+  :mod:`~mspviewer.gui.teaching` (inspector, replay, fresh-process check, blind A/B, tour);
+  :mod:`~mspviewer.gui.tour` is the guided tour itself.
 - :mod:`~mspviewer.gui.session`: the state (image, model, result, comparisons) that every
   panel observes.
 - :mod:`~mspviewer.gui.worker`: off-GUI-thread task runners consuming generators.
-- :mod:`~mspviewer.gui.jobs`: the tasks themselves, as Qt-free generators calling the core.
+- :mod:`~mspviewer.gui.jobs`: the tasks themselves, as Qt-free generators calling the core;
+  :mod:`~mspviewer.gui.outcomes`: what they are asked for and hand back (Qt-free data).
 - :mod:`~mspviewer.gui.latent_data`: Qt-free views of an ``AnalysisRecord`` (per-scale
   arrays, bit allocation), shared by the panels and by later inspection tools.
 - :mod:`~mspviewer.gui.widgets`: the panels.

@@ -37,7 +37,6 @@ DEFAULT_RD_CODECS: tuple[str, ...] = ("jpeg-420", "webp", "jpeg2000", "avif")
 DEFAULT_SAME_BPP_CODEC = "jpeg-420"
 
 
-
 class CancelToken(threading.Event):
     """A cancellation flag shared with a running task.
 

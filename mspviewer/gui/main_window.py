@@ -25,10 +25,11 @@ from mspviewer.bundled import resources_dir
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import jobs
-from mspviewer.gui.jobs import CancelToken
-from mspviewer.gui.outcomes import PLAIN_PANE, EncodeRequest
-from mspviewer.gui.session import ImageState, Session, curve_profile
 from mspviewer.gui.exports import ExportActions
+from mspviewer.gui.jobs import CancelToken
+from mspviewer.gui.outcomes import (PLAIN_PANE, CodecProblem, CurvePoint, EncodeRequest,
+                                    SweepDone)
+from mspviewer.gui.session import ImageState, Session, curve_profile
 from mspviewer.gui.teaching import TeachingActions
 from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
@@ -729,15 +730,15 @@ class MainWindow(TeachingActions, ExportActions, QMainWindow):
         if task.kind in ("encode", "ladder"):
             self.lof.add(items)
         for item in items:
-            if isinstance(item, jobs.CurvePoint):
+            if isinstance(item, CurvePoint):
                 if task.kind == "ladder":
                     self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
                                                    item.point, profile=task.context["curve"])
                 else:
                     self.session.add_curve_point(item.codec, item.label, item.point)
-            elif isinstance(item, jobs.SweepDone):
+            elif isinstance(item, SweepDone):
                 self._swept.add(item.codec)
-            elif isinstance(item, jobs.CodecProblem):
+            elif isinstance(item, CodecProblem):
                 self.problems.append(item.message)
                 self.statusBar().showMessage(item.message, 8000)
 

@@ -137,8 +137,9 @@ def load_image(
 ) -> LoadedImage:
     """Load ``source`` (a path, the bytes of a file, or a Pillow image) as 8-bit RGB.
 
-    See the module docstring for the rules. Raises :class:`ImageLoadError` for anything
-    wrong with the image itself, ``ValueError`` for bad arguments.
+    See the module docstring for the rules. Raises
+    :class:`~mspviewer.errors.ImageLoadError` for anything wrong with the image itself,
+    ``ValueError`` for bad arguments.
     """
     _check_alpha_policy(alpha)
     if max_pixels < 1:

@@ -149,7 +149,7 @@ def _composite_on_white(colour: np.ndarray, alpha: np.ndarray, max_value: int) -
 
 
 def apply_exif_orientation(pixels: np.ndarray, orientation: int, already_applied: bool = False
-                            ) -> tuple[np.ndarray, list[str]]:
+                           ) -> tuple[np.ndarray, list[str]]:
     if orientation == 1:
         return pixels, []
     method, description = _EXIF_ORIENTATIONS[orientation]

@@ -93,7 +93,7 @@ def _read_8bit_or_16bit(image: Image.Image, colour_key: bool = True) -> Samples:
         # Clipping at 0 would drop half the range: shift it instead, keeping every level.
         grey = (np.asarray(image).astype(np.int32) + _SIGNED_16BIT_OFFSET).astype(np.uint16)
         return _samples(grey, MAX_16BIT, "signed 16-bit samples mapped linearly from "
-                                          "−32768..32767 to 0..65535")
+                                         "−32768..32767 to 0..65535")
     if mode == "I":
         grey = np.clip(np.asarray(image), 0, MAX_16BIT).astype(np.uint16)
         return _samples(grey, MAX_16BIT, "32-bit integer samples clipped to 0..65535")
