@@ -150,3 +150,83 @@ def test_cancel_if_cancels_and_drops_only_the_matching_tasks(qtbot, runner):
     assert not runner.cancel_if(lambda t: t.context["tag"] == "model")
     assert not other.token.is_set()
     runner.cancel()
+
+
+# --- garbage collection on the GUI thread (gc_guard) -------------------------------------------
+def test_automatic_collection_is_off_while_a_runner_lives(qtbot):
+    import gc
+
+    from mspviewer.gui import gc_guard
+
+    before = gc_guard.holders()
+    enabled_before = gc.isenabled()
+    first, second = TaskRunner("gc-a"), TaskRunner("gc-b")
+    try:
+        assert gc_guard.holders() == before + 2 and not gc.isenabled()
+        first.shutdown()
+        assert gc_guard.holders() == before + 1 and not gc.isenabled()
+    finally:
+        first.shutdown()
+        second.shutdown()
+    second.shutdown()  # a second shutdown releases nothing more
+    assert gc_guard.holders() == before
+    assert gc.isenabled() == (enabled_before and before == 0)
+
+
+class _CycleMember:
+    """Half of a reference cycle that records the thread it is finalised on."""
+
+    finalised_on: list = []
+
+    def __init__(self):
+        self.partner = None
+
+    def __del__(self):
+        _CycleMember.finalised_on.append(threading.current_thread())
+
+
+def _allocate_containers(count: int, token):
+    """A task that allocates many small containers and returns them (so that they stay
+    counted): on the worker thread, this is what would start an automatic collection
+    there."""
+    kept = [[i] for i in range(count)]
+    yield jobs.StageProgress("allocate", f"{len(kept)} lists")
+    return kept
+
+
+def test_cycles_are_collected_on_the_gui_thread_while_a_task_allocates(qtbot, runner):
+    """A cycle left by the GUI thread (as a closed window's widgets are) must not be
+    collected on the worker thread that happens to allocate next: Qt destructors there
+    deadlock against the GUI thread."""
+    _CycleMember.finalised_on.clear()
+    a, b = _CycleMember(), _CycleMember()
+    a.partner, b.partner = b, a
+    del a, b
+    runner.submit(Task("allocate", "allocate", lambda token: _allocate_containers(200_000,
+                                                                                  token)))
+    qtbot.waitUntil(lambda: bool(finished(runner)), timeout=30_000)
+    assert len(finished(runner)[0][2]) == 200_000
+    qtbot.waitUntil(lambda: len(_CycleMember.finalised_on) == 2, timeout=10_000)
+    assert set(_CycleMember.finalised_on) == {threading.main_thread()}
+
+
+def test_collect_due_collects_what_passed_its_threshold(qtbot):
+    import gc
+
+    from mspviewer.gui import gc_guard
+
+    runner = TaskRunner("gc-due")  # automatic collection off
+    try:
+        gc.collect()
+        assert gc_guard.collect_due() == 0  # nothing is due right after a full collection
+        garbage = []
+        for _ in range(gc.get_threshold()[0] + 10):
+            cell = []
+            cell.append(cell)  # a cycle: only the collector frees it
+            garbage.append(cell)
+        del garbage, cell
+        assert gc.get_count()[0] > gc.get_threshold()[0]
+        assert gc_guard.collect_due() >= gc.get_threshold()[0]
+        assert gc.get_count()[0] < gc.get_threshold()[0]
+    finally:
+        runner.shutdown()

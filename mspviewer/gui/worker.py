@@ -15,6 +15,9 @@ Rules that keep the GUI consistent:
   check and returns its best result so far, which *is* delivered (``cancelled=True``).
 - Results and errors arrive on the GUI thread through signals; every exception of a task
   becomes ``task_failed(task, message, details)``, never a traceback.
+- While a runner lives, Python's cyclic garbage collection runs on the GUI thread only
+  (:mod:`mspviewer.gui.gc_guard`): Qt objects in a cycle collected on a worker thread
+  deadlock or crash the process.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from mspviewer.errors import MSPViewerError
+from mspviewer.gui import gc_guard
 from mspviewer.gui.jobs import CancelToken
 
 PROGRESS_INTERVAL_S = 0.04
@@ -164,6 +168,9 @@ class TaskRunner(QObject):
         self._worker.progress.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
+        # Cycles are collected on the GUI thread while this thread runs Python (gc_guard).
+        gc_guard.hold()
+        self._holds_gc = True
         self._thread.start()
         self._current: Task | None = None
         self._pending: deque[Task] = deque()
@@ -227,6 +234,9 @@ class TaskRunner(QObject):
             self._thread.wait()
         else:
             self._thread.wait(timeout_ms)
+        if self._holds_gc and self._thread.isFinished():  # (else: collected here for good)
+            self._holds_gc = False
+            gc_guard.release()
 
     # --- worker callbacks (GUI thread) -------------------------------------------------------
     def _start_next(self) -> None:
