@@ -18,8 +18,8 @@ from PySide6.QtGui import QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout,
                                QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
-from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.latent_data import finite_levels
+from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
                                           image_viewbox, info_label, observe, rgb_item,
                                           set_rgb)
