@@ -17,6 +17,7 @@ from gui_support import rendered_pixels  # noqa: E402
 
 from mspviewer.codec.api import run_steps  # noqa: E402
 from mspviewer.gui import jobs  # noqa: E402
+from mspviewer.gui.outcomes import EncodeRequest  # noqa: E402
 
 HEIGHT, WIDTH = 48, 64
 CLASSIC_CODEC = jobs.DEFAULT_SAME_BPP_CODEC  # "jpeg-420"
@@ -26,7 +27,7 @@ CLASSIC_CODEC = jobs.DEFAULT_SAME_BPP_CODEC  # "jpeg-420"
 def outcomes(tiny_model):
     """(EncodeOutcome, ClassicOutcome) for one small image: computed once for the module."""
     pixels = smooth_image(HEIGHT, WIDTH, seed=4)
-    request = jobs.EncodeRequest(profile="fast", lam=0.01)
+    request = EncodeRequest(profile="fast", lam=0.01)
     result = run_steps(jobs.encode_task(tiny_model, pixels, request, jobs.CancelToken()))
     classic = run_steps(jobs.same_bpp_task(CLASSIC_CODEC, pixels, result.point.bpp,
                                            jobs.CancelToken()))

@@ -21,7 +21,8 @@ LAM = 0.01
 
 def _encode(model, pixels, lam=LAM):
     """A real EncodeOutcome, as the window's worker would produce it (run here directly)."""
-    from mspviewer.gui.jobs import CancelToken, EncodeRequest, encode_task
+    from mspviewer.gui.jobs import CancelToken, encode_task
+    from mspviewer.gui.outcomes import EncodeRequest
 
     steps = encode_task(model, pixels, EncodeRequest(profile="fast", lam=lam,
                                                      verify_decode=False), CancelToken())

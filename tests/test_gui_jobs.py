@@ -138,7 +138,7 @@ def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
     pixels, plain = encoded
     records = []
     outcome = run_steps(
-        jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01), jobs.CancelToken()),
+        jobs.encode_task(tiny_model, pixels, outcomes.EncodeRequest(lam=0.01), jobs.CancelToken()),
         records.append)
     assert outcome.bitstream == plain.bitstream  # the same core encode
     assert outcome.decode_matches is True and outcome.decode_seconds is not None
@@ -165,7 +165,7 @@ def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
         / num_pixels
     for target in (round(reachable, 3), 0.01):  # inside the model's range, far below it
         outcome = run_steps(jobs.encode_task(
-            tiny_model, pixels, jobs.EncodeRequest(target_bpp=target, verify_decode=False),
+            tiny_model, pixels, outcomes.EncodeRequest(target_bpp=target, verify_decode=False),
             jobs.CancelToken()))
         assert outcome.target_bpp == target
         error = 8 * len(outcome.bitstream) / num_pixels / target - 1  # the file written
@@ -183,8 +183,8 @@ def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
     records = []
     curves = run_steps(jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
                                                 jobs.CancelToken()), records.append)
-    problems = [r for r in records if isinstance(r, jobs.CodecProblem)]
-    points = [r for r in records if isinstance(r, jobs.CurvePoint)]
+    problems = [r for r in records if isinstance(r, outcomes.CodecProblem)]
+    points = [r for r in records if isinstance(r, outcomes.CurvePoint)]
     assert problems and problems[0].codec == "no-such-codec"
     assert len(points) == len(curves["jpeg-420"].points) > 3
 
@@ -335,7 +335,7 @@ def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, 
     for name in ("encode_image_steps", "encode_image", "decode_bytes"):
         monkeypatch.setattr(api, name, watched(getattr(api, name)))
     monkeypatch.setattr(inspection, "replay_latent", watched(inspection.replay_latent))
-    run_steps(jobs.encode_task(tiny_model, pixels, jobs.EncodeRequest(lam=0.01),
+    run_steps(jobs.encode_task(tiny_model, pixels, outcomes.EncodeRequest(lam=0.01),
                                jobs.CancelToken()))
     run_steps(jobs.decode_task(tiny_model, plain.bitstream, pixels, "cpu", jobs.CancelToken()))
     run_steps(jobs.lambda_ladder_task(tiny_model, pixels, (0.01,), "cpu", jobs.CancelToken()))

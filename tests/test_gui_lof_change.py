@@ -136,7 +136,7 @@ def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_p
 
 def test_cancelled_lof_still_gets_its_plain_reference(tiny_model):
     """Cancel keeps the best latent so far, and the comparison with the plain encoder."""
-    request = jobs.EncodeRequest(profile="quick-lof", lam=LAM)
+    request = outcomes.EncodeRequest(profile="quick-lof", lam=LAM)
     token = jobs.CancelToken()
     steps = jobs.encode_task(tiny_model, smooth_image(48, 64, seed=5), request, token)
     records = 0

@@ -21,6 +21,7 @@ from gui_support import rendered_pixels, slow_fake_task  # noqa: E402
 from mspviewer.codec import inspection  # noqa: E402
 from mspviewer.codec.api import run_steps, tensor_to_image  # noqa: E402
 from mspviewer.gui import jobs  # noqa: E402
+from mspviewer.gui.outcomes import EncodeOutcome, EncodeRequest  # noqa: E402
 from mspviewer.gui.session import Session  # noqa: E402
 from mspviewer.gui.widgets.replay import ReplayPanel  # noqa: E402
 from mspviewer.gui.worker import Task, TaskRunner  # noqa: E402
@@ -31,9 +32,9 @@ HEIGHT, WIDTH = 64, 96
 BUILD_TIMEOUT_MS = 30_000
 
 
-def _encode(model, seed: int, lam: float) -> jobs.EncodeOutcome:
+def _encode(model, seed: int, lam: float) -> EncodeOutcome:
     pixels = smooth_image(HEIGHT, WIDTH, seed)
-    request = jobs.EncodeRequest(profile="fast", lam=lam)
+    request = EncodeRequest(profile="fast", lam=lam)
     return run_steps(jobs.encode_task(model, pixels, request, jobs.CancelToken()))
 
 

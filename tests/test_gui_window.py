@@ -515,7 +515,7 @@ def test_lof_time_limit_control(qtbot, window, tmp_path):
 
 
 def test_new_request_replaces_the_running_encode(qtbot, tiny_model, tmp_path):
-    from mspviewer.gui import jobs
+    from mspviewer.gui import jobs, outcomes
 
     started = []
 
@@ -531,9 +531,9 @@ def test_new_request_replaces_the_running_encode(qtbot, tiny_model, tmp_path):
     window = make_window(qtbot, tiny_model, tmp_path, encode_job=slow)
     write_png(tmp_path / "a.png", 32, 48)
     window.open_path(tmp_path / "a.png")
-    first = window.start_encode(jobs.EncodeRequest(lam=0.002))
+    first = window.start_encode(outcomes.EncodeRequest(lam=0.002))
     qtbot.waitUntil(lambda: started == [0.002], timeout=10_000)
-    second = window.start_encode(jobs.EncodeRequest(lam=0.04))
+    second = window.start_encode(outcomes.EncodeRequest(lam=0.04))
     assert first.token.reason == "superseded"
     wait_idle(qtbot, window)
     assert started == [0.002, 0.04]
@@ -650,7 +650,7 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
     import time
 
     from mspviewer.codec import encode_image
-    from mspviewer.gui import jobs
+    from mspviewer.gui import jobs, outcomes
 
     release, started = threading.Event(), []
 
@@ -671,7 +671,7 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
     flipped[encoded.analysis.header_bytes + 1] ^= 0x40
     corrupt.write_bytes(bytes(flipped))
 
-    first = window.start_encode(jobs.EncodeRequest(lam=0.02))
+    first = window.start_encode(outcomes.EncodeRequest(lam=0.02))
     qtbot.waitUntil(lambda: started == [0.02], timeout=10_000)
     assert window.open_path(corrupt)  # the header is fine: the decode starts
     qtbot.waitUntil(lambda: not window.file_runner.is_busy(), timeout=30_000)
@@ -684,7 +684,7 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
     assert window.session.result.lam == pytest.approx(0.02)
 
     release.clear()
-    second = window.start_encode(jobs.EncodeRequest(lam=0.03))
+    second = window.start_encode(outcomes.EncodeRequest(lam=0.03))
     qtbot.waitUntil(lambda: len(started) == 2, timeout=10_000)
     assert window.open_path(good)
     wait_idle(qtbot, window)
