@@ -17,6 +17,7 @@ from conftest import smooth_image
 from mspviewer.baselines import get_codec
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import run_steps
+from mspviewer.codec.profiles import Profile
 from mspviewer.gui import jobs, latent_data, outcomes
 
 
@@ -347,3 +348,95 @@ def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, 
 def test_cuda_names_the_current_gpu():
     assert jobs.same_device("cuda", "cuda:0") and jobs.same_device("cpu", "cpu")
     assert not jobs.same_device("cuda:1", "cuda:0") and not jobs.same_device("cpu", "cuda")
+
+
+# --- the λ ladder's LOF encodes as one batch -------------------------------------------------
+LADDER_LOF = Profile("test-ladder", "Adam then greedy", lof_iterations=3, learning_rate=0.4,
+                     greedy=True, greedy_budget=6, greedy_batch_fraction=0.5)
+LADDER_LAMBDAS = (0.0035, 0.013, 0.0483)
+
+
+def _ladder(model, pixels, token=None, **options):
+    records = []
+    points = run_steps(jobs.lambda_ladder_task(model, pixels, LADDER_LAMBDAS, "cpu",
+                                               token or jobs.CancelToken(), LADDER_LOF,
+                                               "test-ladder", **options), records.append)
+    return points, records
+
+
+def test_ladder_together_gives_the_points_of_one_at_a_time(tiny_model):
+    pixels = smooth_image(32, 48, seed=6)
+    alone, alone_records = _ladder(tiny_model, pixels, together=False)
+    together, records = _ladder(tiny_model, pixels, together=True)
+    # each λ's encode runs as it would alone (tests/test_lof_batch.py): the same file size and
+    # reconstruction, so the same point
+    assert [p.quality for p in together] == list(LADDER_LAMBDAS)
+    assert [(p.bpp, p.psnr_rgb) for p in together] == [(p.bpp, p.psnr_rgb) for p in alone]
+    assert [r.point for r in records if isinstance(r, outcomes.CurvePoint)] == together
+    # progress while the batch runs: LOF iterations of the batch, as fractions that grow
+    fractions = [r.fraction for r in records
+                 if isinstance(r, jobs.StageProgress) and "together" in r.message]
+    assert len(fractions) > LADDER_LOF.lof_iterations
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] <= 1
+    assert not any("together" in getattr(r, "message", "") for r in alone_records)
+
+
+def test_ladder_together_cancelled_gives_no_point(tiny_model):
+    pixels = smooth_image(32, 48, seed=6)
+    token = jobs.CancelToken()
+    records = []
+
+    def cancel_on_first_iteration(record):
+        records.append(record)
+        if isinstance(record, jobs.StageProgress) and "iteration" in record.message:
+            token.cancel("user")
+
+    steps = jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cpu", token,
+                                    LADDER_LOF, "test-ladder", together=True)
+    assert run_steps(steps, cancel_on_first_iteration) == []
+    assert not any(isinstance(r, outcomes.CurvePoint) for r in records)
+    assert sum("iteration" in getattr(r, "message", "") for r in records) == 1
+
+
+def test_ladder_together_gives_the_batch_every_encodes_time_budget(tiny_model, monkeypatch):
+    from mspviewer.codec import api
+
+    budgets = []
+    real = api.encode_batch_steps
+
+    def recording(model, images, lams, profile, cancel=None):
+        budgets.append(profile.time_budget_s)
+        return real(model, images, lams, profile, cancel=cancel)
+
+    monkeypatch.setattr(api, "encode_batch_steps", recording)
+    pixels = smooth_image(32, 48, seed=6)
+    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cpu",
+                                      jobs.CancelToken(), LADDER_LOF.with_time_budget(2.5),
+                                      together=True))
+    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cpu",
+                                      jobs.CancelToken(), LADDER_LOF, together=True))
+    assert budgets == [7.5, None]
+
+
+def test_ladder_falls_back_to_one_at_a_time_when_the_batch_runs_out_of_gpu_memory(
+        tiny_model, monkeypatch):
+    import torch
+
+    from mspviewer.codec import api
+
+    calls = []
+
+    def out_of_memory(*args, **kwargs):
+        calls.append(args)
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(api, "encode_batch_steps", out_of_memory)
+    pixels = smooth_image(32, 48, seed=6)
+    # on a CPU the ladder runs one λ at a time unless told: the batch is not tried
+    default, _ = _ladder(tiny_model, pixels)
+    assert not calls and len(default) == 3
+    points, records = _ladder(tiny_model, pixels, together=True)
+    assert len(calls) == 1
+    assert [(p.bpp, p.psnr_rgb) for p in points] == [(p.bpp, p.psnr_rgb) for p in default]
+    assert any("do not fit" in getattr(r, "message", "") for r in records)

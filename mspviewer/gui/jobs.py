@@ -425,33 +425,109 @@ def fresh_process_check_task(model, bitstream_data: bytes, expected: np.ndarray,
 
 
 def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], device: str,
-                       cancel: CancelToken, profile=None, curve: str = "fast"
-                       ) -> Generator[Any, None, list]:
+                       cancel: CancelToken, profile=None, curve: str = "fast",
+                       together: bool | None = None) -> Generator[Any, None, list]:
     """The learned codec at several λ with ``profile`` (default: the plain encoder): RD
     points as progress records, as the curve ``curve``. An encode cancelled midway (its
-    LOF cut short) yields no point."""
-    from mspviewer.codec.api import encode_image, resolve_device
+    LOF cut short) yields no point.
+
+    ``together``: run the LOF of every λ as one batch (:func:`_ladder_together`);
+    ``None``: on a GPU, where a batch costs about what one encode does, and not on a CPU,
+    where it saves little and the points would all come at the end instead of one by one.
+    Profiles without LOF always run one λ at a time."""
+    from mspviewer.codec.api import resolve_device
     from mspviewer.codec.profiles import get_profile
 
     profile = get_profile(profile or "fast")
-    points = []
     lambdas = list(lambdas)
     with model_lease(model, resolve_device(device)) as lease:
         if lease.note:
             yield StageProgress("device", lease.note)
-        for i, lam in enumerate(lambdas):
-            if cancel:
-                break
-            yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)}), "
-                                f"profile {profile.name}", i / len(lambdas))
-            encoded = encode_image(model, pixels, lam, profile, cancel=cancel)
-            if cancel:
-                break
-            point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
-                             quality=lam, encode_s=encoded.encode_seconds)
-            points.append(point)
-            yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
+        if together is None:
+            together = lease.device.type == "cuda"
+        if together and profile.uses_lof and len(lambdas) > 1:
+            try:
+                return (yield from _ladder_together(model, pixels, lambdas, cancel,
+                                                           profile, curve))
+            except _gpu_out_of_memory() as error:
+                _free_gpu_cache()
+                yield StageProgress("ladder", f"the λ together do not fit ({error}); "
+                                    "running them one at a time")
+        return (yield from _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile,
+                                                 curve))
+
+
+def _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile, curve):
+    """One encode per λ, each point yielded as soon as it is measured."""
+    from mspviewer.codec.api import encode_image
+
+    points = []
+    for i, lam in enumerate(lambdas):
+        if cancel:
+            break
+        yield StageProgress("ladder", f"λ = {lam:.5g} ({i + 1} of {len(lambdas)}), "
+                            f"profile {profile.name}", i / len(lambdas))
+        encoded = encode_image(model, pixels, lam, profile, cancel=cancel)
+        if cancel:
+            break
+        point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
+                         quality=lam, encode_s=encoded.encode_seconds)
+        points.append(point)
+        yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
     return points
+
+
+def _ladder_together(model, pixels: np.ndarray, lambdas: list[float],
+                            cancel: CancelToken, profile, curve: str
+                            ) -> Generator[Any, None, list]:
+    """The ladder's LOF encodes as one batch (:func:`mspviewer.codec.api.encode_batch_steps`):
+    each λ runs the iterations it would run alone, and every iteration is one batched pass
+    for all of them. The profile's time budget is per encode, as one at a time: the batch
+    gets the sum. The points come together at the end; cancelling stops them all, with no
+    point."""
+    from mspviewer.codec.api import encode_batch_steps
+
+    budget = profile.time_budget_s
+    batch_profile = profile.with_time_budget(budget * len(lambdas) if budget else None)
+    label = f"{len(lambdas)} λ together, profile {profile.name}"
+    yield StageProgress("ladder", label, 0.0)
+    steps = encode_batch_steps(model, [pixels] * len(lambdas), lambdas, batch_profile,
+                               cancel=cancel)
+    with contextlib.closing(steps):
+        while True:
+            try:
+                records = next(steps)
+            except StopIteration as stop:
+                encoded = stop.value
+                break
+            if records:
+                record = max((r for _, r in records), key=lambda r: r.iteration)
+                fraction = (min(record.iteration / record.total, 1.0) if record.total
+                            else None)
+                yield StageProgress("ladder", f"{label}: {record.phase} iteration "
+                                    f"{record.iteration}", fraction)
+    if cancel:
+        return []
+    points = []
+    for lam, one in zip(lambdas, encoded):
+        point = _measure(pixels, one.reconstruction, len(one.bitstream), quality=lam,
+                         encode_s=one.encode_seconds)
+        points.append(point)
+        yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
+    return points
+
+
+def _gpu_out_of_memory() -> type[BaseException]:
+    import torch
+
+    return torch.cuda.OutOfMemoryError
+
+
+def _free_gpu_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # --- classic codecs -----------------------------------------------------------------------------
