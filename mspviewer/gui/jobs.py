@@ -447,8 +447,8 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
             together = lease.device.type == "cuda"
         if together and profile.uses_lof and len(lambdas) > 1:
             try:
-                return (yield from _ladder_together(model, pixels, lambdas, cancel,
-                                                           profile, curve))
+                return (yield from _ladder_together(model, pixels, lambdas, cancel, profile,
+                                                    curve))
             except _gpu_out_of_memory() as error:
                 _free_gpu_cache()
                 yield StageProgress("ladder", f"the λ together do not fit ({error}); "
@@ -477,9 +477,8 @@ def _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile, curve):
     return points
 
 
-def _ladder_together(model, pixels: np.ndarray, lambdas: list[float],
-                            cancel: CancelToken, profile, curve: str
-                            ) -> Generator[Any, None, list]:
+def _ladder_together(model, pixels: np.ndarray, lambdas: list[float], cancel: CancelToken,
+                     profile, curve: str) -> Generator[Any, None, list]:
     """The ladder's LOF encodes as one batch (:func:`mspviewer.codec.api.encode_batch_steps`):
     each λ runs the iterations it would run alone, and every iteration is one batched pass
     for all of them. The profile's time budget is per encode, as one at a time: the batch
