@@ -1,0 +1,257 @@
+"""The window's opening of files: images (small ones at once, large ones on the file
+thread), ``.msp`` bitstreams (header checked here, decoded on the file thread), a reference
+``.msp``, model weights, the recent-files menu and drag and drop.
+
+A mixin of :class:`~mspviewer.gui.main_window.MainWindow`, kept apart as the exports are. It
+uses the window's ``session``, ``controls``, ``compare``, ``settings``, ``recent_menu``,
+``file_runner``, ``encoder``, ``lof`` panel, ``max_pixels``, ``sync_open_pixels``,
+``set_image``, ``show_error`` and ``show_message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog
+
+from mspviewer.codec import bitstream
+from mspviewer.errors import MSPViewerError
+from mspviewer.gui import jobs
+from mspviewer.gui.outcomes import PLAIN_PANE
+from mspviewer.gui.session import ImageState
+from mspviewer.gui.worker import Task
+
+MAX_RECENT = 10
+IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
+                "*.ppm *.pgm *.pnm *.tga *.avif *.msp);;Bitstreams (*.msp);;All files (*)")
+
+
+class FileActions:
+    # --- opening files ----------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image or a bitstream", start,
+                                              IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path) -> bool:
+        """Open an image or a ``.msp`` bitstream (by extension or magic bytes)."""
+        path = Path(path)
+        if self._refused_as_special(path):
+            return False
+        if _is_bitstream(path):
+            return self.open_bitstream(path)
+        return self.open_image(path)
+
+    def _refused_as_special(self, path: Path) -> bool:
+        """A folder, pipe or device is refused before it is read: reading a pipe on the GUI
+        thread would block the window until something writes to it."""
+        reason = special_file_reason(path)
+        if reason is not None:
+            self.show_error(f"Cannot open {path}: {reason}")
+        return reason is not None
+
+    def open_image(self, path, remember: bool = True) -> bool:
+        """Open an image file. One of up to ``sync_open_pixels`` pixels (by its header) is
+        read here and is the current image on return; a larger one is read on the file
+        thread, so the window stays responsive, and becomes current when it arrives (unless
+        something opened meanwhile supersedes it). False when it was refused at once."""
+        from mspviewer.imageio import load_image, pixel_count
+
+        path = Path(path)
+        if self._refused_as_special(path):
+            return False
+        count = pixel_count(path)
+        if count is not None and self.sync_open_pixels < count <= self.max_pixels:
+            task = Task("load", f"open {path.name}",
+                        lambda token: jobs.load_image_task(path, self.max_pixels, token),
+                        context={"path": path, "remember": remember})
+            self.file_runner.submit(task)
+            self.statusBar().showMessage(f"opening {path.name} ({count:,} pixels)…")
+            return True
+        try:
+            loaded = load_image(path, max_pixels=self.max_pixels)
+        except MSPViewerError as error:
+            self.show_error(str(error))
+            return False
+        except OSError as error:
+            self.show_error(f"Cannot read {path}: {error.strerror or error}")
+            return False
+        self._show_loaded(path, loaded, remember)
+        return True
+
+    def _show_loaded(self, path: Path, loaded, remember: bool) -> None:
+        self.set_image(ImageState(loaded.pixels, path, list(loaded.notes)))
+        if remember:
+            self._remember(path)
+        if loaded.notes:
+            self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
+
+    def reference_dialog(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Set a reference bitstream", start,
+                                              "MSP bitstream (*.msp);;All files (*)")
+        if path:
+            self.set_reference(path)
+
+    def set_reference(self, path) -> Task | None:
+        """Set the result against another coding of the same image (same model, λ and
+        size: another encoder, another build) instead of its plain encoding: Δŷ and Δbits,
+        the third pane, the metrics row and the inspector then compare with that file. Its
+        header is checked here, the decoding runs on the file thread; None, with a message,
+        when it cannot start."""
+        result = self.session.result
+        if result is None:
+            self.show_error("Set a reference after an encode (or with a .msp open): it is set "
+                            "against the result")
+            return None
+        path = Path(path)
+        data = self.read_bitstream(path)
+        if data is None:  # (it said why)
+            return None
+        model, device = self.session.model, self.controls.device()
+        task = Task("reference", f"reference {path.name}",
+                    lambda token: jobs.reference_task(model, data, path, result, device,
+                                                      token),
+                    context={"result": result, "path": path})
+        # queued behind an image or a stream being read, never in their place
+        self.file_runner.submit(task, replace=False)
+        self.statusBar().showMessage(f"decoding the reference {path.name}…")
+        return task
+
+    def restore_plain_reference(self) -> bool:
+        """Set the result against its own plain encoding again, after a .msp reference."""
+        result = self.session.result
+        plain = getattr(result, "set_aside", None)
+        if plain is None:
+            self.show_message("No plain encoding to go back to: the result has no .msp "
+                              "reference set in its place", "info")
+            return False
+        self.session.set_reference(plain)
+        if self.compare.classic_box.currentData() == PLAIN_PANE:
+            self.session.set_classic(plain.as_pane())
+        return True
+
+    def read_bitstream(self, path) -> bytes | None:
+        """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
+        with the reason in the message bar."""
+        if self._refused_as_special(Path(path)):
+            return None
+        try:
+            data = bitstream.read_file(path)
+            # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
+            # before any decode starts.
+            header, _ = bitstream.parse(data, self.max_pixels)
+            self.session.model.check_compatible(header)
+        except MSPViewerError as error:  # unreadable, too large, corrupt or foreign
+            self.show_error(str(error))
+            return None
+        return data
+
+    def open_bitstream(self, path) -> bool:
+        path = Path(path)
+        data = self.read_bitstream(path)
+        if data is None:
+            return False
+        image = self.session.image
+        original = image.pixels if image is not None else None
+        model = self.session.model
+        device = self.controls.device()  # jobs.model_lease keeps it put while others use it
+        encoded_here = self.session.result
+        known_source = (encoded_here is not None and encoded_here.source != "file"
+                        and encoded_here.bitstream == data)
+        original_name = f"the open image {image.name}" if image is not None else ""
+        task = Task("decode", f"decode {path.name}",
+                    lambda token: jobs.decode_task(model, data, original, device, token,
+                                                   str(path), self.max_pixels, original_name,
+                                                   known_source),
+                    context={"path": path, "image": image, "model": model})
+        self.file_runner.submit(task)
+        self.statusBar().showMessage(f"decoding {path.name}…")
+        return True
+
+    def load_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model weights", "",
+                                              "Weights (*.pt);;All files (*)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path) -> bool:
+        from mspviewer.codec import load_model
+
+        try:
+            model = load_model(path)
+        except MSPViewerError as error:
+            self.show_error(str(error))
+            return False
+        self.encoder.cancel("superseded")
+        # a stream decoded with the old model is moot; an image being read is not
+        self.file_runner.cancel_if(lambda task: task.kind == "decode", "superseded")
+        self._reset_lof_panel()
+        self.session.set_model(model)
+        self.show_message(f"model {model.name} loaded from {path}", "info")
+        return True
+
+    # --- recent files -----------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: Path) -> None:
+        entry = str(Path(path).resolve())
+        files = [entry] + [f for f in self.recent_files() if f != entry]
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self.settings.sync()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        if not files:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for entry in files:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _=False, p=entry: self.open_path(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(
+                lambda: self.settings.setValue("recent_files", []))
+
+    # --- drag and drop ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+
+def special_file_reason(path: Path) -> str | None:
+    """Why ``path`` is not a file to read (a folder, a pipe, a device), or None: a missing
+    file is left to the readers, which say so."""
+    try:
+        if not path.exists() or path.is_file():
+            return None
+    except OSError:
+        return None
+    return "it is a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+
+
+def _is_bitstream(path: Path) -> bool:
+    if path.suffix.lower() == ".msp":
+        return True
+    try:
+        with open(path, "rb") as handle:
+            from mspviewer.codec.bitstream import MAGIC
+
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
