@@ -333,15 +333,17 @@ def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, 
             return function(*args, **kwargs)
         return call
 
-    for name in ("encode_image_steps", "encode_image", "decode_bytes"):
+    for name in ("encode_image_steps", "encode_image", "encode_batch_steps", "decode_bytes"):
         monkeypatch.setattr(api, name, watched(getattr(api, name)))
     monkeypatch.setattr(inspection, "replay_latent", watched(inspection.replay_latent))
     run_steps(jobs.encode_task(tiny_model, pixels, outcomes.EncodeRequest(lam=0.01),
                                jobs.CancelToken()))
     run_steps(jobs.decode_task(tiny_model, plain.bitstream, pixels, "cpu", jobs.CancelToken()))
     run_steps(jobs.lambda_ladder_task(tiny_model, pixels, (0.01,), "cpu", jobs.CancelToken()))
+    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, (0.01, 0.02), "cpu",
+                                      jobs.CancelToken(), LADDER_LOF, together=True))
     assert run_steps(replay_job(tiny_model, plain.analysis, pixels, jobs.CancelToken())) > 0
-    assert len(users_seen) >= 5 and set(users_seen) == {1}, users_seen
+    assert len(users_seen) >= 6 and set(users_seen) == {1}, users_seen
     assert jobs._model_users.get(tiny_model, 0) == 0  # all given back
 
 
@@ -398,45 +400,97 @@ def test_ladder_together_cancelled_gives_no_point(tiny_model):
     assert sum("iteration" in getattr(r, "message", "") for r in records) == 1
 
 
-def test_ladder_together_gives_the_batch_every_encodes_time_budget(tiny_model, monkeypatch):
+def test_ladder_under_a_time_budget_runs_one_at_a_time(tiny_model, monkeypatch):
+    """Each λ gets the budget the curve's label names, as a single encode does: a batch
+    would share one budget among them, or (given their sum) run each past it on a GPU."""
     from mspviewer.codec import api
 
-    budgets = []
+    batches = []
     real = api.encode_batch_steps
 
     def recording(model, images, lams, profile, cancel=None):
-        budgets.append(profile.time_budget_s)
+        batches.append(profile.time_budget_s)
         return real(model, images, lams, profile, cancel=cancel)
 
     monkeypatch.setattr(api, "encode_batch_steps", recording)
     pixels = smooth_image(32, 48, seed=6)
-    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cpu",
-                                      jobs.CancelToken(), LADDER_LOF.with_time_budget(2.5),
-                                      together=True))
+    budgeted = run_steps(jobs.lambda_ladder_task(
+        tiny_model, pixels, LADDER_LAMBDAS, "cpu", jobs.CancelToken(),
+        LADDER_LOF.with_time_budget(30.0), together=True))
+    assert len(budgeted) == 3 and batches == []
     run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cpu",
                                       jobs.CancelToken(), LADDER_LOF, together=True))
-    assert budgets == [7.5, None]
+    assert batches == [None]
 
 
-def test_ladder_falls_back_to_one_at_a_time_when_the_batch_runs_out_of_gpu_memory(
-        tiny_model, monkeypatch):
+def test_ladder_runs_together_by_default_where_the_model_is_on_a_gpu(tiny_model,
+                                                                     monkeypatch):
+    import contextlib
+
     import torch
 
     from mspviewer.codec import api
 
-    calls = []
+    batches = []
+    real = api.encode_batch_steps
 
-    def out_of_memory(*args, **kwargs):
-        calls.append(args)
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
-        yield  # a generator, as the real one
+    def recording(model, images, lams, profile, cancel=None):
+        batches.append(len(images))
+        return real(model, images, lams, profile, cancel=cancel)
 
-    monkeypatch.setattr(api, "encode_batch_steps", out_of_memory)
+    @contextlib.contextmanager
+    def on_a_gpu(model, requested=None):  # the lease says where the task runs the model
+        yield jobs.ModelLease(torch.device("cuda"))
+
+    monkeypatch.setattr(api, "encode_batch_steps", recording)
+    monkeypatch.setattr(api, "resolve_device", lambda name: torch.device("cpu"))
+    monkeypatch.setattr(jobs, "model_lease", on_a_gpu)
     pixels = smooth_image(32, 48, seed=6)
-    # on a CPU the ladder runs one λ at a time unless told: the batch is not tried
-    default, _ = _ladder(tiny_model, pixels)
-    assert not calls and len(default) == 3
+    points = run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cuda",
+                                               jobs.CancelToken(), LADDER_LOF))
+    assert batches == [3] and len(points) == 3
+    run_steps(jobs.lambda_ladder_task(tiny_model, pixels, LADDER_LAMBDAS, "cuda",
+                                      jobs.CancelToken(), "fast"))
+    assert batches == [3]  # no LOF: nothing to batch
+
+
+def test_ladder_falls_back_to_one_at_a_time_when_the_batch_runs_out_of_gpu_memory(
+        tiny_model, monkeypatch):
+    """The shortfall strikes inside LOF, after it has set the model's flags: the model gets
+    them back, and the λ then run one at a time to the points they give alone."""
+    import torch
+
+    from mspviewer.codec import rd_cost
+
+    pixels = smooth_image(32, 48, seed=6)
+    # on a CPU the ladder runs one λ at a time unless told
+    alone, _ = _ladder(tiny_model, pixels)
+    flags = [p.requires_grad for p in tiny_model.parameters()]
+    real_evaluate = rd_cost.RDCost.evaluate
+    batch_passes = []
+
+    def short_of_memory_in_the_batch(cost, y, *args, **kwargs):
+        if y.shape[0] > 1:  # a batched pass; a λ alone has one latent
+            batch_passes.append(y.shape[0])
+            if len(batch_passes) == 3:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+        return real_evaluate(cost, y, *args, **kwargs)
+
+    monkeypatch.setattr(rd_cost.RDCost, "evaluate", short_of_memory_in_the_batch)
     points, records = _ladder(tiny_model, pixels, together=True)
-    assert len(calls) == 1
-    assert [(p.bpp, p.psnr_rgb) for p in points] == [(p.bpp, p.psnr_rgb) for p in default]
-    assert any("do not fit" in getattr(r, "message", "") for r in records)
+    assert len(batch_passes) == 3
+    assert [p.requires_grad for p in tiny_model.parameters()] == flags
+    assert [(p.bpp, p.psnr_rgb) for p in points] == [(p.bpp, p.psnr_rgb) for p in alone]
+    notes = [r.message for r in records if isinstance(r, jobs.StageProgress)
+             and "do not fit" in r.message]
+    assert notes == ["the 3 λ together do not fit in GPU memory (CUDA out of memory. Tried "
+                     "to allocate 9 GiB); running them one at a time"]
+
+
+def test_only_gpu_memory_errors_are_taken_for_a_shortfall():
+    import torch
+
+    assert jobs._is_gpu_memory_error(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    assert jobs._is_gpu_memory_error(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert not jobs._is_gpu_memory_error(RuntimeError("expected all tensors on one device"))
+    assert not jobs._is_gpu_memory_error(ValueError("out of memory"))

@@ -1071,3 +1071,20 @@ def test_difference_mode_does_no_full_size_work_on_the_gui_thread(qtbot, encoded
     low, high = compare.color_bar.levels()
     assert low == 0.0
     assert high == pytest.approx(max(np.percentile(full, 99.5), 1.0), rel=0.05)
+
+
+def test_cancelling_says_what_is_kept(qtbot, encoded_window):
+    """An encode keeps its best latent so far; a ladder keeps the points it has plotted
+    (none, where its LOF encodes ran as one batch)."""
+    window = encoded_window
+    ladder = window.start_lambda_ladder()
+    assert window.encoder.current is ladder
+    window.cancel_encode()
+    assert window.statusBar().currentMessage() == \
+        "cancelling the λ ladder: the points already on the RD plot stay"
+    wait_idle(qtbot, window)
+    window.start_encode()
+    window.cancel_encode()
+    assert window.statusBar().currentMessage() == \
+        "cancelling: the best result so far will be kept"
+    wait_idle(qtbot, window)

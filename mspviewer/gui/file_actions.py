@@ -4,8 +4,8 @@ thread), ``.msp`` bitstreams (header checked here, decoded on the file thread), 
 
 A mixin of :class:`~mspviewer.gui.main_window.MainWindow`, kept apart as the exports are. It
 uses the window's ``session``, ``controls``, ``compare``, ``settings``, ``recent_menu``,
-``file_runner``, ``encoder``, ``lof`` panel, ``max_pixels``, ``sync_open_pixels``,
-``set_image``, ``show_error`` and ``show_message``.
+``file_runner``, ``encoder``, ``max_pixels``, ``sync_open_pixels``, ``set_image``,
+``_reset_lof_panel``, ``statusBar()``, ``show_error`` and ``show_message``.
 """
 
 from __future__ import annotations

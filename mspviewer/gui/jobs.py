@@ -431,10 +431,13 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
     points as progress records, as the curve ``curve``. An encode cancelled midway (its
     LOF cut short) yields no point.
 
-    ``together``: run the LOF of every λ as one batch (:func:`_ladder_together`);
-    ``None``: on a GPU, where a batch costs about what one encode does, and not on a CPU,
-    where it saves little and the points would all come at the end instead of one by one.
-    Profiles without LOF always run one λ at a time."""
+    ``together``: run the LOF of every λ as one batch (:func:`_ladder_together`); ``None``:
+    on a GPU, where an LOF iteration is mostly the launch of thousands of small kernels
+    (docs/profiles.md), which a batch pays once for all its encodes; not on a CPU, where a
+    batch saves little and the points would all come at the end instead of one by one.
+    Profiles without LOF, and LOF under a time budget (each λ gets the budget, as the curve's
+    label says), always run one λ at a time; so does a batch that does not fit in GPU
+    memory."""
     from mspviewer.codec.api import resolve_device
     from mspviewer.codec.profiles import get_profile
 
@@ -445,14 +448,12 @@ def lambda_ladder_task(model, pixels: np.ndarray, lambdas: Iterable[float], devi
             yield StageProgress("device", lease.note)
         if together is None:
             together = lease.device.type == "cuda"
-        if together and profile.uses_lof and len(lambdas) > 1:
-            try:
-                return (yield from _ladder_together(model, pixels, lambdas, cancel, profile,
-                                                    curve))
-            except _gpu_out_of_memory() as error:
-                _free_gpu_cache()
-                yield StageProgress("ladder", f"the λ together do not fit ({error}); "
-                                    "running them one at a time")
+        if (together and profile.uses_lof and profile.time_budget_s is None
+                and len(lambdas) > 1):
+            points = yield from _ladder_together(model, pixels, lambdas, cancel, profile,
+                                                 curve)
+            if points is not None:
+                return points
         return (yield from _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile,
                                                  curve))
 
@@ -478,34 +479,43 @@ def _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile, curve):
 
 
 def _ladder_together(model, pixels: np.ndarray, lambdas: list[float], cancel: CancelToken,
-                     profile, curve: str) -> Generator[Any, None, list]:
+                     profile, curve: str) -> Generator[Any, None, list | None]:
     """The ladder's LOF encodes as one batch (:func:`mspviewer.codec.api.encode_batch_steps`):
     each λ runs the iterations it would run alone, and every iteration is one batched pass
-    for all of them. The profile's time budget is per encode, as one at a time: the batch
-    gets the sum. The points come together at the end; cancelling stops them all, with no
-    point."""
+    for all of them. The points come together at the end; cancelling stops them all, with
+    no point. None when the batch does not fit in GPU memory (then it has said so)."""
     from mspviewer.codec.api import encode_batch_steps
 
-    budget = profile.time_budget_s
-    batch_profile = profile.with_time_budget(budget * len(lambdas) if budget else None)
     label = f"{len(lambdas)} λ together, profile {profile.name}"
     yield StageProgress("ladder", label, 0.0)
-    steps = encode_batch_steps(model, [pixels] * len(lambdas), lambdas, batch_profile,
-                               cancel=cancel)
-    with contextlib.closing(steps):
-        while True:
-            try:
-                records = next(steps)
-            except StopIteration as stop:
-                encoded = stop.value
-                break
-            if records:
-                record = max((r for _, r in records), key=lambda r: r.iteration)
-                fraction = (min(record.iteration / record.total, 1.0) if record.total
-                            else None)
-                yield StageProgress("ladder", f"{label}: {record.phase} iteration "
-                                    f"{record.iteration}", fraction)
-    if cancel:
+    encoded, shortfall = None, None
+    try:
+        steps = encode_batch_steps(model, [pixels] * len(lambdas), lambdas, profile,
+                                   cancel=cancel)
+        with contextlib.closing(steps):  # LOF gives the model back its flags at once
+            while not cancel:  # checked before each round: never coding what is dropped
+                try:
+                    records = next(steps)
+                except StopIteration as stop:
+                    encoded = stop.value
+                    break
+                if records:
+                    record = max((r for _, r in records), key=lambda r: r.iteration)
+                    fraction = (min(record.iteration / record.total, 1.0) if record.total
+                                else None)
+                    yield StageProgress("ladder", f"{label}: {record.phase} iteration "
+                                        f"{record.iteration}", fraction)
+    except Exception as error:  # noqa: BLE001 (only a GPU memory shortfall is handled)
+        if not _is_gpu_memory_error(error):
+            raise
+        shortfall = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if shortfall is not None:
+        # out of the except clause: its traceback no longer holds the failed run's tensors
+        _free_gpu_cache()
+        yield StageProgress("ladder", f"the {len(lambdas)} λ together do not fit in GPU "
+                            f"memory ({shortfall}); running them one at a time")
+        return None
+    if encoded is None:  # cancelled
         return []
     points = []
     for lam, one in zip(lambdas, encoded):
@@ -516,10 +526,14 @@ def _ladder_together(model, pixels: np.ndarray, lambdas: list[float], cancel: Ca
     return points
 
 
-def _gpu_out_of_memory() -> type[BaseException]:
+def _is_gpu_memory_error(error: BaseException) -> bool:
+    """CUDA's caching allocator raises ``OutOfMemoryError``; cuDNN and cuBLAS report a failed
+    allocation of their own as a plain RuntimeError."""
     import torch
 
-    return torch.cuda.OutOfMemoryError
+    text = str(error)
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and ("out of memory" in text or "ALLOC_FAILED" in text))
 
 
 def _free_gpu_cache() -> None:

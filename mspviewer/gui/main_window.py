@@ -428,8 +428,12 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         return task
 
     def cancel_encode(self) -> None:
+        running = self.encoder.current
         if self.encoder.cancel("user"):
-            self.statusBar().showMessage("cancelling: the best result so far will be kept", 5000)
+            self.statusBar().showMessage(
+                "cancelling the λ ladder: the points already on the RD plot stay"
+                if running is not None and running.kind == "ladder"
+                else "cancelling: the best result so far will be kept", 5000)
 
     def start_lambda_ladder(self) -> Task | None:
         image = self.session.image
