@@ -471,10 +471,9 @@ def _ladder_one_at_a_time(model, pixels, lambdas, cancel, profile, curve):
         encoded = encode_image(model, pixels, lam, profile, cancel=cancel)
         if cancel:
             break
-        point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream),
-                         quality=lam, encode_s=encoded.encode_seconds)
-        points.append(point)
-        yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
+        record = _ladder_point(pixels, lam, encoded, curve)
+        points.append(record.point)
+        yield record
     return points
 
 
@@ -519,11 +518,17 @@ def _ladder_together(model, pixels: np.ndarray, lambdas: list[float], cancel: Ca
         return []
     points = []
     for lam, one in zip(lambdas, encoded):
-        point = _measure(pixels, one.reconstruction, len(one.bitstream), quality=lam,
-                         encode_s=one.encode_seconds)
-        points.append(point)
-        yield CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
+        record = _ladder_point(pixels, lam, one, curve)
+        points.append(record.point)
+        yield record
     return points
+
+
+def _ladder_point(pixels: np.ndarray, lam: float, encoded, curve: str) -> CurvePoint:
+    """One λ's encode measured on its decoded pixels, as the record that draws it."""
+    point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream), quality=lam,
+                     encode_s=encoded.encode_seconds)
+    return CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
 
 
 def _is_gpu_memory_error(error: BaseException) -> bool:
