@@ -35,8 +35,10 @@ class SynthesisTransform(nn.Sequential):
     runs in channels-last memory layout: on one CPU thread, oneDNN's transposed convolutions
     were 1.2–1.4× faster without autograd and 1.1–1.4× with LOF's gradient at 256×384 and
     512×768, with the same output; at 128×128 they were 0.9–1.05× as fast, and training
-    (weight gradients) 0.6–0.9× at every size, so those keep the default layout. g_a gained
-    nothing reliable (``benchmarks/transform_layout.py`` measures all of it side by side)."""
+    (weight gradients, fp32) 0.6–0.9× at every size, so g_s leaves those in the layout it is
+    given; the trainer chooses that layout for the whole step (``training_layout``: channels-last
+    under bf16 and on CUDA). g_a gained nothing reliable (``benchmarks/transform_layout.py``
+    measures all of it side by side)."""
 
     def __init__(self, config: TransformConfig):
         n, m = config.channels, config.latent_channels
