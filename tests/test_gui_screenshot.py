@@ -10,6 +10,7 @@ import json
 import re
 
 import numpy as np
+import torch
 from PIL import Image
 
 from conftest import REPO
@@ -54,6 +55,8 @@ def layout(window) -> dict:
         "bar_visible": bar.isVisible(), "bar_level": bar.level, "bar_text": bar.text(),
         "learned_profiles": [p.profile for p in window.session.learned_points],
         "bd_rates": window.rd.bd_rates(), "bd_text": window.rd.bd_label.text(),
+        "lof_change": [window.metrics.row_label("lof_change"),
+                       window.metrics.value("lof_change")],
     }
 
 
@@ -147,6 +150,8 @@ def test_screenshot_headless(tiny_model, tmp_path):
     psnr = peak_signal_noise_ratio(pixels, decoded, data_range=255)
     assert re.search(rf"screenshot {re.escape(str(out))}: {bpp:.4f} bpp, PSNR {psnr:.2f} dB",
                      done.stdout), done.stdout
+    # fast: no reference coding and no ladder, so no figure numbers below the first line
+    assert done.stdout.strip().count("\n") == 0, done.stdout
 
     # Where the compare view draws the images, the screenshot shows them, sampled at the
     # centre of each image pixel: within the one level that thread counts may change, and
@@ -184,6 +189,8 @@ def test_screenshot_with_the_lambda_ladder(shipped_model, tmp_path):
     assert probe["bd_rates"], "the classic sweeps give curves to compare with"
     for label, value, reason in probe["bd_rates"]:
         assert (value is not None and f"{label} " in probe["bd_text"]) or reason, label
+    # the BD-rates as the window shows them, printed for texts that quote the screenshot
+    assert f"\n  {probe['bd_text']}\n" in done.stdout, done.stdout
 
 
 def test_screenshot_with_ladders_of_named_profiles(tiny_model, tmp_path):
@@ -210,6 +217,33 @@ def test_screenshot_with_ladders_of_named_profiles(tiny_model, tmp_path):
     done = run_viewer(["--screenshot", str(out), "--ladder", str(image)], tmp_path)
     assert done.returncode == 2 and "--ladder takes profile names" in done.stderr
     assert "small.png" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_screenshot_prints_what_lof_changed(tiny_model, tmp_path):
+    """After an LOF encode the screenshot prints the metrics row "LOF vs plain" as shown,
+    and the figure is that of the plain and LOF encodes made here."""
+    model_path = tmp_path / "tiny.pt"
+    save_weights(tiny_model, model_path, name="tiny-test")
+    image = tmp_path / "small.png"
+    pixels = write_png(image, 32, 48, seed=3)
+    out, probe_path = tmp_path / "shot.png", tmp_path / "probe.json"
+    done = run_viewer(["--screenshot", str(out), "--image", str(image), "--model",
+                       str(model_path), "--lambda", "0.01", "--profile", "quick",
+                       "--threads", "1", "--size", "1200x800"], tmp_path, probe=probe_path)
+    assert done.returncode == 0, done.stderr
+    label, value = json.loads(probe_path.read_text())["lof_change"]
+    assert label == "LOF vs plain"
+    assert f"\n  LOF vs plain: {value}\n" in done.stdout, done.stdout
+    model = load_model(model_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the viewer ran: LOF's rounding choices may follow it
+    try:
+        plain = encode_image(model, pixels, 0.01, profile="fast")
+        tuned = encode_image(model, pixels, 0.01, profile="quick")
+    finally:
+        torch.set_num_threads(threads)
+    change = 100 * (len(tuned.bitstream) / len(plain.bitstream) - 1)
+    assert value.startswith(f"{change:+.2f} % file"), (value, change)
 
 
 def test_screenshot_waits_for_an_image_read_on_the_file_thread(tiny_model, tmp_path):

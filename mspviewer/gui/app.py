@@ -413,6 +413,21 @@ def _save(window, out: Path, panel: str | None) -> bool:
     return window.docks[panel].grab().save(str(out))
 
 
+def figure_numbers(window) -> list[str]:
+    """The numbers a text quoting the screenshot would cite, as the window shows them: what
+    LOF (or a reference) changed, and the BD-rates of the λ ladder. Printed with the
+    screenshot so that docs/figures.sh and its readers take them from the same run."""
+    lines = []
+    result = window.session.result
+    if result is not None and result.reference is not None:
+        lines.append(f"{window.metrics.row_label('lof_change')}: "
+                     f"{window.metrics.value('lof_change')}")
+    bd_text = window.rd.bd_label.text()
+    if bd_text.startswith("BD-rate on"):  # (not "needs 3 or more points")
+        lines.append(bd_text)
+    return lines
+
+
 def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: float,
                    cancel_after_s: float | None = None,
                    extras: ShotExtras = ShotExtras()) -> int:
@@ -473,6 +488,8 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
         quality = f", PSNR {point.psnr_rgb:.2f} dB" if point is not None else ""
         for path, _ in outputs:
             print(f"screenshot {path}: {result.bpp:.4f} bpp{quality}")
+        for line in figure_numbers(window):
+            print(f"  {line}")
     # an opened .msp is decoded, not encoded: its result is the work to wait for
     ok = (encoded or window.session.image is None) and finished and result is not None \
         and not new_errors

@@ -53,6 +53,9 @@ class MetricsPanel(QWidget):
             observe(signal, self.refresh, scheduler)
         self.refresh()
 
+    def row_label(self, key: str) -> str:
+        return self.table.verticalHeaderItem(self._rows[key]).text()
+
     def value(self, key: str, column: int = 0) -> str:
         item = self.table.item(self._rows[key], column)
         return item.text() if item is not None else ""
