@@ -4,8 +4,9 @@
 # measures the channel-usage table of docs/architecture.md. Each screenshot prints the numbers
 # the text beside it quotes (bpp and PSNR, "LOF vs plain", the λ ladder's BD-rates), so that
 # text can be updated from the same run. Run it from the repository root after shipping a
-# model; about 15 minutes on two idle CPU cores (the LOF pictures and the channel table take
-# most of it):
+# model. Measured on a 2-core machine with nothing else running: the pictures took 10 minutes
+# with THREADS=1 and CHANNELS=0, while the channel table (7 minutes, one thread) ran beside
+# them as its own command, `python benchmarks/channel_usage.py KODAK_DIR`:
 #
 #     bash docs/figures.sh [KODAK_DIR] 2>&1 | tee runs/figures.log
 #
