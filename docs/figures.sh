@@ -33,7 +33,8 @@ shot() {
 
 # README: the main window, and the panels of "Seeing inside the probability model".
 shot docs/screenshot.png --image "$KODIM23" --lambda 0.013 --inspect 408,152 --ladder
-shot docs/inspector.png --image "$KODIM23" --lambda 0.013 --inspect 408,152 --panel inspector
+shot docs/inspector.png --image "$KODIM23" --lambda 0.013 --inspect 408,152 --panel inspector \
+    --pmf-view bits
 shot docs/replay.png --image "$KODIM23" --lambda 0.013 --inspect 408,152 \
     --replay-steps 4,12,28 --panel replay
 shot docs/channels.png --image "$KODIM23" --lambda 0.013 --bits-view channels --channel 29 \

@@ -50,6 +50,7 @@ def add_learned(session, profile: str, rates=(0.3, 0.5, 0.9, 1.2), scale: float 
 def test_bd_rates_against_every_classic_curve(window):
     session, rd = window.session, window.rd
     assert rd.bd_rates() == [] and "needs 3 or more MSP points" in rd.bd_label.text()
+    assert rd.bd_summary is None  # (what a screenshot prints: no BD-rates to state)
     add_classic(session, "webp", "WebP", scale=1.0)
     add_classic(session, "jpeg-420", "JPEG 4:2:0", scale=2.0)
     add_learned(session, "fast", rates=(0.3, 0.5))  # two points: a line, no BD-rate
@@ -65,6 +66,7 @@ def test_bd_rates_against_every_classic_curve(window):
     assert rows[1][1] == pytest.approx(-50.0, abs=1e-9)
     assert rd.bd_label.text() == ("BD-rate on PSNR-RGB [dB]: MSP fast (4 points) against "
                                   "JPEG 4:2:0 −75.0 % · WebP −50.0 %")
+    assert rd.bd_summary == rd.bd_label.text()
     [document] = window._bd_rates_document()  # what the metrics JSON export carries
     assert document["curve"] == "MSP fast" and document["metric"] == "psnr_rgb"
     assert [(row["curve"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
@@ -79,6 +81,7 @@ def test_bd_rates_against_every_classic_curve(window):
     assert rd.learned_curve() is None
     assert rd.bd_label.text() == ("BD-rate: the MSP points have no MS-SSIM [dB] (MS-SSIM "
                                   "needs an image of at least 161×161 pixels)")
+    assert rd.bd_summary is None
 
 
 def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window):

@@ -334,3 +334,85 @@ def test_pixels_of_an_image_not_a_multiple_of_16(qtbot, panel, session, loud_mod
     for x, y in ((70, 10), (10, 50), (79, 63)):
         assert panel.inspect_pixel(x, y) is None
     assert (panel.current.row, panel.current.col) == (1, 1)
+
+
+def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, loud_model,
+                                                         outcome):
+    """The costliest element's coded symbol has a probability too small to see as a bar;
+    plotted as −log2 P it is the tallest bar but a few, and the plot says which view it is."""
+    import math
+
+    from mspviewer.gui.widgets.inspector import HIGHLIGHT
+
+    session.set_result(outcome)
+    record = outcome.analysis
+    channel, row, col = (int(v) for v in np.unravel_index(np.argmax(record.bits),
+                                                           record.bits.shape))
+    info = panel.inspect(row, col, channel)
+    symbols, pmf = element_pmf(float(record.sigma[channel, row, col]), info.symbol,
+                               loud_model.config.coding.symbol_bound)
+    coded = list(symbols).index(info.symbol)
+    assert panel.pmf_view() == "probability"
+    tiny = pmf[coded] < 0.02 * pmf.max()
+    assert ("too low to see" in panel.pmf_caption.text()) == tiny
+
+    panel.set_pmf_view("bits")
+    x, heights = panel.pmf_data()
+    np.testing.assert_array_equal(x, symbols.astype(float))
+    # −log2 P per symbol, with the coder's floor on P (2^-24), computed here one by one
+    expected = [-math.log2(max(float(p), 2.0 ** -24)) for p in pmf]
+    np.testing.assert_allclose(heights, expected, rtol=1e-12)
+    assert panel.coded_bar.opts["height"][0] == pytest.approx(heights[coded])
+    if not info.escaped:  # the coded bar is the element's cost as the record has it
+        assert panel.coded_bar.opts["height"][0] == pytest.approx(
+            float(record.bits[channel, row, col]), rel=1e-5)
+    assert panel.pmf_plot.getPlotItem().getAxis("left").labelText == "bits (−log2 P)"
+    assert "what each symbol would have cost" in panel.pmf_caption.text()
+    # the coded symbol is now a bar of real width and height, not only the 2-pixel marker
+    qtbot.wait(30)
+    marked = np.all(grab_array(panel.pmf_plot)
+                    == np.array([int(HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)], np.uint8),
+                    axis=-1)
+    assert (marked.sum(axis=1) >= 6).sum() >= 10, "the coded symbol's bar is not drawn"
+
+    # the view stays while other elements are inspected, and switches back
+    other = panel.inspect(0, 0, 0)
+    np.testing.assert_allclose(panel.pmf_data()[1], [
+        -math.log2(max(float(p), 2.0 ** -24)) for p in other.pmf], rtol=1e-12)
+    panel.set_pmf_view("probability")
+    np.testing.assert_array_equal(panel.pmf_data()[1], other.pmf)
+    assert panel.pmf_plot.getPlotItem().getAxis("left").labelText == "P"
+    with pytest.raises(ValueError, match="unknown PMF view"):
+        panel.set_pmf_view("nats")
+
+
+def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, outcome):
+    """Each known neighbour's ŷ (3 significant digits) fits its cell: no elided text."""
+    from PySide6.QtGui import QFontMetrics
+
+    from mspviewer.gui.widgets.inspector import CONTEXT_VALUE_ROLE
+
+    session.set_result(outcome)
+    record = outcome.analysis
+    table = panel.context_table
+    metrics = QFontMetrics(table.font())
+    widest = max(metrics.horizontalAdvance(f"ŷ {value:.3g}")
+                 for value in (-0.000123456, -1.23456e-05, -123.456, -0.987654))
+    assert widest <= table.columnWidth(0) - 8
+    assert 2 * metrics.height() <= table.rowHeight(0)
+    shown = 0
+    for channel, row, col in ((3, 2, 2), (7, 1, 1), (15, 1, 2)):
+        panel.inspect(row, col, channel)
+        for r in range(3):
+            for c in range(3):
+                item = table.item(r, c)
+                if item.data(CONTEXT_VALUE_ROLE) != 1:
+                    continue
+                first, second = item.text().split("\n")
+                where = item.toolTip().split(" (")[0].split()  # latent row R, col C
+                latent_row, latent_col = int(where[2].rstrip(",")), int(where[4])
+                assert first == "known"
+                assert second == f"ŷ {float(record.y_hat[channel, latent_row, latent_col]):.3g}"
+                assert metrics.horizontalAdvance(second) <= table.columnWidth(c) - 8
+                shown += 1
+    assert shown >= 4

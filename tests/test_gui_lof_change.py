@@ -236,11 +236,12 @@ def test_inspector_states_the_element_without_lof(qtbot, window):
         channel, row, col = (int(v) for v in same[0])
         inspector.inspect(row, col, channel)
         assert inspector.value_text("without_lof").endswith("(unchanged)")
-    # a result without LOF leaves the row empty
+    # a result without LOF says why the row has nothing to compare
     window.controls.set_profile("fast")
     encode(qtbot, window, lam=LAM)
     inspector.inspect(row, col, channel)
-    assert inspector.value_text("without_lof") == ""
+    assert inspector.value_text("without_lof") == ("LOF did not run for this result (or File "
+                                                   "▸ Set a reference .msp)")
 
 
 def test_rd_panel_draws_the_move_lof_made(qtbot, window):

@@ -368,6 +368,18 @@ def test_screenshot_of_the_inspector_and_replay_steps(shipped_model, tmp_path):
     assert all(shot.std() > 10 for shot in images)
     assert not np.array_equal(images[0], images[2])  # the panel shows different steps
 
+    # the inspector's bars as probabilities or as costs in bits
+    views = {}
+    for view in ("probability", "bits"):
+        out = tmp_path / f"inspector-{view}.png"
+        done = run_viewer(["--screenshot", str(out), "--image", str(image), "--lambda", "0.013",
+                           "--size", "1400x900", "--third-pane", "none", "--inspect", "40,20",
+                           "--pmf-view", view, "--panel", "inspector"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        views[view] = np.asarray(Image.open(out).convert("RGB"))
+    assert views["probability"].shape == views["bits"].shape
+    assert not np.array_equal(views["probability"], views["bits"])
+
     done = run_viewer(["--screenshot", str(out), "--image", str(image), "--panel", "nope"],
                       tmp_path)
     assert done.returncode == 2 and "nope" in done.stderr and "Traceback" not in done.stderr
@@ -406,6 +418,6 @@ def test_screenshot_of_the_bits_per_channel(shipped_model, tmp_path):
     # refused with the options, before the encode
     assert done.returncode == 2 and f"has {channels} channels" in done.stderr
     assert not out.exists()
-    for bad in (["--channel", "-1"], ["--bits-view", "nope"]):
+    for bad in (["--channel", "-1"], ["--bits-view", "nope"], ["--pmf-view", "nats"]):
         done = run_viewer(["--screenshot", str(out), *bad], tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr

@@ -6,6 +6,7 @@
               [--cancel-after S] [--ladder [P,P...]] [--inspect X,Y]
               [--replay-steps K,K,...] [--panel KEY] [--third-pane CODEC|msp-plain|none]
               [--latents QUANTITY] [--bits-view chart|ledger|channels] [--channel C]
+              [--pmf-view probability|bits]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bits-view", choices=("chart", "ledger", "channels"),
                         help="the bit allocation's tab: bytes per pass group (chart), "
                              "estimated vs actual (ledger) or bits per latent channel")
+    parser.add_argument("--pmf-view", choices=("probability", "bits"),
+                        help="what the inspector's bars show: each symbol's probability, or "
+                             "what it would have cost in bits (−log2 P)")
     parser.add_argument("--channel", type=int, metavar="C",
                         help="with --screenshot: show latent channel C in the heatmaps and "
                              "mark it in the bits per channel")
@@ -325,6 +329,8 @@ def _apply_options(window, args) -> None:
         window.latents.set_quantity(args.latents)
     if args.bits_view:
         window.bits.set_view(args.bits_view)
+    if args.pmf_view:
+        window.inspector.set_pmf_view(args.pmf_view)
     if args.channel is not None:  # known before any work: an opened .msp must match the model
         channels = window.session.model.config.transform.latent_channels
         if args.channel >= channels:
@@ -422,9 +428,8 @@ def figure_numbers(window) -> list[str]:
     if result is not None and result.reference is not None:
         lines.append(f"{window.metrics.row_label('lof_change')}: "
                      f"{window.metrics.value('lof_change')}")
-    bd_text = window.rd.bd_label.text()
-    if bd_text.startswith("BD-rate on"):  # (not "needs 3 or more points")
-        lines.append(bd_text)
+    if window.rd.bd_summary is not None:
+        lines.append(window.rd.bd_summary)
     return lines
 
 

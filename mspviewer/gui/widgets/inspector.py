@@ -10,7 +10,8 @@ caption saying what the number means:
   probability, its cost in bits (and whether the record's bits equal −log2 P recomputed),
   whether it was escaped;
 - the discretised Gaussian PMF the coder used (a bar plot, the coded symbol's bar in
-  :data:`HIGHLIGHT` with a vertical marker);
+  :data:`HIGHLIGHT` with a vertical marker), or what each symbol would have cost in bits
+  (−log2 P: the coded symbol of a costly element is a bar too small to see as a probability);
 - the context it was predicted from: which 3×3 lattice neighbours were already known, and
   how many channels of the same position earlier groups had decoded.
 
@@ -34,7 +35,8 @@ Public interface (the main window wires it):
   ``element_selected(channel, row, col)`` (after each successful inspection);
 - read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
   ``value_text(key)``, ``value_tooltip(key)``, ``pmf_data()``, ``highlighted_x()``,
-  ``context_grid()``, ``showing_placeholder()``, ``pmf_plot`` (the PlotWidget).
+  ``context_grid()``, ``showing_placeholder()``, ``pmf_plot`` (the PlotWidget);
+  ``set_pmf_view("probability" | "bits")`` switches the plot.
 
 A new result clears the panel, except that a selected position is inspected again when the
 new latent has the same shape (comparing λ values on the same element).
@@ -45,8 +47,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
+                               QHeaderView, QLabel,
                                QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
                                QWidget)
@@ -105,6 +108,19 @@ CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
 CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
 CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
 CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
+#: the widest second line a known context cell shows (a neighbour's ŷ at 3 digits)
+CONTEXT_WIDEST_VALUE = "ŷ -0.000000"
+
+#: what the PMF plot's bars are: view key → (menu text, y-axis label)
+PMF_VIEWS = {"probability": ("P", "P"),
+             "bits": ("bits (−log2 P)", "bits (−log2 P)")}
+#: below this share of the plot's height a bar is too low to see
+VISIBLE_SHARE = 0.02
+
+
+def symbol_costs(pmf: np.ndarray) -> np.ndarray:
+    """What each symbol would cost in bits, −log2 P, with the coder's floor on P."""
+    return -np.log2(np.maximum(pmf, MIN_PROBABILITY))
 
 
 def sig4(value: float) -> str:
@@ -153,6 +169,7 @@ class InspectorPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.current = None  #: the ElementInspection shown (None: nothing)
+        self._shown_bound = 0  #: the symbol bound of the element shown
         # what the user selected: (row, col, explicit channel or None) and the latent shape
         # it was selected on (a new result of the same shape keeps the selection)
         self._selection: tuple[int, int, int | None] | None = None
@@ -185,6 +202,16 @@ class InspectorPanel(QWidget):
             button.clicked.connect(lambda _=False, r=d_row, c=d_col: self.step_position(r, c))
             self.move_buttons[name] = button
             bar.addWidget(button)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("plot:"))
+        self.pmf_view_box = QComboBox()
+        for key, (text, _) in PMF_VIEWS.items():
+            self.pmf_view_box.addItem(text, key)
+        self.pmf_view_box.setToolTip("The bars: each symbol's probability P, or what it would "
+                                     "have cost in bits (−log2 P), where a costly coded "
+                                     "symbol is a bar you can see")
+        self.pmf_view_box.currentIndexChanged.connect(self._on_pmf_view_changed)
+        bar.addWidget(self.pmf_view_box)
         bar.addStretch(1)
 
         # --- the values ------------------------------------------------------------------
@@ -232,12 +259,16 @@ class InspectorPanel(QWidget):
         self.context_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.context_table.horizontalHeader().hide()
         self.context_table.verticalHeader().hide()
+        # cells sized to the font, so that a neighbour's ŷ is never cut short
+        metrics = QFontMetrics(self.context_table.font())
+        cell_width = metrics.horizontalAdvance(CONTEXT_WIDEST_VALUE) + 16
+        cell_height = 2 * metrics.height() + 12
         for index in range(3):
-            self.context_table.setColumnWidth(index, 64)
-            self.context_table.setRowHeight(index, 40)
+            self.context_table.setColumnWidth(index, cell_width)
+            self.context_table.setRowHeight(index, cell_height)
         self.context_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.context_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.context_table.setFixedSize(3 * 64 + 4, 3 * 40 + 4)
+        self.context_table.setFixedSize(3 * cell_width + 4, 3 * cell_height + 4)
         self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which of "
                                       "the nearest neighbours were decoded before this step (the "
                                       "context network's view reaches 3 lattice positions each "
@@ -414,8 +445,18 @@ class InspectorPanel(QWidget):
         item = self.table.item(self._rows[key], 1)
         return item.text() if item is not None else ""
 
+    def pmf_view(self) -> str:
+        """What the plot's bars show: "probability" or "bits" (a key of PMF_VIEWS)."""
+        return self.pmf_view_box.currentData()
+
+    def set_pmf_view(self, view: str) -> None:
+        index = self.pmf_view_box.findData(view)
+        if index < 0:
+            raise ValueError(f"unknown PMF view {view!r}; use one of {', '.join(PMF_VIEWS)}")
+        self.pmf_view_box.setCurrentIndex(index)
+
     def pmf_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """(symbols, probabilities) of the bars as plotted."""
+        """(symbols, bar heights) as plotted: probabilities, or bits in the bits view."""
         opts = self.pmf_bars.opts
         return np.asarray(opts["x"], float), np.asarray(opts["height"], float)
 
@@ -559,7 +600,8 @@ class InspectorPanel(QWidget):
         plain = reference is None or reference.is_plain
         self.table.verticalHeaderItem(self._rows["without_lof"]).setText(
             "Without LOF" if plain else "In the reference")
-        self._set("without_lof", "" if reference is None else
+        self._set("without_lof", self.session.result.no_reference_reason()
+                  if reference is None else
                   without_lof_text(reference.analysis, info, reference.result_name),
                   caption=None if plain else f"this element in {reference.describe()}")
         context = info.spatial_context
@@ -569,28 +611,44 @@ class InspectorPanel(QWidget):
         self._set("channels", f"{info.known_channels} channels" if info.known_channels
                   else "none (first group)")
 
+        self._shown_bound = bound
         self._show_pmf(info, bound)
         self._show_context(info, record)
         self.stack.setCurrentIndex(1)
         self._enable_moves(True)
 
+    def _on_pmf_view_changed(self, _index: int) -> None:
+        self.pmf_plot.setLabel("left", PMF_VIEWS[self.pmf_view()][1])
+        if self.current is not None:
+            self._show_pmf(self.current, self._shown_bound)
+
     def _show_pmf(self, info, bound: int) -> None:
+        bits_view = self.pmf_view() == "bits"
         x = info.pmf_symbols.astype(float)
-        self.pmf_bars.setOpts(x=x, height=info.pmf)
+        heights = symbol_costs(info.pmf) if bits_view else info.pmf
+        self.pmf_bars.setOpts(x=x, height=heights)
         coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
-        height = float(info.pmf[np.searchsorted(info.pmf_symbols, coded)])
+        height = float(heights[np.searchsorted(info.pmf_symbols, coded)])
         self.coded_bar.setOpts(x=[float(coded)], height=[height])
         self.coded_marker.setValue(float(coded))
         self.coded_marker.setVisible(True)
-        top = float(info.pmf.max(initial=0.0))
+        top = max(float(heights.max(initial=0.0)), height)
         self.pmf_plot.setRange(xRange=(x[0] - 0.7, x[-1] + 0.7),
-                               yRange=(0.0, max(top, height) * 1.1 or 1.0), padding=0)
+                               yRange=(0.0, top * 1.1 or 1.0), padding=0)
         self.pmf_plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
                                f"{info.symbol}", size="9pt")
-        self.pmf_caption.setText(
-            f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol {info.symbol}: "
-            f"P = {sig4(info.symbol_probability)}, cost −log2 P = {info.bits:.4f} bits. "
-            "A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 cheap.")
+        coded_text = (f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol "
+                      f"{info.symbol}: P = {sig4(info.symbol_probability)}, cost −log2 P = "
+                      f"{info.bits:.4f} bits. ")
+        if bits_view:
+            explained = ("The bars: what each symbol would have cost; a small σ makes 0 cheap "
+                         "and every other symbol dear.")
+        else:
+            explained = ("A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 "
+                         "cheap.")
+            if height < VISIBLE_SHARE * top:
+                explained += " Its bar is too low to see here: plot bits."
+        self.pmf_caption.setText(coded_text + explained)
 
     def _show_context(self, info, record) -> None:
         context = info.spatial_context

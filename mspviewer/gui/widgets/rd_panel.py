@@ -98,6 +98,8 @@ class RDPanel(QWidget):
         self.status = info_label()
         self.bd_label = info_label()
         self.bd_label.setWordWrap(True)
+        #: the BD-rates as bd_label states them; None while there are none to state
+        self.bd_summary: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -319,6 +321,7 @@ class RDPanel(QWidget):
         return self.codec_order.index(name) if name in self.codec_order else len(self.codec_order)
 
     def _show_bd_rates(self) -> None:
+        self.bd_summary = None
         curves = self.learned_curves()
         measured = [lp for lp in self.session.learned_points if lp.profile]
         if measured and not any(_plottable(lp.point.metric(self.metric())) for lp in measured):
@@ -341,7 +344,8 @@ class RDPanel(QWidget):
             lines.append(f"{curve.label} ({self._front_size(curve)} points) against {against}")
             reasons += [f"{curve.label} against {label}: {reason}"
                         for label, value, reason in rows if value is None]
-        self.bd_label.setText(f"BD-rate on {METRICS[self.metric()]}: " + "; ".join(lines))
+        self.bd_summary = f"BD-rate on {METRICS[self.metric()]}: " + "; ".join(lines)
+        self.bd_label.setText(self.bd_summary)
         self.bd_label.setToolTip(
             "Average bit-rate difference over the quality range both curves cover (pchip on "
             "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits. A ladder "
