@@ -600,10 +600,13 @@ class InspectorPanel(QWidget):
         plain = reference is None or reference.is_plain
         self.table.verticalHeaderItem(self._rows["without_lof"]).setText(
             "Without LOF" if plain else "In the reference")
-        self._set("without_lof", self.session.result.no_reference_reason()
-                  if reference is None else
-                  without_lof_text(reference.analysis, info, reference.result_name),
-                  caption=None if plain else f"this element in {reference.describe()}")
+        if reference is None:  # the why goes in the caption, which wraps
+            reason = self.session.result.no_reference_reason()
+            self._set("without_lof", "none", caption=f"no coding to compare with: {reason}")
+        else:
+            self._set("without_lof",
+                      without_lof_text(reference.analysis, info, reference.result_name),
+                      caption=None if plain else f"this element in {reference.describe()}")
         context = info.spatial_context
         neighbours = sum(1 for inside, offset in zip(context.inside, context.offsets)
                          if inside and offset != (0, 0))
