@@ -132,7 +132,7 @@ def _check_shown(panel, model, record, channel, row, col):
     np.testing.assert_array_equal(x, symbols.astype(float))
     np.testing.assert_array_equal(heights, pmf)
     assert panel.highlighted_x() == symbol
-    assert panel.coded_bar.opts["height"][0] == pmf[list(symbols).index(symbol)]
+    assert panel.pmf.coded_bar.opts["height"][0] == pmf[list(symbols).index(symbol)]
     # the context grid as displayed is the core's
     np.testing.assert_array_equal(panel.context_grid(), info.spatial_context.grid())
     assert panel.value_text("neighbours").startswith(f"{info.spatial_context.num_known} of ")
@@ -289,7 +289,7 @@ def test_new_result_reinspects_the_same_element_or_clears(qtbot, panel, session,
 
 def test_the_coded_symbol_is_drawn_highlighted(qtbot, panel, session, loud_model, outcome):
     from mspviewer.gui.widgets.common import view_to_widget
-    from mspviewer.gui.widgets.inspector import BAR_COLOUR, HIGHLIGHT
+    from mspviewer.gui.widgets.element_views import BAR_COLOUR, HIGHLIGHT
 
     session.set_result(outcome)
     record = outcome.analysis
@@ -342,7 +342,7 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
     plotted as −log2 P it is the tallest bar but a few, and the plot says which view it is."""
     import math
 
-    from mspviewer.gui.widgets.inspector import HIGHLIGHT
+    from mspviewer.gui.widgets.element_views import HIGHLIGHT
 
     session.set_result(outcome)
     record = outcome.analysis
@@ -354,7 +354,7 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
     coded = list(symbols).index(info.symbol)
     assert panel.pmf_view() == "probability"
     tiny = pmf[coded] < 0.02 * pmf.max()
-    assert ("too low to see" in panel.pmf_caption.text()) == tiny
+    assert ("too low to see" in panel.pmf.caption.text()) == tiny
 
     panel.set_pmf_view("bits")
     x, heights = panel.pmf_data()
@@ -362,12 +362,12 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
     # −log2 P per symbol, with the coder's floor on P (2^-24), computed here one by one
     expected = [-math.log2(max(float(p), 2.0 ** -24)) for p in pmf]
     np.testing.assert_allclose(heights, expected, rtol=1e-12)
-    assert panel.coded_bar.opts["height"][0] == pytest.approx(heights[coded])
+    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(heights[coded])
     if not info.escaped:  # the coded bar is the element's cost as the record has it
-        assert panel.coded_bar.opts["height"][0] == pytest.approx(
+        assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
             float(record.bits[channel, row, col]), rel=1e-5)
     assert panel.pmf_plot.getPlotItem().getAxis("left").labelText == "bits (−log2 P)"
-    assert "what each symbol would have cost" in panel.pmf_caption.text()
+    assert "what each symbol would have cost" in panel.pmf.caption.text()
     # the coded symbol is now a bar of real width and height, not only the 2-pixel marker
     qtbot.wait(30)
     marked = np.all(grab_array(panel.pmf_plot)
@@ -390,11 +390,11 @@ def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, 
     """Each known neighbour's ŷ (3 significant digits) fits its cell: no elided text."""
     from PySide6.QtGui import QFontMetrics
 
-    from mspviewer.gui.widgets.inspector import CONTEXT_VALUE_ROLE
+    from mspviewer.gui.widgets.element_views import CONTEXT_VALUE_ROLE
 
     session.set_result(outcome)
     record = outcome.analysis
-    table = panel.context_table
+    table = panel.context.table
     metrics = QFontMetrics(table.font())
     widest = max(metrics.horizontalAdvance(f"ŷ {value:.3g}")
                  for value in (-0.000123456, -1.23456e-05, -123.456, -0.987654))

@@ -92,7 +92,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "σ (snapped to one of 64 table values, so encoder and decoder agree bit for bit). "
         "The PMF plot shows the probability of each symbol; the element costs −log2 of the "
         "bar it hit. A small σ and a symbol of 0: a fraction of a bit. A surprise: many "
-        "bits.</p>")),
+        "bits, and a bar too low to see; <i>plot: bits</i> draws what each symbol would "
+        "have cost instead.</p>")),
     TourStep("replay", "Coarse to fine in a few parallel steps", (
         "<p>MSP decodes the latent <b>coarse to fine</b>. First the coarsest scale: the "
         "positions whose row and column are both multiples of 8. Then three finer scales, "

@@ -15,7 +15,8 @@ caption saying what the number means:
 - the context it was predicted from: which 3×3 lattice neighbours were already known, and
   how many channels of the same position earlier groups had decoded.
 
-Everything comes from :func:`mspviewer.codec.inspection.inspect_element` on
+The two pictures are :mod:`mspviewer.gui.widgets.element_views`' ``PmfPlot`` and
+``ContextGrid``. Everything comes from :func:`mspviewer.codec.inspection.inspect_element` on
 ``session.result.analysis`` with the steps per scale and symbol bound of ``session.model``.
 
 Public interface (the main window wires it):
@@ -45,12 +46,10 @@ new latent has the same shape (comparing λ values on the same element).
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetrics
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
-                               QHeaderView, QLabel,
-                               QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+                               QHeaderView, QLabel, QSpinBox, QSplitter, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
                                QWidget)
 
@@ -58,18 +57,12 @@ from mspviewer.codec.entropy import MIN_PROBABILITY
 from mspviewer.codec.inspection import image_to_latent, inspect_element, latent_to_image
 from mspviewer.codec.lattice import STEP_NAMES, STEP_PARITIES
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui.widgets.common import PALETTE, observe, placeholder, status_label
+from mspviewer.gui.widgets.common import observe, placeholder, status_label
+from mspviewer.gui.widgets.element_views import PMF_VIEWS, ContextGrid, PmfPlot, sig4
 
 PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
 #: width / height above which the values go beside the plots instead of above them
 WIDE_ASPECT = 1.6
-
-#: The coded symbol (bar, marker) and the inspected element in the context grid.
-HIGHLIGHT = PALETTE[5]  # vermillion: stands out against the blue bars for every colour vision
-BAR_COLOUR = PALETTE[0]
-KNOWN_COLOUR = PALETTE[2]
-UNKNOWN_COLOUR = "#e6e6e6"
-OUTSIDE_COLOUR = "#ffffff"
 
 #: Rows of the value table: key, label, what the value means (a caption for learners).
 FIELDS = (
@@ -103,30 +96,6 @@ FIELDS = (
                                     "groups"),
 )
 FIELD_KEYS = tuple(key for key, _, _ in FIELDS)
-
-CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
-CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
-CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
-CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
-#: the widest second line a known context cell shows (a neighbour's ŷ at 3 digits)
-CONTEXT_WIDEST_VALUE = "ŷ -0.000000"
-
-#: what the PMF plot's bars are: view key → (menu text, y-axis label)
-PMF_VIEWS = {"probability": ("P", "P"),
-             "bits": ("bits (−log2 P)", "bits (−log2 P)")}
-#: below this share of the plot's height a bar is too low to see
-VISIBLE_SHARE = 0.02
-
-
-def symbol_costs(pmf: np.ndarray) -> np.ndarray:
-    """What each symbol would cost in bits, −log2 P, with the coder's floor on P."""
-    return -np.log2(np.maximum(pmf, MIN_PROBABILITY))
-
-
-def sig4(value: float) -> str:
-    """Four significant digits: enough to compare with the core at a glance."""
-    return f"{value:.4g}"
-
 
 def without_lof_text(plain, info, result_name: str = "LOF") -> str:
     """The inspected element in the reference coding ``plain`` (the plain encoding, or a
@@ -169,7 +138,6 @@ class InspectorPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.current = None  #: the ElementInspection shown (None: nothing)
-        self._shown_bound = 0  #: the symbol bound of the element shown
         # what the user selected: (row, col, explicit channel or None) and the latent shape
         # it was selected on (a new result of the same shape keeps the selection)
         self._selection: tuple[int, int, int | None] | None = None
@@ -210,7 +178,8 @@ class InspectorPanel(QWidget):
         self.pmf_view_box.setToolTip("The bars: each symbol's probability P, or what it would "
                                      "have cost in bits (−log2 P), where a costly coded "
                                      "symbol is a bar you can see")
-        self.pmf_view_box.currentIndexChanged.connect(self._on_pmf_view_changed)
+        self.pmf_view_box.currentIndexChanged.connect(
+            lambda _: self.pmf.set_view(self.pmf_view_box.currentData()))
         bar.addWidget(self.pmf_view_box)
         bar.addStretch(1)
 
@@ -228,79 +197,16 @@ class InspectorPanel(QWidget):
             QHeaderView.ResizeMode.ResizeToContents)
         self._rows = {key: index for index, key in enumerate(FIELD_KEYS)}
 
-        # --- the PMF ---------------------------------------------------------------------
-        self.pmf_plot = pg.PlotWidget()
-        self.pmf_plot.setMenuEnabled(False)
-        self.pmf_plot.showGrid(y=True, alpha=0.3)
-        self.pmf_plot.setLabel("bottom", "symbol (ŷ − μ, rounded)")
-        self.pmf_plot.setLabel("left", "P")
-        self.pmf_plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
-        self.pmf_plot.setMinimumHeight(160)
-        self.pmf_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR,
-                                        pen=pg.mkPen(None))
-        self.coded_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=HIGHLIGHT,
-                                         pen=pg.mkPen(None))
-        self.coded_marker = pg.InfiniteLine(angle=90, movable=False,
-                                            pen=pg.mkPen(HIGHLIGHT, width=2,
-                                                         style=Qt.PenStyle.DashLine))
-        self.coded_bar.setZValue(5)
-        self.coded_marker.setZValue(10)
-        self.pmf_plot.addItem(self.pmf_bars)
-        self.pmf_plot.addItem(self.coded_bar)
-        self.pmf_plot.addItem(self.coded_marker)
-        self.coded_marker.setVisible(False)
-        self.pmf_caption = QLabel(" ")
-        self.pmf_caption.setWordWrap(True)
+        # --- the pictures: the PMF and the context ---------------------------------------
+        self.pmf = PmfPlot()
+        self.pmf_plot = self.pmf.plot
+        self.context = ContextGrid()
 
-        # --- the context grid ------------------------------------------------------------
-        self.context_table = QTableWidget(3, 3)
-        self.context_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.context_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.context_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.context_table.horizontalHeader().hide()
-        self.context_table.verticalHeader().hide()
-        # cells sized to the font, so that a neighbour's ŷ is never cut short
-        metrics = QFontMetrics(self.context_table.font())
-        cell_width = metrics.horizontalAdvance(CONTEXT_WIDEST_VALUE) + 16
-        cell_height = 2 * metrics.height() + 12
-        for index in range(3):
-            self.context_table.setColumnWidth(index, cell_width)
-            self.context_table.setRowHeight(index, cell_height)
-        self.context_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.context_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.context_table.setFixedSize(3 * cell_width + 4, 3 * cell_height + 4)
-        self.context_table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which of "
-                                      "the nearest neighbours were decoded before this step (the "
-                                      "context network's view reaches 3 lattice positions each "
-                                      "way)")
-        legend = QLabel(
-            f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this step<br>"
-            f"<span style='color:#bbbbbb'>■</span> this or a later step<br>"
-            f"□ outside the latent grid<br>"
-            f"<span style='color:{HIGHLIGHT}'>■</span> this element")
-        legend.setWordWrap(True)
-        self.context_caption = QLabel(" ")
-        self.context_caption.setWordWrap(True)
-        context_box = QWidget()
-        context_layout = QVBoxLayout(context_box)
-        context_layout.setContentsMargins(0, 0, 0, 0)
-        context_layout.addWidget(QLabel("<b>Context</b> (lattice neighbours)"))
-        context_layout.addWidget(self.context_table)
-        context_layout.addWidget(legend)
-        context_layout.addWidget(self.context_caption)
-        context_layout.addStretch(1)
-        context_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-
-        pmf_box = QWidget()
-        pmf_layout = QVBoxLayout(pmf_box)
-        pmf_layout.setContentsMargins(0, 0, 0, 0)
-        pmf_layout.addWidget(self.pmf_plot, 1)
-        pmf_layout.addWidget(self.pmf_caption)
         plots = QWidget()
         plots_layout = QHBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(pmf_box, 3)
-        plots_layout.addWidget(context_box, 0)
+        plots_layout.addWidget(self.pmf, 3)
+        plots_layout.addWidget(self.context, 0)
 
         splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -418,13 +324,8 @@ class InspectorPanel(QWidget):
         for key in FIELD_KEYS:
             self._set(key, "")
         self.header.setText(PLACEHOLDER)
-        self.pmf_bars.setOpts(x=[], height=[])
-        self.coded_bar.setOpts(x=[], height=[])
-        self.coded_marker.setVisible(False)
-        self.pmf_plot.setTitle(None)
-        self.pmf_caption.setText(" ")
-        self.context_table.clearContents()
-        self.context_caption.setText(" ")
+        self.pmf.clear()
+        self.context.clear()
         self.stack.setCurrentIndex(0)
         self._enable_moves(False)
 
@@ -457,23 +358,15 @@ class InspectorPanel(QWidget):
 
     def pmf_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(symbols, bar heights) as plotted: probabilities, or bits in the bits view."""
-        opts = self.pmf_bars.opts
-        return np.asarray(opts["x"], float), np.asarray(opts["height"], float)
+        return self.pmf.data()
 
     def highlighted_x(self) -> float | None:
         """The x of the highlighted (coded symbol) bar; None when nothing is shown."""
-        x = np.asarray(self.coded_bar.opts["x"], float)
-        return float(x[0]) if x.size else None
+        return self.pmf.highlighted_x()
 
     def context_grid(self) -> np.ndarray | None:
         """The 3×3 grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0)."""
-        if self.current is None:
-            return None
-        out = np.zeros((3, 3), np.int8)
-        for r in range(3):
-            for c in range(3):
-                out[r, c] = int(self.context_table.item(r, c).data(CONTEXT_VALUE_ROLE))
-        return out
+        return None if self.current is None else self.context.grid()
 
     def showing_placeholder(self) -> bool:
         return self.stack.currentIndex() == 0
@@ -614,76 +507,7 @@ class InspectorPanel(QWidget):
         self._set("channels", f"{info.known_channels} channels" if info.known_channels
                   else "none (first group)")
 
-        self._shown_bound = bound
-        self._show_pmf(info, bound)
-        self._show_context(info, record)
+        self.pmf.show_element(info, bound)
+        self.context.show_element(info, record.y_hat)
         self.stack.setCurrentIndex(1)
         self._enable_moves(True)
-
-    def _on_pmf_view_changed(self, _index: int) -> None:
-        self.pmf_plot.setLabel("left", PMF_VIEWS[self.pmf_view()][1])
-        if self.current is not None:
-            self._show_pmf(self.current, self._shown_bound)
-
-    def _show_pmf(self, info, bound: int) -> None:
-        bits_view = self.pmf_view() == "bits"
-        x = info.pmf_symbols.astype(float)
-        heights = symbol_costs(info.pmf) if bits_view else info.pmf
-        self.pmf_bars.setOpts(x=x, height=heights)
-        coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
-        height = float(heights[np.searchsorted(info.pmf_symbols, coded)])
-        self.coded_bar.setOpts(x=[float(coded)], height=[height])
-        self.coded_marker.setValue(float(coded))
-        self.coded_marker.setVisible(True)
-        top = max(float(heights.max(initial=0.0)), height)
-        self.pmf_plot.setRange(xRange=(x[0] - 0.7, x[-1] + 0.7),
-                               yRange=(0.0, top * 1.1 or 1.0), padding=0)
-        self.pmf_plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
-                               f"{info.symbol}", size="9pt")
-        coded_text = (f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol "
-                      f"{info.symbol}: P = {sig4(info.symbol_probability)}, cost −log2 P = "
-                      f"{info.bits:.4f} bits. ")
-        if bits_view:
-            explained = ("The bars: what each symbol would have cost; a small σ makes 0 cheap "
-                         "and every other symbol dear.")
-        else:
-            explained = ("A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 "
-                         "cheap.")
-            if height < VISIBLE_SHARE * top:
-                explained += " Its bar is too low to see here: plot bits."
-        self.pmf_caption.setText(coded_text + explained)
-
-    def _show_context(self, info, record) -> None:
-        context = info.spatial_context
-        grid = context.grid()
-        values = record.y_hat[info.channel]
-        for index, (d_row, d_col) in enumerate(context.offsets):
-            r, c = d_row + 1, d_col + 1
-            state = int(grid[r, c])
-            centre = (d_row, d_col) == (0, 0)
-            position = context.latent_positions[index]
-            if centre:
-                text, colour, ink = "this", HIGHLIGHT, "#ffffff"
-            else:
-                text, colour, ink = (CONTEXT_TEXT[state], CONTEXT_COLOUR[state],
-                                     CONTEXT_TEXT_COLOUR[state])
-            if state == 1 and position is not None:
-                text = f"known\nŷ {values[position]:.3g}"
-            item = QTableWidgetItem(text)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            item.setBackground(QBrush(QColor(colour)))
-            item.setForeground(QBrush(QColor(ink)))
-            item.setData(CONTEXT_VALUE_ROLE, state)
-            if position is not None:
-                item.setToolTip(f"latent row {position[0]}, col {position[1]} "
-                                f"(lattice offset {d_row:+d}, {d_col:+d})")
-            self.context_table.setItem(r, c, item)
-        if info.step == "coarsest":
-            spatial = "the coarsest scale has no spatial context"
-        else:
-            spatial = (f"{context.num_known} of the 8 nearest neighbours on the "
-                       f"stride-{info.stride} lattice were decoded before this step (the "
-                       "context network sees further: 3 lattice positions each way)")
-        channels = (f"{info.known_channels} channels of this position (earlier groups)"
-                    if info.known_channels else "no channel of this position yet (first group)")
-        self.context_caption.setText(f"{spatial}; {channels}.")

@@ -1,0 +1,234 @@
+"""The inspector's two pictures of one latent element: the PMF its symbol was coded with
+(:class:`PmfPlot`) and the lattice context it was predicted from (:class:`ContextGrid`).
+
+Each draws an :class:`~mspviewer.codec.inspection.ElementInspection` it is handed and holds
+no other state; :class:`~mspviewer.gui.widgets.inspector.InspectorPanel` decides what to show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
+from PySide6.QtWidgets import (QAbstractItemView, QLabel, QSizePolicy, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from mspviewer.codec.entropy import MIN_PROBABILITY
+from mspviewer.gui.widgets.common import PALETTE
+
+#: The coded symbol (bar, marker) and the inspected element in the context grid.
+HIGHLIGHT = PALETTE[5]  # vermillion: stands out against the blue bars for every colour vision
+BAR_COLOUR = PALETTE[0]
+KNOWN_COLOUR = PALETTE[2]
+UNKNOWN_COLOUR = "#e6e6e6"
+OUTSIDE_COLOUR = "#ffffff"
+
+#: what the PMF plot's bars are: view key → (menu text, y-axis label)
+PMF_VIEWS = {"probability": ("P", "P"),
+             "bits": ("bits (−log2 P)", "bits (−log2 P)")}
+#: below this share of the plot's height a bar is too low to see
+VISIBLE_SHARE = 0.02
+
+CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
+CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
+CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
+CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
+#: the widest second line a known context cell shows (a neighbour's ŷ at 3 digits)
+CONTEXT_WIDEST_VALUE = "ŷ -0.000000"
+
+
+def sig4(value: float) -> str:
+    """Four significant digits: enough to compare with the core at a glance."""
+    return f"{value:.4g}"
+
+
+def symbol_costs(pmf: np.ndarray) -> np.ndarray:
+    """What each symbol would cost in bits, −log2 P, with the coder's floor on P."""
+    return -np.log2(np.maximum(pmf, MIN_PROBABILITY))
+
+
+class PmfPlot(QWidget):
+    """The discretised Gaussian an element was coded with, as probabilities or as what each
+    symbol would have cost in bits; the coded symbol's bar in :data:`HIGHLIGHT` with a
+    dashed marker, and a caption saying what it cost."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = "probability"  #: a key of PMF_VIEWS
+        self._shown: tuple | None = None  # (inspection, symbol bound) drawn last
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(y=True, alpha=0.3)
+        self.plot.setLabel("bottom", "symbol (ŷ − μ, rounded)")
+        self.plot.setLabel("left", PMF_VIEWS[self.view][1])
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
+        self.plot.setMinimumHeight(160)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR,
+                                    pen=pg.mkPen(None))
+        self.coded_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=HIGHLIGHT,
+                                         pen=pg.mkPen(None))
+        self.coded_marker = pg.InfiniteLine(angle=90, movable=False,
+                                            pen=pg.mkPen(HIGHLIGHT, width=2,
+                                                         style=Qt.PenStyle.DashLine))
+        self.coded_bar.setZValue(5)
+        self.coded_marker.setZValue(10)
+        for item in (self.bars, self.coded_bar, self.coded_marker):
+            self.plot.addItem(item)
+        self.coded_marker.setVisible(False)
+        self.caption = QLabel(" ")
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.caption)
+
+    def set_view(self, view: str) -> None:
+        """Bars of probabilities ("probability") or of costs in bits ("bits")."""
+        if view not in PMF_VIEWS:
+            raise ValueError(f"unknown PMF view {view!r}; use one of {', '.join(PMF_VIEWS)}")
+        self.view = view
+        self.plot.setLabel("left", PMF_VIEWS[view][1])
+        if self._shown is not None:
+            self.show_element(*self._shown)
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(symbols, bar heights) as plotted: probabilities, or bits in the bits view."""
+        opts = self.bars.opts
+        return np.asarray(opts["x"], float), np.asarray(opts["height"], float)
+
+    def highlighted_x(self) -> float | None:
+        """The x of the highlighted (coded symbol) bar; None when nothing is shown."""
+        x = np.asarray(self.coded_bar.opts["x"], float)
+        return float(x[0]) if x.size else None
+
+    def clear(self) -> None:
+        self._shown = None
+        self.bars.setOpts(x=[], height=[])
+        self.coded_bar.setOpts(x=[], height=[])
+        self.coded_marker.setVisible(False)
+        self.plot.setTitle(None)
+        self.caption.setText(" ")
+
+    def show_element(self, info, bound: int) -> None:
+        """Draw ``info`` (an ElementInspection) coded with symbols clipped at ±``bound``."""
+        self._shown = (info, bound)
+        bits_view = self.view == "bits"
+        x = info.pmf_symbols.astype(float)
+        heights = symbol_costs(info.pmf) if bits_view else info.pmf
+        self.bars.setOpts(x=x, height=heights)
+        coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
+        height = float(heights[np.searchsorted(info.pmf_symbols, coded)])
+        self.coded_bar.setOpts(x=[float(coded)], height=[height])
+        self.coded_marker.setValue(float(coded))
+        self.coded_marker.setVisible(True)
+        top = max(float(heights.max(initial=0.0)), height)
+        self.plot.setRange(xRange=(x[0] - 0.7, x[-1] + 0.7),
+                           yRange=(0.0, top * 1.1 or 1.0), padding=0)
+        self.plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
+                           f"{info.symbol}", size="9pt")
+        coded_text = (f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol "
+                      f"{info.symbol}: P = {sig4(info.symbol_probability)}, cost −log2 P = "
+                      f"{info.bits:.4f} bits. ")
+        if bits_view:
+            explained = ("The bars: what each symbol would have cost; a small σ makes 0 cheap "
+                         "and every other symbol dear.")
+        else:
+            explained = ("A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 "
+                         "cheap.")
+            if height < VISIBLE_SHARE * top:
+                explained += " Its bar is too low to see here: plot bits."
+        self.caption.setText(coded_text + explained)
+
+
+class ContextGrid(QWidget):
+    """The 3×3 neighbourhood of an element on its scale's lattice: which neighbours were
+    decoded before its step (with their ŷ), with a legend and a caption."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.table = QTableWidget(3, 3)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.horizontalHeader().hide()
+        self.table.verticalHeader().hide()
+        # cells sized to the font, so that a neighbour's ŷ is never cut short
+        metrics = QFontMetrics(self.table.font())
+        cell_width = metrics.horizontalAdvance(CONTEXT_WIDEST_VALUE) + 16
+        cell_height = 2 * metrics.height() + 12
+        for index in range(3):
+            self.table.setColumnWidth(index, cell_width)
+            self.table.setRowHeight(index, cell_height)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setFixedSize(3 * cell_width + 4, 3 * cell_height + 4)
+        self.table.setToolTip("The 3×3 neighbourhood on this scale's lattice: which of the "
+                              "nearest neighbours were decoded before this step (the context "
+                              "network's view reaches 3 lattice positions each way)")
+        legend = QLabel(
+            f"<span style='color:{KNOWN_COLOUR}'>■</span> known before this step<br>"
+            f"<span style='color:#bbbbbb'>■</span> this or a later step<br>"
+            f"□ outside the latent grid<br>"
+            f"<span style='color:{HIGHLIGHT}'>■</span> this element")
+        legend.setWordWrap(True)
+        self.caption = QLabel(" ")
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("<b>Context</b> (lattice neighbours)"))
+        layout.addWidget(self.table)
+        layout.addWidget(legend)
+        layout.addWidget(self.caption)
+        layout.addStretch(1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def grid(self) -> np.ndarray | None:
+        """The grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0); None
+        before anything is shown."""
+        if self.table.item(1, 1) is None:
+            return None
+        out = np.zeros((3, 3), np.int8)
+        for r in range(3):
+            for c in range(3):
+                out[r, c] = int(self.table.item(r, c).data(CONTEXT_VALUE_ROLE))
+        return out
+
+    def clear(self) -> None:
+        self.table.clearContents()
+        self.caption.setText(" ")
+
+    def show_element(self, info, y_hat: np.ndarray) -> None:
+        """Draw the context of ``info``; ``y_hat`` is the record's (channel, row, col) ŷ."""
+        context = info.spatial_context
+        grid = context.grid()
+        values = y_hat[info.channel]
+        for index, (d_row, d_col) in enumerate(context.offsets):
+            r, c = d_row + 1, d_col + 1
+            state = int(grid[r, c])
+            position = context.latent_positions[index]
+            if (d_row, d_col) == (0, 0):
+                text, colour, ink = "this", HIGHLIGHT, "#ffffff"
+            else:
+                text, colour, ink = (CONTEXT_TEXT[state], CONTEXT_COLOUR[state],
+                                     CONTEXT_TEXT_COLOUR[state])
+            if state == 1 and position is not None:
+                text = f"known\nŷ {values[position]:.3g}"
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setBackground(QBrush(QColor(colour)))
+            item.setForeground(QBrush(QColor(ink)))
+            item.setData(CONTEXT_VALUE_ROLE, state)
+            if position is not None:
+                item.setToolTip(f"latent row {position[0]}, col {position[1]} "
+                                f"(lattice offset {d_row:+d}, {d_col:+d})")
+            self.table.setItem(r, c, item)
+        if info.step == "coarsest":
+            spatial = "the coarsest scale has no spatial context"
+        else:
+            spatial = (f"{context.num_known} of the 8 nearest neighbours on the "
+                       f"stride-{info.stride} lattice were decoded before this step (the "
+                       "context network sees further: 3 lattice positions each way)")
+        channels = (f"{info.known_channels} channels of this position (earlier groups)"
+                    if info.known_channels else "no channel of this position yet (first group)")
+        self.caption.setText(f"{spatial}; {channels}.")
