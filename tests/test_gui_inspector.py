@@ -387,7 +387,8 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
 
 
 def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, outcome):
-    """Each known neighbour's ŷ (3 significant digits) fits its cell: no elided text."""
+    """Each known neighbour's ŷ (two decimals, in full in the tooltip) fits its cell: no
+    elided text."""
     from PySide6.QtGui import QFontMetrics
 
     from mspviewer.gui.widgets.element_views import CONTEXT_VALUE_ROLE
@@ -396,8 +397,8 @@ def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, 
     record = outcome.analysis
     table = panel.context.table
     metrics = QFontMetrics(table.font())
-    widest = max(metrics.horizontalAdvance(f"ŷ {value:.3g}")
-                 for value in (-0.000123456, -1.23456e-05, -123.456, -0.987654))
+    widest = max(metrics.horizontalAdvance(f"ŷ {value:.2f}")
+                 for value in (-0.000123456, -1.23456e-05, -99.994, -0.987654))
     assert widest <= table.columnWidth(0) - 8
     assert 2 * metrics.height() <= table.rowHeight(0)
     shown = 0
@@ -412,7 +413,9 @@ def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, 
                 where = item.toolTip().split(" (")[0].split()  # latent row R, col C
                 latent_row, latent_col = int(where[2].rstrip(",")), int(where[4])
                 assert first == "known"
-                assert second == f"ŷ {float(record.y_hat[channel, latent_row, latent_col]):.3g}"
+                value = float(record.y_hat[channel, latent_row, latent_col])
+                assert second == f"ŷ {value:.2f}"
+                assert item.toolTip().endswith(f"ŷ = {value!r}")
                 assert metrics.horizontalAdvance(second) <= table.columnWidth(c) - 8
                 shown += 1
     assert shown >= 4

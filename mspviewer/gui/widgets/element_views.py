@@ -34,8 +34,9 @@ CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
 CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
 CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
 CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
-#: the widest second line a known context cell shows (a neighbour's ŷ at 3 digits)
-CONTEXT_WIDEST_VALUE = "ŷ -0.000000"
+#: the widest second line a known context cell shows: a neighbour's ŷ to two decimals
+#: (ŷ = μ + an integer symbol; the tooltip has it in full)
+CONTEXT_WIDEST_VALUE = "ŷ -00.00"
 
 
 def sig4(value: float) -> str:
@@ -212,16 +213,17 @@ class ContextGrid(QWidget):
             else:
                 text, colour, ink = (CONTEXT_TEXT[state], CONTEXT_COLOUR[state],
                                      CONTEXT_TEXT_COLOUR[state])
+            tooltip = "" if position is None else (f"latent row {position[0]}, col {position[1]} "
+                                                   f"(lattice offset {d_row:+d}, {d_col:+d})")
             if state == 1 and position is not None:
-                text = f"known\nŷ {values[position]:.3g}"
+                text = f"known\nŷ {values[position]:.2f}"
+                tooltip += f"\nŷ = {float(values[position])!r}"
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             item.setBackground(QBrush(QColor(colour)))
             item.setForeground(QBrush(QColor(ink)))
             item.setData(CONTEXT_VALUE_ROLE, state)
-            if position is not None:
-                item.setToolTip(f"latent row {position[0]}, col {position[1]} "
-                                f"(lattice offset {d_row:+d}, {d_col:+d})")
+            item.setToolTip(tooltip)
             self.table.setItem(r, c, item)
         if info.step == "coarsest":
             spatial = "the coarsest scale has no spatial context"
