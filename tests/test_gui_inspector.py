@@ -419,3 +419,35 @@ def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, 
                 assert metrics.horizontalAdvance(second) <= table.columnWidth(c) - 8
                 shown += 1
     assert shown >= 4
+
+
+def test_an_escaped_symbol_is_drawn_with_its_escape_words(qtbot, panel, session, loud_model,
+                                                          outcome, pixels):
+    """A latent far beyond ±bound is coded as the edge bin plus escape words; in the bits
+    view its bar is the whole cost, taller than the edge bin's −log2 P beneath it."""
+    import math
+
+    import torch
+
+    from mspviewer.codec import image_to_tensor
+    from mspviewer.codec.entropy import ESCAPE_BITS
+
+    with torch.no_grad():
+        y = loud_model.analyse(image_to_tensor(pixels), loud_model.rate_point(LAM))
+        y[0, 2, 1, 2] = 5000.0
+        coded = loud_model.compress_latent(y, LAM, pixels.shape[:2])
+    session.set_result(dataclasses.replace(outcome, analysis=coded.analysis,
+                                           bitstream=coded.bitstream))
+    panel.set_pmf_view("bits")
+    info = panel.inspect(1, 2, 2)
+    bound = loud_model.config.coding.symbol_bound
+    assert info.escaped and info.symbol > bound and panel.value_text("escaped").startswith("yes")
+    x, heights = panel.pmf_data()
+    assert x[-1] == bound  # the edge bin stands for every symbol beyond it
+    edge_cost = -math.log2(max(float(info.pmf[-1]), 2.0 ** -24))
+    assert heights[-1] == pytest.approx(edge_cost, rel=1e-9)
+    assert panel.highlighted_x() == bound
+    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(edge_cost + ESCAPE_BITS)
+    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
+        float(coded.analysis.bits[2, 1, 2]), rel=1e-5)
+    assert f"{ESCAPE_BITS} bits of escape words" in panel.pmf.caption.text()

@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QSizePolicy, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from mspviewer.codec.entropy import MIN_PROBABILITY
+from mspviewer.codec.entropy import ESCAPE_BITS, MIN_PROBABILITY
 from mspviewer.gui.widgets.common import PALETTE
 
 #: The coded symbol (bar, marker) and the inspected element in the context grid.
@@ -120,6 +120,8 @@ class PmfPlot(QWidget):
         self.bars.setOpts(x=x, height=heights)
         coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
         height = float(heights[np.searchsorted(info.pmf_symbols, coded)])
+        if bits_view and info.escaped:  # the edge bin's cost and the escape words after it
+            height = float(info.computed_bits)
         self.coded_bar.setOpts(x=[float(coded)], height=[height])
         self.coded_marker.setValue(float(coded))
         self.coded_marker.setVisible(True)
@@ -128,9 +130,13 @@ class PmfPlot(QWidget):
                            yRange=(0.0, top * 1.1 or 1.0), padding=0)
         self.plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
                            f"{info.symbol}", size="9pt")
+        if info.escaped:
+            cost = (f"cost {info.bits:.4f} bits: −log2 P of the edge bin and "
+                    f"{ESCAPE_BITS} bits of escape words")
+        else:
+            cost = f"cost −log2 P = {info.bits:.4f} bits"
         coded_text = (f"<span style='color:{HIGHLIGHT}'>■</span> the coded symbol "
-                      f"{info.symbol}: P = {sig4(info.symbol_probability)}, cost −log2 P = "
-                      f"{info.bits:.4f} bits. ")
+                      f"{info.symbol}: P = {sig4(info.symbol_probability)}, {cost}. ")
         if bits_view:
             explained = ("The bars: what each symbol would have cost; a small σ makes 0 cheap "
                          "and every other symbol dear.")
