@@ -336,49 +336,64 @@ def test_pixels_of_an_image_not_a_multiple_of_16(qtbot, panel, session, loud_mod
     assert (panel.current.row, panel.current.col) == (1, 1)
 
 
+def _coder_costs(symbols, pmf, bound) -> list[float]:
+    """What the coder charges per symbol, one by one: −log2 P with P floored at 2^-24, and
+    the two 12-bit escape words at ±bound (entropy.coded_bits' rule, restated)."""
+    import math
+
+    return [-math.log2(max(float(p), 2.0 ** -24)) + (24 if abs(int(s)) >= bound else 0)
+            for s, p in zip(symbols, pmf)]
+
+
+def _bar_rows(panel) -> int:
+    """Rows of the rendered plot crossed by at least 6 pixels of the highlight: a bar of
+    some height (the 2-pixel dashed marker alone gives none)."""
+    from mspviewer.gui.widgets.element_views import HIGHLIGHT
+
+    colour = np.array([int(HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+    marked = np.all(grab_array(panel.pmf_plot) == colour, axis=-1)
+    return int((marked.sum(axis=1) >= 6).sum())
+
+
 def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, loud_model,
                                                          outcome):
     """The costliest element's coded symbol has a probability too small to see as a bar;
-    plotted as −log2 P it is the tallest bar but a few, and the plot says which view it is."""
-    import math
+    plotted as its cost in bits it is a bar you can see, and the plot says which view it is."""
+    from mspviewer.codec.entropy import ESCAPE_BITS
 
-    from mspviewer.gui.widgets.element_views import HIGHLIGHT
-
+    assert ESCAPE_BITS == 24  # (what _coder_costs restates)
     session.set_result(outcome)
     record = outcome.analysis
+    bound = loud_model.config.coding.symbol_bound
     channel, row, col = (int(v) for v in np.unravel_index(np.argmax(record.bits),
                                                            record.bits.shape))
     info = panel.inspect(row, col, channel)
-    symbols, pmf = element_pmf(float(record.sigma[channel, row, col]), info.symbol,
-                               loud_model.config.coding.symbol_bound)
+    assert not info.escaped
+    symbols, pmf = element_pmf(float(record.sigma[channel, row, col]), info.symbol, bound)
     coded = list(symbols).index(info.symbol)
     assert panel.pmf_view() == "probability"
-    tiny = pmf[coded] < 0.02 * pmf.max()
-    assert ("too low to see" in panel.pmf.caption.text()) == tiny
+    assert pmf[coded] < 0.02 * pmf.max()  # too low a bar to see …
+    assert "too low to see here: plot bits" in panel.pmf.caption.text()  # … and it says so
+    qtbot.wait(30)
+    assert _bar_rows(panel) < 3, "a probability this small should not make a visible bar"
 
     panel.set_pmf_view("bits")
     x, heights = panel.pmf_data()
     np.testing.assert_array_equal(x, symbols.astype(float))
-    # −log2 P per symbol, with the coder's floor on P (2^-24), computed here one by one
-    expected = [-math.log2(max(float(p), 2.0 ** -24)) for p in pmf]
-    np.testing.assert_allclose(heights, expected, rtol=1e-12)
+    np.testing.assert_allclose(heights, _coder_costs(symbols, pmf, bound), rtol=1e-12)
+    # the coded bar is the element's cost as the record has it
     assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(heights[coded])
-    if not info.escaped:  # the coded bar is the element's cost as the record has it
-        assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
-            float(record.bits[channel, row, col]), rel=1e-5)
+    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
+        float(record.bits[channel, row, col]), rel=1e-5)
     assert panel.pmf_plot.getPlotItem().getAxis("left").labelText == "bits (−log2 P)"
     assert "what each symbol would have cost" in panel.pmf.caption.text()
-    # the coded symbol is now a bar of real width and height, not only the 2-pixel marker
     qtbot.wait(30)
-    marked = np.all(grab_array(panel.pmf_plot)
-                    == np.array([int(HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)], np.uint8),
-                    axis=-1)
-    assert (marked.sum(axis=1) >= 6).sum() >= 10, "the coded symbol's bar is not drawn"
+    assert _bar_rows(panel) >= 10, "the coded symbol's bar is not drawn"
 
     # the view stays while other elements are inspected, and switches back
     other = panel.inspect(0, 0, 0)
-    np.testing.assert_allclose(panel.pmf_data()[1], [
-        -math.log2(max(float(p), 2.0 ** -24)) for p in other.pmf], rtol=1e-12)
+    np.testing.assert_allclose(panel.pmf_data()[1],
+                               _coder_costs(other.pmf_symbols, other.pmf, bound), rtol=1e-12)
     panel.set_pmf_view("probability")
     np.testing.assert_array_equal(panel.pmf_data()[1], other.pmf)
     assert panel.pmf_plot.getPlotItem().getAxis("left").labelText == "P"
@@ -386,21 +401,29 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
         panel.set_pmf_view("nats")
 
 
+def _two_decimals(value: float) -> str:
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
 def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, outcome):
     """Each known neighbour's ŷ (two decimals, in full in the tooltip) fits its cell: no
-    elided text."""
+    elided text, however large an escaped neighbour's value."""
     from PySide6.QtGui import QFontMetrics
 
-    from mspviewer.gui.widgets.element_views import CONTEXT_VALUE_ROLE
+    from mspviewer.gui.widgets.element_views import CONTEXT_VALUE_ROLE, neighbour_value
 
+    for value, text in ((0.9997, "1.00"), (-0.004, "0.00"), (-0.0105, "-0.01"),
+                        (-99.994, "-99.99"), (5000.2, "5000"), (-70000.0, "-70000"),
+                        (-1.5e7, "-2e+07")):
+        assert neighbour_value(value) == text
     session.set_result(outcome)
     record = outcome.analysis
     table = panel.context.table
     metrics = QFontMetrics(table.font())
-    widest = max(metrics.horizontalAdvance(f"ŷ {value:.2f}")
-                 for value in (-0.000123456, -1.23456e-05, -99.994, -0.987654))
-    assert widest <= table.columnWidth(0) - 8
-    assert 2 * metrics.height() <= table.rowHeight(0)
+    for value in (-0.987654, -99.994, -70000.0, -1.5e7):
+        assert metrics.horizontalAdvance(f"ŷ {neighbour_value(value)}") \
+            <= table.columnWidth(0) - 8, value
     shown = 0
     for channel, row, col in ((3, 2, 2), (7, 1, 1), (15, 1, 2)):
         panel.inspect(row, col, channel)
@@ -414,17 +437,21 @@ def test_context_cells_show_each_known_neighbour_in_full(qtbot, panel, session, 
                 latent_row, latent_col = int(where[2].rstrip(",")), int(where[4])
                 assert first == "known"
                 value = float(record.y_hat[channel, latent_row, latent_col])
-                assert second == f"ŷ {value:.2f}"
+                assert second == f"ŷ {_two_decimals(value)}"
                 assert item.toolTip().endswith(f"ŷ = {value!r}")
-                assert metrics.horizontalAdvance(second) <= table.columnWidth(c) - 8
+                # the rendered cell holds the text with room to spare
+                rect = table.visualItemRect(item)
+                assert metrics.horizontalAdvance(second) <= rect.width() - 8
+                assert 2 * metrics.lineSpacing() <= rect.height()
                 shown += 1
     assert shown >= 4
 
 
-def test_an_escaped_symbol_is_drawn_with_its_escape_words(qtbot, panel, session, loud_model,
-                                                          outcome, pixels):
+@pytest.mark.parametrize("far", [5000.0, -5000.0])
+def test_an_escaped_symbol_costs_its_escape_words(qtbot, panel, session, loud_model, outcome,
+                                                  pixels, far):
     """A latent far beyond ±bound is coded as the edge bin plus escape words; in the bits
-    view its bar is the whole cost, taller than the edge bin's −log2 P beneath it."""
+    view the edge bins cost their −log2 P and the escape words, as the coder charges."""
     import math
 
     import torch
@@ -434,20 +461,22 @@ def test_an_escaped_symbol_is_drawn_with_its_escape_words(qtbot, panel, session,
 
     with torch.no_grad():
         y = loud_model.analyse(image_to_tensor(pixels), loud_model.rate_point(LAM))
-        y[0, 2, 1, 2] = 5000.0
+        y[0, 2, 1, 2] = far
         coded = loud_model.compress_latent(y, LAM, pixels.shape[:2])
     session.set_result(dataclasses.replace(outcome, analysis=coded.analysis,
                                            bitstream=coded.bitstream))
     panel.set_pmf_view("bits")
     info = panel.inspect(1, 2, 2)
     bound = loud_model.config.coding.symbol_bound
-    assert info.escaped and info.symbol > bound and panel.value_text("escaped").startswith("yes")
+    assert info.escaped and abs(info.symbol) > bound
+    assert panel.value_text("escaped").startswith("yes")
     x, heights = panel.pmf_data()
-    assert x[-1] == bound  # the edge bin stands for every symbol beyond it
-    edge_cost = -math.log2(max(float(info.pmf[-1]), 2.0 ** -24))
+    edge = 0 if far < 0 else -1  # the edge bin stands for every symbol beyond it
+    assert x[edge] == math.copysign(bound, far) and panel.highlighted_x() == x[edge]
+    edge_cost = -math.log2(max(float(info.pmf[edge]), 2.0 ** -24)) + ESCAPE_BITS
+    assert heights[0] == pytest.approx(edge_cost, rel=1e-9)  # (both tails hold the same)
     assert heights[-1] == pytest.approx(edge_cost, rel=1e-9)
-    assert panel.highlighted_x() == bound
-    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(edge_cost + ESCAPE_BITS)
+    assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(edge_cost)
     assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
         float(coded.analysis.bits[2, 1, 2]), rel=1e-5)
     assert f"{ESCAPE_BITS} bits of escape words" in panel.pmf.caption.text()

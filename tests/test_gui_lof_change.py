@@ -241,9 +241,8 @@ def test_inspector_states_the_element_without_lof(qtbot, window):
     encode(qtbot, window, lam=LAM)
     inspector.inspect(row, col, channel)
     assert inspector.value_text("without_lof") == "none"
-    assert inspector.caption_text("without_lof") == ("no coding to compare with: LOF did not "
-                                                     "run for this result (or File ▸ Set a "
-                                                     "reference .msp)")
+    assert inspector.caption_text("without_lof") == ("LOF did not run for this result (or "
+                                                     "File ▸ Set a reference .msp)")
 
 
 def test_rd_panel_draws_the_move_lof_made(qtbot, window):

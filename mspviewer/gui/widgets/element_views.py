@@ -1,8 +1,9 @@
 """The inspector's two pictures of one latent element: the PMF its symbol was coded with
 (:class:`PmfPlot`) and the lattice context it was predicted from (:class:`ContextGrid`).
 
-Each draws an :class:`~mspviewer.codec.inspection.ElementInspection` it is handed and holds
-no other state; :class:`~mspviewer.gui.widgets.inspector.InspectorPanel` decides what to show.
+Each draws the :class:`~mspviewer.codec.inspection.ElementInspection` it is handed (the plot
+also keeps its view, probability or bits, and redraws the element in the other);
+:class:`~mspviewer.gui.widgets.inspector.InspectorPanel` decides which element to show.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QSizePolicy, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from mspviewer.codec.entropy import ESCAPE_BITS, MIN_PROBABILITY
+from mspviewer.codec.entropy import ESCAPE_BITS
+from mspviewer.codec.inspection import symbol_costs
 from mspviewer.gui.widgets.common import PALETTE
 
 #: The coded symbol (bar, marker) and the inspected element in the context grid.
@@ -34,8 +36,7 @@ CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
 CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
 CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
 CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
-#: the widest second line a known context cell shows: a neighbour's ŷ to two decimals
-#: (ŷ = μ + an integer symbol; the tooltip has it in full)
+#: the widest second line a known context cell shows (see :func:`neighbour_value`)
 CONTEXT_WIDEST_VALUE = "ŷ -00.00"
 
 
@@ -44,9 +45,16 @@ def sig4(value: float) -> str:
     return f"{value:.4g}"
 
 
-def symbol_costs(pmf: np.ndarray) -> np.ndarray:
-    """What each symbol would cost in bits, −log2 P, with the coder's floor on P."""
-    return -np.log2(np.maximum(pmf, MIN_PROBABILITY))
+def neighbour_value(value: float) -> str:
+    """A neighbour's ŷ in at most six characters (the tooltip has it in full): two decimals
+    below 100 (ŷ = μ + an integer symbol, and μ is mostly near 0), whole numbers up to
+    99999, then an exponent. Never "-0.00"."""
+    magnitude = abs(value)
+    if magnitude < 99.995:
+        return f"{round(value, 2) + 0.0:.2f}"
+    if magnitude < 99999.5:
+        return f"{value:.0f}"
+    return f"{value:.0e}"
 
 
 class PmfPlot(QWidget):
@@ -116,12 +124,10 @@ class PmfPlot(QWidget):
         self._shown = (info, bound)
         bits_view = self.view == "bits"
         x = info.pmf_symbols.astype(float)
-        heights = symbol_costs(info.pmf) if bits_view else info.pmf
+        heights = symbol_costs(info.pmf_symbols, info.pmf, bound) if bits_view else info.pmf
         self.bars.setOpts(x=x, height=heights)
         coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
         height = float(heights[np.searchsorted(info.pmf_symbols, coded)])
-        if bits_view and info.escaped:  # the edge bin's cost and the escape words after it
-            height = float(info.computed_bits)
         self.coded_bar.setOpts(x=[float(coded)], height=[height])
         self.coded_marker.setValue(float(coded))
         self.coded_marker.setVisible(True)
@@ -222,7 +228,7 @@ class ContextGrid(QWidget):
             tooltip = "" if position is None else (f"latent row {position[0]}, col {position[1]} "
                                                    f"(lattice offset {d_row:+d}, {d_col:+d})")
             if state == 1 and position is not None:
-                text = f"known\nŷ {values[position]:.2f}"
+                text = f"known\nŷ {neighbour_value(float(values[position]))}"
                 tooltip += f"\nŷ = {float(values[position])!r}"
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)

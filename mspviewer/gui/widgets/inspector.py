@@ -10,8 +10,9 @@ caption saying what the number means:
   probability, its cost in bits (and whether the record's bits equal −log2 P recomputed),
   whether it was escaped;
 - the discretised Gaussian PMF the coder used (a bar plot, the coded symbol's bar in
-  :data:`HIGHLIGHT` with a vertical marker), or what each symbol would have cost in bits
-  (−log2 P: the coded symbol of a costly element is a bar too small to see as a probability);
+  :data:`~mspviewer.gui.widgets.element_views.HIGHLIGHT` with a vertical marker), or what
+  each symbol would have cost in bits (−log2 P and escape words: the coded symbol of a
+  costly element is a bar too small to see as a probability);
 - the context it was predicted from: which 3×3 lattice neighbours were already known, and
   how many channels of the same position earlier groups had decoded.
 
@@ -34,10 +35,12 @@ Public interface (the main window wires it):
 - ``step_position(d_row, d_col)``: move the selection by latent positions (the arrow buttons);
 - signals ``message(text, level)`` (route to the message bar) and
   ``element_selected(channel, row, col)`` (after each successful inspection);
+- ``set_pmf_view("probability" | "bits")`` switches the plot's bars, ``pmf_view()`` says
+  which it shows;
 - read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
-  ``value_text(key)``, ``value_tooltip(key)``, ``pmf_data()``, ``highlighted_x()``,
-  ``context_grid()``, ``showing_placeholder()``, ``pmf_plot`` (the PlotWidget);
-  ``set_pmf_view("probability" | "bits")`` switches the plot.
+  ``value_text(key)``, ``value_tooltip(key)``, ``caption_text(key)``, ``pmf_data()``,
+  ``highlighted_x()``, ``context_grid()``, ``showing_placeholder()``, ``pmf`` and
+  ``context`` (the two pictures), ``pmf_plot`` (the PlotWidget).
 
 A new result clears the panel, except that a selected position is inspected again when the
 new latent has the same shape (comparing λ values on the same element).
@@ -82,7 +85,7 @@ FIELDS = (
     ("symbol", "Symbol", "round(y − μ) = ŷ − μ: the integer the arithmetic coder wrote, "
                          "with zero mean and scale σ"),
     ("probability", "P(symbol)", "the probability the coder gave this symbol (the bar marked "
-                                 "in the plot)"),
+                                 "in the plot, whose P view draws it)"),
     ("bits", "Cost", "bits this element costs in the model: −log2 P (+ escape words)"),
     ("bits_check", "Check", "the record's bits against −log2 P recomputed from σ and the "
                             "symbol"),
@@ -96,6 +99,7 @@ FIELDS = (
                                     "groups"),
 )
 FIELD_KEYS = tuple(key for key, _, _ in FIELDS)
+
 
 def without_lof_text(plain, info, result_name: str = "LOF") -> str:
     """The inspected element in the reference coding ``plain`` (the plain encoding, or a
@@ -494,8 +498,8 @@ class InspectorPanel(QWidget):
         self.table.verticalHeaderItem(self._rows["without_lof"]).setText(
             "Without LOF" if plain else "In the reference")
         if reference is None:  # the why goes in the caption, which wraps
-            reason = self.session.result.no_reference_reason()
-            self._set("without_lof", "none", caption=f"no coding to compare with: {reason}")
+            self._set("without_lof", "none",
+                      caption=self.session.result.no_reference_reason())
         else:
             self._set("without_lof",
                       without_lof_text(reference.analysis, info, reference.result_name),
