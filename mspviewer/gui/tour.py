@@ -86,14 +86,13 @@ TOUR_STEPS: tuple[TourStep, ...] = (
     TourStep("inspector", "One element under the microscope", (
         "<p>Click a latent element to see its prediction. μ and σ come from its "
         "<b>context</b>: the neighbours on its lattice decoded in earlier steps, and the "
-        "channel groups already decoded at the same position. Apart from λ (in the header), "
-        "nothing else is available: the decoder can only use what it has already read.</p>"
+        "channel groups already decoded at the same position. Apart from λ, nothing else "
+        "is available: the decoder only uses what it has read.</p>"
         "<p>The coder sends the symbol round(y − μ) with a discretised Gaussian of scale "
-        "σ (snapped to one of 64 table values, so encoder and decoder agree bit for bit). "
-        "The PMF plot shows the probability of each symbol; the element costs −log2 of the "
-        "bar it hit. A small σ and a symbol of 0: a fraction of a bit. A surprise: many "
-        "bits, and a bar too low to see; <i>plot: bits</i> draws what each symbol would "
-        "have cost instead.</p>")),
+        "σ (one of 64 table values: encoder and decoder agree bit for bit). The PMF "
+        "plot shows each symbol's probability; the element costs −log2 of the bar it hit. "
+        "A small σ and a symbol of 0: a fraction of a bit. A surprise: many bits, on a bar "
+        "too low to see (<i>plot: bits</i> shows costs).</p>")),
     TourStep("replay", "Coarse to fine in a few parallel steps", (
         "<p>MSP decodes the latent <b>coarse to fine</b>. First the coarsest scale: the "
         "positions whose row and column are both multiples of 8. Then three finer scales, "
