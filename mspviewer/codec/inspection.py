@@ -178,10 +178,10 @@ def element_pmf(sigma: float, symbol: int, bound: int) -> tuple[np.ndarray, np.n
 
 
 def symbol_costs(symbols: np.ndarray, pmf: np.ndarray, bound: int) -> np.ndarray:
-    """What the coder would charge for each symbol of an :func:`element_pmf` window, in bits:
-    −log2 P floored at the coder's smallest probability, plus the escape words at ±bound
-    (the edge bins stand for every symbol beyond them), as :func:`~mspviewer.codec.entropy.
-    coded_bits` charges them."""
+    """What the coder would charge for each symbol of an :func:`element_pmf` window, in bits,
+    as :func:`~mspviewer.codec.entropy.coded_bits` charges them: −log2 P floored at the
+    coder's smallest probability, plus the escape words at ±bound (the edge bins stand for
+    every symbol beyond them)."""
     at_edge = np.abs(symbols) >= bound
     return -np.log2(np.maximum(pmf, MIN_PROBABILITY)) + ESCAPE_BITS * at_edge
 
