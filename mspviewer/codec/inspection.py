@@ -33,7 +33,7 @@ import torch
 from mspviewer.codec import bitstream
 from mspviewer.codec.analysis import AnalysisRecord, PassStatistics
 from mspviewer.codec.api import tensor_to_image
-from mspviewer.codec.entropy import ESCAPE_BITS, MIN_PROBABILITY
+from mspviewer.codec.entropy import ESCAPE_BITS, MIN_PROBABILITY, coded_bits
 from mspviewer.codec.lattice import STEP_NAMES, lattice_size, step_masks
 from mspviewer.codec.msp import discretized_gaussian_likelihood, gaussian_upper_tail
 from mspviewer.errors import MSPViewerError
@@ -177,13 +177,12 @@ def element_pmf(sigma: float, symbol: int, bound: int) -> tuple[np.ndarray, np.n
     return symbols, pmf
 
 
-def symbol_costs(symbols: np.ndarray, pmf: np.ndarray, bound: int) -> np.ndarray:
-    """What the coder would charge for each symbol of an :func:`element_pmf` window, in bits,
-    as :func:`~mspviewer.codec.entropy.coded_bits` charges them: −log2 P floored at the
-    coder's smallest probability, plus the escape words at ±bound (the edge bins stand for
-    every symbol beyond them)."""
-    at_edge = np.abs(symbols) >= bound
-    return -np.log2(np.maximum(pmf, MIN_PROBABILITY)) + ESCAPE_BITS * at_edge
+def symbol_costs(symbols: np.ndarray, sigma: float, bound: int) -> np.ndarray:
+    """What the coder would charge for each symbol of an :func:`element_pmf` window at the
+    table σ, in bits: :func:`~mspviewer.codec.entropy.coded_bits` itself (−log2 P floored at
+    the coder's smallest probability, plus the escape words at ±bound)."""
+    return coded_bits(torch.from_numpy(np.asarray(symbols, np.float64)),
+                      torch.tensor(float(sigma), dtype=torch.float64), bound).numpy()
 
 
 def inspect_element(record: AnalysisRecord, channel: int, row: int, col: int,

@@ -26,9 +26,8 @@ KNOWN_COLOUR = PALETTE[2]
 UNKNOWN_COLOUR = "#e6e6e6"
 OUTSIDE_COLOUR = "#ffffff"
 
-#: what the PMF plot's bars are: view key → (menu text, y-axis label)
-PMF_VIEWS = {"probability": ("P", "P"),
-             "bits": ("bits (−log2 P)", "bits (−log2 P)")}
+#: what the PMF plot's bars are: view key → its name (in the menu and on the y axis)
+PMF_VIEWS = {"probability": "P", "bits": "bits (−log2 P)"}
 #: below this share of the plot's height a bar is too low to see
 VISIBLE_SHARE = 0.02
 
@@ -70,7 +69,7 @@ class PmfPlot(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(y=True, alpha=0.3)
         self.plot.setLabel("bottom", "symbol (ŷ − μ, rounded)")
-        self.plot.setLabel("left", PMF_VIEWS[self.view][1])
+        self.plot.setLabel("left", PMF_VIEWS[self.view])
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
         self.plot.setMinimumHeight(160)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR,
@@ -97,7 +96,7 @@ class PmfPlot(QWidget):
         if view not in PMF_VIEWS:
             raise ValueError(f"unknown PMF view {view!r}; use one of {', '.join(PMF_VIEWS)}")
         self.view = view
-        self.plot.setLabel("left", PMF_VIEWS[view][1])
+        self.plot.setLabel("left", PMF_VIEWS[view])
         if self._shown is not None:
             self.show_element(*self._shown)
 
@@ -124,7 +123,7 @@ class PmfPlot(QWidget):
         self._shown = (info, bound)
         bits_view = self.view == "bits"
         x = info.pmf_symbols.astype(float)
-        heights = symbol_costs(info.pmf_symbols, info.pmf, bound) if bits_view else info.pmf
+        heights = symbol_costs(info.pmf_symbols, info.sigma, bound) if bits_view else info.pmf
         self.bars.setOpts(x=x, height=heights)
         coded = max(-bound, min(bound, info.symbol))  # an escaped symbol sits on the edge
         height = float(heights[np.searchsorted(info.pmf_symbols, coded)])

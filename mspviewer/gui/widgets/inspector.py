@@ -177,7 +177,7 @@ class InspectorPanel(QWidget):
         bar.addSpacing(12)
         bar.addWidget(QLabel("plot:"))
         self.pmf_view_box = QComboBox()
-        for key, (text, _) in PMF_VIEWS.items():
+        for key, text in PMF_VIEWS.items():
             self.pmf_view_box.addItem(text, key)
         self.pmf_view_box.setToolTip("The bars: each symbol's probability P, or what it would "
                                      "have cost in bits (−log2 P), where a costly coded "
@@ -369,8 +369,9 @@ class InspectorPanel(QWidget):
         return self.pmf.highlighted_x()
 
     def context_grid(self) -> np.ndarray | None:
-        """The 3×3 grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0)."""
-        return None if self.current is None else self.context.grid()
+        """The 3×3 grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0); None
+        when nothing is shown (clear() empties the grid)."""
+        return self.context.grid()
 
     def showing_placeholder(self) -> bool:
         return self.stack.currentIndex() == 0
