@@ -258,6 +258,7 @@ def test_gui_data_modules_import_without_qt():
 
         sys.meta_path.insert(0, BlockQt())
         import mspviewer.gui.jobs, mspviewer.gui.latent_data, mspviewer.gui.outcomes
+        import mspviewer.gui.replay_jobs
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -322,7 +323,7 @@ def test_the_model_moves_device_only_when_no_other_task_uses_it(monkeypatch):
 def test_every_task_that_runs_the_model_holds_a_lease_while_it_does(tiny_model, encoded,
                                                                    monkeypatch):
     from mspviewer.codec import api, inspection
-    from mspviewer.gui.widgets.replay import replay_job
+    from mspviewer.gui.replay_jobs import replay_job
 
     pixels, plain = encoded
     users_seen = []  # how many leases the model had whenever a network ran

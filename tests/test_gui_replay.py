@@ -378,7 +378,7 @@ def test_a_middle_slider_position_shows_the_partly_decoded_synthesis(qtbot, buil
 
 
 def test_frame_reduction_keeps_the_frames_within_the_budget():
-    from mspviewer.gui.widgets.replay import REPLAY_MEMORY_BYTES, frame_reduction
+    from mspviewer.gui.replay_jobs import REPLAY_MEMORY_BYTES, frame_reduction
 
     assert frame_reduction((1080, 1920), 29) == 1  # 180 MB
     assert frame_reduction((2160, 3840), 29) == 2  # 722 MB at full size, 180 MB halved
@@ -391,9 +391,9 @@ def test_frame_reduction_keeps_the_frames_within_the_budget():
 
 
 def test_large_images_replay_at_reduced_resolution(qtbot, panel, model, outcomes, monkeypatch):
-    from mspviewer.gui.widgets import replay
+    from mspviewer.gui import replay_jobs
 
-    monkeypatch.setattr(replay, "REPLAY_MEMORY_BYTES", 29 * 3 * 32 * 48)  # room for 1/2 size
+    monkeypatch.setattr(replay_jobs, "REPLAY_MEMORY_BYTES", 29 * 3 * 32 * 48)  # room for 1/2 size
     build_all(qtbot, panel)
     assert panel.reduction == 2
     record = outcomes[0].analysis
