@@ -401,6 +401,29 @@ def test_the_bits_view_plots_what_each_symbol_would_cost(qtbot, panel, session, 
         panel.set_pmf_view("nats")
 
 
+def test_the_pmf_heading_wraps_in_a_short_wide_panel(qtbot, panel, session, outcome):
+    """In a bottom dock the values sit beside the plots, and the PMF gets a narrow share of
+    the width: its heading (σ and the coded symbol) wraps instead of being cut short."""
+    from mspviewer.gui.widgets.element_views import sig4
+
+    session.set_result(outcome)
+    record = outcome.analysis
+    channel, row, col = (int(v) for v in np.unravel_index(np.argmax(np.abs(record.symbols)),
+                                                           record.bits.shape))
+    info = panel.inspect(row, col, channel)
+    heading = panel.pmf.heading
+    assert heading.text() == (f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
+                              f"{info.symbol}")
+    one_line = heading.fontMetrics().height()
+    text_width = heading.fontMetrics().horizontalAdvance(heading.text())
+    assert heading.width() > text_width and heading.height() < 2 * one_line  # tall: one line
+    panel.resize(800, 300)  # wide: the values beside the plots
+    qtbot.waitUntil(lambda: heading.width() < text_width)
+    assert heading.height() >= heading.heightForWidth(heading.width()) >= 2 * one_line
+    panel.pmf.clear()
+    assert heading.text().strip() == ""
+
+
 def _two_decimals(value: float) -> str:
     text = f"{value:.2f}"
     return "0.00" if text == "-0.00" else text

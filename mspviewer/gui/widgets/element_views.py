@@ -72,6 +72,11 @@ class PmfPlot(QWidget):
         self.plot.setLabel("left", PMF_VIEWS[self.view])
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
         self.plot.setMinimumHeight(160)
+        # a label above the plot, not the plot's title: a title does not wrap, and beside the
+        # values in a bottom dock the plot is narrow enough to cut it short
+        self.heading = QLabel(" ")
+        self.heading.setWordWrap(True)
+        self.heading.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR,
                                     pen=pg.mkPen(None))
         self.coded_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=HIGHLIGHT,
@@ -88,6 +93,7 @@ class PmfPlot(QWidget):
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.heading)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.caption)
 
@@ -115,7 +121,7 @@ class PmfPlot(QWidget):
         self.bars.setOpts(x=[], height=[])
         self.coded_bar.setOpts(x=[], height=[])
         self.coded_marker.setVisible(False)
-        self.plot.setTitle(None)
+        self.heading.setText(" ")
         self.caption.setText(" ")
 
     def show_element(self, info, bound: int) -> None:
@@ -133,8 +139,8 @@ class PmfPlot(QWidget):
         top = max(float(heights.max(initial=0.0)), height)
         self.plot.setRange(xRange=(x[0] - 0.7, x[-1] + 0.7),
                            yRange=(0.0, top * 1.1 or 1.0), padding=0)
-        self.plot.setTitle(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
-                           f"{info.symbol}", size="9pt")
+        self.heading.setText(f"discretised N(0, σ = {sig4(info.sigma)}): coded symbol "
+                             f"{info.symbol}")
         if info.escaped:
             cost = (f"cost {info.bits:.4f} bits: −log2 P of the edge bin and "
                     f"{ESCAPE_BITS} bits of escape words")
