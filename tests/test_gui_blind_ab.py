@@ -16,11 +16,11 @@ from conftest import smooth_image  # noqa: E402
 from gui_support import rendered_pixels  # noqa: E402
 
 from mspviewer.codec.api import run_steps  # noqa: E402
-from mspviewer.gui import jobs  # noqa: E402
+from mspviewer.gui import classic_jobs, jobs  # noqa: E402
 from mspviewer.gui.outcomes import EncodeRequest  # noqa: E402
 
 HEIGHT, WIDTH = 48, 64
-CLASSIC_CODEC = jobs.DEFAULT_SAME_BPP_CODEC  # "jpeg-420"
+CLASSIC_CODEC = classic_jobs.DEFAULT_SAME_BPP_CODEC  # "jpeg-420"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def outcomes(tiny_model):
     pixels = smooth_image(HEIGHT, WIDTH, seed=4)
     request = EncodeRequest(profile="fast", lam=0.01)
     result = run_steps(jobs.encode_task(tiny_model, pixels, request, jobs.CancelToken()))
-    classic = run_steps(jobs.same_bpp_task(CLASSIC_CODEC, pixels, result.point.bpp,
-                                           jobs.CancelToken()))
+    classic = run_steps(classic_jobs.same_bpp_task(CLASSIC_CODEC, pixels, result.point.bpp,
+                                                   jobs.CancelToken()))
     assert result is not None and classic is not None
     return result, classic
 

@@ -18,7 +18,7 @@ from mspviewer.baselines import get_codec
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import run_steps
 from mspviewer.codec.profiles import Profile
-from mspviewer.gui import jobs, latent_data, outcomes
+from mspviewer.gui import classic_jobs, jobs, latent_data, outcomes
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +182,8 @@ def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
 def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
     pixels = smooth_image(24, 32)
     records = []
-    curves = run_steps(jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
-                                                jobs.CancelToken()), records.append)
+    curves = run_steps(classic_jobs.rd_sweep_task(["no-such-codec", "jpeg-420"], pixels,
+                                                  jobs.CancelToken()), records.append)
     problems = [r for r in records if isinstance(r, outcomes.CodecProblem)]
     points = [r for r in records if isinstance(r, outcomes.CurvePoint)]
     assert problems and problems[0].codec == "no-such-codec"
@@ -192,7 +192,8 @@ def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
 
 def test_same_bpp_task(tiny_model, encoded):
     pixels, plain = encoded
-    outcome = run_steps(jobs.same_bpp_task("jpeg-444", pixels, 1.0, jobs.CancelToken()))
+    outcome = run_steps(classic_jobs.same_bpp_task("jpeg-444", pixels, 1.0,
+                                                   jobs.CancelToken()))
     assert outcome.codec == "jpeg-444" and outcome.decoded.shape == pixels.shape
     # The largest JPEG at or below 1 bpp: the file fits, one quality step more does not.
     num_pixels = pixels.shape[0] * pixels.shape[1]
@@ -233,8 +234,8 @@ def test_same_bpp_task_stops_searching_when_cancelled(encoded, monkeypatch):
         def decode(self, data):
             return real.decode(data)
 
-    monkeypatch.setattr(jobs, "_get_codec", lambda name: Cancelling())
-    assert run_steps(jobs.same_bpp_task("jpeg-444", pixels, 1.0, token)) is None
+    monkeypatch.setattr(classic_jobs, "_get_codec", lambda name: Cancelling())
+    assert run_steps(classic_jobs.same_bpp_task("jpeg-444", pixels, 1.0, token)) is None
     assert len(encodes) == 2
 
 
@@ -258,7 +259,7 @@ def test_gui_data_modules_import_without_qt():
 
         sys.meta_path.insert(0, BlockQt())
         import mspviewer.gui.jobs, mspviewer.gui.latent_data, mspviewer.gui.outcomes
-        import mspviewer.gui.replay_jobs
+        import mspviewer.gui.classic_jobs, mspviewer.gui.export_jobs, mspviewer.gui.replay_jobs
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

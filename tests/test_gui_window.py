@@ -877,18 +877,18 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
         qtbot, encoded_window, tmp_path, monkeypatch):
     import threading
 
-    from mspviewer.gui import jobs
+    from mspviewer.gui import export_jobs
 
     window = encoded_window
     result = window.session.result
     writers = []
-    real_write = jobs.write_file
+    real_write = export_jobs.write_file
 
     def recording_write(path, data):
         writers.append(threading.current_thread())
         real_write(path, data)
 
-    monkeypatch.setattr(jobs, "write_file", recording_write)
+    monkeypatch.setattr(export_jobs, "write_file", recording_write)
     target = tmp_path / "decoded.png"
     task = window.export_decoded_png(target)
     assert task is not None and task.kind == "export"
@@ -989,12 +989,12 @@ def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
 
 
 def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
-    from mspviewer.gui import jobs
+    from mspviewer.gui import classic_jobs
     from mspviewer.gui.session import Session
     from mspviewer.gui.widgets.rd_panel import RDPanel
     from mspviewer.rd import RDPoint
 
-    codecs = jobs.classic_codec_names()
+    codecs = classic_jobs.classic_codec_names()
     session = Session()
     panel = RDPanel(session, codecs)
     qtbot.addWidget(panel)
@@ -1042,7 +1042,7 @@ def test_difference_mode_does_no_full_size_work_on_the_gui_thread(qtbot, encoded
                                                                   monkeypatch):
     import threading
 
-    from mspviewer.gui import jobs
+    from mspviewer.gui import classic_jobs, jobs
 
     window = encoded_window
     compare = window.compare
@@ -1053,7 +1053,8 @@ def test_difference_mode_does_no_full_size_work_on_the_gui_thread(qtbot, encoded
         callers.append(threading.current_thread())
         return real_map(original, decoded)
 
-    monkeypatch.setattr(jobs, "difference_map", recording_map)
+    monkeypatch.setattr(jobs, "difference_map", recording_map)  # the decoded pane's
+    monkeypatch.setattr(classic_jobs, "difference_map", recording_map)  # the classic pane's
     compare.set_classic_codec("jpeg-420")
     wait_idle(qtbot, window)
     classic, result = window.session.classic, window.session.result

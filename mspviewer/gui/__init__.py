@@ -11,8 +11,11 @@ Layout of the package:
 - :mod:`~mspviewer.gui.session`: the state (image, model, result, comparisons) that every
   panel observes.
 - :mod:`~mspviewer.gui.worker`: off-GUI-thread task runners consuming generators.
-- :mod:`~mspviewer.gui.jobs`: the tasks themselves, as Qt-free generators calling the core;
-  :mod:`~mspviewer.gui.outcomes`: what they are asked for and hand back (Qt-free data).
+- :mod:`~mspviewer.gui.jobs`: the tasks themselves, as Qt-free generators calling the core
+  (the learned codec's; :mod:`~mspviewer.gui.classic_jobs`, :mod:`~mspviewer.gui.export_jobs`
+  and :mod:`~mspviewer.gui.replay_jobs` hold the classic codecs', the file exports' and the
+  decode replay's); :mod:`~mspviewer.gui.outcomes`: what they are asked for and hand back
+  (Qt-free data).
 - :mod:`~mspviewer.gui.latent_data`: Qt-free views of an ``AnalysisRecord`` (per-scale
   arrays, bit allocation), shared by the panels and by later inspection tools.
 - :mod:`~mspviewer.gui.widgets`: the panels.

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import json_bytes, same_file
-from mspviewer.gui import jobs
+from mspviewer.gui import export_jobs
 from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.gui.worker import Task
 
@@ -88,7 +88,7 @@ class ExportActions:
         if self._refuse_export_target(what, Path(path)):
             return False
         try:
-            jobs.write_file(Path(path), data())
+            export_jobs.write_file(Path(path), data())
         except MSPViewerError as error:
             self.show_error(f"Cannot export the {what}: {error}")
             return False
@@ -106,8 +106,8 @@ class ExportActions:
         path = Path(path)
         if self._refuse_export_target(what, path, ".png"):
             return None
-        return self._submit_export(what, path,
-                                   lambda token: jobs.png_export_task(images, path, token))
+        return self._submit_export(
+            what, path, lambda token: export_jobs.png_export_task(images, path, token))
 
     def _submit_export(self, what: str, path: Path, work) -> Task:
         task = Task("export", f"export {path.name}", work, context={"what": what, "path": path})
@@ -180,8 +180,9 @@ class ExportActions:
         path = Path(path)
         if self._refuse_export_target("latent arrays", path):
             return None
-        return self._submit_export("latent arrays", path,
-                                   lambda token: jobs.record_export_task(record, path, token))
+        return self._submit_export(
+            "latent arrays", path,
+            lambda token: export_jobs.record_export_task(record, path, token))
 
     def save_screenshot(self, path) -> bool:
         """The window as an image (PNG unless the name says another format Qt writes), now
@@ -199,7 +200,7 @@ class ExportActions:
             return False
         buffer.close()
         try:
-            jobs.write_file(Path(path), bytes(data.data()))
+            export_jobs.write_file(Path(path), bytes(data.data()))
         except MSPViewerError as error:
             self.show_error(f"Cannot save the screenshot: {error}")
             return False

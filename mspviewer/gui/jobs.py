@@ -7,10 +7,12 @@ thread; the tests and scripts can run them directly with
 :func:`mspviewer.codec.api.run_steps`.
 
 No codec logic lives here: these functions only sequence calls to ``mspviewer.codec``
-(encode with a profile / LOF, rate control, decode), ``mspviewer.rd`` (metrics, sweeps)
-and ``mspviewer.baselines`` (classic codecs, quality search). What they are asked for and
-hand back (:class:`EncodeRequest`, :class:`EncodeOutcome`, ...) is in
-:mod:`mspviewer.gui.outcomes`.
+(encode with a profile / LOF, rate control, decode) and ``mspviewer.rd`` (metrics). What
+they are asked for and hand back (:class:`EncodeRequest`, :class:`EncodeOutcome`, ...) is in
+:mod:`mspviewer.gui.outcomes`. The classic codecs' tasks are in
+:mod:`mspviewer.gui.classic_jobs`, the file exports in :mod:`mspviewer.gui.export_jobs` and
+the decode replay's in :mod:`mspviewer.gui.replay_jobs`; all of them use the cancel token
+and progress record defined here.
 """
 
 from __future__ import annotations
@@ -26,16 +28,7 @@ from typing import Any
 import numpy as np
 
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui.outcomes import (ClassicOutcome, CodecProblem, CurvePoint, EncodeOutcome,
-                                    EncodeRequest, ReferenceCoding, SweepDone)
-from mspviewer.imageio import encode_rgb8
-
-#: Classic codecs swept for the RD panel unless the user picks others (fast ones only:
-#: VVC and HEIC take seconds per point).
-DEFAULT_RD_CODECS: tuple[str, ...] = ("jpeg-420", "webp", "jpeg2000", "avif")
-#: Classic codec of the third compare pane, at the learned codec's bpp.
-DEFAULT_SAME_BPP_CODEC = "jpeg-420"
-
+from mspviewer.gui.outcomes import CurvePoint, EncodeOutcome, EncodeRequest, ReferenceCoding
 
 class CancelToken(threading.Event):
     """A cancellation flag shared with a running task.
@@ -128,7 +121,9 @@ def difference_map(original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     return diff.mean(axis=2, dtype=np.float32)
 
 
-def _measure(original: np.ndarray, decoded: np.ndarray, num_bytes: int, **extra):
+def measure_decoded(original: np.ndarray, decoded: np.ndarray, num_bytes: int, **extra):
+    """The RD point of a decoded image (bpp from ``num_bytes``, PSNR, MS-SSIM); ``extra``
+    fields (``quality``, ...) are stored with it."""
     from mspviewer.rd import evaluate_reconstruction
 
     return evaluate_reconstruction(original, decoded, num_bytes, with_ms_ssim=True, **extra)
@@ -266,7 +261,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
             notes.append("the decoded stream differs from the encoder's reconstruction")
     yield StageProgress("metrics", "measuring PSNR and MS-SSIM")
     lam = float(encoded.analysis.lam)
-    point = _measure(pixels, decoded, len(encoded.bitstream), quality=lam,
+    point = measure_decoded(pixels, decoded, len(encoded.bitstream), quality=lam,
                      encode_s=encoded.encode_seconds, decode_s=decode_seconds)
     plain = None
     if lof is not None:
@@ -291,7 +286,7 @@ def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> ReferenceCoding
     from mspviewer.codec.latent_change import compare_codings
 
     plain = api.encode_image(model, pixels, lof_analysis.lam, api.PLAIN_PROFILE)
-    point = _measure(pixels, plain.reconstruction, len(plain.bitstream),
+    point = measure_decoded(pixels, plain.reconstruction, len(plain.bitstream),
                      quality=float(lof_analysis.lam), encode_s=plain.encode_seconds)
     return ReferenceCoding(plain.bitstream, plain.analysis, plain.reconstruction, point,
                           compare_codings(lof_analysis, plain.analysis),
@@ -328,7 +323,7 @@ def reference_task(model, data: bytes, path, result, device: str, cancel: Cancel
     change = compare_codings(analysis, decoded.analysis)
     lam = float(decoded.analysis.lam)
     if result.original is not None:
-        point = _measure(result.original, decoded.pixels, len(data), quality=lam,
+        point = measure_decoded(result.original, decoded.pixels, len(data), quality=lam,
                          decode_s=decoded.decode_seconds)
         difference = difference_map(result.original, decoded.pixels)
     else:  # a stream opened without its source: sizes and latents still compare
@@ -383,7 +378,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         original = None
     if original is not None:
         yield StageProgress("metrics", "measuring against the open image")
-        point = _measure(original, result.pixels, len(data), quality=result.analysis.lam,
+        point = measure_decoded(original, result.pixels, len(data), quality=result.analysis.lam,
                          decode_s=result.decode_seconds)
         difference = difference_map(original, result.pixels)
         if not known_source:
@@ -526,7 +521,7 @@ def _ladder_together(model, pixels: np.ndarray, lambdas: list[float], cancel: Ca
 
 def _ladder_point(pixels: np.ndarray, lam: float, encoded, curve: str) -> CurvePoint:
     """One λ's encode measured on its decoded pixels, as the record that draws it."""
-    point = _measure(pixels, encoded.reconstruction, len(encoded.bitstream), quality=lam,
+    point = measure_decoded(pixels, encoded.reconstruction, len(encoded.bitstream), quality=lam,
                      encode_s=encoded.encode_seconds)
     return CurvePoint(f"msp-{curve}", f"MSP ({curve})", point)
 
@@ -546,128 +541,3 @@ def _free_gpu_cache() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-# --- classic codecs -----------------------------------------------------------------------------
-def _get_codec(name: str):
-    from mspviewer.baselines.registry import get_codec
-
-    codec = get_codec(name)
-    reason = codec.unavailable_reason()
-    if reason is not None:
-        raise MSPViewerError(f"{codec.label} is unavailable here: {reason}")
-    return codec
-
-
-def classic_codec_names() -> list[tuple[str, str, bool]]:
-    """(name, label, available) of every registered classic codec; [] without baselines."""
-    try:
-        from mspviewer.baselines.registry import codec_names, get_codec
-    except ImportError:
-        return []
-    out = []
-    for name in codec_names():
-        codec = get_codec(name)
-        out.append((name, codec.label, codec.is_available()))
-    return out
-
-
-def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
-                  cancel: CancelToken) -> Generator[Any, None, ClassicOutcome | None]:
-    """A classic codec at the setting the quality search finds for ``target_bpp``: the
-    tried setting of largest rate not above it (see ``mspviewer.baselines.search``)."""
-    from mspviewer.baselines.search import find_quality_for_bpp
-
-    codec = _get_codec(codec_name)
-    yield StageProgress("search", f"{codec.label}: searching the setting for "
-                        f"{target_bpp:.4f} bpp")
-    found = find_quality_for_bpp(codec, pixels, target_bpp, cancel=cancel)
-    if found is None or cancel:  # stopped before its next encode
-        return None
-    decoded = codec.decode(found.data)
-    point = _measure(pixels, decoded, found.num_bytes, quality=found.quality)
-    return ClassicOutcome(codec.name, codec.label, found.quality, found.data, decoded, point,
-                          float(target_bpp), bool(found.below_target),
-                          difference=difference_map(pixels, decoded))
-
-
-def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
-                  cancel: CancelToken) -> Generator[Any, None, dict]:
-    """Sweep classic codecs over their default settings: one progress record per point.
-
-    A codec that is unavailable or fails at a setting is reported (``CodecProblem``) and
-    skipped; the sweep goes on with the next one. Returns {name: RDCurve}.
-    """
-    from mspviewer.rd import RDCurve, measure_point
-
-    curves: dict = {}
-    for name in codec_names:
-        if cancel:
-            break
-        try:
-            codec = _get_codec(name)
-        except MSPViewerError as error:
-            yield CodecProblem(name, str(error))
-            continue
-        curve = RDCurve(name=codec.name, label=codec.label, family=codec.family)
-        curves[name] = curve
-        for quality in codec.default_qualities:
-            if cancel:
-                break
-            try:
-                point = measure_point(codec, pixels, quality, with_ms_ssim=True)
-            except MSPViewerError as error:
-                yield CodecProblem(name, f"{codec.label} at {codec.quality_name} {quality}: "
-                                         f"{error}")
-                continue
-            curve.points.append(point)
-            yield CurvePoint(codec.name, codec.label, point)
-        if not cancel:
-            yield SweepDone(name)
-    return curves
-
-
-def join_side_by_side(panes: list[np.ndarray], gap: int = 8) -> np.ndarray:
-    """``panes`` (uint8 RGB of one height) left to right, separated by white gaps."""
-    height = panes[0].shape[0]
-    spacer = np.full((height, gap, 3), 255, np.uint8)
-    parts = []
-    for index, pane in enumerate(panes):
-        if index:
-            parts.append(spacer)
-        parts.append(pane)
-    return np.ascontiguousarray(np.concatenate(parts, axis=1))
-
-
-def write_file(path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (a failure leaves an earlier file intact); an
-    OSError becomes a one-line :class:`MSPViewerError`."""
-    from mspviewer.files import write_output
-
-    try:
-        write_output(path, data)
-    except OSError as error:
-        raise MSPViewerError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def png_export_task(panes: list[np.ndarray], path, cancel: CancelToken,
-                    gap: int = 8) -> Generator[None, None, Any]:
-    """Join ``panes`` side by side (one pane: as is), encode them as a PNG and write the
-    file, off the GUI thread: compressing a Kodak-size comparison takes about a second.
-    Not cancellable once started: an export the user asked for is finished (the window's
-    shutdown waits for the running one; any still queued behind it are dropped), and the
-    file is written whole or not at all."""
-    pixels = panes[0] if len(panes) == 1 else join_side_by_side(panes, gap)
-    write_file(path, encode_rgb8(pixels, "PNG"))
-    return path
-    yield  # a generator, as the runner expects; nothing to report meanwhile
-
-
-def record_export_task(record, path, cancel: CancelToken) -> Generator[None, None, Any]:
-    """The analysis record as an ``.npz`` file (:mod:`mspviewer.codec.record_file`), off
-    the GUI thread; not cancellable once started, like :func:`png_export_task`."""
-    from mspviewer.codec.record_file import record_npz_bytes
-
-    write_file(path, record_npz_bytes(record))
-    return path
-    yield  # a generator, as the runner expects

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget,
 
 from mspviewer.bundled import resources_dir
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui import jobs
+from mspviewer.gui import classic_jobs, jobs
 from mspviewer.gui.exports import ExportActions
 from mspviewer.gui.file_actions import FileActions
 from mspviewer.gui.jobs import CancelToken
@@ -66,8 +66,8 @@ def default_model():
 class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
     def __init__(self, model=None, *, model_factory: Callable[[], object] | None = None,
                  settings: QSettings | None = None, open_sample: bool = True,
-                 rd_codecs: tuple[str, ...] | None = jobs.DEFAULT_RD_CODECS,
-                 same_bpp_codec: str | None = jobs.DEFAULT_SAME_BPP_CODEC,
+                 rd_codecs: tuple[str, ...] | None = classic_jobs.DEFAULT_RD_CODECS,
+                 same_bpp_codec: str | None = classic_jobs.DEFAULT_SAME_BPP_CODEC,
                  max_pixels: int = GUI_MAX_PIXELS, sync_open_pixels: int | None = None,
                  encode_job: EncodeJob | None = None,
                  parent: QWidget | None = None):
@@ -103,7 +103,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
             raise
 
     def _setup(self, model, model_factory, rd_codecs, same_bpp_codec, open_sample) -> None:
-        codecs = jobs.classic_codec_names()
+        codecs = classic_jobs.classic_codec_names()
         self.profiles = jobs.available_profiles()
 
         # --- panels ------------------------------------------------------------------------------
@@ -487,7 +487,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         pixels, target = result.original, result.bpp
         self.classic_runner.submit(Task(
             "same-bpp", f"{name} at {target:.3f} bpp",
-            lambda token: jobs.same_bpp_task(name, pixels, target, token),
+            lambda token: classic_jobs.same_bpp_task(name, pixels, target, token),
             context={"image": image, "result": result}))
 
     def _on_rd_codecs(self, _names: list) -> None:
@@ -512,7 +512,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
             return
         pixels = image.pixels
         self.sweep_runner.submit(Task(
-            "sweep", "classic RD curves", lambda token: jobs.rd_sweep_task(names, pixels, token),
+            "sweep", "classic RD curves",
+            lambda token: classic_jobs.rd_sweep_task(names, pixels, token),
             context={"image": image}))
 
     # --- task signals -----------------------------------------------------------------------------
