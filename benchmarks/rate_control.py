@@ -2,9 +2,10 @@
 
 For every image, ``encode_to_bpp`` (the code behind ``mspviewer encode --bpp``) searches λ
 for the target; the file written (header included) is measured against it. Prints one row
-per image and a summary (within tolerance, mean and largest |error|, probes, seconds), and
-names the images whose target lies outside the model's range (the encoder then returns the
-nearest end of its range and says so).
+per image and a summary (within tolerance, mean and largest |error|, probes, seconds), marks
+the images whose λ lies past the trained range (gains extrapolated, see
+``mspviewer.codec.gain``), and names those whose target lies outside the model's usable range
+(the encoder then returns the nearest end of that range and says so).
 
     python benchmarks/rate_control.py ../shared/data/kodak --bpp 0.5 [--profile fast]
         [--tolerance 0.03] [--limit N] [--threads 1] [--json out.json]
@@ -35,7 +36,7 @@ def measure(model, path: Path, target: float, profile: str, tolerance: float) ->
     seconds = time.perf_counter() - started
     height, width = pixels.shape[:2]
     bpp = 8 * len(encoded.bitstream) / (height * width)  # the file, header included
-    low, high = model.config.lambda_range
+    low, high = model.config.usable_lambda_range
     lam = float(encoded.analysis.lam)
     at_end = "lowest" if lam <= low * (1 + 1e-6) else "highest" if lam >= high * (1 - 1e-6) \
         else None
@@ -43,6 +44,7 @@ def measure(model, path: Path, target: float, profile: str, tolerance: float) ->
     return {"image": path.name, "bpp": bpp, "error": error, "lambda": lam,
             "probes": len(encoded.rate_search or []), "seconds": seconds,
             "within": abs(error) <= tolerance,
+            "extrapolated": model.rate_point(lam).extrapolated,
             "range_end": at_end if abs(error) > tolerance else None}
 
 
@@ -55,6 +57,7 @@ def summarise(rows: list[dict], tolerance: float) -> dict:
         "max_abs_error": max((abs(r["error"]) for r in reachable), default=0.0),
         "mean_probes": sum(r["probes"] for r in rows) / max(len(rows), 1),
         "mean_seconds": sum(r["seconds"] for r in rows) / max(len(rows), 1),
+        "extrapolated": [r["image"] for r in rows if r["extrapolated"]],
         "outside_range": {r["image"]: f"{r['bpp']:.4f} bpp at the {r['range_end']} λ"
                           for r in rows if r["range_end"]},
     }
@@ -85,13 +88,17 @@ def main(argv: list[str] | None = None) -> dict:
         row = measure(model, path, args.bpp, args.profile, args.tolerance)
         rows.append(row)
         note = f" (the {row['range_end']} λ of the model)" if row["range_end"] else ""
+        past = " (extrapolated)" if row["extrapolated"] else ""
         print(f"| {row['image']} | {row['bpp']:.4f} | {row['error']:+.2%}{note} | "
-              f"{row['lambda']:.5f} | {row['probes']} | {row['seconds']:.1f} |", flush=True)
+              f"{row['lambda']:.5f}{past} | {row['probes']} | {row['seconds']:.1f} |",
+              flush=True)
     summary = summarise(rows, args.tolerance)
     print(f"\n{summary['within_tolerance']} of {summary['images']} within ±{args.tolerance:.0%}; "
           f"reachable targets: mean |error| {summary['mean_abs_error']:.2%}, largest "
           f"{summary['max_abs_error']:.2%}; {summary['mean_probes']:.1f} probes and "
           f"{summary['mean_seconds']:.1f} s per image on average")
+    if summary["extrapolated"]:
+        print(f"past the trained range (gains extrapolated): {', '.join(summary['extrapolated'])}")
     for image, reason in summary["outside_range"].items():
         print(f"outside the model's range: {image}, {reason}")
     result = {"model": model.name, "target_bpp": args.bpp, "profile": args.profile,

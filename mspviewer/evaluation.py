@@ -126,7 +126,7 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
         raise MSPViewerError("no λ values to evaluate")
     get_profile(profile)
     for lam in lambdas:
-        model.rate_point(lam)  # LambdaOutOfRangeError for a λ outside the trained range
+        model.rate_point(lam)  # LambdaOutOfRangeError for a λ outside the usable range
     codecs, skipped = [], {}
     for codec in [get_codec(name) for name in dict.fromkeys(classic)]:
         reason = codec.unavailable_reason()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -118,15 +119,65 @@ def test_rate_control_benchmark_lands_on_a_reachable_target(tmp_path, capsys, ti
         assert abs(row["bpp"] / result["target_bpp"] - 1) == pytest.approx(abs(row["error"]))
         assert row["within"] == (abs(row["error"]) <= 0.2)
     assert result["summary"]["within_tolerance"] == 2 and not result["summary"]["outside_range"]
+    assert not result["summary"]["extrapolated"]  # reachable in the trained range
     assert "2 of 2 within ±20%" in capsys.readouterr().out
     try:  # far above what the model can spend: each image at the top of its range, named
         result = rate_control.main([str(folder), "--bpp", "100", "--model", str(model_file)])
     finally:
         torch.set_num_threads(threads)
     assert result["summary"]["within_tolerance"] == 0
-    assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(high)
-               for row in result["rows"])
-    assert "outside the model's range: 0.png" in capsys.readouterr().out
+    top = tiny_model.config.usable_lambda_range[1]  # the trained range's top, extrapolated
+    assert all(row["range_end"] == "highest" and row["lambda"] == pytest.approx(top)
+               and row["extrapolated"] for row in result["rows"])
+    printed = capsys.readouterr().out
+    assert "outside the model's range: 0.png" in printed
+    assert "past the trained range (gains extrapolated): 0.png, 1.png" in printed
+
+
+def test_lambda_extrapolation_benchmark_measures_both_ends(tmp_path, capsys):
+    """Its points are the files the encoder writes at each λ, and its ratios a segment's
+    slope over the Lagrangian's, recomputed here from the encodes with scikit-image."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from conftest import smooth_image
+    from mspviewer.codec import (build_random_model, encode_image, load_model, save_weights,
+                                 tiny_config)
+    from mspviewer.imageio import save_png
+
+    extrapolation = _load("lambda_extrapolation")
+    model = build_random_model(tiny_config(), seed=1)
+    with torch.no_grad():  # gains spread out, so that the rate moves with λ
+        model.gains.log_gain.mul_(3).add_(3)
+    model_file = tmp_path / "wide.pt"
+    save_weights(model, model_file, name="wide")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = smooth_image(48, 64, seed=2)
+    save_png(pixels, folder / "a.png")
+    threads = torch.get_num_threads()
+    try:
+        result = extrapolation.main([str(folder), "--model", str(model_file)])
+    finally:
+        torch.set_num_threads(threads)
+    model = load_model(model_file)  # as the script has it (weights stored in half precision)
+    ladder = model.config.rate.lambdas
+    low, high = model.config.usable_lambda_range
+    assert result["lambdas"] == [low, ladder[0], ladder[1], ladder[-2], ladder[-1], high]
+    (row,) = result["rows"]
+    points = []
+    for lam in result["lambdas"]:
+        encoded = encode_image(model, pixels, lam)
+        points.append((8 * len(encoded.bitstream) / pixels[..., 0].size,
+                       peak_signal_noise_ratio(pixels, encoded.reconstruction, data_range=255)))
+    np.testing.assert_allclose(row["points"], points, rtol=1e-9)
+    (bpp_a, psnr_a), (bpp_b, psnr_b) = points[4], points[5]
+    mse = 10 ** (-(psnr_a + psnr_b) / 20)
+    expected = ((psnr_b - psnr_a) / (bpp_b - bpp_a)) * math.sqrt(ladder[-1] * high) \
+        * 255 ** 2 * mse * math.log(10) / 10
+    assert row["ratios"]["past the top"] == pytest.approx(expected, rel=1e-9)
+    assert row["rising"] == all(a[0] < b[0] and a[1] < b[1] for a, b in zip(points, points[1:]))
+    printed = capsys.readouterr().out
+    assert "| a.png |" in printed and "slope over the Lagrangian's" in printed
 
 
 def test_transform_layout_benchmark_compares_both_layouts(capsys):

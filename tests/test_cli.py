@@ -170,6 +170,34 @@ def test_errors_are_one_line_without_traceback(tmp_path, model_file, tiny_model,
     assert not (tmp_path / "x.png").exists()
 
 
+def test_encode_past_the_trained_range_says_the_lambda_is_extrapolated(tmp_path, model_file,
+                                                                        capsys):
+    from mspviewer.cli import main
+    from mspviewer.codec import decode_bytes, load_model
+
+    image = tmp_path / "in.png"
+    save_png(smooth_image(24, 32), image)
+    model = load_model(model_file)
+    low, high = model.config.lambda_range
+    results = {}
+    for lam in (high, 1.5 * high, 2.5 * high):
+        out = tmp_path / f"{lam:g}.msp"
+        code = main(["--json", "encode", str(image), "-o", str(out), "--lambda", f"{lam:g}",
+                     "--model", str(model_file)])
+        captured = capsys.readouterr()
+        results[lam] = (code, captured, out)
+    code, captured, _ = results[high]
+    assert code == 0 and not json.loads(captured.out)["lambda_extrapolated"]
+    assert "extrapolated" not in captured.err
+    code, captured, out = results[1.5 * high]
+    assert code == 0 and json.loads(captured.out)["lambda_extrapolated"]
+    assert "above the trained range" in captured.err and "extrapolated" in captured.err
+    decoded = decode_bytes(model, out.read_bytes())  # decodes like any other stream
+    assert decoded.analysis.lam == pytest.approx(1.5 * high, rel=1e-6)
+    code, captured, out = results[2.5 * high]  # past the margin: refused, nothing written
+    assert code == 2 and "outside this model's range" in captured.err and not out.exists()
+
+
 def test_encode_reports_image_conversions(tmp_path, model_file):
     from PIL import Image
     rgba = np.zeros((24, 24, 4), np.uint8)

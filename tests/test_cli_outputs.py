@@ -323,7 +323,7 @@ def test_compare_refuses_explicit_learned_options_that_cannot_run(tmp_path, caps
         "missing model": (["--model", tmp_path / "missing.pt"], "not found"),
         "not a model": (["--model", not_a_model], "is not a readable weights file"),
         "λ out of range": (["--model", model_file, "--lambdas", "0.5"],
-                           "--lambdas: λ=0.5 is outside this model's trained range"),
+                           "--lambdas: λ=0.5 is outside this model's range"),
         "cuda": (["--model", model_file, "--device", "cuda"], "no CUDA device"),
     }[case]
     output = tmp_path / "c.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -99,6 +101,46 @@ def test_gain_interpolation_is_geometric(tiny_model):
     middle = (a * b) ** 0.5  # halfway on a log scale
     expected = torch.sqrt(gains.gain(gains.locate(a)) * gains.gain(gains.locate(b)))
     torch.testing.assert_close(gains.gain(gains.locate(middle)), expected)
+
+
+def test_gains_past_the_ladder_extend_its_end_segments(tiny_model):
+    """Past an end of the ladder, log gain goes on along the line through the two end entries
+    (checked against that line, computed here from the stored tables)."""
+    gains = tiny_model.gains
+    ladder = gains.lambdas
+    for lam, (i, j) in ((ladder[-1] * 1.7, (-2, -1)), (ladder[0] / 1.6, (0, 1))):
+        point = gains.locate(lam)
+        assert point.extrapolated and (point.t > 1 if lam > ladder[-1] else point.t < 0)
+        slope = math.log(lam / ladder[i]) / math.log(ladder[j] / ladder[i])
+        for table, values in ((gains.log_gain, gains.gain(point)),
+                              (gains.log_inverse_gain, gains.inverse_gain(point))):
+            line = table[i] + slope * (table[j] - table[i])
+            torch.testing.assert_close(values, line.exp())
+    for lam in (ladder[0], math.sqrt(ladder[0] * ladder[-1]), ladder[-1]):
+        assert not gains.locate(lam).extrapolated
+
+
+@pytest.mark.parametrize("factor", [1 / 1.9, 1.9])
+def test_round_trip_past_the_trained_range(tiny_model, factor):
+    low, high = tiny_model.config.lambda_range
+    lam = (high if factor > 1 else low) * factor
+    assert tiny_model.rate_point(lam).extrapolated
+    assert_round_trip(tiny_model, smooth_image(40, 56, seed=5), lam)
+
+
+def test_lambda_beyond_the_extrapolated_margin_is_refused(tiny_model):
+    from mspviewer.codec.config import LAMBDA_EXTRAPOLATION_FACTOR
+    from mspviewer.codec.gain import LambdaOutOfRangeError
+
+    low, high = tiny_model.config.lambda_range
+    usable = tiny_model.config.usable_lambda_range
+    assert usable == pytest.approx((low / LAMBDA_EXTRAPOLATION_FACTOR,
+                                    high * LAMBDA_EXTRAPOLATION_FACTOR))
+    for lam in usable:  # the ends themselves are usable, as float32 too
+        encode_image(tiny_model, smooth_image(8, 8), lam=float(np.float32(lam)))
+    for lam in (usable[0] * 0.98, usable[1] * 1.02):
+        with pytest.raises(LambdaOutOfRangeError, match="trained range"):
+            encode_image(tiny_model, smooth_image(8, 8), lam=lam)
 
 
 @pytest.mark.parametrize("encode_threads,decode_threads", [(1, 2), (2, 1)])

@@ -455,6 +455,43 @@ def test_recent_files_and_drag_and_drop(qtbot, window, tmp_path):
     assert window.session.image.path == first.resolve() or window.session.image.height == 32
 
 
+def test_a_lambda_past_the_trained_range_is_offered_and_marked_extrapolated(
+        qtbot, window, tiny_model, tmp_path):
+    controls = window.controls
+    low, high = tiny_model.config.lambda_range
+    usable_low, usable_high = tiny_model.config.usable_lambda_range
+    assert (controls.lambda_spin.minimum(), controls.lambda_spin.maximum()) == \
+        pytest.approx((usable_low, usable_high), abs=1e-5)
+    assert controls.range_label.text() == \
+        f"trained range {low:g} … {high:g}, usable {usable_low:g} … {usable_high:g}"
+    controls.set_lambda(high)
+    assert not controls.lambda_extrapolated()
+    assert not controls.extrapolation_label.isVisibleTo(controls)
+    controls.lambda_slider.setValue(controls.lambda_slider.maximum())  # the slider reaches it
+    assert controls.lam() == pytest.approx(usable_high, abs=1e-5)
+    assert controls.lambda_extrapolated() and controls.extrapolation_label.isVisibleTo(controls)
+    assert "extrapolated gains" in controls.extrapolation_label.text()
+    write_png(tmp_path / "picture.png", 40, 56, seed=3)
+    assert window.open_path(tmp_path / "picture.png")
+    controls.set_lambda(1.5 * high)
+    result = encode(qtbot, window)
+    assert result.lam_extrapolated and result.decode_matches is True
+    assert result.lam == pytest.approx(1.5 * high, abs=1e-5)
+    assert "(extrapolated)" in window.metrics.value("setting")
+    assert any("above the trained range" in note for note in result.notes)
+    assert result.metrics_dict()["lambda_extrapolated"] is True
+    stream = tmp_path / "past.msp"  # the decoder marks it too
+    stream.write_bytes(result.bitstream)
+    assert window.open_path(stream)
+    wait_idle(qtbot, window)
+    opened = window.session.result
+    assert opened.source == "file" and opened.lam_extrapolated
+    assert "(extrapolated)" in window.metrics.value("setting")
+    controls.set_lambda(0.01)
+    result = encode(qtbot, window)
+    assert not result.lam_extrapolated and "extrapolated" not in window.metrics.value("setting")
+
+
 def test_cancel_mid_lof_keeps_best_so_far(qtbot, window, tmp_path):
     write_png(tmp_path / "lof.png", 48, 64, seed=5)
     window.open_path(tmp_path / "lof.png")

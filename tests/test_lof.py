@@ -319,11 +319,54 @@ def test_target_bpp_bisection_lands_near_the_target(wide_model):
     encoded = encode_to_bpp(wide_model, pixels, 0.3, "fast", tolerance=0.1)
     assert abs(encoded.analysis.bpp / 0.3 - 1) <= 0.1, encoded.rate_search
     low, high = wide_model.config.lambda_range
-    assert low <= encoded.analysis.lam <= high
+    # reachable in the trained range: no probe goes past it
+    assert all(low * (1 - 1e-6) <= probe["lambda"] <= high * (1 + 1e-6)  # float32 λ
+               for probe in encoded.rate_search)
     assert len(encoded.rate_search) <= 16
-    # Outside the model's range: the nearest end of the range, not an error.
+    # Outside the model's usable range: the nearest end of that range, not an error.
     tiny_target = encode_to_bpp(wide_model, pixels, 1e-4, "fast")
-    assert tiny_target.analysis.lam == pytest.approx(low, rel=1e-6)
+    usable_low = wide_model.config.usable_lambda_range[0]
+    assert tiny_target.analysis.lam == pytest.approx(usable_low, rel=1e-6)
+
+
+def test_target_bpp_past_the_trained_range_uses_an_extrapolated_lambda(wide_model):
+    pixels = smooth_image(64, 96, seed=7)
+    low, high = wide_model.config.lambda_range
+    top = encode_image(wide_model, pixels, high).analysis.bpp
+    past = encode_image(wide_model, pixels, wide_model.config.usable_lambda_range[1])
+    assert past.analysis.bpp > 1.2 * top  # the margin reaches rates the trained range does not
+    target = math.sqrt(top * past.analysis.bpp)
+    encoded = encode_to_bpp(wide_model, pixels, target, "fast", tolerance=0.03)
+    assert abs(encoded.analysis.bpp / target - 1) <= 0.03, encoded.rate_search
+    assert high < encoded.analysis.lam and wide_model.rate_point(encoded.analysis.lam).extrapolated
+    assert np.array_equal(decode_bytes(wide_model, encoded.bitstream).pixels,
+                          encoded.reconstruction)
+
+
+def test_the_lambda_search_leaves_the_trained_range_only_for_a_target_beyond_it():
+    from mspviewer.codec.api import _search_lambda_in_ranges
+
+    trained, usable = (0.0018, 0.0483), (0.0009, 0.0966)
+
+    def search(target):
+        calls = []
+
+        def bpp_of(lam):
+            calls.append(lam)
+            return 0.5 * (lam / 0.01) ** 0.8
+
+        return _search_lambda_in_ranges(bpp_of, target, trained, usable, 0.001), calls
+
+    for target, lam_range in ((0.37, trained), (2.2, (trained[1], usable[1])),
+                              (0.08, (usable[0], trained[0]))):
+        lam, calls = search(target)
+        assert abs(0.5 * (lam / 0.01) ** 0.8 / target - 1) <= 0.001
+        assert lam_range[0] * 0.999 <= lam <= lam_range[1] * 1.001
+        assert all(usable[0] * 0.999 <= v <= usable[1] * 1.001 for v in calls)
+        if lam_range == trained:
+            assert all(trained[0] * 0.999 <= v <= trained[1] * 1.001 for v in calls)
+    lam, _ = search(50.0)  # beyond the usable range: its end
+    assert lam == pytest.approx(usable[1], rel=1e-6)
 
 
 def test_target_bpp_with_an_lof_profile(wide_model):

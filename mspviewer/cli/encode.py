@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="output .msp file")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--lambda", dest="lam", type=float, default=None, metavar="L",
-                      help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA})")
+                      help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA}); up to 2× past "
+                           f"the model's trained range, with extrapolated gains")
     # Refused by the parser, not after the model has loaded (λ's range is the model's).
     rate.add_argument("--bpp", dest="target_bpp", type=positive_number, default=None,
                       metavar="TARGET",
@@ -114,6 +115,9 @@ def run(args) -> dict:
         bar.close()
     write_output(output, encoded.bitstream)
     record = encoded.analysis
+    extrapolated = model.gains.extrapolation_note(record.lam)
+    if extrapolated:
+        tell(extrapolated)
     result = {
         "input": args.image, "output": args.output, "model": model.name,
         "profile": encoded.profile,
@@ -124,6 +128,7 @@ def run(args) -> dict:
         "estimated_payload_bits": record.estimated_bits,
         "actual_payload_bits": record.actual_bits, "header_bytes": record.header_bytes,
         "encode_seconds": encoded.encode_seconds, "notes": list(image.notes),
+        "lambda_extrapolated": extrapolated is not None,
     }
     if encoded.lof is not None:
         result["lof"] = encoded.lof.summary()

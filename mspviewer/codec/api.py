@@ -180,7 +180,8 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
                   tolerance: float = DEFAULT_BPP_TOLERANCE, *, cancel: Cancel | None = None,
                   progress: OnProgress | None = None) -> EncodedImage:
     """Encode at the λ whose file (header included) is ``target_bpp`` within ±``tolerance``
-    (relative), searching λ in the model's trained range.
+    (relative), searching λ in the model's trained range first and, for a target beyond it,
+    in the extrapolated margin past its nearer end (``config.usable_lambda_range``).
 
     λ is found by bisection in log λ (each probe interpolated in log λ / log bpp and kept
     inside the middle 80 % of the bracket) with the cheap ``fast`` encoder. A profile that
@@ -189,8 +190,8 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
     target · bpp_fast(λ) / bpp_profile(λ) (LOF's rate ratio at the last λ); once they do,
     the next λ is interpolated between the bracketing probes (at most 6 profile runs).
     ``encode_seconds`` is the time of the whole search. Returns the closest encoding found
-    (``rate_search`` lists every probe); a target outside the model's range gives the
-    encoding at the nearest end of the range.
+    (``rate_search`` lists every probe); a target outside the model's usable range gives the
+    encoding at the nearest end of that range.
     """
     if not (target_bpp > 0 and math.isfinite(target_bpp)):
         raise MSPViewerError(f"target bpp must be a positive number, got {target_bpp}")
@@ -211,10 +212,12 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
             probes.append({"lambda": lam, "bpp": encoded.analysis.bpp, "profile": "fast"})
         return fast_cache[lam].analysis.bpp
 
-    low, high = model.config.lambda_range
+    def fast_search(goal: float) -> float:
+        return _search_lambda_in_ranges(fast_bpp, goal, model.config.lambda_range,
+                                        model.config.usable_lambda_range, tolerance / 3)
+
     try:
-        lam = _search_lambda(fast_bpp, target_bpp, as_float32(low), as_float32(high),
-                             tolerance / 3, MAX_FAST_PROBES)
+        lam = fast_search(target_bpp)
     except _SearchCancelled:  # keep the closest plain encode so far
         lam = min(fast_cache, key=lambda v: abs(fast_cache[v].analysis.bpp / target_bpp - 1))
         profile = get_profile(PLAIN_PROFILE)
@@ -241,13 +244,11 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
             else:  # correct the fast curve by LOF's rate ratio at this λ
                 try:
                     goal = target_bpp * fast_bpp(lam) / bpp
-                    next_lam = _search_lambda(fast_bpp, goal, as_float32(low),
-                                              as_float32(high), tolerance / 3, MAX_FAST_PROBES)
+                    next_lam = fast_search(goal)
                 except _SearchCancelled:  # cancelled after the last LOF iteration
                     break
                 if (next_lam - lam) * (target_bpp - bpp) <= 0:  # wrong way: step to the end
-                    end = high if bpp < target_bpp else low
-                    next_lam = math.sqrt(lam * end)
+                    next_lam = math.sqrt(lam * _next_end(lam, bpp < target_bpp, model.config))
             next_lam = as_float32(next_lam)
             if next_lam == as_float32(lam):
                 break  # at an end of the range, or no progress possible
@@ -260,6 +261,31 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
 
 class _SearchCancelled(Exception):
     """Cancel pressed during the λ search of :func:`encode_to_bpp`."""
+
+
+def _next_end(lam: float, upwards: bool, config) -> float:
+    """The end of the range to step towards from ``lam``: the trained range's, or the usable
+    range's once ``lam`` has reached the trained one."""
+    (low, high), (outer_low, outer_high) = config.lambda_range, config.usable_lambda_range
+    if upwards:
+        return high if lam < as_float32(high) else outer_high
+    return low if lam > as_float32(low) else outer_low
+
+
+def _search_lambda_in_ranges(bpp_of: Callable[[float], float], target: float,
+                             trained: tuple[float, float], usable: tuple[float, float],
+                             tolerance: float) -> float:
+    """:func:`_search_lambda` over the trained range; for a target beyond one of its ends, on
+    over the extrapolated margin past that end, so that an untrained λ is used only where no
+    trained one reaches the target."""
+    low, high = (as_float32(v) for v in trained)
+    lam = _search_lambda(bpp_of, target, low, high, tolerance, MAX_FAST_PROBES)
+    outer_low, outer_high = (as_float32(v) for v in usable)
+    if lam == high and bpp_of(high) < target * (1 - tolerance) and outer_high > high:
+        lam = _search_lambda(bpp_of, target, high, outer_high, tolerance, MAX_FAST_PROBES)
+    elif lam == low and bpp_of(low) > target * (1 + tolerance) and outer_low < low:
+        lam = _search_lambda(bpp_of, target, outer_low, low, tolerance, MAX_FAST_PROBES)
+    return lam
 
 
 def _interpolate_lambda(below: tuple[float, float], above: tuple[float, float],

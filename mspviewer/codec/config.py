@@ -58,6 +58,21 @@ class RateConfig:
     lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
 
 
+#: How far past each end of the trained λ ladder a model encodes and decodes (a factor on λ;
+#: the gains are extrapolated there, see :mod:`mspviewer.codec.gain`). Encoder and decoder
+#: must agree on it: it is part of the bitstream format.
+LAMBDA_EXTRAPOLATION_FACTOR = 2.0
+
+
+def usable_lambda_range(lambdas: tuple[float, ...]) -> tuple[float, float]:
+    """The λ a model with ladder ``lambdas`` encodes and decodes: the trained range widened by
+    :data:`LAMBDA_EXTRAPOLATION_FACTOR` at both ends (a ladder of one λ has nothing to
+    extrapolate from: that λ only)."""
+    if len(lambdas) == 1:
+        return lambdas[0], lambdas[0]
+    return lambdas[0] / LAMBDA_EXTRAPOLATION_FACTOR, lambdas[-1] * LAMBDA_EXTRAPOLATION_FACTOR
+
+
 @dataclass(frozen=True)
 class CodingConfig:
     """Fixed σ table and symbol range shared bit for bit by encoder and decoder.
@@ -127,7 +142,13 @@ class ModelConfig:
 
     @property
     def lambda_range(self) -> tuple[float, float]:
+        """The trained range: the ladder's lowest and highest λ."""
         return self.rate.lambdas[0], self.rate.lambdas[-1]
+
+    @property
+    def usable_lambda_range(self) -> tuple[float, float]:
+        """Every λ the model encodes: the trained range and its extrapolated margins."""
+        return usable_lambda_range(self.rate.lambdas)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -300,7 +300,7 @@ def _apply_options(window, args) -> None:
                                  f"put the image before --ladder or give it with --image")
             get_profile(name)
     if args.lam is not None:
-        low, high = window.session.model.config.lambda_range
+        low, high = window.session.model.config.usable_lambda_range
         if not low <= args.lam <= high:
             raise ValueError(f"--lambda {args.lam:g} is outside the model's range "
                              f"{low:g} … {high:g}")

@@ -235,6 +235,9 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
                             f"{request.profile}")
         encoded = yield from api.encode_image_steps(model, pixels, request.lam,
                                                     profile, cancel=cancel)
+    extrapolated = model.gains.extrapolation_note(encoded.analysis.lam)
+    if extrapolated:
+        notes.append(extrapolated)
     lof = getattr(encoded, "lof", None)
     history = list(lof.history) if lof is not None else []
     cancelled = bool(lof.cancelled) if lof is not None else False
@@ -271,7 +274,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         plain = _plain_reference(model, pixels, encoded.analysis)
     return EncodeOutcome(
         source="encode", bitstream=encoded.bitstream, analysis=encoded.analysis,
-        decoded=decoded, original=pixels, lam=lam,
+        decoded=decoded, original=pixels, lam=lam, lam_extrapolated=extrapolated is not None,
         profile=getattr(encoded, "profile", request.profile), device=str(device),
         model_name=getattr(model, "name", ""), encode_seconds=encoded.encode_seconds,
         decode_seconds=decode_seconds, decode_matches=matches, point=point,
@@ -370,6 +373,9 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         yield StageProgress("decode", f"decoding {len(data):,} bytes")
         result = api.decode_bytes(model, data, max_pixels)
     notes: list[str] = [lease.note] if lease.note else []
+    extrapolated = model.gains.extrapolation_note(result.analysis.lam)
+    if extrapolated:
+        notes.append(extrapolated)
     point = difference = None
     if original is not None and original.shape != result.pixels.shape:
         notes.append(f"the open image is {original.shape[1]}×{original.shape[0]}, the stream "
@@ -391,6 +397,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
     return EncodeOutcome(
         source="file", bitstream=bytes(data), analysis=result.analysis, decoded=result.pixels,
         original=original, lam=float(result.analysis.lam), profile=None, device=str(target),
+        lam_extrapolated=extrapolated is not None,
         model_name=getattr(model, "name", ""), decode_seconds=result.decode_seconds,
         point=point, difference=difference, path=path, notes=notes)
 

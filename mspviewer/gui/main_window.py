@@ -643,7 +643,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         model = self.session.model
         if model is None:
             return
-        self.controls.set_lambda_range(model.config.lambda_range)
+        self.controls.set_lambda_range(model.config.lambda_range,
+                                       model.config.usable_lambda_range)
         self.status_model.setText(f"model: {getattr(model, 'name', '?')}"
                                   + (" (random weights)" if self.session.model_note else ""))
 

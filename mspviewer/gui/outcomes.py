@@ -109,6 +109,7 @@ class EncodeOutcome:
     lam: float
     profile: str | None = None
     device: str = "cpu"
+    lam_extrapolated: bool = False  #: λ past the model's trained range (gains extrapolated)
     model_name: str = ""
     encode_seconds: float | None = None
     decode_seconds: float | None = None
@@ -154,6 +155,7 @@ class EncodeOutcome:
             "path": self.path,
             "profile": self.profile,
             "lambda": self.lam,
+            "lambda_extrapolated": self.lam_extrapolated,
             "target_bpp": self.target_bpp,
             "device": self.device,
             "model": self.model_name,

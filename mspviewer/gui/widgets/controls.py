@@ -35,9 +35,10 @@ class ControlsPanel(QWidget):
     cancel_requested = Signal()
 
     def __init__(self, profiles: list[ProfileInfo], lambda_range: tuple[float, float],
-                 parent=None):
+                 parent=None, usable_range: tuple[float, float] | None = None):
         super().__init__(parent)
-        self._lambda_range = lambda_range
+        self._lambda_range = lambda_range  # the slider's: the usable range
+        self._trained_range = lambda_range
         # (before the profiles: choosing one enables or disables it)
         self.time_limit = QDoubleSpinBox()
         self.time_limit.setRange(0, 24 * 3600)
@@ -67,7 +68,9 @@ class ControlsPanel(QWidget):
 
         self.lambda_slider = QSlider(Qt.Orientation.Horizontal)
         self.lambda_slider.setRange(0, SLIDER_STEPS)
-        self.lambda_slider.setToolTip("λ on a logarithmic scale over the model's trained range")
+        self.lambda_slider.setToolTip(
+            "λ on a logarithmic scale over the model's range: the trained range and, past its "
+            "ends, up to 2× further with extrapolated gains (untrained operating points)")
         self.lambda_spin = QDoubleSpinBox()
         self.lambda_spin.setDecimals(5)
         self.lambda_spin.setSingleStep(0.0005)
@@ -75,7 +78,16 @@ class ControlsPanel(QWidget):
         self.lambda_slider.valueChanged.connect(self._on_slider)
         self.lambda_spin.valueChanged.connect(self._on_spin)
         self.range_label = QLabel(" ")
+        self.range_label.setWordWrap(True)
+        self.range_label.setToolTip("The slider's scale is logarithmic. Past the trained range "
+                                    "the gains are extrapolated, up to 2× past each end.")
         self.range_label.setStyleSheet("color: #555;")
+        self.extrapolation_label = QLabel("λ past the trained range: extrapolated gains")
+        self.extrapolation_label.setStyleSheet("color: #a15c00; font-weight: bold;")
+        self.extrapolation_label.setToolTip(
+            "The model was trained at λ from the range above; past its ends its gains are "
+            "extrapolated. The stream decodes exactly, but the operating point is untrained.")
+        self.extrapolation_label.setVisible(False)
         self.bpp_spin = QDoubleSpinBox()
         self.bpp_spin.setDecimals(3)
         self.bpp_spin.setRange(0.01, 8.0)
@@ -120,6 +132,7 @@ class ControlsPanel(QWidget):
         lam_row.addWidget(self.lambda_spin)
         form.addRow("λ", lam_row)
         form.addRow(self.range_label)
+        form.addRow(self.extrapolation_label)
         form.addRow("Target", self.bpp_spin)
         form.addRow("LOF limit", self.time_limit)
         form.addRow("Device", self.device_box)
@@ -132,7 +145,7 @@ class ControlsPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addStretch(1)
-        self.set_lambda_range(lambda_range)
+        self.set_lambda_range(lambda_range, usable_range)
         self._on_mode()
 
     # --- profile -------------------------------------------------------------------------------
@@ -166,15 +179,37 @@ class ControlsPanel(QWidget):
         self.profile_box.setCurrentIndex(index)
 
     # --- λ --------------------------------------------------------------------------------------
-    def set_lambda_range(self, lambda_range: tuple[float, float]) -> None:
-        low, high = (float(v) for v in lambda_range)
-        keep = self.lambda_spin.value() if self.lambda_spin.value() > 0 else math.sqrt(low * high)
+    def set_lambda_range(self, lambda_range: tuple[float, float],
+                         usable_range: tuple[float, float] | None = None) -> None:
+        """The model's trained λ range and the range it encodes (``usable_range``, the trained
+        one widened by extrapolation; default: the trained range only)."""
+        trained = tuple(float(v) for v in lambda_range)
+        low, high = (float(v) for v in (usable_range or trained))
+        keep = (self.lambda_spin.value() if self.lambda_spin.value() > 0
+                else math.sqrt(trained[0] * trained[1]))
+        self._trained_range = trained
         self._lambda_range = (low, high)
         self.lambda_spin.blockSignals(True)
         self.lambda_spin.setRange(low, high)
         self.lambda_spin.blockSignals(False)
-        self.range_label.setText(f"trained range {low:g} … {high:g} (log scale)")
         self.set_lambda(min(max(keep, low), high))
+        self._show_range()
+
+    def lambda_extrapolated(self) -> bool:
+        """The chosen λ lies past the trained range (its gains are extrapolated)."""
+        low, high = self._trained_range
+        value = self.lambda_spin.value()
+        # the spin box rounds to its decimals: a trained end shown rounded is that end
+        step = 0.5 * 10 ** -self.lambda_spin.decimals()
+        return value < low - step or value > high + step
+
+    def _show_range(self) -> None:
+        low, high = self._trained_range
+        text = f"trained range {low:g} … {high:g}"
+        if (low, high) != self._lambda_range:  # short enough for one line in a narrow dock
+            text += f", usable {self._lambda_range[0]:g} … {self._lambda_range[1]:g}"
+        self.range_label.setText(text)
+        self.extrapolation_label.setVisible(self.lambda_extrapolated())
 
     def _slider_to_lambda(self, position: int) -> float:
         low, high = self._lambda_range
@@ -193,11 +228,13 @@ class ControlsPanel(QWidget):
         self.lambda_spin.blockSignals(True)
         self.lambda_spin.setValue(self._slider_to_lambda(position))
         self.lambda_spin.blockSignals(False)
+        self._show_range()
 
     def _on_spin(self, value: float) -> None:
         self.lambda_slider.blockSignals(True)
         self.lambda_slider.setValue(self._lambda_to_slider(value))
         self.lambda_slider.blockSignals(False)
+        self._show_range()
 
     def set_lambda(self, lam: float) -> None:
         self.lambda_spin.setValue(lam)  # clamps to the range; syncs the slider

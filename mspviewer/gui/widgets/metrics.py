@@ -100,6 +100,8 @@ class MetricsPanel(QWidget):
             self._set("overhead", 0, f"{overhead:+.2f} % (actual vs estimated)")
         self._set("header", 0, f"{a.header_bytes} B")
         setting = f"λ = {result.lam:.5g}"
+        if result.lam_extrapolated:
+            setting += " (extrapolated)"
         if result.profile:
             setting = f"{result.profile}, {setting}"
         if result.target_bpp:
