@@ -12,6 +12,7 @@ from mspviewer.cli.common import (add_model_arguments, model_file, model_from_ar
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+from mspviewer.codec.config import LAMBDA_EXTRAPOLATION_FACTOR
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
@@ -26,8 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="output .msp file")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--lambda", dest="lam", type=float, default=None, metavar="L",
-                      help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA}); up to 2× past "
-                           f"the model's trained range, with extrapolated gains")
+                      help=f"rate-distortion trade-off (default {DEFAULT_LAMBDA}); up to "
+                           f"{LAMBDA_EXTRAPOLATION_FACTOR:g}× past the model's trained range, "
+                           f"with extrapolated gains")
     # Refused by the parser, not after the model has loaded (λ's range is the model's).
     rate.add_argument("--bpp", dest="target_bpp", type=positive_number, default=None,
                       metavar="TARGET",

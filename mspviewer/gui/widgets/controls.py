@@ -69,8 +69,8 @@ class ControlsPanel(QWidget):
         self.lambda_slider = QSlider(Qt.Orientation.Horizontal)
         self.lambda_slider.setRange(0, SLIDER_STEPS)
         self.lambda_slider.setToolTip(
-            "λ on a logarithmic scale over the model's range: the trained range and, past its "
-            "ends, up to 2× further with extrapolated gains (untrained operating points)")
+            "λ on a logarithmic scale over the model's range: the trained range and, a little "
+            "past its ends, extrapolated gains (untrained operating points)")
         self.lambda_spin = QDoubleSpinBox()
         self.lambda_spin.setDecimals(5)
         self.lambda_spin.setSingleStep(0.0005)
@@ -79,8 +79,9 @@ class ControlsPanel(QWidget):
         self.lambda_spin.valueChanged.connect(self._on_spin)
         self.range_label = QLabel(" ")
         self.range_label.setWordWrap(True)
-        self.range_label.setToolTip("The slider's scale is logarithmic. Past the trained range "
-                                    "the gains are extrapolated, up to 2× past each end.")
+        self.range_label.setToolTip("The slider's scale is logarithmic. Between the trained "
+                                    "range's ends and the usable range's the gains are "
+                                    "extrapolated.")
         self.range_label.setStyleSheet("color: #555;")
         self.extrapolation_label = QLabel("λ past the trained range: extrapolated gains")
         self.extrapolation_label.setStyleSheet("color: #a15c00; font-weight: bold;")
