@@ -36,6 +36,9 @@ from mspviewer.train.data import IMAGE_SUFFIXES  # noqa: E402
 def probe_lambdas(model) -> list[float]:
     """Past the bottom, the bottom two trained λ, the top two, past the top (ascending)."""
     ladder = model.config.rate.lambdas
+    if len(ladder) < 4:  # the two trained segments compared would overlap
+        raise SystemExit(f"this benchmark needs a λ ladder of 4 or more, the model has "
+                         f"{len(ladder)}")
     usable_low, usable_high = model.config.usable_lambda_range
     return [usable_low, ladder[0], ladder[1], ladder[-2], ladder[-1], usable_high]
 

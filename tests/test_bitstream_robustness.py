@@ -146,6 +146,24 @@ def test_consistently_edited_header_is_refused(fuzz_model, reference):
         decode_bytes(fuzz_model, bitstream.pack(edited, payload))
 
 
+@pytest.mark.parametrize("end,factor", [(0, 0.9), (1, 1.1)])
+def test_header_lambda_past_the_usable_range_is_refused_before_decoding(fuzz_model, reference,
+                                                                        end, factor):
+    """A λ further out than the extrapolated margins (a well-formed header, CRC fixed) is
+    refused as corrupt before any entropy decoding; one inside them is decoded (and then
+    caught by the content checksum, as any other edited λ)."""
+    original, _ = reference
+    header, payload = bitstream.parse(original)
+    usable = fuzz_model.config.usable_lambda_range
+    edited = dataclasses.replace(header, lam=float(np.float32(usable[end] * factor)))
+    with pytest.raises(BitstreamError, match="corrupt or from another model"):
+        decode_bytes(fuzz_model, bitstream.pack(edited, payload))
+    inside = dataclasses.replace(header, lam=float(np.float32(usable[end] / factor)))
+    assert fuzz_model.rate_point(inside.lam).extrapolated
+    with pytest.raises(ChecksumError):
+        decode_bytes(fuzz_model, bitstream.pack(inside, payload))
+
+
 def test_bitstream_from_another_model_is_refused_by_name(fuzz_model, reference):
     original, _ = reference
     other = build_random_model(fuzz_model.config, seed=12)

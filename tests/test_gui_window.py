@@ -471,6 +471,10 @@ def test_a_lambda_past_the_trained_range_is_offered_and_marked_extrapolated(
     assert controls.lam() == pytest.approx(usable_high, abs=1e-5)
     assert controls.lambda_extrapolated() and controls.extrapolation_label.isVisibleTo(controls)
     assert "extrapolated gains" in controls.extrapolation_label.text()
+    controls.set_target_bpp(0.5)  # the λ is not used then: no warning
+    assert not controls.extrapolation_label.isVisibleTo(controls)
+    controls.set_target_bpp(None)
+    assert controls.extrapolation_label.isVisibleTo(controls)
     write_png(tmp_path / "picture.png", 40, 56, seed=3)
     assert window.open_path(tmp_path / "picture.png")
     controls.set_lambda(1.5 * high)

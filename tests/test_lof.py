@@ -355,7 +355,7 @@ def test_the_lambda_search_leaves_the_trained_range_only_for_a_target_beyond_it(
             calls.append(lam)
             return 0.5 * (lam / 0.01) ** 0.8
 
-        return _search_lambda_in_ranges(bpp_of, target, trained, usable, 0.001), calls
+        return _search_lambda_in_ranges(bpp_of, target, trained, usable, 0.001, 0.03), calls
 
     for target, lam_range in ((0.37, trained), (2.2, (trained[1], usable[1])),
                               (0.08, (usable[0], trained[0]))):
@@ -367,6 +367,29 @@ def test_the_lambda_search_leaves_the_trained_range_only_for_a_target_beyond_it(
             assert all(trained[0] * 0.999 <= v <= trained[1] * 1.001 for v in calls)
     lam, _ = search(50.0)  # beyond the usable range: its end
     assert lam == pytest.approx(usable[1], rel=1e-6)
+    top = 0.5 * (trained[1] / 0.01) ** 0.8
+    lam, calls = search(1.02 * top)  # the trained top is within the caller's 3 %: kept
+    assert lam == pytest.approx(trained[1], rel=1e-6)
+    assert all(v <= trained[1] * 1.001 for v in calls)
+
+
+def test_an_lof_profile_runs_at_the_trained_top_before_going_past_it(wide_model):
+    pixels = smooth_image(64, 96, seed=7)
+    profile = GRADIENT.replace(lof_iterations=2)
+    low, high = wide_model.config.lambda_range
+    top = encode_image(wide_model, pixels, high, profile).analysis.bpp
+    past = encode_image(wide_model, pixels, wide_model.config.usable_lambda_range[1],
+                        profile).analysis.bpp
+    assert past > 1.2 * top
+    target = math.sqrt(top * past)
+    encoded = encode_to_bpp(wide_model, pixels, target, profile, tolerance=0.05)
+    assert abs(encoded.analysis.bpp / target - 1) <= 0.05, encoded.rate_search
+    assert wide_model.rate_point(encoded.analysis.lam).extrapolated
+    runs = [p["lambda"] for p in encoded.rate_search if p["profile"] == profile.name]
+    first_past = next(i for i, lam in enumerate(runs) if lam > high * (1 + 1e-6))
+    assert any(lam == pytest.approx(high, rel=1e-6) for lam in runs[:first_past])
+    assert np.array_equal(decode_bytes(wide_model, encoded.bitstream).pixels,
+                          encoded.reconstruction)
 
 
 def test_target_bpp_with_an_lof_profile(wide_model):

@@ -214,7 +214,8 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
 
     def fast_search(goal: float) -> float:
         return _search_lambda_in_ranges(fast_bpp, goal, model.config.lambda_range,
-                                        model.config.usable_lambda_range, tolerance / 3)
+                                        model.config.usable_lambda_range, tolerance / 3,
+                                        tolerance)
 
     try:
         lam = fast_search(target_bpp)
@@ -228,7 +229,10 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
         candidates: list[EncodedImage] = []
         below: tuple[float, float] | None = None  # profile probes (λ, bpp) around the target
         above: tuple[float, float] | None = None
+        tried: set[float] = set()  # the λ the profile ran at
+        lam = _trained_end_first(as_float32(lam), tried, model.config)
         for _ in range(MAX_PROFILE_PROBES):
+            tried.add(as_float32(lam))
             encoded = encode_image(model, pixels, lam, profile, cancel, progress)
             candidates.append(encoded)
             bpp = encoded.analysis.bpp
@@ -249,7 +253,7 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
                     break
                 if (next_lam - lam) * (target_bpp - bpp) <= 0:  # wrong way: step to the end
                     next_lam = math.sqrt(lam * _next_end(lam, bpp < target_bpp, model.config))
-            next_lam = as_float32(next_lam)
+            next_lam = _trained_end_first(as_float32(next_lam), tried, model.config)
             if next_lam == as_float32(lam):
                 break  # at an end of the range, or no progress possible
             lam = next_lam
@@ -272,18 +276,31 @@ def _next_end(lam: float, upwards: bool, config) -> float:
     return low if lam > as_float32(low) else outer_low
 
 
+def _trained_end_first(lam: float, tried: set[float], config) -> float:
+    """``lam``, or the trained range's end on its side while the profile has not run there: a
+    λ past the trained range only once the trained end has been seen to fall short (LOF moves
+    the rate, so the fast curve cannot tell)."""
+    low, high = (as_float32(v) for v in config.lambda_range)
+    if lam > high and high not in tried:
+        return high
+    if lam < low and low not in tried:
+        return low
+    return lam
+
+
 def _search_lambda_in_ranges(bpp_of: Callable[[float], float], target: float,
                              trained: tuple[float, float], usable: tuple[float, float],
-                             tolerance: float) -> float:
-    """:func:`_search_lambda` over the trained range; for a target beyond one of its ends, on
-    over the extrapolated margin past that end, so that an untrained λ is used only where no
-    trained one reaches the target."""
+                             tolerance: float, accept: float) -> float:
+    """:func:`_search_lambda` over the trained range (to ``tolerance``); for a target beyond
+    one of its ends, by more than ``accept`` (the caller's tolerance), on over the extrapolated
+    margin past that end, so that an untrained λ is used only where no trained one reaches
+    the target."""
     low, high = (as_float32(v) for v in trained)
     lam = _search_lambda(bpp_of, target, low, high, tolerance, MAX_FAST_PROBES)
     outer_low, outer_high = (as_float32(v) for v in usable)
-    if lam == high and bpp_of(high) < target * (1 - tolerance) and outer_high > high:
+    if lam == high and bpp_of(high) < target * (1 - accept) and outer_high > high:
         lam = _search_lambda(bpp_of, target, high, outer_high, tolerance, MAX_FAST_PROBES)
-    elif lam == low and bpp_of(low) > target * (1 + tolerance) and outer_low < low:
+    elif lam == low and bpp_of(low) > target * (1 + accept) and outer_low < low:
         lam = _search_lambda(bpp_of, target, outer_low, low, tolerance, MAX_FAST_PROBES)
     return lam
 

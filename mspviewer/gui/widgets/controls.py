@@ -210,7 +210,9 @@ class ControlsPanel(QWidget):
         if (low, high) != self._lambda_range:  # short enough for one line in a narrow dock
             text += f", usable {self._lambda_range[0]:g} … {self._lambda_range[1]:g}"
         self.range_label.setText(text)
-        self.extrapolation_label.setVisible(self.lambda_extrapolated())
+        # with a target bpp the λ shown is not used: rate control marks its own λ
+        self.extrapolation_label.setVisible(self.lambda_mode.isChecked()
+                                            and self.lambda_extrapolated())
 
     def _slider_to_lambda(self, position: int) -> float:
         low, high = self._lambda_range
@@ -250,6 +252,7 @@ class ControlsPanel(QWidget):
         self.lambda_slider.setEnabled(lam)
         self.lambda_spin.setEnabled(lam)
         self.bpp_spin.setEnabled(not lam)
+        self._show_range()
 
     def set_target_bpp(self, bpp: float | None) -> None:
         if bpp is None:
