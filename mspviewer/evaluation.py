@@ -125,8 +125,8 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
     if not lambdas:
         raise MSPViewerError("no λ values to evaluate")
     get_profile(profile)
-    for lam in lambdas:
-        model.rate_point(lam)  # LambdaOutOfRangeError for a λ outside the usable range
+    # LambdaOutOfRangeError for a λ outside the usable range; the margins are reported
+    extrapolated = [lam for lam in lambdas if model.rate_point(lam).extrapolated]
     codecs, skipped = [], {}
     for codec in [get_codec(name) for name in dict.fromkeys(classic)]:
         reason = codec.unavailable_reason()
@@ -179,6 +179,8 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
                   "card": getattr(model, "card", {})},
         "dataset": dataset,
         "profile": profile, "lambdas": lambdas, "num_images": len(image_paths),
+        # past the model's trained range: untrained operating points (gains extrapolated)
+        "lambdas_extrapolated": extrapolated,
         "mean": mean.to_dict(), "classic_measured": {k: v.to_dict() for k, v in live.items()},
         "classic_skipped": skipped, "bd_rate_vs": bd, "images": images,
     }

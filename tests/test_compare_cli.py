@@ -122,6 +122,7 @@ def test_learned_codec_runs_when_a_model_is_given(image_file, tmp_path, capsys):
     learned = curves["learned"]
     assert [p["quality"] for p in learned["points"]] == [0.004, 0.03]
     assert learned["settings"]["profile"] == "fast"
+    assert learned["settings"]["lambdas_extrapolated"] == [] and "extrapolated" not in err
     # Every point again, independently: the same weights file, λ and profile give the same
     # bitstream; its decode gives the PSNR (scikit-image) and the BT.601 luma PSNR.
     model = load_model(weights)
@@ -139,6 +140,26 @@ def test_learned_codec_runs_when_a_model_is_given(image_file, tmp_path, capsys):
             data_range=255), rel=1e-9)
     assert learned["points"][0]["bytes"] != learned["points"][1]["bytes"]  # two real encodes
     assert "jpeg-420" in curves  # the anchor is always run
+
+
+def test_learned_lambdas_past_the_trained_range_are_marked(image_file, tmp_path, capsys):
+    from conftest import loud_tiny_model
+    from mspviewer.codec import save_weights
+
+    model = loud_tiny_model(seed=3)
+    weights = tmp_path / "tiny.pt"
+    save_weights(model, weights, "tiny-random")
+    low, high = model.config.lambda_range
+    below = 0.6 * low  # inside the 2x margin under the trained ladder
+    output = tmp_path / "rd.json"
+    code, _, err = run_compare(
+        capsys, image_file, "--codecs", "learned", "--anchor", "jpeg-420", "--model", weights,
+        "--lambdas", f"{below!r},{high!r}", "-o", output, "--no-progress", "--no-ms-ssim",
+        "--quality", "jpeg-420=30,80")
+    assert code == 0, err
+    curves = {c["name"]: c for c in json.loads(output.read_text())["curves"]}
+    assert curves["learned"]["settings"]["lambdas_extrapolated"] == [below]
+    assert err.count("extrapolated") == 1 and f"λ = {below:.5g} is below" in err
 
 
 def test_user_errors_exit_with_status_2(image_file, tmp_path, capsys):

@@ -143,6 +143,24 @@ def test_eval_points_are_real_and_means_are_averages(evaluated):
     assert set(document["bd_rate_vs"]) == {"webp (measured)", "vtm (published, Kodak)"}
 
 
+def test_eval_marks_lambdas_past_the_trained_range(evaluated, tmp_path, capsys):
+    from mspviewer.codec import load_model
+
+    folder, _, model_path, document = evaluated
+    assert document["lambdas_extrapolated"] == []
+    high = load_model(model_path).config.lambda_range[1]
+    above = 1.5 * high  # inside the 2x margin over the trained ladder
+    results = tmp_path / "margin.json"
+    code = main(["--json", "eval", str(folder / "images"), "-o", str(results), "--lambdas",
+                 repr(high), repr(above), "--classic", "--anchors", "--limit", "1",
+                 "--model", str(model_path), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(results.read_text())["lambdas_extrapolated"] == [above]
+    assert json.loads(captured.out)["lambdas_extrapolated"] == [above]
+    assert captured.err.count("extrapolated") == 1 and "above the trained range" in captured.err
+
+
 def test_eval_without_an_increasing_mean_curve_gives_no_bd_rate_and_says_why(evaluated):
     """The untrained tiny model's PSNR does not rise with λ, so no BD-rate exists: eval must
     say so (the BD values themselves are checked on the shipped model below)."""

@@ -222,6 +222,9 @@ def _learned_codec(args, lambdas: list[float] | None) -> tuple[Any, list[float],
         if lambdas:
             raise MSPViewerError(f"--lambdas: {error}") from None
         return None, [], f"learned codec cannot run: {error}"
+    for lam in dict.fromkeys(ladder):
+        if model.rate_point(lam).extrapolated:
+            _tell(model.gains.extrapolation_note(lam))
     return model, ladder, None
 
 
@@ -240,6 +243,8 @@ def _learned_codec_points(model, pixels: np.ndarray, ladder: list[float], profil
     curve.label = f"MSP learned ({profile})"
     curve.library_version = f"mspviewer {__version__}, model {model.name}"
     curve.settings = {"profile": profile, "lambdas": ladder, "device": str(model.device),
+                      "lambdas_extrapolated": [lam for lam in ladder
+                                               if model.rate_point(lam).extrapolated],
                       "container": "mspviewer .msp bitstream, whole file counted"}
     return curve, None
 

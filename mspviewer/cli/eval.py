@@ -53,6 +53,10 @@ def run(args) -> dict:
     output = writable_output(args.output, *paths, *anchor_files, model_file(args))
     model = model_from_args(args)
     lambdas = args.lambdas or list(model.config.rate.lambdas)
+    for lam in dict.fromkeys(lambdas):
+        note = model.rate_point(lam).extrapolated and model.gains.extrapolation_note(lam)
+        if note:
+            tell(note)
     # evaluate() checks every image, λ, codec and anchor before the first encode
     document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
                         progress=not args.no_progress, dataset=args.dataset)
@@ -65,6 +69,8 @@ def run(args) -> dict:
         for p in document["mean"]["points"]]}
     summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
                                   else v["reason"] for k, v in document["bd_rate_vs"].items()}
+    if document["lambdas_extrapolated"]:
+        summary["lambdas_extrapolated"] = document["lambdas_extrapolated"]
     if document["classic_skipped"]:
         summary["classic_skipped"] = document["classic_skipped"]
     return summary
