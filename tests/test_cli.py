@@ -77,6 +77,7 @@ def test_info_channels_decodes_with_the_model(tmp_path, model_file):
     info = run_cli("--json", "info", out, "--channels", "--model", model_file)
     assert info.returncode == 0, info.stderr
     channels = json.loads(info.stdout)["channels"]
+    assert json.loads(info.stdout)["lambda_extrapolated"] is False  # 0.02: a trained λ
     assert channels["estimated_bits"] == pytest.approx(usage.total_bits, rel=1e-12)
     assert [c["bits"] for c in channels["per_channel"]] == pytest.approx(list(usage.bits),
                                                                          rel=1e-12)
@@ -193,6 +194,8 @@ def test_encode_past_the_trained_range_says_the_lambda_is_extrapolated(tmp_path,
     assert code == 0 and json.loads(captured.out)["lambda_extrapolated"]
     assert "above the trained range" in captured.err and "extrapolated" in captured.err
     decoded = decode_bytes(model, out.read_bytes())  # decodes like any other stream
+    info = run_cli("--json", "info", out, "--channels", "--model", model_file)
+    assert info.returncode == 0 and json.loads(info.stdout)["lambda_extrapolated"] is True
     assert decoded.analysis.lam == pytest.approx(1.5 * high, rel=1e-6)
     code, captured, out = results[2.5 * high]  # past the margin: refused, nothing written
     assert code == 2 and "outside this model's range" in captured.err and not out.exists()

@@ -2,7 +2,8 @@
 
 Needs no model: the pass structure follows from the MSP configuration in the header.
 ``--channels`` decodes the stream with the model to add how the bits spread over the latent
-channels (:mod:`mspviewer.codec.channel_usage`); ``--arrays OUT.npz`` decodes it to write
+channels (:mod:`mspviewer.codec.channel_usage`) and whether its λ is past the model's
+trained range (``lambda_extrapolated``); ``--arrays OUT.npz`` decodes it to write
 every element's ŷ, μ, σ, bits and symbol for scripts (:mod:`mspviewer.codec.record_file`).
 """
 
@@ -78,6 +79,8 @@ def run(args) -> dict:
         model = model_from_args(args)
         with about_bitstream(args.bitstream):
             record = decode_bytes(model, data).analysis
+        # only the model knows its trained range (the header carries λ alone)
+        result["lambda_extrapolated"] = model.rate_point(record.lam).extrapolated
         if args.channels:
             result["channels"] = describe_channels(record,
                                                    every_channel=getattr(args, "json", False))
