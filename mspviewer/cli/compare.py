@@ -222,9 +222,8 @@ def _learned_codec(args, lambdas: list[float] | None) -> tuple[Any, list[float],
         if lambdas:
             raise MSPViewerError(f"--lambdas: {error}") from None
         return None, [], f"learned codec cannot run: {error}"
-    for lam in dict.fromkeys(ladder):
-        if model.rate_point(lam).extrapolated:
-            _tell(model.gains.extrapolation_note(lam))
+    for note in filter(None, map(model.extrapolation_note, dict.fromkeys(ladder))):
+        _tell(note)
     return model, ladder, None
 
 

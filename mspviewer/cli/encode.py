@@ -117,7 +117,7 @@ def run(args) -> dict:
         bar.close()
     write_output(output, encoded.bitstream)
     record = encoded.analysis
-    extrapolated = model.gains.extrapolation_note(record.lam)
+    extrapolated = model.extrapolation_note(record.lam)
     if extrapolated:
         tell(extrapolated)
     result = {

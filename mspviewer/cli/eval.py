@@ -53,10 +53,8 @@ def run(args) -> dict:
     output = writable_output(args.output, *paths, *anchor_files, model_file(args))
     model = model_from_args(args)
     lambdas = args.lambdas or list(model.config.rate.lambdas)
-    for lam in dict.fromkeys(lambdas):
-        note = model.rate_point(lam).extrapolated and model.gains.extrapolation_note(lam)
-        if note:
-            tell(note)
+    for note in filter(None, map(model.extrapolation_note, dict.fromkeys(lambdas))):
+        tell(note)  # before the evaluation's hours, not after
     # evaluate() checks every image, λ, codec and anchor before the first encode
     document = evaluate(model, paths, lambdas, args.profile, args.classic, args.anchors,
                         progress=not args.no_progress, dataset=args.dataset)

@@ -144,6 +144,11 @@ class MSPCodec(nn.Module):
         # Everyone (training, encoder, decoder) sees λ as the bitstream stores it.
         return self.gains.locate(as_float32(lam))
 
+    def extrapolation_note(self, lam: float) -> str | None:
+        """A line for the user when ``lam`` is past the trained range (gains extrapolated),
+        else None; λ taken as the bitstream stores it, like :meth:`rate_point`."""
+        return self.gains.extrapolation_note(as_float32(lam))
+
     def analyse(self, x: torch.Tensor, point: RatePoint | Sequence[RatePoint]) -> torch.Tensor:
         """Gained latent y of the padded image (what is quantised and coded). ``point``: one
         for the batch, or one per image (LOF over several encodes at once)."""

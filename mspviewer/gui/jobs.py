@@ -235,7 +235,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
                             f"{request.profile}")
         encoded = yield from api.encode_image_steps(model, pixels, request.lam,
                                                     profile, cancel=cancel)
-    extrapolated = model.gains.extrapolation_note(encoded.analysis.lam)
+    extrapolated = model.extrapolation_note(encoded.analysis.lam)
     if extrapolated:
         notes.append(extrapolated)
     lof = getattr(encoded, "lof", None)
@@ -373,7 +373,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         yield StageProgress("decode", f"decoding {len(data):,} bytes")
         result = api.decode_bytes(model, data, max_pixels)
     notes: list[str] = [lease.note] if lease.note else []
-    extrapolated = model.gains.extrapolation_note(result.analysis.lam)
+    extrapolated = model.extrapolation_note(result.analysis.lam)
     if extrapolated:
         notes.append(extrapolated)
     point = difference = None
