@@ -57,8 +57,10 @@ def test_encode_info_decode(tmp_path, model_file):
     assert header["lambda"] == pytest.approx(0.01, rel=1e-6)
     assert header["model_id"] == model.model_id().hex()
     png = tmp_path / "out.png"
-    decoded = run_cli("decode", out, "-o", png, env_model=model_file)
+    decoded = run_cli("--json", "decode", out, "-o", png, env_model=model_file)
     assert decoded.returncode == 0, decoded.stderr
+    report = json.loads(decoded.stdout)
+    assert report["lambda"] == header["lambda"] and report["lambda_extrapolated"] is False
     reconstruction = load_image(png).pixels
     assert np.array_equal(reconstruction, reference.pixels)  # the decode, bit for bit
     from mspviewer.metrics import psnr_rgb
@@ -196,6 +198,11 @@ def test_encode_past_the_trained_range_says_the_lambda_is_extrapolated(tmp_path,
     decoded = decode_bytes(model, out.read_bytes())  # decodes like any other stream
     info = run_cli("--json", "info", out, "--channels", "--model", model_file)
     assert info.returncode == 0 and json.loads(info.stdout)["lambda_extrapolated"] is True
+    code = main(["--json", "decode", str(out), "-o", str(tmp_path / "x.png"),
+                 "--model", str(model_file)])
+    reported = json.loads(capsys.readouterr().out)
+    assert code == 0 and reported["lambda_extrapolated"] is True
+    assert reported["lambda"] == pytest.approx(1.5 * high, rel=1e-6)
     assert decoded.analysis.lam == pytest.approx(1.5 * high, rel=1e-6)
     code, captured, out = results[2.5 * high]  # past the margin: refused, nothing written
     assert code == 2 and "outside this model's range" in captured.err and not out.exists()

@@ -1,4 +1,5 @@
-"""``mspviewer decode IN.msp -o OUT.png``."""
+"""``mspviewer decode IN.msp -o OUT.png``: also reports the stream's λ and whether it lies
+past the model's trained range (``lambda_extrapolated``), which only the model knows."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def run(args) -> dict:
         decoded = decode_bytes(model, data)
     write_output(args.output, encode_rgb8(decoded.pixels, image_format))
     height, width = decoded.pixels.shape[:2]
+    lam = decoded.analysis.lam
     return {"input": args.bitstream, "output": args.output, "model": model.name,
-            "width": width, "height": height, "bpp": decoded.analysis.bpp,
+            "width": width, "height": height, "bpp": decoded.analysis.bpp, "lambda": lam,
+            "lambda_extrapolated": model.rate_point(lam).extrapolated,
             "decode_seconds": decoded.decode_seconds}
