@@ -23,14 +23,12 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mspviewer.codec import encode_image, load_model  # noqa: E402
+from image_folder import add_folder_arguments, open_folder  # noqa: E402
+from mspviewer.codec import encode_image  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
 from mspviewer.metrics import psnr_rgb  # noqa: E402
-from mspviewer.train.data import IMAGE_SUFFIXES  # noqa: E402
 
 
 def probe_lambdas(model) -> list[float]:
@@ -85,18 +83,11 @@ def _ratio_text(value: float) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder")
-    parser.add_argument("--model", default=None, help="weights file (default: shipped model)")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", default=None, help="also write rows and summary here")
+    add_folder_arguments(parser)
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    model = load_model(args.model)
+    model, paths = open_folder(args)
     lambdas = probe_lambdas(model)
-    paths = sorted(p for p in Path(args.folder).iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:args.limit]
     print(f"model {model.name} ({model.card.get('training_steps', '?')} training steps), "
           f"profile fast, λ " + ", ".join(f"{lam:g}" for lam in lambdas)
           + " (the first and last extrapolated)")

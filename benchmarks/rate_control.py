@@ -19,14 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mspviewer.codec import load_model  # noqa: E402
+from image_folder import add_folder_arguments, open_folder  # noqa: E402
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, encode_to_bpp  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
-from mspviewer.train.data import IMAGE_SUFFIXES  # noqa: E402
 
 
 def measure(model, path: Path, target: float, profile: str, tolerance: float) -> dict:
@@ -65,20 +62,13 @@ def summarise(rows: list[dict], tolerance: float) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder")
+    add_folder_arguments(parser)
     parser.add_argument("--bpp", type=float, default=0.5)
     parser.add_argument("--profile", default="fast")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_BPP_TOLERANCE)
-    parser.add_argument("--model", default=None, help="weights file (default: shipped model)")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", default=None, help="also write rows and summary here")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    model = load_model(args.model)
-    paths = sorted(p for p in Path(args.folder).iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:args.limit]
+    model, paths = open_folder(args)
     print(f"model {model.name} ({model.card.get('training_steps', '?')} training steps), "
           f"target {args.bpp} bpp ±{args.tolerance:.0%}, profile {args.profile}")
     print("| image | bpp (file) | error | λ | probes | s |")
