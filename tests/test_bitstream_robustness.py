@@ -193,12 +193,39 @@ def test_impossible_msp_configuration_is_refused(reference, field, value):
         bitstream.parse(bitstream.pack(edited, payload))
 
 
+def test_header_claiming_a_thin_strip_is_refused_by_its_padded_size(reference):
+    """A 1×64 Mi strip has as many pixels as the limit, but the networks process it padded
+    to 16×64 Mi: 16 times the work the limit allows, from a file of a few dozen bytes."""
+    original, _ = reference
+    header, payload = bitstream.parse(original)
+    width = bitstream.MAX_CODED_PIXELS
+    strip = dataclasses.replace(header, height=1, width=width,
+                                pad_bottom=bitstream.PADDING_UNIT - 1, pad_right=0)
+    with pytest.raises(BitstreamError, match="limit"):
+        bitstream.parse(bitstream.pack(strip, payload))
+    assert bitstream.coded_pixels(1, width) == bitstream.PADDING_UNIT * width
+
+
+def test_encoder_refuses_what_no_decoder_would_read_before_any_work(fuzz_model):
+    """1 × (4 Mi + 1) pixels is far below the limit, padded it is above: refused at once,
+    not after the analysis transform (and LOF) ran."""
+    from mspviewer.codec.api import encode_batch_steps
+
+    width = bitstream.MAX_CODED_PIXELS // bitstream.PADDING_UNIT + 1
+    strip = np.zeros((1, width, 3), np.uint8)
+    with pytest.raises(BitstreamError, match=f"{width}×1 image \\(padded to {width + 15}×16"):
+        encode_image(fuzz_model, strip, 0.01, "balanced")
+    with pytest.raises(BitstreamError, match="the format codes"):
+        next(encode_batch_steps(fuzz_model, [strip, strip], [0.01, 0.02], "balanced"))
+
+
 def test_decoder_pixel_limit_is_applied_before_decoding(fuzz_model, reference):
     original, _ = reference
     header, _ = bitstream.parse(original)
+    coded = bitstream.coded_pixels(header.height, header.width)
     with pytest.raises(BitstreamError, match="limit"):
-        decode_bytes(fuzz_model, original, max_pixels=header.height * header.width - 1)
-    decode_bytes(fuzz_model, original, max_pixels=header.height * header.width)
+        decode_bytes(fuzz_model, original, max_pixels=coded - 1)
+    decode_bytes(fuzz_model, original, max_pixels=coded)
 
 
 def test_a_stream_without_a_size_is_read_no_further_than_the_limit(tmp_path):

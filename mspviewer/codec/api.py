@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from mspviewer.codec.analysis import AnalysisRecord
-from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+from mspviewer.codec.bitstream import MAX_CODED_PIXELS, check_codable
 from mspviewer.codec.lof import LOFProgress, LOFResult, optimise_latent, optimise_latents
 from mspviewer.codec.model import MSPCodec, as_float32
 from mspviewer.codec.profiles import DEFAULT_PROFILE, Profile, get_profile
@@ -86,6 +86,7 @@ def encode_image_steps(model: MSPCodec, pixels: np.ndarray, lam: float,
     (``StopIteration.value``). ``cancel()`` returning True stops LOF at the next iteration;
     the best latent found so far is still encoded and returned."""
     profile = get_profile(profile)
+    check_codable(*pixels.shape[:2])
     device = model.device
     lam = as_float32(lam)
     start = time.perf_counter()
@@ -117,6 +118,7 @@ def encode_batch_steps(model: MSPCodec, images: Sequence[np.ndarray], lams: Sequ
     sizes = {image.shape for image in images}
     if len(sizes) != 1:
         raise ValueError(f"a batch encodes images of one size, got {sorted(sizes)}")
+    check_codable(*images[0].shape[:2])
     device = model.device
     lams = [as_float32(lam) for lam in lams]
     start = time.perf_counter()

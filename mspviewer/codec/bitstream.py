@@ -22,7 +22,8 @@ MAGIC = b"MSPV"
 FORMAT_VERSION = 1
 PADDING_UNIT = 16  # images are padded (edge replicate) to a multiple of this
 # Decoding cost follows the size the header claims, so a tiny forged file could otherwise
-# ask for a huge decode: refuse more pixels than the image loader accepts (64 Mi).
+# ask for a huge decode: refuse more pixels than the image loader accepts (64 Mi). The limit
+# holds for the padded size, which the networks process: a 1×64 Mi strip pads to 16×64 Mi.
 MAX_CODED_PIXELS = 64 * 1024 * 1024
 # The largest file read: 32 bits per pixel of the largest image, above raw 8-bit RGB (24), so
 # no real encoding is refused, while a huge wrong file is refused before it is read.
@@ -94,6 +95,21 @@ def content_checksum(header: Header, symbol_arrays) -> bytes:
 
 def padding_for(height: int, width: int) -> tuple[int, int]:
     return (-height) % PADDING_UNIT, (-width) % PADDING_UNIT
+
+
+def coded_pixels(height: int, width: int) -> int:
+    """Pixels the networks process for a height×width image: its padded area."""
+    pad_bottom, pad_right = padding_for(height, width)
+    return (height + pad_bottom) * (width + pad_right)
+
+
+def check_codable(height: int, width: int) -> None:
+    """Refuse, before any work, an image whose file no decoder would read."""
+    if coded_pixels(height, width) > MAX_CODED_PIXELS:
+        pad_bottom, pad_right = padding_for(height, width)
+        raise BitstreamError(
+            f"a {width}×{height} image (padded to {width + pad_right}×{height + pad_bottom} "
+            f"for the transform) is more than the {MAX_CODED_PIXELS:,} pixels the format codes")
 
 
 def _varint(value: int) -> bytes:
@@ -196,9 +212,9 @@ def parse(data: bytes, max_pixels: int = MAX_CODED_PIXELS) -> tuple[Header, np.n
 def _validate(header: Header, max_pixels: int) -> None:
     if header.height < 1 or header.width < 1:
         raise BitstreamError("header is corrupt (empty image)")
-    if header.height * header.width > max_pixels:
+    if coded_pixels(header.height, header.width) > max_pixels:
         raise BitstreamError(f"header claims a {header.width}×{header.height} image, above "
-                             f"the limit of {max_pixels} pixels")
+                             f"the limit of {max_pixels:,} pixels (padded size)")
     msp = MSPConfig(num_scales=header.num_scales, steps_per_scale=header.steps_per_scale,
                     num_groups=header.num_groups)
     try:  # the model configuration's own validation, applied to the header's fields

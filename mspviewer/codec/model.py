@@ -236,9 +236,7 @@ class MSPCodec(nn.Module):
         unit = bitstream.PADDING_UNIT
         if (-(-height // unit), -(-width // unit)) != (h, w):
             raise ValueError(f"a {h}×{w} latent does not code a {height}×{width} image")
-        if height * width > bitstream.MAX_CODED_PIXELS:  # no decoder would read the file
-            raise BitstreamError(f"a {width}×{height} image is more than the "
-                                 f"{bitstream.MAX_CODED_PIXELS:,} pixels the format codes")
+        bitstream.check_codable(height, width)
         coding = self.config.coding
         encoder = SymbolEncoder(self.sigma_table, coding.symbol_bound)
         builder = AnalysisBuilder(m, h, w, coding.symbol_bound)
