@@ -126,6 +126,26 @@ def test_other_files_are_refused_with_a_reason(encoded, tmp_path, damage, messag
     assert "\n" not in str(caught.value)
 
 
+def test_damaged_bytes_anywhere_are_refused_with_a_reason(encoded, tmp_path):
+    """Every byte of a record, flipped in turn: the file loads (a byte no reader checks) or
+    is refused in one line; never a zlib, zip or NumPy exception of its own."""
+    original = record_npz_bytes(encoded.analysis)
+    path = tmp_path / "flipped.npz"
+    outcomes = {"loaded": 0, "refused": 0}
+    for position in range(0, len(original), max(1, len(original) // 1500)):
+        damaged = bytearray(original)
+        damaged[position] ^= 0xFF
+        path.write_bytes(bytes(damaged))
+        try:
+            load_record(path)
+        except MSPViewerError as error:
+            assert "\n" not in str(error)
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > outcomes["loaded"]
+
+
 def test_an_ordinary_npz_and_a_missing_file_are_refused(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(MSPViewerError, match="not an mspviewer analysis record"):

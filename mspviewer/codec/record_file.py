@@ -14,6 +14,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -65,6 +66,13 @@ def save_record(record: AnalysisRecord, path: str | os.PathLike) -> None:
     write_output(path, record_npz_bytes(record))
 
 
+# What NumPy and zipfile raise on a damaged archive: the zip structure (BadZipFile, OSError),
+# the deflate stream inside it (zlib.error), a flipped compression method
+# (NotImplementedError), a damaged .npy header (ValueError), a short member (EOFError).
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+               NotImplementedError)
+
+
 def load_record(path: str | os.PathLike) -> AnalysisRecord:
     """Read a file written by :func:`save_record`; anything else (another ``.npz``, a
     truncated or corrupt file, inconsistent arrays) is refused with a one-line reason."""
@@ -72,14 +80,14 @@ def load_record(path: str | os.PathLike) -> AnalysisRecord:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise MSPViewerError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except _UNREADABLE as error:
         raise MSPViewerError(f"{path} is not a readable .npz file ({error})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy holds one bare array
         raise MSPViewerError(f"{path} is a single NumPy array (.npy), not an .npz analysis "
                              "record")
     try:
         contents = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except _UNREADABLE as error:
         raise MSPViewerError(f"{path} is not a readable .npz file ({error})") from None
     finally:
         archive.close()
