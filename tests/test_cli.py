@@ -208,6 +208,20 @@ def test_encode_past_the_trained_range_says_the_lambda_is_extrapolated(tmp_path,
     assert code == 2 and "outside this model's range" in captured.err and not out.exists()
 
 
+@pytest.mark.parametrize("typed", ["1e39", "1e-50"])
+def test_a_lambda_past_float32_is_refused_in_one_line_naming_it(tmp_path, model_file, typed):
+    """1e39 overflows the float32 the bitstream stores λ in and 1e-50 underflows it: the
+    refusal names the value typed (not inf or 0) and no NumPy warning comes with it."""
+    image = tmp_path / "in.png"
+    save_png(smooth_image(16, 16), image)
+    done = run_cli("encode", image, "-o", tmp_path / "x.msp", "--lambda", typed,
+                   "--model", model_file)
+    assert done.returncode == 2 and not (tmp_path / "x.msp").exists()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"λ={float(typed):g} is outside this model's range" in lines[0]
+
+
 def test_encode_reports_image_conversions(tmp_path, model_file):
     from PIL import Image
     rgba = np.zeros((24, 24, 4), np.uint8)

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import threading
 from dataclasses import dataclass
 from typing import Sequence
@@ -110,7 +111,14 @@ def use_exact_cuda_arithmetic() -> None:
 
 def as_float32(lam: float) -> float:
     """λ as stored in the bitstream; the encoder uses exactly this value."""
-    return float(np.float32(lam))
+    value = float(lam)
+    with np.errstate(over="ignore", under="ignore"):
+        stored = float(np.float32(value))
+    # Past float32's range (overflow to inf, underflow to 0) λ is outside every model's
+    # range: keep it as given, so that the refusal names the number the user typed.
+    if (math.isinf(stored) and math.isfinite(value)) or (stored == 0 and value != 0):
+        return value
+    return stored
 
 
 class MSPCodec(nn.Module):
