@@ -386,11 +386,29 @@ def test_other_colour_models_are_converted_by_pillow(mode):
 
 
 def test_premultiplied_and_palette_alpha_modes():
-    for mode in ("RGBa", "La", "PA"):
-        image = Image.new(mode, (2, 2))
-        loaded = load_image(image)
-        assert loaded.pixels.shape == (2, 2, 3), mode
-        assert loaded.notes, mode
+    """Premultiplied samples p over white give p + 255 − alpha; a palette colour c with
+    alpha a gives c·a/255 + 255 − a: computed here from those formulas, not by Pillow."""
+    premultiplied = [(64, 32, 0, 128), (10, 20, 30, 30), (0, 0, 0, 0)]
+    image = Image.new("RGBa", (3, 1))
+    image.putdata(premultiplied)
+    loaded = load_image(image)
+    expected = [[p + 255 - a for p in (r, g, b)] for r, g, b, a in premultiplied]
+    assert loaded.pixels[0].tolist() == expected
+    assert {"premultiplied alpha un-premultiplied", "alpha composited on white"} \
+        <= set(loaded.notes)
+
+    image = Image.new("La", (2, 1))
+    image.putdata([(64, 128), (10, 30)])
+    assert load_image(image).pixels[0].tolist() == [[191] * 3, [235] * 3]
+
+    colour, alphas = (200, 100, 50), (255, 0, 128)
+    image = Image.new("PA", (3, 1))
+    image.putpalette(list(colour) + [0] * 765)
+    image.putdata([(0, a) for a in alphas])
+    loaded = load_image(image)
+    assert loaded.pixels[0].tolist() == [[round(c * a / 255 + 255 - a) for c in colour]
+                                         for a in alphas]
+    assert "alpha composited on white" in loaded.notes
 
 
 # --- bit depths --------------------------------------------------------------------------
