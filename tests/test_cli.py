@@ -265,6 +265,23 @@ def test_gui_is_the_default_job():
     assert not wants_gui(["no-such-command"], commands)
 
 
+def test_a_command_after_the_options_is_pointed_out(tmp_path):
+    """``mspviewer --threads 1 info x.msp`` would hand everything to the viewer, whose
+    parser knows no ``x.msp`` argument; the user is told where the options go instead."""
+    from mspviewer.cli import misplaced_command
+
+    commands = {"encode", "decode", "info", "gui"}
+    assert misplaced_command(["--threads", "1", "info", "x.msp"], commands) == "info"
+    assert misplaced_command(["--json", "info", "x.msp"], commands) is None
+    assert misplaced_command(["info", "x.msp", "--threads", "1"], commands) is None
+    assert misplaced_command(["--threads", "1", "gui"], commands) is None
+    assert misplaced_command(["--screenshot", "x.png", "photo.png"], commands) is None
+    done = run_cli("--threads", "1", "info", tmp_path / "x.msp")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "'info' is a command: put its options after it" in done.stderr
+    assert "mspviewer [--json] info … --threads …" in done.stderr
+
+
 @pytest.mark.parametrize("content, words", [(b"{ not json", "profiles"),
                                             (b"\xff\xfe\x00binary", "not UTF-8")])
 def test_broken_profiles_file_is_one_line(tmp_path, content, words):

@@ -123,12 +123,26 @@ def missing_file(argv: list[str], commands: set[str]) -> str | None:
     return first if looks_like_file and not os.path.exists(first) else None
 
 
+def misplaced_command(argv: list[str], commands: set[str]) -> str | None:
+    """A command named after the viewer's options (``mspviewer --threads 1 info x.msp``):
+    the options belong after it. Else None (an existing file of that name is the viewer's)."""
+    if not argv or not argv[0].startswith("-") or argv[0].split("=")[0] in MAIN_OPTIONS:
+        return None
+    return next((word for word in argv[1:]
+                 if word in commands and word != "gui" and not os.path.exists(word)), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()
     except MSPViewerError as error:  # e.g. a broken $MSPVIEWER_PROFILES file
         print(f"mspviewer: error: {error}", file=sys.stderr)
+        return 2
+    misplaced = misplaced_command(argv, parser.get_default("command_names"))
+    if misplaced is not None:
+        print(f"mspviewer: error: {misplaced!r} is a command: put its options after it "
+              f"(mspviewer [--json] {misplaced} … {argv[0]} …)", file=sys.stderr)
         return 2
     if wants_gui(argv, parser.get_default("command_names")):
         from mspviewer.gui.app import main as gui_main  # imported only when needed
