@@ -181,6 +181,28 @@ def test_encode_task_target_bpp_uses_the_core_rate_control(tiny_model, encoded):
             assert any(f"found for {target:g} bpp" in note for note in outcome.notes)
 
 
+def test_a_target_bpp_encode_cancelled_in_its_search_says_so(tiny_model, encoded):
+    """Cancel during the λ search of an LOF profile under a time limit: the plain encode
+    kept is reported as cancelled, says it is not the profile's, and carries no LOF time
+    limit (which would label its RD point as an LOF one)."""
+    pixels, _ = encoded
+    token = jobs.CancelToken()
+    token.cancel("user")
+    outcome = run_steps(jobs.encode_task(
+        tiny_model, pixels, outcomes.EncodeRequest(profile="quick", target_bpp=0.5,
+                                                   time_budget_s=5, verify_decode=False),
+        token))
+    assert outcome.cancelled and outcome.profile == "plain"
+    assert outcome.time_budget_s is None and outcome.reference is None
+    assert "cancelled during the λ search: a plain encode, not quick" in outcome.notes
+    finished = run_steps(jobs.encode_task(  # the same, not cancelled: LOF ran, under 5 s
+        tiny_model, pixels, outcomes.EncodeRequest(profile="quick", target_bpp=0.5,
+                                                   time_budget_s=5, verify_decode=False),
+        jobs.CancelToken()))
+    assert not finished.cancelled and finished.profile == "quick"
+    assert finished.time_budget_s == 5
+
+
 def test_rd_sweep_reports_unavailable_codecs_and_goes_on(monkeypatch):
     pixels = smooth_image(24, 32)
     records = []

@@ -423,6 +423,8 @@ def test_cancel_stops_the_rate_search_with_the_closest_probe(tiny_model):
     encoded = encode_to_bpp(tiny_model, pixels, 0.5, "balanced", cancel=lambda: True)
     assert len(encoded.rate_search) == 1  # stopped after the first probe
     assert encoded.profile == "plain" and encoded.lof is None
+    assert encoded.search_cancelled  # what the caller tells the user
+    assert not encode_to_bpp(tiny_model, pixels, 0.5, "fast").search_cancelled
 
 
 def test_cancel_after_the_last_lof_iteration_ends_the_rate_search_cleanly(wide_model):
@@ -439,6 +441,7 @@ def test_cancel_after_the_last_lof_iteration_ends_the_rate_search_cleanly(wide_m
     encoded = encode_to_bpp(wide_model, pixels, 0.3, profile, tolerance=0.01,
                             cancel=lambda: bool(pressed), progress=progress)
     assert encoded.lof is not None and not encoded.lof.cancelled
+    assert encoded.search_cancelled  # LOF completed, but the search was stopped
     assert [p["profile"] for p in encoded.rate_search].count(profile.name) == 1
     assert np.array_equal(decode_bytes(wide_model, encoded.bitstream).pixels,
                           encoded.reconstruction)

@@ -41,6 +41,9 @@ class EncodedImage:
     profile: str = DEFAULT_PROFILE
     lof: LOFResult | None = None  # the latent optimisation, for profiles that run it
     rate_search: list[dict] = field(default_factory=list)  # probes of encode_to_bpp
+    # encode_to_bpp stopped by its cancel: the closest encoding so far, maybe plain (fast)
+    # when the cancel came before the profile's first run
+    search_cancelled: bool = False
 
 
 @dataclass
@@ -219,11 +222,13 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
                                         model.config.usable_lambda_range, tolerance / 3,
                                         tolerance)
 
+    cancelled = False
     try:
         lam = fast_search(target_bpp)
     except _SearchCancelled:  # keep the closest plain encode so far
         lam = min(fast_cache, key=lambda v: abs(fast_cache[v].analysis.bpp / target_bpp - 1))
         profile = get_profile(PLAIN_PROFILE)
+        cancelled = True
     if not profile.uses_lof:
         encoded = fast_cache[as_float32(lam)]
         encoded.profile = profile.name
@@ -239,7 +244,10 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
             candidates.append(encoded)
             bpp = encoded.analysis.bpp
             probes.append({"lambda": encoded.analysis.lam, "bpp": bpp, "profile": profile.name})
-            if abs(bpp / target_bpp - 1) <= tolerance or (encoded.lof and encoded.lof.cancelled):
+            if encoded.lof and encoded.lof.cancelled:
+                cancelled = True
+                break
+            if abs(bpp / target_bpp - 1) <= tolerance:
                 break
             if bpp < target_bpp and (below is None or lam > below[0]):
                 below = (lam, bpp)
@@ -252,6 +260,7 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
                     goal = target_bpp * fast_bpp(lam) / bpp
                     next_lam = fast_search(goal)
                 except _SearchCancelled:  # cancelled after the last LOF iteration
+                    cancelled = True
                     break
                 if (next_lam - lam) * (target_bpp - bpp) <= 0:  # wrong way: step to the end
                     next_lam = math.sqrt(lam * _next_end(lam, bpp < target_bpp, model.config))
@@ -261,6 +270,7 @@ def encode_to_bpp(model: MSPCodec, pixels: np.ndarray, target_bpp: float,
             lam = next_lam
         encoded = min(candidates, key=lambda e: abs(e.analysis.bpp / target_bpp - 1))
     encoded.rate_search = probes
+    encoded.search_cancelled = cancelled
     encoded.encode_seconds = time.perf_counter() - start
     return encoded
 

@@ -228,6 +228,8 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
             notes.append(f"{reached:.4f} bpp (λ = {encoded.analysis.lam:.5g}) is the closest "
                          f"this model got to {request.target_bpp:g} bpp, in "
                          f"{len(encoded.rate_search)} encodes")
+        if encoded.search_cancelled and encoded.lof is None and profile.uses_lof:
+            notes.append(f"cancelled during the λ search: a plain encode, not {profile.name}")
     else:
         if request.lam is None:
             raise MSPViewerError("no λ and no target bpp given")
@@ -241,6 +243,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
     lof = getattr(encoded, "lof", None)
     history = list(lof.history) if lof is not None else []
     cancelled = bool(lof.cancelled) if lof is not None else False
+    cancelled = cancelled or getattr(encoded, "search_cancelled", False)
     if lof is not None:
         stopped = (" (cancelled: best so far)" if cancelled else
                    " (stopped: a step made the latent non-finite; best so far kept)"
@@ -280,7 +283,7 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         decode_seconds=decode_seconds, decode_matches=matches, point=point,
         difference=difference_map(pixels, decoded), cancelled=cancelled,
         lof_history=history, target_bpp=request.target_bpp, notes=notes, reference=plain,
-        time_budget_s=profile.time_budget_s if profile.uses_lof else None)
+        time_budget_s=profile.time_budget_s if lof is not None else None)  # LOF ran
 
 
 def _plain_reference(model, pixels: np.ndarray, lof_analysis) -> ReferenceCoding:
