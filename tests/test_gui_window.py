@@ -1130,3 +1130,57 @@ def test_cancelling_says_what_is_kept(qtbot, encoded_window):
     assert window.statusBar().currentMessage() == \
         "cancelling: the best result so far will be kept"
     wait_idle(qtbot, window)
+
+
+def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny_model,
+                                                                     tmp_path):
+    """The ladder waits for the running encode; the LOF panel is the encode's until then:
+    the curves so far stay, and the count at the end is all the encode's iterations."""
+    import threading
+
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui import jobs, outcomes
+
+    paused, release = threading.Event(), threading.Event()
+
+    def held(model, pixels, request, token):  # the real encode, paused after 5 iterations
+        steps, seen = jobs.encode_task(model, pixels, request, token), 0
+        while True:
+            try:
+                item = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            yield item
+            seen += isinstance(item, LOFProgress)
+            if seen == 5 and not paused.is_set():
+                paused.set()
+                release.wait(30)
+
+    window = make_window(qtbot, tiny_model, tmp_path, encode_job=held)
+    write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    window.controls.set_profile("fast")  # what the ladder runs
+    encode = window.start_encode(outcomes.EncodeRequest(lam=0.01, profile="quick",
+                                                        verify_decode=False))
+    qtbot.waitUntil(lambda: len(window.lof.records) == 5, timeout=30_000)
+    status = window.lof.status.text()
+    ladder = window.start_lambda_ladder()
+    assert window.encoder.current is encode  # queued behind it
+    assert len(window.lof.records) == 5 and window.lof.status.text() == status
+    assert "ladder" not in window.lof.progress.text() + window.lof.status.text()
+    shown_at_finish = []
+    finish = window.lof.finish
+
+    def counting_finish(outcome, cancelled=False):
+        shown_at_finish.append(len(window.lof.records))
+        finish(outcome, cancelled)
+
+    window.lof.finish = counting_finish
+    encode.token.cancel("user")  # the encode alone (the ladder stays queued): LOF stops
+    release.set()
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result.source == "encode" and result.profile == "quick" and result.cancelled
+    assert len(result.lof_history) >= 5
+    assert shown_at_finish == [len(result.lof_history)]  # every iteration on the panel
+    assert window.lof.progress.text() == "λ ladder done"

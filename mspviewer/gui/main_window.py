@@ -453,9 +453,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         task = Task("ladder", "λ ladder",
                     lambda token: jobs.lambda_ladder_task(model, pixels, lambdas, device, token,
                                                           profile, curve),
-                    context={"image": image, "curve": curve, "profile": profile.name})
-        self.lof.start(f"λ ladder, {curve} ({len(lambdas)} encodes)", None)
-        self.encoder.submit(task, replace=False)
+                    context={"image": image, "curve": curve, "profile": profile.name,
+                             "title": f"λ ladder, {curve} ({len(lambdas)} encodes)"})
+        self.encoder.submit(task, replace=False)  # the LOF panel is its own once it starts
         return task
 
     def runners(self) -> tuple[TaskRunner, ...]:
@@ -522,6 +522,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         return "image" in context and context["image"] is not self.session.image
 
     def _on_task_started(self, task: Task) -> None:
+        # A ladder queued behind an encode takes the LOF panel only now: the encode still
+        # running when it was asked for keeps its curves and its iteration count.
+        if task.kind == "ladder" and not self._stale(task):
+            self.lof.start(task.context["title"], None)
         self._update_busy_label()
 
     def _on_task_progress(self, task: Task, items: list) -> None:
