@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     try:
         with handle:
             write(handle)
+            # on disk before the rename: after a crash of the system (not only of this
+            # process) the name holds the old file or the new one, never an empty one
+            handle.flush()
+            os.fsync(handle.fileno())
         if target.exists():
             try:
                 os.chmod(temporary, target.stat().st_mode & 0o7777)
@@ -32,6 +37,22 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    _sync_folder(target.parent)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> int:
+    """Delete the temporary files a killed :func:`write_atomically` of ``path`` left beside
+    it (SIGKILL runs no cleanup); how many. Only for a path no other process writes now."""
+    target = Path(os.path.realpath(path))
+    pattern = re.compile(re.escape(f".{target.name}") + _TEMPORARY_SUFFIX)
+    removed = 0
+    if not target.parent.is_dir():  # a run not started yet
+        return removed
+    for leftover in target.parent.iterdir():
+        if pattern.fullmatch(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -59,6 +80,24 @@ def write_json(path: str | os.PathLike, document, *, indent: int = 2,
                allow_nan: bool = False) -> None:
     """Write ``document`` as JSON (:func:`json_bytes`), whole or not at all."""
     write_output(path, json_bytes(document, indent=indent, allow_nan=allow_nan))
+
+
+# what follows ".NAME" in a temporary file's name (see _create_beside)
+_TEMPORARY_SUFFIX = r"\.[0-9a-f]{8}\.tmp"
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable, where the system allows it (not on Windows)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _create_beside(target: Path) -> tuple[Path, BinaryIO]:

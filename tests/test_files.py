@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
-from mspviewer.files import write_atomically, write_output
+from mspviewer.files import remove_stale_temporaries, write_atomically, write_output
 
 
 def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path):
@@ -44,3 +47,34 @@ def test_a_failed_write_leaves_the_previous_file_and_nothing_else(tmp_path):
         write_atomically(target, half_then_fail)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_write_killed_midway_leaves_the_old_file_and_a_leftover_that_can_be_removed(
+        tmp_path):
+    """SIGKILL runs no cleanup: the previous file stays whole, and the temporary file of the
+    interrupted write is what ``remove_stale_temporaries`` deletes (and nothing else)."""
+    target = tmp_path / "checkpoint.pt"
+    target.write_bytes(b"previous")
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from mspviewer.files import write_atomically\n"
+         "def slow(handle):\n"
+         "    handle.write(b'x' * 4096); handle.flush(); print('writing', flush=True)\n"
+         "    time.sleep(60)\n"
+         f"write_atomically({str(target)!r}, slow)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    assert target.read_bytes() == b"previous"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "checkpoint.pt"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".checkpoint.pt.")
+    kept = [".checkpoint.pt.notatemp.tmp", ".other.pt.0123abcd.tmp", "checkpoint.pt.bak"]
+    for name in kept:
+        (tmp_path / name).write_bytes(b"keep")
+    assert remove_stale_temporaries(target) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["checkpoint.pt"])
+    assert remove_stale_temporaries(target) == 0

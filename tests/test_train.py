@@ -69,10 +69,13 @@ def test_a_resumed_run_logs_each_step_once(image_folder, tmp_path):
     lines = log.read_text().splitlines()
     stale = [json.dumps({**json.loads(lines[-1]), "step": step, "loss": -1.0}) for step in (4, 5)]
     log.write_text("\n".join(lines + stale) + '\n{"step": 6, "lo')  # killed mid-write
+    leftover = run_dir / ".checkpoint.pt.0badf00d.tmp"  # killed mid-save, too
+    leftover.write_bytes(b"part of a checkpoint")
     Trainer(settings_for(image_folder, run_dir, 6), progress=False).run(resume=True)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 7))
     assert all(r["loss"] != -1.0 for r in records)
+    assert not leftover.exists()
 
 
 def test_cuda_asked_where_there_is_none_is_a_clear_error(image_folder, tmp_path):

@@ -35,7 +35,7 @@ from mspviewer.codec.api import resolve_device
 from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
-from mspviewer.files import write_atomically, write_output
+from mspviewer.files import remove_stale_temporaries, write_atomically, write_output
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.compilation import compile_networks
 from mspviewer.train.data import CropSampler, list_images
@@ -315,6 +315,8 @@ class Trainer:
                 self._trim_log_to_checkpoint()
         else:
             self._refuse_an_earlier_run()
+        if self.rank == 0 and remove_stale_temporaries(self.checkpoint_path):
+            print("removed the partial checkpoint of an interrupted write", file=sys.stderr)
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
                                          s.precision, self.world_size, s.compile_networks)
         self.segments.append(self.open_segment)
