@@ -50,6 +50,7 @@ def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_w
     assert report is not None and report.ok, report
     assert report.checksum_ok and report.pixels_identical
     assert window.metrics.value("fresh_check").startswith("identical ✓")
+    assert ".msp" not in report.message  # the result's own stream: no file to name
     assert not window.errors
 
     data = window.session.result.bitstream
@@ -70,7 +71,7 @@ def test_fresh_process_check_passes_then_fails_on_a_flipped_bit(qtbot, encoded_w
     report = window.session.fresh_check
     assert report is not None and not report.ok
     assert report.checksum_ok is False and "checksum" in report.message
-    assert window.metrics.value("fresh_check").startswith("FAILED ✗")
+    assert window.metrics.value("fresh_check").startswith("FAILED ✗ flipped.msp: ")
     assert window.errors and "Bit-exact check FAILED" in window.errors[-1]
     # the result on screen is untouched by a failed check
     assert window.session.result.bitstream == data

@@ -10,6 +10,9 @@ stays about files, encoding and layout. It uses the window's panels (``inspector
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from PySide6.QtWidgets import QFileDialog
 
 from mspviewer.gui import jobs
@@ -87,10 +90,12 @@ class TeachingActions:
         return started
 
     # --- bit-exact check --------------------------------------------------------------------------
-    def start_fresh_check(self, bitstream_data: bytes | None = None) -> Task | None:
+    def start_fresh_check(self, bitstream_data: bytes | None = None,
+                          source: str | None = None) -> Task | None:
         """Decode the current result's bitstream (or ``bitstream_data``, e.g. a file from
-        disk) in a new process with the model's weights file, and compare the pixels with the
-        ones shown. The report goes to the metrics panel and the message bar."""
+        disk, named ``source`` in the report) in a new process with the model's weights file,
+        and compare the pixels with the ones shown. The report goes to the metrics panel and
+        the message bar."""
         result = self.session.result
         if result is None:
             self.show_error("Nothing to check yet: encode an image or open a .msp first.")
@@ -103,7 +108,7 @@ class TeachingActions:
         model, expected = self.session.model, result.decoded
         task = Task("check", "bit-exact check",
                     lambda token: jobs.fresh_process_check_task(model, data, expected, token),
-                    context={"result": result})
+                    context={"result": result, "source": source})
         self.check_runner.submit(task)
         self.statusBar().showMessage("bit-exact check: decoding in a fresh process…", 10000)
         return task
@@ -114,7 +119,7 @@ class TeachingActions:
         if self.session.result is None:
             return self.start_fresh_check()  # refuses, with the message
         data = self.read_bitstream(path)
-        return self.start_fresh_check(data) if data is not None else None
+        return self.start_fresh_check(data, Path(path).name) if data is not None else None
 
     def check_file_dialog(self) -> Task | None:
         path, _ = QFileDialog.getOpenFileName(
@@ -125,6 +130,9 @@ class TeachingActions:
     def _on_check_finished(self, task: Task, result) -> None:
         if result is None or (task.context or {}).get("result") is not self.session.result:
             return  # cancelled, or the result it checked is gone
+        source = task.context.get("source")
+        if source is not None:  # another stream than the result's own: the row says which
+            result = dataclasses.replace(result, message=f"{source}: {result.message}")
         self.session.set_fresh_check(result)
         if result.ok:
             self.show_message(f"Bit-exact check passed: {result.message}.", "info")
