@@ -276,6 +276,11 @@ def test_a_command_after_the_options_is_pointed_out(tmp_path):
     assert misplaced_command(["info", "x.msp", "--threads", "1"], commands) is None
     assert misplaced_command(["--threads", "1", "gui"], commands) is None
     assert misplaced_command(["--screenshot", "x.png", "photo.png"], commands) is None
+    # an option's value that is also a command's name (README's replay screenshots)
+    replay_shots = ["--threads", "1", "--screenshot", "r.png", "--replay-steps", "4,12",
+                    "--panel", "replay"]
+    assert misplaced_command(replay_shots, commands | {"replay"}) is None
+    assert misplaced_command(["--threads", "x", "info"], commands) is None  # viewer says why
     done = run_cli("--threads", "1", "info", tmp_path / "x.msp")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "'info' is a command: put its options after it" in done.stderr

@@ -123,13 +123,33 @@ def missing_file(argv: list[str], commands: set[str]) -> str | None:
     return first if looks_like_file and not os.path.exists(first) else None
 
 
+class _Unparsed(Exception):
+    pass
+
+
 def misplaced_command(argv: list[str], commands: set[str]) -> str | None:
     """A command named after the viewer's options (``mspviewer --threads 1 info x.msp``):
-    the options belong after it. Else None (an existing file of that name is the viewer's)."""
+    the viewer's parser takes it for the file to open, but the options belong after it.
+    Else None: an option's value (``--panel replay``), an existing file of that name, or
+    arguments the viewer's parser refuses anyway (it then says why)."""
     if not argv or not argv[0].startswith("-") or argv[0].split("=")[0] in MAIN_OPTIONS:
         return None
-    return next((word for word in argv[1:]
-                 if word in commands and word != "gui" and not os.path.exists(word)), None)
+    from mspviewer.gui.app import build_parser as viewer_parser  # argparse only, no Qt
+
+    parser = viewer_parser()
+
+    def refuse(message: str):
+        raise _Unparsed(message)
+
+    parser.error = refuse  # quiet: this is a look ahead, not the viewer's own parse
+    try:
+        known, _ = parser.parse_known_args(argv)
+    except _Unparsed:
+        return None
+    path = known.path
+    if path in commands and path != "gui" and not os.path.exists(path):
+        return path
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
