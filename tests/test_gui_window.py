@@ -277,6 +277,25 @@ def test_exports(qtbot, encoded_window, tiny_model, tmp_path):
     assert window.errors[-1].startswith("Cannot export the latent arrays: nothing to export")
 
 
+def test_the_viewers_limit_counts_a_streams_pixels_as_an_images(qtbot, window, tiny_model,
+                                                                   tmp_path):
+    """An image of exactly the viewer's limit opens, so its stream (padded to 48×80 for the
+    transform, above that limit) opens too; one pixel less of limit refuses both."""
+    from mspviewer.codec import encode_image
+
+    pixels = write_png(tmp_path / "odd.png", 40, 72, seed=2)
+    stream = tmp_path / "odd.msp"
+    stream.write_bytes(encode_image(tiny_model, pixels, 0.01).bitstream)
+    window.max_pixels = 40 * 72
+    assert window.open_path(tmp_path / "odd.png")
+    assert window.open_path(stream)
+    wait_idle(qtbot, window)
+    assert window.session.result.source == "file" and not window.errors
+    window.max_pixels = 40 * 72 - 1
+    assert not window.open_path(stream)
+    assert "above the viewer's limit of 2,879 pixels" in window.errors[-1]
+
+
 def test_open_msp_file(qtbot, encoded_window, tmp_path):
     window = encoded_window
     result = window.session.result

@@ -142,8 +142,13 @@ class FileActions:
         try:
             data = bitstream.read_file(path)
             # Header checks are cheap: a corrupt, foreign or oversized stream is refused here,
-            # before any decode starts.
-            header, _ = bitstream.parse(data, self.max_pixels)
+            # before any decode starts. The format limits the padded size; the viewer's own
+            # limit counts the image's pixels, as for the images it opens.
+            header, _ = bitstream.parse(data)
+            if header.height * header.width > self.max_pixels:
+                raise MSPViewerError(
+                    f"the stream holds a {header.width}×{header.height} image, above the "
+                    f"viewer's limit of {self.max_pixels:,} pixels")
             self.session.model.check_compatible(header)
         except MSPViewerError as error:  # unreadable, too large, corrupt or foreign
             self.show_error(str(error))
@@ -165,7 +170,7 @@ class FileActions:
         original_name = f"the open image {image.name}" if image is not None else ""
         task = Task("decode", f"decode {path.name}",
                     lambda token: jobs.decode_task(model, data, original, device, token,
-                                                   str(path), self.max_pixels, original_name,
+                                                   str(path), None, original_name,
                                                    known_source),
                     context={"path": path, "image": image, "model": model})
         self.file_runner.submit(task)
