@@ -16,7 +16,8 @@ import numpy as np
 
 from mspviewer import rd
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
-from mspviewer.errors import ImageLoadError, MSPViewerError
+from mspviewer.codec.bitstream import check_codable
+from mspviewer.errors import BitstreamError, ImageLoadError, MSPViewerError
 from mspviewer.imageio import load_image
 
 METRIC_KEYS = ("bpp", "psnr_rgb", "psnr_y", "ms_ssim", "encode_s", "decode_s")
@@ -61,20 +62,25 @@ def learned_curve(model, pixels: np.ndarray, lambdas: Iterable[float], profile: 
 
 def check_images(image_paths: Iterable[Path]) -> None:
     """Read every image whole (a truncated file only fails when decoded) and refuse the set,
-    naming every bad file, if any cannot be read: an evaluation over the readable ones only
-    would silently change the set, hence its mean."""
+    naming every bad file, if any cannot be read or coded (too large once padded): an
+    evaluation over the others only would silently change the set, hence its mean, and one
+    that stopped at the first such image would lose the work before it."""
     paths = list(image_paths)
     problems = []
     for path in paths:
         try:
-            load_image(path, max_pixels=MAX_ENCODABLE_PIXELS)
-        except ImageLoadError as error:
+            image = load_image(path, max_pixels=MAX_ENCODABLE_PIXELS)
+            check_codable(image.height, image.width)  # the padded size, as the codec sees it
+        except ImageLoadError as error:  # its message names the file
             problems.append(str(error))
+        except BitstreamError as error:
+            problems.append(f"{path}: {error}")
         except OSError as error:
             problems.append(f"cannot read {path}: {error.strerror or error}")
     if problems:
         raise MSPViewerError(
-            f"{len(problems)} of {len(paths)} images cannot be read, nothing was evaluated "
+            f"{len(problems)} of {len(paths)} images cannot be read or coded, nothing was "
+            f"evaluated "
             f"(fix or remove them): {'; '.join(problems)}")
 
 

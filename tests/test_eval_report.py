@@ -380,12 +380,17 @@ def test_eval_names_every_unreadable_image_before_encoding(image_folder, weights
     good = (image_folder / "a.png").read_bytes()
     (image_folder / "z.png").write_bytes(good[:len(good) // 2])  # truncated
     (image_folder / "m.png").write_bytes(b"")
+    # readable, but 1 × (4 Mi + 1) pads to 16 × (4 Mi + 16): more than the format codes
+    from mspviewer.codec.bitstream import MAX_CODED_PIXELS
+    strip = np.zeros((1, MAX_CODED_PIXELS // 16 + 1, 3), np.uint8)
+    Image.fromarray(strip).save(image_folder / "s.png")
     refuse_encoding(monkeypatch)
     output = tmp_path / "ev.json"
     code, err = run_eval(capsys, image_folder, output, weights, "--lambdas", "0.0067",
                          "--classic", "--anchors")
     assert code == 2, err
-    assert "2 of 4 images cannot be read" in err and "z.png" in err and "m.png" in err
+    assert "3 of 5 images cannot be read or coded" in err
+    assert "z.png" in err and "m.png" in err and "s.png" in err and "padded to" in err
     assert len(err.strip().splitlines()) == 1
     assert not output.exists()
 
