@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -27,7 +28,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
             # on disk before the rename: after a crash of the system (not only of this
             # process) the name holds the old file or the new one, never an empty one
             handle.flush()
-            os.fsync(handle.fileno())
+            _sync_file(handle.fileno())
         if target.exists():
             try:
                 os.chmod(temporary, target.stat().st_mode & 0o7777)
@@ -42,7 +43,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
 
 def remove_stale_temporaries(path: str | os.PathLike) -> int:
     """Delete the temporary files a killed :func:`write_atomically` of ``path`` left beside
-    it (SIGKILL runs no cleanup); how many. Only for a path no other process writes now."""
+    it (SIGKILL runs no cleanup); how many. Only for a path no other process writes now
+    (training holds its run folder's lock, :mod:`mspviewer.train.run_lock`)."""
     target = Path(os.path.realpath(path))
     pattern = re.compile(re.escape(f".{target.name}") + _TEMPORARY_SUFFIX)
     removed = 0
@@ -84,6 +86,17 @@ def write_json(path: str | os.PathLike, document, *, indent: int = 2,
 
 # what follows ".NAME" in a temporary file's name (see _create_beside)
 _TEMPORARY_SUFFIX = r"\.[0-9a-f]{8}\.tmp"
+
+
+def _sync_file(descriptor: int) -> None:
+    """fsync, where the file system has it: a few (some FUSE and network ones) refuse it as
+    unsupported, and a write there must still succeed as before. An I/O error is a real
+    failure and is raised."""
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
 
 
 def _sync_folder(folder: Path) -> None:

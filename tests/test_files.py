@@ -78,3 +78,24 @@ def test_a_write_killed_midway_leaves_the_old_file_and_a_leftover_that_can_be_re
     assert remove_stale_temporaries(target) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["checkpoint.pt"])
     assert remove_stale_temporaries(target) == 0
+
+
+def test_a_file_system_without_fsync_still_gets_the_file_but_an_io_error_fails(tmp_path,
+                                                                              monkeypatch):
+    import errno
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"previous")
+
+    def refuse(code):
+        def fsync(descriptor):
+            raise OSError(code, os.strerror(code))
+        return fsync
+
+    monkeypatch.setattr(os, "fsync", refuse(errno.EINVAL))  # "not supported here"
+    write_output(target, b"new")
+    assert target.read_bytes() == b"new"
+    monkeypatch.setattr(os, "fsync", refuse(errno.EIO))  # the data did not reach the disk
+    with pytest.raises(OSError, match="Input/output error"):
+        write_output(target, b"newer")
+    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]

@@ -143,6 +143,26 @@ def test_resume_without_checkpoint_is_an_error(image_folder, tmp_path):
 
     with pytest.raises(MSPViewerError, match="no checkpoint"):
         Trainer(settings_for(image_folder, tmp_path / "none", 2), progress=False).run(resume=True)
+    assert not (tmp_path / "none").exists()  # nothing made for a run that is not there
+
+
+def test_a_run_still_going_keeps_its_folder_to_itself(image_folder, tmp_path):
+    """A second process on a run folder in use (its lock held) is refused before it touches
+    anything: not the checkpoint, not the log, not the first run's checkpoint being written."""
+    from mspviewer.errors import TrainingError
+    from mspviewer.train.run_lock import exclusive_run_folder
+
+    run_dir = tmp_path / "busy"
+    Trainer(settings_for(image_folder, run_dir, 2), progress=False).run()
+    in_flight = run_dir / ".checkpoint.pt.12345678.tmp"  # the running one's save
+    in_flight.write_bytes(b"being written")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with exclusive_run_folder(run_dir):  # as the running process holds it
+        with pytest.raises(TrainingError, match="another training process is running"):
+            Trainer(settings_for(image_folder, run_dir, 4), progress=False).run(resume=True)
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    result = Trainer(settings_for(image_folder, run_dir, 4), progress=False).run(resume=True)
+    assert result["step"] == 4 and not in_flight.exists()  # free again: resumed, cleaned
 
 
 def test_a_fresh_run_never_writes_over_an_earlier_run(image_folder, tmp_path, capsys):

@@ -36,6 +36,7 @@ from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.files import remove_stale_temporaries, write_atomically, write_output
+from mspviewer.train.run_lock import exclusive_run_folder
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.compilation import compile_networks
 from mspviewer.train.data import CropSampler, list_images
@@ -304,18 +305,24 @@ class Trainer:
     def run(self, resume: bool = False, checkpoint: dict | None = None) -> dict:
         """Train to ``settings.steps``; with ``resume``, from the run's checkpoint (or its
         payload ``checkpoint``, already read by the caller)."""
+        if self.settings.compile_networks:  # first: a refusal (no C++ compiler) leaves
+            compile_networks(self.model, self.device)  # the run untouched
+        if resume and checkpoint is None and not self.checkpoint_path.exists():
+            raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
+        if self.rank != 0:  # rank 0 writes the run folder, and holds it for all ranks
+            return self._run(resume, checkpoint)
+        with exclusive_run_folder(self.run_dir):
+            return self._run(resume, checkpoint)
+
+    def _run(self, resume: bool, checkpoint: dict | None) -> dict:
         s = self.settings
-        if s.compile_networks:  # first: a refusal (no C++ compiler) leaves the run untouched
-            compile_networks(self.model, self.device)
         if resume:
-            if checkpoint is None and not self.checkpoint_path.exists():
-                raise MSPViewerError(f"--resume: no checkpoint at {self.checkpoint_path}")
             self.load_checkpoint(payload=checkpoint)
             if self.rank == 0:
                 self._trim_log_to_checkpoint()
         else:
             self._refuse_an_earlier_run()
-        if self.rank == 0 and remove_stale_temporaries(self.checkpoint_path):
+        if self.rank == 0 and remove_stale_temporaries(self.checkpoint_path):  # (locked)
             print("removed the partial checkpoint of an interrupted write", file=sys.stderr)
         self.open_segment = open_segment(self.step, self.wall_seconds, self.device,
                                          s.precision, self.world_size, s.compile_networks)
