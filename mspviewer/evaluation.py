@@ -80,8 +80,7 @@ def check_images(image_paths: Iterable[Path]) -> None:
     if problems:
         raise MSPViewerError(
             f"{len(problems)} of {len(paths)} images cannot be read or coded, nothing was "
-            f"evaluated "
-            f"(fix or remove them): {'; '.join(problems)}")
+            f"evaluated (fix or remove them): {'; '.join(problems)}")
 
 
 def load_anchors(names: Iterable[str]) -> dict[str, rd.RDCurve]:

@@ -36,10 +36,10 @@ from mspviewer.codec.config import ModelConfig
 from mspviewer.codec.model import MSPCodec
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.files import remove_stale_temporaries, write_atomically, write_output
-from mspviewer.train.run_lock import exclusive_run_folder
 from mspviewer.train.checkpoint import cast_adam_moments, read_checkpoint
 from mspviewer.train.compilation import compile_networks
 from mspviewer.train.data import CropSampler, list_images
+from mspviewer.train.run_lock import exclusive_run_folder
 from mspviewer.train.segments import close_segment, open_segment, unrecorded_segment
 
 CHECKPOINT_NAME = "checkpoint.pt"
