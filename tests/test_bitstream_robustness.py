@@ -299,6 +299,21 @@ def test_section_sizes_have_one_spelling(fuzz_model, reference, spelling):
     assert _respell_first_section(original, lambda b: b) == original
 
 
+@pytest.mark.parametrize("value", [2 ** 32, 2 ** 35 - 1])
+def test_section_sizes_beyond_32_bits_are_refused(reference, value):
+    """Five varint groups hold 35 bits, but a section size is a 32-bit count of words
+    (docs/bitstream.md): a minimal five-byte spelling past 2^32 − 1 is a corrupt header,
+    refused as such rather than read and then reported as a truncated payload."""
+    original, _ = reference
+    spelled = bitstream._varint(value)
+    assert len(spelled) == 5
+    with pytest.raises(BitstreamError, match="bad section size"):
+        bitstream.parse(_respell_first_section(original, lambda _: spelled))
+    largest = _respell_first_section(original, lambda _: bitstream._varint(2 ** 32 - 1))
+    with pytest.raises(BitstreamError, match="truncated"):  # a legal size, a short payload
+        bitstream.parse(largest)
+
+
 def test_checksums_and_model_identity_as_the_document_specifies(fuzz_model, reference):
     """docs/bitstream.md, recomputed from the file's bytes without the codec's helpers:
     header CRC-32, content checksum (BLAKE2b with an 8-byte digest over the header body with

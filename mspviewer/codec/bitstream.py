@@ -138,6 +138,8 @@ def _read_varint(data: bytes, offset: int, end: int) -> tuple[int, int]:
         if not byte & 0x80:
             if byte == 0 and shift > 7:  # a trailing zero group: not minimal
                 raise BitstreamError("header is corrupt (bad section size)")
+            if value > 0xFFFFFFFF:  # five groups hold 35 bits; a section size is a 32-bit count
+                raise BitstreamError("header is corrupt (bad section size)")
             return value, offset
 
 

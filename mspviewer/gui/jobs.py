@@ -240,10 +240,10 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
     extrapolated = model.extrapolation_note(encoded.analysis.lam)
     if extrapolated:
         notes.append(extrapolated)
-    lof = getattr(encoded, "lof", None)
+    lof = encoded.lof
     history = list(lof.history) if lof is not None else []
     cancelled = bool(lof.cancelled) if lof is not None else False
-    cancelled = cancelled or getattr(encoded, "search_cancelled", False)
+    cancelled = cancelled or encoded.search_cancelled
     if lof is not None:
         stopped = (" (cancelled: best so far)" if cancelled else
                    " (stopped: a step made the latent non-finite; best so far kept)"
