@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +40,55 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
         temporary.unlink(missing_ok=True)
         raise
     _sync_folder(target.parent)
+
+
+def write_file_set(folder: str | os.PathLike, files: dict[str, bytes],
+                   replaces: Callable[[str], bool] = lambda name: False) -> list[Path]:
+    """Write ``files`` (name → bytes) into ``folder`` as one set, so that an interruption
+    never leaves a mix of a new set and an older one; returns the paths, in ``files``' order.
+
+    A new folder is built under a temporary name beside it and renamed into place: it
+    appears whole or not at all. In an existing folder every file is first written to a
+    temporary (the slow part, where a failure changes nothing), then all are renamed in
+    one quick pass, and the files of an earlier set that this one does not overwrite (names
+    for which ``replaces`` is true) are removed, so the folder holds one set only."""
+    target = Path(os.path.realpath(folder))
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = _create_folder_beside(target)
+        try:
+            for name, data in files.items():
+                with open(building / name, "xb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    _sync_file(handle.fileno())
+            _sync_folder(building)
+            os.rename(building, target)  # refused if a folder of that name appeared meanwhile
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        _sync_folder(target.parent)
+        return [Path(folder) / name for name in files]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
+            temporary, handle = _create_beside(target / name)
+            staged.append((temporary, target / name))
+            with handle:
+                handle.write(data)
+                handle.flush()
+                _sync_file(handle.fileno())
+        for temporary, final in staged:
+            os.replace(temporary, final)
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for leftover in target.iterdir():
+        if leftover.name not in files and replaces(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+    _sync_folder(target)
+    return [Path(folder) / name for name in files]
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> int:
@@ -111,6 +161,18 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def _create_folder_beside(target: Path) -> Path:
+    """A new, empty folder beside ``target`` under a temporary name, with the mode a plain
+    ``mkdir`` gives (the umask applies), for :func:`write_file_set`."""
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.mkdir(temporary, 0o777)
+        except FileExistsError:
+            continue
+        return temporary
 
 
 def _create_beside(target: Path) -> tuple[Path, BinaryIO]:

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from mspviewer.files import remove_stale_temporaries, write_atomically, write_output
+from mspviewer import files
+from mspviewer.files import (remove_stale_temporaries, write_atomically, write_file_set,
+                            write_output)
 
 
 def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path):
@@ -99,3 +101,57 @@ def test_a_file_system_without_fsync_still_gets_the_file_but_an_io_error_fails(t
     with pytest.raises(OSError, match="Input/output error"):
         write_output(target, b"newer")
     assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def _fail_on_sync(monkeypatch, call: int) -> None:
+    """Make the ``call``-th file sync raise a disk-full error (``call`` counts from 1)."""
+    real, calls = files._sync_file, []
+
+    def sync(descriptor):
+        calls.append(descriptor)
+        if len(calls) == call:
+            raise OSError(28, "No space left on device")
+        real(descriptor)
+
+    monkeypatch.setattr(files, "_sync_file", sync)
+
+
+def test_a_file_set_in_a_new_folder_appears_whole_with_a_plain_folders_mode(tmp_path):
+    target = tmp_path / "deep" / "frames"
+    written = write_file_set(target, {"a.png": b"1", "b.png": b"22"})
+    assert written == [target / "a.png", target / "b.png"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.png", "b.png"]
+    assert (target / "b.png").read_bytes() == b"22"
+    assert [p.name for p in target.parent.iterdir()] == ["frames"]  # no temporary folder
+    (tmp_path / "plain").mkdir()
+    assert target.stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_a_file_set_that_fails_in_a_new_folder_leaves_no_folder(tmp_path, monkeypatch):
+    _fail_on_sync(monkeypatch, call=2)
+    with pytest.raises(OSError, match="No space"):
+        write_file_set(tmp_path / "frames", {"a.png": b"1", "b.png": b"2", "c.png": b"3"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_set_replaces_an_older_set_whole_and_keeps_other_files(tmp_path):
+    """The older set had more files: those the new set does not overwrite are removed (as
+    ``replaces`` says), so the folder never shows one set's first files with another's last;
+    a file that is not part of any set stays."""
+    for name in ("s0", "s1", "s2", "s3"):
+        (tmp_path / name).write_bytes(b"old")
+    (tmp_path / "notes.txt").write_bytes(b"mine")
+    write_file_set(tmp_path, {"s0": b"new", "s1": b"new"}, replaces=lambda n: n[0] == "s")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "s0": b"new", "s1": b"new", "notes.txt": b"mine"}
+
+
+def test_a_file_set_that_fails_in_an_existing_folder_changes_nothing(tmp_path, monkeypatch):
+    for name in ("s0", "s1", "s2"):
+        (tmp_path / name).write_bytes(b"old")
+    _fail_on_sync(monkeypatch, call=3)  # the last file's: two are written already
+    with pytest.raises(OSError, match="No space"):
+        write_file_set(tmp_path, {"s0": b"new", "s1": b"new", "s2": b"new"},
+                       replaces=lambda n: n[0] == "s")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "s0": b"old", "s1": b"old", "s2": b"old"}

@@ -17,7 +17,7 @@ from conftest import smooth_image
 from mspviewer.codec import bitstream, decode_bytes, encode_image, load_model
 from mspviewer.codec.api import tensor_to_image
 from mspviewer.codec.inspection import (ElementInspection, export_replay, image_to_latent,
-                                        inspect_element, replay_frames,
+                                        inspect_element, replay_frame_name, replay_frames,
                                         verify_in_fresh_process)
 from mspviewer.errors import MSPViewerError
 
@@ -154,6 +154,13 @@ def test_replay_first_and_last_frames(file_model, encoded, decoded, tmp_path):
     assert len(written) == len(frames)
     with Image.open(written[-1]) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), decoded.pixels)
+    # an earlier, longer replay in the same folder: its extra frames go, other files stay
+    extra = [folder / replay_frame_name(len(frames) + k) for k in range(3)]
+    for path in extra:
+        path.write_bytes(b"an earlier replay's frame")
+    (folder / "notes.txt").write_text("mine")
+    assert export_replay(frames, folder) == written
+    assert sorted(folder.iterdir()) == sorted(written + [folder / "notes.txt"])
     with pytest.raises(MSPViewerError):
         export_replay(frames, tmp_path / "replay.jpg")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,9 @@ def replay_frames(model, record: AnalysisRecord, original: np.ndarray | None = N
     return list(iter_replay_frames(model, record, original))
 
 
+_REPLAY_FRAME = re.compile(r"step_[0-9]{3,}\.png")  # the names replay_frame_name gives
+
+
 def replay_frame_name(step: int) -> str:
     """The file of replay step ``step`` in a PNG sequence."""
     return f"step_{step:03d}.png"
@@ -297,8 +301,8 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
 
     from PIL import Image
 
-    from mspviewer.files import write_output
-    from mspviewer.imageio import save_png
+    from mspviewer.files import write_file_set, write_output
+    from mspviewer.imageio import encode_rgb8
 
     if not frames:
         raise MSPViewerError("no replay frames to export")
@@ -317,13 +321,11 @@ def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
             write_output(path, encoded.getvalue())  # whole or not at all
             return [path]
         if path.is_dir() or not path.suffix:
-            path.mkdir(parents=True, exist_ok=True)
-            written = []
-            for frame in frames:
-                target = path / replay_frame_name(frame.step)
-                save_png(frame.image, target)
-                written.append(target)
-            return written
+            # every frame encoded before the folder is touched, then written as one set:
+            # an interruption never leaves this replay's first frames beside another's last
+            pngs = {replay_frame_name(frame.step): encode_rgb8(frame.image, "PNG")
+                    for frame in frames}
+            return write_file_set(path, pngs, replaces=_REPLAY_FRAME.fullmatch)
     except OSError as error:
         raise MSPViewerError(f"cannot write the replay to {path}: {error}") from None
     raise MSPViewerError(f"replay output must be a .gif file or a folder, got {path}")
