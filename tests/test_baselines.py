@@ -102,6 +102,28 @@ def test_decode_is_deterministic_and_rejects_garbage(name, pixels):
         codec.decode(b"")
 
 
+@pytest.mark.parametrize("name", ["webp", "jpeg2000", "avif", "heic", "jpegxl", "vvc-faster"])
+def test_a_damaged_file_is_refused_not_decoded_wrongly(name):
+    """Half a file is a CodecError with a one-line message. ffmpeg's VVC decoder used to
+    conceal the damage and exit 0 with a wrong picture; libjxl raised a RuntimeError that
+    went past every caller's ``except CodecError``. (Noise: a stream long enough that its
+    first half holds whole headers, which a smooth image's 300 bytes did not.)"""
+    codec = available_or_skip(name)
+    noise = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    data = codec.encode(noise, codec.default_qualities[len(codec.default_qualities) // 2])
+    with pytest.raises(CodecError) as refused:
+        codec.decode(data[: len(data) // 2])
+    assert "\n" not in str(refused.value)
+
+
+def test_an_image_avif_refuses_is_a_codec_error():
+    """libavif refuses a 2×70000 image; Pillow raises RuntimeError, which stopped a whole
+    ``compare`` run instead of that codec's points."""
+    codec = available_or_skip("avif")
+    with pytest.raises(CodecError, match="encoder failed"):
+        codec.encode(np.zeros((2, 70000, 3), np.uint8), 50)
+
+
 def test_jpeg_chroma_subsampling_differs(pixels):
     j420, j444 = get_codec("jpeg-420"), get_codec("jpeg-444")
     # Same quality: 4:4:4 keeps four times the chroma samples, so the file is larger.
@@ -188,6 +210,38 @@ def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
     assert "libvvenc" in codec.unavailable_reason()
     with pytest.raises(CodecUnavailableError):
         codec.encode(pixels, 32)
+
+
+def test_an_ffmpeg_that_writes_nothing_is_a_codec_error(tmp_path, monkeypatch, pixels):
+    """An ffmpeg that says it has libvvenc and the VVC decoder, and exits 0 without writing
+    its output, gives a CodecError for the encode and for the decode, not a FileNotFoundError."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *-encoders*) echo " V....D libvvenc             libvvenc H.266 / VVC";;\n'
+        '  *-decoders*) echo " V....D vvc                  VVC (Versatile Video Coding)";;\n'
+        "  *-version*) echo 'ffmpeg version fake';;\n"
+        "esac\n"
+        "exit 0\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(vvc_module, "ffmpeg_exe", lambda: str(fake))
+    codec = vvc_module.VvcCodec(preset="faster")
+    assert codec.unavailable_reason() is None
+    with pytest.raises(CodecError, match="no bitstream"):
+        codec.encode(pixels, 32)
+    with pytest.raises(CodecError, match="no picture"):
+        codec.decode(b"\x00\x00\x00\x01" + bytes(64))
+
+
+def test_a_short_decoded_frame_is_a_codec_error(tmp_path):
+    frame = vvc_module.rgb_to_ycbcr420(smooth_image(32, 48, seed=1))
+    vvc_module.write_y4m(tmp_path / "frame.y4m", *frame)
+    whole = (tmp_path / "frame.y4m").read_bytes()
+    assert all(np.array_equal(a, b) for a, b in zip(vvc_module.read_y4m(whole), frame))
+    with pytest.raises(CodecError, match="shorter than a 48x32 frame"):
+        vvc_module.read_y4m(whole[:-2])
 
 
 def test_no_ffmpeg_binary_is_unavailable(monkeypatch):
@@ -348,9 +402,11 @@ def test_quality_search_with_sizes_that_dip(pixels):
 
 
 def test_quality_search_rejects_bad_targets(pixels):
-    for target in (0, -1, float("nan"), float("inf")):
+    for target in (0, -1, float("nan"), float("inf"), True, "0.5", np.float32(-1)):
         with pytest.raises(ValueError):
             find_quality_for_bpp(get_codec("jpeg-420"), pixels, target)
+    # any real number will do, NumPy's too
+    assert find_quality_for_bpp(get_codec("jpeg-420"), pixels, np.float32(2.0)).below_target
 
 
 def test_vvc_probe_uses_no_stdin(monkeypatch):

@@ -34,6 +34,13 @@ class UnsupportedImageError(CodecError):
     """The codec cannot represent this image (e.g. odd size in 4:2:0 VVC, too small)."""
 
 
+def first_line(error: BaseException) -> str:
+    """A library's error message on one line: libjxl's and libheif's run over several, and
+    a CodecError is shown as one line (a skipped codec's reason, the CLI's error line)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def check_pixels(pixels: np.ndarray) -> np.ndarray:
     """Return ``pixels`` as a C-contiguous ``uint8`` ``H x W x 3`` array, or raise ValueError."""
     if not isinstance(pixels, np.ndarray):

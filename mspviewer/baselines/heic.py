@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, CodecError
+from mspviewer.baselines.base import ClassicCodec, CodecError, first_line
 
 
 def _hevc_decoders(info: dict) -> list[str]:
@@ -87,7 +87,7 @@ class HeicCodec(ClassicCodec):
                 full_range_flag=1,
             )
         except (OSError, ValueError, RuntimeError) as error:
-            raise CodecError(f"HEIC encoder failed: {error}") from error
+            raise CodecError(f"HEIC encoder failed: {first_line(error)}") from error
         return buffer.getvalue()
 
     def _decode(self, data: bytes) -> np.ndarray:
@@ -100,7 +100,7 @@ class HeicCodec(ClassicCodec):
             image = heif[heif.primary_index]
             array = np.asarray(image)
         except (OSError, ValueError, RuntimeError) as error:
-            raise CodecError(f"cannot decode HEIC data: {error}") from error
+            raise CodecError(f"cannot decode HEIC data: {first_line(error)}") from error
         if image.mode != "RGB" or array.ndim != 3 or array.shape[2] != 3:
             raise CodecError(f"HEIC decoder returned mode {image.mode}, expected RGB")
         return np.ascontiguousarray(array, dtype=np.uint8)

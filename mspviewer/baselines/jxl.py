@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, CodecError
+from mspviewer.baselines.base import ClassicCodec, CodecError, first_line
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,7 +92,7 @@ class JpegXlCodec(ClassicCodec):
                 use_container=False,
             )
         except (OSError, ValueError, RuntimeError) as error:
-            raise CodecError(f"JPEG XL encoder failed: {error}") from error
+            raise CodecError(f"JPEG XL encoder failed: {first_line(error)}") from error
         return buffer.getvalue()
 
     def _decode(self, data: bytes) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, CodecError
+from mspviewer.baselines.base import ClassicCodec, CodecError, first_line
 
 
 def _pillow_version() -> str:
@@ -40,8 +40,9 @@ def pil_encode(pixels: np.ndarray, format_name: str, **options: Any) -> bytes:
     buffer = io.BytesIO()
     try:
         image.save(buffer, format=format_name, **options)
-    except (OSError, ValueError, KeyError) as error:
-        raise CodecError(f"{format_name} encoder failed: {error}") from error
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        # RuntimeError: what Pillow's AVIF encoder raises when libavif refuses an image
+        raise CodecError(f"{format_name} encoder failed: {first_line(error)}") from error
     return buffer.getvalue()
 
 
@@ -55,8 +56,10 @@ def pil_decode(data: bytes, expected_formats: tuple[str, ...]) -> np.ndarray:
             if image.mode != "RGB":
                 image = image.convert("RGB")
             return np.asarray(image, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        raise CodecError(f"cannot decode {'/'.join(expected_formats)} data: {error}") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+            RuntimeError) as error:  # RuntimeError: the JPEG XL plugin's decode failures
+        raise CodecError(f"cannot decode {'/'.join(expected_formats)} data: "
+                         f"{first_line(error)}") from error
 
 
 class JpegCodec(ClassicCodec):

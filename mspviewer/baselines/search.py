@@ -13,6 +13,7 @@ setting that was not tried may land closer to the target; see ``docs/baselines.m
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -52,8 +53,8 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: fl
     answer). Without ``cancel`` it never returns None.
     """
     pixels = check_pixels(pixels)
-    if not (isinstance(target_bpp, (int, float)) and math.isfinite(target_bpp)
-            and target_bpp > 0):
+    if (isinstance(target_bpp, bool) or not isinstance(target_bpp, numbers.Real)
+            or not math.isfinite(target_bpp) or target_bpp <= 0):
         raise ValueError(f"target_bpp must be a positive number, got {target_bpp!r}")
     height, width = pixels.shape[:2]
     grid = codec.quality_grid()

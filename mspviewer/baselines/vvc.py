@@ -137,6 +137,8 @@ def read_y4m(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise CodecError("VVC decoder output has no frame")
     chroma_h, chroma_w = (height + 1) // 2, (width + 1) // 2
     counts = (height * width, chroma_h * chroma_w, chroma_h * chroma_w)
+    if len(data) - (frame_end + 1) < 2 * sum(counts):
+        raise CodecError(f"VVC decoder output is shorter than a {width}x{height} frame")
     samples = np.frombuffer(data, dtype="<u2", count=sum(counts), offset=frame_end + 1)
     luma = samples[: counts[0]].reshape(height, width)
     cb = samples[counts[0] : counts[0] + counts[1]].reshape(chroma_h, chroma_w)
@@ -278,9 +280,9 @@ class VvcCodec(ClassicCodec):
                  "-vf", TAG_FILTER, "-f", "vvc", "-y", str(target)],
                 timeout=self.encode_timeout,
             )
-            data = target.read_bytes()
+            data = target.read_bytes() if target.is_file() else b""
         if not data:
-            raise CodecError("libvvenc wrote an empty bitstream")
+            raise CodecError("libvvenc wrote no bitstream")
         return data
 
     def _decode(self, data: bytes) -> np.ndarray:
@@ -290,10 +292,14 @@ class VvcCodec(ClassicCodec):
             source.write_bytes(data)
             run_ffmpeg(
                 exe,
-                ["-loglevel", "error", "-f", "vvc", "-i", str(source), "-frames:v", "1",
-                 "-pix_fmt", "yuv420p10le", "-strict", "-1", "-f", "yuv4mpegpipe",
-                 "-y", str(target)],
+                # -xerror: a damaged stream fails; without it ffmpeg conceals the errors
+                # and exits 0 with a wrong picture (half of a stream gave 14 dB for 33)
+                ["-loglevel", "error", "-xerror", "-f", "vvc", "-i", str(source),
+                 "-frames:v", "1", "-pix_fmt", "yuv420p10le", "-strict", "-1",
+                 "-f", "yuv4mpegpipe", "-y", str(target)],
                 timeout=self.decode_timeout,
             )
-            decoded = target.read_bytes()
+            decoded = target.read_bytes() if target.is_file() else b""
+        if not decoded:
+            raise CodecError("the VVC decoder wrote no picture")
         return ycbcr420_to_rgb(*read_y4m(decoded))
