@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,8 +22,17 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     file at ``path`` intact and no partial file behind; two writers never share a temporary
     name. A symbolic link is written through (its target is replaced, the link stays). A new
     file gets the mode a plain ``open()`` gives (the umask applies); a replaced one keeps its
-    mode where the file system allows it."""
+    mode where the file system allows it.
+
+    A character device (``-o /dev/null``) is written in place: renaming over it would put a
+    regular file where the device was, for every program (as root, /dev/null itself). A
+    pipe, socket or block device is refused with an ``OSError``."""
     target = Path(os.path.realpath(path))
+    if _is_character_device(target):
+        with open(target, "wb") as handle:
+            write(handle)
+        return
+    _refuse_special_file(target)
     temporary, handle = _create_beside(target)
     try:
         with handle:
@@ -53,6 +64,8 @@ def write_file_set(folder: str | os.PathLike, files: dict[str, bytes],
     one quick pass, and the files of an earlier set that this one does not overwrite (names
     for which ``replaces`` is true) are removed, so the folder holds one set only."""
     target = Path(os.path.realpath(folder))
+    for name in files:
+        _refuse_special_file(target / name, devices_too=True)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         building = _create_folder_beside(target)
@@ -96,7 +109,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> int:
     it (SIGKILL runs no cleanup); how many. Only for a path no other process writes now
     (training holds its run folder's lock, :mod:`mspviewer.train.run_lock`)."""
     target = Path(os.path.realpath(path))
-    pattern = re.compile(re.escape(f".{target.name}") + _TEMPORARY_SUFFIX)
+    pattern = re.compile(re.escape(f".{_temporary_stem(target.name)}") + _TEMPORARY_SUFFIX)
     removed = 0
     if not target.parent.is_dir():  # a run not started yet
         return removed
@@ -136,6 +149,36 @@ def write_json(path: str | os.PathLike, document, *, indent: int = 2,
 
 # what follows ".NAME" in a temporary file's name (see _create_beside)
 _TEMPORARY_SUFFIX = r"\.[0-9a-f]{8}\.tmp"
+_NAME_MAX = 255  # bytes in a file name on the usual file systems (ext4, XFS, APFS, NTFS)
+
+
+def _temporary_stem(name: str) -> str:
+    """The NAME of a temporary ".NAME.xxxxxxxx.tmp" beside ``name``: the name itself, or
+    where that would pass the file system's limit (a valid 250-byte name gains 14 bytes), a
+    digest of it, so that every name that can be written can be written whole."""
+    if len(os.fsencode(name)) + 14 <= _NAME_MAX:
+        return name
+    return hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
+
+
+def _is_character_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _refuse_special_file(path: Path, devices_too: bool = False) -> None:
+    """An existing pipe, socket or block device (with ``devices_too``, a character device
+    as well) cannot be replaced by a file safely."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing (or unreadable: the write will say)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+            or (stat.S_ISCHR(mode) and not devices_too)):
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device); "
+                      "write to a file", str(path))
 
 
 def _sync_file(descriptor: int) -> None:
@@ -167,7 +210,8 @@ def _create_folder_beside(target: Path) -> Path:
     """A new, empty folder beside ``target`` under a temporary name, with the mode a plain
     ``mkdir`` gives (the umask applies), for :func:`write_file_set`."""
     while True:
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        temporary = target.with_name(
+            f".{_temporary_stem(target.name)}.{secrets.token_hex(4)}.tmp")
         try:
             os.mkdir(temporary, 0o777)
         except FileExistsError:
@@ -180,7 +224,8 @@ def _create_beside(target: Path) -> tuple[Path, BinaryIO]:
     before the umask, like ``open()``; the process umask is never changed (other threads
     create files meanwhile)."""
     while True:
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        temporary = target.with_name(
+            f".{_temporary_stem(target.name)}.{secrets.token_hex(4)}.tmp")
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:

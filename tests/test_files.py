@@ -155,3 +155,53 @@ def test_a_file_set_that_fails_in_an_existing_folder_changes_nothing(tmp_path, m
                        replaces=lambda n: n[0] == "s")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
         "s0": b"old", "s1": b"old", "s2": b"old"}
+
+
+def test_a_pipe_is_refused_and_stays_a_pipe(tmp_path):
+    """Renaming over a named pipe (or, as root, over /dev/null) put a regular file in its
+    place for every other program; it is refused, before anything is written."""
+    import stat
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_output(pipe, b"data")
+    with pytest.raises(OSError, match="not a regular file"):
+        write_file_set(tmp_path, {"pipe": b"data"})
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_character_device_is_written_in_place(tmp_path):
+    """``-o /dev/null`` discards the output and leaves /dev/null a device: the write used to
+    rename a regular file over it, which as root replaced the system's /dev/null. Tried on
+    devices made for the test (null and full), so a regression cannot harm the real ones."""
+    import stat
+
+    null, full = tmp_path / "null", tmp_path / "full"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    except (PermissionError, OSError) as error:
+        pytest.skip(f"cannot make device nodes here: {error}")
+    before = null.stat()
+    write_output(null, b"discarded")
+    after = null.stat()
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    with pytest.raises(OSError):  # a device that fails the write says so
+        write_output(full, b"no room")
+    assert stat.S_ISCHR(full.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "null"]
+
+
+def test_the_longest_valid_name_can_be_written_and_its_leftovers_found(tmp_path):
+    """A 250-byte name is valid, but ".NAME.xxxxxxxx.tmp" beside it was not: the temporary
+    then takes a digest of the name, which ``remove_stale_temporaries`` knows."""
+    target = tmp_path / ("y" * 250 + ".msp")
+    write_output(target, b"whole")
+    assert target.read_bytes() == b"whole"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    temporary, handle = files._create_beside(target)
+    handle.close()
+    assert len(temporary.name) <= 255
+    assert remove_stale_temporaries(target) == 1 and not temporary.exists()
