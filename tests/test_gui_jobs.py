@@ -195,6 +195,10 @@ def test_a_target_bpp_encode_cancelled_in_its_search_says_so(tiny_model, encoded
     assert outcome.cancelled and outcome.profile == "plain"
     assert outcome.time_budget_s is None and outcome.reference is None
     assert "cancelled during the λ search: a plain encode, not quick" in outcome.notes
+    # where the search stopped is not a limit of the model, and is not called one
+    assert any(note.startswith("λ search cancelled after ") and "so far" in note
+               for note in outcome.notes)
+    assert not any("this model got" in note for note in outcome.notes)
     finished = run_steps(jobs.encode_task(  # the same, not cancelled: LOF ran, under 5 s
         tiny_model, pixels, outcomes.EncodeRequest(profile="quick", target_bpp=0.5,
                                                    time_budget_s=5, verify_decode=False),

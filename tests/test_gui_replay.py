@@ -404,3 +404,25 @@ def test_large_images_replay_at_reduced_resolution(qtbot, panel, model, outcomes
         assert np.abs(got.image.astype(float) - box).max() <= 0.5  # a 2×2 box average
         assert got.psnr == want.psnr  # measured at full resolution
     assert "1/2 resolution" in panel.step_text()
+
+
+def test_export_never_replaces_an_input(qtbot, built, tmp_path, messages):
+    """An image the work came from (a GIF, or a file named like a frame) is not overwritten
+    by a replay export, in the foreground or the background; other names still export."""
+    panel = built
+    source_gif = tmp_path / "photo.gif"
+    source_gif.write_bytes(b"the user's image")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    source_frame = folder / "step_003.png"
+    source_frame.write_bytes(b"the user's other image")
+    panel.input_files = lambda: [None, source_gif, source_frame]
+    assert panel.export(source_gif) == []
+    assert panel.export_in_background(source_gif) is None
+    assert panel.export(folder) == []
+    assert panel.export_in_background(folder) is None
+    assert source_gif.read_bytes() == b"the user's image"
+    assert sorted(p.name for p in folder.iterdir()) == ["step_003.png"]
+    refusals = [text for level, text in messages if level == "error"]
+    assert len(refusals) == 4 and all("which this work came from" in t for t in refusals)
+    assert panel.export(tmp_path / "replay.gif") == [tmp_path / "replay.gif"]

@@ -379,6 +379,8 @@ def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
         wait_idle(qtbot, window)
         assert len(window.errors) == before + 1, (name, window.errors[before:])
         assert expect in window.errors[-1].lower() or expect == "", (name, window.errors[-1])
+        # after a drop or an Open recent the message must say which file it is about
+        assert Path(name).name in window.errors[-1], window.errors[-1]
         assert window.messages.level == "error" and window.messages.text()
         assert window.session.image is image, name
         assert window.session.result is result, name
@@ -630,6 +632,8 @@ def test_exports_never_replace_an_input_or_misname_a_png(qtbot, encoded_window, 
     assert window.session.result.path is not None
     assert not window.export_metrics_json(stream)
     assert "stream.msp this work came from" in window.errors[-1]
+    # the replay panel knows the window's inputs
+    assert stream in window.replay.input_files() and image in window.replay.input_files()
 
 
 def test_a_name_typed_without_extension_gets_it_but_replaces_nothing(qtbot, encoded_window,
@@ -736,6 +740,7 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
     assert window.open_path(corrupt)  # the header is fine: the decode starts
     qtbot.waitUntil(lambda: not window.file_runner.is_busy(), timeout=30_000)
     assert "checksum" in window.errors[-1].lower(), window.errors
+    assert window.errors[-1].startswith("Cannot open corrupt.msp: "), window.errors[-1]
     assert window.encoder.current is first and first.token.reason is None
     assert window.lof.progress.text() != "failed"
     release.set()

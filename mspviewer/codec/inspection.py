@@ -288,6 +288,11 @@ def replay_frame_name(step: int) -> str:
     return f"step_{step:03d}.png"
 
 
+def is_replay_frame_name(name: str) -> bool:
+    """Whether ``name`` is one that :func:`replay_frame_name` gives."""
+    return _REPLAY_FRAME.fullmatch(name) is not None
+
+
 def export_replay(frames: Sequence[ReplayFrame], path: str | os.PathLike,
                   frame_ms: int = 500, last_frame_ms: int = 2000) -> list[Path]:
     """Write the frames as an animated GIF (``*.gif``) or as ``step_000.png`` … in a folder

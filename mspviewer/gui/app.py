@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(X, Y) (of the crop, with --crop) and show the inspector")
     parser.add_argument("--replay-steps", metavar="K[,K...]",
                         help="with --screenshot: build the decode replay and save one "
-                             "screenshot per step K (OUT-stepKK.png, K in two digits)")
+                             "screenshot per step K (OUT-stepKK.png, K in two digits); a "
+                             "step past the last is the last (the file names that step)")
     parser.add_argument("--panel", metavar="KEY",
                         help="with --screenshot: save only this panel (e.g. inspector, "
                              "replay, latents), not the whole window")

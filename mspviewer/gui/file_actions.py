@@ -151,7 +151,7 @@ class FileActions:
                     f"viewer's limit of {self.max_pixels:,} pixels")
             self.session.model.check_compatible(header)
         except MSPViewerError as error:  # unreadable, too large, corrupt or foreign
-            self.show_error(str(error))
+            self.show_error(_naming_the_file(str(error), Path(path)))
             return None
         return data
 
@@ -260,3 +260,11 @@ def _is_bitstream(path: Path) -> bool:
             return handle.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
+
+
+def _naming_the_file(message: str, path: Path) -> str:
+    """``message`` with the file it is about in front, unless it names it already (after a
+    drop or an Open recent, "bitstream is empty" alone does not say which file)."""
+    if path.name in message:
+        return message
+    return f"Cannot open {path.name}: {message}"

@@ -224,7 +224,11 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
         if abs(reached / request.target_bpp - 1) <= api.DEFAULT_BPP_TOLERANCE:
             notes.append(f"λ = {encoded.analysis.lam:.5g} found for {request.target_bpp:g} bpp "
                          f"in {len(encoded.rate_search)} encodes")
-        else:  # outside the model's range (or the search was cancelled): say so
+        elif encoded.search_cancelled:  # not the model's limit: where the search stopped
+            notes.append(f"λ search cancelled after {len(encoded.rate_search)} encodes: "
+                         f"{reached:.4f} bpp (λ = {encoded.analysis.lam:.5g}) is the closest "
+                         f"to {request.target_bpp:g} bpp so far")
+        else:  # outside the model's range: say so
             notes.append(f"{reached:.4f} bpp (λ = {encoded.analysis.lam:.5g}) is the closest "
                          f"this model got to {request.target_bpp:g} bpp, in "
                          f"{len(encoded.rate_search)} encodes")

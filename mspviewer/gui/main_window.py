@@ -122,6 +122,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         # the replay owns its thread: a build (one synthesis per step) never waits behind
         # an encode, and its failures are reported by the panel itself
         self.replay = ReplayPanel(self.session, scheduler=self.refresher)
+        self.replay.input_files = self._input_files
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -627,10 +628,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         if task.kind == "reference":
             self.show_error(f"Cannot set the reference: {message}", details)
             return
-        what = {"encode": "Encoding failed", "decode": "Cannot open the bitstream",
-                "ladder": "λ ladder failed", "same-bpp": "Classic codec failed",
-                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"
-                }.get(task.kind, f"{task.label} failed")
+        what = {"encode": "Encoding failed", "ladder": "λ ladder failed",
+                "decode": f"Cannot open {Path(task.context.get('path', '?')).name}",
+                "same-bpp": "Classic codec failed", "sweep": "RD sweep failed",
+                "check": "Bit-exact check could not run"}.get(task.kind, f"{task.label} failed")
         if task.kind in ("encode", "ladder"):  # a failed decode leaves the encoder's panel
             self.lof.fail(f"{what}: {message}")
         self.show_error(f"{what}: {message}", details)

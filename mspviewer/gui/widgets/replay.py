@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushBut
 
 from mspviewer.codec import inspection
 from mspviewer.errors import MSPViewerError
+from mspviewer.files import same_file
 from mspviewer.gui import replay_jobs
 from mspviewer.gui.replay_jobs import export_job, frame_reduction, replay_job
 from mspviewer.gui.widgets.common import (PALETTE, fmt, image_viewbox, info_label, observe,
@@ -84,6 +86,9 @@ class ReplayPanel(QWidget):
         self.export_runner = TaskRunner("replay-export", self)
         self.export_runner.task_finished.connect(self._on_export_finished)
         self.export_runner.task_failed.connect(self._on_export_failed)
+        # the files the window's work came from, which an export must never replace (the
+        # main window sets it; a panel on its own protects nothing)
+        self.input_files: Callable[[], list[Path]] = lambda: []
         self.frames: list[inspection.ReplayFrame] = []
         self.reduction = 1  #: the frames' resolution is 1/reduction of the image's
         self._task: Task | None = None  # our running or queued build, None when idle
@@ -493,8 +498,14 @@ class ReplayPanel(QWidget):
             self.pause()  # played to the end; a build still running: wait for its next frame
 
     # --- export --------------------------------------------------------------------------------
-    def _export_refused(self) -> bool:
-        """Say why the replay cannot be exported yet (True), or False when it can."""
+    def _export_refused(self, path) -> bool:
+        """Say why the replay cannot be exported (True), or False when it can."""
+        source = self._input_in_the_way(Path(path))
+        if source is not None:
+            self.message.emit(f"Cannot export the replay to {path}: it would replace "
+                              f"{source}, which this work came from; choose another "
+                              "name or folder", "error")
+            return True
         steps = self.num_steps()
         if not self.frames:
             self.message.emit("No replay to export: press Build replay first.", "warning")
@@ -506,10 +517,24 @@ class ReplayPanel(QWidget):
             return True
         return False
 
+    def _input_in_the_way(self, path: Path) -> Path | None:
+        """The input file a replay export to ``path`` would overwrite: the GIF itself, or
+        in a folder, an input named like a frame (``step_007.png``)."""
+        gif = path.suffix.lower() == ".gif"
+        for source in self.input_files():
+            if source is None:
+                continue
+            if gif and same_file(path, source):
+                return Path(source)
+            if (not gif and inspection.is_replay_frame_name(Path(source).name)
+                    and same_file(path, Path(source).parent)):
+                return Path(source)
+        return None
+
     def export_in_background(self, path) -> Task | None:
         """Like :meth:`export`, in the export thread (the dialogs use this); the outcome
         comes as a message."""
-        if self._export_refused():
+        if self._export_refused(path):
             return None
         frames, frame_ms = list(self.frames), self.interval()
         task = Task("replay-export", f"export the replay to {Path(path).name}",
@@ -536,7 +561,7 @@ class ReplayPanel(QWidget):
     def export(self, path) -> list[Path]:
         """Write the frames as a GIF (``*.gif``) or a PNG sequence (a folder), now, on the
         calling thread; [] if refused. The GUI's buttons use :meth:`export_in_background`."""
-        if self._export_refused():
+        if self._export_refused(path):
             return []
         try:
             written = inspection.export_replay(self.frames, path, frame_ms=self.interval())
