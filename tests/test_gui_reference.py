@@ -194,3 +194,32 @@ def test_a_reference_waits_behind_an_image_being_read_and_is_dropped_by_it(
     assert window.session.image.path == tmp_path / "large.png"  # the image arrived
     assert window.session.result is None and len(window.errors) == errors
     assert "set against" not in window.messages.text()
+
+
+def test_a_reference_far_from_the_open_image_is_flagged(qtbot, window, tiny_model, tmp_path,
+                                                        monkeypatch):
+    """A stream of the same size, model and λ passes every identity check even when it codes
+    another image; its PSNR against the open image then says so, as it does when such a
+    stream is opened (the threshold is moved around the measured PSNR to test both sides)."""
+    from mspviewer.codec.api import encode_image
+    from mspviewer.gui import jobs
+    from mspviewer.metrics import psnr_rgb
+
+    image = window.session.image.pixels
+    another = np.ascontiguousarray(image[::-1, ::-1])  # another picture, the same size
+    path = tmp_path / "another-image.msp"
+    coded = encode_image(tiny_model, another, LAM)
+    path.write_bytes(coded.bitstream)
+    lof_encode(qtbot, window)
+    psnr = psnr_rgb(image, decode_bytes(tiny_model, coded.bitstream).pixels)
+
+    monkeypatch.setattr(jobs, "UNRELATED_ORIGINAL_PSNR_DB", psnr + 0.01)
+    reference = set_reference(qtbot, window, path)
+    assert reference.point.psnr_rgb == pytest.approx(psnr)
+    assert window.messages.level == "warning"
+    assert f"decodes to {psnr:.1f} dB against the open image" in window.messages.text()
+    assert "probably a coding of another image" in window.messages.text()
+
+    monkeypatch.setattr(jobs, "UNRELATED_ORIGINAL_PSNR_DB", psnr - 0.01)
+    set_reference(qtbot, window, path)
+    assert window.messages.level == "info" and "symbols differ" in window.messages.text()

@@ -608,9 +608,18 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
                 self.session.set_reference(result)
                 if self.compare.classic_box.currentData() == PLAIN_PANE:
                     self.session.set_classic(result.as_pane())  # the third pane shows it
-                self.show_message(f"The result is now set against {result.label}: "
-                                  f"{result.change.symbols_changed:,} of "
-                                  f"{result.change.elements:,} symbols differ", "info")
+                text = (f"The result is now set against {result.label}: "
+                        f"{result.change.symbols_changed:,} of {result.change.elements:,} "
+                        "symbols differ")
+                psnr = getattr(result.point, "psnr_rgb", None)
+                if psnr is not None and psnr < jobs.UNRELATED_ORIGINAL_PSNR_DB:
+                    # same size, model and λ, but far from the open image: another image's
+                    # coding, most likely, which no element-by-element view can tell
+                    self.show_message(f"{text}; but it decodes to {psnr:.1f} dB against "
+                                      "the open image: probably a coding of another image",
+                                      "warning")
+                else:
+                    self.show_message(text, "info")
         elif task.kind == "export":
             if result is not None:
                 self.show_message(f"Saved the {task.context['what']} to {result}", "info")
