@@ -64,6 +64,9 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert window.metrics.value("psnr_rgb") == f"{point.psnr_rgb:.2f} dB"
     assert window.metrics.value("psnr_y") == f"{point.psnr_y:.2f} dB"
     assert window.metrics.value("ms_ssim").startswith(f"{point.ms_ssim:.4f}")
+    # 48 rows fit 3 of MS-SSIM's 5 scales (each halves the image; the 11-px window must fit)
+    assert window.metrics.value("ms_ssim").endswith(", 3 of 5 scales")
+    assert window.metrics_document()["msp"]["ms_ssim_scales"] == 3
     assert window.metrics.value("decode_check") == "bit-exact ✓"
     assert window.metrics.value("estimated_bits").startswith(
         f"{result.analysis.estimated_bits:,.0f}")

@@ -148,6 +148,7 @@ class EncodeOutcome:
     def metrics_dict(self) -> dict:
         """JSON-friendly summary of this result (no arrays)."""
         from mspviewer.codec.channel_usage import channel_usage
+        from mspviewer.metrics import ms_ssim_num_scales
 
         a = self.analysis
         out = {
@@ -173,6 +174,8 @@ class EncodeOutcome:
         if self.point is not None:
             out.update({k: v for k, v in self.point.to_dict().items()
                         if k in ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db")})
+            # under 5 on small images: not comparable with published MS-SSIM figures
+            out["ms_ssim_scales"] = ms_ssim_num_scales(*a.image_size)
         out["analysis"] = a.summary()
         out["channels"] = channel_usage(a).summary()
         if self.lof_history:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
                                QVBoxLayout, QWidget)
 
 from mspviewer.gui.outcomes import PLAIN_PANE
+from mspviewer.metrics import MS_SSIM_WEIGHTS, ms_ssim_num_scales
 from mspviewer.gui.widgets.common import fmt, observe
 
 ROWS = (
@@ -87,7 +88,7 @@ class MetricsPanel(QWidget):
         if point is not None:
             self._set("psnr_rgb", 0, fmt(point.psnr_rgb, "dB", 2))
             self._set("psnr_y", 0, fmt(point.psnr_y, "dB", 2))
-            self._set("ms_ssim", 0, _ms_ssim_text(point))
+            self._set("ms_ssim", 0, _ms_ssim_text(point, height, width))
         else:
             for key in ("psnr_rgb", "psnr_y", "ms_ssim"):
                 self._set(key, 0, "no original")
@@ -138,7 +139,7 @@ class MetricsPanel(QWidget):
             self._set("bpp", 1, f"{p.bpp:.4f} bpp")
             self._set("psnr_rgb", 1, fmt(p.psnr_rgb, "dB", 2))
             self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
-            self._set("ms_ssim", 1, _ms_ssim_text(p))
+            self._set("ms_ssim", 1, _ms_ssim_text(p, height, width))
             self._set("setting", 1, f"{classic.label}, {classic.setting_text}")
             self._set("image", 1, classic.label)
 
@@ -150,11 +151,14 @@ class MetricsPanel(QWidget):
                      else "LOF vs plain")
 
 
-def _ms_ssim_text(point) -> str:
+def _ms_ssim_text(point, height: int, width: int) -> str:
     if point.ms_ssim is None:
         return "n/a (image too small)"
-    db = point.ms_ssim_db
-    return f"{point.ms_ssim:.4f} ({fmt(db, 'dB', 2)})"
+    text = f"{point.ms_ssim:.4f} ({fmt(point.ms_ssim_db, 'dB', 2)})"
+    scales = ms_ssim_num_scales(height, width)
+    if scales < len(MS_SSIM_WEIGHTS):  # not comparable with published 5-scale figures
+        text += f", {scales} of {len(MS_SSIM_WEIGHTS)} scales"
+    return text
 
 
 def lof_change_text(result) -> tuple[str, str]:
