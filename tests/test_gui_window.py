@@ -222,6 +222,35 @@ def test_zoom_fit_one_to_one_and_pixel_readout(qtbot, encoded_window):
     assert compare.pixel_info(500, 500) == " "
 
 
+def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded_window):
+    """When a codec's smallest file is above MSP's rate (the search's ``below_target`` is
+    False), the pane and the metrics say so: it is not a same-size comparison."""
+    from mspviewer.baselines.registry import get_codec
+    from mspviewer.gui.outcomes import ClassicOutcome
+    from mspviewer.rd import RDPoint
+
+    window = encoded_window
+    window.compare.set_classic_codec("jpeg-420")  # the pane shows it (the search's result
+    wait_idle(qtbot, window)                       # is replaced below by known outcomes)
+    pixels = window.session.image.pixels
+    data = get_codec("jpeg-420").encode(pixels, 1)
+    decoded = get_codec("jpeg-420").decode(data)
+    bpp = 8 * len(data) / pixels.shape[0] / pixels.shape[1]
+    point = RDPoint(bpp=bpp, num_bytes=len(data), quality=1)
+    for below_target, target in ((False, bpp / 2), (True, bpp * 2)):
+        window.session.set_classic(ClassicOutcome("jpeg-420", "JPEG 4:2:0", 1, data, decoded,
+                                                  point, target, below_target))
+        wait_idle(qtbot, window)
+        title = window.compare.classic.title.text
+        setting = window.metrics.value("setting", 1)
+        if below_target:
+            assert title == f"JPEG 4:2:0 q=1 ({bpp:.3f} bpp)"
+            assert "smallest" not in setting
+        else:
+            assert title == f"JPEG 4:2:0 q=1 ({bpp:.3f} bpp: its smallest, above {target:.3f})"
+            assert setting.endswith(f"(its smallest file: above {target:.4f} bpp)")
+
+
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     window = encoded_window
     compare = window.compare
