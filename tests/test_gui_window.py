@@ -251,6 +251,33 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
             assert setting.endswith(f"(its smallest file: above {target:.4f} bpp)")
 
 
+def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model, tmp_path):
+    """A classic codec that fails (VVC on odd sizes) or has no original to code (a stream
+    opened on its own) is said so in the pane, not "waiting for a result" for ever."""
+    odd = tmp_path / "odd.png"
+    write_png(odd, 17, 33, seed=4)
+    assert window.open_path(odd)
+    encode(qtbot, window, lam=0.01)
+    stream = tmp_path / "odd.msp"
+    assert window.export_bitstream(stream)
+    window.compare.set_classic_codec("vvc-faster")
+    wait_idle(qtbot, window)
+    title = window.compare.classic.title.text
+    assert "failed: " in title and "VVC" in title and "waiting" not in title, title
+    window.compare.set_classic_codec("jpeg-420")  # a codec that works clears it
+    wait_idle(qtbot, window)
+    assert window.session.classic is not None and "failed" not in \
+        window.compare.classic.title.text
+
+    alone = make_window(qtbot, tiny_model, tmp_path)
+    assert alone.open_path(stream)
+    wait_idle(qtbot, alone)
+    assert alone.session.result.original is None
+    alone.compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, alone)
+    assert "no original to code" in alone.compare.classic.title.text
+
+
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     window = encoded_window
     compare = window.compare

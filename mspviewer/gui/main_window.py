@@ -477,6 +477,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
     def _start_same_bpp(self) -> None:
         name = self.compare.classic_box.currentData()
         result, image = self.session.result, self.session.image
+        self.compare.classic_problem = None
         if name == PLAIN_PANE:  # computed with the result: nothing to run
             self.classic_runner.cancel("superseded")
             if result is not None and result.reference is not None:
@@ -637,6 +638,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         if task.kind == "reference":
             self.show_error(f"Cannot set the reference: {message}", details)
             return
+        if task.kind == "same-bpp":
+            self.compare.classic_problem = message
+            self.compare.refresh()
         what = {"encode": "Encoding failed", "ladder": "λ ladder failed",
                 "decode": f"Cannot open {Path(task.context.get('path', '?')).name}",
                 "same-bpp": "Classic codec failed", "sweep": "RD sweep failed",

@@ -66,6 +66,9 @@ class CompareView(QWidget):
                  parent=None):
         super().__init__(parent)
         self.session = session
+        #: why the last classic codec run for the third pane failed (the window sets it), so
+        #: the pane does not say "waiting" for a result that will never come
+        self.classic_problem: str | None = None
         self.mode = "side"
         self._diff_levels = (0.0, 1.0)
 
@@ -399,11 +402,16 @@ class CompareView(QWidget):
             self.classic_box.setItemText(index, f"{label} (same λ)")
 
     def _waiting_for(self, result) -> str:
-        """Why the third pane is empty."""
+        """Why the third pane is empty: "waiting" only when something is coming."""
         if result is None:
             return "encode first"
-        if self.classic_box.currentData() == PLAIN_PANE and result.reference is None:
-            return result.no_reference_reason()
+        if self.classic_box.currentData() == PLAIN_PANE:
+            if result.reference is None:
+                return result.no_reference_reason()
+        elif result.original is None:
+            return "no original to code (open the image this stream was encoded from)"
+        elif self.classic_problem:
+            return f"failed: {self.classic_problem}"
         return "waiting for a result"
 
     def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:
