@@ -492,6 +492,28 @@ def test_a_large_image_opens_on_the_file_thread(qtbot, window, tmp_path):
     assert window.errors == []
 
 
+@pytest.mark.parametrize("suffix", [".jp2", ".jxl"])
+def test_slow_formats_open_on_the_file_thread_even_when_small(qtbot, window, tmp_path,
+                                                              suffix):
+    """JPEG 2000 and JPEG XL decode slowly (and the JPEG XL reader decodes the whole file to
+    give its size): even a small one is read off the GUI thread."""
+    from PIL import Image
+
+    pixels = write_png(tmp_path / "source.png", 24, 40, seed=8)
+    path = tmp_path / f"small{suffix}"
+    if suffix == ".jxl":
+        from mspviewer.baselines.registry import get_codec
+
+        path.write_bytes(get_codec("jpegxl").encode(pixels, 90))
+    else:
+        Image.fromarray(pixels).save(path)
+    assert window.open_image(path)
+    assert window.session.image is None and window.file_runner.is_busy()
+    wait_idle(qtbot, window)
+    assert window.session.image.path == path and window.errors == []
+    assert np.array_equal(window.session.image.pixels, load_image(path).pixels)
+
+
 def test_encode_errors_arrive_as_messages(qtbot, tiny_model, tmp_path):
     def broken(model, pixels, request, token):
         yield from ()

@@ -24,7 +24,11 @@ from mspviewer.gui.worker import Task
 
 MAX_RECENT = 10
 IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
-                "*.ppm *.pgm *.pnm *.tga *.avif *.msp);;Bitstreams (*.msp);;All files (*)")
+                "*.ppm *.pgm *.pnm *.tga *.avif *.heic *.heif *.jxl *.jp2 *.j2k *.msp);;"
+                "Bitstreams (*.msp);;All files (*)")
+#: formats whose decoders are slow enough to freeze the window even on modest images
+SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx", ".heic",
+                                  ".heif", ".hif", ".avif", ".jxl"})
 
 
 class FileActions:
@@ -63,13 +67,18 @@ class FileActions:
         path = Path(path)
         if self._refused_as_special(path):
             return False
-        count = pixel_count(path)
-        if count is not None and self.sync_open_pixels < count <= self.max_pixels:
+        # JPEG 2000, HEIF/AVIF and JPEG XL decode slowly (a 2048×2048 JPEG 2000 took 1 s,
+        # and the JPEG XL reader decodes the whole file just to give its size): always read
+        # on the file thread, so the window never freezes on them
+        slow = path.suffix.lower() in SLOW_DECODE_SUFFIXES
+        count = None if slow else pixel_count(path)
+        if slow or (count is not None and self.sync_open_pixels < count <= self.max_pixels):
             task = Task("load", f"open {path.name}",
                         lambda token: jobs.load_image_task(path, self.max_pixels, token),
                         context={"path": path, "remember": remember})
             self.file_runner.submit(task)
-            self.statusBar().showMessage(f"opening {path.name} ({count:,} pixels)…")
+            size = f" ({count:,} pixels)" if count is not None else ""
+            self.statusBar().showMessage(f"opening {path.name}{size}…")
             return True
         try:
             loaded = load_image(path, max_pixels=self.max_pixels)
