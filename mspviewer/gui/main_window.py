@@ -642,9 +642,11 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
             self.compare.classic_problem = message
             self.compare.refresh()
         what = {"encode": "Encoding failed", "ladder": "λ ladder failed",
-                "decode": f"Cannot open {Path(task.context.get('path', '?')).name}",
-                "same-bpp": "Classic codec failed", "sweep": "RD sweep failed",
-                "check": "Bit-exact check could not run"}.get(task.kind, f"{task.label} failed")
+                "decode": "Cannot open the bitstream", "same-bpp": "Classic codec failed",
+                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"
+                }.get(task.kind, f"{task.label} failed")
+        if task.kind == "decode" and (task.context or {}).get("path") is not None:
+            what = f"Cannot open {Path(task.context['path']).name}"
         if task.kind in ("encode", "ladder"):  # a failed decode leaves the encoder's panel
             self.lof.fail(f"{what}: {message}")
         self.show_error(f"{what}: {message}", details)
