@@ -36,11 +36,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     temporary, handle = _create_beside(target)
     try:
         with handle:
-            write(handle)
             # on disk before the rename: after a crash of the system (not only of this
             # process) the name holds the old file or the new one, never an empty one
-            handle.flush()
-            _sync_file(handle.fileno())
+            _write_synced(handle, write)
         if target.exists():
             try:
                 os.chmod(temporary, target.stat().st_mode & 0o7777)
@@ -72,9 +70,7 @@ def write_file_set(folder: str | os.PathLike, files: dict[str, bytes],
         try:
             for name, data in files.items():
                 with open(building / name, "xb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    _sync_file(handle.fileno())
+                    _write_synced(handle, lambda out: out.write(data))
             _sync_folder(building)
             os.rename(building, target)  # refused if a folder of that name appeared meanwhile
         except BaseException:
@@ -88,9 +84,7 @@ def write_file_set(folder: str | os.PathLike, files: dict[str, bytes],
             temporary, handle = _create_beside(target / name)
             staged.append((temporary, target / name))
             with handle:
-                handle.write(data)
-                handle.flush()
-                _sync_file(handle.fileno())
+                _write_synced(handle, lambda out: out.write(data))
         for temporary, final in staged:
             os.replace(temporary, final)
     except BaseException:
@@ -192,6 +186,13 @@ def _sync_file(descriptor: int) -> None:
             raise
 
 
+def _write_synced(handle: BinaryIO, write: Callable[[BinaryIO], None]) -> None:
+    """``write`` into ``handle``, then flush it to disk."""
+    write(handle)
+    handle.flush()
+    _sync_file(handle.fileno())
+
+
 def _sync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable, where the system allows it (not on Windows)."""
     try:
@@ -206,12 +207,16 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def _temporary_name(target: Path) -> Path:
+    """A fresh ".NAME.xxxxxxxx.tmp" beside ``target`` (what remove_stale_temporaries finds)."""
+    return target.with_name(f".{_temporary_stem(target.name)}.{secrets.token_hex(4)}.tmp")
+
+
 def _create_folder_beside(target: Path) -> Path:
     """A new, empty folder beside ``target`` under a temporary name, with the mode a plain
     ``mkdir`` gives (the umask applies), for :func:`write_file_set`."""
     while True:
-        temporary = target.with_name(
-            f".{_temporary_stem(target.name)}.{secrets.token_hex(4)}.tmp")
+        temporary = _temporary_name(target)
         try:
             os.mkdir(temporary, 0o777)
         except FileExistsError:
@@ -224,8 +229,7 @@ def _create_beside(target: Path) -> tuple[Path, BinaryIO]:
     before the umask, like ``open()``; the process umask is never changed (other threads
     create files meanwhile)."""
     while True:
-        temporary = target.with_name(
-            f".{_temporary_stem(target.name)}.{secrets.token_hex(4)}.tmp")
+        temporary = _temporary_name(target)
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:

@@ -194,18 +194,24 @@ def test_libheif_without_an_hevc_decoder_is_unavailable(monkeypatch, pixels):
         assert codec.library_version().endswith(description)
 
 
-def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
+def use_fake_ffmpeg(tmp_path, monkeypatch, encoder: str) -> None:
+    """An ffmpeg that lists ``encoder`` and the VVC decoder, and otherwise prints its version
+    and exits 0 without writing anything."""
     fake = tmp_path / "ffmpeg"
     fake.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        '  *-encoders*) echo " V....D libx265              libx265 H.265 / HEVC";;\n'
+        f'  *-encoders*) echo " V....D {encoder:<20} {encoder}";;\n'
         '  *-decoders*) echo " V....D vvc                  VVC (Versatile Video Coding)";;\n'
         "  *) echo 'ffmpeg version fake';;\n"
         "esac\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(vvc_module, "ffmpeg_exe", lambda: str(fake))
+
+
+def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
+    use_fake_ffmpeg(tmp_path, monkeypatch, "libx265")
     codec = vvc_module.VvcCodec(preset="faster")
     assert "libvvenc" in codec.unavailable_reason()
     with pytest.raises(CodecUnavailableError):
@@ -215,18 +221,7 @@ def test_ffmpeg_without_libvvenc_is_unavailable(tmp_path, monkeypatch, pixels):
 def test_an_ffmpeg_that_writes_nothing_is_a_codec_error(tmp_path, monkeypatch, pixels):
     """An ffmpeg that says it has libvvenc and the VVC decoder, and exits 0 without writing
     its output, gives a CodecError for the encode and for the decode, not a FileNotFoundError."""
-    fake = tmp_path / "ffmpeg"
-    fake.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in\n'
-        '  *-encoders*) echo " V....D libvvenc             libvvenc H.266 / VVC";;\n'
-        '  *-decoders*) echo " V....D vvc                  VVC (Versatile Video Coding)";;\n'
-        "  *-version*) echo 'ffmpeg version fake';;\n"
-        "esac\n"
-        "exit 0\n"
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(vvc_module, "ffmpeg_exe", lambda: str(fake))
+    use_fake_ffmpeg(tmp_path, monkeypatch, "libvvenc")
     codec = vvc_module.VvcCodec(preset="faster")
     assert codec.unavailable_reason() is None
     with pytest.raises(CodecError, match="no bitstream"):

@@ -210,6 +210,12 @@ class ClassicOutcome:
     def setting_text(self) -> str:
         return self.setting or f"quality {self.quality}"
 
+    @property
+    def misses_target(self) -> bool:
+        """A classic codec whose smallest file is above the rate it was asked for: not a
+        same-size comparison (the plain or reference pane has no target to miss)."""
+        return self.codec != PLAIN_PANE and not self.below_target
+
     def metrics_dict(self) -> dict:
         return {"codec": self.codec, "label": self.label, "quality": self.quality,
                 "target_bpp": self.target_bpp, "below_target": self.below_target,

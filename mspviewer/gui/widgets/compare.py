@@ -387,7 +387,7 @@ class CompareView(QWidget):
     @staticmethod
     def _classic_label(entry) -> str:
         setting = entry.setting or f"q={entry.quality}"
-        if entry.codec != PLAIN_PANE and not entry.below_target:
+        if entry.misses_target:
             # the codec cannot get down to MSP's rate here: not a same-size comparison
             return (f"{entry.label} {setting} ({entry.point.bpp:.3f} bpp: its smallest, "
                     f"above {entry.target_bpp:.3f})")

@@ -141,7 +141,7 @@ class MetricsPanel(QWidget):
             self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
             self._set("ms_ssim", 1, _ms_ssim_text(p, height, width))
             setting = f"{classic.label}, {classic.setting_text}"
-            if classic.codec != PLAIN_PANE and not classic.below_target:
+            if classic.misses_target:
                 setting += f" (its smallest file: above {classic.target_bpp:.4f} bpp)"
             self._set("setting", 1, setting)
             self._set("image", 1, classic.label)
