@@ -1134,6 +1134,97 @@ def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
     assert window.errors == []
 
 
+def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile(
+        qtbot, encoded_window, tmp_path, monkeypatch):
+    import threading
+
+    import mspviewer.codec
+    from conftest import loud_tiny_model
+
+    window = encoded_window
+    old_model, new_model = window.session.model, loud_tiny_model(seed=7)
+    stream = tmp_path / "stream.msp"
+    assert window.export_bitstream(stream)
+    release, loader_threads = threading.Event(), []
+
+    def held_load_model(path):
+        loader_threads.append(threading.current_thread())
+        assert release.wait(20)
+        return new_model
+
+    monkeypatch.setattr(mspviewer.codec, "load_model", held_load_model)
+    task = window.load_model(tmp_path / "new.pt")
+    assert task is not None and task.kind == "model"
+    qtbot.waitUntil(lambda: loader_threads != [], timeout=5000)
+    assert loader_threads[0] is not threading.main_thread()  # the window is not frozen
+    assert window.session.model is old_model and window.session.result is not None
+    assert window.loading_model() is task
+    assert "loading the model new.pt" in window.statusBar().currentMessage()
+
+    # what needs a model is refused, saying why, rather than done with the old one
+    assert window.start_encode() is None
+    assert window.errors[-1] == "The model new.pt is still loading: encode when it has loaded"
+    assert window.start_lambda_ladder() is None
+    assert not window.open_path(stream)
+    assert window.errors[-1] == ("The model new.pt is still loading: open stream.msp when it "
+                                 "has loaded")
+    assert window.encoder.current is None and window.file_runner.pending == []
+
+    # an image opened meanwhile (read at once, or queued on the file thread) does not
+    # cancel the load
+    small = tmp_path / "small.png"
+    small_pixels = write_png(small, 24, 16, seed=8)
+    assert window.open_image(small)
+    assert np.array_equal(window.session.image.pixels, small_pixels)
+    window.sync_open_pixels = 100
+    big = tmp_path / "big.png"
+    big_pixels = write_png(big, 32, 48, seed=9)
+    assert window.open_image(big)
+    assert not task.token.is_set() and window.file_runner.current is task
+    assert [queued.kind for queued in window.file_runner.pending] == ["load"]
+
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.session.model is new_model and window.loading_model() is None
+    assert np.array_equal(window.session.image.pixels, big_pixels)
+    assert window.messages.level == "info" and "loaded from" in window.messages.text()
+    assert window.start_encode() is not None  # with the new model now
+    wait_idle(qtbot, window)
+    assert window.session.result is not None and window.session.result.bpp > 0
+
+
+def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_window, tmp_path):
+    window = encoded_window
+    model, result = window.session.model, window.session.result
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a torch file at all")
+    assert window.load_model(broken) is not None
+    wait_idle(qtbot, window)
+    assert window.session.model is model and window.session.result is result
+    assert window.messages.level == "error" and "broken.pt" in window.errors[-1]
+    assert window.loading_model() is None
+    assert window.start_encode() is not None  # nothing left waiting for a model
+
+
+def test_dropping_weights_on_the_window_loads_them(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    from conftest import loud_tiny_model
+
+    from mspviewer.codec import save_weights
+
+    weights = tmp_path / "dropped.pt"
+    save_weights(loud_tiny_model(seed=4), weights, name="dropped")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(weights))])
+    window.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    wait_idle(qtbot, window)
+    assert window.errors == []
+    assert window.session.model.name == "dropped"
+    assert "model: dropped" in window.status_model.text()
+
+
 def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
     from mspviewer.gui import classic_jobs
     from mspviewer.gui.session import Session

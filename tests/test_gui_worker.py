@@ -75,6 +75,29 @@ def test_submit_replaces_and_queue_waits(qtbot, runner):
     assert all(e[1] is not first for e in runner.events)
 
 
+def test_a_task_that_is_not_replaceable_lets_newer_ones_queue_behind_it(qtbot, runner):
+    import dataclasses
+
+    busy = []
+    runner.busy_changed.connect(busy.append)
+    kept = dataclasses.replace(fake(40, 0.005, "kept"), replaceable=False)
+    runner.submit(kept)
+    qtbot.waitUntil(lambda: runner.current is kept, timeout=5000)
+    dropped = runner.submit(fake(3, 0.001, "dropped"))
+    last = runner.submit(fake(2, 0.001, "last"))  # replaces the queued one, not the kept one
+    assert not kept.token.is_set() and dropped.token.reason is None
+    assert runner.pending == [last]
+    assert not runner.cancel_replaceable()  # only the queued one goes
+    assert runner.pending == [] and not kept.token.is_set()
+    again = runner.submit(fake(2, 0.001, "again"))
+    qtbot.waitUntil(lambda: len(finished(runner)) == 2, timeout=10_000)
+    assert [e[2]["result"] for e in finished(runner)] == ["kept", "again"]
+    assert again.token.reason is None
+    assert busy == [True, False]  # never a moment of "idle" while tasks were replaced
+    runner.submit(dataclasses.replace(fake(1000, 0.005), replaceable=False))
+    assert runner.cancel("user")  # an explicit cancel still stops it
+
+
 def test_errors_become_messages(qtbot, runner):
     def failing(token):
         yield jobs.StageProgress("x", "about to fail")

@@ -26,6 +26,8 @@ MAX_RECENT = 10
 IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
                 "*.ppm *.pgm *.pnm *.tga *.avif *.heic *.heif *.jxl *.jp2 *.j2k *.msp);;"
                 "Bitstreams (*.msp);;All files (*)")
+#: file-thread tasks made with the current model: moot once another one is loaded
+MODEL_BOUND_FILE_TASKS = frozenset({"decode", "reference", "model"})
 #: formats whose decoders are slow enough to freeze the window even on modest images
 SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx", ".heic",
                                   ".heif", ".hif", ".avif", ".jxl"})
@@ -41,12 +43,15 @@ class FileActions:
             self.open_path(path)
 
     def open_path(self, path) -> bool:
-        """Open an image or a ``.msp`` bitstream (by extension or magic bytes)."""
+        """Open an image or a ``.msp`` bitstream (by extension or magic bytes), or load
+        model weights (``.pt``)."""
         path = Path(path)
         if self._refused_as_special(path):
             return False
         if _is_bitstream(path):
             return self.open_bitstream(path)
+        if path.suffix.lower() == ".pt":  # weights dropped on the window
+            return self.load_model(path) is not None
         return self.open_image(path)
 
     def _refused_as_special(self, path: Path) -> bool:
@@ -146,7 +151,8 @@ class FileActions:
     def read_bitstream(self, path) -> bytes | None:
         """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
         with the reason in the message bar."""
-        if self._refused_as_special(Path(path)):
+        if (self._refused_as_special(Path(path))
+                or self.refused_while_model_loads(f"open {Path(path).name}")):
             return None
         try:
             data = bitstream.read_file(path)
@@ -192,21 +198,44 @@ class FileActions:
         if path:
             self.load_model(path)
 
-    def load_model(self, path) -> bool:
-        from mspviewer.codec import load_model
+    def load_model(self, path) -> Task | None:
+        """Load model weights on the file thread; the model in use is replaced when they
+        arrive. Until then nothing starts that needs a model (encodes, stream decodes), and
+        a stream being decoded with the current model is cancelled; an image being read is
+        not (it does not depend on the model), nor does an image opened meanwhile cancel
+        the load. None, with a message, when it cannot start."""
+        path = Path(path)
+        if self._refused_as_special(path):
+            return None
+        self.file_runner.cancel_if(lambda task: task.kind in MODEL_BOUND_FILE_TASKS,
+                                   "superseded")
+        task = Task("model", f"load model {path.name}",
+                    lambda token: jobs.load_model_task(path, token),
+                    context={"path": path}, replaceable=False)
+        self.file_runner.submit(task, replace=False)
+        self.statusBar().showMessage(f"loading the model {path.name}…")
+        return task
 
-        try:
-            model = load_model(path)
-        except MSPViewerError as error:
-            self.show_error(str(error))
-            return False
+    def loading_model(self) -> Task | None:
+        """The model load in progress or queued (the latest one), if any."""
+        tasks = [self.file_runner.current, *self.file_runner.pending]
+        loads = [task for task in tasks if task is not None and task.kind == "model"
+                 and not task.token.is_set()]
+        return loads[-1] if loads else None
+
+    def refused_while_model_loads(self, what: str) -> bool:
+        """True, with a message, while a model loads: ``what`` would use the old one."""
+        task = self.loading_model()
+        if task is not None:
+            self.show_error(f"The model {task.context['path'].name} is still loading: "
+                            f"{what} when it has loaded")
+        return task is not None
+
+    def _model_loaded(self, path: Path, model) -> None:
         self.encoder.cancel("superseded")
-        # a stream decoded with the old model is moot; an image being read is not
-        self.file_runner.cancel_if(lambda task: task.kind == "decode", "superseded")
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")
-        return True
 
     # --- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:

@@ -363,6 +363,15 @@ def load_image_task(path, max_pixels: int, cancel: CancelToken
         raise ImageLoadError(f"Cannot read {path}: {error.strerror or error}") from error
 
 
+def load_model_task(path, cancel: CancelToken) -> Generator[Any, None, Any]:
+    """Read model weights off the GUI thread (the shipped ones take over a second to check
+    and build). A file that is not a model raises ``ModelFileError`` saying why."""
+    from mspviewer.codec import load_model
+
+    yield StageProgress("load", f"reading the model {path.name}")
+    return load_model(path)
+
+
 def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
                 cancel: CancelToken, path: str | None = None, max_pixels: int | None = None,
                 original_name: str = "the open image", known_source: bool = False

@@ -390,7 +390,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         self.encoder.cancel("superseded")
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
-        self.file_runner.cancel("superseded")
+        self.file_runner.cancel_replaceable()  # a model being loaded goes on
         self._swept = set()
         self._reset_lof_panel()
         self.session.set_image(image)
@@ -413,6 +413,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         image = self.session.image
         if image is None:
             self.show_error("Open an image first (File ▸ Open, or drop a file on the window).")
+            return None
+        if self.refused_while_model_loads("encode"):
             return None
         request = request if isinstance(request, EncodeRequest) else self.controls.request()
         model, job = self.session.model, self.encode_job
@@ -440,6 +442,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         image = self.session.image
         if image is None:
             self.show_error("Open an image first.")
+            return None
+        if self.refused_while_model_loads("run the λ ladder"):
             return None
         model, pixels, device = self.session.model, image.pixels, self.controls.device()
         lambdas = tuple(model.config.rate.lambdas)
@@ -587,6 +591,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
             self.statusBar().showMessage(f"decoded {context.get('path')}: {result.bpp:.4f} bpp "
                                          f"in {result.decode_seconds:.2f} s", 10000)
             self._start_same_bpp()
+        elif task.kind == "model":
+            self._model_loaded(task.context["path"], result)
         elif task.kind == "load":
             context = task.context or {}
             if result is not None:
@@ -629,7 +635,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
     def _on_task_failed(self, task: Task, message: str, details: str) -> None:
         if self._stale(task):
             return
-        if task.kind == "load":  # the loader's message names the file and the reason
+        if task.kind in ("load", "model"):  # the loader's message names the file and why
             self.show_error(message, details)
             return
         if task.kind == "export":

@@ -10,7 +10,9 @@ Rules that keep the GUI consistent:
 
 - A runner runs one task at a time. ``submit(task)`` *replaces* by default: the running
   task is cancelled with reason ``"superseded"`` (its result will be dropped) and anything
-  pending is discarded; ``submit(task, replace=False)`` queues behind it instead.
+  pending is discarded; ``submit(task, replace=False)`` queues behind it instead. A task
+  made with ``replaceable=False`` (a model being loaded) is never replaced: newer tasks
+  queue behind it.
 - ``cancel()`` cancels the running task with reason ``"user"``: the task stops at its next
   check and returns its best result so far, which *is* delivered (``cancelled=True``).
 - Results and errors arrive on the GUI thread through signals; every exception of a task
@@ -65,6 +67,9 @@ class Task:
     label: str
     run: Callable[[CancelToken], Generator]
     context: Any = None  #: GUI-side data handed back with every signal
+    #: False: ``submit`` and ``cancel_replaceable`` leave it be; only an explicit cancel
+    #: (``cancel``, ``cancel_if``, shutdown) stops it
+    replaceable: bool = True
     id: int = field(default_factory=lambda: next(_ids))
     token: CancelToken = field(default_factory=CancelToken)
 
@@ -194,10 +199,8 @@ class TaskRunner(QObject):
     def submit(self, task: Task, replace: bool = True) -> Task:
         if self._closed:
             raise RuntimeError(f"runner {self.name} is shut down")
-        if replace:
-            if self._current is not None:
-                self._current.token.cancel("superseded")
-            self._pending.clear()
+        if replace:  # (busy all along: no signal until the new task is queued)
+            self._cancel_matching(lambda queued: queued.replaceable, "superseded")
         self._pending.append(task)
         self._start_next()
         return task
@@ -214,14 +217,22 @@ class TaskRunner(QObject):
     def cancel_if(self, predicate: Callable[[Task], bool], reason: str = "user") -> bool:
         """Cancel the running task and drop the queued ones for which ``predicate(task)``
         is true; the others go on. True when the running task was cancelled."""
+        cancelled = self._cancel_matching(predicate, reason)
+        self._update_busy()
+        return cancelled
+
+    def _cancel_matching(self, predicate: Callable[[Task], bool], reason: str) -> bool:
         self._pending = deque(task for task in self._pending if not predicate(task))
         current = self._current
         if current is not None and predicate(current):
             current.token.cancel(reason)
-            self._update_busy()
             return True
-        self._update_busy()
         return False
+
+    def cancel_replaceable(self, reason: str = "superseded") -> bool:
+        """Cancel the running task and drop the queued ones, except those made with
+        ``replaceable=False``. True when the running task was cancelled."""
+        return self.cancel_if(lambda task: task.replaceable, reason)
 
     def shutdown(self, timeout_ms: int | None = None) -> None:
         """Cancel everything and stop the thread (waits for the running task to return)."""
