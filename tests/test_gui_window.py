@@ -253,7 +253,10 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
 
 def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model, tmp_path):
     """A classic codec that fails (VVC on odd sizes) or has no original to code (a stream
-    opened on its own) is said so in the pane, not "waiting for a result" for ever."""
+    opened on its own) is said so in the pane and in the blind A/B test, not "waiting for a
+    result" for ever."""
+    from mspviewer.gui.widgets.blind_ab import NOT_READY_NO_ORIGINAL
+
     odd = tmp_path / "odd.png"
     write_png(odd, 17, 33, seed=4)
     assert window.open_path(odd)
@@ -264,10 +267,18 @@ def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model,
     wait_idle(qtbot, window)
     title = window.compare.classic.title.text
     assert "failed: " in title and "VVC" in title and "waiting" not in title, title
+    # the blind A/B test says so too, rather than to wait
+    problem = window.session.classic_problem
+    assert "even width and height" in problem
+    assert window.blind_ab.outcome.text() == (
+        f"Blind A/B needs the classic codec at the same size, and it failed: {problem}. "
+        "Choose another codec in the compare view (its third pane).")
+    assert not window.blind_ab.new_round()
     window.compare.set_classic_codec("jpeg-420")  # a codec that works clears it
     wait_idle(qtbot, window)
     assert window.session.classic is not None and "failed" not in \
         window.compare.classic.title.text
+    assert window.session.classic_problem is None and window.blind_ab.new_round()
 
     alone = make_window(qtbot, tiny_model, tmp_path)
     assert alone.open_path(stream)
@@ -276,6 +287,7 @@ def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model,
     alone.compare.set_classic_codec("jpeg-420")
     wait_idle(qtbot, alone)
     assert "no original to code" in alone.compare.classic.title.text
+    assert alone.blind_ab.outcome.text() == NOT_READY_NO_ORIGINAL
 
 
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):

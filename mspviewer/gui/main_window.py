@@ -481,7 +481,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
     def _start_same_bpp(self) -> None:
         name = self.compare.classic_box.currentData()
         result, image = self.session.result, self.session.image
-        self.compare.classic_problem = None
+        if self.session.classic_problem is not None:  # a new run: its failure is moot
+            self.session.set_classic(None)
         if name == PLAIN_PANE:  # computed with the result: nothing to run
             self.classic_runner.cancel("superseded")
             if result is not None and result.reference is not None:
@@ -644,9 +645,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
         if task.kind == "reference":
             self.show_error(f"Cannot set the reference: {message}", details)
             return
-        if task.kind == "same-bpp":
-            self.compare.classic_problem = message
-            self.compare.refresh()
+        if task.kind == "same-bpp" and (task.context or {}).get("result") is self.session.result:
+            self.session.set_classic(None, problem=message)
         what = {"encode": "Encoding failed", "ladder": "λ ladder failed",
                 "decode": "Cannot open the bitstream", "same-bpp": "Classic codec failed",
                 "sweep": "RD sweep failed", "check": "Bit-exact check could not run"

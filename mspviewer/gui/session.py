@@ -99,6 +99,9 @@ class Session(QObject):
         self.model_note = ""  #: e.g. "random weights: the shipped model is missing"
         self.result: EncodeOutcome | None = None
         self.classic: ClassicOutcome | None = None
+        #: why the classic codec at the result's size did not come (its run failed), so no
+        #: view says "waiting" for a result that will never come
+        self.classic_problem: str | None = None
         self.learned_points: list[LearnedPoint] = []
         self.curves: dict = {}  #: classic codec name → RDCurve (grows as points arrive)
         #: VerifyReport of the fresh-process check of ``result`` (None: not run yet)
@@ -110,7 +113,7 @@ class Session(QObject):
         self.model_note = note
         self.result = None
         self.fresh_check = None
-        self.classic = None
+        self.classic, self.classic_problem = None, None
         self.learned_points = []
         self.model_changed.emit()
         self.result_changed.emit()
@@ -123,7 +126,7 @@ class Session(QObject):
         self.image = image
         self.result = None
         self.fresh_check = None
-        self.classic = None
+        self.classic, self.classic_problem = None, None
         self.learned_points = []
         self.curves = {}
         self.image_changed.emit()
@@ -133,7 +136,7 @@ class Session(QObject):
 
     def set_result(self, result: EncodeOutcome) -> None:
         self.result = result
-        self.classic = None
+        self.classic, self.classic_problem = None, None
         self.fresh_check = None
         if result.point is not None:
             for existing in self.learned_points:
@@ -167,8 +170,10 @@ class Session(QObject):
         self.fresh_check = report
         self.check_changed.emit()
 
-    def set_classic(self, classic: ClassicOutcome | None) -> None:
-        self.classic = classic
+    def set_classic(self, classic: ClassicOutcome | None, problem: str | None = None) -> None:
+        """The classic codec at the result's size, or None with why it failed (``problem``;
+        None: not computed yet)."""
+        self.classic, self.classic_problem = classic, problem
         self.classic_changed.emit()
 
     def add_curve_point(self, name: str, label: str, point, family: str = "") -> None:

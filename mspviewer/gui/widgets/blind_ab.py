@@ -51,6 +51,9 @@ NOT_READY_NO_RESULT = ("Blind A/B needs two versions of the image: encode an ima
 NOT_READY_NO_CLASSIC = ("Blind A/B needs the classic codec at the same size: choose a classic "
                         "codec in the compare view first (its third pane), or wait until it "
                         "has been computed.")
+NOT_READY_NO_ORIGINAL = ("Blind A/B needs the classic codec at the same size, and a stream "
+                         "opened on its own has no original to code: open the image it was "
+                         "encoded from, then the stream.")
 NOT_READY_PLAIN = ("Blind A/B sets MSP against a classic codec at the same size; the third "
                    "pane now shows MSP itself (without LOF, or a reference .msp), at the same "
                    "λ but not the same size: choose a classic codec there.")
@@ -88,6 +91,12 @@ def session_variants(session) -> dict[str, Variant]:
     result, classic = session.result, session.classic
     if result is None:
         raise LookupError(NOT_READY_NO_RESULT)
+    if classic is None and session.classic_problem:
+        raise LookupError(f"Blind A/B needs the classic codec at the same size, and it "
+                          f"failed: {session.classic_problem}. Choose another codec in the "
+                          "compare view (its third pane).")
+    if classic is None and result.original is None:
+        raise LookupError(NOT_READY_NO_ORIGINAL)
     if classic is None:
         raise LookupError(NOT_READY_NO_CLASSIC)
     if classic.codec == PLAIN_PANE:

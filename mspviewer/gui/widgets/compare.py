@@ -66,9 +66,6 @@ class CompareView(QWidget):
                  parent=None):
         super().__init__(parent)
         self.session = session
-        #: why the last classic codec run for the third pane failed (the window sets it), so
-        #: the pane does not say "waiting" for a result that will never come
-        self.classic_problem: str | None = None
         self.mode = "side"
         self._diff_levels = (0.0, 1.0)
 
@@ -410,8 +407,8 @@ class CompareView(QWidget):
                 return result.no_reference_reason()
         elif result.original is None:
             return "no original to code (open the image this stream was encoded from)"
-        elif self.classic_problem:
-            return f"failed: {self.classic_problem}"
+        elif self.session.classic_problem:
+            return f"failed: {self.session.classic_problem}"
         return "waiting for a result"
 
     def _set_heat(self, item: pg.ImageItem, values: np.ndarray) -> None:
