@@ -17,7 +17,9 @@ The interpolation and its exact integral are implemented here in numpy (no scipy
 checked in the tests against the independent ``bjontegaard`` package (which uses scipy's
 ``PchipInterpolator``). Before interpolating, a curve is reduced to its points where rate
 and quality both strictly increase (points dominated by a cheaper, better one are left
-out); at least two points per curve and a non-empty overlap are needed.
+out); at least two points per curve and a non-empty overlap are needed. ``bd_curves`` also
+warns when the overlap is under half the narrower curve's quality range: a mean over a sliver
+of quality is easily read as a verdict on the whole curve.
 """
 
 from __future__ import annotations
@@ -333,17 +335,52 @@ def bd_quality(anchor_rates, anchor_values, test_rates, test_values) -> float:
 bd_psnr = bd_quality
 
 
+#: A BD value over an overlap narrower than this share of the narrower curve's quality range
+#: holds for that band only: ``bd_curves`` warns.
+MIN_OVERLAP_FRACTION = 0.5
+
+
+def quality_overlap(anchor_rates, anchor_values, test_rates, test_values
+                    ) -> tuple[float, float, float] | None:
+    """(low, high, share): the quality interval both curves cover, over which BD-rate
+    averages, and its share of the narrower curve's quality range (0 when they do not
+    overlap); None when a curve has fewer than two usable points."""
+    _, value_a = rd_front(anchor_rates, anchor_values)
+    _, value_b = rd_front(test_rates, test_values)
+    if len(value_a) < 2 or len(value_b) < 2:
+        return None
+    low, high = float(max(value_a[0], value_b[0])), float(min(value_a[-1], value_b[-1]))
+    narrower = min(value_a[-1] - value_a[0], value_b[-1] - value_b[0])
+    return low, high, float(max(0.0, high - low) / narrower)
+
+
 def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[str, Any]:
-    """BD-rate and BD-quality of two curves on ``metric``; ``None`` plus a reason if not."""
+    """BD-rate and BD-quality of two curves on ``metric``; ``None`` for either that cannot
+    be computed, with the ``reason`` (the BD-rate's first). ``overlap`` is :func:`quality_overlap`'s (low, high, share); ``warning`` says when the
+    share is under :data:`MIN_OVERLAP_FRACTION`: the curves barely meet, so the BD-rate
+    speaks for a narrow band of quality only."""
     result: dict[str, Any] = {"metric": metric, "bd_rate_percent": None,
-                              "bd_quality": None, "reason": None}
+                              "bd_quality": None, "reason": None, "overlap": None,
+                              "warning": None}
+    curves = (anchor.rates(), anchor.values(metric), test.rates(), test.values(metric))
     try:
-        result["bd_rate_percent"] = bd_rate(anchor.rates(), anchor.values(metric),
-                                            test.rates(), test.values(metric))
-        result["bd_quality"] = bd_quality(anchor.rates(), anchor.values(metric),
-                                          test.rates(), test.values(metric))
+        result["bd_rate_percent"] = bd_rate(*curves)
     except BDError as error:
         result["reason"] = str(error)
+    # Apart: curves can overlap in quality but not in rate (a steep one beside a flat one)
+    try:
+        result["bd_quality"] = bd_quality(*curves)
+    except BDError as error:
+        result["reason"] = result["reason"] or f"no BD-quality: {error}"
+    overlap = quality_overlap(anchor.rates(), anchor.values(metric),
+                              test.rates(), test.values(metric))
+    if overlap is not None:
+        result["overlap"] = list(overlap)
+        low, high, share = overlap
+        if result["bd_rate_percent"] is not None and share < MIN_OVERLAP_FRACTION:
+            result["warning"] = (f"the curves overlap only from {low:.2f} to {high:.2f} dB, "
+                                 f"{share:.0%} of the narrower one's quality range: the "
+                                 "BD-rate holds for that band only")
     return result
 
 

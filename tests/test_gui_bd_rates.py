@@ -4,6 +4,7 @@ classic curve, checked on curves whose BD-rate is known in closed form."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -108,6 +109,19 @@ def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window
     rows = dict((label, (value, reason)) for label, value, reason in rd.bd_rates())
     assert rows["AVIF"][0] is None and "do not overlap" in rows["AVIF"][1]
     assert "AVIF n/a" in rd.bd_label.text() and "do not overlap" in rd.bd_label.toolTip()
+    # one that meets the learned curve over its top 1.2 dB only: starred, and the tooltip
+    # says over which band
+    for bpp, psnr in ((5.0, 40.0), (10.0, 45.0), (20.0, 50.0)):
+        session.add_curve_point("jxl", "JPEG XL", RDPoint(bpp=bpp, psnr_rgb=psnr))
+    rd.refresh()
+    rows = dict((label, (value, note)) for label, value, note in rd.bd_rates())
+    assert rows["JPEG XL"][0] is not None and "overlap only from 40.00 to 41.23 dB, 12%" \
+        in rows["JPEG XL"][1]
+    assert rows["WebP"][1] == ""
+    assert re.search(r"JPEG XL [−+][0-9.]+ %\*", rd.bd_label.text())
+    assert rd.bd_label.text().endswith(
+        "(*: the curves overlap on a narrow band of quality only)")
+    assert "against JPEG XL: * the curves overlap only" in rd.bd_label.toolTip()
 
 
 def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):

@@ -101,6 +101,39 @@ def test_bd_errors():
         rd.bd_rate([0.1, 0.2], [20, 25], [0.15, 0.3], [22, 21])
 
 
+def test_bd_curves_warns_when_the_curves_barely_overlap():
+    def curve(name, points):
+        return rd.RDCurve(name, name, [rd.RDPoint(bpp=b, psnr_rgb=q) for b, q in points])
+
+    anchor = curve("anchor", [(0.1, 28.0), (0.2, 31.0), (0.4, 34.0), (0.8, 37.0)])  # 9 dB
+    # the test curve's quality spans 36-40 dB, of which 36-37 overlaps the anchor's:
+    # 1 dB of the narrower (the test's, 4 dB) span, 25 %
+    narrow = curve("narrow", [(0.5, 36.0), (0.7, 38.0), (0.9, 40.0)])
+    bd = rd.bd_curves(anchor, narrow)
+    assert bd["bd_rate_percent"] is not None and bd["reason"] is None
+    assert bd["overlap"] == pytest.approx([36.0, 37.0, 0.25])
+    assert bd["warning"] == ("the curves overlap only from 36.00 to 37.00 dB, 25% of the "
+                             "narrower one's quality range: the BD-rate holds for that band "
+                             "only")
+    # a curve inside the anchor's range overlaps all of itself: no warning
+    inside = curve("inside", [(0.15, 30.0), (0.3, 33.0), (0.6, 35.0)])
+    bd = rd.bd_curves(anchor, inside)
+    assert bd["overlap"] == pytest.approx([30.0, 35.0, 1.0]) and bd["warning"] is None
+    # at exactly half, still no warning; just under, one
+    assert rd.bd_curves(anchor, curve("half", [(0.5, 35.0), (0.9, 39.0)]))["warning"] is None
+    assert rd.bd_curves(anchor, curve("less", [(0.5, 35.1), (0.9, 39.0)]))["warning"]
+    # overlapping in quality but not in rate: a BD-rate (warned about), no BD-PSNR
+    far = rd.bd_curves(anchor, curve("far", [(2.0, 36.5), (4.0, 40.0)]))
+    assert far["bd_rate_percent"] > 0 and far["bd_quality"] is None
+    assert far["reason"] == "no BD-quality: the curves do not overlap in rate"
+    assert far["warning"].startswith("the curves overlap only from 36.50 to 37.00 dB, 14%")
+    # curves that do not overlap: no BD-rate, the reason, a share of 0 and no warning
+    apart = rd.bd_curves(anchor, curve("apart", [(2.0, 40.0), (3.0, 42.0)]))
+    assert apart["bd_rate_percent"] is None and "do not overlap" in apart["reason"]
+    assert apart["overlap"][2] == 0.0 and apart["warning"] is None
+    assert rd.bd_curves(anchor, curve("one", [(2.0, 40.0)]))["overlap"] is None
+
+
 def test_rd_front_keeps_only_improving_points():
     rates, values = rd.rd_front([0.5, 0.1, 0.3, 0.4, 0.4, 0.6], [30, 20, 28, 27, 29, float("nan")])
     assert rates.tolist() == [0.1, 0.3, 0.4, 0.5]

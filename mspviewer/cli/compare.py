@@ -414,7 +414,8 @@ def format_bd_table(curves: dict[str, rd.RDCurve], bd: dict[str, dict[str, Any]]
         quality = entry.get("bd_quality")
         rate_text = f"{rate:+.1f}%" if rate is not None and math.isfinite(rate) else "n/a"
         quality_text = f"{quality:+.2f}" if quality is not None else "n/a"
-        note = f"  ({entry['reason']})" if entry.get("reason") else ""
+        note = entry.get("reason") or entry.get("warning")
+        note = f"  ({note})" if note else ""
         lines.append(f"  {name:<12} {len(curve.points):>6} {span:>15} {rate_text:>9} "
                      f"{quality_text:>16}{note}")
     for name, reason in skipped.items():

@@ -124,7 +124,10 @@ def results_table(document: dict, image_link: str | None = None) -> str:
         if bd["bd_rate_percent"] is None:
             lines.append(f"| {label} | n/a ({bd['reason']}) | n/a |")
         else:
-            lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} % | {bd['bd_quality']:+.2f} |")
+            narrow = (f" (curves overlap on {bd['overlap'][2]:.0%} of the quality range only)"
+                      if bd.get("warning") else "")
+            quality = f"{bd['bd_quality']:+.2f}" if bd["bd_quality"] is not None else "n/a"
+            lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} %{narrow} | {quality} |")
     if image_link:
         lines += ["", f"![{dataset_label(document)} RD curves]({image_link})"]
     return "\n".join(lines) + "\n"

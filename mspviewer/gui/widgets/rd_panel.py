@@ -297,8 +297,8 @@ class RDPanel(QWidget):
         return curves[0] if curves else None
 
     def bd_rates(self, learned=None) -> list[tuple[str, float | None, str]]:
-        """(anchor label, BD-rate of ``learned`` against it in percent, why there is none)
-        for every classic curve of at least MIN_BD_POINTS points, in the menu's order, then
+        """(anchor label, BD-rate of ``learned`` against it in percent, why there is none or
+        why it speaks for a narrow band of quality only, else "") for every classic curve of at least MIN_BD_POINTS points, in the menu's order, then
         the plain encoder's curve when ``learned`` runs LOF (what LOF gains here). Default:
         :meth:`learned_curve`; empty without one."""
         learned = learned if learned is not None else self.learned_curve()
@@ -313,7 +313,9 @@ class RDPanel(QWidget):
         rows = []
         for anchor in anchors:
             bd = bd_curves(anchor, learned, self.metric())
-            rows.append((anchor.label, bd["bd_rate_percent"], bd["reason"] or ""))
+            value = bd["bd_rate_percent"]
+            rows.append((anchor.label, value,
+                         (bd["reason"] if value is None else bd["warning"]) or ""))
         return rows
 
     def _menu_position(self, name: str) -> int:
@@ -337,14 +339,17 @@ class RDPanel(QWidget):
         lines, reasons = [], []
         for curve in curves:
             rows = self.bd_rates(curve)
-            parts = [f"{label} {_signed(value)} %" if value is not None else f"{label} n/a"
-                     for label, value, _ in rows]
+            # a value over a narrow overlap is starred, the tooltip says why
+            parts = [f"{label} {_signed(value)} %{'*' if note else ''}" if value is not None
+                     else f"{label} n/a" for label, value, note in rows]
             against = " · ".join(parts) if parts else (f"a classic curve of {MIN_BD_POINTS} "
                                                        "or more points")
             lines.append(f"{curve.label} ({self._front_size(curve)} points) against {against}")
-            reasons += [f"{curve.label} against {label}: {reason}"
-                        for label, value, reason in rows if value is None]
+            reasons += [f"{curve.label} against {label}: {'' if value is None else '* '}"
+                        f"{note}" for label, value, note in rows if note]
         self.bd_summary = f"BD-rate on {METRICS[self.metric()]}: " + "; ".join(lines)
+        if any("%*" in line for line in lines):
+            self.bd_summary += " (*: the curves overlap on a narrow band of quality only)"
         self.bd_label.setText(self.bd_summary)
         self.bd_label.setToolTip(
             "Average bit-rate difference over the quality range both curves cover (pchip on "
