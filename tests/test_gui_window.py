@@ -1373,7 +1373,7 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
     qtbot.waitUntil(lambda: len(window.lof.records) == 5, timeout=30_000)
     status = window.lof.status.text()
     ladder = window.start_lambda_ladder()
-    assert window.encoder.current is encode  # queued behind it
+    assert window.encoder.current is encode and window.encoder.pending == [ladder]  # queued
     assert len(window.lof.records) == 5 and window.lof.status.text() == status
     assert "ladder" not in window.lof.progress.text() + window.lof.status.text()
     shown_at_finish = []

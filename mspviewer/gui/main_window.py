@@ -8,14 +8,14 @@ and ``exports`` (PNG exports, encoded and written whole or not at all).
 The session changes only when a task succeeds, so a failure leaves the previous state on
 screen (and a running encode going), with a message in the message bar. Opening files
 (:mod:`~mspviewer.gui.file_actions`), saving and exporting (:mod:`~mspviewer.gui.exports`) and
-the teaching actions (:mod:`~mspviewer.gui.teaching`) are mixins of their own.
+the teaching actions (:mod:`~mspviewer.gui.teaching`) and what becomes of each task's result
+(:mod:`~mspviewer.gui.task_results`) are mixins of their own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
@@ -29,9 +29,9 @@ from mspviewer.gui import classic_jobs, jobs
 from mspviewer.gui.exports import ExportActions
 from mspviewer.gui.file_actions import FileActions
 from mspviewer.gui.jobs import CancelToken
-from mspviewer.gui.outcomes import (PLAIN_PANE, CodecProblem, CurvePoint, EncodeRequest,
-                                    SweepDone)
+from mspviewer.gui.outcomes import PLAIN_PANE, EncodeRequest
 from mspviewer.gui.session import ImageState, Session, curve_profile
+from mspviewer.gui.task_results import TaskResults
 from mspviewer.gui.teaching import TeachingActions
 from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
@@ -63,7 +63,7 @@ def default_model():
                                       f"its results are meaningless.")
 
 
-class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
+class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMainWindow):
     def __init__(self, model=None, *, model_factory: Callable[[], object] | None = None,
                  settings: QSettings | None = None, open_sample: bool = True,
                  rd_codecs: tuple[str, ...] | None = classic_jobs.DEFAULT_RD_CODECS,
@@ -522,148 +522,6 @@ class MainWindow(FileActions, TeachingActions, ExportActions, QMainWindow):
             "sweep", "classic RD curves",
             lambda token: classic_jobs.rd_sweep_task(names, pixels, token),
             context={"image": image}))
-
-    # --- task signals -----------------------------------------------------------------------------
-    def _stale(self, task: Task) -> bool:
-        context = task.context or {}
-        return "image" in context and context["image"] is not self.session.image
-
-    def _on_task_started(self, task: Task) -> None:
-        # A ladder queued behind an encode takes the LOF panel only now: the encode still
-        # running when it was asked for keeps its curves and its iteration count.
-        if task.kind == "ladder" and not self._stale(task):
-            self.lof.start(task.context["title"], None)
-        self._update_busy_label()
-
-    def _on_task_progress(self, task: Task, items: list) -> None:
-        if self._stale(task):
-            return
-        if task.kind in ("encode", "ladder"):
-            self.lof.add(items)
-        for item in items:
-            if isinstance(item, CurvePoint):
-                if task.kind == "ladder":
-                    self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
-                                                   item.point, profile=task.context["curve"])
-                else:
-                    self.session.add_curve_point(item.codec, item.label, item.point)
-            elif isinstance(item, SweepDone):
-                self._swept.add(item.codec)
-            elif isinstance(item, CodecProblem):
-                self.problems.append(item.message)
-                self.statusBar().showMessage(item.message, 8000)
-
-    def _on_task_finished(self, task: Task, result, cancelled: bool) -> None:
-        if self._stale(task):
-            return
-        if task.kind == "encode":
-            # a cancel that came too late to stop anything leaves a complete result
-            cancelled = result.cancelled if result is not None else cancelled
-            self.lof.finish(result, cancelled)
-            if result is None:
-                self.statusBar().showMessage("encode cancelled before any result", 8000)
-                return
-            self.session.set_result(result)
-            state = "cancelled, best so far kept" if cancelled else "done"
-            self.statusBar().showMessage(
-                f"encoded: {result.bpp:.4f} bpp, "
-                + (f"{result.point.psnr_rgb:.2f} dB" if result.point else "") + f" ({state})",
-                10000)
-            self._start_same_bpp()
-        elif task.kind == "decode":
-            context = task.context or {}
-            if result is None or context.get("model") is not self.session.model:
-                return
-            # the stream decoded: now, and only now, it replaces whatever the encoder is doing
-            self.encoder.cancel("superseded")
-            if result.original is None and self.session.image is not None:
-                self.set_image(None)  # the open image is not this stream's original
-            # after set_image, which empties the LOF panel
-            self.lof.start(f"decoded {Path(context['path']).name}", None)
-            self.lof.finish(result, cancelled)
-            self.session.set_result(result)
-            if self.session.image is None:
-                height, width = result.decoded.shape[:2]
-                self.setWindowTitle(f"MSP viewer: {Path(context['path']).name} "
-                                    f"({width}×{height})")
-            self._remember(context.get("path"))
-            if result.notes:
-                self.show_message("; ".join(result.notes), "info")
-            self.statusBar().showMessage(f"decoded {context.get('path')}: {result.bpp:.4f} bpp "
-                                         f"in {result.decode_seconds:.2f} s", 10000)
-            self._start_same_bpp()
-        elif task.kind == "model":
-            self._model_loaded(task.context["path"], result)
-        elif task.kind == "load":
-            context = task.context or {}
-            if result is not None:
-                self._show_loaded(context["path"], result, context.get("remember", True))
-                self.statusBar().showMessage(f"opened {context['path'].name}", 5000)
-        elif task.kind == "ladder":
-            self.lof.finish_ladder(task.context["profile"], cancelled)
-        elif task.kind == "check":
-            self._on_check_finished(task, result)
-        elif task.kind == "same-bpp":
-            if result is not None and (task.context or {}).get("result") is self.session.result:
-                self.session.set_classic(result)
-        elif task.kind == "reference":
-            if result is None:
-                pass
-            elif task.context["result"] is not self.session.result:
-                self.statusBar().showMessage(f"reference {task.context['path'].name} not set: "
-                                             "the result it was for was replaced", 8000)
-            else:
-                self.session.set_reference(result)
-                if self.compare.classic_box.currentData() == PLAIN_PANE:
-                    self.session.set_classic(result.as_pane())  # the third pane shows it
-                text = (f"The result is now set against {result.label}: "
-                        f"{result.change.symbols_changed:,} of {result.change.elements:,} "
-                        "symbols differ")
-                psnr = getattr(result.point, "psnr_rgb", None)
-                if psnr is not None and psnr < jobs.UNRELATED_ORIGINAL_PSNR_DB:
-                    # same size, model and λ, but far from the open image: another image's
-                    # coding, most likely, which no element-by-element view can tell
-                    self.show_message(f"{text}; but it decodes to {psnr:.1f} dB against "
-                                      "the open image: probably a coding of another image",
-                                      "warning")
-                else:
-                    self.show_message(text, "info")
-        elif task.kind == "export":
-            if result is not None:
-                self.show_message(f"Saved the {task.context['what']} to {result}", "info")
-        self._update_busy_label()
-
-    def _on_task_failed(self, task: Task, message: str, details: str) -> None:
-        if self._stale(task):
-            return
-        if task.kind in ("load", "model"):  # the loader's message names the file and why
-            self.show_error(message, details)
-            return
-        if task.kind == "export":
-            self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
-            return
-        if task.kind == "reference":
-            self.show_error(f"Cannot set the reference: {message}", details)
-            return
-        if task.kind == "same-bpp" and (task.context or {}).get("result") is self.session.result:
-            self.session.set_classic(None, problem=message)
-        what = {"encode": "Encoding failed", "ladder": "λ ladder failed",
-                "decode": "Cannot open the bitstream", "same-bpp": "Classic codec failed",
-                "sweep": "RD sweep failed", "check": "Bit-exact check could not run"
-                }.get(task.kind, f"{task.label} failed")
-        if task.kind == "decode" and (task.context or {}).get("path") is not None:
-            what = f"Cannot open {Path(task.context['path']).name}"
-        if task.kind in ("encode", "ladder"):  # a failed decode leaves the encoder's panel
-            self.lof.fail(f"{what}: {message}")
-        self.show_error(f"{what}: {message}", details)
-
-    def _on_busy(self, _busy: bool) -> None:
-        self.controls.set_busy(self.encoder.is_busy())
-        self._update_busy_label()
-
-    def _update_busy_label(self) -> None:
-        running = [r.current.label for r in self.runners() if r.current is not None]
-        self.status_busy.setText("working: " + ", ".join(running) if running else "ready")
 
     def _on_model_changed(self) -> None:
         model = self.session.model
