@@ -290,6 +290,32 @@ def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model,
     assert alone.blind_ab.outcome.text() == NOT_READY_NO_ORIGINAL
 
 
+def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
+    import pyqtgraph as pg
+
+    from mspviewer.gui.widgets.common import Title
+
+    view = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    title = Title("", elide=True, size="10pt")
+    view.ci.addItem(title, row=0, col=0)
+    view.ci.addItem(pg.ViewBox(), row=1, col=0)
+    view.resize(240, 120)
+    view.show()
+    whole = "VVC intra (faster): failed: VVC 4:2:0 needs an even width and height, got 191x191"
+    title.setText(whole)
+    qtbot.waitUntil(lambda: title.shown_text != whole, timeout=5000)
+    assert title.text == whole and title.toolTip() == whole
+    assert title.shown_text.endswith("…") and whole.startswith(title.shown_text[:-1])
+    # the drawn text stays inside the title's own rectangle, so it cannot cover a neighbour
+    assert title.itemRect().width() <= title.rect().width() + 1
+    view.resize(1400, 120)  # room for all of it: whole again, no tooltip
+    qtbot.waitUntil(lambda: title.shown_text == whole, timeout=5000)
+    assert title.toolTip() == ""
+    title.setText("a < b & c")  # plain text, not markup
+    assert title.item.toPlainText() == "a < b & c"
+
+
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     window = encoded_window
     compare = window.compare

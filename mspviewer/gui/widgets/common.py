@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 # Images are numpy (row, column[, channel]) arrays everywhere in this package.
@@ -99,11 +101,52 @@ def observe(signal, refresh, scheduler: RefreshScheduler | None) -> None:
 
 
 class Title(pg.LabelItem):
-    """A LabelItem that never widens its layout column (its text is elided by the view).
+    """A LabelItem that never widens its layout column.
 
     Linked image panes need identical sizes, or the linked ranges would crop one of them;
-    pyqtgraph's LabelItem otherwise asks for its text's full width.
+    pyqtgraph's LabelItem otherwise asks for its text's full width. With ``elide`` the text
+    is plain text, cut with "…" to the width the layout gives (the whole of it in the
+    tooltip), so that a long title cannot spill over its neighbours'; without it, the text
+    is HTML laid out by its caller. ``text`` is always the whole text.
     """
+
+    def __init__(self, text: str = " ", elide: bool = False, **args):
+        self.elide = elide
+        self.text = text
+        super().__init__(text, **args)
+
+    def setText(self, text: str, **args) -> None:
+        self.text = text
+        self.opts.update(args)
+        self._show()
+
+    @property
+    def shown_text(self) -> str:
+        """The text as it is drawn: elided to fit, or whole."""
+        return self._shown
+
+    def _show(self) -> None:
+        whole = self.text
+        shown = whole
+        if self.elide:
+            width = self.rect().width() - 2 * self.item.document().documentMargin() - 2
+            if width > 0:
+                font = QFont(self.item.font())
+                size = str(self.opts.get("size", ""))
+                if size.endswith("pt"):
+                    font.setPointSizeF(float(size[:-2]))
+                shown = QFontMetricsF(font).elidedText(whole, Qt.TextElideMode.ElideRight,
+                                                       width)
+            self.setToolTip(whole if shown != whole else "")
+        self._shown = shown
+        super().setText(html.escape(shown) if self.elide else shown)
+        self.text = whole  # (LabelItem.setText kept the elided one)
+
+    def resizeEvent(self, event) -> None:
+        if event is not None and self.elide:
+            self._show()  # re-elided to the new width (it positions the text too)
+        else:
+            super().resizeEvent(event)
 
     def updateMin(self) -> None:
         super().updateMin()

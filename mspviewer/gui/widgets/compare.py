@@ -46,7 +46,7 @@ class _Pane:
     """One ViewBox with an RGB item, a heatmap item (difference mode) and a title."""
 
     def __init__(self, title: str):
-        self.title = Title(title, size="10pt")
+        self.title = Title(title, elide=True, size="10pt")
         self.box = image_viewbox()
         self.box.setMinimumWidth(40)
         self.rgb = rgb_item()

@@ -121,7 +121,7 @@ class LatentView(QWidget):
         layout.clear()
         self.boxes, self.items, self.titles = [], [], []
         for index in range(count):
-            title = Title("", size="9pt")
+            title = Title("", elide=True, size="9pt")
             box = image_viewbox()
             item = heat_item(SEQUENTIAL_MAP)
             box.addItem(item)
