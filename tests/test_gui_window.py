@@ -316,6 +316,22 @@ def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
     assert title.item.toPlainText() == "a < b & c"
 
 
+def test_every_profile_description_fits_its_label(qtbot, window):
+    from mspviewer.codec.profiles import load_profiles
+
+    label = window.controls.profile_description
+    heights = set()
+    for profile in load_profiles().values():
+        window.controls.set_profile(profile.name)
+        qtbot.wait(10)
+        assert label.text() == profile.description
+        # the wrapped text needs no more height than the label has, at the width it has
+        assert label.heightForWidth(label.contentsRect().width()) <= label.height(), \
+            profile.name
+        heights.add(label.height())
+    assert len(heights) == 1  # and picking a profile never moves the rows below
+
+
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     window = encoded_window
     compare = window.compare

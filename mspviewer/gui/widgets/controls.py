@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
 
 from mspviewer.gui.jobs import ProfileInfo
 from mspviewer.gui.outcomes import EncodeRequest
+from mspviewer.gui.widgets.common import status_label
 
 SLIDER_STEPS = 1000
 
@@ -52,8 +53,9 @@ class ControlsPanel(QWidget):
             "With a target bpp, each LOF run of the rate search has this limit.")
 
         self.profile_box = QComboBox()
-        self.profile_description = QLabel(" ")
-        self.profile_description.setWordWrap(True)
+        # room for the longest description at the panel's usual width, held whatever the
+        # profile: a word-wrapped label in a squeezed form was cut to one line and a half
+        self.profile_description = status_label(lines=3)
         self.profile_description.setStyleSheet("color: #555;")
         self.set_profiles(profiles)
         self.profile_box.currentIndexChanged.connect(self._on_profile)
