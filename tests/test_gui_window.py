@@ -130,6 +130,10 @@ def test_latent_views_show_the_analysis_arrays(qtbot, encoded_window):
     bound = float(np.percentile(np.abs(analysis.mu[5].astype(np.float64)), 99.5))
     assert bound > 0
     assert (low, high) == pytest.approx((-bound, bound), rel=1e-6)
+    # levels under 1 are shown as they are: 0.4 reads 0.4, not 400 "(x0.001)"
+    latents.color_bar.setLevels((0.0, 0.4))
+    axis = latents.color_bar.axis
+    assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
 
 
 def test_switch_views(qtbot, encoded_window, monkeypatch):
@@ -977,6 +981,43 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     panel.add([LOFProgress(4, "greedy", J=0.9, best_J=0.9, accepted=1, **common)])
     assert not re.search(r"\blr\b", panel.status.text()) and "τ" not in panel.status.text()
     assert panel.data("J") == ([1.0, 2.0, 3.0, 4.0], [1.0, 1.1, 1.0, 0.9])
+
+
+def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
+    """bpp 0.264 reads 0.264 on its axis, not 264 with "(x0.001)" in the label; only the
+    bottom plot numbers the iterations the three share."""
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui.widgets.lof import SERIES, LOFPanel
+
+    panel = LOFPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 300)
+    panel.show()
+    panel.start("test", 3)
+    panel.add([LOFProgress(i, "gradient", J=0.490 - 0.001 * i, best_J=0.490 - 0.001 * i,
+                           bpp=0.265 - 0.001 * i, psnr=35.74 + 0.01 * i, elapsed_s=0.1,
+                           total=3) for i in (1, 2, 3)])
+    qtbot.wait(50)
+    for key, label in SERIES:
+        axis = panel.plots[key].getAxis("left")
+        assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
+        assert label in axis.labelString()
+    shown = [panel.plots[key].getAxis("bottom").style["showValues"] for key, _ in SERIES]
+    assert shown == [False] * (len(SERIES) - 1) + [True]
+
+
+def test_no_labelled_axis_rescales_its_numbers(qtbot, encoded_window):
+    """pyqtgraph would show an axis of 0.2-0.4 bpp as 200-400 and put "(x0.001)" in its
+    label (or "m%" for percent): every labelled axis of every panel shows values as they
+    are."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QGraphicsView
+
+    window = encoded_window
+    axes = [item for view in window.findChildren(QGraphicsView) for item in view.items()
+            if isinstance(item, pg.AxisItem) and item.labelText.strip()]
+    assert len(axes) >= 10
+    assert [axis.labelText for axis in axes if axis.autoSIPrefix] == []
 
 
 def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
 from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, heat_item,
-                                          image_viewbox, observe, rgb_item, set_rgb,
-                                          status_label)
+                                          image_viewbox, observe, plain_axes, rgb_item,
+                                          set_rgb, status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
@@ -80,6 +80,7 @@ class BitAllocationView(QWidget):
         self.map_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
                                        label="bits per pixel", width=15)
         self.map_bar.setImageItem(self.map_item)
+        plain_axes(self.plot, self.map_bar)
         self.map_view.ci.addItem(self.map_title, row=0, col=0)
         self.map_view.ci.addItem(self.map_box, row=1, col=0)
         self.map_view.ci.addItem(self.map_bar, row=1, col=1)

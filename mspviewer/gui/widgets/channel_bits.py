@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mspviewer.codec.channel_usage import SUMMARY_SHARES, ChannelUsage, channel_usage
-from mspviewer.gui.widgets.common import PALETTE, observe, status_label
+from mspviewer.gui.widgets.common import PALETTE, observe, plain_axes, status_label
 
 SELECTED_PEN = pg.mkPen("#000000", width=2)
 AXIS_WIDTH = 56  # pixels, both plots' left axes
@@ -44,6 +44,7 @@ class ChannelBitsChart(QWidget):
         self.cumulative_plot.setLabel("left", "cumulative", units="%")
         self.cumulative_plot.setLabel("bottom", "channels, costliest first")
         self.cumulative_plot.setXLink(self.share_plot)
+        plain_axes(self.share_plot, self.cumulative_plot)
         for plot in (self.share_plot, self.cumulative_plot):
             plot.getAxis("left").setWidth(AXIS_WIDTH)  # so that the linked x axes line up
         self.cumulative_plot.setYRange(0, 100, padding=0.02)

@@ -161,6 +161,16 @@ def colormap(name: str) -> pg.ColorMap:
     return pg.colormap.get(name)
 
 
+def plain_axes(*items) -> None:
+    """Show the numbers of every axis of these plots (PlotWidget, PlotItem, ColorBarItem) as
+    they are. pyqtgraph rescales an axis whose values are all under 1, or reach 1000, and
+    says so in its label: 0.2-0.4 bpp would read 200-400 "(x0.001)", a 1000-iteration LOF
+    run 0.2-1.0 "(x1000)", half a percent "500 m%"."""
+    for item in items:  # (a ColorBarItem is a PlotItem: its label is on another axis
+        for side in ("left", "bottom", "right", "top"):  # than its numbers)
+            item.getAxis(side).enableAutoSIPrefix(False)
+
+
 def image_viewbox(**kwargs) -> pg.ViewBox:
     """A ViewBox for pictures: square pixels, row 0 at the top, no context menu."""
     box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, **kwargs)

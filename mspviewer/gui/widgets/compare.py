@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item,
-                                          image_viewbox, info_label, observe, rgb_item,
-                                          set_rgb)
+from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item, image_viewbox,
+                                          info_label, observe, plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -122,6 +121,7 @@ class CompareView(QWidget):
                                          label="mean |Δ| over RGB", interactive=True,
                                          width=15)
         self.color_bar.setImageItem([self.decoded.heat, self.classic.heat])
+        plain_axes(self.color_bar)
 
         # --- split slider ------------------------------------------------------------------
         self.split_view = pg.GraphicsLayoutWidget()

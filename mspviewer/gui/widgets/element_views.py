@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QSizePolicy, QTableWid
 
 from mspviewer.codec.entropy import ESCAPE_BITS
 from mspviewer.codec.inspection import symbol_costs
-from mspviewer.gui.widgets.common import PALETTE
+from mspviewer.gui.widgets.common import PALETTE, plain_axes
 
 #: The coded symbol (bar, marker) and the inspected element in the context grid.
 HIGHLIGHT = PALETTE[5]  # vermillion: stands out against the blue bars for every colour vision
@@ -70,7 +70,7 @@ class PmfPlot(QWidget):
         self.plot.showGrid(y=True, alpha=0.3)
         self.plot.setLabel("bottom", "symbol (ŷ − μ, rounded)")
         self.plot.setLabel("left", PMF_VIEWS[self.view])
-        self.plot.getAxis("left").enableAutoSIPrefix(False)  # "P (x0.001)" confuses
+        plain_axes(self.plot)
         self.plot.setMinimumHeight(160)
         # a label above the plot, not the plot's title: a title does not wrap, and beside the
         # values in a bottom dock the plot is narrow enough to cut it short

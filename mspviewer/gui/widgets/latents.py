@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Title, colormap,
-                                          heat_item, image_viewbox, info_label, observe)
+                                          heat_item, image_viewbox, info_label, observe,
+                                          plain_axes)
 
 BACKGROUND = "#d9d9d9"
 
@@ -59,6 +60,7 @@ class LatentView(QWidget):
         self.view.setBackground(BACKGROUND)
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(SEQUENTIAL_MAP),
                                          width=15, interactive=True)
+        plain_axes(self.color_bar)
         self.boxes: list[pg.ViewBox] = []
         self.items: list[pg.ImageItem] = []
         self.titles: list[pg.LabelItem] = []

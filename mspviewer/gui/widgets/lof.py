@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from mspviewer.gui.jobs import StageProgress
-from mspviewer.gui.widgets.common import PALETTE, status_label
+from mspviewer.gui.widgets.common import PALETTE, plain_axes, status_label
 
 SERIES = (("J", "J"), ("bpp", "bpp"), ("psnr", "PSNR [dB]"))
 
@@ -103,12 +103,16 @@ class LOFPanel(QWidget):
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLabel("left", label)
+            plain_axes(plot)
             if key == "J":
                 plot.setToolTip("J = bpp + λ·255²·MSE, the RD cost LOF minimises")
             if row:
                 plot.setXLink(self.plots["J"])
             if row == len(SERIES) - 1:
                 plot.setLabel("bottom", "iteration")
+            else:  # the plots share the bottom one's iterations: no numbers, more height
+                plot.getAxis("bottom").setStyle(showValues=False)
+                plot.getAxis("bottom").setHeight(4)
             self.plots[key] = plot
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(PALETTE[row], width=2),
                                          symbol="o", symbolSize=4, symbolBrush=PALETTE[row],

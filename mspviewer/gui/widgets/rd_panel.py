@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout,
                                QWidget)
 
-from mspviewer.gui.widgets.common import PALETTE, info_label, observe
+from mspviewer.gui.widgets.common import PALETTE, info_label, observe, plain_axes
 from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
@@ -94,6 +94,7 @@ class RDPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "bits per pixel")
+        plain_axes(self.plot)
         self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
         self.status = info_label()
         self.bd_label = info_label()

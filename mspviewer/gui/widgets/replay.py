@@ -59,7 +59,7 @@ from mspviewer.files import same_file
 from mspviewer.gui import replay_jobs
 from mspviewer.gui.replay_jobs import export_job, frame_reduction, replay_job
 from mspviewer.gui.widgets.common import (PALETTE, fmt, image_viewbox, info_label, observe,
-                                          rgb_item, set_rgb, status_label)
+                                          plain_axes, rgb_item, set_rgb, status_label)
 from mspviewer.gui.worker import Task, TaskRunner
 
 IMAGE_BACKGROUND = "#d9d9d9"
@@ -154,7 +154,7 @@ class ReplayPanel(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "payload bits spent so far [bpp]")
         self.plot.setLabel("left", "PSNR [dB]")
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # bpp, not "(x0.001)"
+        plain_axes(self.plot)
         self.plot.setTitle("quality as the bits arrive (coarse scales first)", size="9pt")
         self.curve = self.plot.plot([], [], pen=pg.mkPen(PALETTE[0], width=2), symbol="o",
                                     symbolSize=5, symbolBrush=PALETTE[0], symbolPen=None)
