@@ -165,6 +165,47 @@ def test_a_run_still_going_keeps_its_folder_to_itself(image_folder, tmp_path):
     assert result["step"] == 4 and not in_flight.exists()  # free again: resumed, cleaned
 
 
+def test_the_run_lock_on_a_system_without_flock_locks_a_byte(tmp_path, monkeypatch):
+    """Where there is no fcntl (Windows), the lock is msvcrt's on the lock file's first byte:
+    a second holder is refused with the same message, and the lock is free again once the
+    first holder's file is closed. (msvcrt is stood in for by a fake that keeps its locks
+    per file, as Windows does, and frees them when the descriptor is closed.)"""
+    import os
+    import sys
+    import types
+
+    from mspviewer.errors import TrainingError
+    from mspviewer.train.run_lock import exclusive_run_folder
+
+    held: dict[int, int] = {}  # inode → descriptor holding its first byte
+    calls = []
+
+    def locking(fd, mode, count):
+        calls.append((os.lseek(fd, 0, os.SEEK_CUR), mode, count))
+        inode = os.fstat(fd).st_ino
+        holder = held.get(inode)
+        if holder is not None and holder != fd:
+            try:
+                os.fstat(holder)
+            except OSError:  # closed: the system freed its lock
+                holder = None
+        if holder is not None and holder != fd:
+            raise PermissionError(13, "Permission denied")
+        held[inode] = fd
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl → ImportError
+    monkeypatch.setitem(sys.modules, "msvcrt", types.SimpleNamespace(LK_NBLCK=2,
+                                                                     locking=locking))
+    run_dir = tmp_path / "run"
+    with exclusive_run_folder(run_dir):
+        with pytest.raises(TrainingError, match="another training process is running"):
+            with exclusive_run_folder(run_dir):
+                pass
+    with exclusive_run_folder(run_dir):  # the first holder's file closed: free again
+        pass
+    assert calls == [(0, 2, 1)] * 3
+
+
 def test_a_fresh_run_never_writes_over_an_earlier_run(image_folder, tmp_path, capsys):
     """Without --resume, a run folder holding a checkpoint (or the log of a run that stopped
     before its first checkpoint) is refused before any step, in the core and on the command
