@@ -356,9 +356,10 @@ def quality_overlap(anchor_rates, anchor_values, test_rates, test_values
 
 def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[str, Any]:
     """BD-rate and BD-quality of two curves on ``metric``; ``None`` for either that cannot
-    be computed, with the ``reason`` (the BD-rate's first). ``overlap`` is :func:`quality_overlap`'s (low, high, share); ``warning`` says when the
-    share is under :data:`MIN_OVERLAP_FRACTION`: the curves barely meet, so the BD-rate
-    speaks for a narrow band of quality only."""
+    be computed, with the ``reason`` (the BD-rate's first). ``overlap`` is
+    :func:`quality_overlap`'s (low, high, share); ``warning`` says when the share is under
+    :data:`MIN_OVERLAP_FRACTION`: the curves barely meet, so the BD-rate speaks for a narrow
+    band of quality only."""
     result: dict[str, Any] = {"metric": metric, "bd_rate_percent": None,
                               "bd_quality": None, "reason": None, "overlap": None,
                               "warning": None}

@@ -236,3 +236,22 @@ def test_bad_options_are_refused_before_any_work(image_file, tmp_path, capsys, m
     code, _, err = run_compare(capsys, image_file, *arguments)
     assert code == 2 and message in err, err
     assert not output.exists() and not (tmp_path / "rd.xyz").exists()
+
+
+def test_the_bd_table_states_both_a_missing_bd_psnr_and_a_narrow_overlap():
+    from mspviewer import rd
+    from mspviewer.cli.compare import format_bd_table
+
+    def curve(name, points):
+        return rd.RDCurve(name, name, [rd.RDPoint(bpp=b, psnr_rgb=q) for b, q in points])
+
+    curves = {"anchor": curve("anchor", [(0.1, 28.0), (0.2, 31.0), (0.4, 34.0), (0.8, 37.0)]),
+              "far": curve("far", [(2.0, 36.5), (4.0, 40.0)])}
+    bd = {"psnr_rgb": {"far": rd.bd_curves(curves["anchor"], curves["far"])}}
+    [line] = [line for line in format_bd_table(curves, bd, "anchor", "psnr_rgb", {})
+              .splitlines() if line.strip().startswith("far")]
+    assert "+" in line and "n/a" in line  # a BD-rate, no BD-PSNR
+    assert line.endswith("(no BD-quality: the curves do not overlap in rate; the curves "
+                         "overlap only from 36.50 to 37.00 dB, 14% of the narrower one's "
+                         "quality range: the BD-rate holds for that band only)")
+

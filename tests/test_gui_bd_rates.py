@@ -122,6 +122,14 @@ def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window
     assert rd.bd_label.text().endswith(
         "(*: the curves overlap on a narrow band of quality only)")
     assert "against JPEG XL: * the curves overlap only" in rd.bd_label.toolTip()
+    # the metrics JSON keeps the two apart: a reason where there is no value, a warning
+    # beside a value
+    fast = next(entry for entry in window._bd_rates_document() if entry["curve"] == "MSP fast")
+    rows = {row["curve"]: row for row in fast["against"]}
+    assert rows["JPEG XL"]["reason"] is None and "overlap only" in rows["JPEG XL"]["warning"]
+    assert rows["AVIF"]["bd_rate_percent"] is None and rows["AVIF"]["warning"] is None
+    assert "do not overlap" in rows["AVIF"]["reason"]
+    assert rows["WebP"]["reason"] is None and rows["WebP"]["warning"] is None
 
 
 def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):

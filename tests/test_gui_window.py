@@ -318,6 +318,12 @@ def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
     assert title.toolTip() == ""
     title.setText("a < b & c")  # plain text, not markup
     assert title.item.toPlainText() == "a < b & c"
+    title.setText(whole)
+    title.setMinimumWidth(4)
+    title.setMaximumWidth(4)  # too narrow for even "…": nothing drawn, all in the tooltip
+    qtbot.waitUntil(lambda: title.rect().width() <= 4, timeout=5000)
+    assert title.shown_text.strip() == "" and title.toolTip() == whole
+    assert title.itemRect().height() > 5  # the line keeps its height
 
 
 def test_every_profile_description_fits_its_label(qtbot, window):
@@ -328,12 +334,15 @@ def test_every_profile_description_fits_its_label(qtbot, window):
     for profile in load_profiles().values():
         window.controls.set_profile(profile.name)
         qtbot.wait(10)
-        assert label.text() == profile.description
-        # the wrapped text needs no more height than the label has, at the width it has
-        assert label.heightForWidth(label.contentsRect().width()) <= label.height(), \
-            profile.name
+        assert label.text() == profile.description == label.toolTip()
+        # the wrapped text needs no more height than the label has, at the width it has and
+        # at the narrowest the panel may squeeze it to
+        for width in (label.contentsRect().width(), label.minimumWidth()):
+            assert label.heightForWidth(width) <= label.height(), (profile.name, width)
         heights.add(label.height())
     assert len(heights) == 1  # and picking a profile never moves the rows below
+    # the panel can no longer be squeezed below that width
+    assert window.controls.minimumSizeHint().width() >= label.minimumWidth()
 
 
 def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
@@ -986,6 +995,8 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
 def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     """bpp 0.264 reads 0.264 on its axis, not 264 with "(x0.001)" in the label; only the
     bottom plot numbers the iterations the three share."""
+    import pyqtgraph as pg
+
     from mspviewer.codec.lof import LOFProgress
     from mspviewer.gui.widgets.lof import SERIES, LOFPanel
 
@@ -1002,6 +1013,22 @@ def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
         axis = panel.plots[key].getAxis("left")
         assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
         assert label in axis.labelString()
+    # an axis made plain after it chose a scale drops the scale with the word of it
+    from mspviewer.gui.widgets.common import plain_axes
+
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    plot.setLabel("left", "bpp")
+    plot.plot([0, 1], [0.2, 0.4])
+    plot.show()
+    qtbot.wait(20)
+    assert plot.getAxis("left").autoSIPrefixScale == 1000.0  # (pyqtgraph's own choice)
+    plain_axes(plot)
+    plot.getPlotItem().clear()
+    plot.plot([0, 1], [30.0, 40.0])
+    qtbot.wait(20)
+    axis = plot.getAxis("left")
+    assert axis.autoSIPrefixScale == 1.0 and axis.tickStrings([35.0], 1.0, 5.0) == ["35"]
     shown = [panel.plots[key].getAxis("bottom").style["showValues"] for key, _ in SERIES]
     assert shown == [False] * (len(SERIES) - 1) + [True]
 
@@ -1174,10 +1201,12 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
+def test_a_model_asked_for_waits_for_a_stream_or_an_image_being_read(
         qtbot, encoded_window, tmp_path, monkeypatch):
+    """The load queues behind what the file thread is reading: a stream being decoded
+    opens (its result then goes with the old model, as everything else does), an image
+    being read opens and stays."""
     import threading
-    import time
 
     import mspviewer.codec
     from conftest import loud_tiny_model
@@ -1190,23 +1219,30 @@ def test_loading_a_model_cancels_a_stream_decode_but_not_an_image_being_read(
     stream = tmp_path / "stream.msp"
     assert window.export_bitstream(stream)
 
-    def held_decode(model, data, original, device, token, *args, **kwargs):
-        deadline = time.monotonic() + 20
-        while not token.is_set() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        yield jobs.StageProgress("decode", "held")
-        return None
+    release = threading.Event()
+    real_decode = jobs.decode_task
+
+    def held_decode(*args, **kwargs):
+        release.wait(20)
+        return (yield from real_decode(*args, **kwargs))
 
     monkeypatch.setattr(jobs, "decode_task", held_decode)
     assert window.open_path(stream)
     decode = window.file_runner.current
     assert decode is not None and decode.kind == "decode"
-    assert window.load_model("other.pt")
-    assert decode.token.reason == "superseded"  # decoded with the old model: moot
+    model_task = window.load_model("other.pt")
+    assert not decode.token.is_set() and window.file_runner.pending == [model_task]
+    opened = []
+    window.session.result_changed.connect(
+        lambda: opened.append(getattr(window.session.result, "source", None)))
+    release.set()
     wait_idle(qtbot, window)
+    assert opened[0] == "file"  # the stream opened first, then the new model replaced it
+    assert window.session.model is not None and window.loading_model() is None
+    assert window.session.result is None and window.errors == []
 
-    # an image does not depend on the model: it keeps being read and then opens
-    release = threading.Event()
+    # an image does not depend on the model: it is read, opens, and stays
+    release.clear()
     real_load = jobs.load_image_task
 
     def held_load(path, max_pixels, token):
@@ -1263,6 +1299,9 @@ def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile
     assert not window.open_path(stream)
     assert window.errors[-1] == ("The model new.pt is still loading: open stream.msp when it "
                                  "has loaded")
+    assert window.set_reference(stream) is None
+    assert window.errors[-1] == ("The model new.pt is still loading: it replaces the result, "
+                                 "so set a reference after encoding with it")
     assert window.encoder.current is None and window.file_runner.pending == []
 
     # an image opened meanwhile (read at once, or queued on the file thread) does not
@@ -1288,17 +1327,39 @@ def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile
     assert window.session.result is not None and window.session.result.bpp > 0
 
 
-def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_window, tmp_path):
+def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_window, tmp_path,
+                                                            monkeypatch):
+    """A failed load loses nothing: the model, and a stream that was being opened when the
+    load was asked for, which opens."""
+    import threading
+
+    from mspviewer.gui import jobs
+
     window = encoded_window
-    model, result = window.session.model, window.session.result
+    model = window.session.model
+    stream = tmp_path / "stream.msp"
+    assert window.export_bitstream(stream)
+    release = threading.Event()
+    real_decode = jobs.decode_task
+
+    def held_decode(*args, **kwargs):
+        release.wait(20)
+        return (yield from real_decode(*args, **kwargs))
+
+    monkeypatch.setattr(jobs, "decode_task", held_decode)
+    assert window.open_path(stream)
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a torch file at all")
     assert window.load_model(broken) is not None
+    release.set()
     wait_idle(qtbot, window)
-    assert window.session.model is model and window.session.result is result
+    assert window.session.model is model
+    assert window.session.result is not None and window.session.result.source == "file"
+    assert window.recent_files()[0] == str(stream.resolve())
     assert window.messages.level == "error" and "broken.pt" in window.errors[-1]
-    assert window.loading_model() is None
+    assert len(window.errors) == 1 and window.loading_model() is None
     assert window.start_encode() is not None  # nothing left waiting for a model
+    wait_idle(qtbot, window)
 
 
 def test_dropping_weights_on_the_window_loads_them(qtbot, window, tmp_path):

@@ -361,6 +361,8 @@ def run(args) -> dict[str, Any]:
     table = format_bd_table(curves, bd, anchor, args.metric, skipped)
     print(table, file=sys.stderr)
     metric_bd = bd.get(args.metric, {})
+    warnings = {name: entry["warning"] for name, entry in metric_bd.items()
+                if entry.get("warning")}
     return {
         "image": str(args.image),
         "width": image.width,
@@ -374,6 +376,7 @@ def run(args) -> dict[str, Any]:
                             for name, entry in metric_bd.items()},
         "bd_quality_db": {name: entry["bd_quality"] for name, entry in metric_bd.items()},
         "skipped": skipped,
+        **({"bd_warnings": warnings} if warnings else {}),
         "seconds": round(elapsed, 3),
     }
 
@@ -414,8 +417,8 @@ def format_bd_table(curves: dict[str, rd.RDCurve], bd: dict[str, dict[str, Any]]
         quality = entry.get("bd_quality")
         rate_text = f"{rate:+.1f}%" if rate is not None and math.isfinite(rate) else "n/a"
         quality_text = f"{quality:+.2f}" if quality is not None else "n/a"
-        note = entry.get("reason") or entry.get("warning")
-        note = f"  ({note})" if note else ""
+        notes = [entry.get("reason"), entry.get("warning")]
+        note = f"  ({'; '.join(n for n in notes if n)})" if any(notes) else ""
         lines.append(f"  {name:<12} {len(curve.points):>6} {span:>15} {rate_text:>9} "
                      f"{quality_text:>16}{note}")
     for name, reason in skipped.items():

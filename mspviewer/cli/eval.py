@@ -67,6 +67,9 @@ def run(args) -> dict:
         for p in document["mean"]["points"]]}
     summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
                                   else v["reason"] for k, v in document["bd_rate_vs"].items()}
+    warnings = {k: v["warning"] for k, v in document["bd_rate_vs"].items() if v.get("warning")}
+    if warnings:  # a BD-rate over a narrow band of quality
+        summary["bd_warnings"] = warnings
     if document["lambdas_extrapolated"]:
         summary["lambdas_extrapolated"] = document["lambdas_extrapolated"]
     if document["classic_skipped"]:

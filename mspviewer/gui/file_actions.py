@@ -27,7 +27,7 @@ IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.
                 "*.ppm *.pgm *.pnm *.tga *.avif *.heic *.heif *.jxl *.jp2 *.j2k *.msp);;"
                 "Bitstreams (*.msp);;All files (*)")
 #: file-thread tasks made with the current model: moot once another one is loaded
-MODEL_BOUND_FILE_TASKS = frozenset({"decode", "reference", "model"})
+MODEL_BOUND_FILE_TASKS = frozenset({"decode", "reference"})
 #: formats whose decoders are slow enough to freeze the window even on modest images
 SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx", ".heic",
                                   ".heif", ".hif", ".avif", ".jxl"})
@@ -122,6 +122,9 @@ class FileActions:
                             "against the result")
             return None
         path = Path(path)
+        if self.refused_while_model_loads("it replaces the result, so set a reference after "
+                                          "encoding with it"):
+            return None
         data = self.read_bitstream(path)
         if data is None:  # (it said why)
             return None
@@ -151,8 +154,7 @@ class FileActions:
     def read_bitstream(self, path) -> bytes | None:
         """The bytes of a ``.msp`` file whose header this model can decode; otherwise None,
         with the reason in the message bar."""
-        if (self._refused_as_special(Path(path))
-                or self.refused_while_model_loads(f"open {Path(path).name}")):
+        if self._refused_as_special(Path(path)):
             return None
         try:
             data = bitstream.read_file(path)
@@ -172,6 +174,8 @@ class FileActions:
 
     def open_bitstream(self, path) -> bool:
         path = Path(path)
+        if self.refused_while_model_loads(f"open {path.name} when it has loaded"):
+            return False
         data = self.read_bitstream(path)
         if data is None:
             return False
@@ -199,16 +203,16 @@ class FileActions:
             self.load_model(path)
 
     def load_model(self, path) -> Task | None:
-        """Load model weights on the file thread; the model in use is replaced when they
-        arrive. Until then nothing starts that needs a model (encodes, stream decodes), and
-        a stream being decoded with the current model is cancelled; an image being read is
-        not (it does not depend on the model), nor does an image opened meanwhile cancel
-        the load. None, with a message, when it cannot start."""
+        """Load model weights on the file thread, queued behind what it is reading; the
+        model in use is replaced when they arrive. Until then no encode or stream decode
+        starts (it would be with the old model). What was asked for before goes on: an
+        image or a stream being read opens (a stream's result goes with the old model once
+        the new one arrives, and stays if the load fails); an image opened meanwhile does not
+        cancel the load; a newer load does. None, with a message, when it cannot start."""
         path = Path(path)
         if self._refused_as_special(path):
             return None
-        self.file_runner.cancel_if(lambda task: task.kind in MODEL_BOUND_FILE_TASKS,
-                                   "superseded")
+        self.file_runner.cancel_if(lambda task: task.kind == "model", "superseded")
         task = Task("model", f"load model {path.name}",
                     lambda token: jobs.load_model_task(path, token),
                     context={"path": path}, replaceable=False)
@@ -223,16 +227,19 @@ class FileActions:
                  and not task.token.is_set()]
         return loads[-1] if loads else None
 
-    def refused_while_model_loads(self, what: str) -> bool:
-        """True, with a message, while a model loads: ``what`` would use the old one."""
+    def refused_while_model_loads(self, advice: str) -> bool:
+        """True, with a message ending in ``advice``, while a model loads: what was asked for
+        would run with the old one."""
         task = self.loading_model()
         if task is not None:
             self.show_error(f"The model {task.context['path'].name} is still loading: "
-                            f"{what} when it has loaded")
+                            f"{advice}")
         return task is not None
 
     def _model_loaded(self, path: Path, model) -> None:
         self.encoder.cancel("superseded")
+        self.file_runner.cancel_if(lambda task: task.kind in MODEL_BOUND_FILE_TASKS,
+                                   "superseded")  # (none expected: refused while loading)
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")

@@ -414,7 +414,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         if image is None:
             self.show_error("Open an image first (File ▸ Open, or drop a file on the window).")
             return None
-        if self.refused_while_model_loads("encode"):
+        if self.refused_while_model_loads("encode when it has loaded"):
             return None
         request = request if isinstance(request, EncodeRequest) else self.controls.request()
         model, job = self.session.model, self.encode_job
@@ -443,7 +443,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         if image is None:
             self.show_error("Open an image first.")
             return None
-        if self.refused_while_model_loads("run the λ ladder"):
+        if self.refused_while_model_loads("run the λ ladder when it has loaded"):
             return None
         model, pixels, device = self.session.model, image.pixels, self.controls.device()
         lambdas = tuple(model.config.rate.lambdas)

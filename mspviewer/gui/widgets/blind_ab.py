@@ -93,8 +93,8 @@ def session_variants(session) -> dict[str, Variant]:
         raise LookupError(NOT_READY_NO_RESULT)
     if classic is None and session.classic_problem:
         raise LookupError(f"Blind A/B needs the classic codec at the same size, and it "
-                          f"failed: {session.classic_problem}. Choose another codec in the "
-                          "compare view (its third pane).")
+                          f"failed: {session.classic_problem.rstrip('.')}. Choose another "
+                          "codec in the compare view (its third pane).")
     if classic is None and result.original is None:
         raise LookupError(NOT_READY_NO_ORIGINAL)
     if classic is None:

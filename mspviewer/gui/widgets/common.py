@@ -129,8 +129,11 @@ class Title(pg.LabelItem):
         whole = self.text
         shown = whole
         if self.elide:
+            laid_out = self.rect().width() > 0
             width = self.rect().width() - 2 * self.item.document().documentMargin() - 2
-            if width > 0:
+            if laid_out and width <= 0:  # too narrow for even "…": nothing to spill
+                shown = ""
+            elif width > 0:  # ("" where not even "…" fits)
                 font = QFont(self.item.font())
                 size = str(self.opts.get("size", ""))
                 if size.endswith("pt"):
@@ -138,6 +141,7 @@ class Title(pg.LabelItem):
                 shown = QFontMetricsF(font).elidedText(whole, Qt.TextElideMode.ElideRight,
                                                        width)
             self.setToolTip(whole if shown != whole else "")
+            shown = shown or "\u00a0"  # an empty one would lose the line's height
         self._shown = shown
         super().setText(html.escape(shown) if self.elide else shown)
         self.text = whole  # (LabelItem.setText kept the elided one)
@@ -168,7 +172,12 @@ def plain_axes(*items) -> None:
     run 0.2-1.0 "(x1000)", half a percent "500 m%"."""
     for item in items:  # (a ColorBarItem is a PlotItem: its label is on another axis
         for side in ("left", "bottom", "right", "top"):  # than its numbers)
-            item.getAxis(side).enableAutoSIPrefix(False)
+            axis = item.getAxis(side)
+            axis.enableAutoSIPrefix(False)
+            # a scale chosen before would stay, with no word of it left in the label
+            # (pyqtgraph 0.14 has no public reset: _updateLabel redraws label and ticks)
+            axis.autoSIPrefixScale, axis.labelUnitPrefix = 1.0, ""
+            axis._updateLabel()
 
 
 def image_viewbox(**kwargs) -> pg.ViewBox:

@@ -13,6 +13,9 @@ from mspviewer.gui.jobs import ProfileInfo
 from mspviewer.gui.outcomes import EncodeRequest
 from mspviewer.gui.widgets.common import status_label
 
+#: lines a profile's description may take (the label keeps this height whatever the profile)
+DESCRIPTION_LINES = 3
+
 SLIDER_STEPS = 1000
 
 
@@ -55,7 +58,7 @@ class ControlsPanel(QWidget):
         self.profile_box = QComboBox()
         # room for the longest description at the panel's usual width, held whatever the
         # profile: a word-wrapped label in a squeezed form was cut to one line and a half
-        self.profile_description = status_label(lines=3)
+        self.profile_description = status_label(lines=DESCRIPTION_LINES)
         self.profile_description.setStyleSheet("color: #555;")
         self.set_profiles(profiles)
         self.profile_box.currentIndexChanged.connect(self._on_profile)
@@ -161,6 +164,9 @@ class ControlsPanel(QWidget):
             self.profile_box.setItemData(self.profile_box.count() - 1, info.description,
                                          Qt.ItemDataRole.ToolTipRole)
         self._profiles = {p.name: p for p in profiles}
+        self.profile_description.setMinimumWidth(
+            _width_for_lines(self.profile_description, [p.description for p in profiles],
+                             DESCRIPTION_LINES))
         index = self.profile_box.findData(current)
         self.profile_box.setCurrentIndex(max(index, 0))
         self.profile_box.blockSignals(False)
@@ -169,6 +175,7 @@ class ControlsPanel(QWidget):
     def _on_profile(self) -> None:
         info = self._profiles.get(self.profile_box.currentData())
         self.profile_description.setText(info.description if info else " ")
+        self.profile_description.setToolTip(info.description if info else "")
         self.time_limit.setEnabled(bool(info and info.iterations))
 
     def profile(self) -> str:
@@ -276,3 +283,17 @@ class ControlsPanel(QWidget):
         return EncodeRequest(profile=self.profile(), lam=self.lam(), target_bpp=target,
                              device=self.device(), verify_decode=self.verify_box.isChecked(),
                              time_budget_s=limit or None)
+
+
+def _width_for_lines(label: QLabel, texts: list[str], lines: int) -> int:
+    """The narrowest width (in steps of 10 px) at which every text wraps into ``lines``
+    lines of ``label``'s font: the panel may not squeeze the label below it."""
+    metrics = label.fontMetrics()
+    room = metrics.lineSpacing() * lines
+    margins = label.contentsMargins()
+    extra = margins.left() + margins.right() + 2 * label.margin()
+    for width in range(100, 1000, 10):
+        if all(metrics.boundingRect(0, 0, width, 10 * room, Qt.TextFlag.TextWordWrap,
+                                    text).height() <= room for text in texts):
+            return width + extra
+    return 1000 + extra

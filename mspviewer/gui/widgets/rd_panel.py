@@ -299,9 +299,10 @@ class RDPanel(QWidget):
 
     def bd_rates(self, learned=None) -> list[tuple[str, float | None, str]]:
         """(anchor label, BD-rate of ``learned`` against it in percent, why there is none or
-        why it speaks for a narrow band of quality only, else "") for every classic curve of at least MIN_BD_POINTS points, in the menu's order, then
-        the plain encoder's curve when ``learned`` runs LOF (what LOF gains here). Default:
-        :meth:`learned_curve`; empty without one."""
+        why it speaks for a narrow band of quality only, else "") for every classic curve of
+        at least MIN_BD_POINTS points, in the menu's order, then the plain encoder's curve
+        when ``learned`` runs LOF (what LOF gains here). Default: :meth:`learned_curve`;
+        empty without one."""
         learned = learned if learned is not None else self.learned_curve()
         if learned is None:
             return []
