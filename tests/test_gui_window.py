@@ -1291,6 +1291,7 @@ def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile
     assert window.session.model is old_model and window.session.result is not None
     assert window.loading_model() is task
     assert "loading the model new.pt" in window.statusBar().currentMessage()
+    assert window.status_model.text() == f"model: {old_model.name} · loading new.pt…"
 
     # what needs a model is refused, saying why, rather than done with the old one
     assert window.start_encode() is None
@@ -1320,6 +1321,7 @@ def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile
     release.set()
     wait_idle(qtbot, window)
     assert window.session.model is new_model and window.loading_model() is None
+    assert window.status_model.text() == f"model: {new_model.name}"
     assert np.array_equal(window.session.image.pixels, big_pixels)
     assert window.messages.level == "info" and "loaded from" in window.messages.text()
     assert window.start_encode() is not None  # with the new model now
@@ -1358,6 +1360,7 @@ def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_windo
     assert window.recent_files()[0] == str(stream.resolve())
     assert window.messages.level == "error" and "broken.pt" in window.errors[-1]
     assert len(window.errors) == 1 and window.loading_model() is None
+    assert window.status_model.text() == f"model: {model.name}"  # no longer "loading"
     assert window.start_encode() is not None  # nothing left waiting for a model
     wait_idle(qtbot, window)
 

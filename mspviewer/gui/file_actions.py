@@ -218,6 +218,7 @@ class FileActions:
                     context={"path": path}, replaceable=False)
         self.file_runner.submit(task, replace=False)
         self.statusBar().showMessage(f"loading the model {path.name}…")
+        self._show_model_status()
         return task
 
     def loading_model(self) -> Task | None:

@@ -529,8 +529,17 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             return
         self.controls.set_lambda_range(model.config.lambda_range,
                                        model.config.usable_lambda_range)
-        self.status_model.setText(f"model: {getattr(model, 'name', '?')}"
-                                  + (" (random weights)" if self.session.model_note else ""))
+        self._show_model_status()
+
+    def _show_model_status(self) -> None:
+        """The model in use, and the one being loaded to replace it, if any."""
+        model = self.session.model
+        text = (f"model: {getattr(model, 'name', '?')}"
+                + (" (random weights)" if self.session.model_note else ""))
+        loading = self.loading_model()
+        if loading is not None:
+            text += f" · loading {loading.context['path'].name}…"
+        self.status_model.setText(text)
 
     def _about(self) -> None:
         self.show_message(

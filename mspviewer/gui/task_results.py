@@ -7,8 +7,8 @@ was replaced is dropped (``_stale``), and each kind checks what else it depends 
 model a stream was decoded with, the result a classic codec ran for). It uses the window's
 ``session``, ``lof``, ``compare``, ``encoder``, ``problems``, ``_swept``, ``status_busy``,
 ``runners()``, ``controls``, ``set_image``, ``_start_same_bpp``, ``_remember``,
-``_show_loaded``, ``_model_loaded``, ``_on_check_finished``, ``statusBar()``,
-``show_error`` and ``show_message``.
+``_show_loaded``, ``_model_loaded``, ``_show_model_status``, ``_on_check_finished``,
+``statusBar()``, ``show_error`` and ``show_message``.
 """
 
 from __future__ import annotations
@@ -158,6 +158,8 @@ class TaskResults:
             return
         if task.kind in ("load", "model"):  # the loader's message names the file and why
             self.show_error(message, details)
+            if task.kind == "model":
+                self._show_model_status()  # no longer "loading"
             return
         if task.kind == "export":
             self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
