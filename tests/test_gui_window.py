@@ -136,6 +136,40 @@ def test_latent_views_show_the_analysis_arrays(qtbot, encoded_window):
     assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
 
 
+def test_a_refresh_does_not_upload_unchanged_images_again(qtbot, encoded_window,
+                                                           monkeypatch):
+    import pyqtgraph as pg
+
+    from mspviewer.gui.widgets.common import set_rgb
+
+    window = encoded_window
+    uploads = []
+    real_set_image = pg.ImageItem.setImage
+
+    def counting_set_image(item, image=None, **kwargs):
+        uploads.append(item)
+        return real_set_image(item, image, **kwargs)
+
+    monkeypatch.setattr(pg.ImageItem, "setImage", counting_set_image)
+    compare = window.compare
+    compare.refresh()
+    assert compare.original.rgb not in uploads and compare.decoded.rgb not in uploads
+    assert not window.session.result.decoded.flags.writeable  # (why it may be skipped)
+    # a writable array, or another one, is always shown anew; the rectangle follows
+    item = pg.ImageItem(axisOrder="row-major")
+    writable = np.zeros((4, 6, 3), np.uint8)
+    set_rgb(item, writable)
+    set_rgb(item, writable)
+    assert uploads.count(item) == 2
+    frozen = writable.copy()
+    frozen.setflags(write=False)
+    set_rgb(item, frozen)
+    set_rgb(item, frozen)
+    assert uploads.count(item) == 3
+    set_rgb(item, frozen, x0=10.0)  # the same pixels elsewhere: placed again
+    assert uploads.count(item) == 4 and item.mapRectToParent(item.boundingRect()).x() == 10
+
+
 def test_switch_views(qtbot, encoded_window, monkeypatch):
     window = encoded_window
     result = window.session.result

@@ -135,6 +135,9 @@ class Session(QObject):
         self.rd_changed.emit()
 
     def set_result(self, result: EncodeOutcome) -> None:
+        for pixels in (result.decoded, result.original):  # shown and shared with worker
+            if pixels is not None:                       # threads as they are
+                pixels.setflags(write=False)
         self.result = result
         self.classic, self.classic_problem = None, None
         self.fresh_check = None
@@ -173,6 +176,8 @@ class Session(QObject):
     def set_classic(self, classic: ClassicOutcome | None, problem: str | None = None) -> None:
         """The classic codec at the result's size, or None with why it failed (``problem``;
         None: not computed yet)."""
+        if classic is not None and classic.decoded is not None:
+            classic.decoded.setflags(write=False)
         self.classic, self.classic_problem = classic, problem
         self.classic_changed.emit()
 
