@@ -3,10 +3,11 @@
 Layout of the package:
 
 - :mod:`~mspviewer.gui.app`: ``main(argv)`` (window, ``--screenshot`` headless mode).
-- :mod:`~mspviewer.gui.main_window`: the window, its menus, docks and actions, with three
+- :mod:`~mspviewer.gui.main_window`: the window, its menus, docks and actions, with four
   mixins: :mod:`~mspviewer.gui.file_actions` (opening images, bitstreams, references and
-  models), :mod:`~mspviewer.gui.exports` (saving and exporting) and
-  :mod:`~mspviewer.gui.teaching` (inspector, replay, fresh-process check, blind A/B, tour);
+  models), :mod:`~mspviewer.gui.exports` (saving and exporting),
+  :mod:`~mspviewer.gui.teaching` (inspector, replay, fresh-process check, blind A/B, tour)
+  and :mod:`~mspviewer.gui.task_results` (what each finished or failed task changes);
   :mod:`~mspviewer.gui.tour` is the guided tour itself.
 - :mod:`~mspviewer.gui.session`: the state (image, model, result, comparisons) that every
   panel observes.
