@@ -172,6 +172,25 @@ def test_eval_without_an_increasing_mean_curve_gives_no_bd_rate_and_says_why(eva
         assert "usable point" in entry["reason"]
 
 
+def test_the_eval_summary_lists_bd_rates_over_a_narrow_band(evaluated):
+    from mspviewer import rd
+    from mspviewer.cli.eval import summarise
+
+    _, _, _, document = evaluated
+    plain = summarise(document)
+    assert plain["images"] == 2 and len(plain["mean"]) == 2 and "bd_warnings" not in plain
+
+    def curve(name, points):
+        return rd.RDCurve(name, name, [rd.RDPoint(bpp=b, psnr_rgb=q) for b, q in points])
+
+    anchor = curve("a", [(0.1, 28.0), (0.2, 31.0), (0.4, 34.0), (0.8, 37.0)])
+    narrow = rd.bd_curves(anchor, curve("b", [(0.5, 36.0), (0.7, 38.0), (0.9, 40.0)]))
+    summary = summarise({**document, "bd_rate_vs": {"x (published)": narrow}})
+    assert summary["bd_rate_percent"] == {"x (published)": narrow["bd_rate_percent"]}
+    assert summary["bd_warnings"] == {"x (published)": narrow["warning"]}
+    assert "25% of the narrower one's quality range" in narrow["warning"]
+
+
 # --- the shipped model on Kodak crops: every number against an independent computation --------
 #: (file, top, left) of 64 x 96 crops: sides even at every MS-SSIM scale (three fit).
 KODAK_CROPS = [("kodim05.png", 100, 200), ("kodim23.png", 100, 200)]

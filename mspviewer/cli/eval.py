@@ -62,13 +62,19 @@ def run(args) -> dict:
         tell(f"left out {name}: {reason}")
     write_json(output, document, indent=1, allow_nan=True)
     tell(f"wrote {args.output}")
-    summary = {"images": len(paths), "profile": args.profile, "mean": [
+    return summarise(document)
+
+
+def summarise(document: dict) -> dict:
+    """What ``eval`` prints: the mean points, the BD-rates (or why there is none), and what
+    to be wary of (a BD-rate over a narrow band of quality, extrapolated λ, codecs left out)."""
+    summary = {"images": document["num_images"], "profile": document["profile"], "mean": [
         {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}
         for p in document["mean"]["points"]]}
     summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
                                   else v["reason"] for k, v in document["bd_rate_vs"].items()}
     warnings = {k: v["warning"] for k, v in document["bd_rate_vs"].items() if v.get("warning")}
-    if warnings:  # a BD-rate over a narrow band of quality
+    if warnings:
         summary["bd_warnings"] = warnings
     if document["lambdas_extrapolated"]:
         summary["lambdas_extrapolated"] = document["lambdas_extrapolated"]
