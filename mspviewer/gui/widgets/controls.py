@@ -56,8 +56,8 @@ class ControlsPanel(QWidget):
             "With a target bpp, each LOF run of the rate search has this limit.")
 
         self.profile_box = QComboBox()
-        # room for the longest description at the panel's usual width, held whatever the
-        # profile: a word-wrapped label in a squeezed form was cut to one line and a half
+        # three lines, held whatever the profile, and no narrower than the longest
+        # description needs (set_profiles): a word-wrapped label in a squeezed form was cut
         self.profile_description = status_label(lines=DESCRIPTION_LINES)
         self.profile_description.setStyleSheet("color: #555;")
         self.set_profiles(profiles)
