@@ -1235,24 +1235,15 @@ def test_png_exports_are_written_off_the_gui_thread_whole_or_not_at_all(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_a_model_asked_for_waits_for_a_stream_or_an_image_being_read(
-        qtbot, encoded_window, tmp_path, monkeypatch):
-    """The load queues behind what the file thread is reading: a stream being decoded
-    opens (its result then goes with the old model, as everything else does), an image
-    being read opens and stays."""
+def open_stream_held(window, tmp_path, monkeypatch):
+    """Export the result as stream.msp and open it with its decode held on the file thread
+    until the returned event is set."""
     import threading
-
-    import mspviewer.codec
-    from conftest import loud_tiny_model
 
     from mspviewer.gui import jobs
 
-    window = encoded_window
-    new_models = iter([loud_tiny_model(seed=2), loud_tiny_model(seed=3)])
-    monkeypatch.setattr(mspviewer.codec, "load_model", lambda path: next(new_models))
     stream = tmp_path / "stream.msp"
     assert window.export_bitstream(stream)
-
     release = threading.Event()
     real_decode = jobs.decode_task
 
@@ -1262,6 +1253,23 @@ def test_a_model_asked_for_waits_for_a_stream_or_an_image_being_read(
 
     monkeypatch.setattr(jobs, "decode_task", held_decode)
     assert window.open_path(stream)
+    return stream, release
+
+
+def test_a_model_asked_for_waits_for_a_stream_or_an_image_being_read(
+        qtbot, encoded_window, tmp_path, monkeypatch):
+    """The load queues behind what the file thread is reading: a stream being decoded
+    opens (its result then goes with the old model, as everything else does), an image
+    being read opens and stays."""
+    import mspviewer.codec
+    from conftest import loud_tiny_model
+
+    from mspviewer.gui import jobs
+
+    window = encoded_window
+    new_models = iter([loud_tiny_model(seed=2), loud_tiny_model(seed=3)])
+    monkeypatch.setattr(mspviewer.codec, "load_model", lambda path: next(new_models))
+    _, release = open_stream_held(window, tmp_path, monkeypatch)
     decode = window.file_runner.current
     assert decode is not None and decode.kind == "decode"
     model_task = window.load_model("other.pt")
@@ -1367,23 +1375,9 @@ def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_windo
                                                             monkeypatch):
     """A failed load loses nothing: the model, and a stream that was being opened when the
     load was asked for, which opens."""
-    import threading
-
-    from mspviewer.gui import jobs
-
     window = encoded_window
     model = window.session.model
-    stream = tmp_path / "stream.msp"
-    assert window.export_bitstream(stream)
-    release = threading.Event()
-    real_decode = jobs.decode_task
-
-    def held_decode(*args, **kwargs):
-        release.wait(20)
-        return (yield from real_decode(*args, **kwargs))
-
-    monkeypatch.setattr(jobs, "decode_task", held_decode)
-    assert window.open_path(stream)
+    stream, release = open_stream_held(window, tmp_path, monkeypatch)
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a torch file at all")
     assert window.load_model(broken) is not None
