@@ -161,8 +161,8 @@ class ExportActions:
         learned curve."""
         return [{"curve": curve.label, "metric": self.rd.metric(),
                  "against": [{"curve": label, "bd_rate_percent": value,
-                              "reason": note or None if value is None else None,
-                              "warning": note or None if value is not None else None}
+                              "reason": (note or None) if value is None else None,
+                              "warning": (note or None) if value is not None else None}
                              for label, value, note in self.rd.bd_rates(curve)]}
                 for curve in self.rd.learned_curves()]
 

@@ -26,8 +26,6 @@ MAX_RECENT = 10
 IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
                 "*.ppm *.pgm *.pnm *.tga *.avif *.heic *.heif *.jxl *.jp2 *.j2k *.msp);;"
                 "Bitstreams (*.msp);;All files (*)")
-#: file-thread tasks made with the current model: moot once another one is loaded
-MODEL_BOUND_FILE_TASKS = frozenset({"decode", "reference"})
 #: formats whose decoders are slow enough to freeze the window even on modest images
 SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx", ".heic",
                                   ".heif", ".hif", ".avif", ".jxl"})
@@ -238,9 +236,9 @@ class FileActions:
         return task is not None
 
     def _model_loaded(self, path: Path, model) -> None:
+        # (no stream decode or reference can be queued behind the load: both are refused
+        # while it runs, and what was asked for before it ran first)
         self.encoder.cancel("superseded")
-        self.file_runner.cancel_if(lambda task: task.kind in MODEL_BOUND_FILE_TASKS,
-                                   "superseded")  # (none expected: refused while loading)
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")

@@ -111,8 +111,7 @@ class Title(pg.LabelItem):
     """
 
     def __init__(self, text: str = " ", elide: bool = False, **args):
-        self.elide = elide
-        self.text = text
+        self.elide = elide  # (before LabelItem's constructor calls setText)
         super().__init__(text, **args)
 
     def setText(self, text: str, **args) -> None:
