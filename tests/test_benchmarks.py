@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/decode_speed.py and its serial reference context model."""
+"""Smoke tests of the benchmarks (decode speed and its serial reference context model, …)."""
 
 from __future__ import annotations
 
@@ -310,3 +310,14 @@ def test_cuda_determinism_check_runs_on_the_cpu_too(tmp_path, capsys):
     assert printed.rstrip().endswith("bit-exact")
     assert check.difference(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])) == \
         "1 values differ, by up to 0.5"
+
+
+def test_classic_stall_benchmark_runs_the_search_both_ways(capsys):
+    classic_stall = _load("classic_stall")
+    results = classic_stall.main(["--size", "128", "--repeat", "1", "--bpp", "1.0"])
+    printed = capsys.readouterr().out
+    assert "in this process" in printed and "helper process" in printed
+    assert f"every run found quality {results['quality']}" in printed
+    for runs in results["rows"].values():
+        (run,) = runs
+        assert run["search_s"] > 0 and run["longest_gap_s"] >= run["p99_gap_s"]

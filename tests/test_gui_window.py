@@ -1371,6 +1371,36 @@ def test_a_model_loads_on_the_file_thread_and_nothing_uses_the_old_one_meanwhile
     assert window.session.result is not None and window.session.result.bpp > 0
 
 
+def test_the_busy_label_names_the_load_that_will_run(qtbot, window, tmp_path, monkeypatch):
+    """A second model load replaces the first, which only returns (its file read cannot be
+    interrupted): the status bar names the second, not the one that was cancelled."""
+    import threading
+
+    import mspviewer.codec
+    from conftest import loud_tiny_model
+
+    release, started = threading.Event(), threading.Event()
+
+    def held_load_model(path):
+        started.set()
+        assert release.wait(20)
+        return loud_tiny_model(seed=7)
+
+    monkeypatch.setattr(mspviewer.codec, "load_model", held_load_model)
+    first = window.load_model(tmp_path / "first.pt")
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    qtbot.waitUntil(lambda: window.status_busy.text() == "working: load model first.pt",
+                    timeout=5000)
+    window.load_model(tmp_path / "second.pt")
+    assert first.token.reason == "superseded" and window.file_runner.current is first
+    assert window.status_busy.text() == "working: load model second.pt"
+    window.file_runner.cancel_if(lambda task: task is not first, "superseded")
+    assert window.status_busy.text() == "working: stopping load model first.pt"
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.status_busy.text() == "ready"
+
+
 def test_a_file_that_is_not_a_model_leaves_the_model_in_use(qtbot, encoded_window, tmp_path,
                                                             monkeypatch):
     """A failed load loses nothing: the model, and a stream that was being opened when the

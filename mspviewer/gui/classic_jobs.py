@@ -1,6 +1,11 @@
 """The classic codecs' work off the GUI thread, Qt-free like :mod:`mspviewer.gui.jobs`: the
 codec list, the classic pane at the learned codec's bpp and the RD panel's sweeps, as calls
 to ``mspviewer.baselines`` (codecs, quality search) and ``mspviewer.rd`` (sweeps).
+
+The viewer hands each task a :class:`~mspviewer.baselines.isolated.CodecProcess`: the
+encodes and decodes then run in a helper process, which keeps Pillow's encoders from
+holding the GUI's interpreter lock and lets a cancel stop an encode under way. Without one
+(scripts, tests of the tasks themselves) they run in the calling thread.
 """
 
 from __future__ import annotations
@@ -31,6 +36,32 @@ def _get_codec(name: str):
     return codec
 
 
+def _in_process(codec, process, cancel: CancelToken):
+    """``codec`` as it runs in ``process`` (stopped there by ``cancel``), or itself."""
+    if process is None:
+        return codec
+    from mspviewer.baselines.isolated import IsolatedCodec
+
+    return IsolatedCodec(codec, process, cancel)
+
+
+_shared_processes: dict[str, Any] = {}
+
+
+def codec_process(purpose: str):
+    """The helper process for one kind of classic task ("same-bpp", "sweep"), shared by every
+    window of this program: started on its first encode, killed by a cancel (and started
+    again by the next encode), ended with the program."""
+    if purpose not in _shared_processes:
+        import atexit
+
+        from mspviewer.baselines.isolated import CodecProcess
+
+        _shared_processes[purpose] = process = CodecProcess()
+        atexit.register(process.stop)  # not left to finish an encode nobody will read
+    return _shared_processes[purpose]
+
+
 def classic_codec_names() -> list[tuple[str, str, bool]]:
     """(name, label, available) of every registered classic codec; [] without baselines."""
     try:
@@ -45,18 +76,23 @@ def classic_codec_names() -> list[tuple[str, str, bool]]:
 
 
 def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
-                  cancel: CancelToken) -> Generator[Any, None, ClassicOutcome | None]:
+                  cancel: CancelToken, process=None
+                  ) -> Generator[Any, None, ClassicOutcome | None]:
     """A classic codec at the setting the quality search finds for ``target_bpp``: the
     tried setting of largest rate not above it (see ``mspviewer.baselines.search``)."""
+    from mspviewer.baselines.isolated import CodecCancelled
     from mspviewer.baselines.search import find_quality_for_bpp
 
-    codec = _get_codec(codec_name)
+    codec = _in_process(_get_codec(codec_name), process, cancel)
     yield StageProgress("search", f"{codec.label}: searching the setting for "
                         f"{target_bpp:.4f} bpp")
-    found = find_quality_for_bpp(codec, pixels, target_bpp, cancel=cancel)
-    if found is None or cancel:  # stopped before its next encode
+    try:
+        found = find_quality_for_bpp(codec, pixels, target_bpp, cancel=cancel)
+        if found is None or cancel:  # stopped before its next encode
+            return None
+        decoded = codec.decode(found.data)
+    except CodecCancelled:  # stopped during one
         return None
-    decoded = codec.decode(found.data)
     point = measure_decoded(pixels, decoded, found.num_bytes, quality=found.quality)
     return ClassicOutcome(codec.name, codec.label, found.quality, found.data, decoded, point,
                           float(target_bpp), bool(found.below_target),
@@ -64,12 +100,13 @@ def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
 
 
 def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
-                  cancel: CancelToken) -> Generator[Any, None, dict]:
+                  cancel: CancelToken, process=None) -> Generator[Any, None, dict]:
     """Sweep classic codecs over their default settings: one progress record per point.
 
     A codec that is unavailable or fails at a setting is reported (``CodecProblem``) and
     skipped; the sweep goes on with the next one. Returns {name: RDCurve}.
     """
+    from mspviewer.baselines.isolated import CodecCancelled
     from mspviewer.rd import RDCurve, measure_point
 
     curves: dict = {}
@@ -77,7 +114,7 @@ def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
         if cancel:
             break
         try:
-            codec = _get_codec(name)
+            codec = _in_process(_get_codec(name), process, cancel)
         except MSPViewerError as error:
             yield CodecProblem(name, str(error))
             continue
@@ -87,7 +124,11 @@ def rd_sweep_task(codec_names: Iterable[str], pixels: np.ndarray,
             if cancel:
                 break
             try:
+                if process is not None:  # the point's encode time is the encode's alone
+                    codec.prepare(pixels)
                 point = measure_point(codec, pixels, quality, with_ms_ssim=True)
+            except CodecCancelled:
+                break
             except MSPViewerError as error:
                 yield CodecProblem(name, f"{codec.label} at {codec.quality_name} {quality}: "
                                          f"{error}")

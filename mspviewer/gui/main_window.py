@@ -45,9 +45,10 @@ from mspviewer.gui.worker import Task, TaskRunner
 SAMPLE_IMAGE = resources_dir() / "sample.png"
 #: Largest image the viewer opens (pixels); larger ones are refused with a message.
 GUI_MAX_PIXELS = 16 * 1024 * 1024
-#: Largest image read on the GUI thread: a 4-megapixel PNG decodes in about 0.1 s here; at
-#: the 16-megapixel limit reading alone took 0.5 s, a visible freeze.
-SYNC_OPEN_PIXELS = 4 * 1024 * 1024
+#: Largest image read on the GUI thread (a 1920×1080 frame is under it). A 4-megapixel PNG
+#: took 0.16–0.21 s to open there on two loaded cores, a visible hitch; at the 16-megapixel
+#: limit reading alone took 0.5 s. Larger images are read on the file thread.
+SYNC_OPEN_PIXELS = 2 * 1024 * 1024
 
 EncodeJob = Callable[[object, np.ndarray, EncodeRequest, CancelToken], Generator]
 
@@ -197,6 +198,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             runner.task_finished.connect(self._on_task_finished)
             runner.task_failed.connect(self._on_task_failed)
             runner.busy_changed.connect(self._on_busy)
+            runner.tasks_changed.connect(self._update_busy_label)
         self.session.model_changed.connect(self._on_model_changed)
 
         # --- model and first image ---------------------------------------------------------------
@@ -494,7 +496,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         pixels, target = result.original, result.bpp
         self.classic_runner.submit(Task(
             "same-bpp", f"{name} at {target:.3f} bpp",
-            lambda token: classic_jobs.same_bpp_task(name, pixels, target, token),
+            lambda token: classic_jobs.same_bpp_task(
+                name, pixels, target, token, classic_jobs.codec_process("same-bpp")),
             context={"image": image, "result": result}))
 
     def _on_rd_codecs(self, _names: list) -> None:
@@ -520,7 +523,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         pixels = image.pixels
         self.sweep_runner.submit(Task(
             "sweep", "classic RD curves",
-            lambda token: classic_jobs.rd_sweep_task(names, pixels, token),
+            lambda token: classic_jobs.rd_sweep_task(
+                names, pixels, token, classic_jobs.codec_process("sweep")),
             context={"image": image}))
 
     def _on_model_changed(self) -> None:

@@ -182,5 +182,5 @@ class TaskResults:
         self._update_busy_label()
 
     def _update_busy_label(self) -> None:
-        running = [r.current.label for r in self.runners() if r.current is not None]
+        running = [label for label in (r.busy_label() for r in self.runners()) if label]
         self.status_busy.setText("working: " + ", ".join(running) if running else "ready")

@@ -159,6 +159,8 @@ class TaskRunner(QObject):
     task_finished = Signal(object, object, bool)  #: Task, result, cancelled by the user
     task_failed = Signal(object, str, str)  #: Task, one-line message, traceback (or "")
     busy_changed = Signal(bool)
+    #: a task was queued, started, cancelled or ended (what a busy indicator names changed)
+    tasks_changed = Signal()
 
     _execute = Signal(object)
 
@@ -212,6 +214,7 @@ class TaskRunner(QObject):
             self._update_busy()
             return False
         self._current.token.cancel(reason)
+        self._update_busy()
         return True
 
     def cancel_if(self, predicate: Callable[[Task], bool], reason: str = "user") -> bool:
@@ -290,3 +293,15 @@ class TaskRunner(QObject):
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)
+        self.tasks_changed.emit()
+
+    def busy_label(self) -> str | None:
+        """What this runner is doing, for a busy indicator: the running task, or, once that
+        one is cancelled and only returning, the next one queued ("stopping …" if none)."""
+        task = self._current
+        if task is None:
+            return None
+        if not task.token.is_set():
+            return task.label
+        queued = [t for t in self._pending if not t.token.is_set()]
+        return queued[0].label if queued else f"stopping {task.label}"

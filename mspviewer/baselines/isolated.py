@@ -1,0 +1,259 @@
+"""Classic codecs run in a helper process, which the caller can stop at once.
+
+Two reasons to code a classic image outside the caller's process. Pillow's encoders hold the
+interpreter lock for a whole save (17–31 ms per JPEG save of a 4 MP image on two loaded
+cores, more for AVIF), so a GUI's event loop stalls while a worker thread searches a
+codec's settings. And a call inside a C library or a tool cannot be interrupted: a cancelled
+search, a codec changed mid-search or a closed window had to wait for the encode under way,
+seconds for AVIF or VVC on a large image.
+
+A :class:`CodecProcess` owns one child process, a fresh interpreter that runs this module
+(started on first use; no fork of a process that runs Qt and torch threads, and no
+re-import of the caller's main script as ``multiprocessing`` would do), and talks to it
+with pickled messages over its standard input and output. :class:`IsolatedCodec` wraps a
+:class:`~mspviewer.baselines.base.ClassicCodec`: same description and quality grid, but its
+``encode`` and ``decode`` run in the child. While it waits it asks ``cancel()`` every
+:data:`POLL_S` seconds; once that is true it kills the child, with any tool the child started
+(VVC's ffmpeg), and raises :class:`CodecCancelled`. The next call starts a fresh child.
+
+The pixels travel once per image: the child keeps the last array it was sent, and an
+array that cannot change (``writeable`` false, as the viewer's images are) is not sent
+again while it is the last one. A codec's own errors come back as the same exception.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from mspviewer.baselines.base import ClassicCodec, CodecError, check_pixels
+
+#: How often a waiting call asks ``cancel()`` (seconds): the longest a cancel waits.
+POLL_S = 0.02
+#: How long :meth:`CodecProcess.stop` waits for a killed child to be reaped.
+REAP_S = 5.0
+_LENGTH = struct.Struct("<Q")
+
+
+class CodecCancelled(Exception):
+    """``cancel()`` turned true while the child was coding; the child was killed."""
+
+
+class CodecProcessDied(CodecError):
+    """The helper process ended without answering (killed from outside, out of memory)."""
+
+
+def _write_message(stream: BinaryIO, message: Any) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def _read_payload(stream: BinaryIO) -> bytes | None:
+    """One message's bytes, or None at the end of the stream."""
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(header)
+    payload = stream.read(length)
+    return payload if len(payload) == length else None
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """The child's loop: answer ("pixels", array), ("encode", codec, quality) and ("decode",
+    codec, data) until the parent closes its end. Every answer is ("ok", value) or
+    ("error", exception)."""
+    pixels = None
+    while (payload := _read_payload(requests)) is not None:
+        try:
+            request = pickle.loads(payload)
+            if request[0] == "pixels":
+                pixels = request[1]
+                reply: tuple = ("ok", None)
+            elif request[0] == "encode":
+                reply = ("ok", request[1].encode(pixels, request[2]))
+            else:
+                reply = ("ok", request[1].decode(request[2]))
+        except Exception as error:  # noqa: BLE001 - every failure goes back to the caller
+            reply = ("error", error)
+        try:
+            _write_message(answers, reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            _write_message(answers, ("error", CodecError(f"{type(error).__name__}: {error}")))
+
+
+def _child_environment() -> dict[str, str]:
+    """The parent's environment, with its import path: the child finds what the parent
+    imports (a checkout run without installing, a test's own codec class)."""
+    environment = dict(os.environ)
+    paths = [str(Path(entry or os.getcwd()).resolve()) for entry in sys.path]
+    environment["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
+    return environment
+
+
+class CodecProcess:
+    """One helper process for classic codecs, used by one call at a time (a lock keeps
+    threads' requests apart; a call waiting for it still sees its cancel)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._answers: queue.Queue = queue.Queue()
+        self._pixels_sent: np.ndarray | None = None  #: the read-only array the child holds
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while one runs (for tests and diagnostics)."""
+        return self._process.pid if self._process is not None else None
+
+    def _start(self) -> None:
+        posix = os.name == "posix"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mspviewer.baselines.isolated"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment(),
+            # its own process group, so that a kill reaches the tools it starts too (not its
+            # own session: Linux shares the CPU out per session, and the caller's share is
+            # what a classic encode always had)
+            process_group=0 if posix else None,
+            creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP)
+        answers: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read_answers, args=(process.stdout, answers),
+                         daemon=True, name="classic-codec-answers").start()
+        self._process, self._answers, self._pixels_sent = process, answers, None
+
+    @staticmethod
+    def _read_answers(stream: BinaryIO, answers: queue.Queue) -> None:
+        try:
+            while (payload := _read_payload(stream)) is not None:
+                answers.put(payload)
+        except (OSError, ValueError):  # the pipe was closed by stop()
+            pass
+        answers.put(None)
+
+    def _acquire(self, cancel: Callable[[], bool] | None) -> None:
+        while not self._lock.acquire(timeout=POLL_S):
+            if cancel is not None and cancel():
+                raise CodecCancelled
+
+    def call(self, request: tuple | None, cancel: Callable[[], bool] | None = None,
+             pixels: np.ndarray | None = None) -> Any:
+        """Send ``request`` (after ``pixels``, unless the child has them) and wait for the
+        answer, asking ``cancel()`` all the while. ``None`` only starts the child and sends
+        the pixels."""
+        self._acquire(cancel)
+        try:
+            if cancel is not None and cancel():
+                raise CodecCancelled
+            if self._process is None or self._process.poll() is not None:
+                self.stop(locked=True)
+                self._start()
+            if pixels is not None and pixels is not self._pixels_sent:
+                self._pixels_sent = None
+                self._exchange(("pixels", pixels), cancel)
+                if not pixels.flags.writeable:
+                    self._pixels_sent = pixels
+            return None if request is None else self._exchange(request, cancel)
+        finally:
+            self._lock.release()
+
+    def _exchange(self, request: tuple, cancel: Callable[[], bool] | None) -> Any:
+        process = self._process
+        try:
+            _write_message(process.stdin, request)
+            while True:
+                try:
+                    payload = self._answers.get(timeout=POLL_S)
+                    break
+                except queue.Empty:
+                    if cancel is not None and cancel():
+                        self.stop(locked=True)
+                        raise CodecCancelled from None
+        except OSError:  # a broken pipe: the child is gone
+            payload = None
+        if payload is None:
+            try:
+                code = process.wait(REAP_S)
+            except subprocess.TimeoutExpired:  # it closed its output but lives on
+                code = None
+            self.stop(locked=True)
+            raise CodecProcessDied(f"the classic codecs' helper process ended without an "
+                                   f"answer (exit code {code})")
+        try:
+            status, value = pickle.loads(payload)
+        except Exception as error:  # an exception class that does not unpickle here
+            raise CodecError(f"unreadable answer from the classic codecs' helper process: "
+                             f"{type(error).__name__}: {error}") from None
+        if status == "error":
+            raise value
+        return value
+
+    def stop(self, locked: bool = False) -> None:
+        """Kill the child (and its tools) now; the next call starts another."""
+        if not locked:
+            with self._lock:
+                return self.stop(locked=True)
+        process, self._process, self._pixels_sent = self._process, None, None
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the child's group: it and its tools
+            except (AttributeError, OSError):  # no process groups here
+                process.kill()
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            process.wait(REAP_S)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class IsolatedCodec:
+    """A classic codec whose ``encode`` and ``decode`` run in ``process``; everything else
+    (name, label, quality grid, description) is the wrapped codec's own."""
+
+    def __init__(self, codec: ClassicCodec, process: CodecProcess,
+                 cancel: Callable[[], bool] | None = None) -> None:
+        self._codec = codec
+        self._process = process
+        self._cancel = cancel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._codec, name)
+
+    def prepare(self, pixels: np.ndarray) -> None:
+        """Start the child and send it ``pixels`` now, so that timing ``encode`` measures
+        the encode and not the start (a few hundred ms) and the transfer."""
+        self._process.call(None, self._cancel, check_pixels(pixels))
+
+    def encode(self, pixels: np.ndarray, quality: float) -> bytes:
+        pixels = check_pixels(pixels)
+        return self._process.call(("encode", self._codec, quality), self._cancel, pixels)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return self._process.call(("decode", self._codec, data), self._cancel)
+
+    def __repr__(self) -> str:
+        return f"<IsolatedCodec {self._codec.name!r}>"
+
+
+if __name__ == "__main__":
+    # The protocol owns the real stdout; what a codec library prints goes to stderr.
+    _answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, _answers)

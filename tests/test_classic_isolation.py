@@ -1,0 +1,144 @@
+"""Classic codecs in a helper process (``mspviewer.baselines.isolated``): the same bytes as
+in the caller's process, errors that come back as themselves, and a cancel that kills the
+encode under way, with the tools it started."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codec_fakes import FakeCodec, writer_pid
+from conftest import smooth_image
+from mspviewer.baselines import UnsupportedImageError, get_codec
+from mspviewer.baselines import isolated
+from mspviewer.baselines.isolated import CodecCancelled, CodecProcess, CodecProcessDied, \
+    IsolatedCodec
+
+
+@pytest.fixture
+def process():
+    helper = CodecProcess()
+    yield helper
+    helper.stop()
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (killed, not yet reaped by its parent) counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return True
+
+
+def read_only(pixels: np.ndarray) -> np.ndarray:
+    pixels = pixels.copy()
+    pixels.setflags(write=False)
+    return pixels
+
+
+def test_a_real_codec_gives_the_same_bytes_and_pixels_in_the_helper(process, tmp_path):
+    pixels = read_only(smooth_image(48, 64, seed=5))
+    local = get_codec("jpeg-420")
+    remote = IsolatedCodec(get_codec("jpeg-420"), process)
+    assert remote.name == "jpeg-420" and remote.quality_grid() == local.quality_grid()
+    data = remote.encode(pixels, 60)
+    assert data == local.encode(pixels, 60)
+    decoded = remote.decode(data)
+    (tmp_path / "a.jpg").write_bytes(data)
+    with Image.open(tmp_path / "a.jpg") as jpeg:  # Pillow in this process reads the same
+        assert np.array_equal(decoded, np.asarray(jpeg.convert("RGB")))
+    fake = IsolatedCodec(FakeCodec(), process)
+    assert writer_pid(fake.encode(pixels, 3)) == process.pid != os.getpid()
+
+
+def test_read_only_pixels_travel_once(process, monkeypatch):
+    sent = []
+    real_write = isolated._write_message
+    monkeypatch.setattr(isolated, "_write_message",
+                        lambda stream, message: (sent.append(message[0]),
+                                                 real_write(stream, message)))
+    codec = IsolatedCodec(FakeCodec(), process)
+    frozen = read_only(smooth_image(16, 16))
+    for quality in (1, 2, 3):
+        codec.encode(frozen, quality)
+    assert sent == ["pixels", "encode", "encode", "encode"]
+    writable = smooth_image(16, 16)  # may change between calls: sent every time
+    codec.encode(writable, 1)
+    codec.encode(writable, 2)
+    assert sent[4:] == ["pixels", "encode", "pixels", "encode"]
+
+
+def test_a_codec_error_comes_back_as_itself(process):
+    codec = IsolatedCodec(FakeCodec("unsupported"), process)
+    with pytest.raises(UnsupportedImageError, match="no image of 16 wide"):
+        codec.encode(smooth_image(8, 16), 5)
+    assert IsolatedCodec(FakeCodec(), process).encode(smooth_image(8, 16), 5)  # still serves
+
+
+def test_what_a_library_prints_does_not_break_the_answers(process, capfd):
+    codec = IsolatedCodec(FakeCodec("print"), process)
+    data = codec.encode(smooth_image(8, 8), 7)
+    assert len(data) == 16 + 700
+    assert "chatter" in capfd.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups and /proc")
+def test_cancel_kills_the_encode_and_the_tool_it_started(process, tmp_path):
+    marker = tmp_path / "tool.pid"
+    deadline = []
+    codec = IsolatedCodec(FakeCodec("hang", str(marker)), process,
+                          cancel=lambda: bool(deadline) and time.monotonic() > deadline[0])
+    pixels = smooth_image(8, 8)
+    codec.prepare(pixels)
+    child = process.pid
+    deadline.append(time.monotonic() + 1.0)
+    start = time.monotonic()
+    with pytest.raises(CodecCancelled):
+        codec.encode(pixels, 5)
+    assert time.monotonic() - start < 1.0 + 3.0  # not the tool's minute
+    tool = int(marker.read_text())
+    wait_until = time.monotonic() + 5
+    while (is_running(tool) or is_running(child)) and time.monotonic() < wait_until:
+        time.sleep(0.05)
+    assert not is_running(child) and not is_running(tool)
+    assert process.pid is None
+    # the next call starts a fresh helper
+    data = IsolatedCodec(FakeCodec(), process).encode(pixels, 2)
+    assert writer_pid(data) == process.pid not in (None, child)
+
+
+def test_a_cancel_before_the_call_sends_nothing(process):
+    codec = IsolatedCodec(FakeCodec(), process, cancel=lambda: True)
+    with pytest.raises(CodecCancelled):
+        codec.encode(smooth_image(8, 8), 1)
+    assert process.pid is None  # never started
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_a_helper_killed_from_outside_is_an_error_then_replaced(process, tmp_path):
+    marker = tmp_path / "tool.pid"
+    pixels = smooth_image(8, 8)
+    codec = IsolatedCodec(FakeCodec("hang", str(marker)), process)
+    codec.prepare(pixels)
+    child = process.pid
+
+    def kill_when_busy():
+        while not marker.exists():
+            time.sleep(0.02)
+        os.killpg(child, 9)  # the helper and its tool, as an out-of-memory killer might
+
+    killer = threading.Thread(target=kill_when_busy)
+    killer.start()
+    with pytest.raises(CodecProcessDied, match="ended without an answer"):
+        codec.encode(pixels, 1)
+    killer.join()
+    assert writer_pid(IsolatedCodec(FakeCodec(), process).encode(pixels, 1)) not in (child,)
