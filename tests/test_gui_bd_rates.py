@@ -70,6 +70,8 @@ def test_bd_rates_against_every_classic_curve(window):
     assert rd.bd_summary == rd.bd_label.text()
     [document] = window._bd_rates_document()  # what the metrics JSON export carries
     assert document["curve"] == "MSP fast" and document["metric"] == "psnr_rgb"
+    assert document["points_from"] == "encodes"  # (add_learned_point: no ladder here)
+    assert [point["bpp"] for point in document["points"]] == pytest.approx([0.15, 0.25, 0.45, 0.6])
     assert [(row["curve"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
         == [("JPEG 4:2:0", -75.0), ("WebP", -50.0)]
     # on PSNR-Y the same rates hold (the points move along the same log-rate axis)
@@ -133,26 +135,42 @@ def test_the_curve_is_the_profile_with_most_points_and_no_overlap_is_said(window
 
 
 def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):
-    """The real flow: the λ ladder's points and an encode's point join their profile's
-    curve; a point of no profile (a stream opened from a file) joins none."""
+    """The real flow: encodes make their profile's curve until its λ ladder runs; then the
+    curve is the ladder's points alone, whatever else is encoded (an encode past the
+    ladder's top would move its BD-rates); a point of no profile (a stream opened from a
+    file) joins none."""
     session = window.session
+    window.controls.set_profile("fast")
+    for lam in (0.004, 0.01, 0.02):
+        window.controls.set_lambda(lam)
+        window.start_encode()
+        wait_idle(qtbot, window)
+    curves = session.learned_curves()
+    assert len(curves["fast"].points) == 3 and curves["fast"].settings["points"] == "encodes"
+    assert "MSP fast (3 points) against" in window.rd.bd_label.text() or \
+        not window.rd.bd_rates()
     window.start_lambda_ladder()
     wait_idle(qtbot, window)
     ladder = len(session.model.config.rate.lambdas)
     curves = session.learned_curves()
     assert list(curves) == ["fast"] and len(curves["fast"].points) == ladder
+    assert curves["fast"].settings["points"] == "λ ladder"
     assert window.rd.learned_curve().points == curves["fast"].points
-    window.controls.set_profile("fast")
+    window.controls.set_lambda(0.09)  # past the ladder's top: plotted, not in the BD-rates
     window.start_encode()
     wait_idle(qtbot, window)
-    assert len(session.learned_curves()["fast"].points) == ladder + 1
+    assert len(session.learned_curves()["fast"].points) == ladder
     assert session.learned_points[-1].profile == "fast"
+    front = len(window.rd.learned_line_data(session.learned_curves()["fast"])[0])
+    assert f"MSP fast (λ ladder, {front} points)" in window.rd.bd_summary  # (on the RD front)
+    assert 0.09 in [round(x, 6) for x in [p.point.quality for p in session.learned_points]]
     document = window.metrics_document()
     assert {point["profile"] for point in document["msp_points"]} == {"fast"}
     assert [d["curve"] for d in document["bd_rates"]] == [
         c.label for c in window.rd.learned_curves()]
     session.add_learned_point("MSP file λ=0.01", classic_point(0.3))
-    assert len(session.learned_curves()["fast"].points) == ladder + 1
+    assert len(session.learned_curves()["fast"].points) == ladder
+    assert len(session.learned_curves()) == 1
     # a ladder with an LOF profile and a time limit is a curve of its own
     window.controls.set_profile("quick")
     window.controls.time_limit.setValue(1)  # (seconds of LOF per λ: a short test)
@@ -227,3 +245,13 @@ def test_zoom_to_the_msp_points(window):
     shown = [classic_point(b).psnr_rgb for b in (0.3, 0.5, 0.9)] + \
         [classic_point(b).psnr_rgb for b in CLASSIC_BPP if 4 * b <= 0.675]
     assert y0 < min(shown) and max(shown) < y1
+
+
+def test_the_rate_axis_never_goes_below_zero(qtbot, window):
+    """One point alone: auto range pads around it, but not into negative rates."""
+    window.session.add_learned_point("MSP fast λ=0.01", classic_point(0.05), profile="fast")
+    window.rd.refresh()
+    window.rd.plot.autoRange()
+    qtbot.wait(20)
+    (left, right), _ = window.rd.plot.viewRange()
+    assert left >= 0.0 and right > 0.05

@@ -10,6 +10,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -127,12 +128,15 @@ def test_screenshot_headless(tiny_model, tmp_path):
     probe_path = tmp_path / "probe.json"
     done = run_viewer(["--screenshot", str(out), "--image", str(image), "--model",
                        str(model_path), "--profile", "fast", "--lambda", "0.01",
-                       "--size", "1200x800"], tmp_path, probe=probe_path)
+                       "--size", "1280x800"], tmp_path, probe=probe_path)
     assert done.returncode == 0, done.stderr
     shot = np.asarray(Image.open(out).convert("RGB"))
     probe = json.loads(probe_path.read_text())
     ratio = probe["ratio"]
-    assert shot.shape[0] >= 800 * ratio and shot.shape[1] >= 1200 * ratio  # (or the minimum)
+    # the size asked for: the window's minimum is far below it (it was 1407×867 before the
+    # panels scrolled when squeezed)
+    assert shot.shape[:2] == (round(800 * ratio), round(1280 * ratio)), shot.shape
+    assert "cannot be that small" not in done.stderr
     assert not (tmp_path / "shot.ini.tmp").exists()
 
     # No error in the message bar: neither in the window's state nor anywhere on the picture.
@@ -331,6 +335,17 @@ def test_screenshot_refuses_what_it_cannot_honour(tiny_model, tmp_path, monkeypa
     done = run_viewer([*common, "--model", str(model_path), "--bpp", "0.0125"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "--bpp 0.0125 is set as 0.013 (the control keeps 3 decimals)" in done.stderr
+    out.unlink()
+    # a size under the window's minimum is drawn at that minimum, and said so
+    done = run_viewer([*common, "--model", str(model_path), "--size", "300x200"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = re.search(r"--size 300x200: the window cannot be that small; the screenshot is "
+                     r"(\d+)x(\d+)", done.stderr)
+    assert said, done.stderr
+    width, height = int(said[1]), int(said[2])
+    assert 300 < width <= 1280 and 200 < height <= 720
+    with Image.open(out) as shot:
+        assert shot.size[0] / shot.size[1] == pytest.approx(width / height, rel=0.02)
     out.unlink()
     # a model named by the environment is loaded like --model: missing, it is refused
     monkeypatch.setenv("MSPVIEWER_MODEL", str(tmp_path / "no-such-model.pt"))

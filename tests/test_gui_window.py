@@ -498,17 +498,37 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     wait_idle(qtbot, window)
     assert not any("does not record its source" in note for note in window.session.result.notes)
 
-    # The same size as the encoded picture, and unrelated to it.
-    save_png(np.full((48, 80, 3), 255, np.uint8), tmp_path / "white.png")
-    assert window.open_path(tmp_path / "white.png")
+    # Another image of that size, close enough to be its source (its own decode, which the
+    # tiny test model makes far from the picture): measured, with a note.
+    decoded = window.session.result.decoded
+    save_png(decoded, tmp_path / "near.png")
+    assert window.open_path(tmp_path / "near.png")
     assert window.open_path(tmp_path / "again.msp")
     wait_idle(qtbot, window)
     result = window.session.result
-    assert result.original is not None and result.point.psnr_rgb < 15
-    notes = " ".join(result.notes)
-    assert "measured against the open image white.png" in notes
-    assert "white.png is probably not this stream's original" in notes
-    assert "probably not this stream's original" in window.messages.text()
+    assert result.original is not None and result.warning is None
+    assert "measured against the open image near.png" in " ".join(result.notes)
+    assert window.messages.level == "info"
+
+    # The same size, and unrelated to it: no PSNR, third pane or RD point about two
+    # different pictures; a warning says why.
+    save_png(np.full((48, 80, 3), 255, np.uint8), tmp_path / "white.png")
+    assert window.open_path(tmp_path / "white.png")
+    white = 10 * np.log10(255 ** 2 / np.mean((255.0 - decoded) ** 2))
+    assert white < 15
+    window.compare.set_classic_codec("jpeg-420")
+    assert window.open_path(tmp_path / "again.msp")
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result.original is None and result.point is None and window.session.image is None
+    assert result.warning.startswith(
+        f"the open image white.png has this stream's size, but the stream decodes to PSNR "
+        f"{white:.1f} dB against it: it is probably not this stream's original")
+    assert window.messages.level == "warning"
+    assert window.messages.text().startswith(result.warning)
+    assert window.metrics.value("psnr_rgb") == "no original"
+    assert window.session.classic is None and "no original to code" in \
+        window.compare.classic.title.text
 
 
 def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
@@ -889,7 +909,8 @@ def test_excepthook_shows_errors_in_the_window(qtbot, window, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_path):
+def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_path,
+                                                        monkeypatch):
     """Opening a .msp decodes it beside the encoder: a payload that fails its checksum is
     reported and the encode carries on; a stream that decodes replaces the encode."""
     import threading
@@ -897,6 +918,10 @@ def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_p
 
     from mspviewer.codec import encode_image
     from mspviewer.gui import jobs, outcomes
+
+    # The tiny random model decodes its own stream of a.png to about 6 dB, which would count
+    # as another image's stream (under 15 dB; a trained model's lowest λ gives over 20 dB).
+    monkeypatch.setattr(jobs, "UNRELATED_ORIGINAL_PSNR_DB", 0.0)
 
     release, started = threading.Event(), []
 
@@ -1597,3 +1622,117 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
     assert len(result.lof_history) >= 5
     assert shown_at_finish == [len(result.lof_history)]  # every iteration on the panel
     assert window.lof.progress.text() == "λ ladder done"
+
+
+def test_a_note_goes_when_what_it_is_about_does(qtbot, window, tmp_path):
+    """A note about the open image, the result or its reference stays while they do, and
+    goes when they are replaced; an error stays until dismissed."""
+    from PIL import Image
+
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.linspace(0, 255, 48 * 80).reshape(48, 80).astype(np.uint8)).save(grey)
+    assert window.open_path(grey)
+    assert "grey.png: " in window.messages.text() and window.messages.about == "image"
+    encode(qtbot, window, lam=0.01)  # a new result: the note about the image stays
+    assert "grey.png: " in window.messages.text()
+    window.session.set_image(None)
+    assert window.messages.text() == ""  # the image went: its note too
+
+    assert window.open_path(grey)
+    encode(qtbot, window, lam=0.01)
+    window.show_message("about this result", "info", about="result")
+    encode(qtbot, window, lam=0.02)  # another result
+    assert window.messages.text() == ""
+
+    window.show_error("Cannot open x.png: broken")  # about nothing: it stays
+    encode(qtbot, window, lam=0.01)
+    window.session.set_image(None)
+    assert window.messages.text() == "Cannot open x.png: broken"
+
+
+def test_a_progress_message_lasts_as_long_as_its_task(qtbot, encoded_window, tmp_path,
+                                                      monkeypatch):
+    window = encoded_window
+    stream, release = open_stream_held(window, tmp_path, monkeypatch)
+    assert window.statusBar().currentMessage() == "decoding stream.msp…"
+    small = tmp_path / "small.png"
+    write_png(small, 24, 16, seed=8)
+    assert window.open_image(small)  # read at once; the held decode is superseded
+    assert window.file_runner.current.token.reason == "superseded"
+    assert window.statusBar().currentMessage() != "decoding stream.msp…"
+    release.set()
+    wait_idle(qtbot, window)
+    assert "decoding stream.msp" not in window.statusBar().currentMessage()
+    assert window.session.image.path == small
+
+    # a task that ends clears its message, which then no longer lingers
+    release.clear()
+    assert window.open_path(stream)
+    assert window.statusBar().currentMessage() == "decoding stream.msp…"
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.statusBar().currentMessage().startswith("decoded ")
+
+
+def test_the_window_fits_a_small_screen_and_opens_where_it_was(qtbot, tiny_model, tmp_path):
+    """Every panel together once made the window at least 1407×867, past a 1366×768 laptop's
+    screen: squeezed, a panel now scrolls. The window opens at the size and place it was
+    closed with, and the first time at a size that fits the screen."""
+    from PySide6.QtCore import QSettings
+
+    from mspviewer.gui.main_window import DEFAULT_SIZE, MainWindow
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    write_png(tmp_path / "a.png", 48, 80, seed=3)
+    assert window.open_path(tmp_path / "a.png")
+    encode(qtbot, window, lam=0.01)
+    for key in ("inspector", "replay", "bits"):  # the tallest tab first, then the others
+        window.show_panel(key)
+        window.resize(1280, 720)
+        qtbot.wait(20)
+        assert (window.width(), window.height()) == (1280, 720), key
+        minimum = window.minimumSizeHint()
+        assert minimum.width() <= 1280 and minimum.height() <= 720, (key, minimum)
+    # what no longer fits scrolls: the inspector's table is still all there
+    inspector_dock = window.docks["inspector"]
+    window.show_panel("inspector")
+    qtbot.wait(20)
+    scroller = inspector_dock.widget()
+    assert scroller.widget() is window.inspector
+    assert window.inspector.height() >= window.inspector.minimumSizeHint().height()
+
+    # placed for the first time: the default size, cut to the screen's free area
+    settings = QSettings(str(tmp_path / "placed.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(tiny_model, settings=settings, open_sample=False, rd_codecs=(),
+                       same_bpp_codec=None)
+    qtbot.addWidget(first)
+    first.place_on_screen()
+    screen = first.screen().availableGeometry()
+    assert first.width() == min(DEFAULT_SIZE[0], screen.width())
+    assert first.height() == min(DEFAULT_SIZE[1], screen.height())
+    first.show()
+    qtbot.waitExposed(first)
+    first.move(12, 34)
+    qtbot.wait(20)
+    saved = first.saveGeometry()
+    first.close()  # keeps its size and place
+    assert bytes(settings.value("window/geometry")) == bytes(saved)
+    again = MainWindow(tiny_model, settings=settings, open_sample=False, rd_codecs=(),
+                       same_bpp_codec=None)
+    qtbot.addWidget(again)
+    restored = []
+    again.restoreGeometry = lambda data: restored.append(bytes(data)) or True
+    again.resize(1300, 900)
+    again.place_on_screen()  # what it was closed with, not the default size
+    assert restored == [bytes(saved)] and (again.width(), again.height()) == (1300, 900)
+
+
+def test_a_click_on_the_image_inspects_the_channel_the_heatmaps_show(qtbot, encoded_window):
+    window = encoded_window
+    own_choice = window.inspector.inspect_pixel(20, 10)  # the inspector picks the channel
+    shown = (own_choice.channel + 1) % window.session.result.analysis.y_hat.shape[0]
+    window.latents.set_channel(shown)
+    info = window.inspect_pixel(20, 10)
+    assert (info.row, info.col, info.channel) == (own_choice.row, own_choice.col, shown)
+    window.latents.set_channel(None)  # all channels: the inspector's choice again
+    assert window.inspect_pixel(20, 10).channel == own_choice.channel

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             if settings is not None:  # write what is pending first, or it comes back later
                 settings.sync()
                 Path(settings.fileName()).unlink(missing_ok=True)
-    window.resize(1600, 1000)
+    window.place_on_screen()
     window.show()
     _quit_on_interrupt(app)
     code = app.exec()
@@ -443,6 +443,9 @@ def run_screenshot(app, window, out: Path, size: tuple[int, int], timeout_s: flo
     window.resize(*size)
     window.show()
     app.processEvents()
+    if (window.width(), window.height()) != size:  # smaller than the window's minimum
+        print(f"--size {size[0]}x{size[1]}: the window cannot be that small; the screenshot "
+              f"is {window.width()}x{window.height()}", file=sys.stderr)
     errors_before = len(window.errors)
     encoded = False
     if window.session.image is not None:

@@ -159,7 +159,11 @@ class ExportActions:
     def _bd_rates_document(self) -> list[dict]:
         """The RD panel's BD-rates as it shows them (on its quality measure), one entry per
         learned curve."""
-        return [{"curve": curve.label, "metric": self.rd.metric(),
+        return [{"curve": curve.label, "metric": self.rd.quality_metric(),
+                 # which points: the λ ladder's, or (without a ladder) the encodes
+                 "points_from": curve.settings.get("points", "encodes"),
+                 "points": [{"bpp": point.bpp, "lambda": point.quality}
+                            for point in curve.sorted_points()],
                  "against": [{"curve": label, "bd_rate_percent": value,
                               "reason": (note or None) if value is None else None,
                               "warning": (note or None) if value is not None else None}

@@ -81,7 +81,7 @@ class FileActions:
                         context={"path": path, "remember": remember})
             self.file_runner.submit(task)
             size = f" ({count:,} pixels)" if count is not None else ""
-            self.statusBar().showMessage(f"opening {path.name}{size}…")
+            self.show_progress(f"opening {path.name}{size}…", task)
             return True
         try:
             loaded = load_image(path, max_pixels=self.max_pixels)
@@ -99,7 +99,7 @@ class FileActions:
         if remember:
             self._remember(path)
         if loaded.notes:
-            self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info")
+            self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info", about="image")
 
     def reference_dialog(self) -> None:
         start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
@@ -133,7 +133,7 @@ class FileActions:
                     context={"result": result, "path": path})
         # queued behind an image or a stream being read, never in their place
         self.file_runner.submit(task, replace=False)
-        self.statusBar().showMessage(f"decoding the reference {path.name}…")
+        self.show_progress(f"decoding the reference {path.name}…", task)
         return task
 
     def restore_plain_reference(self) -> bool:
@@ -147,6 +147,8 @@ class FileActions:
         self.session.set_reference(plain)
         if self.compare.classic_box.currentData() == PLAIN_PANE:
             self.session.set_classic(plain.as_pane())
+        self.show_message("The result is set against its plain encoding (the same λ without "
+                          "LOF) again", "info", about="reference")
         return True
 
     def read_bitstream(self, path) -> bytes | None:
@@ -191,7 +193,7 @@ class FileActions:
                                                    known_source),
                     context={"path": path, "image": image, "model": model})
         self.file_runner.submit(task)
-        self.statusBar().showMessage(f"decoding {path.name}…")
+        self.show_progress(f"decoding {path.name}…", task)
         return True
 
     def load_model_dialog(self) -> None:
@@ -215,7 +217,7 @@ class FileActions:
                     lambda token: jobs.load_model_task(path, token),
                     context={"path": path}, replaceable=False)
         self.file_runner.submit(task, replace=False)
-        self.statusBar().showMessage(f"loading the model {path.name}…")
+        self.show_progress(f"loading the model {path.name}…", task)
         self._show_model_status()
         return task
 

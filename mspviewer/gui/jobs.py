@@ -392,7 +392,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
     extrapolated = model.extrapolation_note(result.analysis.lam)
     if extrapolated:
         notes.append(extrapolated)
-    point = difference = None
+    point = difference = warning = None
     if original is not None and original.shape != result.pixels.shape:
         notes.append(f"the open image is {original.shape[1]}×{original.shape[0]}, the stream "
                      f"{result.pixels.shape[1]}×{result.pixels.shape[0]}: no original to "
@@ -403,19 +403,25 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         point = measure_decoded(original, result.pixels, len(data), quality=result.analysis.lam,
                          decode_s=result.decode_seconds)
         difference = difference_map(original, result.pixels)
-        if not known_source:
+        if not known_source and point.psnr_rgb < UNRELATED_ORIGINAL_PSNR_DB:
+            # Another image of the same size: measuring against it (and coding it with a
+            # classic codec for the third pane, or putting its point on the RD plot) would
+            # show numbers about two different pictures as if they were one.
+            warning = (f"{original_name} has this stream's size, but the stream decodes to "
+                       f"PSNR {point.psnr_rgb:.1f} dB against it: it is probably not this "
+                       f"stream's original, so the stream is shown without one (open its "
+                       f"original first to measure it)")
+            original = point = difference = None
+        elif not known_source:
             notes.append(f"PSNR and differences are measured against {original_name}, which "
                          f"has this stream's size; the stream does not record its source, so "
                          f"they hold only if it was encoded from that image")
-            if point.psnr_rgb < UNRELATED_ORIGINAL_PSNR_DB:
-                notes.append(f"PSNR {point.psnr_rgb:.1f} dB: {original_name} is probably not "
-                             f"this stream's original")
     return EncodeOutcome(
         source="file", bitstream=bytes(data), analysis=result.analysis, decoded=result.pixels,
         original=original, lam=float(result.analysis.lam), profile=None, device=str(target),
         lam_extrapolated=extrapolated is not None,
         model_name=getattr(model, "name", ""), decode_seconds=result.decode_seconds,
-        point=point, difference=difference, path=path, notes=notes)
+        point=point, difference=difference, path=path, notes=notes, warning=warning)
 
 
 def fresh_process_check_task(model, bitstream_data: bytes, expected: np.ndarray,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Generator
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout,
-                               QWhatsThis, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea,
+                               QStackedWidget, QVBoxLayout, QWhatsThis, QWidget)
 
 from mspviewer.bundled import resources_dir
 from mspviewer.errors import MSPViewerError
@@ -49,6 +49,14 @@ GUI_MAX_PIXELS = 16 * 1024 * 1024
 #: took 0.16–0.21 s to open there on two loaded cores, a visible hitch; at the 16-megapixel
 #: limit reading alone took 0.5 s. Larger images are read on the file thread.
 SYNC_OPEN_PIXELS = 2 * 1024 * 1024
+
+#: The window's size when it opens for the first time (cut to the screen's free area).
+DEFAULT_SIZE = (1600, 1000)
+#: A dock's title bar and a tab bar, in pixels: what a panel's own minimum height leaves out.
+DOCK_CHROME_PX = 48
+SCROLL_BAR_PX = 20
+#: Where its size and place are kept between runs (``QWidget.saveGeometry``).
+GEOMETRY_KEY = "window/geometry"
 
 EncodeJob = Callable[[object, np.ndarray, EncodeRequest, CancelToken], Generator]
 
@@ -95,6 +103,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         #: PNG exports: encoded and written off the GUI thread, one after the other
         self.export_runner = TaskRunner("exports", self)
         self._swept: set[str] = set()  #: classic codecs whose RD sweep of this image is complete
+        #: status-bar messages that last while their task does (``show_progress``)
+        self._progress_messages: list[tuple[str, Task]] = []
         self._closed = False
         self.view_menu = None
         try:
@@ -138,6 +148,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         layout.addWidget(self.centre, 1)
         self.setCentralWidget(central)
         self.docks: dict[str, QDockWidget] = {}
+        # The left column (Encode, Metrics) runs down to the status bar, beside the bottom
+        # row: its table gets the height, which on a laptop's screen the bottom row's
+        # panels, wide rather than tall, do not need.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_panel("controls", "Encode", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_panel("metrics", "Metrics", self.metrics, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_panel("lof", "LOF progress", self.lof, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -150,10 +164,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         # The teaching tools are tabs beside the bit allocation: wide enough for a table and
         # a PMF, and a click on a heatmap (left of them) or the image never hides its source.
         self.add_panel("inspector", "Inspector", self.inspector,
-                       Qt.DockWidgetArea.BottomDockWidgetArea)
+                       Qt.DockWidgetArea.BottomDockWidgetArea, scroll=True)
         self.tabifyDockWidget(self.docks["bits"], self.docks["inspector"])
         self.add_panel("replay", "Decode replay", self.replay,
-                       Qt.DockWidgetArea.BottomDockWidgetArea)
+                       Qt.DockWidgetArea.BottomDockWidgetArea, scroll=True)
         self.tabifyDockWidget(self.docks["inspector"], self.docks["replay"])
         self.docks["bits"].raise_()
         self.tour = GuidedTour(show_panel=self.show_panel)
@@ -191,6 +205,12 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         # a check belongs to one result: a newer result makes its report moot (it would
         # be dropped), so stop its child process instead of letting it run to the end
         self.session.result_changed.connect(lambda: self.check_runner.cancel("superseded"))
+        # a note about an image, a result or a reference goes when they do
+        self.session.image_changed.connect(
+            lambda: self.messages.dismiss_about("image", "result", "reference"))
+        self.session.result_changed.connect(
+            lambda: self.messages.dismiss_about("result", "reference"))
+        self.session.reference_changed.connect(lambda: self.messages.dismiss_about("reference"))
         self.tour.closed.connect(self.docks["tour"].hide)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
@@ -199,6 +219,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             runner.task_failed.connect(self._on_task_failed)
             runner.busy_changed.connect(self._on_busy)
             runner.tasks_changed.connect(self._update_busy_label)
+            runner.tasks_changed.connect(self._drop_finished_progress)
         self.session.model_changed.connect(self._on_model_changed)
 
         # --- model and first image ---------------------------------------------------------------
@@ -218,11 +239,23 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
 
     # --- construction helpers ---------------------------------------------------------------------
     def add_panel(self, key: str, title: str, widget: QWidget,
-                  area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+                  area=Qt.DockWidgetArea.RightDockWidgetArea,
+                  scroll: bool = False) -> QDockWidget:
         """Add a dockable panel (later tools, e.g. an inspector or a decode replay, plug in
-        here); it gets a toggle in the View menu."""
+        here); it gets a toggle in the View menu.
+
+        With ``scroll``, the panel sits in a scroll area: squeezed below the size its
+        tables need, it scrolls instead of setting the window's minimum size (the
+        inspector's 387 px made the window at least 867 px tall, past a 1366×768 laptop's
+        screen). Plots do without: scrolled, they would hide their axes."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
+        if scroll:
+            scroller = QScrollArea()
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setWidget(widget)
+            widget = scroller
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
@@ -230,17 +263,36 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
 
+    def _panel_minimum(self, key: str) -> tuple[int, int]:
+        """The size a docked panel needs to show all of itself, title bar and tabs
+        included (below it, it scrolls)."""
+        widget = self.docks[key].widget()
+        panel = widget.widget() if isinstance(widget, QScrollArea) else widget
+        hint = panel.minimumSizeHint()
+        # (word-wrapped labels ask for more height when narrower: a scroll bar's worth more)
+        return hint.width() + SCROLL_BAR_PX, hint.height() + DOCK_CHROME_PX + SCROLL_BAR_PX
+
     def arrange_docks(self) -> None:
-        """Default proportions of the docks for the current window size."""
+        """Default proportions of the docks for the current window size: each panel gets
+        at least what it needs to show all of itself, as long as the window has room."""
         width, height = self.width(), self.height()
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.resizeDocks([self.docks["controls"], self.docks["lof"]],
-                         [max(360, int(width * 0.18)), max(420, int(width * 0.22))], horizontal)
-        self.resizeDocks([self.docks["latents"]], [max(260, int(height * 0.36))], vertical)
+        self.resizeDocks(
+            [self.docks["controls"], self.docks["lof"]],
+            [max(self._panel_minimum("controls")[0], 340, int(width * 0.18)),
+             max(self._panel_minimum("rd")[0], 400, int(width * 0.22))], horizontal)
+        self.resizeDocks([self.docks["latents"]],
+                         [max(self._panel_minimum("bits")[1], int(height * 0.36))], vertical)
+        row = self.docks["latents"].width() + self.docks["bits"].width()
         self.resizeDocks([self.docks["latents"], self.docks["bits"]],
-                         [int(width * 0.56), int(width * 0.44)], horizontal)
+                         [int(row * 0.54), row - int(row * 0.54)], horizontal)
+        # The Encode panel as small as it can be (it never scrolls); the metrics table gets
+        # the rest of the column. (resizeDocks scales sizes that add up to more than the
+        # column down in proportion: they must add up to the column.)
+        column = self.docks["controls"].height() + self.docks["metrics"].height()
+        controls = max(self.docks["controls"].minimumSizeHint().height(), int(column * 0.3))
         self.resizeDocks([self.docks["controls"], self.docks["metrics"]],
-                         [int(height * 0.3), int(height * 0.7)], vertical)
+                         [controls, column - controls], vertical)
         self.resizeDocks([self.docks["lof"], self.docks["rd"]],
                          [int(height * 0.45), int(height * 0.55)], vertical)
 
@@ -323,9 +375,29 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         return action
 
     # --- messages ---------------------------------------------------------------------------------
-    def show_message(self, text: str, level: str = "info") -> None:
-        self.messages.show_message(text, level)
+    def show_message(self, text: str, level: str = "info", about: str | None = None) -> None:
+        """A message in the bar at the top and in the status bar. ``about`` ("image",
+        "result" or "reference") ties it to what it describes: replacing that takes it down
+        (the image takes down all three, a result the last two)."""
+        self.messages.show_message(text, level, about)
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 10000)
+
+    def show_progress(self, text: str, task: Task) -> None:
+        """A status-bar message that lasts as long as ``task`` is queued or running: it goes
+        when the task ends, is cancelled or is replaced by a newer one."""
+        self.statusBar().showMessage(text)
+        self._progress_messages.append((text, task))
+
+    def _drop_finished_progress(self) -> None:
+        live = {id(task) for runner in self.runners()
+                for task in (runner.current, *runner.pending) if task is not None}
+        kept = []
+        for text, task in self._progress_messages:
+            if id(task) in live and not task.token.is_set():
+                kept.append((text, task))
+            elif self.statusBar().currentMessage() == text:
+                self.statusBar().clearMessage()
+        self._progress_messages = kept
 
     def show_error(self, text: str, details: str = "") -> None:
         """An error in the window (message bar and status bar); details go to stderr."""
@@ -382,7 +454,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
     def uncrop(self) -> bool:
         image = self.session.image
         if image is None or image.full is None:
-            self.show_message("The image is not cropped", "info")
+            self.show_message("The image is not cropped", "info", about="image")
             return False
         self.set_image(image.full)
         return True
@@ -569,6 +641,24 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         if hasattr(self, "replay"):
             self.replay.shutdown()
 
+    def place_on_screen(self) -> None:
+        """The size and place the window had when it was last closed, if that still fits a
+        screen; else :data:`DEFAULT_SIZE`, cut to the screen's free area."""
+        saved = self.settings.value(GEOMETRY_KEY)
+        if saved is not None and self.restoreGeometry(saved):
+            return
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width, height = DEFAULT_SIZE
+        if screen is not None and screen.width() > 0 and screen.height() > 0:
+            width, height = min(width, screen.width()), min(height, screen.height())
+        self.resize(width, height)
+        if screen is not None:
+            frame = self.frameGeometry()
+            frame.moveCenter(screen.center())
+            self.move(frame.topLeft())
+
     def closeEvent(self, event) -> None:
+        if self.isVisible():  # (a window closed before it was shown has no place to keep)
+            self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)

@@ -127,6 +127,8 @@ class EncodeOutcome:
     #: the plain encoding while a .msp is set as the reference (to go back to it)
     set_aside: ReferenceCoding | None = None
     time_budget_s: float | None = None  #: the LOF time limit it ran under (None: none)
+    #: what the user must not miss about this result (shown as a warning, not a note)
+    warning: str | None = None
 
     @property
     def num_bytes(self) -> int:

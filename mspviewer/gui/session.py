@@ -80,6 +80,7 @@ class LearnedPoint:
     #: the profile that encoded it; "" where unknown (a stream opened from a file) or not a
     #: profile's point (a cancelled LOF): those join no curve
     profile: str = ""
+    from_ladder: bool = False  #: one of a λ ladder's points (else a single encode)
 
 
 class Session(QObject):
@@ -190,21 +191,32 @@ class Session(QObject):
         curve.points.append(point)
         self.rd_changed.emit()
 
-    def add_learned_point(self, label: str, point, profile: str = "") -> None:
-        self.learned_points.append(LearnedPoint(label, point, profile=profile))
+    def add_learned_point(self, label: str, point, profile: str = "",
+                          from_ladder: bool = False) -> None:
+        self.learned_points.append(LearnedPoint(label, point, profile=profile,
+                                                from_ladder=from_ladder))
         self.rd_changed.emit()
 
     def learned_curves(self) -> dict:
-        """This image's learned points as one RD curve per profile (profile → RDCurve),
-        e.g. the λ ladder's ``fast`` points; points of no known profile are left out."""
+        """This image's learned points as one RD curve per profile (profile → RDCurve);
+        points of no known profile are left out. A profile whose λ ladder ran is its
+        ladder's points alone (``settings["points"]`` is then "λ ladder"): a fixed set of
+        λ, so that its BD-rates do not depend on what else was encoded (an encode past the
+        ladder's top would stretch the interval they are measured over). Without a ladder,
+        a profile's curve is its encodes."""
         from mspviewer.rd import RDCurve
 
-        curves: dict = {}
+        by_profile: dict[str, list[LearnedPoint]] = {}
         for learned in self.learned_points:
             if learned.profile:
-                curve = curves.setdefault(learned.profile, RDCurve(
-                    name=f"msp-{learned.profile}", label=f"MSP {learned.profile}"))
-                curve.points.append(learned.point)
+                by_profile.setdefault(learned.profile, []).append(learned)
+        curves: dict = {}
+        for profile, learned in by_profile.items():
+            ladder = [point for point in learned if point.from_ladder]
+            curves[profile] = RDCurve(
+                name=f"msp-{profile}", label=f"MSP {profile}",
+                points=[point.point for point in ladder or learned],
+                settings={"points": "λ ladder" if ladder else "encodes"})
         return curves
 
     def clear_curves(self, names=None) -> None:

@@ -47,7 +47,8 @@ class TaskResults:
             if isinstance(item, CurvePoint):
                 if task.kind == "ladder":
                     self.session.add_learned_point(f"{item.label} λ={item.point.quality:.4g}",
-                                                   item.point, profile=task.context["curve"])
+                                                   item.point, profile=task.context["curve"],
+                                                   from_ladder=True)
                 else:
                     self.session.add_curve_point(item.codec, item.label, item.point)
             elif isinstance(item, SweepDone):
@@ -101,8 +102,11 @@ class TaskResults:
             self.setWindowTitle(f"MSP viewer: {Path(context['path']).name} "
                                 f"({width}×{height})")
         self._remember(context.get("path"))
-        if result.notes:
-            self.show_message("; ".join(result.notes), "info")
+        if result.warning is not None:
+            self.show_message("; ".join([result.warning, *result.notes]), "warning",
+                              about="result")
+        elif result.notes:
+            self.show_message("; ".join(result.notes), "info", about="result")
         self.statusBar().showMessage(f"decoded {context.get('path')}: {result.bpp:.4f} bpp "
                                      f"in {result.decode_seconds:.2f} s", 10000)
         self._start_same_bpp()
@@ -144,9 +148,10 @@ class TaskResults:
             # same size, model and λ, but far from the open image: another image's coding,
             # most likely, which no element-by-element view can tell
             self.show_message(f"{text}; but it decodes to {psnr:.1f} dB against the open "
-                              "image: probably a coding of another image", "warning")
+                              "image: probably a coding of another image", "warning",
+                              about="reference")
         else:
-            self.show_message(text, "info")
+            self.show_message(text, "info", about="reference")
 
     def _exported(self, task: Task, result, cancelled: bool) -> None:
         if result is not None:

@@ -76,8 +76,9 @@ class TeachingActions:
         return found
 
     def inspect_pixel(self, x: int, y: int):
-        """A click on the image: inspect the latent position that covers the pixel."""
-        found = self.inspector.inspect_pixel(x, y)
+        """A click on the image: inspect the latent position that covers the pixel (in the
+        heatmaps' channel when they show one, as a click on them does)."""
+        found = self.inspector.inspect_pixel(x, y, self.latents.channel())
         if found is not None:
             self.docks["inspector"].raise_()
         return found
@@ -135,6 +136,7 @@ class TeachingActions:
             result = dataclasses.replace(result, message=f"{source}: {result.message}")
         self.session.set_fresh_check(result)
         if result.ok:
-            self.show_message(f"Bit-exact check passed: {result.message}.", "info")
+            self.show_message(f"Bit-exact check passed: {result.message}.", "info",
+                              about="result")
         else:
             self.show_error(f"Bit-exact check FAILED: {result.message}")

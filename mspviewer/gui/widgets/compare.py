@@ -16,7 +16,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout,
-                               QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+                               QLabel, QPushButton, QStackedWidget, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
@@ -89,13 +90,19 @@ class CompareView(QWidget):
                                     "File ▸ Set a reference .msp")
         self.classic_box.currentIndexChanged.connect(
             lambda _: self.classic_codec_changed.emit(self.classic_box.currentData() or ""))
-        self.fit_button = QPushButton("Fit")
+        self.fit_button = QToolButton()  # (a push button is 80 px wide at the least)
+        self.fit_button.setText("Fit")
         self.fit_button.setToolTip("Show the whole image")
         self.fit_button.clicked.connect(self.zoom_fit)
-        self.one_button = QPushButton("1:1")
+        self.one_button = QToolButton()
+        self.one_button.setText("1:1")
         self.one_button.setToolTip("One image pixel per screen pixel")
         self.one_button.clicked.connect(self.zoom_one_to_one)
         self.flicker_controls = self._build_flicker_controls()
+        for box in (self.mode_box, self.classic_box):  # narrow windows: elide, do not widen
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("View:"))
         bar.addWidget(self.mode_box)

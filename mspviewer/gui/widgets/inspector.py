@@ -294,8 +294,9 @@ class InspectorPanel(QWidget):
         self.element_selected.emit(info.channel, info.row, info.col)
         return info
 
-    def inspect_pixel(self, x: int, y: int):
-        """Inspect the latent position of image pixel (x, y); outside the image: a message."""
+    def inspect_pixel(self, x: int, y: int, channel: int | None = None):
+        """Inspect the latent position of image pixel (x, y), in ``channel`` (None: the
+        inspector's choice); outside the image: a message."""
         record = self._record()
         if record is None:
             return None
@@ -305,7 +306,7 @@ class InspectorPanel(QWidget):
                               "info")
             return None
         row, col = image_to_latent(int(x), int(y))
-        return self.inspect(row, col)
+        return self.inspect(row, col, channel)
 
     def step_position(self, d_row: int, d_col: int):
         """Inspect the position ``(d_row, d_col)`` latent steps from the selected one."""

@@ -178,7 +178,8 @@ class LatentView(QWidget):
             item.setImage(layer.data, autoLevels=False)
             item.setRect(QRectF(*layer.rect))
             kind = "coarsest" if layer.coarsest else f"stride {layer.stride}"
-            title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} positions")
+            noun = "position" if layer.num_elements == 1 else "positions"
+            title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} {noun}")
         self.color_bar.setLevels(levels)
         _, _, reduced = latent_data.QUANTITIES[key]
         label = latent_data.quantity_label(key, plain)

@@ -1,4 +1,9 @@
-"""A dismissible message strip at the top of the window: errors never need a modal dialog."""
+"""A dismissible message strip at the top of the window: errors never need a modal dialog.
+
+A message may be *about* something that can go away (the open image, the result, the
+reference it is set against): ``dismiss_about`` takes it down when that is replaced, so a
+note about an image that is no longer open never stays on screen. Errors are about nothing
+in particular and stay until dismissed or replaced."""
 
 from __future__ import annotations
 
@@ -26,11 +31,13 @@ class MessageBar(QFrame):
         layout.addWidget(self.close_button)
         self.messages: list[tuple[str, str]] = []  #: every (level, text) shown, oldest first
         self.level = ""
+        self.about: str | None = None  #: what the message shown is about (None: nothing)
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", about: str | None = None) -> None:
         self.messages.append((level, text))
         self.level = level
+        self.about = about
         self.label.setText(text)
         self.setStyleSheet(f"QFrame {{ {STYLES.get(level, STYLES['info'])} }} "
                            "QLabel { border: none; background: transparent; }")
@@ -39,7 +46,13 @@ class MessageBar(QFrame):
     def text(self) -> str:
         return "" if self.isHidden() else self.label.text()
 
+    def dismiss_about(self, *subjects: str) -> None:
+        """Take the message down if it is about one of ``subjects``."""
+        if self.about is not None and self.about in subjects:
+            self.dismiss()
+
     def dismiss(self) -> None:
         self.level = ""
+        self.about = None
         self.label.clear()
         self.hide()

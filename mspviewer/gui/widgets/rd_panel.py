@@ -55,8 +55,12 @@ class RDPanel(QWidget):
         for key, label in METRICS.items():
             self.metric_box.addItem(label, key)
         self.metric_box.currentIndexChanged.connect(self.refresh)
+        self.metric_box.setSizeAdjustPolicy(  # a narrow column elides it, never widens it
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.metric_box.setMinimumContentsLength(12)
         self.codec_button = QToolButton()
-        self.codec_button.setText("Classic codecs ▾")
+        self.codec_button.setText("Codecs ▾")
+        self.codec_button.setToolTip("The classic codecs whose RD curves this image gets")
         self.codec_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.codec_button)
         self.codec_actions: dict[str, QAction] = {}
@@ -73,7 +77,7 @@ class RDPanel(QWidget):
             self.codec_actions[name] = action
         self.codec_button.setMenu(menu)
         self.ladder_button = QToolButton()
-        self.ladder_button.setText("MSP λ ladder")
+        self.ladder_button.setText("λ ladder")
         self.ladder_button.setToolTip("Encode at every λ of the model's ladder with the chosen "
                                       "profile and add the points: a curve for the BD-rates "
                                       "(fast first; an LOF profile's is also set against it)")
@@ -94,6 +98,7 @@ class RDPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "bits per pixel")
+        self.plot.setLimits(xMin=0.0)  # (auto range around one point went to −0.2 bpp)
         plain_axes(self.plot)
         self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
         self.status = info_label()
@@ -124,7 +129,7 @@ class RDPanel(QWidget):
         observe(session.rd_changed, self.refresh, scheduler)
         self.refresh()
 
-    def metric(self) -> str:
+    def quality_metric(self) -> str:
         return self.metric_box.currentData()
 
     def selected(self) -> list[str]:
@@ -151,14 +156,14 @@ class RDPanel(QWidget):
         curve = self.session.curves.get(name)
         if curve is None:
             return [], []
-        pairs = [(p.bpp, p.metric(self.metric())) for p in curve.sorted_points()]
+        pairs = [(p.bpp, p.metric(self.quality_metric())) for p in curve.sorted_points()]
         pairs = [(x, y) for x, y in pairs if _plottable(y)]
         return [x for x, _ in pairs], [y for _, y in pairs]
 
     def _learned(self) -> list[tuple[float, float, bool]]:
         out = []
         for lp in self.session.learned_points:
-            y = lp.point.metric(self.metric())
+            y = lp.point.metric(self.quality_metric())
             if _plottable(y):
                 out.append((lp.point.bpp, y, lp.latest))
         return out
@@ -175,14 +180,14 @@ class RDPanel(QWidget):
         plain = getattr(result, "reference", None)
         if plain is None or result.point is None:
             return [], []
-        pairs = [(p.bpp, p.metric(self.metric())) for p in (plain.point, result.point)]
+        pairs = [(p.bpp, p.metric(self.quality_metric())) for p in (plain.point, result.point)]
         if not all(_plottable(y) for _, y in pairs):
             return [], []
         return [x for x, _ in pairs], [y for _, y in pairs]
 
     def refresh(self) -> None:
         """Update the plotted data in place (items are only created for new curves)."""
-        label = METRICS[self.metric()]
+        label = METRICS[self.quality_metric()]
         if getattr(self, "_label", None) != label:  # relabelling relays the axis out: slow
             self._label = label
             self.plot.setLabel("left", label)
@@ -239,7 +244,7 @@ class RDPanel(QWidget):
 
     def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
         """A learned curve's line: its points on the RD front (what the BD-rates use)."""
-        rates, values = rd_front(curve.rates(), curve.values(self.metric()))
+        rates, values = rd_front(curve.rates(), curve.values(self.quality_metric()))
         return rates.tolist(), values.tolist()
 
     def _draw_learned_lines(self) -> None:
@@ -283,7 +288,12 @@ class RDPanel(QWidget):
 
     # --- BD-rates -------------------------------------------------------------------------
     def _front_size(self, curve) -> int:
-        return len(rd_front(curve.rates(), curve.values(self.metric()))[0])
+        return len(rd_front(curve.rates(), curve.values(self.quality_metric()))[0])
+
+    def _points_used(self, curve) -> str:
+        """Which of a learned curve's points its BD-rates use: "λ ladder, 6 points"."""
+        source = "λ ladder, " if curve.settings.get("points") == "λ ladder" else ""
+        return f"{source}{self._front_size(curve)} points"
 
     def learned_curves(self) -> list:
         """This image's learned curves with at least MIN_BD_POINTS points on the chosen
@@ -314,7 +324,7 @@ class RDPanel(QWidget):
             anchors.append(plain)
         rows = []
         for anchor in anchors:
-            bd = bd_curves(anchor, learned, self.metric())
+            bd = bd_curves(anchor, learned, self.quality_metric())
             value = bd["bd_rate_percent"]
             rows.append((anchor.label, value,
                          (bd["reason"] if value is None else bd["warning"]) or ""))
@@ -328,14 +338,14 @@ class RDPanel(QWidget):
         self.bd_summary = None
         curves = self.learned_curves()
         measured = [lp for lp in self.session.learned_points if lp.profile]
-        if measured and not any(_plottable(lp.point.metric(self.metric())) for lp in measured):
-            self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[self.metric()]} "
+        if measured and not any(_plottable(lp.point.metric(self.quality_metric())) for lp in measured):
+            self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[self.quality_metric()]} "
                                   "(MS-SSIM needs an image of at least 161×161 pixels)")
             self.bd_label.setToolTip("")
             return
         if not curves:
             self.bd_label.setText(f"BD-rate: needs {MIN_BD_POINTS} or more MSP points of one "
-                                  "profile (MSP λ ladder)")
+                                  "profile (the λ ladder button)")
             self.bd_label.setToolTip("")
             return
         lines, reasons = [], []
@@ -346,10 +356,10 @@ class RDPanel(QWidget):
                      else f"{label} n/a" for label, value, note in rows]
             against = " · ".join(parts) if parts else (f"a classic curve of {MIN_BD_POINTS} "
                                                        "or more points")
-            lines.append(f"{curve.label} ({self._front_size(curve)} points) against {against}")
+            lines.append(f"{curve.label} ({self._points_used(curve)}) against {against}")
             reasons += [f"{curve.label} against {label}: {'' if value is None else '* '}"
                         f"{note}" for label, value, note in rows if note]
-        self.bd_summary = f"BD-rate on {METRICS[self.metric()]}: " + "; ".join(lines)
+        self.bd_summary = f"BD-rate on {METRICS[self.quality_metric()]}: " + "; ".join(lines)
         if any("%*" in line for line in lines):
             self.bd_summary += " (*: the curves overlap on a narrow band of quality only)"
         self.bd_label.setText(self.bd_summary)
