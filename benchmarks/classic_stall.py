@@ -58,6 +58,8 @@ def ticking_gaps(work, tick_s: float) -> tuple[np.ndarray, float, object]:
         gaps.append(now - last)
         last = now
     thread.join()
+    if not gaps:  # the work ended before the first tick
+        gaps.append(time.perf_counter() - last)
     return np.array(gaps) - tick_s, took[0], results[0]
 
 

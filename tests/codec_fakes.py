@@ -4,7 +4,8 @@ Its "file" names the process that wrote it: 8 bytes of process id, the image's h
 width, then ``quality`` × 100 filler bytes (so the size grows with the setting, as a
 quality search assumes). It decodes to a flat grey image of that size. Modes make it
 misbehave the ways a real library can: print to stdout, refuse the image, or hang in a tool
-it started (the tool's process id is written to ``marker`` first).
+it started (having written a file in the temporary folder, as VVC's encoder does; the tool's
+process id goes to ``marker``, that file's path to ``marker`` + ".tmp").
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,9 @@ class FakeCodec(ClassicCodec):
         if self.mode == "unsupported":
             raise UnsupportedImageError(f"{self.label}: no image of {pixels.shape[1]} wide")
         if self.mode == "hang":  # a tool that runs for a minute, like a slow encoder
+            work = Path(tempfile.mkdtemp(prefix="fake-codec-")) / "in.y4m"
+            work.write_bytes(pixels.tobytes())
+            Path(self.marker + ".tmp").write_text(str(work))
             tool = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
             Path(self.marker).write_text(str(tool.pid))
             tool.wait()
@@ -56,6 +62,27 @@ class FakeCodec(ClassicCodec):
     def _decode(self, data: bytes) -> np.ndarray:
         _, height, width = HEADER.unpack_from(data)
         return np.full((height, width, 3), 128, np.uint8)
+
+
+def is_running(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, killed and not yet reaped, counts as
+    ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:  # no /proc here: it answered the signal
+        return True
+
+
+def wait_until_ended(*pids: int, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while any(is_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(is_running(pid) for pid in pids)
 
 
 def writer_pid(data: bytes) -> int:

@@ -5,14 +5,18 @@ encode under way, with the tools it started."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from codec_fakes import FakeCodec, writer_pid
+from codec_fakes import FakeCodec, is_running, wait_until_ended, writer_pid
 from conftest import smooth_image
 from mspviewer.baselines import UnsupportedImageError, get_codec
 from mspviewer.baselines import isolated
@@ -25,18 +29,6 @@ def process():
     helper = CodecProcess()
     yield helper
     helper.stop()
-
-
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (killed, not yet reaped by its parent) counts as gone
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return True
 
 
 def read_only(pixels: np.ndarray) -> np.ndarray:
@@ -106,11 +98,12 @@ def test_cancel_kills_the_encode_and_the_tool_it_started(process, tmp_path):
         codec.encode(pixels, 5)
     assert time.monotonic() - start < 1.0 + 3.0  # not the tool's minute
     tool = int(marker.read_text())
-    wait_until = time.monotonic() + 5
-    while (is_running(tool) or is_running(child)) and time.monotonic() < wait_until:
-        time.sleep(0.05)
-    assert not is_running(child) and not is_running(tool)
+    assert wait_until_ended(child, tool)
     assert process.pid is None
+    # what it had written to its temporary folder went with it (VVC: the image, the stream)
+    written = Path((tmp_path / "tool.pid.tmp").read_text())
+    assert written.parent.name.startswith("fake-codec-") and not written.exists()
+    assert not written.parent.parent.exists()  # the helper's own temporary folder
     # the next call starts a fresh helper
     data = IsolatedCodec(FakeCodec(), process).encode(pixels, 2)
     assert writer_pid(data) == process.pid not in (None, child)
@@ -142,3 +135,62 @@ def test_a_helper_killed_from_outside_is_an_error_then_replaced(process, tmp_pat
         codec.encode(pixels, 1)
     killer.join()
     assert writer_pid(IsolatedCodec(FakeCodec(), process).encode(pixels, 1)) not in (child,)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_kill_now_ends_a_call_under_way_without_waiting_for_its_lock(process, tmp_path):
+    """What runs at exit: a worker thread is inside a call (it holds the lock)."""
+    marker = tmp_path / "tool.pid"
+    pixels = smooth_image(8, 8)
+    codec = IsolatedCodec(FakeCodec("hang", str(marker)), process)
+    outcome = []
+
+    def encode():
+        try:
+            codec.encode(pixels, 1)
+        except Exception as error:  # noqa: BLE001 - what the worker thread would see
+            outcome.append(error)
+
+    worker = threading.Thread(target=encode)
+    worker.start()
+    while not marker.exists():
+        time.sleep(0.02)
+    child, tool = process.pid, int(marker.read_text())
+    start = time.monotonic()
+    process.kill_now()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - start < 5
+    assert isinstance(outcome[0], CodecProcessDied)
+    assert wait_until_ended(child, tool)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_the_helper_ends_when_its_parent_dies(tmp_path):
+    """A viewer killed outright (or crashed) leaves no encode running for nobody."""
+    marker = tmp_path / "tool.pid"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = {[str(Path(__file__).parent)]!r}
+        from codec_fakes import FakeCodec
+        from conftest import smooth_image
+        from mspviewer.baselines.isolated import CodecProcess, IsolatedCodec
+        process = CodecProcess()
+        codec = IsolatedCodec(FakeCodec("hang", {str(marker)!r}), process)
+        codec.prepare(smooth_image(8, 8))
+        print(process.pid, flush=True)
+        codec.encode(smooth_image(8, 8), 1)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        helper = int(parent.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.02)
+        tool = int(marker.read_text())
+        parent.kill()
+        parent.wait(10)
+        assert wait_until_ended(helper, tool)
+    finally:
+        parent.kill()

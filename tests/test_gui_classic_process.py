@@ -11,10 +11,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from codec_fakes import FakeCodec, writer_pid  # noqa: E402
+from codec_fakes import FakeCodec, is_running, writer_pid  # noqa: E402
 from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 from mspviewer.gui import classic_jobs  # noqa: E402
-from test_classic_isolation import is_running  # noqa: E402
 
 
 @pytest.fixture

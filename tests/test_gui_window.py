@@ -529,6 +529,17 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     assert window.metrics.value("psnr_rgb") == "no original"
     assert window.session.classic is None and "no original to code" in \
         window.compare.classic.title.text
+    assert window.metrics_document()["msp"]["warning"] == result.warning
+
+    # With random weights (no trained model to be had) every stream decodes to a few dB:
+    # PSNR tells nothing, so the open image is measured against, as the note says.
+    window.session.model_note = "random weights: the shipped model is missing"
+    assert window.open_path(tmp_path / "white.png")
+    assert window.open_path(tmp_path / "again.msp")
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result.original is not None and result.warning is None
+    assert "measured against the open image white.png" in " ".join(result.notes)
 
 
 def test_bad_inputs_keep_the_previous_state(qtbot, encoded_window, tmp_path):
@@ -1680,7 +1691,7 @@ def test_the_window_fits_a_small_screen_and_opens_where_it_was(qtbot, tiny_model
     closed with, and the first time at a size that fits the screen."""
     from PySide6.QtCore import QSettings
 
-    from mspviewer.gui.main_window import DEFAULT_SIZE, MainWindow
+    from mspviewer.gui.main_window import DEFAULT_SIZE, FRAME_ALLOWANCE, MainWindow
 
     window = make_window(qtbot, tiny_model, tmp_path)
     write_png(tmp_path / "a.png", 48, 80, seed=3)
@@ -1708,8 +1719,8 @@ def test_the_window_fits_a_small_screen_and_opens_where_it_was(qtbot, tiny_model
     qtbot.addWidget(first)
     first.place_on_screen()
     screen = first.screen().availableGeometry()
-    assert first.width() == min(DEFAULT_SIZE[0], screen.width())
-    assert first.height() == min(DEFAULT_SIZE[1], screen.height())
+    assert first.width() == min(DEFAULT_SIZE[0], screen.width() - FRAME_ALLOWANCE[0])
+    assert first.height() == min(DEFAULT_SIZE[1], screen.height() - FRAME_ALLOWANCE[1])
     first.show()
     qtbot.waitExposed(first)
     first.move(12, 34)

@@ -28,9 +28,12 @@ import pickle
 import queue
 import signal
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,6 +46,8 @@ from mspviewer.baselines.base import ClassicCodec, CodecError, check_pixels
 POLL_S = 0.02
 #: How long :meth:`CodecProcess.stop` waits for a killed child to be reaped.
 REAP_S = 5.0
+#: How often the child checks that its parent still runs (seconds).
+PARENT_CHECK_S = 0.5
 _LENGTH = struct.Struct("<Q")
 
 
@@ -94,13 +99,36 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
             _write_message(answers, ("error", CodecError(f"{type(error).__name__}: {error}")))
 
 
-def _child_environment() -> dict[str, str]:
-    """The parent's environment, with its import path: the child finds what the parent
-    imports (a checkout run without installing, a test's own codec class)."""
+#: The parent's import path, which the child appends to its own (see ``_child_environment``).
+_EXTRA_PATH_VARIABLE = "MSPVIEWER_CODEC_HELPER_PATH"
+
+
+def _child_environment(temporary: str) -> dict[str, str]:
+    """The parent's environment, with
+
+    - the folder this package is in first on the import path (a checkout run without
+      installing), and the parent's other import folders after the child's own (a test's
+      codec class; after, so that the child's standard library stays its own);
+    - its own temporary folder: a killed encode leaves its files there (VVC writes the
+      image and the stream to disk), and :meth:`CodecProcess.stop` removes it."""
     environment = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [package_root] + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p])
     paths = [str(Path(entry or os.getcwd()).resolve()) for entry in sys.path]
-    environment["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
+    environment[_EXTRA_PATH_VARIABLE] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        environment[name] = temporary
     return environment
+
+
+def _watch_parent(parent: int) -> None:
+    """In the child: end this process group once the parent is gone (killed, crashed), so
+    that no encode runs on for nobody; without it the child would notice only at its next
+    read of a request."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os.killpg(0, signal.SIGKILL)
 
 
 class CodecProcess:
@@ -112,6 +140,7 @@ class CodecProcess:
         self._process: subprocess.Popen | None = None
         self._answers: queue.Queue = queue.Queue()
         self._pixels_sent: np.ndarray | None = None  #: the read-only array the child holds
+        self._temporary: str | None = None  #: the child's temporary folder
 
     @property
     def pid(self) -> int | None:
@@ -120,9 +149,11 @@ class CodecProcess:
 
     def _start(self) -> None:
         posix = os.name == "posix"
+        self._temporary = tempfile.mkdtemp(prefix="mspviewer-codecs-")
         process = subprocess.Popen(
             [sys.executable, "-m", "mspviewer.baselines.isolated"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=_child_environment(self._temporary),
             # its own process group, so that a kill reaches the tools it starts too (not its
             # own session: Linux shares the CPU out per session, and the caller's share is
             # what a classic encode always had)
@@ -200,27 +231,54 @@ class CodecProcess:
         return value
 
     def stop(self, locked: bool = False) -> None:
-        """Kill the child (and its tools) now; the next call starts another."""
+        """Kill the child (and its tools) now; the next call starts another. ``locked``:
+        the caller holds the lock (a call being cancelled)."""
         if not locked:
             with self._lock:
                 return self.stop(locked=True)
         process, self._process, self._pixels_sent = self._process, None, None
-        if process is None:
-            return
-        if process.poll() is None:
+        temporary, self._temporary = self._temporary, None
+        if process is not None:
+            _kill_group(process)
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
             try:
-                os.killpg(process.pid, signal.SIGKILL)  # the child's group: it and its tools
-            except (AttributeError, OSError):  # no process groups here
-                process.kill()
-        for stream in (process.stdin, process.stdout):
-            try:
-                stream.close()
-            except OSError:
+                process.wait(REAP_S)
+            except subprocess.TimeoutExpired:
                 pass
-        try:
-            process.wait(REAP_S)
-        except subprocess.TimeoutExpired:
-            pass
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    def kill_now(self) -> None:
+        """Kill the child and its tools without waiting for the lock (at exit, while a
+        worker thread may be waiting for an answer: that call then ends with
+        :class:`CodecProcessDied`). Its temporary folder goes with it."""
+        process, temporary = self._process, self._temporary
+        if process is not None:
+            _kill_group(process)
+        if temporary is not None:
+            if process is not None:
+                try:
+                    process.wait(REAP_S)
+                except subprocess.TimeoutExpired:
+                    pass
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the child's process group: the child and the tools it started, even when
+    the child itself has already ended (its group lives on while a tool does). Elsewhere
+    than POSIX, the child alone (a tool it started runs to its end)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except AttributeError:  # no process groups here
+        if process.poll() is None:
+            process.kill()
+    except OSError:  # the group is gone already
+        pass
 
 
 class IsolatedCodec:
@@ -253,6 +311,10 @@ class IsolatedCodec:
 
 
 if __name__ == "__main__":
+    sys.path += [p for p in os.environ.get(_EXTRA_PATH_VARIABLE, "").split(os.pathsep)
+                 if p and p not in sys.path]
+    if hasattr(os, "killpg"):
+        threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     # The protocol owns the real stdout; what a codec library prints goes to stderr.
     _answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

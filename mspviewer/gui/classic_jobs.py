@@ -58,7 +58,9 @@ def codec_process(purpose: str):
         from mspviewer.baselines.isolated import CodecProcess
 
         _shared_processes[purpose] = process = CodecProcess()
-        atexit.register(process.stop)  # not left to finish an encode nobody will read
+        # not left to finish an encode nobody will read; without the lock, which a worker
+        # thread waiting for an answer holds
+        atexit.register(process.kill_now)
     return _shared_processes[purpose]
 
 

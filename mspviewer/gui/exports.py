@@ -162,8 +162,9 @@ class ExportActions:
         return [{"curve": curve.label, "metric": self.rd.quality_metric(),
                  # which points: the λ ladder's, or (without a ladder) the encodes
                  "points_from": curve.settings.get("points", "encodes"),
-                 "points": [{"bpp": point.bpp, "lambda": point.quality}
-                            for point in curve.sorted_points()],
+                 # (of these, the BD-rates use those on the curve's RD front)
+                 "curve_points": [{"bpp": point.bpp, "lambda": point.quality}
+                                  for point in curve.sorted_points()],
                  "against": [{"curve": label, "bd_rate_percent": value,
                               "reason": (note or None) if value is None else None,
                               "warning": (note or None) if value is not None else None}

@@ -186,11 +186,14 @@ class FileActions:
         encoded_here = self.session.result
         known_source = (encoded_here is not None and encoded_here.source != "file"
                         and encoded_here.bitstream == data)
+        # (random weights, with no trained model to load, decode anything to a few dB: no
+        # PSNR would then tell another image's stream from this image's)
+        judge_by_psnr = not self.session.model_note
         original_name = f"the open image {image.name}" if image is not None else ""
         task = Task("decode", f"decode {path.name}",
                     lambda token: jobs.decode_task(model, data, original, device, token,
                                                    str(path), None, original_name,
-                                                   known_source),
+                                                   known_source, judge_by_psnr),
                     context={"path": path, "image": image, "model": model})
         self.file_runner.submit(task)
         self.show_progress(f"decoding {path.name}…", task)

@@ -374,13 +374,15 @@ def load_model_task(path, cancel: CancelToken) -> Generator[Any, None, Any]:
 
 def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
                 cancel: CancelToken, path: str | None = None, max_pixels: int | None = None,
-                original_name: str = "the open image", known_source: bool = False
-                ) -> Generator[Any, None, EncodeOutcome]:
+                original_name: str = "the open image", known_source: bool = False,
+                judge_by_psnr: bool = True) -> Generator[Any, None, EncodeOutcome]:
     """Decode a ``.msp`` stream; measure it against ``original`` when the sizes agree.
 
     A stream does not record its source image, so unless ``known_source`` (this session
     encoded these very bytes from ``original``) the measurement is labelled as being
-    against whatever image is open, and flagged when the PSNR says it is unrelated.
+    against whatever image is open; with ``judge_by_psnr`` (a trained model), one under
+    :data:`UNRELATED_ORIGINAL_PSNR_DB` is taken for another image's stream and shown
+    without an original (``warning`` says why).
     """
     from mspviewer.codec import api
 
@@ -403,7 +405,7 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
         point = measure_decoded(original, result.pixels, len(data), quality=result.analysis.lam,
                          decode_s=result.decode_seconds)
         difference = difference_map(original, result.pixels)
-        if not known_source and point.psnr_rgb < UNRELATED_ORIGINAL_PSNR_DB:
+        if not known_source and judge_by_psnr and point.psnr_rgb < UNRELATED_ORIGINAL_PSNR_DB:
             # Another image of the same size: measuring against it (and coding it with a
             # classic codec for the third pane, or putting its point on the RD plot) would
             # show numbers about two different pictures as if they were one.

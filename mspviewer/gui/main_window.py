@@ -55,6 +55,8 @@ DEFAULT_SIZE = (1600, 1000)
 #: A dock's title bar and a tab bar, in pixels: what a panel's own minimum height leaves out.
 DOCK_CHROME_PX = 48
 SCROLL_BAR_PX = 20
+#: What a window manager's frame and title bar add to the window's size, at most (pixels).
+FRAME_ALLOWANCE = (16, 40)
 #: Where its size and place are kept between runs (``QWidget.saveGeometry``).
 GEOMETRY_KEY = "window/geometry"
 
@@ -650,7 +652,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         width, height = DEFAULT_SIZE
         if screen is not None and screen.width() > 0 and screen.height() > 0:
-            width, height = min(width, screen.width()), min(height, screen.height())
+            # (the size set is the inside of the window: its frame and title bar come on top)
+            width = min(width, screen.width() - FRAME_ALLOWANCE[0])
+            height = min(height, screen.height() - FRAME_ALLOWANCE[1])
         self.resize(width, height)
         if screen is not None:
             frame = self.frameGeometry()

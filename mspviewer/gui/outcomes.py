@@ -172,6 +172,7 @@ class EncodeOutcome:
             "actual_payload_bits": a.actual_bits,
             "header_bytes": a.header_bytes,
             "notes": list(self.notes),
+            "warning": self.warning,
         }
         if self.point is not None:
             out.update({k: v for k, v in self.point.to_dict().items()

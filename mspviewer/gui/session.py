@@ -64,6 +64,10 @@ class ImageState(PixelShape):
                           label=f"{full.name} [{where}]", crop=region, full=full)
 
 
+#: the fewest RD points (on the front) a curve needs for a BD-rate: two only make a line
+MIN_BD_POINTS = 3
+
+
 def curve_profile(name: str | None, time_budget_s: float | None = None) -> str:
     """The learned curve a point joins: its profile, with its LOF time limit if it had one
     (LOF cut short is another encoder); "" for none."""
@@ -199,11 +203,12 @@ class Session(QObject):
 
     def learned_curves(self) -> dict:
         """This image's learned points as one RD curve per profile (profile → RDCurve);
-        points of no known profile are left out. A profile whose λ ladder ran is its
-        ladder's points alone (``settings["points"]`` is then "λ ladder"): a fixed set of
-        λ, so that its BD-rates do not depend on what else was encoded (an encode past the
-        ladder's top would stretch the interval they are measured over). Without a ladder,
-        a profile's curve is its encodes."""
+        points of no known profile are left out. A profile whose λ ladder gave
+        :data:`MIN_BD_POINTS` points or more is those points alone (``settings["points"]``
+        is then "λ ladder"): a fixed set of λ, so that its BD-rates do not depend on what
+        else was encoded (an encode past the ladder's top would stretch the interval they
+        are measured over). Otherwise (no ladder, or one cancelled early) a profile's curve
+        is all its points."""
         from mspviewer.rd import RDCurve
 
         by_profile: dict[str, list[LearnedPoint]] = {}
@@ -213,6 +218,8 @@ class Session(QObject):
         curves: dict = {}
         for profile, learned in by_profile.items():
             ladder = [point for point in learned if point.from_ladder]
+            if len(ladder) < MIN_BD_POINTS:
+                ladder = []
             curves[profile] = RDCurve(
                 name=f"msp-{profile}", label=f"MSP {profile}",
                 points=[point.point for point in ladder or learned],

@@ -132,7 +132,7 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "<p>Read the vertical gap at one rate (dB gained) or the horizontal gap at one "
         "quality (bits saved). Averaged over a range of qualities, the horizontal gap is the "
         "<i>BD-rate</i> that papers report; the line under the plot gives it for this image "
-        "once the MSP λ ladder has run.</p>")),
+        "once the λ ladder (the button above the plot) has run.</p>")),
     TourStep("blind_ab", "Trust your eyes: a blind test", (
         "<p>PSNR is not what people see. Here the MSP picture and the classic codec's picture "
         "at the same file size appear as <b>A</b> and <b>B</b> in random order, without "

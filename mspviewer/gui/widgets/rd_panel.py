@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout,
                                QWidget)
 
+from mspviewer.gui.session import MIN_BD_POINTS
 from mspviewer.gui.widgets.common import PALETTE, info_label, observe, plain_axes
 from mspviewer.rd import bd_curves, rd_front
 
@@ -35,8 +36,6 @@ PLAIN_LEGEND = "MSP without LOF (same λ)"
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: "Zoom to MSP" shows rates up to this many times the highest MSP point's
 ZOOM_MARGIN = 1.5
-#: the fewest RD points (on the front) a curve needs for a BD-rate: two only make a line
-MIN_BD_POINTS = 3
 #: the learned curve of the plain encoder, which LOF curves are set against
 PLAIN_CURVE = "msp-fast"
 
