@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec_fakes import FakeCodec, is_running, wait_until_ended, writer_pid
+from codec_fakes import FakeCodec, wait_until_ended, writer_pid
 from conftest import smooth_image
 from mspviewer.baselines import UnsupportedImageError, get_codec
 from mspviewer.baselines import isolated

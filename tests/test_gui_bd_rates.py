@@ -71,7 +71,8 @@ def test_bd_rates_against_every_classic_curve(window):
     [document] = window._bd_rates_document()  # what the metrics JSON export carries
     assert document["curve"] == "MSP fast" and document["metric"] == "psnr_rgb"
     assert document["points_from"] == "encodes"  # (add_learned_point: no ladder here)
-    assert [point["bpp"] for point in document["curve_points"]] == pytest.approx([0.15, 0.25, 0.45, 0.6])
+    assert [point["bpp"] for point in document["curve_points"]] == \
+        pytest.approx([0.15, 0.25, 0.45, 0.6])
     assert [(row["curve"], round(row["bd_rate_percent"], 6)) for row in document["against"]] \
         == [("JPEG 4:2:0", -75.0), ("WebP", -50.0)]
     # on PSNR-Y the same rates hold (the points move along the same log-rate axis)

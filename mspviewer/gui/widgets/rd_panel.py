@@ -337,8 +337,9 @@ class RDPanel(QWidget):
         self.bd_summary = None
         curves = self.learned_curves()
         measured = [lp for lp in self.session.learned_points if lp.profile]
-        if measured and not any(_plottable(lp.point.metric(self.quality_metric())) for lp in measured):
-            self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[self.quality_metric()]} "
+        metric = self.quality_metric()
+        if measured and not any(_plottable(lp.point.metric(metric)) for lp in measured):
+            self.bd_label.setText(f"BD-rate: the MSP points have no {METRICS[metric]} "
                                   "(MS-SSIM needs an image of at least 161×161 pixels)")
             self.bd_label.setToolTip("")
             return
