@@ -294,11 +294,11 @@ def test_broken_profiles_file_is_one_line(tmp_path, content, words):
     broken = tmp_path / "profiles.json"
     broken.write_bytes(content)
     env = dict(os.environ, MSPVIEWER_PROFILES=str(broken))
-    done = subprocess.run([sys.executable, "-m", "mspviewer", "info", "x.msp"],
+    done = subprocess.run([sys.executable, "-m", "mspviewer", "profiles"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert words in done.stderr
+    assert words in done.stderr and "(named by $MSPVIEWER_PROFILES)" in done.stderr
 
 
 @pytest.mark.parametrize("content", [
@@ -617,3 +617,30 @@ def test_encode_refuses_a_bpp_target_at_parse_time(tmp_path, capsys):
                    "--model", tmp_path / "missing.pt")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "--bpp: must be a finite number above 0" in done.stderr
+
+
+def test_threads_beyond_any_machine_are_refused_by_the_parser(tmp_path):
+    """torch takes a C int: 2**31 threads ended in a traceback."""
+    done = run_cli("--json", "info", tmp_path / "x.msp", "--threads", 2 ** 31)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--threads: must be at most 4,096" in done.stderr
+
+
+def test_a_broken_profiles_file_stops_only_what_uses_a_profile(tmp_path, model_file):
+    import os
+
+    broken = tmp_path / "profiles.json"
+    broken.write_text("{")
+    env = dict(os.environ, MSPVIEWER_PROFILES=str(broken))
+    image = tmp_path / "a.png"
+    save_png(smooth_image(16, 16), image)
+    stream = tmp_path / "a.msp"
+    assert run_cli("encode", image, "-o", stream, "--model", model_file).returncode == 0
+    decoded = subprocess.run([sys.executable, "-m", "mspviewer", "decode", str(stream), "-o",
+                              str(tmp_path / "b.png"), "--model", str(model_file)],
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert decoded.returncode == 0, decoded.stderr
+    encoded = subprocess.run([sys.executable, "-m", "mspviewer", "encode", str(image), "-o",
+                              str(tmp_path / "c.msp"), "--model", str(model_file)],
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert encoded.returncode == 2 and "(named by $MSPVIEWER_PROFILES)" in encoded.stderr

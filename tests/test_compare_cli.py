@@ -226,6 +226,7 @@ def test_nothing_measured_is_an_error_not_an_empty_result(image_file, tmp_path, 
     (["--codecs", "learned", "jpeg-444", "--lambdas", ","], "no values"),
     (["--codecs", "learned", "jpeg-444", "--profile", "nosuch"], "unknown profile"),
     (["--plot", "rd.xyz"], "cannot write a plot as 'rd.xyz'"),
+    (["--metric", "ms_ssim_db"], "--metric ms_ssim_db needs MS-SSIM, which --no-ms-ssim"),
 ])
 def test_bad_options_are_refused_before_any_work(image_file, tmp_path, capsys, monkeypatch,
                                                  options, message):

@@ -565,3 +565,43 @@ def test_report_refuses_what_is_not_an_eval_result(tmp_path, capsys, content, me
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "table.md").exists()
+
+
+def test_eval_anchors_none_lambdas_once_and_a_missing_folder(image_folder, weights, tmp_path,
+                                                             capsys):
+    """``--anchors none`` means no anchors, as the help says; a λ given twice is evaluated
+    once (it would weigh twice in the mean curve and the BD-rates); a folder that is not
+    there is named as such."""
+    output = tmp_path / "ev.json"
+    code, err = run_eval(capsys, image_folder, output, weights, "--limit", "1", "--lambdas",
+                         "0.0067", "0.0067", "0.02", "--classic", "--anchors", "none")
+    assert code == 0, err
+    assert "λ given more than once: each is evaluated once (0.0067, 0.02)" in err
+    document = json.loads(output.read_text())
+    assert [round(p["quality"], 6) for p in document["mean"]["points"]] == [0.0067, 0.02]
+    assert document["bd_rate_vs"] == {}
+    code, err = run_eval(capsys, tmp_path / "nowhere", output, weights)
+    assert code == 2 and "no such folder: " in err
+
+
+def test_report_plot_widens_its_rate_axis_to_every_msp_point(evaluated, tmp_path,
+                                                               monkeypatch):
+    """Kodak's 0–1.6 bpp, unless the MSP points need more (a small noisy image did)."""
+    import matplotlib.axes
+
+    from mspviewer.cli.report import plot
+
+    limits = []
+    real = matplotlib.axes.Axes.set_xlim
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlim",
+                        lambda axis, *a, **k: (limits.append(a) if a[:1] == (0,) else None,
+                                               real(axis, *a, **k))[1])
+    _, _, _, document = evaluated
+    document = json.loads(json.dumps(document))
+    top = max(p["bpp"] for p in document["mean"]["points"])
+    plot(document, str(tmp_path / "a.png"))
+    assert limits[-1] == (0, max(1.6, 1.05 * top))
+    for point in document["mean"]["points"]:
+        point["bpp"] *= 10
+    plot(document, str(tmp_path / "b.png"))
+    assert limits[-1][1] == pytest.approx(1.05 * 10 * top) and limits[-1][1] > 1.6

@@ -23,8 +23,12 @@ def add_model_arguments(parser) -> None:
     add_threads_argument(parser)
 
 
+#: More threads than any machine has cores (torch takes a C int: 2**31 crashed it).
+MAX_THREADS = 4096
+
+
 def add_threads_argument(parser) -> None:
-    parser.add_argument("--threads", type=integer_type(1), metavar="N",
+    parser.add_argument("--threads", type=integer_type(1, MAX_THREADS), metavar="N",
                         help="CPU threads for the networks (default: PyTorch's, one per "
                              "core; 1 on a machine busy with other work, where more threads "
                              "wait on each other)")

@@ -260,6 +260,9 @@ def run(args) -> dict[str, Any]:
     from mspviewer.codec.profiles import get_profile
     from mspviewer.imageio import load_image
 
+    if args.no_ms_ssim and args.metric.startswith("ms_ssim"):
+        raise MSPViewerError(f"--metric {args.metric} needs MS-SSIM, which --no-ms-ssim "
+                             "leaves out")
     anchor = args.anchor
     names = _selected_codecs(args.codecs, anchor)
     overrides = _quality_overrides(args.quality, names)

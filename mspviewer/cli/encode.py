@@ -21,6 +21,15 @@ from mspviewer.imageio import load_image
 DEFAULT_LAMBDA = 0.0067
 
 
+
+def _profile_list() -> str:
+    """The profiles' names for the help text; a broken profiles file is reported when a
+    command uses a profile, not by every command as the parser is built."""
+    try:
+        return ", ".join(profile_names())
+    except MSPViewerError:
+        return "see `mspviewer profiles`"
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("encode", help="encode an image into an .msp bitstream")
     parser.add_argument("image")
@@ -37,7 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument("--bpp-tolerance", type=float, default=DEFAULT_BPP_TOLERANCE, metavar="T",
                         help=f"relative tolerance of --bpp (default {DEFAULT_BPP_TOLERANCE})")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
-                        help=f"encoding profile: {', '.join(profile_names())} "
+                        help=f"encoding profile: {_profile_list()} "
                              f"(default {DEFAULT_PROFILE}; see `mspviewer profiles`)")
     parser.add_argument("--time-budget", type=positive_number, default=None, metavar="S",
                         help="seconds LOF may take (each LOF run, with --bpp); then it "

@@ -41,11 +41,15 @@ def run(args) -> dict:
     from mspviewer.evaluation import evaluate
 
     folder = Path(args.folder)
+    if not folder.is_dir():
+        raise MSPViewerError(f"{folder} is not a folder" if folder.exists()
+                             else f"no such folder: {folder}")
     paths = sorted(p for p in folder.iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
-        if folder.is_dir() else []
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
         raise MSPViewerError(f"no images in {folder}")
+    if args.anchors == ["none"]:  # (as the help says; a bare --anchors does the same)
+        args.anchors = []
     if args.limit is not None:
         paths = paths[:args.limit]
     # before hours of evaluation, not after; anchors given as JSON files are inputs too
@@ -53,6 +57,9 @@ def run(args) -> dict:
     output = writable_output(args.output, *paths, *anchor_files, model_file(args))
     model = model_from_args(args)
     lambdas = args.lambdas or list(model.config.rate.lambdas)
+    if len(set(lambdas)) < len(lambdas):  # a point twice would weigh twice in the curves
+        lambdas = list(dict.fromkeys(lambdas))
+        tell(f"λ given more than once: each is evaluated once ({', '.join(map(str, lambdas))})")
     for note in filter(None, map(model.extrapolation_note, dict.fromkeys(lambdas))):
         tell(note)  # before the evaluation's hours, not after
     # evaluate() checks every image, λ, codec and anchor before the first encode

@@ -153,7 +153,8 @@ def plot(document: dict, output: str) -> None:
     mean = rd.RDCurve.from_dict(document["mean"]).sorted_points()
     axis.plot([p.bpp for p in mean], [p.psnr_rgb for p in mean], "-o", color="black",
               linewidth=2, label=f"MSP, mspviewer ({document['profile']})")
-    axis.set_xlim(0, 1.6)
+    # Kodak's usual range, widened to show every MSP point of images that need more bits
+    axis.set_xlim(0, max([1.6] + [1.05 * p.bpp for p in mean]))
     axis.set_xlabel("bits per pixel")
     axis.set_ylabel("PSNR-RGB (dB)")
     axis.set_title(f"{dataset_label(document)} ({images_phrase(document)})")

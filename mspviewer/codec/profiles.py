@@ -276,18 +276,24 @@ def parse_profiles(text: str, source: str = "profiles") -> dict[str, Profile]:
 def load_profiles(path: str | os.PathLike | None = None) -> dict[str, Profile]:
     """The profiles of a file (default: ``$MSPVIEWER_PROFILES`` if set, else the shipped
     ``profiles.json``), by name, in file order."""
+    from_environment = path is None and bool(os.environ.get(PROFILES_ENV))
     if path is None:
         path = os.environ.get(PROFILES_ENV) or None
     if path is None:
         return dict(_builtin_profiles())
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProfileError(f"cannot read profiles file {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"profiles file {path} is not UTF-8 text (JSON)") from None
-    return parse_profiles(text, str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ProfileError(f"cannot read profiles file {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise ProfileError(f"profiles file {path} is not UTF-8 text (JSON)") from None
+        return parse_profiles(text, str(path))
+    except ProfileError as error:
+        if from_environment:  # (which nothing on the command line names)
+            raise ProfileError(f"{error} (named by ${PROFILES_ENV})") from None
+        raise
 
 
 @lru_cache(maxsize=1)
