@@ -102,6 +102,10 @@ def test_info_channels_decodes_with_the_model(tmp_path, model_file):
     (["decode"], "mspviewer decode: error: the following arguments are required: bitstream, "
                  "-o/--output (see 'mspviewer decode --help')"),
     (["nope-command"], "mspviewer: error: argument COMMAND: invalid choice: 'nope-command'"),
+    # refused by the parser, before the image and the model are read (no such in.png here)
+    (["encode", "in.png", "-o", "x.msp", "--bpp", "0.5", "--bpp-tolerance", "nan"],
+     "mspviewer encode: error: argument --bpp-tolerance: must be a number between 0 and 1, "
+     "got nan"),
 ])
 def test_bad_options_are_one_line_without_the_usage_block(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-m", "mspviewer", *args], cwd=tmp_path,

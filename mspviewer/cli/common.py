@@ -145,6 +145,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (a relative tolerance)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:  # (false for nan too)
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
+    return value
+
+
 def pixel_limit(maximum: int):
     """An argparse type: an integer number of pixels in 1 … ``maximum``."""
     return integer_type(1, maximum)

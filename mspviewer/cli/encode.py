@@ -7,8 +7,8 @@ from pathlib import Path
 
 from mspviewer import metrics
 from mspviewer.cli import IMAGE_SUFFIXES
-from mspviewer.cli.common import (add_model_arguments, model_file, model_from_args, pixel_limit,
-                                  positive_number, tell, writable_output)
+from mspviewer.cli.common import (add_model_arguments, fraction, model_file, model_from_args,
+                                  pixel_limit, positive_number, tell, writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
@@ -43,7 +43,8 @@ def register(subparsers) -> None:
     rate.add_argument("--bpp", dest="target_bpp", type=positive_number, default=None,
                       metavar="TARGET",
                       help="target bits per pixel of the file: λ is searched by bisection")
-    parser.add_argument("--bpp-tolerance", type=float, default=DEFAULT_BPP_TOLERANCE, metavar="T",
+    parser.add_argument("--bpp-tolerance", type=fraction, default=DEFAULT_BPP_TOLERANCE,
+                        metavar="T",
                         help=f"relative tolerance of --bpp (default {DEFAULT_BPP_TOLERANCE})")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
                         help=f"encoding profile: {_profile_list()} "
