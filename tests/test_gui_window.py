@@ -522,7 +522,7 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     result = window.session.result
     assert result.original is None and result.point is None and window.session.image is None
     assert result.warning.startswith(
-        f"the open image white.png has this stream's size, but the stream decodes to PSNR "
+        f"The open image white.png has this stream's size, but the stream decodes to PSNR "
         f"{white:.1f} dB against it: it is probably not this stream's original")
     assert window.messages.level == "warning"
     assert window.messages.text().startswith(result.warning)

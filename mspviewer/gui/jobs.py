@@ -409,7 +409,8 @@ def decode_task(model, data: bytes, original: np.ndarray | None, device: str,
             # Another image of the same size: measuring against it (and coding it with a
             # classic codec for the third pane, or putting its point on the RD plot) would
             # show numbers about two different pictures as if they were one.
-            warning = (f"{original_name} has this stream's size, but the stream decodes to "
+            name = original_name[:1].upper() + original_name[1:]  # (it begins a message)
+            warning = (f"{name} has this stream's size, but the stream decodes to "
                        f"PSNR {point.psnr_rgb:.1f} dB against it: it is probably not this "
                        f"stream's original, so the stream is shown without one (open its "
                        f"original first to measure it)")

@@ -54,6 +54,7 @@ SYNC_OPEN_PIXELS = 2 * 1024 * 1024
 DEFAULT_SIZE = (1600, 1000)
 #: A dock's title bar and a tab bar, in pixels: what a panel's own minimum height leaves out.
 DOCK_CHROME_PX = 48
+#: A scroll bar's width, with a little to spare.
 SCROLL_BAR_PX = 20
 #: What a window manager's frame and title bar add to the window's size, at most (pixels).
 FRAME_ALLOWANCE = (16, 40)
@@ -266,8 +267,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         return dock
 
     def _panel_minimum(self, key: str) -> tuple[int, int]:
-        """The size a docked panel needs to show all of itself, title bar and tabs
-        included (below it, it scrolls)."""
+        """The size a docked panel needs to show all of itself: its own minimum, with its
+        title bar and tabs, and a scroll bar's worth to spare."""
         widget = self.docks[key].widget()
         panel = widget.widget() if isinstance(widget, QScrollArea) else widget
         hint = panel.minimumSizeHint()
