@@ -498,14 +498,18 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     wait_idle(qtbot, window)
     assert not any("does not record its source" in note for note in window.session.result.notes)
 
+    def stream_over(image_name: str):
+        """Open ``image_name``, then the stream over it; the result."""
+        assert window.open_path(tmp_path / image_name)
+        assert window.open_path(tmp_path / "again.msp")
+        wait_idle(qtbot, window)
+        return window.session.result
+
     # Another image of that size, close enough to be its source (its own decode, which the
     # tiny test model makes far from the picture): measured, with a note.
     decoded = window.session.result.decoded
     save_png(decoded, tmp_path / "near.png")
-    assert window.open_path(tmp_path / "near.png")
-    assert window.open_path(tmp_path / "again.msp")
-    wait_idle(qtbot, window)
-    result = window.session.result
+    result = stream_over("near.png")
     assert result.original is not None and result.warning is None
     assert "measured against the open image near.png" in " ".join(result.notes)
     assert window.messages.level == "info"
@@ -513,13 +517,10 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     # The same size, and unrelated to it: no PSNR, third pane or RD point about two
     # different pictures; a warning says why.
     save_png(np.full((48, 80, 3), 255, np.uint8), tmp_path / "white.png")
-    assert window.open_path(tmp_path / "white.png")
     white = 10 * np.log10(255 ** 2 / np.mean((255.0 - decoded) ** 2))
     assert white < 15
     window.compare.set_classic_codec("jpeg-420")
-    assert window.open_path(tmp_path / "again.msp")
-    wait_idle(qtbot, window)
-    result = window.session.result
+    result = stream_over("white.png")
     assert result.original is None and result.point is None and window.session.image is None
     assert result.warning.startswith(
         f"The open image white.png has this stream's size, but the stream decodes to PSNR "
@@ -534,10 +535,7 @@ def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_win
     # With random weights (no trained model to be had) every stream decodes to a few dB:
     # PSNR tells nothing, so the open image is measured against, as the note says.
     window.session.model_note = "random weights: the shipped model is missing"
-    assert window.open_path(tmp_path / "white.png")
-    assert window.open_path(tmp_path / "again.msp")
-    wait_idle(qtbot, window)
-    result = window.session.result
+    result = stream_over("white.png")
     assert result.original is not None and result.warning is None
     assert "measured against the open image white.png" in " ".join(result.notes)
 

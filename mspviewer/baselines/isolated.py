@@ -214,10 +214,7 @@ class CodecProcess:
         except OSError:  # a broken pipe: the child is gone
             payload = None
         if payload is None:
-            try:
-                code = process.wait(REAP_S)
-            except subprocess.TimeoutExpired:  # it closed its output but lives on
-                code = None
+            code = _reap(process)  # (None: it closed its output but lives on)
             self.stop(locked=True)
             raise CodecProcessDied(f"the classic codecs' helper process ended without an "
                                    f"answer (exit code {code})")
@@ -245,10 +242,7 @@ class CodecProcess:
                     stream.close()
                 except OSError:
                     pass
-            try:
-                process.wait(REAP_S)
-            except subprocess.TimeoutExpired:
-                pass
+            _reap(process)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
 
@@ -261,11 +255,17 @@ class CodecProcess:
             _kill_group(process)
         if temporary is not None:
             if process is not None:
-                try:
-                    process.wait(REAP_S)
-                except subprocess.TimeoutExpired:
-                    pass
+                _reap(process)
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _reap(process: subprocess.Popen) -> int | None:
+    """The child's exit status once it has ended, waiting up to :data:`REAP_S`; None if it
+    has not."""
+    try:
+        return process.wait(REAP_S)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -134,12 +134,16 @@ def integer_type(minimum: int, maximum: int | None = None):
     return parse
 
 
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number > 0 (refuses 0, negatives, nan and inf)."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0 (refuses 0, negatives, nan and inf)."""
+    value = _number(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
@@ -147,10 +151,7 @@ def positive_number(text: str) -> float:
 
 def fraction(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1 (a relative tolerance)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if not 0 < value < 1:  # (false for nan too)
         raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
     return value

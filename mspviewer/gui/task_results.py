@@ -36,7 +36,6 @@ class TaskResults:
         # running when it was asked for keeps its curves and its iteration count.
         if task.kind == "ladder" and not self._stale(task):
             self.lof.start(task.context["title"], None)
-        self._update_busy_label()
 
     def _on_task_progress(self, task: Task, items: list) -> None:
         if self._stale(task):
@@ -68,7 +67,6 @@ class TaskResults:
                    }.get(task.kind)
         if handler is not None:
             handler(task, result, cancelled)
-        self._update_busy_label()
 
     def _encoded(self, task: Task, result, cancelled: bool) -> None:
         # a cancel that came too late to stop anything leaves a complete result
@@ -184,8 +182,8 @@ class TaskResults:
     # --- the busy indicator -----------------------------------------------------------------------
     def _on_busy(self, _busy: bool) -> None:
         self.controls.set_busy(self.encoder.is_busy())
-        self._update_busy_label()
 
     def _update_busy_label(self) -> None:
+        # (on every runner's tasks_changed, which follows each start, end, queue and cancel)
         running = [label for label in (r.busy_label() for r in self.runners()) if label]
         self.status_busy.setText("working: " + ", ".join(running) if running else "ready")

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 # Images are numpy (row, column[, channel]) arrays everywhere in this package.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
@@ -221,6 +221,13 @@ def heat_item(cmap: str = SEQUENTIAL_MAP) -> pg.ImageItem:
 def view_to_widget(view: pg.GraphicsView, box: pg.ViewBox, x: float, y: float) -> QPointF:
     """Where a point in a ViewBox's data coordinates lands on its GraphicsView widget."""
     return QPointF(view.mapFromScene(box.mapViewToScene(QPointF(x, y))))
+
+
+def narrow_combo(box: QComboBox, characters: int) -> None:
+    """Let ``box`` be as narrow as ``characters`` characters, eliding longer entries, rather
+    than as wide as its longest entry (which set the window's minimum width)."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(characters)
 
 
 def disable_drops(widget: QWidget) -> None:

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item, image_viewbox,
-                                          info_label, observe, plain_axes, rgb_item, set_rgb)
+                                          info_label, narrow_combo, observe, plain_axes,
+                                          rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -99,10 +100,8 @@ class CompareView(QWidget):
         self.one_button.setToolTip("One image pixel per screen pixel")
         self.one_button.clicked.connect(self.zoom_one_to_one)
         self.flicker_controls = self._build_flicker_controls()
-        for box in (self.mode_box, self.classic_box):  # narrow windows: elide, do not widen
-            box.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(8)
+        for box in (self.mode_box, self.classic_box):
+            narrow_combo(box, 8)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("View:"))
         bar.addWidget(self.mode_box)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
                                QWidget)
 
 from mspviewer.gui.session import MIN_BD_POINTS
-from mspviewer.gui.widgets.common import PALETTE, info_label, observe, plain_axes
+from mspviewer.gui.widgets.common import (PALETTE, info_label, narrow_combo, observe,
+                                          plain_axes)
 from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
@@ -54,9 +55,7 @@ class RDPanel(QWidget):
         for key, label in METRICS.items():
             self.metric_box.addItem(label, key)
         self.metric_box.currentIndexChanged.connect(self.refresh)
-        self.metric_box.setSizeAdjustPolicy(  # a narrow column elides it, never widens it
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.metric_box.setMinimumContentsLength(12)
+        narrow_combo(self.metric_box, 12)
         self.codec_button = QToolButton()
         self.codec_button.setText("Codecs ▾")
         self.codec_button.setToolTip("The classic codecs whose RD curves this image gets")
