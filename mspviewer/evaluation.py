@@ -173,6 +173,11 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
     dataset = dataset or dataset_name(image_paths[0].parent)
     references = {f"{name} (measured)": curve for name, curve in live.items()}
     for anchor, curve in published.items():
+        if curve.source.startswith("mspviewer eval"):  # another evaluation, e.g. a checkpoint
+            elsewhere = curve.settings.get("dataset") not in (None, dataset)
+            where = f", {curve.settings['dataset']}" if elsewhere else ""
+            references[f"{anchor} ({curve.label}{where})"] = curve
+            continue
         # The bundled anchors were measured on Kodak: set against other images, say so.
         on_kodak = dataset == "Kodak" or anchor not in rd.published_anchor_names()
         references[f"{anchor} (published{'' if on_kodak else ', Kodak'})"] = curve

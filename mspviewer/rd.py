@@ -386,6 +386,20 @@ def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[
 
 
 # --- published anchors -------------------------------------------------------------------------
+def _eval_mean_curve(document: dict, path: Path) -> RDCurve:
+    """The mean curve of an ``mspviewer eval`` result, as an anchor: BD-rates of one model,
+    profile or checkpoint against another's evaluation on the same images."""
+    curve = RDCurve.from_dict(document["mean"])
+    model = document.get("model", {})
+    steps = model.get("card", {}).get("training_steps")
+    what = f"MSP {document.get('profile', '?')}, model {model.get('name', '?')}"
+    if steps is not None:
+        what += f" at {steps:,} steps"
+    return RDCurve(name=path.stem, label=what, points=curve.points, family="MSP",
+                   settings={"dataset": document.get("dataset") or "Kodak"},
+                   source=f"mspviewer eval: {path.name}")
+
+
 def published_anchor_names(directory: str | os.PathLike | None = None) -> list[str]:
     folder = Path(directory) if directory is not None else ANCHOR_DIR
     return sorted(path.stem for path in folder.glob("*.json"))
@@ -404,9 +418,16 @@ def load_published_anchor(name_or_path: str | os.PathLike,
         path = (Path(directory) if directory is not None else ANCHOR_DIR) / f"{path}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("format") == "mspviewer-eval":
+            return _eval_mean_curve(data, path)
         results = data["results"]
         rates = [float(v) for v in results["bpp"]]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except KeyError as error:
+        raise MSPViewerError(
+            f"cannot read anchor file {path}: no {error} (an anchor is an RD curve in "
+            'CompressAI\'s format, {"results": {"bpp": [...], "psnr-rgb": [...]}}, or the '
+            "result of `mspviewer eval`)") from error
+    except (OSError, ValueError, TypeError) as error:
         raise MSPViewerError(f"cannot read anchor file {path}: {error}") from error
 
     def column(*keys: str) -> list | None:

@@ -54,7 +54,7 @@ def test_encode_info_decode(tmp_path, model_file):
     per_scale = record.bits_per_scale()
     assert header["bytes_per_scale"] == {str(k): per_scale[k]["actual_bytes"]
                                          for k in sorted(per_scale, reverse=True)}
-    assert header["lambda"] == pytest.approx(0.01, rel=1e-6)
+    assert header["lambda"] == 0.01  # the float32 of the header, printed as its shortest decimal
     assert header["model_id"] == model.model_id().hex()
     png = tmp_path / "out.png"
     decoded = run_cli("--json", "decode", out, "-o", png, env_model=model_file)
@@ -648,3 +648,20 @@ def test_a_broken_profiles_file_stops_only_what_uses_a_profile(tmp_path, model_f
                               str(tmp_path / "c.msp"), "--model", str(model_file)],
                              capture_output=True, text=True, timeout=300, env=env)
     assert encoded.returncode == 2 and "(named by $MSPVIEWER_PROFILES)" in encoded.stderr
+
+
+def test_json_may_follow_the_command_and_is_not_a_command_itself(capsys):
+    """``mspviewer profiles --json`` prints what ``mspviewer --json profiles`` does;
+    ``mspviewer --json`` alone is an error (it used to print the help with status 0)."""
+    from mspviewer.cli import main
+
+    assert main(["--json", "profiles"]) == 0
+    before = capsys.readouterr().out
+    assert main(["profiles", "--json"]) == 0
+    after = capsys.readouterr().out
+    assert json.loads(after) == json.loads(before) and "balanced" in after
+    assert main(["profiles"]) == 0
+    assert not capsys.readouterr().out.startswith("{")  # without it, no JSON
+    assert main(["--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "a command is needed" in captured.err

@@ -605,3 +605,43 @@ def test_report_plot_widens_its_rate_axis_to_every_msp_point(evaluated, tmp_path
         point["bpp"] *= 10
     plot(document, str(tmp_path / "b.png"))
     assert limits[-1][1] == pytest.approx(1.05 * 10 * top) and limits[-1][1] > 1.6
+
+
+def test_eval_sets_the_model_against_an_earlier_evaluation(image_folder, weights, tmp_path,
+                                                           capsys):
+    """An eval result is an anchor too (checkpoint against checkpoint): against its own
+    curve with every rate 10 % higher, the BD-rate is 1/1.1 − 1 = −9.09 %, as pchip over
+    identical quality values gives for a constant rate ratio."""
+    first = tmp_path / "first.json"
+    code, err = run_eval(capsys, image_folder, first, weights, "--limit", "1", "--lambdas",
+                         "0.002", "0.008", "0.03", "--classic", "--anchors", "none")
+    assert code == 0, err
+    document = json.loads(first.read_text())
+    for point in document["mean"]["points"]:
+        point["bpp"] *= 1.1
+    document["dataset"] = "Elsewhere"
+    costlier = tmp_path / "costlier.json"
+    costlier.write_text(json.dumps(document))
+    second = tmp_path / "second.json"
+    code, err = run_eval(capsys, image_folder, second, weights, "--limit", "1", "--lambdas",
+                         "0.002", "0.008", "0.03", "--classic", "--anchors", costlier)
+    assert code == 0, err
+    (label, bd), = json.loads(second.read_text())["bd_rate_vs"].items()
+    assert label == f"{costlier} (MSP fast, model tiny, Elsewhere)"
+    assert bd["bd_rate_percent"] == pytest.approx(100 * (1 / 1.1 - 1), abs=1e-6)
+    (tmp_path / "not-a-curve.json").write_text('{"format": "other"}')
+    code, err = run_eval(capsys, image_folder, second, weights, "--anchors",
+                         tmp_path / "not-a-curve.json")
+    assert code == 2 and "no 'results' (an anchor is an RD curve" in err
+
+
+def test_report_writes_n_a_for_a_missing_ms_ssim(results_file, tmp_path):
+    """eval writes NaN for the MS-SSIM of images too small for one scale: "n/a", not "nan"."""
+    document = small_document()
+    for point in document["mean"]["points"]:
+        point["ms_ssim"] = float("nan")
+    results_file.write_text(json.dumps(document))
+    table = tmp_path / "table.md"
+    assert main(["report", str(results_file), "--markdown", str(table)]) == 0
+    text = table.read_text()
+    assert "nan" not in text and "| 28.00 | 29.00 | n/a |" in text

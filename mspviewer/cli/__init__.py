@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    # `mspviewer info x.msp --json` means what `mspviewer --json info x.msp` does; SUPPRESS
+    # leaves the main parser's value alone when the option is not repeated after the command.
+    for subparser in {id(p): p for p in subparsers.choices.values()}.values():
+        subparser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                               help="print the result as JSON on stdout (also before the "
+                                    "command)")
     parser.set_defaults(command_names=frozenset(subparsers.choices))
     return parser
 
@@ -173,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mspviewer: error: no such file: {missing}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # only main options, e.g. `mspviewer --json`
+        print("mspviewer: error: a command is needed after the options (see 'mspviewer "
+              "--help')", file=sys.stderr)
+        return 2
     # Pillow warns about what it tolerates in a damaged file ("Corrupt EXIF data"); the
     # command line's promise is one line per error, which load_image's error already is.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

@@ -47,6 +47,14 @@ def model_from_args(args):
     return load_model(args.model, device=resolve_device(args.device))
 
 
+def header_lambda(lam: float) -> float:
+    """λ as the header stores it (float32), printed as the shortest decimal that is that
+    float32: 0.0067, not 0.0066999997943639755. Display only: the codec keeps the float32."""
+    import numpy as np
+
+    return float(str(np.float32(lam)))
+
+
 def tell(message: str) -> None:
     """A note for the user on stderr (stdout stays clean for --json)."""
     print(f"mspviewer: {message}", file=sys.stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import (about_bitstream, add_model_arguments, model_file,
-                                  model_from_args, writable_output)
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, header_lambda,
+                                  model_file, model_from_args, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
@@ -48,6 +48,7 @@ def run(args) -> dict:
     height, width = decoded.pixels.shape[:2]
     lam = decoded.analysis.lam
     return {"input": args.bitstream, "output": args.output, "model": model.name,
-            "width": width, "height": height, "bpp": decoded.analysis.bpp, "lambda": lam,
+            "width": width, "height": height, "bpp": decoded.analysis.bpp,
+            "lambda": header_lambda(lam),
             "lambda_extrapolated": model.rate_point(lam).extrapolated,
             "decode_seconds": decoded.decode_seconds}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from mspviewer import metrics
-from mspviewer.cli.common import about_bitstream, add_model_arguments, model_from_args
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, header_lambda,
+                                  model_from_args)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.latent_change import (compare_codings, identity_differences,
                                            stream_identity)
@@ -69,7 +70,7 @@ def run(args) -> dict:
     difference = np.abs(compared.pixels.astype(np.int16) - reference.pixels.astype(np.int16))
     result = {
         "reference": args.reference, "bitstream": args.bitstream, "model": model.name,
-        "lambda": float(reference.analysis.lam), "identical_files": data == data_reference,
+        "lambda": header_lambda(reference.analysis.lam), "identical_files": data == data_reference,
         "change": change.to_dict(),
         "pixels_differing": int(np.count_nonzero(difference.max(axis=2))),
         "max_pixel_difference": int(difference.max(initial=0)),

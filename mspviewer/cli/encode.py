@@ -7,8 +7,9 @@ from pathlib import Path
 
 from mspviewer import metrics
 from mspviewer.cli import IMAGE_SUFFIXES
-from mspviewer.cli.common import (add_model_arguments, fraction, model_file, model_from_args,
-                                  pixel_limit, positive_number, tell, writable_output)
+from mspviewer.cli.common import (add_model_arguments, fraction, header_lambda, model_file,
+                                  model_from_args, pixel_limit, positive_number, tell,
+                                  writable_output)
 from mspviewer.codec import encode_image
 from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE, MAX_ENCODABLE_PIXELS, encode_to_bpp
 from mspviewer.codec.bitstream import MAX_CODED_PIXELS
@@ -133,7 +134,7 @@ def run(args) -> dict:
     result = {
         "input": args.image, "output": args.output, "model": model.name,
         "profile": encoded.profile,
-        "lambda": record.lam, "width": image.width, "height": image.height,
+        "lambda": header_lambda(record.lam), "width": image.width, "height": image.height,
         "bytes": len(encoded.bitstream), "bpp": record.bpp,
         "psnr_rgb": metrics.psnr_rgb(image.pixels, encoded.reconstruction),
         "psnr_y": metrics.psnr_y(image.pixels, encoded.reconstruction),

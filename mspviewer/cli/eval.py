@@ -28,8 +28,10 @@ def register(subparsers) -> None:
     parser.add_argument("--anchors", nargs="*",
                         default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
                         help="published anchor curves (resources/anchors/kodak) or JSON "
-                             "files (default: vtm, compressai-bmshj2018-hyperprior_mse_cpu, "
-                             "webp; none: no anchors)")
+                             "files: CompressAI-style curves, or an earlier eval's result "
+                             "to compare models or checkpoints (default: vtm, "
+                             "compressai-bmshj2018-hyperprior_mse_cpu, webp; none: no "
+                             "anchors)")
     parser.add_argument("--limit", type=integer_type(1), default=None, metavar="N",
                         help="only the first N images (in name order)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

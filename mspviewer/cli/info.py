@@ -9,8 +9,8 @@ every element's ŷ, μ, σ, bits and symbol for scripts (:mod:`mspviewer.codec.r
 
 from __future__ import annotations
 
-from mspviewer.cli.common import (about_bitstream, add_model_arguments, model_file,
-                                  model_from_args, writable_output)
+from mspviewer.cli.common import (about_bitstream, add_model_arguments, header_lambda,
+                                  model_file, model_from_args, writable_output)
 from mspviewer.codec import bitstream, decode_bytes
 from mspviewer.codec.channel_usage import channel_usage
 from mspviewer.codec.config import MSPConfig
@@ -44,7 +44,7 @@ def describe(data: bytes) -> dict:
     pixels = header.height * header.width
     return {
         "format_version": bitstream.FORMAT_VERSION, "model_id": header.model_id.hex(),
-        "lambda": header.lam, "width": header.width, "height": header.height,
+        "lambda": header_lambda(header.lam), "width": header.width, "height": header.height,
         "padding": {"bottom": header.pad_bottom, "right": header.pad_right},
         "msp": {"scales": header.num_scales, "steps_per_scale": header.steps_per_scale,
                 "groups": header.num_groups, "latent_channels": header.latent_channels},

@@ -41,14 +41,14 @@ def read_file(path: str | Path, max_bytes: int = MAX_BITSTREAM_BYTES) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise BitstreamError(f"{path.name} is {size:,} bytes, more than the {max_bytes:,} "
+            raise BitstreamError(f"{path} is {size:,} bytes, more than the {max_bytes:,} "
                                  f"of the largest bitstream read")
         # A pipe, device or /proc file reports size 0 whatever it holds: the read itself
         # stops one byte past the limit.
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise BitstreamError(f"{path.name} holds more than the {max_bytes:,} bytes of the "
+            raise BitstreamError(f"{path} holds more than the {max_bytes:,} bytes of the "
                                  f"largest bitstream read")
         return data
     except OSError as error:
