@@ -3,7 +3,8 @@
 Its "file" names the process that wrote it: 8 bytes of process id, the image's height and
 width, then ``quality`` × 100 filler bytes (so the size grows with the setting, as a
 quality search assumes). It decodes to a flat grey image of that size. Modes make it
-misbehave the ways a real library can: print to stdout, refuse the image, or hang in a tool
+misbehave the ways a real library can: print to stdout, refuse the image, send back pixels
+that take ``ARRIVAL_S`` to arrive (a large image's transfer), or hang in a tool
 it started (having written a file in the temporary folder, as VVC's encoder does; the tool's
 process id goes to ``marker``, that file's path to ``marker`` + ".tmp").
 """
@@ -59,9 +60,29 @@ class FakeCodec(ClassicCodec):
         height, width = pixels.shape[:2]
         return HEADER.pack(os.getpid(), height, width) + bytes(int(quality) * 100)
 
+    def decode(self, data: bytes) -> np.ndarray:
+        pixels = super().decode(data)  # (checked: a plain array)
+        return pixels.view(SlowToArrive) if self.mode == "slow-answer" else pixels
+
     def _decode(self, data: bytes) -> np.ndarray:
         _, height, width = HEADER.unpack_from(data)
         return np.full((height, width, 3), 128, np.uint8)
+
+
+#: how long a "slow-answer" decode's pixels take to unpickle (in the parent)
+ARRIVAL_S = 0.6
+
+
+def _arrive_slowly(pixels: np.ndarray) -> np.ndarray:
+    time.sleep(ARRIVAL_S)
+    return pixels
+
+
+class SlowToArrive(np.ndarray):
+    """Pixels whose transfer back from the helper is slow, as a large image's is."""
+
+    def __reduce__(self):
+        return _arrive_slowly, (np.asarray(self),)
 
 
 def is_running(pid: int) -> bool:

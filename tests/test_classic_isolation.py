@@ -69,6 +69,25 @@ def test_read_only_pixels_travel_once(process, monkeypatch):
     assert sent[4:] == ["pixels", "encode", "pixels", "encode"]
 
 
+def test_an_rd_point_times_the_codec_not_the_transfer(process):
+    """The decode time of a classic RD point is the decode's, in the helper: pixels that
+    take ARRIVAL_S to come back (as a large image's do) do not count."""
+    from codec_fakes import ARRIVAL_S
+    from mspviewer.rd import measure_point
+
+    codec = IsolatedCodec(FakeCodec("slow-answer"), process)
+    pixels = read_only(smooth_image(32, 32))
+    codec.prepare(pixels)
+    start = time.perf_counter()
+    point = measure_point(codec, pixels, 5, with_ms_ssim=False)
+    assert time.perf_counter() - start >= ARRIVAL_S  # the transfer did take that long
+    assert 0 < point.decode_s < ARRIVAL_S / 3 and 0 < point.encode_s < ARRIVAL_S / 3
+    assert point.num_bytes == 16 + 500
+    local_start = time.perf_counter()  # a codec in this process: the call's wall time
+    local = measure_point(FakeCodec("slow-answer"), pixels, 5, with_ms_ssim=False)
+    assert local.decode_s <= time.perf_counter() - local_start
+
+
 def test_a_codec_error_comes_back_as_itself(process):
     codec = IsolatedCodec(FakeCodec("unsupported"), process)
     with pytest.raises(UnsupportedImageError, match="no image of 16 wide"):

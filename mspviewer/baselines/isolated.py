@@ -78,12 +78,15 @@ def _read_payload(stream: BinaryIO) -> bytes | None:
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     """The child's loop: answer ("pixels", array), ("encode", codec, quality) and ("decode",
-    codec, data) until the parent closes its end. Every answer is ("ok", value) or
-    ("error", exception)."""
+    codec, data) until the parent closes its end. Every answer is ("ok", value, seconds) or
+    ("error", exception, seconds); seconds is the codec's own call, timed here, without the
+    messages' transfer (a decoded 4 MP image takes tens of ms to come back)."""
     pixels = None
     while (payload := _read_payload(requests)) is not None:
+        start = time.perf_counter()
         try:
             request = pickle.loads(payload)
+            start = time.perf_counter()
             if request[0] == "pixels":
                 pixels = request[1]
                 reply: tuple = ("ok", None)
@@ -93,10 +96,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
                 reply = ("ok", request[1].decode(request[2]))
         except Exception as error:  # noqa: BLE001 - every failure goes back to the caller
             reply = ("error", error)
+        reply += (time.perf_counter() - start,)
         try:
             _write_message(answers, reply)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
-            _write_message(answers, ("error", CodecError(f"{type(error).__name__}: {error}")))
+            _write_message(answers, ("error", CodecError(f"{type(error).__name__}: {error}"),
+                                     reply[2]))
 
 
 #: The parent's import path, which the child appends to its own (see ``_child_environment``).
@@ -179,10 +184,10 @@ class CodecProcess:
                 raise CodecCancelled
 
     def call(self, request: tuple | None, cancel: Callable[[], bool] | None = None,
-             pixels: np.ndarray | None = None) -> Any:
+             pixels: np.ndarray | None = None) -> tuple[Any, float]:
         """Send ``request`` (after ``pixels``, unless the child has them) and wait for the
-        answer, asking ``cancel()`` all the while. ``None`` only starts the child and sends
-        the pixels."""
+        answer, asking ``cancel()`` all the while: (the answer, the seconds the child spent
+        on it). ``None`` only starts the child and sends the pixels."""
         self._acquire(cancel)
         try:
             if cancel is not None and cancel():
@@ -195,11 +200,11 @@ class CodecProcess:
                 self._exchange(("pixels", pixels), cancel)
                 if not pixels.flags.writeable:
                     self._pixels_sent = pixels
-            return None if request is None else self._exchange(request, cancel)
+            return (None, 0.0) if request is None else self._exchange(request, cancel)
         finally:
             self._lock.release()
 
-    def _exchange(self, request: tuple, cancel: Callable[[], bool] | None) -> Any:
+    def _exchange(self, request: tuple, cancel: Callable[[], bool] | None) -> tuple[Any, float]:
         process = self._process
         try:
             _write_message(process.stdin, request)
@@ -219,13 +224,13 @@ class CodecProcess:
             raise CodecProcessDied(f"the classic codecs' helper process ended without an "
                                    f"answer (exit code {code})")
         try:
-            status, value = pickle.loads(payload)
+            status, value, seconds = pickle.loads(payload)
         except Exception as error:  # an exception class that does not unpickle here
             raise CodecError(f"unreadable answer from the classic codecs' helper process: "
                              f"{type(error).__name__}: {error}") from None
         if status == "error":
             raise value
-        return value
+        return value, seconds
 
     def stop(self, locked: bool = False) -> None:
         """Kill the child (and its tools) now; the next call starts another. ``locked``:
@@ -300,11 +305,21 @@ class IsolatedCodec:
         self._process.call(None, self._cancel, check_pixels(pixels))
 
     def encode(self, pixels: np.ndarray, quality: float) -> bytes:
-        pixels = check_pixels(pixels)
-        return self._process.call(("encode", self._codec, quality), self._cancel, pixels)
+        return self.timed("encode", pixels, quality)[0]
 
     def decode(self, data: bytes) -> np.ndarray:
-        return self._process.call(("decode", self._codec, data), self._cancel)
+        return self.timed("decode", data)[0]
+
+    def timed(self, operation: str, *arguments: Any) -> tuple[Any, float]:
+        """``encode(pixels, quality)`` or ``decode(data)`` and the seconds it took in the
+        child, which is what an RD point's timing means (``rd.measure_point``)."""
+        if operation == "encode":
+            pixels, quality = arguments
+            return self._process.call(("encode", self._codec, quality), self._cancel,
+                                      check_pixels(pixels))
+        if operation == "decode":
+            return self._process.call(("decode", self._codec, *arguments), self._cancel)
+        raise ValueError(f"no operation {operation!r}")
 
     def __repr__(self) -> str:
         return f"<IsolatedCodec {self._codec.name!r}>"
