@@ -260,6 +260,25 @@ def test_zoom_fit_one_to_one_and_pixel_readout(qtbot, encoded_window):
     assert compare.pixel_info(500, 500) == " "
 
 
+def test_fit_shows_a_thin_strip_from_its_start_at_a_visible_size(qtbot, encoded_window):
+    """Fitted whole, a 4096×16 strip would be about 2 px tall in the pane: it is shown from
+    its start with its short side MIN_FITTED_SIDE_PX tall; an ordinary image is shown whole."""
+    from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_range
+
+    box = encoded_window.compare.original.box
+    width, height = box.width(), box.height()
+    assert 16 * min(width / 4096, height / 16) < 4  # shown whole, it would be that thin
+    strip = fit_range(box, 4096, 16)
+    assert (strip.left(), strip.top(), strip.height()) == (0, 0, 16)
+    assert width / strip.width() == pytest.approx(MIN_FITTED_SIDE_PX / 16)  # pixels per pixel
+    tall = fit_range(box, 16, 4096)
+    assert (tall.width(), tall.top()) == (16, 0)
+    assert tall.height() == pytest.approx(height * 16 / MIN_FITTED_SIDE_PX)
+    assert fit_range(box, 80, 48).getRect() == (0, 0, 80, 48)
+    box.setRange(strip, padding=0)  # the view honours it: 48 screen pixels for 16 rows
+    assert box.viewRect().height() * MIN_FITTED_SIDE_PX / 16 == pytest.approx(height, rel=0.02)
+
+
 def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded_window):
     """When a codec's smallest file is above MSP's rate (the search's ``below_target`` is
     False), the pane and the metrics say so: it is not a same-size comparison."""

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
-from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, heat_item,
+from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_range, heat_item,
                                           image_viewbox, observe, plain_axes, rgb_item,
                                           set_rgb, status_label)
 
@@ -216,4 +216,4 @@ class BitAllocationView(QWidget):
         height, width = analysis.image_size
         if getattr(self, "_fitted", None) != (height, width):
             self._fitted = (height, width)
-            self.map_box.setRange(QRectF(0, 0, width, height), padding=0)
+            self.map_box.setRange(fit_range(self.map_box, width, height), padding=0)

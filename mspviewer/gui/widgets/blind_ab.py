@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from mspviewer.gui.outcomes import PLAIN_PANE
-from mspviewer.gui.widgets.common import (Title, fmt, image_viewbox, info_label, rgb_item,
-                                          set_rgb, status_label)
+from mspviewer.gui.widgets.common import (Title, fit_range, fmt, image_viewbox, info_label,
+                                          rgb_item, set_rgb, status_label)
 
 SIDES = ("A", "B")
 TIE = "tie"  #: the "can't tell" answer, a key of ``tally`` like the variant keys
@@ -317,8 +317,8 @@ class BlindABPanel(QWidget):
     def zoom_fit(self) -> None:
         pixels = self.displayed_image("A")
         if pixels is not None:
-            self.panes["A"].box.setRange(QRectF(0, 0, pixels.shape[1], pixels.shape[0]),
-                                         padding=0)
+            box = self.panes["A"].box
+            box.setRange(fit_range(box, pixels.shape[1], pixels.shape[0]), padding=0)
 
     # --- drawing ------------------------------------------------------------------------------
     def _original(self) -> np.ndarray | None:

@@ -186,6 +186,27 @@ def image_viewbox(**kwargs) -> pg.ViewBox:
     return box
 
 
+#: The least an image's short side takes on screen when fitted: a strip thinner than this
+#: (4096×16 in a 600-px pane would be 2 px) is shown from its start at this size, to pan along.
+MIN_FITTED_SIDE_PX = 48
+
+
+def fit_range(box: pg.ViewBox, width: float, height: float) -> QRectF:
+    """The range of ``box`` that shows a ``width`` × ``height`` picture whole, unless that
+    would leave its short side under MIN_FITTED_SIDE_PX on screen (or the pane's size, in a
+    smaller pane); then the picture's start at that size."""
+    whole = QRectF(0, 0, width, height)
+    view_width, view_height = box.width(), box.height()
+    if not box.isVisible() or view_width <= 1 or view_height <= 1 or min(width, height) <= 0:
+        return whole  # not laid out yet: no size to judge by
+    scale = min(view_width / width, view_height / height)
+    wanted = min(MIN_FITTED_SIDE_PX, view_width, view_height)
+    if min(width, height) * scale >= wanted:
+        return whole
+    scale = wanted / min(width, height)
+    return QRectF(0, 0, min(width, view_width / scale), min(height, view_height / scale))
+
+
 def rgb_item() -> pg.ImageItem:
     item = pg.ImageItem(axisOrder="row-major")
     item.setAutoDownsample(False)

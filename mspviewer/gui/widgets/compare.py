@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, heat_item, image_viewbox,
-                                          info_label, narrow_combo, observe, plain_axes,
-                                          rgb_item, set_rgb)
+from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, fit_range, heat_item,
+                                          image_viewbox, info_label, narrow_combo, observe,
+                                          plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -512,9 +512,8 @@ class CompareView(QWidget):
         size = self.image_size()
         if size is None:
             return
-        rect = QRectF(0, 0, size[1], size[0])
         for box in (self.original.box, self.split_box, self.flicker_box):
-            box.setRange(rect, padding=0)
+            box.setRange(fit_range(box, size[1], size[0]), padding=0)
 
     def zoom_one_to_one(self) -> None:
         """One image pixel per device pixel, keeping the current centre."""

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Title, colormap,
-                                          heat_item, image_viewbox, info_label, observe,
-                                          plain_axes)
+                                          fit_range, heat_item, image_viewbox, info_label,
+                                          observe, plain_axes)
 
 BACKGROUND = "#d9d9d9"
 
@@ -196,7 +196,7 @@ class LatentView(QWidget):
         if getattr(self, "_fitted_shape", None) != new_shape and self.boxes:
             self._fitted_shape = new_shape
             _, _, width, height = self.layers[0].rect
-            self.boxes[0].setRange(QRectF(0, 0, width, height), padding=0)
+            self.boxes[0].setRange(fit_range(self.boxes[0], width, height), padding=0)
 
     # --- mouse --------------------------------------------------------------------------------
     def _locate(self, scene_pos) -> tuple[int, int, int] | None:
