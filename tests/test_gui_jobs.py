@@ -135,6 +135,29 @@ def test_bit_allocation_sums_to_the_payload(encoded):
         assert len(latent_data.bit_allocation(a, by).labels) >= 2, by
 
 
+def test_the_bits_map_divides_by_the_image_pixels_of_each_block():
+    """Edge blocks count only their pixels inside the image; blocks wholly in the padding
+    are left out of the map, and their share of the bits is stated."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(3)
+    bits = rng.uniform(0, 2, (4, 8, 8))  # 4 channels on the 128×128 padded grid
+    analysis = SimpleNamespace(bits=bits, image_size=(40, 50), padded_size=(128, 128),
+                               y_hat=np.zeros((4, 8, 8)))
+    shown = latent_data.bits_per_pixel_map(analysis)
+    assert shown.shape == (3, 4)  # 40 rows: 3 blocks (the last 8 rows); 50 columns: 4
+    inside = np.zeros((128, 128), bool)
+    inside[:40, :50] = True
+    for row in range(3):
+        for col in range(4):
+            pixels = inside[16 * row:16 * row + 16, 16 * col:16 * col + 16].sum()
+            assert shown[row, col] == pytest.approx(bits[:, row, col].sum() / pixels, rel=1e-6)
+    per_pixel = np.kron(shown, np.ones((16, 16)))[:40, :50]  # the map over the image
+    assert per_pixel.mean() == pytest.approx(bits[:, :3, :4].sum() / (40 * 50), rel=1e-6)
+    assert latent_data.padding_bits_share(analysis) == pytest.approx(
+        1 - bits[:, :3, :4].sum() / bits.sum())
+
+
 def test_encode_task_measures_the_decoded_stream(tiny_model, encoded):
     pixels, plain = encoded
     records = []

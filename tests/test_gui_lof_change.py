@@ -73,7 +73,7 @@ def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     assert summary["change"]["symbols_changed"] == change.symbols_changed
     # the metrics row states the same change
     text = window.metrics.value("lof_change")
-    assert f"{change.file_change_percent:+.2f} % file" in text
+    assert f"{change.file_change_percent:+.2f} % file".replace("-", "−") in text
     assert f"{change.symbols_changed:,} of {change.elements:,} symbols changed" in text
     psnr_gain = result.point.psnr_rgb - result.reference.point.psnr_rgb
     assert f"{psnr_gain:+.2f} dB" in text
@@ -211,12 +211,14 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
     reason = "LOF did not run for this result (or File ▸ Set a reference .msp)"
     assert reason in compare.classic.title.text
     assert window.metrics.value("lof_change") == reason
-    assert latents.layers == [] and reason in latents.caption.text()
+    assert latents.layers == [] and "LOF did not run for this result: encode with quick, " \
+        "balanced or max (or File ▸ Set a reference .msp)" in latents.caption.text()
+    assert not latents.color_bar.isVisible()  # no scale of the quantity shown before
     for key in latent_data.LOF_CHANGE:
         index = latents.quantity_box.findData(key)
         assert not latents.quantity_box.model().item(index).isEnabled()
     latents.set_quantity("bits")  # the other quantities still show
-    assert len(latents.layers) > 0
+    assert len(latents.layers) > 0 and latents.color_bar.isVisible()
 
 
 def test_inspector_states_the_element_without_lof(qtbot, window):

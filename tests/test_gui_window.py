@@ -90,8 +90,12 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert list(allocation.actual_bytes) == expected
     heights = window.bits.actual_bars.opts["height"]
     assert list(np.asarray(heights, int)) == expected
-    np.testing.assert_allclose(window.bits.map_item.image,
-                               analysis.bits.sum(axis=0) / 256.0, rtol=1e-5)
+    np.testing.assert_allclose(window.bits.map_item.image,  # 80×48: 5×3 whole blocks
+                               analysis.bits.sum(axis=0)[:3, :5] / 256.0, rtol=1e-5)
+    share = latent_data.padding_bits_share(analysis)  # the rest of the grid is padding
+    assert window.bits.map_title.text == "bits per pixel, by 16×16 block" + (
+        f" · {100 * share:.1f} % of the bits code the padding (not shown)"
+        if share >= 0.0005 else "")
     # RD panel: one learned point at the measured rate and quality
     xs, ys = window.rd.learned_data()
     assert xs == [point.bpp] and ys == [point.psnr_rgb]
@@ -1530,6 +1534,10 @@ def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
     colours = [colour for colour, _ in first.values()]
     assert len(set(colours)) == len(colours) == len(names)  # one colour per shipped codec
     assert not set(colours) & stars
+    # drawn over every curve, and the legend's star has the latest point's colour
+    assert all(panel.learned_item.zValue() > item.zValue() for item in panel.curve_items.values())
+    from mspviewer.gui.widgets.rd_panel import LATEST_COLOUR
+    assert panel.learned_item.opts["brush"].color().name() == LATEST_COLOUR.lower()
 
     # unticked and ticked again, in another order: every codec keeps its own style
     for gone in (["webp", "jpeg-420"], ["avif", "jpeg2000", "heic"]):

@@ -161,14 +161,35 @@ def latent_stride(analysis) -> int:
     return int(analysis.padded_size[0] // analysis.y_hat.shape[1])
 
 
-def bits_per_pixel_map(analysis) -> np.ndarray:
-    """(h, w) float32: model bits of every latent position (all channels) per image pixel.
-
-    Its mean over the padded grid is the estimated payload bpp of the padded image.
-    """
+def image_blocks(analysis) -> tuple[int, int]:
+    """(rows, cols) of the latent positions whose stride × stride blocks hold image pixels:
+    the rest of the grid codes only the padding (bottom and right)."""
     stride = latent_stride(analysis)
-    return (np.asarray(analysis.bits, np.float64).sum(axis=0) / (stride * stride)
-            ).astype(np.float32)
+    height, width = analysis.image_size
+    return -(-height // stride), -(-width // stride)
+
+
+def bits_per_pixel_map(analysis) -> np.ndarray:
+    """(rows, cols) float32 over :func:`image_blocks`: the model bits of each latent position
+    (all channels) over the image pixels its block covers. A block cut by the image's edge
+    counts the pixels inside, so it is not diluted by the padding; the bits of positions
+    wholly in the padding are not in the map (:func:`padding_bits_share`)."""
+    stride = latent_stride(analysis)
+    height, width = analysis.image_size
+    rows, cols = image_blocks(analysis)
+    bits = np.asarray(analysis.bits, np.float64).sum(axis=0)[:rows, :cols]
+    row_pixels = np.minimum(stride, height - stride * np.arange(rows))
+    col_pixels = np.minimum(stride, width - stride * np.arange(cols))
+    return (bits / np.outer(row_pixels, col_pixels)).astype(np.float32)
+
+
+def padding_bits_share(analysis) -> float:
+    """The share of the model's bits spent on latent positions that cover no image pixel
+    (the padding to the MSP grid: large for a small image)."""
+    bits = np.asarray(analysis.bits, np.float64).sum(axis=0)
+    rows, cols = image_blocks(analysis)
+    total = bits.sum()
+    return float(1 - bits[:rows, :cols].sum() / total) if total > 0 else 0.0
 
 
 #: How the bit-allocation chart can group the coding passes.

@@ -19,12 +19,13 @@ from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
 from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_range, heat_item,
                                           image_viewbox, observe, plain_axes, rgb_item,
-                                          set_rgb, status_label)
+                                          set_rgb, signed, status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
 #: the panel's tabs, by the keys of ``--bits-view``
 VIEWS = ("chart", "ledger", "channels")
+MAP_TITLE = "bits per pixel, by 16×16 block"
 
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
@@ -71,7 +72,7 @@ class BitAllocationView(QWidget):
         # spatial map
         self.map_view = pg.GraphicsLayoutWidget()
         self.map_view.setBackground("#d9d9d9")
-        self.map_title = pg.LabelItem("bits per pixel, by 16×16 block", size="9pt")
+        self.map_title = pg.LabelItem(MAP_TITLE, size="9pt")
         self.map_box = image_viewbox()
         self.image_item = rgb_item()
         self.map_item = heat_item(ERROR_MAP)
@@ -156,7 +157,7 @@ class BitAllocationView(QWidget):
             cells = (f"{row.elements:,}" if row.elements else "",
                      f"{row.estimated_bits:,.1f}" if row.elements else "not modelled",
                      f"{row.actual_bits:,}", f"{row.overhead_bits:+,.1f}",
-                     "" if percent is None else f"{percent:+.2f} %")
+                     "" if percent is None else f"{signed(percent, '.2f')} %")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -190,7 +191,7 @@ class BitAllocationView(QWidget):
         overhead = (payload - estimated) / estimated * 100 if estimated > 0 else float("nan")
         self.summary.setText(
             f"payload {payload:,} B from the stream vs {estimated:,.0f} B estimated by the model "
-            f"({overhead:+.1f} %), header {allocation.header_bytes} B, file "
+            f"({signed(overhead, '.2f')} %), header {allocation.header_bytes} B, file "
             f"{result.num_bytes:,} B. One stream for all passes: each pass's bytes are the "
             "coder's output growth in 32-bit words, nothing is padded per pass.")
 
@@ -208,6 +209,9 @@ class BitAllocationView(QWidget):
         rows, cols = self.bits_map.shape
         self.map_item.setImage(self.bits_map, autoLevels=False)
         self.map_item.setRect(QRectF(0, 0, cols * stride, rows * stride))
+        padding = latent_data.padding_bits_share(analysis)
+        self.map_title.setText(MAP_TITLE + (f" · {100 * padding:.1f} % of the bits code the "
+                                            "padding (not shown)" if padding >= 0.0005 else ""))
         high = latent_data.finite_levels([self.bits_map])[1]
         self.map_bar.setLevels((0.0, max(high, 1e-3)))
         background = result.original if result.original is not None else result.decoded

@@ -273,6 +273,11 @@ def fmt(value, unit: str = "", digits: int = 3) -> str:
     return f"{text} {unit}".strip()
 
 
+def signed(value: float, spec: str = ".1f") -> str:
+    """A change with its sign, the minus a true one as in the tables: −12.3 or +4.5."""
+    return format(value, "+" + spec).replace("-", "−")
+
+
 def info_label(monospace: bool = False) -> QLabel:
     """A one-line label whose text never widens its panel (long text is cut instead)."""
     label = QLabel(" ")

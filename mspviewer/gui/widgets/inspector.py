@@ -60,7 +60,7 @@ from mspviewer.codec.entropy import MIN_PROBABILITY
 from mspviewer.codec.inspection import image_to_latent, inspect_element, latent_to_image
 from mspviewer.codec.lattice import STEP_NAMES, STEP_PARITIES
 from mspviewer.errors import MSPViewerError
-from mspviewer.gui.widgets.common import observe, placeholder, status_label
+from mspviewer.gui.widgets.common import observe, placeholder, signed, status_label
 from mspviewer.gui.widgets.element_views import PMF_VIEWS, ContextGrid, PmfPlot, sig4
 
 PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
@@ -110,8 +110,8 @@ def without_lof_text(plain, info, result_name: str = "LOF") -> str:
     text = f"ŷ {sig4(y_hat)}, symbol {symbol}, {bits:.4f} bits"
     if y_hat == info.y_hat and symbol == info.symbol and bits == info.bits:
         return text + " (unchanged)"
-    return (text + f" → {result_name}: Δŷ {info.y_hat - y_hat:+.4g}, "
-            f"{info.bits - bits:+.4f} bits")
+    return (text + f" → {result_name}: Δŷ {signed(info.y_hat - y_hat, '.4g')}, "
+            f"{signed(info.bits - bits, '.4f')} bits")
 
 
 def _parity_name(parity: tuple[int, int]) -> str:

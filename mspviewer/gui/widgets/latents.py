@@ -147,6 +147,7 @@ class LatentView(QWidget):
                 item.clear()
                 title.setText("")
             self.caption.setText("encode an image to see its latent")
+            self.color_bar.setVisible(False)  # (its levels would be the last result's)
             return
         analysis = result.analysis
         coding = getattr(result, "reference", None)  # the plain encoding, or a .msp set
@@ -162,9 +163,11 @@ class LatentView(QWidget):
             for item, title in zip(self.items, self.titles):
                 item.clear()
                 title.setText("")
-            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: "
-                                 f"{result.no_reference_reason()} (encode with quick, balanced "
-                                 f"or max to see what LOF changed)")
+            reason = (result.no_reference_reason() if result.source == "file" else
+                      "LOF did not run for this result: encode with quick, balanced or max "
+                      "(or File ▸ Set a reference .msp)")
+            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: {reason}")
+            self.color_bar.setVisible(False)
             return
         values = latent_data.channel_values(analysis, key, channel, reference)
         self.layers = latent_data.scale_layers(analysis, values)
@@ -173,6 +176,7 @@ class LatentView(QWidget):
         levels = latent_data.finite_levels([layer.data for layer in self.layers],
                                            symmetric=signed)
         cmap = colormap(DIVERGING_MAP if signed else SEQUENTIAL_MAP)
+        self.color_bar.setVisible(True)
         self.color_bar.setColorMap(cmap)
         for layer, item, title in zip(self.layers, self.items, self.titles):
             item.setImage(layer.data, autoLevels=False)

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
 
 from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.metrics import MS_SSIM_WEIGHTS, ms_ssim_num_scales
-from mspviewer.gui.widgets.common import fmt, observe
+from mspviewer.gui.widgets.common import fmt, observe, signed
 
 ROWS = (
     ("image", "Image"),
@@ -98,7 +98,7 @@ class MetricsPanel(QWidget):
         self._set("actual_bits", 0, f"{a.actual_bits:,} ({a.actual_bits / a.num_pixels:.4f} bpp)")
         if a.estimated_bits > 0:
             overhead = (a.actual_bits - a.estimated_bits) / a.estimated_bits * 100
-            self._set("overhead", 0, f"{overhead:+.2f} % (actual vs estimated)")
+            self._set("overhead", 0, f"{signed(overhead, '.2f')} % (actual vs estimated)")
         self._set("header", 0, f"{a.header_bytes} B")
         setting = f"λ = {result.lam:.5g}"
         if result.lam_extrapolated:
@@ -168,9 +168,9 @@ def lof_change_text(result) -> tuple[str, str]:
     """(cell, tooltip): the result against its reference coding at the same λ (its plain
     encoding after LOF, or a .msp set as the reference)."""
     reference, change = result.reference, result.reference.change
-    text = f"{change.file_change_percent:+.2f} % file"
+    text = f"{signed(change.file_change_percent, '.2f')} % file"
     if result.point is not None and reference.point.psnr_rgb is not None:
-        text += f", {result.point.psnr_rgb - reference.point.psnr_rgb:+.2f} dB"
+        text += f", {signed(result.point.psnr_rgb - reference.point.psnr_rgb, '.2f')} dB"
     text += f"; {change.symbols_changed:,} of {change.elements:,} symbols changed"
     what, other, described = reference.short, reference.result_name, reference.describe()
     lines = [f"{described[:1].upper()}{described[1:]}: "
@@ -178,7 +178,7 @@ def lof_change_text(result) -> tuple[str, str]:
              f"{fmt(reference.point.psnr_rgb, 'dB', 2)}.",
              f"Model bits per scale, {what} → {other}:"]
     lines += [f"  scale {s.scale}: {s.bits_reference:,.0f} → {s.bits:,.0f} bits "
-              f"({s.bits_change_percent:+.1f} %), {s.symbols_changed:,} of {s.elements:,} "
+              f"({signed(s.bits_change_percent)} %), {s.symbols_changed:,} of {s.elements:,} "
               f"symbols changed" for s in change.scales]
     lines.append(f"Mean |Δŷ| over all elements: {change.mean_abs_shift:.4f}. Third pane ▸ "
                  f"{reference.label} shows its image; the latent heatmaps show Δŷ and "

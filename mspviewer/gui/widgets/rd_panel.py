@@ -14,14 +14,17 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
 
 from mspviewer.gui.session import MIN_BD_POINTS
 from mspviewer.gui.widgets.common import (PALETTE, info_label, narrow_combo, observe,
-                                          plain_axes)
+                                          plain_axes, signed)
 from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
            "ms_ssim_db": "MS-SSIM [dB]"}
 
-#: the learned points (stars): the latest one, and the earlier ones
-LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], PALETTE[0]
+#: the learned points (stars, black-outlined, drawn over the curves): the latest one in
+#: vermillion, the earlier ones white, which no curve is
+LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], "#FFFFFF"
+#: above the curves and lines (pyqtgraph draws items of equal Z in the order added)
+STAR_Z = 10
 #: the learned curves' lines (one per profile, through the stars): black, in a dash style
 #: per profile, the plain encoder's dashed
 LEARNED_LINE_COLOUR = "#000000"
@@ -98,7 +101,9 @@ class RDPanel(QWidget):
         self.plot.setLabel("bottom", "bits per pixel")
         self.plot.setLimits(xMin=0.0)  # (auto range around one point went to −0.2 bpp)
         plain_axes(self.plot)
-        self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        # over the curves where the plot is small: a translucent ground keeps it readable
+        self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt",
+                                          brush=pg.mkBrush(255, 255, 255, 210))
         self.status = info_label()
         self.bd_label = info_label()
         self.bd_label.setWordWrap(True)
@@ -121,6 +126,8 @@ class RDPanel(QWidget):
         self.plain_item = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen(LATEST_COLOUR,
                                                                               width=2),
                                              brush=pg.mkBrush(None))
+        for item in (self.lof_move_item, self.plain_item):
+            item.setZValue(STAR_Z)
         self.plot.addItem(self.lof_move_item)
         self.plot.addItem(self.plain_item)  # (unnamed: in the legend only while shown)
         self._plain_legend = ""  #: the plain point's legend entry ("": not in the legend)
@@ -209,8 +216,11 @@ class RDPanel(QWidget):
         points = self._learned()
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         if self.learned_item is None:
+            # (the brush given here is the legend's sample; setData colours each point)
             self.learned_item = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("k"),
+                                                   brush=pg.mkBrush(LATEST_COLOUR),
                                                    name="MSP (this image)")
+            self.learned_item.setZValue(STAR_Z)
             self.plot.addItem(self.learned_item)  # (named: the legend lists it)
         brushes = [pg.mkBrush(LATEST_COLOUR if p[2] else EARLIER_COLOUR) for p in points]
         if points:
@@ -351,7 +361,7 @@ class RDPanel(QWidget):
         for curve in curves:
             rows = self.bd_rates(curve)
             # a value over a narrow overlap is starred, the tooltip says why
-            parts = [f"{label} {_signed(value)} %{'*' if note else ''}" if value is not None
+            parts = [f"{label} {signed(value)} %{'*' if note else ''}" if value is not None
                      else f"{label} n/a" for label, value, note in rows]
             against = " · ".join(parts) if parts else (f"a classic curve of {MIN_BD_POINTS} "
                                                        "or more points")
@@ -367,11 +377,6 @@ class RDPanel(QWidget):
             "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits. A ladder "
             "run with an LOF profile is also set against the plain (fast) ladder: what LOF "
             "gains on this image." + ("\n" + "\n".join(reasons) if reasons else ""))
-
-
-def _signed(value: float) -> str:
-    """−12.3 or +4.5: a true minus sign, as in the tables."""
-    return f"{value:+.1f}".replace("-", "−")
 
 
 def _plottable(value) -> bool:
