@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,22 +194,13 @@ def evaluate_reconstruction(original: np.ndarray, decoded: np.ndarray, num_bytes
     )
 
 
-def _timed(codec, operation: str, *arguments) -> tuple[Any, float]:
-    """``codec.<operation>(*arguments)`` and its seconds. A codec in a helper process
-    (``baselines.isolated``) times the call where it runs, without the messages' transfer."""
-    timed = getattr(codec, "timed", None)
-    if timed is not None:
-        return timed(operation, *arguments)
-    start = time.perf_counter()
-    result = getattr(codec, operation)(*arguments)
-    return result, time.perf_counter() - start
-
-
 def measure_point(codec, pixels: np.ndarray, quality: float | int,
                   with_ms_ssim: bool = True) -> RDPoint:
     """Encode with a classic codec, decode the bytes back, and measure (timings included)."""
-    data, encode_s = _timed(codec, "encode", pixels, quality)
-    decoded, decode_s = _timed(codec, "decode", data)
+    from mspviewer.baselines.base import timed_call
+
+    data, encode_s = timed_call(codec, "encode", pixels, quality)
+    decoded, decode_s = timed_call(codec, "decode", data)
     return evaluate_reconstruction(pixels, decoded, len(data), with_ms_ssim=with_ms_ssim,
                                    quality=quality, encode_s=encode_s, decode_s=decode_s)
 

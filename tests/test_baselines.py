@@ -312,6 +312,24 @@ def test_quality_search_lands_within_granularity(name, pixels):
     assert result.encodes <= math.ceil(math.log2(len(grid))) + 3
 
 
+def test_quality_search_reports_the_encode_time_of_the_setting_it_chose(pixels):
+    """The time of the chosen setting's own encode, as the codec reports it (a codec in the
+    helper process times its calls there): here, a fake whose every encode "takes" its
+    quality in seconds."""
+    from codec_fakes import FakeCodec
+
+    class Timed(FakeCodec):
+        def timed(self, operation, *arguments):
+            result = getattr(self, operation)(*arguments)
+            return result, float(arguments[1]) if operation == "encode" else 0.0
+
+    codec = Timed()
+    target = bpp_of(codec, pixels, 37) + 1e-9
+    result = find_quality_for_bpp(codec, pixels, target)
+    assert result.quality == 37 and result.encode_s == 37.0
+    assert result.tried[-1][0] == 38  # not the time of the search's last encode
+
+
 def test_quality_search_when_nothing_is_small_enough(pixels):
     jpeg = get_codec("jpeg-420")
     result = find_quality_for_bpp(jpeg, pixels, 0.001)

@@ -110,10 +110,10 @@ def test_choose_reveals_the_right_labels_on_the_right_sides(qtbot, session, outc
     assert panel.new_round()
     assignment = dict(panel.assignment)
     expected = {
-        "msp": ("MSP (fast)", f"{result.num_bytes:,} B", f"{result.point.bpp:.3f} bpp",
+        "msp": ("MSP (fast)", f"{result.num_bytes:,} B", f"{result.point.bpp:.4f} bpp",
                 f"PSNR-RGB {result.point.psnr_rgb:.2f} dB"),
         "classic": (classic.label, f"{classic.point.num_bytes:,} B",
-                    f"{classic.point.bpp:.3f} bpp", f"PSNR-RGB {classic.point.psnr_rgb:.2f} dB"),
+                    f"{classic.point.bpp:.4f} bpp", f"PSNR-RGB {classic.point.psnr_rgb:.2f} dB"),
     }
     with qtbot.waitSignal(panel.round_decided, timeout=1000) as decided:
         qtbot.mouseClick(panel.choice_buttons[side], Qt.MouseButton.LeftButton)

@@ -56,7 +56,7 @@ def test_flick_swaps_original_and_decoded_in_place(qtbot, encoded_window, monkey
     assert compare.flicker_showing == "B"
     assert np.array_equal(shown_item(compare).image, result.decoded)
     assert compare.flicker_title.text.startswith("B: Decoded (MSP ")
-    assert f"{result.bpp:.3f} bpp" in compare.flicker_title.text
+    assert f"{result.bpp:.4f} bpp" in compare.flicker_title.text
     drawn_b = rendered_pixels(compare.flicker_view, compare.flicker_box, HEIGHT, WIDTH)
     assert np.array_equal(drawn_b, result.decoded)
     assert not np.array_equal(grab_array(compare), grab_a)
@@ -225,7 +225,7 @@ def test_b_can_be_the_third_pane(qtbot, encoded_window):
     assert compare.flicker_showing == "B"
     assert np.array_equal(shown_item(compare).image, classic.decoded)
     assert compare.flicker_title.text.startswith(f"B: {classic.label} ")
-    assert f"{classic.point.bpp:.3f} bpp" in compare.flicker_title.text
+    assert f"{classic.point.bpp:.4f} bpp" in compare.flicker_title.text
 
     compare.set_classic_codec("")  # no third pane: the choice goes, B is MSP again
     wait_idle(qtbot, window)

@@ -305,10 +305,10 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
         title = window.compare.classic.title.text
         setting = window.metrics.value("setting", 1)
         if below_target:
-            assert title == f"JPEG 4:2:0 q=1 ({bpp:.3f} bpp)"
+            assert title == f"JPEG 4:2:0 q=1 ({bpp:.4f} bpp)"
             assert "smallest" not in setting
         else:
-            assert title == f"JPEG 4:2:0 q=1 ({bpp:.3f} bpp: its smallest, above {target:.3f})"
+            assert title == f"JPEG 4:2:0 q=1 ({bpp:.4f} bpp: its smallest, above {target:.4f})"
             assert setting.endswith(f"(its smallest file: above {target:.4f} bpp)")
 
 
@@ -411,6 +411,10 @@ def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     assert classic is not None and classic.codec == "jpeg-420"
     assert np.array_equal(compare.classic.rgb.image, classic.decoded)
     assert window.metrics.value("bpp", 1) == f"{classic.point.bpp:.4f} bpp"
+    point = classic.point  # the chosen setting's encode and its decode, timed
+    assert point.encode_s > 0 and point.decode_s > 0
+    assert window.metrics.value("encode_time", 1) == f"{point.encode_s:.2f} s"
+    assert window.metrics.value("decode_time", 1) == f"{point.decode_s:.2f} s"
     from mspviewer.baselines.registry import get_codec
 
     assert np.array_equal(get_codec("jpeg-420").decode(classic.data), classic.decoded)

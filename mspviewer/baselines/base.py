@@ -13,6 +13,7 @@ missing is *unavailable* (:meth:`ClassicCodec.unavailable_reason` says why); onl
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +40,18 @@ def first_line(error: BaseException) -> str:
     a CodecError is shown as one line (a skipped codec's reason, the CLI's error line)."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def timed_call(codec, operation: str, *arguments) -> tuple[Any, float]:
+    """``codec.<operation>(*arguments)`` ("encode" or "decode") and its seconds. A codec in a
+    helper process (``baselines.isolated``) times the call where it runs, without the
+    messages' transfer."""
+    timed = getattr(codec, "timed", None)
+    if timed is not None:
+        return timed(operation, *arguments)
+    start = time.perf_counter()
+    result = getattr(codec, operation)(*arguments)
+    return result, time.perf_counter() - start
 
 
 def check_pixels(pixels: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ setting that was not tried may land closer to the target; see ``docs/baselines.m
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, check_pixels
+from mspviewer.baselines.base import ClassicCodec, check_pixels, timed_call
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class QualitySearchResult:
     below_target: bool  #: bpp <= target_bpp
     data: bytes = field(repr=False)  #: the encoded file at that setting
     tried: tuple[tuple[float | int, float], ...] = ()  #: (quality, bpp) of every encode, in order
+    encode_s: float | None = None  #: seconds of the encode at the chosen setting
 
     @property
     def encodes(self) -> int:
@@ -59,20 +61,22 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: fl
     height, width = pixels.shape[:2]
     grid = codec.quality_grid()
     encoded: dict[int, bytes] = {}
+    seconds: dict[int, float] = {}
     tried: list[tuple[float | int, float]] = []
 
     def rate(index: int) -> float:
         if index not in encoded:
             if cancel is not None and cancel():
                 raise _Cancelled
-            encoded[index] = codec.encode(pixels, grid[index])
+            encoded[index], seconds[index] = timed_call(codec, "encode", pixels, grid[index])
             tried.append((grid[index], 8.0 * len(encoded[index]) / (height * width)))
         return 8.0 * len(encoded[index]) / (height * width)
 
     try:
-        return _bisect(codec, grid, target_bpp, rate, encoded, tried)
+        found = _bisect(codec, grid, target_bpp, rate, encoded, tried)
     except _Cancelled:
         return None
+    return dataclasses.replace(found, encode_s=seconds[grid.index(found.quality)])
 
 
 def _bisect(codec: ClassicCodec, grid: list, target_bpp: float, rate: Callable[[int], float],

@@ -83,6 +83,7 @@ def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
     """A classic codec at the setting the quality search finds for ``target_bpp``: the
     tried setting of largest rate not above it (see ``mspviewer.baselines.search``)."""
     from mspviewer.baselines.isolated import CodecCancelled
+    from mspviewer.baselines.base import timed_call
     from mspviewer.baselines.search import find_quality_for_bpp
 
     codec = _in_process(_get_codec(codec_name), process, cancel)
@@ -92,10 +93,11 @@ def same_bpp_task(codec_name: str, pixels: np.ndarray, target_bpp: float,
         found = find_quality_for_bpp(codec, pixels, target_bpp, cancel=cancel)
         if found is None or cancel:  # stopped before its next encode
             return None
-        decoded = codec.decode(found.data)
+        decoded, decode_s = timed_call(codec, "decode", found.data)
     except CodecCancelled:  # stopped during one
         return None
-    point = measure_decoded(pixels, decoded, found.num_bytes, quality=found.quality)
+    point = measure_decoded(pixels, decoded, found.num_bytes, quality=found.quality,
+                            encode_s=found.encode_s, decode_s=decode_s)
     return ClassicOutcome(codec.name, codec.label, found.quality, found.data, decoded, point,
                           float(target_bpp), bool(found.below_target),
                           difference=difference_map(pixels, decoded))

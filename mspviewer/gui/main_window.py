@@ -570,7 +570,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             return
         pixels, target = result.original, result.bpp
         self.classic_runner.submit(Task(
-            "same-bpp", f"{name} at {target:.3f} bpp",
+            "same-bpp", f"{name} at {target:.4f} bpp",
             lambda token: classic_jobs.same_bpp_task(
                 name, pixels, target, token, classic_jobs.codec_process("same-bpp")),
             context={"image": image, "result": result}))

@@ -71,7 +71,7 @@ class Variant:
     psnr_rgb: float | None
 
     def details(self) -> str:
-        return (f"{self.num_bytes:,} B, {self.bpp:.3f} bpp, "
+        return (f"{self.num_bytes:,} B, {self.bpp:.4f} bpp, "
                 f"PSNR-RGB {fmt(self.psnr_rgb, 'dB', 2)}")
 
 

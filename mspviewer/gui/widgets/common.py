@@ -245,10 +245,14 @@ def view_to_widget(view: pg.GraphicsView, box: pg.ViewBox, x: float, y: float) -
 
 
 def narrow_combo(box: QComboBox, characters: int) -> None:
-    """Let ``box`` be as narrow as ``characters`` characters, eliding longer entries, rather
-    than as wide as its longest entry (which set the window's minimum width)."""
+    """Let ``box`` shrink to ``characters`` characters where its bar is short, rather than
+    set the window's minimum width by its longest entry, and be as wide as that entry where
+    there is room (a box always that narrow showed "MSP without L" in any window)."""
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     box.setMinimumContentsLength(characters)
+    narrow = box.minimumSizeHint().width()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    box.setMinimumWidth(narrow)
 
 
 def disable_drops(widget: QWidget) -> None:

@@ -341,7 +341,7 @@ class CompareView(QWidget):
             self.decoded.rgb.clear()
         elif difference and result.difference is not None:
             self._set_heat(self.decoded.heat, result.difference)
-            self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.3f} bpp)")
+            self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)")
         else:
             set_rgb(self.decoded.rgb, decoded)
             self.decoded.title.setText(self._decoded_label(result))
@@ -357,7 +357,7 @@ class CompareView(QWidget):
             elif difference and entry.difference is not None:
                 self._set_heat(self.classic.heat, entry.difference)  # computed by its task
                 self.classic.title.setText(f"|Original − {entry.label}| "
-                                           f"({entry.point.bpp:.3f} bpp)")
+                                           f"({entry.point.bpp:.4f} bpp)")
             else:
                 set_rgb(self.classic.rgb, classic)
                 self.classic.title.setText(self._classic_label(entry))
@@ -385,16 +385,16 @@ class CompareView(QWidget):
     @staticmethod
     def _decoded_label(result) -> str:
         state = " · cancelled, best so far" if result.cancelled else ""
-        return f"Decoded (MSP {result.profile or 'file'}, {result.bpp:.3f} bpp{state})"
+        return f"Decoded (MSP {result.profile or 'file'}, {result.bpp:.4f} bpp{state})"
 
     @staticmethod
     def _classic_label(entry) -> str:
         setting = entry.setting or f"q={entry.quality}"
         if entry.misses_target:
             # the codec cannot get down to MSP's rate here: not a same-size comparison
-            return (f"{entry.label} {setting} ({entry.point.bpp:.3f} bpp: its smallest, "
-                    f"above {entry.target_bpp:.3f})")
-        return f"{entry.label} {setting} ({entry.point.bpp:.3f} bpp)"
+            return (f"{entry.label} {setting} ({entry.point.bpp:.4f} bpp: its smallest, "
+                    f"above {entry.target_bpp:.4f})")
+        return f"{entry.label} {setting} ({entry.point.bpp:.4f} bpp)"
 
     def _name_reference_item(self) -> None:
         """The third-pane choice of the reference says which one the result has."""

@@ -140,6 +140,8 @@ class MetricsPanel(QWidget):
             self._set("psnr_rgb", 1, fmt(p.psnr_rgb, "dB", 2))
             self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
             self._set("ms_ssim", 1, _ms_ssim_text(p, height, width))
+            self._set("encode_time", 1, fmt(p.encode_s, "s", 2))
+            self._set("decode_time", 1, fmt(p.decode_s, "s", 2))
             setting = f"{classic.label}, {classic.setting_text}"
             if classic.misses_target:
                 setting += f" (its smallest file: above {classic.target_bpp:.4f} bpp)"
