@@ -426,3 +426,18 @@ def test_export_never_replaces_an_input(qtbot, built, tmp_path, messages):
     refusals = [text for level, text in messages if level == "error"]
     assert len(refusals) == 4 and all("which this work came from" in t for t in refusals)
     assert panel.export(tmp_path / "replay.gif") == [tmp_path / "replay.gif"]
+
+
+def test_the_plot_has_axes_only_once_it_has_a_curve(qtbot, tmp_path):
+    """Before a replay is built, no made-up 0…1 axes: a title says what will be drawn."""
+    from mspviewer.gui.session import Session
+    from mspviewer.gui.widgets.replay import PLOT_TITLE, PLOT_WAITING, ReplayPanel
+
+    panel = ReplayPanel(Session())
+    qtbot.addWidget(panel)
+    item = panel.plot.getPlotItem()
+    assert not item.getAxis("left").isVisible() and not item.getAxis("bottom").isVisible()
+    assert item.titleLabel.text == PLOT_WAITING
+    panel.frames = [object()]  # what a built replay holds, as far as the controls look
+    panel._refresh_controls()
+    assert item.getAxis("left").isVisible() and item.titleLabel.text == PLOT_TITLE

@@ -1776,3 +1776,21 @@ def test_a_click_on_the_image_inspects_the_channel_the_heatmaps_show(qtbot, enco
     assert (info.row, info.col, info.channel) == (own_choice.row, own_choice.col, shown)
     window.latents.set_channel(None)  # all channels: the inspector's choice again
     assert window.inspect_pixel(20, 10).channel == own_choice.channel
+
+
+def test_a_target_bpp_encode_shows_the_lambda_it_found(qtbot, window, tmp_path):
+    """The greyed λ control shows the λ the rate search settled on (it kept the λ of before),
+    and a λ encode leaves the control as the user set it."""
+    controls = window.controls
+    write_png(tmp_path / "picture.png", 40, 56, seed=4)
+    assert window.open_path(tmp_path / "picture.png")
+    controls.set_lambda(0.01)
+    controls.set_target_bpp(1.0)
+    result = encode(qtbot, window)
+    assert result.target_bpp == 1.0 and abs(result.lam - 0.01) > 1e-4
+    assert controls.lam() == pytest.approx(result.lam, abs=1e-5)
+    assert not controls.lambda_spin.isEnabled()
+    controls.set_target_bpp(None)  # back to λ: it starts from the λ found
+    controls.set_lambda(0.02)
+    encode(qtbot, window)
+    assert controls.lam() == pytest.approx(0.02)

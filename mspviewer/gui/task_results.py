@@ -76,6 +76,8 @@ class TaskResults:
             self.statusBar().showMessage("encode cancelled before any result", 8000)
             return
         self.session.set_result(result)
+        if result.target_bpp is not None:  # the greyed λ shows the one the search found
+            self.controls.show_found_lambda(result.lam)
         state = "cancelled, best so far kept" if cancelled else "done"
         self.statusBar().showMessage(
             f"encoded: {result.bpp:.4f} bpp, "

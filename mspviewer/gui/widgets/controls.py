@@ -255,6 +255,12 @@ class ControlsPanel(QWidget):
     def lam(self) -> float:
         return float(self.lambda_spin.value())
 
+    def show_found_lambda(self, lam: float) -> None:
+        """The λ a target-bpp encode settled on, in the λ control (greyed while the target
+        is in use; the λ to start from when the user goes back to it)."""
+        if self.bpp_mode.isChecked():
+            self.set_lambda(lam)
+
     # --- mode, device, buttons ------------------------------------------------------------------
     def _on_mode(self) -> None:
         lam = self.lambda_mode.isChecked()

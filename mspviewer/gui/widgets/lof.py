@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout,
 from mspviewer.gui.jobs import StageProgress
 from mspviewer.gui.widgets.common import PALETTE, plain_axes, status_label
 
-SERIES = (("J", "J"), ("bpp", "bpp"), ("psnr", "PSNR [dB]"))
+#: (key, axis label); LOF's bpp is the model's estimate of the payload (J's rate term), a
+#: little under the file's, which counts the header and the coder's overhead
+SERIES = (("J", "J"), ("bpp", "bpp (model)"), ("psnr", "PSNR [dB]"))
 
 def lof_profile_names() -> str:
     """The profiles that run LOF, as a phrase ("quick, balanced or max")."""
@@ -106,6 +108,10 @@ class LOFPanel(QWidget):
             plain_axes(plot)
             if key == "J":
                 plot.setToolTip("J = bpp + λ·255²·MSE, the RD cost LOF minimises")
+            elif key == "bpp":
+                plot.setToolTip("The payload's bits as the model estimates them, over the "
+                                "pixels: J's rate term. The file's bpp (status line, Metrics) "
+                                "also counts the header and the coder's overhead.")
             if row:
                 plot.setXLink(self.plots["J"])
             if row == len(SERIES) - 1:
@@ -270,7 +276,7 @@ class LOFPanel(QWidget):
             last = self.records[-1]
             self.status.setText(f"{'cancelled after' if cancelled else 'finished:'} "
                                 f"{len(self.records)} iterations · kept "
-                                f"{outcome.bpp:.4f} bpp · "
+                                f"{outcome.bpp:.4f} bpp (file) · "
                                 + (f"{outcome.point.psnr_rgb:.2f} dB" if outcome.point else "")
                                 + (f" · best J {_value(last, 'best_J'):.4f}"
                                    if _value(last, 'best_J') is not None else ""))

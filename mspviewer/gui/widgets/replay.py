@@ -67,6 +67,8 @@ DEFAULT_INTERVAL_MS = 500
 MIN_INTERVAL_MS = 20
 MAX_INTERVAL_MS = 10_000
 TASK_KIND = "replay"
+PLOT_TITLE = "quality as the bits arrive (coarse scales first)"
+PLOT_WAITING = "Build replay to draw the quality as the bits arrive"
 
 
 class ReplayPanel(QWidget):
@@ -155,7 +157,7 @@ class ReplayPanel(QWidget):
         self.plot.setLabel("bottom", "payload bits spent so far [bpp]")
         self.plot.setLabel("left", "PSNR [dB]")
         plain_axes(self.plot)
-        self.plot.setTitle("quality as the bits arrive (coarse scales first)", size="9pt")
+        self._plot_drawn: bool | None = None  # whether the axes show (see _show_plot_axes)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(PALETTE[0], width=2), symbol="o",
                                     symbolSize=5, symbolBrush=PALETTE[0], symbolPen=None)
         self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen(PALETTE[5], width=2),
@@ -448,6 +450,7 @@ class ReplayPanel(QWidget):
         self.play_button.setEnabled(bool(self.frames))
         self.export_button.setEnabled(self.is_complete())
         self.slider.setEnabled(bool(self.frames))
+        self._show_plot_axes(bool(self.frames))
         expected = "?" if steps is None else steps + 1
         states = {
             "building": f"building: {len(self.frames)} of {expected} frames",
@@ -457,6 +460,16 @@ class ReplayPanel(QWidget):
             "failed": "build failed",
         }
         self.build_status.setText(states.get(self._build_state, " "))
+
+    def _show_plot_axes(self, drawn: bool) -> None:
+        """Axes only with a curve on them (empty, pyqtgraph labels 0…1 on both); changed only
+        when that changes, as it relays the plot out."""
+        if drawn == self._plot_drawn:
+            return
+        self._plot_drawn = drawn
+        for side in ("left", "bottom"):
+            self.plot.getPlotItem().showAxis(side, drawn)
+        self.plot.setTitle(PLOT_TITLE if drawn else PLOT_WAITING, size="9pt")
 
     # --- playing ----------------------------------------------------------------------------------
     def is_playing(self) -> bool:
