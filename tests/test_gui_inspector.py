@@ -503,3 +503,25 @@ def test_an_escaped_symbol_costs_its_escape_words(qtbot, panel, session, loud_mo
     assert panel.pmf.coded_bar.opts["height"][0] == pytest.approx(
         float(coded.analysis.bits[2, 1, 2]), rel=1e-5)
     assert f"{ESCAPE_BITS} bits of escape words" in panel.pmf.caption.text()
+
+
+def test_in_a_scrolling_dock_the_layout_follows_the_room_not_the_panel(qtbot, panel):
+    """In a scroll area the panel is at least as tall as its values-above-plots layout
+    needs, which would keep the plots below the fold: the choice follows the view's shape."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    panel.setMinimumHeight(600)  # as tall as a squeezed dock's content can be
+    area.setWidget(panel)
+    qtbot.addWidget(area)
+    area.resize(700, 250)  # a short, wide dock: the panel is 700×600 inside it
+    area.show()
+    qtbot.waitExposed(area)
+    qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Horizontal,
+                    timeout=2000)
+    area.resize(300, 700)  # a tall, narrow one: above
+    qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Vertical,
+                    timeout=2000)
+    area.takeWidget()  # the panel is the fixture's to close

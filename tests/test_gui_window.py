@@ -413,8 +413,12 @@ def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     assert window.metrics.value("bpp", 1) == f"{classic.point.bpp:.4f} bpp"
     point = classic.point  # the chosen setting's encode and its decode, timed
     assert point.encode_s > 0 and point.decode_s > 0
-    assert window.metrics.value("encode_time", 1) == f"{point.encode_s:.2f} s"
-    assert window.metrics.value("decode_time", 1) == f"{point.decode_s:.2f} s"
+    from mspviewer.gui.widgets.common import duration
+
+    assert window.metrics.value("encode_time", 1) == duration(point.encode_s)
+    assert window.metrics.value("decode_time", 1) == duration(point.decode_s)
+    assert duration(0.0042) == "4.2 ms" and duration(0.25) == "250 ms" \
+        and duration(3.14159) == "3.14 s" and duration(None) == "—"
     from mspviewer.baselines.registry import get_codec
 
     assert np.array_equal(get_codec("jpeg-420").decode(classic.data), classic.decoded)

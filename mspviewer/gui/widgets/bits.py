@@ -61,7 +61,6 @@ class BitAllocationView(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(y=True, alpha=0.3)
         self.plot.setLabel("left", "bytes")
-        self.plot.addLegend(offset=(10, 5))  # top left: the big bars are on the right
         self.actual_bars = pg.BarGraphItem(x=[], height=[], width=0.38,
                                            brush=PALETTE[0], name="actual (stream)")
         self.estimated_bars = pg.BarGraphItem(x=[], height=[], width=0.38,
@@ -97,7 +96,20 @@ class BitAllocationView(QWidget):
             "range coder wrote for them (its position at each pass boundary); overhead: "
             "actual − estimated. The header is not priced by the model.")
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.plot, "Chart")
+        # the legend above the chart, not in it: tall bars come on either side
+        legend = QLabel("&nbsp;&nbsp;".join(
+            f'<span style="color:{colour}">■</span> {name}'
+            for colour, name in ((PALETTE[0], "actual (stream)"),
+                                 (PALETTE[1], "estimated (model)"))))
+        legend.setToolTip("bytes per group of passes: what the range coder wrote, and what "
+                          "the model's probabilities predicted")
+        chart = QWidget()
+        chart_layout = QVBoxLayout(chart)
+        chart_layout.setContentsMargins(0, 2, 0, 0)
+        chart_layout.addWidget(legend)
+        chart_layout.addWidget(self.plot, 1)
+        self.chart_legend = legend
+        self.tabs.addTab(chart, "Chart")
         self.tabs.addTab(self.ledger_table, "Estimated vs actual")
         self.channels = ChannelBitsChart(session, scheduler)
         self.tabs.addTab(self.channels, "Per channel")

@@ -277,6 +277,16 @@ def fmt(value, unit: str = "", digits: int = 3) -> str:
     return f"{text} {unit}".strip()
 
 
+def duration(seconds: float | None) -> str:
+    """A time for humans: milliseconds under a second (a small JPEG's "0.00 s" said
+    nothing), seconds with two decimals above; "—" for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{1000 * seconds:.1f} ms" if seconds < 0.01 else f"{1000 * seconds:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
 def signed(value: float, spec: str = ".1f") -> str:
     """A change with its sign, the minus a true one as in the tables: −12.3 or +4.5."""
     return format(value, "+" + spec).replace("-", "−")

@@ -49,12 +49,12 @@ new latent has the same shape (comparing λ values on the same element).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
-                               QHeaderView, QLabel, QSpinBox, QSplitter, QStackedWidget,
-                               QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QHeaderView, QLabel, QScrollArea, QSpinBox, QSplitter,
+                               QStackedWidget, QTableWidget, QTableWidgetItem, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from mspviewer.codec.entropy import MIN_PROBABILITY
 from mspviewer.codec.inspection import image_to_latent, inspect_element, latent_to_image
@@ -224,6 +224,7 @@ class InspectorPanel(QWidget):
 
         self.placeholder = placeholder(PLACEHOLDER)
         self.placeholder.setWordWrap(True)
+        self._watched_viewport = None  #: the scroll area's view, when in one (see _room)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(content)
@@ -237,10 +238,32 @@ class InspectorPanel(QWidget):
         self._on_result_changed()
 
     def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self._watched_viewport:
+            self._arrange()
+        return super().eventFilter(watched, event)
+
+    def _room(self) -> QSize:
+        """The room the panel has: its scroll area's view where it sits in one (its own
+        height is then at least what the values above the plots need, which would keep
+        them there, below the fold), else its own size."""
+        parent = self.parentWidget()
+        area = parent.parentWidget() if parent is not None else None
+        if isinstance(area, QScrollArea) and area.widget() is self:
+            viewport = area.viewport()
+            if viewport is not self._watched_viewport:
+                self._watched_viewport = viewport
+                viewport.installEventFilter(self)
+            return viewport.size()
+        return self.size()
+
+    def _arrange(self) -> None:
         """Values beside the plots in a wide panel (a bottom dock), above them in a tall
         one (a side dock or a floating window)."""
-        super().resizeEvent(event)
-        size = event.size()
+        size = self._room()
         wide = size.width() > WIDE_ASPECT * size.height()
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if self.splitter.orientation() != orientation:

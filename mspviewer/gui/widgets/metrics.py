@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
 
 from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.metrics import MS_SSIM_WEIGHTS, ms_ssim_num_scales
-from mspviewer.gui.widgets.common import fmt, observe, signed
+from mspviewer.gui.widgets.common import duration, fmt, observe, signed
 
 ROWS = (
     ("image", "Image"),
@@ -92,8 +92,8 @@ class MetricsPanel(QWidget):
         else:
             for key in ("psnr_rgb", "psnr_y", "ms_ssim"):
                 self._set(key, 0, "no original")
-        self._set("encode_time", 0, fmt(result.encode_seconds, "s", 2))
-        self._set("decode_time", 0, fmt(result.decode_seconds, "s", 2))
+        self._set("encode_time", 0, duration(result.encode_seconds))
+        self._set("decode_time", 0, duration(result.decode_seconds))
         self._set("estimated_bits", 0, f"{a.estimated_bits:,.0f} ({a.estimated_bpp:.4f} bpp)")
         self._set("actual_bits", 0, f"{a.actual_bits:,} ({a.actual_bits / a.num_pixels:.4f} bpp)")
         if a.estimated_bits > 0:
@@ -140,8 +140,8 @@ class MetricsPanel(QWidget):
             self._set("psnr_rgb", 1, fmt(p.psnr_rgb, "dB", 2))
             self._set("psnr_y", 1, fmt(p.psnr_y, "dB", 2))
             self._set("ms_ssim", 1, _ms_ssim_text(p, height, width))
-            self._set("encode_time", 1, fmt(p.encode_s, "s", 2))
-            self._set("decode_time", 1, fmt(p.decode_s, "s", 2))
+            self._set("encode_time", 1, duration(p.encode_s))
+            self._set("decode_time", 1, duration(p.decode_s))
             setting = f"{classic.label}, {classic.setting_text}"
             if classic.misses_target:
                 setting += f" (its smallest file: above {classic.target_bpp:.4f} bpp)"
