@@ -1782,6 +1782,30 @@ def test_a_click_on_the_image_inspects_the_channel_the_heatmaps_show(qtbot, enco
     assert window.inspect_pixel(20, 10).channel == own_choice.channel
 
 
+def test_the_inspected_element_is_outlined_in_its_heatmap_and_the_image(qtbot, encoded_window,
+                                                                         tmp_path):
+    from PySide6.QtCore import QRectF
+
+    window = encoded_window
+    latents, compare = window.latents, window.compare
+    for x, y in ((70, 40), (5, 5), (37, 20)):
+        info = window.inspect_pixel(x, y)
+        stride = 2 ** info.scale  # the scale the inspector says codes it
+        owner = next(i for i, layer in enumerate(latents.layers) if layer.scale == info.scale)
+        assert latents.mark.box is latents.boxes[owner]
+        assert latents.mark.rect() == QRectF(info.col, info.row, stride, stride)
+        block = QRectF(16 * info.col, 16 * info.row, 16, 16)  # 80×48: whole blocks
+        assert block.contains(x + 0.5, y + 0.5)
+        for box, mark in compare.marks.items():
+            assert mark.box is box and mark.rect() == block
+    assert compare.marks[compare.decoded.box].item.scene() is compare.side_view.scene()
+    write_png(tmp_path / "other.png", 40, 40, seed=9)
+    assert window.open_path(tmp_path / "other.png")  # no result: nothing inspected
+    wait_idle(qtbot, window)
+    assert latents.mark.rect() is None
+    assert all(mark.rect() is None for mark in compare.marks.values())
+
+
 def test_a_target_bpp_encode_shows_the_lambda_it_found(qtbot, window, tmp_path):
     """The greyed λ control shows the λ the rate search settled on (it kept the λ of before),
     and a λ encode leaves the control as the user set it."""

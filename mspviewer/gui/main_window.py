@@ -202,6 +202,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         for changed in (self.latents.all_channels.toggled, self.latents.channel_box.valueChanged):
             changed.connect(lambda *_: self.bits.channels.select_channel(self.latents.channel()))
         self.compare.image_clicked.connect(self.inspect_pixel)
+        self.inspector.element_selected.connect(self.mark_inspected)
+        self.inspector.selection_cleared.connect(self.unmark_inspected)
         self.inspector.message.connect(self.show_message)
         self.replay.message.connect(self.show_message)
         self.blind_ab.message.connect(self.show_message)

@@ -75,6 +75,26 @@ class TeachingActions:
             self.docks["inspector"].raise_()
         return found
 
+    def mark_inspected(self, _channel: int, row: int, col: int) -> None:
+        """Outline the inspected element in its heatmap and its 16×16 block in the image
+        (cut to the image), so that the table and the pictures point at the same place."""
+        from PySide6.QtCore import QRectF
+
+        from mspviewer.codec.inspection import latent_to_image
+
+        self.latents.mark_position(row, col)
+        x0, y0, x1, y1 = latent_to_image(row, col)
+        result = self.session.result
+        if result is not None:
+            height, width = result.decoded.shape[:2]
+            x1, y1 = min(x1, width), min(y1, height)
+        self.compare.mark_block(QRectF(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0
+                                else None)  # (a position wholly in the padding)
+
+    def unmark_inspected(self) -> None:
+        self.latents.mark_position(None)
+        self.compare.mark_block(None)
+
     def inspect_pixel(self, x: int, y: int):
         """A click on the image: inspect the latent position that covers the pixel (in the
         heatmaps' channel when they show one, as a click on them does)."""

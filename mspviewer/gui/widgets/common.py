@@ -207,6 +207,44 @@ def fit_range(box: pg.ViewBox, width: float, height: float) -> QRectF:
     return QRectF(0, 0, min(width, view_width / scale), min(height, view_height / scale))
 
 
+#: the outline of the inspected element, on the heatmaps and the image (no palette colour:
+#: it is on top of them all)
+MARK_COLOUR = "#FF00FF"
+
+
+class Mark:
+    """An outline of one rectangle in one of several ViewBoxes (the inspected element):
+    moved to another box, or hidden, as the selection changes."""
+
+    def __init__(self) -> None:
+        from PySide6.QtGui import QPen
+        from PySide6.QtWidgets import QGraphicsRectItem
+
+        self.item = QGraphicsRectItem()
+        pen = QPen(pg.mkColor(MARK_COLOUR), 2)
+        pen.setCosmetic(True)  # 2 screen pixels at any zoom
+        self.item.setPen(pen)
+        self.item.setZValue(20)
+        self.box: pg.ViewBox | None = None
+
+    def show(self, box: pg.ViewBox, rect: QRectF) -> None:
+        if self.box is not box:
+            self.hide()
+            box.addItem(self.item, ignoreBounds=True)
+            self.box = box
+        self.item.setRect(rect)
+
+    def hide(self) -> None:
+        if self.box is not None:
+            if self.item.scene() is not None:
+                self.box.removeItem(self.item)
+            self.box = None
+
+    def rect(self) -> QRectF | None:
+        """Where it is drawn, in its box's coordinates; None while hidden."""
+        return self.item.rect() if self.box is not None else None
+
+
 def rgb_item() -> pg.ImageItem:
     item = pg.ImageItem(axisOrder="row-major")
     item.setAutoDownsample(False)

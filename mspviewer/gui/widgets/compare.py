@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Title, colormap, fit_range, heat_item,
-                                          image_viewbox, info_label, narrow_combo, observe,
-                                          plain_axes, rgb_item, set_rgb)
+from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_range,
+                                          heat_item, image_viewbox, info_label, narrow_combo,
+                                          observe, plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -184,6 +184,10 @@ class CompareView(QWidget):
 
         self.readout = info_label(monospace=True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        #: the inspected element's block of pixels, outlined in every view of the image
+        self.marks = {box: Mark() for box in (self.original.box, self.decoded.box,
+                                              self.classic.box, self.split_box,
+                                              self.flicker_box)}
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -525,6 +529,15 @@ class CompareView(QWidget):
         x0 = math.floor(centre.x() - width / 2)
         y0 = math.floor(centre.y() - height / 2)
         box.setRange(QRectF(x0, y0, width, height), padding=0)
+
+    def mark_block(self, rect: QRectF | None) -> None:
+        """Outline ``rect`` (image pixels: the inspected element's block) in every view of
+        the image; None: no outline."""
+        for box, mark in self.marks.items():
+            if rect is None:
+                mark.hide()
+            else:
+                mark.show(box, rect)
 
     # --- mouse ------------------------------------------------------------------------------
     def _boxes(self) -> list[pg.ViewBox]:

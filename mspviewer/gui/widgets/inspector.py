@@ -33,8 +33,9 @@ Public interface (the main window wires it):
 - ``set_channel(channel | None)``: pin a channel (e.g. LatentView's), or None to go back to
   "the channel with the most bits"; re-inspects the selected position;
 - ``step_position(d_row, d_col)``: move the selection by latent positions (the arrow buttons);
-- signals ``message(text, level)`` (route to the message bar) and
-  ``element_selected(channel, row, col)`` (after each successful inspection);
+- signals ``message(text, level)`` (route to the message bar),
+  ``element_selected(channel, row, col)`` (after each successful inspection) and
+  ``selection_cleared()`` (the heatmaps and the image mark the selection with them);
 - ``set_pmf_view("probability" | "bits")`` switches the plot's bars, ``pmf_view()`` says
   which it shows;
 - read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
@@ -137,6 +138,8 @@ class InspectorPanel(QWidget):
     message = Signal(str, str)
     #: (channel, latent row, latent column) of each element shown
     element_selected = Signal(int, int, int)
+    #: nothing is inspected any more (a new result without the position, or cleared)
+    selection_cleared = Signal()
 
     def __init__(self, session, scheduler=None, parent=None):
         super().__init__(parent)
@@ -356,6 +359,7 @@ class InspectorPanel(QWidget):
         self.context.clear()
         self.stack.setCurrentIndex(0)
         self._enable_moves(False)
+        self.selection_cleared.emit()
 
     def _enable_moves(self, enabled: bool) -> None:
         for button in self.move_buttons.values():

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
                                QVBoxLayout, QWidget)
 
 from mspviewer.gui import latent_data
-from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Title, colormap,
-                                          fit_range, heat_item, image_viewbox, info_label,
-                                          observe, plain_axes)
+from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Mark, Title,
+                                          colormap, fit_range, heat_item, image_viewbox,
+                                          info_label, observe, plain_axes)
 
 BACKGROUND = "#d9d9d9"
 
@@ -65,6 +65,8 @@ class LatentView(QWidget):
         self.items: list[pg.ImageItem] = []
         self.titles: list[pg.LabelItem] = []
         self.layers: list[latent_data.ScaleLayer] = []
+        self.mark = Mark()  #: the inspected element's outline
+        self._marked: tuple[int, int] | None = None
         self.readout = info_label(monospace=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -140,6 +142,10 @@ class LatentView(QWidget):
             self.color_bar.setImageItem(self.items)
 
     def refresh(self) -> None:
+        self._refresh_layers()
+        self._draw_mark()
+
+    def _refresh_layers(self) -> None:
         result = self.session.result
         if result is None:
             self.layers = []
@@ -201,6 +207,27 @@ class LatentView(QWidget):
             self._fitted_shape = new_shape
             _, _, width, height = self.layers[0].rect
             self.boxes[0].setRange(fit_range(self.boxes[0], width, height), padding=0)
+
+    # --- the inspected element -----------------------------------------------------------
+    def mark_position(self, row: int | None, col: int | None = None) -> None:
+        """Outline latent position (row, col) in the heatmap of the scale that codes it
+        (the inspected element); None: no outline."""
+        self._marked = None if row is None else (int(row), int(col))
+        self._draw_mark()
+
+    def _draw_mark(self) -> None:
+        position = self._marked
+        if position is None:
+            self.mark.hide()
+            return
+        row, col = position
+        # coarsest first: the first lattice the position is on is the scale that codes it
+        for box, layer in zip(self.boxes, self.layers):
+            stride = layer.stride
+            if row % stride == 0 and col % stride == 0:
+                self.mark.show(box, QRectF(col, row, stride, stride))
+                return
+        self.mark.hide()  # no heatmaps (no result, or a quantity it cannot show)
 
     # --- mouse --------------------------------------------------------------------------------
     def _locate(self, scene_pos) -> tuple[int, int, int] | None:
