@@ -248,6 +248,34 @@ def test_zoom_to_the_msp_points(window):
     assert y0 < min(shown) and max(shown) < y1
 
 
+def test_the_view_follows_the_msp_points_until_the_user_moves_it(window):
+    """First view: MSP's rates with the classic curves there, not WebP's 12.8 bpp with the
+    MSP points in a corner; a pan or zoom of the user's, or A, is left alone."""
+    session, rd = window.session, window.rd
+    box = rd.plot.getViewBox()
+    add_classic(session, "webp", "WebP", scale=4.0)  # up to 12.8 bpp
+    rd.refresh()
+    assert all(box.autoRangeEnabled())  # no MSP point: every curve
+    add_learned(session, "fast", rates=(0.3,), scale=0.5)  # 0.15 bpp
+    rd.refresh()
+    assert box.viewRange()[0][1] == pytest.approx(1.5 * 0.15)
+    add_learned(session, "fast", rates=(0.9,), scale=0.5)  # a new point: the view follows
+    rd.refresh()
+    assert box.viewRange()[0][1] == pytest.approx(1.5 * 0.45)
+    box.setRange(xRange=(0.1, 2.0), padding=0)  # the user zooms (as the mouse does)
+    box.sigRangeChangedManually.emit([True, True])
+    add_learned(session, "fast", rates=(1.2,), scale=0.5)
+    rd.refresh()
+    assert box.viewRange()[0] == pytest.approx([0.1, 2.0])  # left as the user set it
+    assert rd.follow_learned()  # Zoom to MSP: following again
+    assert box.viewRange()[0][1] == pytest.approx(1.5 * 0.6)
+    box.enableAutoRange()  # A: every curve, and it stays so
+    add_learned(session, "fast", rates=(0.5,), scale=0.5)
+    rd.refresh()
+    box.updateAutoRange()
+    assert all(box.autoRangeEnabled()) and box.viewRange()[0][1] > 12.8
+
+
 def test_the_rate_axis_never_goes_below_zero(qtbot, window):
     """One point alone: auto range pads around it, but not into negative rates."""
     window.session.add_learned_point("MSP fast λ=0.01", classic_point(0.05), profile="fast")

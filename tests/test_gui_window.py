@@ -422,9 +422,11 @@ def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     from mspviewer.baselines.registry import get_codec
 
     assert np.array_equal(get_codec("jpeg-420").decode(classic.data), classic.decoded)
+    assert not window.metrics.table.isColumnHidden(1)
     compare.set_classic_codec("")
     wait_idle(qtbot, window)
     assert window.session.classic is None
+    assert window.metrics.table.isColumnHidden(1)  # no third pane: no empty column
     assert compare.classic.box.scene() is None
 
 
@@ -1822,3 +1824,29 @@ def test_a_target_bpp_encode_shows_the_lambda_it_found(qtbot, window, tmp_path):
     controls.set_lambda(0.02)
     encode(qtbot, window)
     assert controls.lam() == pytest.approx(0.02)
+
+
+def test_bar_labels_never_run_together(qtbot, encoded_window):
+    """Every pass's label under a chart 300 pixels wide: every k-th is written, far enough
+    apart for the widest; with room, every one."""
+    bits = encoded_window.bits
+    bits.set_view("chart")
+    bits.set_grouping("pass")
+    qtbot.wait(20)
+    labels = bits.allocation.labels
+    widest = max(bits.plot.fontMetrics().horizontalAdvance(label) for label in labels)
+
+    def written():
+        return [(x, text) for x, text in bits.plot.getAxis("bottom")._tickLevels[0]]
+
+    for width in (300, 4000):
+        bits.plot.setFixedWidth(width)
+        qtbot.waitUntil(lambda: abs(bits.plot.width() - width) < 2, timeout=2000)
+        qtbot.wait(20)
+        shown = written()
+        per_bar = bits.plot.getViewBox().width() / len(labels)
+        assert shown[0] == (0.0, labels[0])
+        assert all(labels[int(x)] == text for x, text in shown)
+        gaps = {b[0] - a[0] for a, b in zip(shown, shown[1:])}
+        assert len(gaps) == 1 and gaps.pop() * per_bar >= widest  # evenly, and apart
+    assert len(shown) == len(labels)  # 4000 px: room for every label

@@ -8,6 +8,8 @@ a third tab spreads the bits over the latent channels (:mod:`.channel_bits`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
@@ -26,6 +28,7 @@ LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", 
 #: the panel's tabs, by the keys of ``--bits-view``
 VIEWS = ("chart", "ledger", "channels")
 MAP_TITLE = "bits per pixel, by 16×16 block"
+TICK_GAP_PX = 10  #: the least space between two bars' labels
 
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
@@ -65,6 +68,7 @@ class BitAllocationView(QWidget):
                                            brush=PALETTE[0], name="actual (stream)")
         self.estimated_bars = pg.BarGraphItem(x=[], height=[], width=0.38,
                                               brush=PALETTE[1], name="estimated (model)")
+        self.plot.getViewBox().sigResized.connect(self._label_ticks)
         self.plot.addItem(self.actual_bars)
         self.plot.addItem(self.estimated_bars)
 
@@ -193,8 +197,7 @@ class BitAllocationView(QWidget):
         x = np.arange(len(allocation.labels), dtype=float)
         self.actual_bars.setOpts(x=x - 0.2, height=allocation.actual_bytes.astype(float))
         self.estimated_bars.setOpts(x=x + 0.2, height=allocation.estimated_bytes)
-        axis = self.plot.getAxis("bottom")
-        axis.setTicks([[(float(i), label) for i, label in enumerate(allocation.labels)]])
+        self._label_ticks()
         top = max(float(allocation.actual_bytes.max(initial=0)),
                   float(allocation.estimated_bytes.max(initial=0)), 1.0)
         self.plot.setRange(xRange=(-0.7, len(x) - 0.3), yRange=(0, top * 1.08), padding=0)
@@ -206,6 +209,21 @@ class BitAllocationView(QWidget):
             f"({signed(overhead, '.2f')} %), header {allocation.header_bytes} B, file "
             f"{result.num_bytes:,} B. One stream for all passes: each pass's bytes are the "
             "coder's output growth in 32-bit words, nothing is padded per pass.")
+
+    def _label_ticks(self, *_args) -> None:
+        """A label under every bar that has room for one, else under every k-th (28 passes'
+        labels ran together in any window; the ledger tab names every pass)."""
+        allocation = getattr(self, "allocation", None)  # (a resize before __init__ ends)
+        labels = allocation.labels if allocation is not None else []
+        axis = self.plot.getAxis("bottom")
+        if not labels:
+            axis.setTicks([[]])
+            return
+        widest = max(self.plot.fontMetrics().horizontalAdvance(label) for label in labels)
+        room = max(self.plot.getViewBox().width(), 1.0) / len(labels)
+        every = max(1, math.ceil((widest + TICK_GAP_PX) / room))
+        axis.setTicks([[(float(i), label) for i, label in enumerate(labels) if i % every == 0],
+                       [(float(i), "") for i in range(len(labels)) if i % every]])
 
     def refresh_map(self) -> None:
         """The spatial bits map (and the picture under it)."""

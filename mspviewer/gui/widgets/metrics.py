@@ -133,6 +133,8 @@ class MetricsPanel(QWidget):
         else:
             header = "No LOF" if reference is None or reference.is_plain else "Reference"
         self.table.horizontalHeaderItem(1).setText(header)
+        # no third pane: its column goes, and the MSP values get the width (less wrapping)
+        self.table.setColumnHidden(1, classic is None)
         if classic is not None:
             p = classic.point
             self._set("file_size", 1, f"{p.num_bytes:,} B")

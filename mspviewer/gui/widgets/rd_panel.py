@@ -60,7 +60,7 @@ class RDPanel(QWidget):
         self.metric_box.currentIndexChanged.connect(self.refresh)
         narrow_combo(self.metric_box, 12)
         self.codec_button = QToolButton()
-        self.codec_button.setText("Codecs ▾")
+        self.codec_button.setText("Codecs")  # (the menu button draws its own arrow)
         self.codec_button.setToolTip("The classic codecs whose RD curves this image gets")
         self.codec_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.codec_button)
@@ -86,8 +86,9 @@ class RDPanel(QWidget):
         self.zoom_button = QToolButton()
         self.zoom_button.setText("Zoom to MSP")
         self.zoom_button.setToolTip("Show the rates of the MSP points (the classic curves reach "
-                                    "far higher rates); the mouse wheel and A (auto) undo it")
-        self.zoom_button.clicked.connect(self.zoom_to_learned)
+                                    "far higher rates), as the plot does until you pan or zoom "
+                                    "it; A (bottom left) shows every curve")
+        self.zoom_button.clicked.connect(self.follow_learned)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Quality:"))
         bar.addWidget(self.metric_box)
@@ -100,6 +101,11 @@ class RDPanel(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "bits per pixel")
         self.plot.setLimits(xMin=0.0)  # (auto range around one point went to −0.2 bpp)
+        #: the view follows the MSP points (zoomed to their rates) until the user pans,
+        #: zooms or asks for every curve (A); the Zoom to MSP button follows them again
+        self._following = True
+        self._zoomed = False  # the view is the zoom to the MSP points (not auto range)
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
         plain_axes(self.plot)
         # over the curves where the plot is small: a translucent ground keeps it readable
         self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt",
@@ -249,6 +255,33 @@ class RDPanel(QWidget):
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
         self._show_bd_rates()
+        self._follow_view()
+
+    # --- the view ---------------------------------------------------------------------------
+    def _stop_following(self, *_mask) -> None:
+        self._following = False
+
+    def follow_learned(self) -> bool:
+        """Zoom to the MSP points, now and as points arrive (the Zoom to MSP button)."""
+        self._following = True
+        self._zoomed = self.zoom_to_learned()
+        return self._zoomed
+
+    def _follow_view(self) -> None:
+        """A demo's first view is MSP's own rates, with the classic curves there (which reach
+        4 bpp and more and squeezed the MSP points into a corner); without MSP points, every
+        curve. A user's pan or zoom, or A (auto range), stops it."""
+        box = self.plot.getViewBox()
+        if not self.learned_data()[0]:  # a new image: every curve, and follow the first point
+            self._following, self._zoomed = True, False
+            box.enableAutoRange()
+            return
+        if not self._following:
+            return
+        if self._zoomed and any(box.autoRangeEnabled()):  # A was pressed: every curve
+            self._following = False
+            return
+        self._zoomed = self.zoom_to_learned()
 
     def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
         """A learned curve's line: its points on the RD front (what the BD-rates use)."""
