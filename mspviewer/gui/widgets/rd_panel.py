@@ -40,6 +40,8 @@ PLAIN_LEGEND = "MSP without LOF (same λ)"
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: "Zoom to MSP" shows rates up to this many times the highest MSP point's
 ZOOM_MARGIN = 1.5
+#: a plot shorter than this (pixels) lays its legend out in rows, not down the plot
+SHORT_PLOT_PX = 200
 #: the learned curve of the plain encoder, which LOF curves are set against
 PLAIN_CURVE = "msp-fast"
 
@@ -110,6 +112,7 @@ class RDPanel(QWidget):
         # over the curves where the plot is small: a translucent ground keeps it readable
         self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt",
                                           brush=pg.mkBrush(255, 255, 255, 210))
+        self.plot.getViewBox().sigResized.connect(self._fit_to_height)
         self.status = info_label()
         self.bd_label = info_label()
         self.bd_label.setWordWrap(True)
@@ -198,10 +201,7 @@ class RDPanel(QWidget):
 
     def refresh(self) -> None:
         """Update the plotted data in place (items are only created for new curves)."""
-        label = METRICS[self.quality_metric()]
-        if getattr(self, "_label", None) != label:  # relabelling relays the axis out: slow
-            self._label = label
-            self.plot.setLabel("left", label)
+        self._fit_to_height()
         names = sorted(self.session.curves)
         for name in [n for n in self.curve_items if n not in self.session.curves]:
             item = self.curve_items.pop(name)
@@ -258,6 +258,21 @@ class RDPanel(QWidget):
         self._follow_view()
 
     # --- the view ---------------------------------------------------------------------------
+    def _fit_to_height(self, *_args) -> None:
+        """In a short plot (a laptop's screen): the quality axis says its unit only, where
+        its name would be cut, and the legend runs in rows of three, not down the plot."""
+        height = self.plot.getViewBox().height()
+        label = METRICS[self.quality_metric()]
+        if self.plot.fontMetrics().horizontalAdvance(label) > height:
+            label = label[label.index("["):]  # "[dB]"
+        if getattr(self, "_label", None) != label:  # relabelling relays the axis out: slow
+            self._label = label
+            self.plot.setLabel("left", label)
+        columns = 3 if height < SHORT_PLOT_PX else 1
+        if self.legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+
+
     def _stop_following(self, *_mask) -> None:
         self._following = False
 
