@@ -302,3 +302,20 @@ def test_a_ladder_cut_short_leaves_the_encodes_curve(window):
     curve = session.learned_curves()["fast"]
     assert curve.settings["points"] == "λ ladder"
     assert sorted(p.bpp for p in curve.points) == [0.2, 0.7, 1.4]
+
+
+def test_a_curve_with_no_finite_point_says_so_in_the_legend(window):
+    """A flat image: a codec that is lossless at every setting has PSNR ∞ everywhere, and
+    nothing to draw; its legend entry says so rather than show a line that is not there."""
+    from mspviewer.gui.widgets.rd_panel import NOT_DRAWN
+
+    session, rd = window.session, window.rd
+    for bpp in (0.1, 0.2):
+        session.add_curve_point("jpeg2000", "JPEG 2000", RDPoint(bpp=bpp, psnr_rgb=math.inf))
+    add_classic(session, "webp", "WebP")
+    rd.refresh()
+    labels = {label.text for _, label in rd.legend.items}
+    assert "JPEG 2000" + NOT_DRAWN in labels and "WebP" in labels
+    session.add_curve_point("jpeg2000", "JPEG 2000", RDPoint(bpp=0.05, psnr_rgb=40.0))
+    rd.refresh()
+    assert "JPEG 2000" in {label.text for _, label in rd.legend.items}

@@ -36,6 +36,7 @@ CURVE_COLOURS = tuple(c for c in PALETTE
                       if c not in (LATEST_COLOUR, EARLIER_COLOUR, LEARNED_LINE_COLOUR)) + (
     "#332288", "#DDCC77", "#117733")
 PLAIN_LEGEND = "MSP without LOF (same λ)"
+NOT_DRAWN = " (no finite point: not drawn)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: "Zoom to MSP" shows rates up to this many times the highest MSP point's
@@ -218,6 +219,7 @@ class RDPanel(QWidget):
                 self.curve_items[name] = item
             else:
                 item.setData(xs, ys)
+            self._name_curve(item, name, drawn=bool(xs) or not self.session.curves[name].points)
         self._draw_learned_lines()
         points = self._learned()
         xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -297,6 +299,15 @@ class RDPanel(QWidget):
             self._following = False
             return
         self._zoomed = self.zoom_to_learned()
+
+    def _name_curve(self, item, name: str, drawn: bool) -> None:
+        """A curve's legend entry; one with points but none to draw (every one lossless, an
+        infinite PSNR, as a flat image gives) says so instead of showing a line that is not
+        there."""
+        label = self.legend.getLabel(item)
+        text = self.session.curves[name].label + ("" if drawn else NOT_DRAWN)
+        if label is not None and label.text != text:
+            label.setText(text)
 
     def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
         """A learned curve's line: its points on the RD front (what the BD-rates use)."""
