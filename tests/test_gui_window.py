@@ -381,6 +381,20 @@ def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
     qtbot.waitUntil(lambda: title.rect().width() <= 4, timeout=5000)
     assert title.shown_text.strip() == "" and title.toolTip() == whole
     assert title.itemRect().height() > 5  # the line keeps its height
+    title.setMaximumWidth(10_000)
+    title.setMinimumWidth(0)
+    # shorter texts: the first that fits is drawn whole, before any is cut
+    decoded = "Decoded (MSP balanced · cancelled, best so far, 0.2345 bpp)"
+    title.setText(decoded, shorter=("MSP 0.2345 bpp", "0.2345 bpp"))
+    view.resize(150, 120)
+    qtbot.waitUntil(lambda: title.shown_text == "MSP 0.2345 bpp", timeout=5000)
+    assert title.toolTip() == decoded
+    view.resize(60, 120)
+    qtbot.waitUntil(lambda: title.shown_text != "MSP 0.2345 bpp", timeout=5000)
+    shown = title.shown_text  # the shortest, whole or (narrower still) cut
+    assert shown == "0.2345 bpp" or (shown.endswith("…") and "0.2345 bpp".startswith(shown[:-1]))
+    view.resize(1400, 120)
+    qtbot.waitUntil(lambda: title.shown_text == decoded, timeout=5000)
 
 
 def test_every_profile_description_fits_its_label(qtbot, window):

@@ -107,15 +107,19 @@ class Title(pg.LabelItem):
     pyqtgraph's LabelItem otherwise asks for its text's full width. With ``elide`` the text
     is plain text, cut with "…" to the width the layout gives (the whole of it in the
     tooltip), so that a long title cannot spill over its neighbours'; without it, the text
-    is HTML laid out by its caller. ``text`` is always the whole text.
+    is HTML laid out by its caller. ``text`` is always the whole text. ``shorter`` texts,
+    most to least complete, are drawn where the whole one does not fit, before any is cut
+    (a pane's rate should outlive its codec's details).
     """
 
     def __init__(self, text: str = " ", elide: bool = False, **args):
         self.elide = elide  # (before LabelItem's constructor calls setText)
+        self.shorter: tuple[str, ...] = ()
         super().__init__(text, **args)
 
-    def setText(self, text: str, **args) -> None:
+    def setText(self, text: str, shorter: tuple[str, ...] = (), **args) -> None:
         self.text = text
+        self.shorter = tuple(shorter)
         self.opts.update(args)
         self._show()
 
@@ -137,8 +141,13 @@ class Title(pg.LabelItem):
                 size = str(self.opts.get("size", ""))
                 if size.endswith("pt"):
                     font.setPointSizeF(float(size[:-2]))
-                shown = QFontMetricsF(font).elidedText(whole, Qt.TextElideMode.ElideRight,
-                                                       width)
+                metrics = QFontMetricsF(font)
+                candidates = (whole, *self.shorter)
+                shown = next((text for text in candidates
+                              if metrics.horizontalAdvance(text) <= width), None)
+                if shown is None:
+                    shown = metrics.elidedText(candidates[-1], Qt.TextElideMode.ElideRight,
+                                               width)
             self.setToolTip(whole if shown != whole else "")
             shown = shown or "\u00a0"  # an empty one would lose the line's height
         self._shown = shown

@@ -348,7 +348,9 @@ class CompareView(QWidget):
             self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)")
         else:
             set_rgb(self.decoded.rgb, decoded)
-            self.decoded.title.setText(self._decoded_label(result))
+            self.decoded.title.setText(self._decoded_label(result),
+                                       shorter=(f"MSP {result.bpp:.4f} bpp",
+                                                f"{result.bpp:.4f} bpp"))
         # classic pane
         self.classic.rgb.setVisible(False)
         self.classic.heat.setVisible(False)
@@ -364,7 +366,9 @@ class CompareView(QWidget):
                                            f"({entry.point.bpp:.4f} bpp)")
             else:
                 set_rgb(self.classic.rgb, classic)
-                self.classic.title.setText(self._classic_label(entry))
+                self.classic.title.setText(self._classic_label(entry),
+                                           shorter=(f"{entry.label} {entry.point.bpp:.4f} bpp",
+                                                    f"{entry.point.bpp:.4f} bpp"))
         if difference:
             heats = [p.heat.image for p in (self.decoded, self.classic)
                      if p.heat.isVisible() and p.heat.image is not None]

@@ -189,7 +189,8 @@ class LatentView(QWidget):
             item.setRect(QRectF(*layer.rect))
             kind = "coarsest" if layer.coarsest else f"stride {layer.stride}"
             noun = "position" if layer.num_elements == 1 else "positions"
-            title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} {noun}")
+            title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} {noun}",
+                          shorter=(f"scale {layer.scale} ({kind})", f"scale {layer.scale}"))
         self.color_bar.setLevels(levels)
         _, _, reduced = latent_data.QUANTITIES[key]
         label = latent_data.quantity_label(key, plain)
