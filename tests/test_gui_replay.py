@@ -159,6 +159,14 @@ def test_a_middle_step_shows_its_own_numbers(qtbot, built, outcomes):
     assert np.all(np.diff(x) >= 0)  # bits only grow
     mx, my = panel.marker.getData()
     assert mx[0] == pytest.approx(actual / (HEIGHT * WIDTH)) and my[0] == pytest.approx(psnr)
+    # the axes hold still as the marker moves (its size padded the auto range at the ends)
+    box = panel.plot.getViewBox()
+    ranges = []
+    for step in (0, k, len(record.passes)):
+        panel.set_step(step)
+        box.updateAutoRange()
+        ranges.append(box.viewRange())
+    assert ranges[0] == ranges[1] == ranges[2]
 
 
 def test_play_advances_pause_stops_and_the_end_stops_playing(qtbot, built):

@@ -162,7 +162,9 @@ class ReplayPanel(QWidget):
                                     symbolSize=5, symbolBrush=PALETTE[0], symbolPen=None)
         self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen(PALETTE[5], width=2),
                                          brush=None, symbol="o")
-        self.plot.addItem(self.marker)
+        # (on a curve point anyway: left out of the auto range, whose padding for its size
+        # moved the axes from step to step during playback)
+        self.plot.addItem(self.marker, ignoreBounds=True)
 
         splitter = QSplitter()
         splitter.addWidget(self.view)
