@@ -43,6 +43,8 @@ def quantity_label(name: str, plain_reference: bool = True) -> str:
     if name in REFERENCE_LABELS and not plain_reference:
         return REFERENCE_LABELS[name]
     return QUANTITIES[name][0]
+
+
 #: Quantities that are signed for one channel (shown with a diverging colour map) ...
 SIGNED = frozenset({"y_hat", "mu", "lof_shift"})
 #: ... and those signed reduced over channels too (a sum of gains and losses).
