@@ -172,17 +172,27 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
             for name, curves in measured.items() if curves}
     dataset = dataset or dataset_name(image_paths[0].parent)
     references = {f"{name} (measured)": curve for name, curve in live.items()}
+    other_images: dict[str, str] = {}  # label → how an earlier evaluation's images differ
+    names = [path.name for path in image_paths]
     for anchor, curve in published.items():
         if curve.source.startswith("mspviewer eval"):  # another evaluation, e.g. a checkpoint
             elsewhere = curve.settings.get("dataset") not in (None, dataset)
             where = f", {curve.settings['dataset']}" if elsewhere else ""
-            references[f"{anchor} ({curve.label}{where})"] = curve
+            label = f"{anchor} ({curve.label}{where})"
+            references[label] = curve
+            theirs = curve.settings.get("images")
+            if theirs is not None and sorted(theirs) != sorted(names):
+                shared = len(set(theirs) & set(names))
+                other_images[label] = (f"the earlier evaluation is of other images: {shared} "
+                                       f"of its {len(theirs)} are among these {len(names)}")
             continue
         # The bundled anchors were measured on Kodak: set against other images, say so.
         on_kodak = dataset == "Kodak" or anchor not in rd.published_anchor_names()
         references[f"{anchor} (published{'' if on_kodak else ', Kodak'})"] = curve
     bd = {label: rd.bd_curves(reference, mean, "psnr_rgb")
           for label, reference in references.items()}
+    for label, note in other_images.items():  # (a BD-rate between two sets of images)
+        bd[label]["warning"] = "; ".join(filter(None, (bd[label].get("warning"), note)))
     return {
         "format": "mspviewer-eval", "version": 1,
         "model": {"name": model.name, "id": model.model_id().hex(),

@@ -392,8 +392,11 @@ def _eval_mean_curve(document: dict, path: Path) -> RDCurve:
     what = f"MSP {document.get('profile', '?')}, model {model.get('name', '?')}"
     if steps is not None:
         what += f" at {steps:,} steps"
-    return RDCurve(name=path.stem, label=what, points=curve.points, family="MSP",
-                   settings={"dataset": document.get("dataset") or "Kodak"},
+    return RDCurve(name=path.stem, label=what, points=curve.points, family="learned",
+                   settings={"dataset": document.get("dataset") or "Kodak",
+                             "images": [entry["image"] for entry in document.get("images", [])
+                                        if isinstance(entry, dict) and "image" in entry]
+                             or None},  # (None: it does not say which)
                    source=f"mspviewer eval: {path.name}")
 
 
@@ -404,7 +407,8 @@ def published_anchor_names(directory: str | os.PathLike | None = None) -> list[s
 
 def load_published_anchor(name_or_path: str | os.PathLike,
                           directory: str | os.PathLike | None = None) -> RDCurve:
-    """A published average RD curve (CompressAI ``results/image/<dataset>`` JSON format).
+    """A published average RD curve (CompressAI ``results/image/<dataset>`` JSON format),
+    or the mean curve of an ``mspviewer eval`` result (``"format": "mspviewer-eval"``).
 
     ``name_or_path`` is a file, or a name in ``directory`` (default :data:`ANCHOR_DIR`),
     e.g. ``"vtm"``. Reads ``bpp`` with ``psnr-rgb`` (or the older ``psnr``), ``ms-ssim-rgb``

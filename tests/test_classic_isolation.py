@@ -83,9 +83,6 @@ def test_an_rd_point_times_the_codec_not_the_transfer(process):
     assert time.perf_counter() - start >= ARRIVAL_S  # the transfer did take that long
     assert 0 < point.decode_s < ARRIVAL_S / 3 and 0 < point.encode_s < ARRIVAL_S / 3
     assert point.num_bytes == 16 + 500
-    local_start = time.perf_counter()  # a codec in this process: the call's wall time
-    local = measure_point(FakeCodec("slow-answer"), pixels, 5, with_ms_ssim=False)
-    assert local.decode_s <= time.perf_counter() - local_start
 
 
 def test_a_codec_error_comes_back_as_itself(process):

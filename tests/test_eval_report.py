@@ -552,7 +552,7 @@ def broken(change) -> str:
     ('{"format": "mspviewer-rd", "curves": []}', "is not an `mspviewer eval` result"),
     (broken(lambda d: d.update(model=["tiny"])), "'model' is not a JSON dict"),
     (broken(lambda d: d["mean"]["points"][0].pop("bpp")), "no 'bpp'"),
-    (broken(lambda d: d["mean"]["points"][0].update(psnr_rgb=None)), "not a valid"),
+    (broken(lambda d: d["mean"]["points"][0].update(psnr_rgb="high")), "not a valid"),
     (broken(lambda d: d["bd_rate_vs"].update({"vtm": {"bd_rate_percent": None}})),
      "no 'reason'"),
     (broken(lambda d: d.update(classic_measured={"webp": 3})), "not a valid"),
@@ -629,19 +629,35 @@ def test_eval_sets_the_model_against_an_earlier_evaluation(image_folder, weights
     (label, bd), = json.loads(second.read_text())["bd_rate_vs"].items()
     assert label == f"{costlier} (MSP fast, model tiny, Elsewhere)"
     assert bd["bd_rate_percent"] == pytest.approx(100 * (1 / 1.1 - 1), abs=1e-6)
+    assert bd.get("warning") is None  # the same image
+    third = tmp_path / "third.json"  # against it, the first two images: one more than it had
+    code, err = run_eval(capsys, image_folder, third, weights, "--lambdas", "0.002", "0.008",
+                         "0.03", "--classic", "--anchors", costlier)
+    assert code == 0, err
+    (_, bd), = json.loads(third.read_text())["bd_rate_vs"].items()
+    assert "the earlier evaluation is of other images: 1 of its 1 are among these 2" \
+        in bd["warning"]
     (tmp_path / "not-a-curve.json").write_text('{"format": "other"}')
     code, err = run_eval(capsys, image_folder, second, weights, "--anchors",
                          tmp_path / "not-a-curve.json")
     assert code == 2 and "no 'results' (an anchor is an RD curve" in err
 
 
-def test_report_writes_n_a_for_a_missing_ms_ssim(results_file, tmp_path):
-    """eval writes NaN for the MS-SSIM of images too small for one scale: "n/a", not "nan"."""
+def test_report_writes_n_a_where_eval_wrote_no_figure(results_file, tmp_path):
+    """eval writes null for a figure that is not finite (an exact decode's PSNR, the MS-SSIM
+    of images too small for one scale), as RDPoint.to_dict does: "n/a" in the table, a gap
+    in the plot, not a crash; a NaN a hand wrote reads "n/a" too, never "nan"."""
+    from mspviewer import rd
+
     document = small_document()
-    for point in document["mean"]["points"]:
-        point["ms_ssim"] = float("nan")
+    lossless = rd.RDPoint(bpp=0.75, psnr_rgb=math.inf, psnr_y=math.inf, ms_ssim=None,
+                          quality=0.02, encode_s=0.1, decode_s=0.1).to_dict()
+    assert lossless["psnr_rgb"] is None and lossless["ms_ssim"] is None
+    document["mean"]["points"][1] = lossless
+    document["mean"]["points"][0]["ms_ssim"] = float("nan")
     results_file.write_text(json.dumps(document))
-    table = tmp_path / "table.md"
-    assert main(["report", str(results_file), "--markdown", str(table)]) == 0
+    table, plot = tmp_path / "table.md", tmp_path / "rd.png"
+    assert main(["report", str(results_file), "--markdown", str(table), "--plot", str(plot)]) == 0
     text = table.read_text()
     assert "nan" not in text and "| 28.00 | 29.00 | n/a |" in text
+    assert "| 0.02 | 0.750 | n/a | n/a | n/a |" in text and plot.stat().st_size > 0

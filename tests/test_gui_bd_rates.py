@@ -274,6 +274,16 @@ def test_the_view_follows_the_msp_points_until_the_user_moves_it(window):
     rd.refresh()
     box.updateAutoRange()
     assert all(box.autoRangeEnabled()) and box.viewRange()[0][1] > 12.8
+    box.setRange(xRange=(0.5, 1.0), padding=0)  # zoomed by the user...
+    box.sigRangeChangedManually.emit([True, True])
+    session.set_image(session.image)  # ...then a new image: every curve, following again
+    rd.refresh()
+    assert all(box.autoRangeEnabled())
+    box.setRange(xRange=(0.5, 1.0), padding=0)  # a zoom of the user's before any MSP point
+    box.sigRangeChangedManually.emit([True, True])
+    add_classic(session, "jpeg2000", "JPEG 2000")  # a sweep's points leave it alone
+    rd.refresh()
+    assert box.viewRange()[0] == pytest.approx([0.5, 1.0])
 
 
 def test_the_rate_axis_never_goes_below_zero(qtbot, window):

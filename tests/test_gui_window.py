@@ -44,6 +44,7 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert np.array_equal(window.compare.original.rgb.image, pixels)
     assert window.metrics.value("image").startswith("picture.png: 80×48")
     assert window.session.result is None
+    assert window.metrics.table.isColumnHidden(1)  # no third pane yet: no empty column
 
     window.controls.set_lambda(0.01)
     result = encode(qtbot, window)
@@ -432,7 +433,8 @@ def test_third_pane_classic_codec_at_same_bpp(qtbot, encoded_window):
     assert window.metrics.value("encode_time", 1) == duration(point.encode_s)
     assert window.metrics.value("decode_time", 1) == duration(point.decode_s)
     assert duration(0.0042) == "4.2 ms" and duration(0.25) == "250 ms" \
-        and duration(3.14159) == "3.14 s" and duration(None) == "—"
+        and duration(3.14159) == "3.14 s" and duration(None) == "—" \
+        and duration(0.9996) == "1.00 s" and duration(0.00999) == "10.0 ms"
     from mspviewer.baselines.registry import get_codec
 
     assert np.array_equal(get_codec("jpeg-420").decode(classic.data), classic.decoded)
@@ -1864,3 +1866,51 @@ def test_bar_labels_never_run_together(qtbot, encoded_window):
         gaps = {b[0] - a[0] for a, b in zip(shown, shown[1:])}
         assert len(gaps) == 1 and gaps.pop() * per_bar >= widest  # evenly, and apart
     assert len(shown) == len(labels)  # 4000 px: room for every label
+
+
+def test_a_mark_leaves_a_box_taken_out_of_its_layout(qtbot):
+    """The outline is taken off a box that its layout no longer shows (the third pane
+    dropped, heatmaps rebuilt for another model): it neither comes back with that box nor
+    goes when Qt deletes it."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QRectF
+
+    from mspviewer.gui.widgets.common import Mark
+
+    view = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    first, second = pg.ViewBox(), pg.ViewBox()
+    view.ci.addItem(first, row=0, col=0)
+    mark = Mark()
+    mark.show(first, QRectF(1, 2, 3, 4))
+    assert mark.item.scene() is view.scene() and mark.rect() == QRectF(1, 2, 3, 4)
+    view.ci.clear()  # the box leaves the scene, the outline with it
+    mark.hide()
+    assert mark.item not in first.addedItems and mark.rect() is None
+    view.ci.addItem(first, row=0, col=0)  # the box is back: without the outline
+    assert mark.item.scene() is None
+    view.ci.addItem(second, row=0, col=1)
+    del first
+    mark.show(second, QRectF(0, 0, 1, 1))  # still usable after its old box has gone
+    assert mark.item.scene() is view.scene() and mark.box is second
+
+
+def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbot):
+    """A tab not shown yet has no size to judge a thin strip by: the fit waits for one."""
+    import pyqtgraph as pg
+
+    from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_box, image_viewbox
+
+    view = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    box = image_viewbox()
+    view.ci.addItem(box)
+    fit_box(box, 4096, 16)  # never shown: the whole strip, for now
+    assert box.viewRect().width() >= 4096 - 1e-6
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: box.viewRect().width() < 4096, timeout=2000)
+    rect = box.viewRect()
+    assert rect.left() == pytest.approx(0, abs=1e-6)
+    assert box.width() / rect.width() == pytest.approx(MIN_FITTED_SIDE_PX / 16, rel=0.02)

@@ -12,7 +12,6 @@ setting that was not tried may land closer to the target; see ``docs/baselines.m
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from collections.abc import Callable
@@ -73,14 +72,14 @@ def find_quality_for_bpp(codec: ClassicCodec, pixels: np.ndarray, target_bpp: fl
         return 8.0 * len(encoded[index]) / (height * width)
 
     try:
-        found = _bisect(codec, grid, target_bpp, rate, encoded, tried)
+        return _bisect(codec, grid, target_bpp, rate, encoded, tried, seconds)
     except _Cancelled:
         return None
-    return dataclasses.replace(found, encode_s=seconds[grid.index(found.quality)])
 
 
 def _bisect(codec: ClassicCodec, grid: list, target_bpp: float, rate: Callable[[int], float],
-            encoded: dict[int, bytes], tried: list) -> QualitySearchResult:
+            encoded: dict[int, bytes], tried: list, seconds: dict[int, float]
+            ) -> QualitySearchResult:
     low, high = 0, len(grid) - 1
     if rate(low) <= target_bpp and rate(high) > target_bpp:
         # Invariant: rate(low) <= target < rate(high).
@@ -107,4 +106,5 @@ def _bisect(codec: ClassicCodec, grid: list, target_bpp: float, rate: Callable[[
         below_target=rate(best) <= target_bpp,
         data=encoded[best],
         tried=tuple(tried),
+        encode_s=seconds[best],
     )

@@ -103,14 +103,14 @@ def images_phrase(document: dict) -> str:
     return f"{count} image" if count == 1 else f"{count} images"
 
 
-def _figure(value: float | None, decimals: int, optional: bool = False) -> str:
-    """A table figure, or "n/a" where there is none: eval writes NaN for an MS-SSIM that
-    images too small for one scale do not have (and a lossless PSNR is infinite). None is
-    refused (TypeError) unless the figure is ``optional``: it is not what eval writes."""
-    if value is None and optional:
+def _figure(value: float | None, decimals: int) -> str:
+    """A table figure, or "n/a" where there is none: eval writes null for a figure that is
+    not finite (the PSNR of a lossless point is infinite; images too small for one scale
+    have no MS-SSIM), and Python's json reads a NaN or ∞ that a hand gave."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if not math.isfinite(value):
-        return "n/a" if math.isnan(value) else "∞"
+        return "∞"
     return f"{value:.{decimals}f}"
 
 
@@ -128,7 +128,7 @@ def results_table(document: dict, image_link: str | None = None) -> str:
     ]
     for p in mean.sorted_points():
         lines.append(f"| {p.quality:g} | {p.bpp:.3f} | {_figure(p.psnr_rgb, 2)} "
-                     f"| {_figure(p.psnr_y, 2)} | {_figure(p.ms_ssim, 4, optional=True)} "
+                     f"| {_figure(p.psnr_y, 2)} | {_figure(p.ms_ssim, 4)} "
                      f"| {p.encode_s:.2f} | {p.decode_s:.2f} |")
     lines += ["", "| BD-rate of MSP against | PSNR-RGB BD-rate | BD-PSNR (dB) |",
               "| --- | --- | --- |"]
@@ -136,13 +136,17 @@ def results_table(document: dict, image_link: str | None = None) -> str:
         if bd["bd_rate_percent"] is None:
             lines.append(f"| {label} | n/a ({bd['reason']}) | n/a |")
         else:
-            narrow = (f" (curves overlap on {bd['overlap'][2]:.0%} of the quality range only)"
-                      if bd.get("warning") else "")
+            note = f" ({bd['warning']})" if bd.get("warning") else ""
             quality = f"{bd['bd_quality']:+.2f}" if bd["bd_quality"] is not None else "n/a"
-            lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} %{narrow} | {quality} |")
+            lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} %{note} | {quality} |")
     if image_link:
         lines += ["", f"![{dataset_label(document)} RD curves]({image_link})"]
     return "\n".join(lines) + "\n"
+
+
+def _psnrs(points) -> list[float]:
+    """PSNR-RGB of ``points``, NaN (not drawn) where eval wrote null (a lossless point)."""
+    return [math.nan if p.psnr_rgb is None else p.psnr_rgb for p in points]
 
 
 def plot(document: dict, output: str) -> None:
@@ -160,10 +164,10 @@ def plot(document: dict, output: str) -> None:
                   linewidth=1, label=f"{ANCHOR_LABELS.get(name, name)} ({published})")
     for name, data in document.get("classic_measured", {}).items():
         curve = rd.RDCurve.from_dict(data).sorted_points()
-        axis.plot([p.bpp for p in curve], [p.psnr_rgb for p in curve], ":", marker="x",
+        axis.plot([p.bpp for p in curve], _psnrs(curve), ":", marker="x",
                   label=f"{name} (measured here)")
     mean = rd.RDCurve.from_dict(document["mean"]).sorted_points()
-    axis.plot([p.bpp for p in mean], [p.psnr_rgb for p in mean], "-o", color="black",
+    axis.plot([p.bpp for p in mean], _psnrs(mean), "-o", color="black",
               linewidth=2, label=f"MSP, mspviewer ({document['profile']})")
     # Kodak's usual range, widened to show every MSP point of images that need more bits
     axis.set_xlim(0, max([1.6] + [1.05 * p.bpp for p in mean]))

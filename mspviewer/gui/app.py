@@ -22,9 +22,12 @@ coordinates of ``--inspect`` are then the crop's.
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -217,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     image = args.image or args.path
     settings = None
     if args.screenshot:  # never touch the user's recent files from a headless run
-        settings = QSettings(str(Path(args.screenshot).with_suffix(".ini.tmp")),
-                             QSettings.Format.IniFormat)
+        # (in a folder of its own: beside the picture, a run's file could be committed)
+        folder = tempfile.mkdtemp(prefix="mspviewer-screenshot-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(model, settings=settings, open_sample=image is None)
     install_excepthook(lambda: window)
     try:
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             window.shutdown()
             if settings is not None:  # write what is pending first, or it comes back later
                 settings.sync()
-                Path(settings.fileName()).unlink(missing_ok=True)
+                shutil.rmtree(Path(settings.fileName()).parent, ignore_errors=True)
     window.place_on_screen()
     window.show()
     _quit_on_interrupt(app)

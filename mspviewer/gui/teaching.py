@@ -82,7 +82,7 @@ class TeachingActions:
 
         from mspviewer.codec.inspection import latent_to_image
 
-        self.latents.mark_position(row, col)
+        self.latents.mark_position(row, col, self.inspector.current.scale)
         x0, y0, x1, y1 = latent_to_image(row, col)
         result = self.session.result
         if result is not None:

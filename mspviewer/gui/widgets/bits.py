@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
-from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_range, heat_item,
+from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_box, heat_item,
                                           image_viewbox, observe, plain_axes, rgb_item,
                                           set_rgb, signed, status_label)
 
@@ -172,7 +172,7 @@ class BitAllocationView(QWidget):
             percent = row.overhead_percent
             cells = (f"{row.elements:,}" if row.elements else "",
                      f"{row.estimated_bits:,.1f}" if row.elements else "not modelled",
-                     f"{row.actual_bits:,}", f"{row.overhead_bits:+,.1f}",
+                     f"{row.actual_bits:,}", signed(row.overhead_bits, ",.1f"),
                      "" if percent is None else f"{signed(percent, '.2f')} %")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -190,6 +190,7 @@ class BitAllocationView(QWidget):
             self.allocation = None
             self.actual_bars.setOpts(x=[], height=[])
             self.estimated_bars.setOpts(x=[], height=[])
+            self._label_ticks()  # (no labels of the last result's bars)
             self.summary.setText("encode an image to see where its bits go")
             return
         allocation = latent_data.bit_allocation(result.analysis, self.grouping())
@@ -250,4 +251,4 @@ class BitAllocationView(QWidget):
         height, width = analysis.image_size
         if getattr(self, "_fitted", None) != (height, width):
             self._fitted = (height, width)
-            self.map_box.setRange(fit_range(self.map_box, width, height), padding=0)
+            fit_box(self.map_box, width, height)

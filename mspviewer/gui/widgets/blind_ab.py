@@ -38,7 +38,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from mspviewer.gui.outcomes import PLAIN_PANE
-from mspviewer.gui.widgets.common import (Title, fit_range, fmt, image_viewbox, info_label,
+from mspviewer.gui.widgets.common import (Title, fit_box, fmt, image_viewbox, info_label,
                                           rgb_item, set_rgb, status_label)
 
 SIDES = ("A", "B")
@@ -317,8 +317,7 @@ class BlindABPanel(QWidget):
     def zoom_fit(self) -> None:
         pixels = self.displayed_image("A")
         if pixels is not None:
-            box = self.panes["A"].box
-            box.setRange(fit_range(box, pixels.shape[1], pixels.shape[0]), padding=0)
+            fit_box(self.panes["A"].box, pixels.shape[1], pixels.shape[0])
 
     # --- drawing ------------------------------------------------------------------------------
     def _original(self) -> np.ndarray | None:

@@ -206,8 +206,8 @@ def fit_range(box: pg.ViewBox, width: float, height: float) -> QRectF:
     smaller pane); then the picture's start at that size."""
     whole = QRectF(0, 0, width, height)
     view_width, view_height = box.width(), box.height()
-    if not box.isVisible() or view_width <= 1 or view_height <= 1 or min(width, height) <= 0:
-        return whole  # not laid out yet: no size to judge by
+    if not _laid_out(box) or min(width, height) <= 0:
+        return whole  # no size to judge by
     scale = min(view_width / width, view_height / height)
     wanted = min(MIN_FITTED_SIDE_PX, view_width, view_height)
     if min(width, height) * scale >= wanted:
@@ -244,14 +244,40 @@ class Mark:
         self.item.setRect(rect)
 
     def hide(self) -> None:
+        """Off its box, also a box out of the scene (taken from its layout): left there, the
+        outline would come back with the box, or go when Qt deletes the box."""
         if self.box is not None:
-            if self.item.scene() is not None:
-                self.box.removeItem(self.item)
+            self.box.removeItem(self.item)
             self.box = None
 
     def rect(self) -> QRectF | None:
         """Where it is drawn, in its box's coordinates; None while hidden."""
         return self.item.rect() if self.box is not None else None
+
+
+def _laid_out(box: pg.ViewBox) -> bool:
+    """Whether ``box`` has its size on screen (not in a tab or a window never shown)."""
+    scene = box.scene()
+    return (scene is not None and any(view.isVisible() for view in scene.views())
+            and box.width() > 1 and box.height() > 1)
+
+
+def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
+    """Show a ``width`` × ``height`` picture in ``box`` as :func:`fit_range` says; where the
+    box has no size yet (a tab not shown, a window not yet open), once more when it gets one,
+    or a thin strip would stay fitted whole, 2 px tall."""
+    box.setRange(fit_range(box, width, height), padding=0)
+    box._fit_pending = None if _laid_out(box) else (width, height)
+    if box._fit_pending is not None and not getattr(box, "_fit_hooked", False):
+        box._fit_hooked = True
+        box.sigResized.connect(_fit_pending)
+
+
+def _fit_pending(box: pg.ViewBox) -> None:
+    pending = getattr(box, "_fit_pending", None)
+    if pending is not None and _laid_out(box):
+        box._fit_pending = None
+        box.setRange(fit_range(box, *pending), padding=0)
 
 
 def rgb_item() -> pg.ImageItem:
@@ -329,8 +355,10 @@ def duration(seconds: float | None) -> str:
     nothing), seconds with two decimals above; "—" for none."""
     if seconds is None:
         return "—"
-    if seconds < 1:
-        return f"{1000 * seconds:.1f} ms" if seconds < 0.01 else f"{1000 * seconds:.0f} ms"
+    if seconds < 0.01:
+        return f"{1000 * seconds:.1f} ms"
+    if round(1000 * seconds) < 1000:  # (0.9996 s is "1.00 s", not "1000 ms")
+        return f"{1000 * seconds:.0f} ms"
     return f"{seconds:.2f} s"
 
 

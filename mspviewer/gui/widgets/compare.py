@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_range,
+from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
                                           heat_item, image_viewbox, info_label, narrow_combo,
                                           observe, plain_axes, rgb_item, set_rgb)
 
@@ -345,7 +345,8 @@ class CompareView(QWidget):
             self.decoded.rgb.clear()
         elif difference and result.difference is not None:
             self._set_heat(self.decoded.heat, result.difference)
-            self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)")
+            self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)",
+                                       shorter=(f"{result.bpp:.4f} bpp",))
         else:
             set_rgb(self.decoded.rgb, decoded)
             self.decoded.title.setText(self._decoded_label(result),
@@ -363,7 +364,8 @@ class CompareView(QWidget):
             elif difference and entry.difference is not None:
                 self._set_heat(self.classic.heat, entry.difference)  # computed by its task
                 self.classic.title.setText(f"|Original − {entry.label}| "
-                                           f"({entry.point.bpp:.4f} bpp)")
+                                           f"({entry.point.bpp:.4f} bpp)",
+                                           shorter=(f"{entry.point.bpp:.4f} bpp",))
             else:
                 set_rgb(self.classic.rgb, classic)
                 self.classic.title.setText(self._classic_label(entry),
@@ -521,7 +523,7 @@ class CompareView(QWidget):
         if size is None:
             return
         for box in (self.original.box, self.split_box, self.flicker_box):
-            box.setRange(fit_range(box, size[1], size[0]), padding=0)
+            fit_box(box, size[1], size[0])
 
     def zoom_one_to_one(self) -> None:
         """One image pixel per device pixel, keeping the current centre."""

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Mark, Title,
-                                          colormap, fit_range, heat_item, image_viewbox,
-                                          info_label, observe, plain_axes)
+                                          colormap, fit_box, heat_item, image_viewbox,
+                                          info_label, observe, plain_axes, signed)
 
 BACKGROUND = "#d9d9d9"
 
@@ -66,7 +66,7 @@ class LatentView(QWidget):
         self.titles: list[pg.LabelItem] = []
         self.layers: list[latent_data.ScaleLayer] = []
         self.mark = Mark()  #: the inspected element's outline
-        self._marked: tuple[int, int] | None = None
+        self._marked: tuple[int, int, int] | None = None  #: (row, col, scale)
         self.readout = info_label(monospace=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -122,6 +122,7 @@ class LatentView(QWidget):
         if len(self.boxes) == count:
             return
         layout = self.view.ci
+        self.mark.hide()  # before its box goes (Qt deletes the box's items with it)
         layout.clear()
         self.boxes, self.items, self.titles = [], [], []
         for index in range(count):
@@ -178,10 +179,10 @@ class LatentView(QWidget):
         values = latent_data.channel_values(analysis, key, channel, reference)
         self.layers = latent_data.scale_layers(analysis, values)
         self._ensure_boxes(len(self.layers))
-        signed = latent_data.is_signed(key, channel)
+        diverging = latent_data.is_signed(key, channel)
         levels = latent_data.finite_levels([layer.data for layer in self.layers],
-                                           symmetric=signed)
-        cmap = colormap(DIVERGING_MAP if signed else SEQUENTIAL_MAP)
+                                           symmetric=diverging)
+        cmap = colormap(DIVERGING_MAP if diverging else SEQUENTIAL_MAP)
         self.color_bar.setVisible(True)
         self.color_bar.setColorMap(cmap)
         for layer, item, title in zip(self.layers, self.items, self.titles):
@@ -201,19 +202,20 @@ class LatentView(QWidget):
         if key in latent_data.LOF_CHANGE:
             change = result.reference.change
             caption += (f" · {change.symbols_changed:,} of {change.elements:,} symbols "
-                        f"changed, {change.bits - change.bits_reference:+,.0f} bits")
+                        f"changed, {signed(change.bits - change.bits_reference, ',.0f')} bits")
         self.caption.setText(caption)
         new_shape = analysis.y_hat.shape
         if getattr(self, "_fitted_shape", None) != new_shape and self.boxes:
             self._fitted_shape = new_shape
             _, _, width, height = self.layers[0].rect
-            self.boxes[0].setRange(fit_range(self.boxes[0], width, height), padding=0)
+            fit_box(self.boxes[0], width, height)
 
     # --- the inspected element -----------------------------------------------------------
-    def mark_position(self, row: int | None, col: int | None = None) -> None:
-        """Outline latent position (row, col) in the heatmap of the scale that codes it
-        (the inspected element); None: no outline."""
-        self._marked = None if row is None else (int(row), int(col))
+    def mark_position(self, row: int | None, col: int | None = None,
+                      scale: int | None = None) -> None:
+        """Outline latent position (row, col) in the heatmap of ``scale``, the scale that
+        codes it (the inspected element's); None: no outline."""
+        self._marked = None if row is None else (int(row), int(col), int(scale))
         self._draw_mark()
 
     def _draw_mark(self) -> None:
@@ -221,12 +223,10 @@ class LatentView(QWidget):
         if position is None:
             self.mark.hide()
             return
-        row, col = position
-        # coarsest first: the first lattice the position is on is the scale that codes it
+        row, col, scale = position
         for box, layer in zip(self.boxes, self.layers):
-            stride = layer.stride
-            if row % stride == 0 and col % stride == 0:
-                self.mark.show(box, QRectF(col, row, stride, stride))
+            if layer.scale == scale:
+                self.mark.show(box, QRectF(col, row, layer.stride, layer.stride))
                 return
         self.mark.hide()  # no heatmaps (no result, or a quantity it cannot show)
 

@@ -70,6 +70,8 @@ class MetricsPanel(QWidget):
     def refresh(self) -> None:
         self.table.clearContents()
         self.table.horizontalHeaderItem(1).setText("Classic")
+        # no third pane: its column goes, and the MSP values get the width (less wrapping)
+        self.table.setColumnHidden(1, self.session.classic is None)
         self._name_reference_row(None)
         image = self.session.image
         result = self.session.result
@@ -133,8 +135,6 @@ class MetricsPanel(QWidget):
         else:
             header = "No LOF" if reference is None or reference.is_plain else "Reference"
         self.table.horizontalHeaderItem(1).setText(header)
-        # no third pane: its column goes, and the MSP values get the width (less wrapping)
-        self.table.setColumnHidden(1, classic is None)
         if classic is not None:
             p = classic.point
             self._set("file_size", 1, f"{p.num_bytes:,} B")

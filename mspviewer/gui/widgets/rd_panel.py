@@ -108,6 +108,7 @@ class RDPanel(QWidget):
         #: zooms or asks for every curve (A); the Zoom to MSP button follows them again
         self._following = True
         self._zoomed = False  # the view is the zoom to the MSP points (not auto range)
+        self._had_points = False  # MSP points were plotted at the last refresh
         self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
         plain_axes(self.plot)
         # over the curves where the plot is small: a translucent ground keeps it readable
@@ -289,10 +290,12 @@ class RDPanel(QWidget):
         4 bpp and more and squeezed the MSP points into a corner); without MSP points, every
         curve. A user's pan or zoom, or A (auto range), stops it."""
         box = self.plot.getViewBox()
-        if not self.learned_data()[0]:  # a new image: every curve, and follow the first point
-            self._following, self._zoomed = True, False
-            box.enableAutoRange()
-            return
+        had_points, self._had_points = self._had_points, bool(self.learned_data()[0])
+        if not self._had_points:
+            if had_points:  # a new image: every curve, and follow its first point
+                self._following, self._zoomed = True, False
+                box.enableAutoRange()
+            return  # (a classic sweep's points leave a user's zoom alone)
         if not self._following:
             return
         if self._zoomed and any(box.autoRangeEnabled()):  # A was pressed: every curve

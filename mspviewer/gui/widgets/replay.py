@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
@@ -58,8 +58,9 @@ from mspviewer.errors import MSPViewerError
 from mspviewer.files import same_file
 from mspviewer.gui import replay_jobs
 from mspviewer.gui.replay_jobs import export_job, frame_reduction, replay_job
-from mspviewer.gui.widgets.common import (PALETTE, fmt, image_viewbox, info_label, observe,
-                                          plain_axes, rgb_item, set_rgb, status_label)
+from mspviewer.gui.widgets.common import (PALETTE, fit_box, fmt, image_viewbox, info_label,
+                                          observe, plain_axes, rgb_item, set_rgb,
+                                          status_label)
 from mspviewer.gui.worker import Task, TaskRunner
 
 IMAGE_BACKGROUND = "#d9d9d9"
@@ -381,7 +382,7 @@ class ReplayPanel(QWidget):
         size = frame.image.shape[:2]
         if self._fitted != size:
             self._fitted = size
-            self.image_box.setRange(QRectF(0, 0, size[1], size[0]), padding=0)
+            fit_box(self.image_box, size[1], size[0])
         point = self._plot_point(frame)
         if point is None:
             self.marker.setData([], [])
