@@ -1546,12 +1546,16 @@ def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
         return {name: (item.opts["pen"].color().name(), item.opts["symbol"])
                 for name, item in panel.curve_items.items()}
 
+    from mspviewer.gui.widgets.rd_panel import LATEST_COLOUR
+
     session.add_learned_point("MSP λ=0.01", RDPoint(bpp=0.7, psnr_rgb=33.0))
     session.add_learned_point("MSP λ=0.02", RDPoint(bpp=0.9, psnr_rgb=34.0))
-    session.learned_points[-1].latest = True
+    session.learned_points[0].latest = True  # (an encode, then a ladder point at its λ)
     panel.refresh()
-    stars = {brush.color().name() for brush in panel.learned_item.data["brush"]}
+    brushes = [brush.color().name() for brush in panel.learned_item.data["brush"]]
+    stars = set(brushes)
     assert len(stars) == 2  # the latest point stands out from the earlier ones
+    assert brushes[-1] == LATEST_COLOUR.lower()  # drawn last: over a point it repeats
 
     names = [name for name, _, _ in codecs]
     for name in names:
@@ -1562,7 +1566,6 @@ def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
     assert not set(colours) & stars
     # drawn over every curve, and the legend's star has the latest point's colour
     assert all(panel.learned_item.zValue() > item.zValue() for item in panel.curve_items.values())
-    from mspviewer.gui.widgets.rd_panel import LATEST_COLOUR
     assert panel.learned_item.opts["brush"].color().name() == LATEST_COLOUR.lower()
 
     # unticked and ticked again, in another order: every codec keeps its own style

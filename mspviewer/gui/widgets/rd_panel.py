@@ -222,7 +222,8 @@ class RDPanel(QWidget):
                 item.setData(xs, ys)
             self._name_curve(item, name, drawn=bool(xs) or not self.session.curves[name].points)
         self._draw_learned_lines()
-        points = self._learned()
+        # the latest drawn last: over a ladder point at the same λ, which it repeats
+        points = sorted(self._learned(), key=lambda point: point[2])
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         if self.learned_item is None:
             # (the brush given here is the legend's sample; setData colours each point)
