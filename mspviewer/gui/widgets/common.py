@@ -273,6 +273,12 @@ def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
         box.sigResized.connect(_fit_pending)
 
 
+def forget_fit(box: pg.ViewBox) -> None:
+    """``box`` was given a range of its own (a zoom carried over from another view): a fit
+    waiting for its size must not replace it."""
+    box._fit_pending = None
+
+
 def _fit_pending(box: pg.ViewBox) -> None:
     pending = getattr(box, "_fit_pending", None)
     if pending is not None and _laid_out(box):

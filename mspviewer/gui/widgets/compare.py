@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
-                                          heat_item, image_viewbox, info_label, narrow_combo,
-                                          observe, plain_axes, rgb_item, set_rgb)
+                                          fit_range, forget_fit, heat_item, image_viewbox,
+                                          info_label, narrow_combo, observe, plain_axes,
+                                          rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -286,6 +287,7 @@ class CompareView(QWidget):
         # the zoom and pan carry over: the view entered takes the one left's visible rect
         entering = self.master_box()
         if entering is not leaving:
+            forget_fit(entering)
             entering.setRange(leaving.viewRect(), padding=0)
         self.stack.setCurrentWidget({"split": self.split_view, "flicker": self.flicker_view}
                                     .get(mode, self.side_view))
@@ -522,8 +524,13 @@ class CompareView(QWidget):
         size = self.image_size()
         if size is None:
             return
+        master = self.master_box()
         for box in (self.original.box, self.split_box, self.flicker_box):
-            fit_box(box, size[1], size[0])
+            if box is master:  # (the others take its range when their mode is entered)
+                fit_box(box, size[1], size[0])
+            else:
+                forget_fit(box)
+                box.setRange(fit_range(box, size[1], size[0]), padding=0)
 
     def zoom_one_to_one(self) -> None:
         """One image pixel per device pixel, keeping the current centre."""
@@ -531,6 +538,7 @@ class CompareView(QWidget):
         width, height = box.width(), box.height()
         if width <= 0 or height <= 0:
             return
+        forget_fit(box)
         centre = box.viewRect().center()
         x0 = math.floor(centre.x() - width / 2)
         y0 = math.floor(centre.y() - height / 2)
