@@ -436,13 +436,10 @@ def test_export_never_replaces_an_input(qtbot, built, tmp_path, messages):
     assert panel.export(tmp_path / "replay.gif") == [tmp_path / "replay.gif"]
 
 
-def test_the_plot_has_axes_only_once_it_has_a_curve(qtbot, tmp_path):
+def test_the_plot_has_axes_only_once_it_has_a_curve(qtbot, panel):
     """Before a replay is built, no made-up 0…1 axes: a title says what will be drawn."""
-    from mspviewer.gui.session import Session
-    from mspviewer.gui.widgets.replay import PLOT_TITLE, PLOT_WAITING, ReplayPanel
+    from mspviewer.gui.widgets.replay import PLOT_TITLE, PLOT_WAITING
 
-    panel = ReplayPanel(Session())
-    qtbot.addWidget(panel)
     item = panel.plot.getPlotItem()
     assert not item.getAxis("left").isVisible() and not item.getAxis("bottom").isVisible()
     assert item.titleLabel.text == PLOT_WAITING
