@@ -306,10 +306,11 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
         title = window.compare.classic.title.text
         setting = window.metrics.value("setting", 1)
         if below_target:
-            assert title == f"JPEG 4:2:0 q=1 ({bpp:.4f} bpp)"
+            assert title == f"JPEG 4:2:0 quality 1 ({bpp:.4f} bpp)"
             assert "smallest" not in setting
         else:
-            assert title == f"JPEG 4:2:0 q=1 ({bpp:.4f} bpp: its smallest, above {target:.4f})"
+            assert title == (f"JPEG 4:2:0 quality 1 ({bpp:.4f} bpp: its smallest, "
+                             f"above {target:.4f})")
             assert setting.endswith(f"(its smallest file: above {target:.4f} bpp)")
 
 

@@ -401,7 +401,7 @@ class CompareView(QWidget):
 
     @staticmethod
     def _classic_label(entry) -> str:
-        setting = entry.setting or f"q={entry.quality}"
+        setting = entry.setting_text  # (as Metrics names it)
         if entry.misses_target:
             # the codec cannot get down to MSP's rate here: not a same-size comparison
             return (f"{entry.label} {setting} ({entry.point.bpp:.4f} bpp: its smallest, "
