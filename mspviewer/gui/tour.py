@@ -171,8 +171,10 @@ PANEL_HELP: dict[str, str] = {
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
         "swept over their quality settings. Up and to the left is better; the horizontal gap "
         "at equal quality is the bit saving (BD-rate when averaged, shown below the plot "
-        "for MSP's λ ladder against each codec). After LOF, a dashed segment runs from the "
-        "plain encoder's point (hollow circle, same λ) to the result."),
+        "for MSP's λ ladder against each codec). MSP's points are stars, the latest one "
+        "orange-red; the plot keeps MSP's rates in view until you pan or zoom (A: every curve). "
+        "After LOF, a dashed segment runs from the plain encoder's point (hollow circle, same "
+        "λ) to the result."),
     "latents": (
         "Heatmaps of the coded latent per MSP scale (coarse to fine): ŷ, the predicted mean "
         "μ, the predicted scale σ, the bits spent per element (−log2 P) and the surprise "
@@ -191,7 +193,8 @@ PANEL_HELP: dict[str, str] = {
         "coded: its scale, step, channel group and "
         "pass, the predicted μ and σ, the symbol round(y − μ), the discretised Gaussian PMF "
         "with the bar it hit, its cost −log2 P in bits, and its context: the neighbours "
-        "decoded in earlier steps and the channel groups decoded before it."),
+        "decoded in earlier steps and the channel groups decoded before it. A magenta "
+        "outline marks it in its heatmap and its 16×16 block in the image."),
     "replay": (
         "Decode step by step: the image after each of MSP's passes, coarse to fine (coarsest "
         "scale, then steps A and B of each finer scale, each in channel groups), with the "
