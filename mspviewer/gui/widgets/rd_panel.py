@@ -259,7 +259,7 @@ class RDPanel(QWidget):
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
         self._show_bd_rates()
-        self._follow_view()
+        self._follow_view(has_points=bool(xs))
 
     # --- the view ---------------------------------------------------------------------------
     def _fit_to_height(self, *_args) -> None:
@@ -286,12 +286,12 @@ class RDPanel(QWidget):
         self._zoomed = self.zoom_to_learned()
         return self._zoomed
 
-    def _follow_view(self) -> None:
+    def _follow_view(self, has_points: bool) -> None:
         """A demo's first view is MSP's own rates, with the classic curves there (which reach
         4 bpp and more and squeezed the MSP points into a corner); without MSP points, every
         curve. A user's pan or zoom, or A (auto range), stops it."""
         box = self.plot.getViewBox()
-        had_points, self._had_points = self._had_points, bool(self.learned_data()[0])
+        had_points, self._had_points = self._had_points, has_points
         if not self._had_points:
             if had_points:  # a new image: every curve, and follow its first point
                 self._following, self._zoomed = True, False
