@@ -32,3 +32,18 @@ class ModelFileError(MSPViewerError):
 
 class TrainingError(MSPViewerError):
     """Training cannot start or go on: no usable images, a foreign checkpoint, divergence."""
+
+
+#: An unexpected error's message in one line is cut here: a CUDA or Rust failure can run to
+#: pages, which belong in its details (the traceback), not in a message bar.
+SUMMARY_CHARS = 200
+
+
+def summarise(error: BaseException) -> str:
+    """An unexpected error (a bug, a library's failure) in one line: its type and the first
+    line of its message, cut to SUMMARY_CHARS."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    if len(lines) > 1 or len(text) > SUMMARY_CHARS:
+        text = text[:SUMMARY_CHARS - 1].rstrip() + "…"
+    return text

@@ -188,6 +188,37 @@ def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
         and rect.bottom() >= HEIGHT - 0.01
 
 
+def test_a_fitted_view_stays_fitted_into_another_mode_and_through_a_resize(qtbot,
+                                                                          encoded_window):
+    """Carried as a visible rect, the side pane's letterbox margins became part of the
+    flicker view's range; fitted, it shows the image whole and centred at any size."""
+    from PySide6.QtCore import QRectF
+
+    from mspviewer.gui.widgets.common import is_fitted
+
+    window, compare = encoded_window, encoded_window.compare
+    whole = QRectF(0, 0, WIDTH, HEIGHT)
+    compare.zoom_fit()
+    assert compare.original.box.viewRect() != whole  # (the pane's shape is not the image's)
+    compare.set_mode("flicker")
+    qtbot.wait(20)
+    box = compare.flicker_box
+    assert is_fitted(box) and box.targetRect() == whole
+    window.resize(window.width() + 200, window.height() + 120)
+    qtbot.wait(50)
+    assert box.targetRect() == whole
+    # a zoom of the user's is kept, through a resize and into the next mode
+    box.setRange(QRectF(10, 8, 20, 12), padding=0)
+    assert not is_fitted(box)
+    window.resize(window.width() - 200, window.height() - 120)
+    qtbot.wait(50)
+    assert box.targetRect() == QRectF(10, 8, 20, 12)
+    compare.set_mode("split")
+    qtbot.wait(20)
+    assert not is_fitted(compare.split_box)
+    assert compare.split_box.targetRect() == box.viewRect()
+
+
 def test_pixel_readout_and_clicks_over_the_flicker_pane(qtbot, encoded_window):
     from PySide6.QtCore import QPointF, Qt
 

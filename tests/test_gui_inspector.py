@@ -525,3 +525,39 @@ def test_in_a_scrolling_dock_the_layout_follows_the_room_not_the_panel(qtbot, pa
     qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Vertical,
                     timeout=2000)
     area.takeWidget()  # the panel is the fixture's to close
+
+
+def test_a_narrow_table_writes_the_meaning_of_the_row_pointed_at_below_it(qtbot, panel,
+                                                                         session, outcome):
+    """In a laptop's dock (or beside the plots) the "what it means" column had 100 px: each
+    meaning wrapped into a row ten lines tall and was cut. Narrow, the column goes and the
+    meaning of the row pointed at or selected is written under the table; wide, it stays."""
+    from PySide6.QtCore import Qt
+
+    from mspviewer.gui.widgets.inspector import FIELDS, MEANING_HINT, MIN_MEANING_PX
+
+    session.set_result(outcome)
+    assert panel.inspect(1, 2, 3) is not None
+    table = panel.table
+    panel.resize(760, 820)  # tall: values above the plots, the whole width for the table
+    qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Vertical,
+                    timeout=2000)
+    assert not table.isColumnHidden(1) and panel.meaning.isHidden()
+    panel.resize(400, 820)
+    qtbot.waitUntil(lambda: table.isColumnHidden(1), timeout=2000)
+    assert table.viewport().width() - table.columnWidth(0) < MIN_MEANING_PX
+    assert panel.meaning.isVisible() and panel.meaning.text() == MEANING_HINT
+    row = [key for key, _, _ in FIELDS].index("sigma")
+    table.setCurrentCell(row, 0)
+    assert panel.meaning.text().startswith("<b>σ</b>: ")
+    assert panel.caption_text("sigma") in panel.meaning.text()
+    # the value's tooltip has it too, after the value at full precision
+    first, *rest = panel.value_tooltip("sigma").splitlines()
+    assert first.startswith("full precision:") and rest == [panel.caption_text("sigma")]
+    # a row pointed at with the mouse
+    scale_row = [key for key, _, _ in FIELDS].index("scale")
+    table.cellEntered.emit(scale_row, 0)
+    assert panel.caption_text("scale") in panel.meaning.text()
+    panel.resize(760, 820)
+    qtbot.waitUntil(lambda: not table.isColumnHidden(1), timeout=2000)
+    assert panel.meaning.isHidden()

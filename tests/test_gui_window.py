@@ -968,6 +968,39 @@ def test_excepthook_shows_errors_in_the_window(qtbot, window, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_an_unexpected_failure_is_one_line_with_its_traceback_behind_details(qtbot, window,
+                                                                           capsys):
+    """A library's failure can run to pages (CUDA, a Rust panic): the message bar gets its
+    first line, and Details… the whole traceback, to copy into a bug report."""
+    from PySide6.QtGui import QGuiApplication
+
+    from mspviewer.gui.worker import Task
+
+    def run(token):
+        raise RuntimeError("an illegal memory access was encountered\n"
+                           + "".join(f"frame {k}\n" for k in range(40)))
+        yield  # (a generator, as every task is)
+
+    window.encoder.submit(Task("encode", "encode picture.png", run))
+    qtbot.waitUntil(lambda: window.messages.level == "error", timeout=10_000)
+    assert window.messages.text() == \
+        "Encoding failed: RuntimeError: an illegal memory access was encountered…"
+    assert window.messages.details_button.isVisible()
+    dialog = window.messages.show_details()
+    qtbot.waitExposed(dialog)
+    shown = dialog.text.toPlainText()
+    assert shown.startswith("Traceback") and "frame 0\n" in shown and "frame 39\n" in shown
+    assert "in run" in shown  # the frame that raised
+    dialog.copy()
+    assert QGuiApplication.clipboard().text().startswith("Encoding failed: RuntimeError")
+    assert "Traceback" in capsys.readouterr().err  # and on stderr, as before
+    dialog.close()
+    # a user's error has no details to show
+    window.show_error("Open an image first")
+    assert not window.messages.details_button.isVisible()
+    assert window.messages.show_details() is None
+
+
 def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_path,
                                                         monkeypatch):
     """Opening a .msp decodes it beside the encoder: a payload that fails its checksum is
@@ -1902,6 +1935,7 @@ def test_a_mark_leaves_a_box_taken_out_of_its_layout(qtbot):
 def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbot):
     """A tab not shown yet has no size to judge a thin strip by: the fit waits for one."""
     import pyqtgraph as pg
+    from PySide6.QtCore import QRectF
 
     from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_box, image_viewbox
 
@@ -1918,3 +1952,12 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     rect = box.viewRect()
     assert rect.left() == pytest.approx(0, abs=1e-6)
     assert box.width() / rect.width() == pytest.approx(MIN_FITTED_SIDE_PX / 16, rel=0.02)
+    # and again at each new size, until the user's own zoom
+    view.resize(900, 500)
+    qtbot.waitUntil(lambda: box.width() > 850, timeout=2000)
+    rect = box.viewRect()
+    assert rect.width() == pytest.approx(box.width() * 16 / MIN_FITTED_SIDE_PX, rel=0.02)
+    box.setRange(QRectF(100, 0, 200, 16), padding=0)
+    view.resize(700, 400)
+    qtbot.waitUntil(lambda: box.width() < 720, timeout=2000)
+    assert box.targetRect() == QRectF(100, 0, 200, 16)

@@ -33,6 +33,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from mspviewer.errors import summarise
+
 
 def build_parser() -> argparse.ArgumentParser:
     from mspviewer.cli import OneLineParser
@@ -110,13 +112,11 @@ def install_excepthook(get_window) -> None:
             previous(kind, value, tb)
             return
         details = "".join(traceback.format_exception(kind, value, tb))
-        print(details, file=sys.stderr)
         window = get_window()
-        if window is not None:
-            try:
-                window.show_error(f"Internal error: {kind.__name__}: {value}")
-            except Exception:  # the hook must never raise
-                pass
+        try:  # (show_error prints the details to stderr too)
+            window.show_error(f"Internal error: {summarise(value)}", details)
+        except Exception:  # no window, or a broken one: the hook must never raise
+            print(details, file=sys.stderr)
 
     sys.excepthook = hook
 

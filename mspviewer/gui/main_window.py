@@ -52,6 +52,10 @@ SYNC_OPEN_PIXELS = 2 * 1024 * 1024
 
 #: The window's size when it opens for the first time (cut to the screen's free area).
 DEFAULT_SIZE = (1600, 1000)
+#: Below this window height, LOF progress and Rate–distortion are tabs of the right column
+#: rather than one above the other: stacked in the ~390 px that a 720-px window leaves them,
+#: LOF's three plots had 20 px each and the RD plot's legend covered its curves.
+TABBED_RIGHT_COLUMN_BELOW_PX = 900
 #: A dock's title bar and a tab bar, in pixels: what a panel's own minimum height leaves out.
 DOCK_CHROME_PX = 48
 #: A scroll bar's width, with a little to spare.
@@ -298,8 +302,12 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         controls = max(self.docks["controls"].minimumSizeHint().height(), int(column * 0.3))
         self.resizeDocks([self.docks["controls"], self.docks["metrics"]],
                          [controls, column - controls], vertical)
-        self.resizeDocks([self.docks["lof"], self.docks["rd"]],
-                         [int(height * 0.45), int(height * 0.55)], vertical)
+        if height < TABBED_RIGHT_COLUMN_BELOW_PX:
+            self.tabifyDockWidget(self.docks["lof"], self.docks["rd"])
+            self.docks["rd"].raise_()  # (an LOF encode raises its own: see start_encode)
+        else:
+            self.resizeDocks([self.docks["lof"], self.docks["rd"]],
+                             [int(height * 0.45), int(height * 0.55)], vertical)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -380,11 +388,13 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         return action
 
     # --- messages ---------------------------------------------------------------------------------
-    def show_message(self, text: str, level: str = "info", about: str | None = None) -> None:
+    def show_message(self, text: str, level: str = "info", about: str | None = None,
+                     details: str = "") -> None:
         """A message in the bar at the top and in the status bar. ``about`` ("image",
         "result" or "reference") ties it to what it describes: replacing that takes it down
-        (the image takes down all three, a result the last two)."""
-        self.messages.show_message(text, level, about)
+        (the image takes down all three, a result the last two). ``details`` (a traceback)
+        are behind the bar's Details… button."""
+        self.messages.show_message(text, level, about, details)
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 10000)
 
     def show_progress(self, text: str, task: Task) -> None:
@@ -405,9 +415,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._progress_messages = kept
 
     def show_error(self, text: str, details: str = "") -> None:
-        """An error in the window (message bar and status bar); details go to stderr."""
+        """An error in the window (message bar and status bar); details (a traceback) are
+        behind its Details… button and go to stderr too."""
         self.errors.append(text)
-        self.show_message(text, "error")
+        self.show_message(text, "error", details=details)
         if details:
             import sys
 
@@ -506,6 +517,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         except MSPViewerError:
             total = None
         self.lof.start(request.describe(), total, request.time_budget_s)
+        if total and self.tabifiedDockWidgets(self.docks["lof"]):
+            self.docks["lof"].raise_()  # the iterations are to be watched as they run
         self.encoder.submit(task)
         return task
 

@@ -92,7 +92,7 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "σ (one of 64 table values: encoder and decoder agree bit for bit). The PMF "
         "plot shows each symbol's probability; the element costs −log2 of the bar it hit. "
         "A small σ and a symbol of 0: a fraction of a bit. A surprise: many bits, on a bar "
-        "too low to see (<i>plot: bits</i> shows costs).</p>")),
+        "too low to see (<i>bars: bits</i> shows costs).</p>")),
     TourStep("replay", "Coarse to fine in a few parallel steps", (
         "<p>MSP decodes the latent <b>coarse to fine</b>. First the coarsest scale: the "
         "positions whose row and column are both multiples of 8. Then three finer scales, "
@@ -194,7 +194,9 @@ PANEL_HELP: dict[str, str] = {
         "pass, the predicted μ and σ, the symbol round(y − μ), the discretised Gaussian PMF "
         "with the bar it hit, its cost −log2 P in bits, and its context: the neighbours "
         "decoded in earlier steps and the channel groups decoded before it. A magenta "
-        "outline marks it in its heatmap and its 16×16 block in the image."),
+        "outline marks it in its heatmap and its 16×16 block in the image. Where the "
+        "table is too narrow for its \"what it means\" column, the meaning of the row you "
+        "point at is written under it."),
     "replay": (
         "Decode step by step: the image after each of MSP's passes, coarse to fine (coarsest "
         "scale, then steps A and B of each finer scale, each in channel groups), with the "

@@ -39,7 +39,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from mspviewer.errors import MSPViewerError
+from mspviewer.errors import MSPViewerError, summarise
 from mspviewer.gui import gc_guard
 from mspviewer.gui.jobs import CancelToken
 
@@ -141,7 +141,7 @@ class _Worker(QObject):
             raise
         except BaseException as error:  # a bug or a library failure (a Rust panic is a
             flush()                     # BaseException): one line plus details
-            self.failed.emit(task, f"{type(error).__name__}: {error}", traceback.format_exc())
+            self.failed.emit(task, summarise(error), traceback.format_exc())
             return
         finally:
             task.token.reporter = None

@@ -9,7 +9,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSizePolicy, QWidget
+
+from mspviewer.errors import summarise
 
 # Images are numpy (row, column[, channel]) arrays everywhere in this package.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
@@ -86,8 +88,7 @@ class RefreshScheduler(QObject):
             return
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         try:
-            self.on_error(f"Internal error while updating a panel: "
-                          f"{type(exc).__name__}: {exc}", details)
+            self.on_error(f"Internal error while updating a panel: {summarise(exc)}", details)
         except Exception:  # reporting must never stop the queue
             traceback.print_exc()
 
@@ -263,27 +264,35 @@ def _laid_out(box: pg.ViewBox) -> bool:
 
 
 def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
-    """Show a ``width`` × ``height`` picture in ``box`` as :func:`fit_range` says; where the
-    box has no size yet (a tab not shown, a window not yet open), once more when it gets one,
-    or a thin strip would stay fitted whole, 2 px tall."""
-    box.setRange(fit_range(box, width, height), padding=0)
-    box._fit_pending = None if _laid_out(box) else (width, height)
-    if box._fit_pending is not None and not getattr(box, "_fit_hooked", False):
+    """Show a ``width`` × ``height`` picture in ``box`` as :func:`fit_range` says, and keep
+    it so: the box fits it again whenever its size changes (a window or dock resized, a tab
+    shown for the first time) until its range is set otherwise (the user's pan or zoom, in
+    it or in a view linked to it; a zoom carried over; 1:1). A box in a tab not shown yet
+    has no size: its fit waits for one."""
+    if not getattr(box, "_fit_hooked", False):
         box._fit_hooked = True
-        box.sigResized.connect(_fit_pending)
+        box.sigResized.connect(_refit)
+    box.setRange(fit_range(box, width, height), padding=0)
+    # (the range asked for, not the one shown: that one also depends on the box's shape)
+    box._kept_fit = (width, height, box.targetRect())
 
 
 def forget_fit(box: pg.ViewBox) -> None:
-    """``box`` was given a range of its own (a zoom carried over from another view): a fit
-    waiting for its size must not replace it."""
-    box._fit_pending = None
+    """Stop keeping ``box``'s picture fitted (see :func:`fit_box`)."""
+    box._kept_fit = None
 
 
-def _fit_pending(box: pg.ViewBox) -> None:
-    pending = getattr(box, "_fit_pending", None)
-    if pending is not None and _laid_out(box):
-        box._fit_pending = None
-        box.setRange(fit_range(box, *pending), padding=0)
+def is_fitted(box: pg.ViewBox) -> bool:
+    """Whether ``box`` still shows the range :func:`fit_box` gave it, and keeps it fitted."""
+    kept = getattr(box, "_kept_fit", None)
+    if kept is not None and box.targetRect() != kept[2]:
+        box._kept_fit = kept = None  # panned or zoomed since
+    return kept is not None
+
+
+def _refit(box: pg.ViewBox) -> None:
+    if is_fitted(box) and _laid_out(box):
+        fit_box(box, *box._kept_fit[:2])
 
 
 def rgb_item() -> pg.ImageItem:
@@ -332,6 +341,16 @@ def narrow_combo(box: QComboBox, characters: int) -> None:
     narrow = box.minimumSizeHint().width()
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     box.setMinimumWidth(narrow)
+
+
+def narrow_button(button: QPushButton) -> QPushButton:
+    """Let ``button`` shrink to its text where its bar is short: the style's 80-px least
+    width for a text button made a bar of five of them wider than a laptop's dock."""
+    metrics = button.fontMetrics()
+    menu_arrow = metrics.height() if button.menu() is not None else 0
+    button.setMinimumWidth(metrics.horizontalAdvance(button.text()) + metrics.height()
+                           + menu_arrow)
+    return button
 
 
 def disable_drops(widget: QWidget) -> None:

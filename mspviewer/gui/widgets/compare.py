@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
-                                          fit_range, forget_fit, heat_item, image_viewbox,
-                                          info_label, narrow_combo, observe, plain_axes,
-                                          rgb_item, set_rgb)
+                                          forget_fit, heat_item, image_viewbox,
+                                          info_label, is_fitted, narrow_combo,
+                                          observe, plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -284,9 +284,13 @@ class CompareView(QWidget):
             self.mode_box.blockSignals(True)
             self.mode_box.setCurrentIndex(index)
             self.mode_box.blockSignals(False)
-        # the zoom and pan carry over: the view entered takes the one left's visible rect
+        # the zoom and pan carry over: the view entered takes the one left's visible rect,
+        # or stays fitted to its size where the one left was
         entering = self.master_box()
-        if entering is not leaving:
+        size = self.image_size()
+        if entering is not leaving and is_fitted(leaving) and size is not None:
+            fit_box(entering, size[1], size[0])
+        elif entering is not leaving:
             forget_fit(entering)
             entering.setRange(leaving.viewRect(), padding=0)
         self.stack.setCurrentWidget({"split": self.split_view, "flicker": self.flicker_view}
@@ -524,13 +528,8 @@ class CompareView(QWidget):
         size = self.image_size()
         if size is None:
             return
-        master = self.master_box()
         for box in (self.original.box, self.split_box, self.flicker_box):
-            if box is master:  # (the others take its range when their mode is entered)
-                fit_box(box, size[1], size[0])
-            else:
-                forget_fit(box)
-                box.setRange(fit_range(box, size[1], size[0]), padding=0)
+            fit_box(box, size[1], size[0])
 
     def zoom_one_to_one(self) -> None:
         """One image pixel per device pixel, keeping the current centre."""

@@ -41,13 +41,17 @@ Public interface (the main window wires it):
 - read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
   ``value_text(key)``, ``value_tooltip(key)``, ``caption_text(key)``, ``pmf_data()``,
   ``highlighted_x()``, ``context_grid()``, ``showing_placeholder()``, ``pmf`` and
-  ``context`` (the two pictures), ``pmf_plot`` (the PlotWidget).
+  ``context`` (the two pictures), ``pmf_plot`` (the PlotWidget), ``table`` and ``meaning``
+  (the label under it that stands for the "what it means" column where the table is too
+  narrow for it: the meaning of the row pointed at or selected).
 
 A new result clears the panel, except that a selected position is inspected again when the
 new latent has the same shape (comparing λ values on the same element).
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
@@ -65,8 +69,19 @@ from mspviewer.gui.widgets.common import observe, placeholder, signed, status_la
 from mspviewer.gui.widgets.element_views import PMF_VIEWS, ContextGrid, PmfPlot, sig4
 
 PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
-#: width / height above which the values go beside the plots instead of above them
+#: width / height above which the values go beside the plots instead of above them, where
+#: the panel is also MIN_WIDE_PX wide (in a laptop's 430-px dock, beside the plots the table
+#: had 100 px and its rows grew ten lines tall)
 WIDE_ASPECT = 1.6
+MIN_WIDE_PX = 600
+#: The "what it means" column goes where it would be narrower than this: the meaning of the
+#: row under the mouse is then written below the table, and is in each value's tooltip (a
+#: column 100 px wide wrapped each meaning into a tall row, and cut it).
+MIN_MEANING_PX = 200
+#: Hidden, the column comes back only where it would have this much more: shown, its taller
+#: rows bring the table a scroll bar, whose width took the column away again, and so on.
+MEANING_HYSTERESIS_PX = 40
+MEANING_HINT = "Point at a row (or select it) for what its value means."
 
 #: Rows of the value table: key, label, what the value means (a caption for learners).
 FIELDS = (
@@ -177,8 +192,6 @@ class InspectorPanel(QWidget):
             button.clicked.connect(lambda _=False, r=d_row, c=d_col: self.step_position(r, c))
             self.move_buttons[name] = button
             bar.addWidget(button)
-        bar.addSpacing(12)
-        bar.addWidget(QLabel("plot:"))
         self.pmf_view_box = QComboBox()
         for key, text in PMF_VIEWS.items():
             self.pmf_view_box.addItem(text, key)
@@ -187,7 +200,6 @@ class InspectorPanel(QWidget):
                                      "symbol is a bar you can see")
         self.pmf_view_box.currentIndexChanged.connect(
             lambda _: self.pmf.set_view(self.pmf_view_box.currentData()))
-        bar.addWidget(self.pmf_view_box)
         bar.addStretch(1)
 
         # --- the values ------------------------------------------------------------------
@@ -209,14 +221,38 @@ class InspectorPanel(QWidget):
         self.pmf_plot = self.pmf.plot
         self.context = ContextGrid()
 
+        # (the bars' choice above the bars: in the bar of controls it made the panel wider
+        # than a laptop's dock)
+        pmf_choice = QHBoxLayout()
+        pmf_choice.addWidget(QLabel("bars:"))
+        pmf_choice.addWidget(self.pmf_view_box)
+        pmf_choice.addStretch(1)
+        pmf_column = QVBoxLayout()
+        pmf_column.addLayout(pmf_choice)
+        pmf_column.addWidget(self.pmf, 1)
         plots = QWidget()
         plots_layout = QHBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(self.pmf, 3)
+        plots_layout.addLayout(pmf_column, 3)
         plots_layout.addWidget(self.context, 0)
 
+        # where the table has no room for its "what it means" column, the meaning of the row
+        # under the mouse or selected is written below it
+        self.meaning = status_label(3)
+        self.meaning.hide()
+        self.table.setMouseTracking(True)
+        self.table.cellEntered.connect(lambda row, _column: self._show_meaning(row))
+        self.table.currentCellChanged.connect(lambda row, *_: self._show_meaning(row))
+        self.table.viewport().installEventFilter(self)  # (its width: the meanings' column)
+        values = QWidget()
+        values_layout = QVBoxLayout(values)
+        values_layout.setContentsMargins(0, 0, 0, 0)
+        values_layout.addWidget(self.table, 1)
+        values_layout.addWidget(self.meaning)
+        values_layout.addStretch(0)  # (below the meaning: the table is no taller than its rows)
+
         splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(values)
         splitter.addWidget(plots)
         splitter.setSizes([420, 260])
         content = QWidget()
@@ -247,6 +283,8 @@ class InspectorPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self._watched_viewport:
             self._arrange()
+        elif event.type() == QEvent.Type.Resize and watched is self.table.viewport():
+            self._fit_columns()
         return super().eventFilter(watched, event)
 
     def _room(self) -> QSize:
@@ -263,11 +301,37 @@ class InspectorPanel(QWidget):
             return viewport.size()
         return self.size()
 
+    def _fit_columns(self) -> None:
+        room = self.table.viewport().width() - self.table.columnWidth(0)
+        hidden = self.table.isColumnHidden(1)
+        narrow = room < MIN_MEANING_PX + (MEANING_HYSTERESIS_PX if hidden else 0)
+        if narrow != hidden:
+            self.table.setColumnHidden(1, narrow)
+            self.meaning.setVisible(narrow)
+            self._show_meaning(self.table.currentRow())
+        # no taller than its rows, so that the meaning is right under them, not below the fold
+        self.table.resizeRowsToContents()
+        scroll_bar = self.table.horizontalScrollBar()
+        height = (self.table.horizontalHeader().height() + self.table.verticalHeader().length()
+                  + 2 * self.table.frameWidth()
+                  + (scroll_bar.sizeHint().height() if scroll_bar.isVisible() else 0))
+        if height != self.table.maximumHeight():
+            self.table.setMaximumHeight(height)
+
+    def _show_meaning(self, row: int) -> None:
+        item = self.table.item(row, 1) if row >= 0 else None
+        if item is None or not item.text():
+            self.meaning.setText(MEANING_HINT)
+            return
+        label = self.table.verticalHeaderItem(row).text()
+        self.meaning.setText(f"<b>{html.escape(label, quote=False)}</b>: "
+                             f"{html.escape(item.text(), quote=False)}")
+
     def _arrange(self) -> None:
         """Values beside the plots in a wide panel (a bottom dock), above them in a tall
         one (a side dock or a floating window)."""
         size = self._room()
-        wide = size.width() > WIDE_ASPECT * size.height()
+        wide = size.width() > WIDE_ASPECT * size.height() and size.width() >= MIN_WIDE_PX
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
@@ -466,10 +530,12 @@ class InspectorPanel(QWidget):
              ) -> None:
         row = self._rows[key]
         item = QTableWidgetItem(text)
+        meaning = FIELDS[row][2] if caption is None else caption
+        # (the meaning too: a narrow table hides its column)
+        tooltip = "\n".join(part for part in (tooltip, meaning if text else "") if part)
         if tooltip:
             item.setToolTip(tooltip)
         self.table.setItem(row, 0, item)
-        meaning = FIELDS[row][2] if caption is None else caption
         caption_item = QTableWidgetItem(meaning if text else "")
         caption_item.setForeground(QBrush(QColor("#555555")))
         self.table.setItem(row, 1, caption_item)
@@ -540,6 +606,7 @@ class InspectorPanel(QWidget):
         self._set("channels", f"{info.known_channels} channels" if info.known_channels
                   else "none (first group)")
 
+        self._fit_columns()  # (the values' column fits its new texts)
         self.pmf.show_element(info, bound)
         self.context.show_element(info, record.y_hat)
         self.stack.setCurrentIndex(1)

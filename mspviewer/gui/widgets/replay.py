@@ -51,7 +51,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton,
-                               QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QSizePolicy, QSlider, QSpinBox, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from mspviewer.codec import inspection
 from mspviewer.errors import MSPViewerError
@@ -59,8 +60,8 @@ from mspviewer.files import same_file
 from mspviewer.gui import replay_jobs
 from mspviewer.gui.replay_jobs import export_job, frame_reduction, replay_job
 from mspviewer.gui.widgets.common import (PALETTE, fit_box, fmt, image_viewbox, info_label,
-                                          observe, plain_axes, rgb_item, set_rgb,
-                                          status_label)
+                                          narrow_button, observe, plain_axes, rgb_item,
+                                          set_rgb, status_label)
 from mspviewer.gui.worker import Task, TaskRunner
 
 IMAGE_BACKGROUND = "#d9d9d9"
@@ -68,8 +69,10 @@ DEFAULT_INTERVAL_MS = 500
 MIN_INTERVAL_MS = 20
 MAX_INTERVAL_MS = 10_000
 TASK_KIND = "replay"
-PLOT_TITLE = "quality as the bits arrive (coarse scales first)"
-PLOT_WAITING = "Build replay to draw the quality as the bits arrive"
+MIN_FRAME_HEIGHT_PX = 120  #: below it the panel scrolls rather than shrink the frame
+# (short: the plot shares a laptop's dock with the frame, and a title is not elided)
+PLOT_TITLE = "PSNR as the bits arrive"
+PLOT_WAITING = "Build replay to plot<br>PSNR as the bits arrive"
 
 
 class ReplayPanel(QWidget):
@@ -127,7 +130,7 @@ class ReplayPanel(QWidget):
         bar = QHBoxLayout()
         for widget in (self.build_button, self.cancel_button, self.play_button,
                        self.interval_box, self.export_button):
-            bar.addWidget(widget)
+            bar.addWidget(narrow_button(widget) if isinstance(widget, QPushButton) else widget)
         bar.addSpacing(8)
         bar.addWidget(self.build_status, 1)
 
@@ -155,7 +158,7 @@ class ReplayPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("bottom", "payload bits spent so far [bpp]")
+        self.plot.setLabel("bottom", "payload so far [bpp]")
         self.plot.setLabel("left", "PSNR [dB]")
         plain_axes(self.plot)
         self._plot_drawn: bool | None = None  # whether the axes show (see _show_plot_axes)
@@ -170,7 +173,12 @@ class ReplayPanel(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.view)
         splitter.addWidget(self.plot)
-        splitter.setSizes([600, 300])
+        splitter.setSizes([500, 500])
+        # The frame and plot take the height the dock has, and ask for none: the panel is in
+        # a scroll area, which lays it out at its preferred height (it has word-wrapped
+        # text), and the views' 480-px preference put most of the frame below the fold.
+        splitter.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        splitter.setMinimumHeight(MIN_FRAME_HEIGHT_PX)
         self.step_info = status_label(2)
         self.step_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -1,0 +1,104 @@
+"""The window at a laptop's size (1280×720): which panels share a column as tabs, and that the
+decode replay's frame and controls are on screen, not below the fold or past the dock's edge
+(tiny random model, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, write_png  # noqa: E402
+
+LAPTOP = (1280, 720)
+PROFILES = {"format": "mspviewer-profiles", "version": 1, "profiles": [
+    {"name": "fast", "description": "no LOF", "lof_iterations": 0},
+    {"name": "quick-lof", "description": "a few Adam steps", "lof_iterations": 4}]}
+
+
+@pytest.fixture(autouse=True)
+def quick_profiles(tmp_path, monkeypatch):
+    from mspviewer.codec.profiles import PROFILES_ENV
+
+    (tmp_path / "profiles.json").write_text(json.dumps(PROFILES))
+    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
+
+
+def laptop_window(qtbot, model, tmp_path):
+    """A window opened at the laptop's size: its docks are arranged for it when it shows."""
+    from PySide6.QtCore import QSettings
+
+    from mspviewer.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(model, settings=settings, open_sample=False, rd_codecs=(),
+                        same_bpp_codec=None)
+    qtbot.addWidget(window)
+    window.resize(*LAPTOP)
+    window.show()
+    qtbot.waitExposed(window)
+    write_png(tmp_path / "picture.png", 96, 128, seed=4)
+    assert window.open_path(tmp_path / "picture.png")
+    return window
+
+
+def on_screen(dock) -> bool:
+    return not dock.visibleRegion().isEmpty()
+
+
+def test_a_short_window_has_lof_and_rd_as_tabs_and_an_lof_encode_shows_lof(
+        qtbot, tiny_model, tmp_path):
+    from mspviewer.gui.main_window import TABBED_RIGHT_COLUMN_BELOW_PX
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    assert LAPTOP[1] < TABBED_RIGHT_COLUMN_BELOW_PX
+    lof, rd = window.docks["lof"], window.docks["rd"]
+    assert window.tabifiedDockWidgets(lof) == [rd]
+    assert on_screen(rd) and not on_screen(lof)
+    # in a whole column, not a third of one: taller than both had stacked (~390 px)
+    assert rd.height() > 300
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=0.01)
+    assert on_screen(rd) and not on_screen(lof)  # no iterations to watch: the RD tab stays
+    window.controls.set_profile("quick-lof")
+    encode(qtbot, window, lam=0.01)
+    assert on_screen(lof) and not on_screen(rd)
+    assert lof.height() > 300
+
+
+def test_a_tall_window_has_lof_above_rd(qtbot, tiny_model, tmp_path):
+    window = make_window(qtbot, tiny_model, tmp_path)  # 1500×950
+    lof, rd = window.docks["lof"], window.docks["rd"]
+    assert window.tabifiedDockWidgets(lof) == []
+    assert on_screen(lof) and on_screen(rd)
+    assert lof.geometry().bottom() < rd.geometry().top()
+
+
+def test_the_replay_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
+    """Its five buttons made it 486 px wide in a 430-px dock (it scrolled sideways), and its
+    scroll area laid it out at its preferred height: the frame view was 480 px tall in a
+    dock 250 px tall, the picture below the fold."""
+    from PySide6.QtCore import QPoint, QRect
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    encode(qtbot, window, lam=0.01)
+    window.show_panel("replay")
+    panel = window.replay
+    assert panel.build()
+    qtbot.waitUntil(panel.is_complete, timeout=60_000)
+    qtbot.wait(50)
+    scroller = window.docks["replay"].widget()
+    viewport = scroller.viewport()
+    assert not scroller.horizontalScrollBar().isVisible()
+    assert panel.width() <= viewport.width()
+    seen = QRect(QPoint(0, 0), viewport.size())
+    for part in (panel.view, panel.plot, panel.export_button, panel.step_info):
+        where = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
+        assert seen.contains(where), (part, where, seen)
+    # and the frame is fitted in it: the whole picture, touching two opposite sides
+    rect = panel.image_box.viewRect()
+    assert rect.contains(0, 0) and rect.contains(127.99, 95.99)
+    assert rect.width() == pytest.approx(128, rel=0.01) or \
+        rect.height() == pytest.approx(96, rel=0.01)
