@@ -65,6 +65,7 @@ def test_the_window_encodes_the_crop_and_goes_back(qtbot, tiny_model, tmp_path):
     wait_idle(qtbot, window)
     result = window.session.result
     assert np.array_equal(result.original, pixels[8:40, 16:64])
+    assert window.metrics.value("image") == "picture.png [48×32 at x 16, y 8]"
     # the stream is the core's encode of the crop, and what is shown is its decode
     crop = np.ascontiguousarray(pixels[8:40, 16:64])
     assert result.profile == "fast"

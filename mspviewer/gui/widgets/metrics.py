@@ -75,9 +75,9 @@ class MetricsPanel(QWidget):
         self._name_reference_row(None)
         image = self.session.image
         result = self.session.result
-        if image is not None:
-            self._set("image", 0, f"{image.name}: {image.width}×{image.height}",
-                      "\n".join(image.notes))
+        if image is not None:  # (a crop's name already says its size: "a.png [W×H at x, y]")
+            size = "" if image.crop else f": {image.width}×{image.height}"
+            self._set("image", 0, f"{image.name}{size}", "\n".join(image.notes))
         if result is None:
             return
         a = result.analysis
