@@ -210,3 +210,43 @@ def test_the_helper_ends_when_its_parent_dies(tmp_path):
         assert wait_until_ended(helper, tool)
     finally:
         parent.kill()
+
+
+def test_without_process_groups_the_kill_ends_the_helpers_process_tree(monkeypatch):
+    """Windows has no process group to signal: ``taskkill /T`` ends the helper and the tools
+    it started (VVC's ffmpeg), and the helper is killed directly where taskkill cannot."""
+
+    class Child:  # a Popen's part that the kill uses
+        pid = 4242
+
+        def __init__(self, ends_with_taskkill: bool):
+            self.ends_with_taskkill = ends_with_taskkill
+            self.alive = True
+            self.killed = False
+
+        def poll(self):
+            return None if self.alive else 1
+
+        def kill(self):
+            self.killed, self.alive = True, False
+
+    commands: list[list[str]] = []
+
+    def run(command, **options):
+        commands.append(command)
+        if child.ends_with_taskkill:
+            child.alive = False
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.delattr(os, "killpg")
+    monkeypatch.setattr(isolated.subprocess, "run", run)
+    child = Child(ends_with_taskkill=True)
+    isolated._kill_group(child)
+    assert commands == [["taskkill", "/F", "/T", "/PID", "4242"]]
+    assert not child.alive and not child.killed  # the tree kill did it
+    child = Child(ends_with_taskkill=False)  # taskkill refused (or missing)
+    isolated._kill_group(child)
+    assert not child.alive and child.killed
+    commands.clear()
+    isolated._kill_group(child)  # already ended: nothing to find by its parent
+    assert commands == []

@@ -275,14 +275,28 @@ def _reap(process: subprocess.Popen) -> int | None:
 
 def _kill_group(process: subprocess.Popen) -> None:
     """SIGKILL to the child's process group: the child and the tools it started, even when
-    the child itself has already ended (its group lives on while a tool does). Elsewhere
-    than POSIX, the child alone (a tool it started runs to its end)."""
+    the child itself has already ended (its group lives on while a tool does). On Windows,
+    which has no process groups to signal, ``taskkill /T`` ends the child's process tree:
+    a tool the child started goes with it while the child lives (a tool whose helper has
+    already died is nobody's child, and runs to its end)."""
+    if not hasattr(os, "killpg"):
+        if process.poll() is None:
+            _kill_tree(process.pid)
+        if process.poll() is None:  # (taskkill missing or refused: the child at least)
+            process.kill()
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
-    except AttributeError:  # no process groups here
-        if process.poll() is None:
-            process.kill()
     except OSError:  # the group is gone already
+        pass
+
+
+def _kill_tree(pid: int) -> None:
+    """Windows: end process ``pid`` and every process it started, at once (``/F``)."""
+    try:
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(pid)], capture_output=True,
+                       timeout=REAP_S, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.SubprocessError):
         pass
 
 
