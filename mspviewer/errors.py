@@ -39,11 +39,19 @@ class TrainingError(MSPViewerError):
 SUMMARY_CHARS = 200
 
 
+def first_line(error: BaseException) -> str:
+    """An error's message on one line (its type's name where it has none): libjxl's and
+    libheif's run over several, and a CodecError is shown as one line (a skipped codec's
+    reason, the CLI's error line)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def summarise(error: BaseException) -> str:
     """An unexpected error (a bug, a library's failure) in one line: its type and the first
-    line of its message, cut to SUMMARY_CHARS."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    if len(lines) > 1 or len(text) > SUMMARY_CHARS:
+    line of its message, cut to SUMMARY_CHARS, with "…" where anything was left out."""
+    message = str(error).strip()
+    text = f"{type(error).__name__}: {first_line(error)}" if message else type(error).__name__
+    if "\n" in message or len(text) > SUMMARY_CHARS:
         text = text[:SUMMARY_CHARS - 1].rstrip() + "…"
     return text

@@ -200,6 +200,15 @@ def test_a_fitted_view_stays_fitted_into_another_mode_and_through_a_resize(qtbot
     whole = QRectF(0, 0, WIDTH, HEIGHT)
     compare.zoom_fit()
     assert compare.original.box.viewRect() != whole  # (the pane's shape is not the image's)
+    # side by side, linked: a resize keeps every pane fitted
+    window.resize(window.width() + 160, window.height() + 90)
+    qtbot.wait(50)
+    for pane in (compare.original, compare.decoded):
+        rect = pane.box.viewRect()
+        assert rect.contains(whole.adjusted(0.01, 0.01, -0.01, -0.01)), pane
+        assert rect.width() == pytest.approx(WIDTH, rel=0.01) or \
+            rect.height() == pytest.approx(HEIGHT, rel=0.01)
+    assert is_fitted(compare.original.box)
     compare.set_mode("flicker")
     qtbot.wait(20)
     box = compare.flicker_box

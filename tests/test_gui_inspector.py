@@ -554,10 +554,22 @@ def test_a_narrow_table_writes_the_meaning_of_the_row_pointed_at_below_it(qtbot,
     # the value's tooltip has it too, after the value at full precision
     first, *rest = panel.value_tooltip("sigma").splitlines()
     assert first.startswith("full precision:") and rest == [panel.caption_text("sigma")]
-    # a row pointed at with the mouse
+    # a row pointed at with the mouse; when it leaves the table, the selected row's again
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
     scale_row = [key for key, _, _ in FIELDS].index("scale")
     table.cellEntered.emit(scale_row, 0)
     assert panel.caption_text("scale") in panel.meaning.text()
+    QApplication.sendEvent(table.viewport(), QEvent(QEvent.Type.Leave))
+    assert panel.caption_text("sigma") in panel.meaning.text()
+    # another element: its meaning, not the last one's (the step's caption differs)
+    step_row = [key for key, _, _ in FIELDS].index("step")
+    table.setCurrentCell(step_row, 0)
+    before = panel.caption_text("step")
+    assert panel.inspect(0, 0, 0) is not None
+    assert panel.caption_text("step") != before
+    assert panel.meaning.text().endswith(panel.caption_text("step"))
     panel.resize(760, 820)
     qtbot.waitUntil(lambda: not table.isColumnHidden(1), timeout=2000)
     assert panel.meaning.isHidden()

@@ -35,13 +35,6 @@ class UnsupportedImageError(CodecError):
     """The codec cannot represent this image (e.g. odd size in 4:2:0 VVC, too small)."""
 
 
-def first_line(error: BaseException) -> str:
-    """A library's error message on one line: libjxl's and libheif's run over several, and
-    a CodecError is shown as one line (a skipped codec's reason, the CLI's error line)."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def timed_call(codec, operation: str, *arguments) -> tuple[Any, float]:
     """``codec.<operation>(*arguments)`` ("encode" or "decode") and its seconds. A codec in a
     helper process (``baselines.isolated``) times the call where it runs, without the

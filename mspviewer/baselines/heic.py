@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, CodecError, first_line
+from mspviewer.baselines.base import ClassicCodec, CodecError
+from mspviewer.errors import first_line
 
 
 def _hevc_decoders(info: dict) -> list[str]:

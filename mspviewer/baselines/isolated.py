@@ -46,6 +46,8 @@ from mspviewer.baselines.base import ClassicCodec, CodecError, check_pixels
 POLL_S = 0.02
 #: How long :meth:`CodecProcess.stop` waits for a killed child to be reaped.
 REAP_S = 5.0
+#: How long a Windows kill waits for taskkill before it kills the helper alone (at exit too).
+KILL_TREE_S = 2.0
 #: How often the child checks that its parent still runs (seconds).
 PARENT_CHECK_S = 0.5
 _LENGTH = struct.Struct("<Q")
@@ -295,7 +297,8 @@ def _kill_tree(pid: int) -> None:
     """Windows: end process ``pid`` and every process it started, at once (``/F``)."""
     try:
         subprocess.run(["taskkill", "/F", "/T", "/PID", str(pid)], capture_output=True,
-                       timeout=REAP_S, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+                       timeout=KILL_TREE_S,
+                       creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
     except (OSError, subprocess.SubprocessError):
         pass
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from mspviewer.baselines.base import ClassicCodec, CodecError, first_line
+from mspviewer.baselines.base import ClassicCodec, CodecError
+from mspviewer.errors import first_line
 
 
 def _pillow_version() -> str:

@@ -343,13 +343,14 @@ def narrow_combo(box: QComboBox, characters: int) -> None:
     box.setMinimumWidth(narrow)
 
 
-def narrow_button(button: QPushButton) -> QPushButton:
-    """Let ``button`` shrink to its text where its bar is short: the style's 80-px least
-    width for a text button made a bar of five of them wider than a laptop's dock."""
+def narrow_button(button: QPushButton, *other_texts: str) -> QPushButton:
+    """Let ``button`` shrink to its text (or the longest of ``other_texts`` it will show
+    later) where its bar is short: the style's 80-px least width for a text button made a
+    bar of five of them wider than a laptop's dock."""
     metrics = button.fontMetrics()
+    text = max((button.text(), *other_texts), key=metrics.horizontalAdvance)
     menu_arrow = metrics.height() if button.menu() is not None else 0
-    button.setMinimumWidth(metrics.horizontalAdvance(button.text()) + metrics.height()
-                           + menu_arrow)
+    button.setMinimumWidth(metrics.horizontalAdvance(text) + metrics.height() + menu_arrow)
     return button
 
 

@@ -283,8 +283,10 @@ class InspectorPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self._watched_viewport:
             self._arrange()
-        elif event.type() == QEvent.Type.Resize and watched is self.table.viewport():
+        elif watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
+        elif watched is self.table.viewport() and event.type() == QEvent.Type.Leave:
+            self._show_meaning(self.table.currentRow())  # back to the row selected
         return super().eventFilter(watched, event)
 
     def _room(self) -> QSize:
@@ -607,6 +609,7 @@ class InspectorPanel(QWidget):
                   else "none (first group)")
 
         self._fit_columns()  # (the values' column fits its new texts)
+        self._show_meaning(self.table.currentRow())  # (this element's, not the last one's)
         self.pmf.show_element(info, bound)
         self.context.show_element(info, record.y_hat)
         self.stack.setCurrentIndex(1)

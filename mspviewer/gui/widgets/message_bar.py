@@ -10,6 +10,7 @@ traceback: Details… shows them in a window of their own, to read, copy and rep
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel,
                                QPlainTextEdit, QToolButton, QVBoxLayout)
@@ -26,6 +27,8 @@ class MessageBar(QFrame):
         super().__init__(parent)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        # plain text: an exception's message or a file name ("a<b>.png") is not markup
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.details_button = QToolButton()
         self.details_button.setText("Details…")
         self.details_button.setToolTip("What happened, as Python reported it (to copy into "
@@ -92,6 +95,7 @@ class _DetailsDialog(QDialog):
         self.setWindowTitle("Error details")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

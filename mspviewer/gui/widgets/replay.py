@@ -69,6 +69,7 @@ DEFAULT_INTERVAL_MS = 500
 MIN_INTERVAL_MS = 20
 MAX_INTERVAL_MS = 10_000
 TASK_KIND = "replay"
+REBUILD_TEXT = "Rebuild"  #: (no wider than "Build replay": the bar is short in a laptop's dock)
 MIN_FRAME_HEIGHT_PX = 120  #: below it the panel scrolls rather than shrink the frame
 # (short: the plot shares a laptop's dock with the frame, and a title is not elided)
 PLOT_TITLE = "PSNR as the bits arrive"
@@ -128,9 +129,14 @@ class ReplayPanel(QWidget):
         self.export_button.setMenu(export_menu)
         self.build_status = info_label()
         bar = QHBoxLayout()
+        # (each as narrow as the longest text it shows: its minimum is all a short bar gives)
+        narrow_button(self.build_button, REBUILD_TEXT)
+        narrow_button(self.play_button, "Pause")
+        for button in (self.cancel_button, self.export_button):
+            narrow_button(button)
         for widget in (self.build_button, self.cancel_button, self.play_button,
                        self.interval_box, self.export_button):
-            bar.addWidget(narrow_button(widget) if isinstance(widget, QPushButton) else widget)
+            bar.addWidget(widget)
         bar.addSpacing(8)
         bar.addWidget(self.build_status, 1)
 
@@ -455,7 +461,7 @@ class ReplayPanel(QWidget):
         building = self.is_building()
         steps = self.num_steps()
         self.build_button.setEnabled(has_result)
-        self.build_button.setText("Rebuild replay" if self.frames and not building
+        self.build_button.setText(REBUILD_TEXT if self.frames and not building
                                   else "Build replay")
         self.cancel_button.setEnabled(building)
         self.play_button.setEnabled(bool(self.frames))
