@@ -1,4 +1,5 @@
-"""Error types shared by the Qt-free core.
+"""Error types shared by the Qt-free core, and errors in one line (:func:`first_line`,
+:func:`summarise`).
 
 Every error a user can cause (bad image, corrupt bitstream, wrong model) derives from
 :class:`MSPViewerError`, so the command line and the GUI can report it as one clear line
