@@ -113,9 +113,12 @@ def install_excepthook(get_window) -> None:
             return
         details = "".join(traceback.format_exception(kind, value, tb))
         window = get_window()
+        if window is None:
+            print(details, file=sys.stderr)
+            return
         try:  # (show_error prints the details to stderr too)
             window.show_error(f"Internal error: {summarise(value)}", details)
-        except Exception:  # no window, or a broken one: the hook must never raise
+        except Exception:  # a broken window: the hook must never raise
             print(details, file=sys.stderr)
 
     sys.excepthook = hook

@@ -285,9 +285,7 @@ def forget_fit(box: pg.ViewBox) -> None:
 def is_fitted(box: pg.ViewBox) -> bool:
     """Whether ``box`` still shows the range :func:`fit_box` gave it, and keeps it fitted."""
     kept = getattr(box, "_kept_fit", None)
-    if kept is not None and box.targetRect() != kept[2]:
-        box._kept_fit = kept = None  # panned or zoomed since
-    return kept is not None
+    return kept is not None and box.targetRect() == kept[2]  # (else panned or zoomed since)
 
 
 def _refit(box: pg.ViewBox) -> None:

@@ -287,12 +287,13 @@ class CompareView(QWidget):
         # the zoom and pan carry over: the view entered takes the one left's visible rect,
         # or stays fitted to its size where the one left was
         entering = self.master_box()
-        size = self.image_size()
-        if entering is not leaving and is_fitted(leaving) and size is not None:
-            fit_box(entering, size[1], size[0])
-        elif entering is not leaving:
-            forget_fit(entering)
-            entering.setRange(leaving.viewRect(), padding=0)
+        if entering is not leaving:
+            size = self.image_size()
+            if is_fitted(leaving) and size is not None:
+                fit_box(entering, size[1], size[0])
+            else:
+                forget_fit(entering)
+                entering.setRange(leaving.viewRect(), padding=0)
         self.stack.setCurrentWidget({"split": self.split_view, "flicker": self.flicker_view}
                                     .get(mode, self.side_view))
         flicker = mode == "flicker"
