@@ -19,7 +19,7 @@ def write_png(path: Path, height: int, width: int, seed: int = 0) -> np.ndarray:
     return pixels
 
 
-def make_window(qtbot, model, tmp_path: Path, **kwargs):
+def make_window(qtbot, model, tmp_path: Path, size=(1500, 950), **kwargs):
     from PySide6.QtCore import QSettings
 
     from mspviewer.gui.main_window import MainWindow
@@ -30,7 +30,7 @@ def make_window(qtbot, model, tmp_path: Path, **kwargs):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(model, settings=settings, **kwargs)
     qtbot.addWidget(window)
-    window.resize(1500, 950)
+    window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
     return window

@@ -329,3 +329,75 @@ def test_a_curve_with_no_finite_point_says_so_in_the_legend(window):
     session.add_curve_point("jpeg2000", "JPEG 2000", RDPoint(bpp=0.05, psnr_rgb=40.0))
     rd.refresh()
     assert "JPEG 2000" in {label.text for _, label in rd.legend.items}
+
+
+def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
+    """No corner of an RD plot is always free: zoomed to MSP's rates, a weak codec's high
+    rates fill the bottom right (where the legend sat), and strong codecs' steep curves reach
+    into the top left. The legend takes the corner the data leave free; dragged, it stays."""
+    from PySide6.QtCore import QPointF
+
+    session, rd = window.session, window.rd
+    box = rd.plot.getViewBox()
+
+    def covered() -> list[tuple[float, float]]:
+        """Points of every curve, and points along its lines, under the legend."""
+        legend, view = rd.legend.sceneBoundingRect(), box.sceneBoundingRect()
+        assert view.contains(legend.center())
+        under = []
+        for item in rd.plot.getPlotItem().listDataItems():
+            xs, ys = (np.atleast_1d(np.asarray(v, dtype=float)) for v in item.getData())
+            if len(xs) > 1 and item.opts.get("pen") is not None:  # a line: its segments too
+                t = np.linspace(0, 1, 21)[:, None]
+                xs = (xs[:-1] + t * np.diff(xs)).ravel()
+                ys = (ys[:-1] + t * np.diff(ys)).ravel()
+            for x, y in zip(xs, ys):
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    continue
+                at = box.mapViewToScene(QPointF(x, y))
+                if view.contains(at) and legend.contains(at):
+                    under.append((round(float(x), 3), round(float(y), 2)))
+        return under
+
+    for name, label, scale in (("webp", "WebP", 1.6), ("jpeg2000", "JPEG 2000", 1.2),
+                               ("avif", "AVIF 4:4:4", 1.0)):
+        add_classic(session, name, label, scale=scale)
+    for bpp in (0.25, 0.5, 1.0, 2.0, 4.0):  # a weak codec, 6 dB under the others
+        session.add_curve_point("jpeg-420", "JPEG 4:2:0",
+                                RDPoint(bpp=bpp, psnr_rgb=24 + 4 * math.log2(bpp / 0.2)))
+    add_learned(session, "fast", rates=(0.3, 0.45, 0.7, 0.9, 1.2, 1.6), scale=0.7)
+    rd.refresh()
+    qtbot.wait(50)
+    assert rd.legend.columnCount == 1 and len(rd.legend.items) >= 6
+    assert covered() == []
+    # panned up, so that the curves fill that corner: it moves to the one free now
+    corner = rd.legend.corner
+    (x0, x1), (y0, y1) = box.viewRange()
+    box.setRange(yRange=(y0 + 0.4 * (y1 - y0), y1 + 0.4 * (y1 - y0)), padding=0)
+    qtbot.wait(50)
+    assert covered() == [] and rd.legend.corner != corner
+    # dragged by the user, it stays where they put it
+    rd.legend.moved_by_user = True
+    corner = rd.legend.corner
+    box.setRange(yRange=(y0, y1), padding=0)
+    qtbot.wait(50)
+    assert rd.legend.corner == corner
+
+
+def test_the_freest_corner_is_the_one_with_the_fewest_points():
+    from mspviewer.gui.widgets.legend import corner_rect, freest_corner, sampled_lines
+
+    view, legend = (400, 300), (100, 60)
+    assert corner_rect("top left", view, legend) == (5, 5, 105, 65)
+    assert corner_rect("bottom right", view, legend) == (295, 235, 395, 295)
+    nowhere = np.empty((0, 2))
+    assert freest_corner(nowhere, view, legend) == "top left"  # the preferred one
+    top_left, bottom_right = [20, 20], [380, 280]
+    assert freest_corner(np.array([top_left]), view, legend) == "bottom right"
+    assert freest_corner(np.array([top_left, bottom_right]), view, legend) == "top right"
+    # two points on either side of the top left rectangle: the line between them crosses it
+    line = sampled_lines(np.array([0.0, 200.0]), np.array([30.0, 30.0]), lines=True)
+    assert freest_corner(line[:2], view, legend) == "top left"  # the two points alone
+    assert freest_corner(line, view, legend) == "bottom right"
+    assert len(sampled_lines(np.array([0.0, 1.0, np.nan]), np.array([0.0, 1.0, 2.0]),
+                             lines=False)) == 2  # (a missing value is no point)

@@ -69,7 +69,10 @@ def test_a_short_window_has_lof_and_rd_as_tabs_and_an_lof_encode_shows_lof(
 
 
 def test_a_tall_window_has_lof_above_rd(qtbot, tiny_model, tmp_path):
-    window = make_window(qtbot, tiny_model, tmp_path)  # 1500×950
+    from mspviewer.gui.main_window import TABBED_RIGHT_COLUMN_BELOW_PX
+
+    window = make_window(qtbot, tiny_model, tmp_path, size=(1600, 1300))
+    assert window.height() >= TABBED_RIGHT_COLUMN_BELOW_PX
     lof, rd = window.docks["lof"], window.docks["rd"]
     assert window.tabifiedDockWidgets(lof) == []
     assert on_screen(lof) and on_screen(rd)

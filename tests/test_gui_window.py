@@ -1143,6 +1143,47 @@ def test_lof_panel_states_the_step_of_each_iteration(qtbot):
     assert panel.data("J") == ([1.0, 2.0, 3.0, 4.0], [1.0, 1.1, 1.0, 0.9])
 
 
+def test_lof_panel_plots_line_up_and_their_axis_labels_fit_their_height(qtbot):
+    """In a dock a few hundred pixels tall "bpp (model)" ran over "PSNR [dB]" below it, and
+    the plots began at different x (their tick texts differ in width). Short plots now take
+    the labels' short forms; the value axes all have one width; a tall panel keeps the
+    full labels."""
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui.widgets.lof import SERIES, LOFPanel
+
+    panel = LOFPanel()
+    qtbot.addWidget(panel)
+    panel.resize(460, 300)
+    panel.show()
+    panel.start("test", 60)  # (tick texts as a real run's: "1.52", "0.908", "30.2")
+    panel.add([LOFProgress(i, "gradient", J=1.56 - 0.0007 * i, best_J=1.5,
+                           bpp=0.906 + 0.002 * math.sin(i), psnr=30.0 + 0.004 * i,
+                           elapsed_s=0.1, total=60) for i in range(1, 61)])
+    qtbot.wait(50)
+
+    def label_rects():
+        return [panel.plots[key].getAxis("left").label.sceneBoundingRect()
+                for key, *_ in SERIES]
+
+    rects = label_rects()
+    assert [panel.axis_label(key) for key, *_ in SERIES] == ["J", "bpp", "dB"]
+    for upper, lower in zip(rects, rects[1:]):
+        assert not upper.intersects(lower)
+    for key, *_ in SERIES:  # each label within its own plot's height
+        box = panel.plots[key].getViewBox().sceneBoundingRect()
+        label = label_rects()[[k for k, *_ in SERIES].index(key)]
+        assert box.top() - 1 <= label.top() and label.bottom() <= box.bottom() + 1
+    lefts = {round(panel.plots[key].getViewBox().sceneBoundingRect().left())
+             for key, *_ in SERIES}
+    assert len(lefts) == 1, lefts
+    panel.resize(460, 1000)
+    qtbot.waitUntil(lambda: panel.axis_label("bpp") == "bpp (model)")
+    assert [panel.axis_label(key) for key, *_ in SERIES] == [label for _, label, _ in SERIES]
+    rects = label_rects()
+    for upper, lower in zip(rects, rects[1:]):
+        assert not upper.intersects(lower)
+
+
 def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     """bpp 0.264 reads 0.264 on its axis, not 264 with "(x0.001)" in the label; only the
     bottom plot numbers the iterations the three share."""
@@ -1160,10 +1201,10 @@ def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
                            bpp=0.265 - 0.001 * i, psnr=35.74 + 0.01 * i, elapsed_s=0.1,
                            total=3) for i in (1, 2, 3)])
     qtbot.wait(50)
-    for key, label in SERIES:
+    for key, label, short in SERIES:
         axis = panel.plots[key].getAxis("left")
         assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
-        assert label in axis.labelString()
+        assert panel.axis_label(key) in axis.labelString()
     # an axis made plain after it chose a scale drops the scale with the word of it
     from mspviewer.gui.widgets.common import plain_axes
 
@@ -1180,7 +1221,7 @@ def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     qtbot.wait(20)
     axis = plot.getAxis("left")
     assert axis.autoSIPrefixScale == 1.0 and axis.tickStrings([35.0], 1.0, 5.0) == ["35"]
-    shown = [panel.plots[key].getAxis("bottom").style["showValues"] for key, _ in SERIES]
+    shown = [panel.plots[key].getAxis("bottom").style["showValues"] for key, *_ in SERIES]
     assert shown == [False] * (len(SERIES) - 1) + [True]
 
 

@@ -54,8 +54,10 @@ SYNC_OPEN_PIXELS = 2 * 1024 * 1024
 DEFAULT_SIZE = (1600, 1000)
 #: Below this window height, LOF progress and Rate–distortion are tabs of the right column
 #: rather than one above the other: stacked in the ~390 px that a 720-px window leaves them,
-#: LOF's three plots had 20 px each and the RD plot's legend covered its curves.
-TABBED_RIGHT_COLUMN_BELOW_PX = 900
+#: LOF's three plots had 20 px each and the RD plot's legend covered its curves; in the
+#: ~650 px of a full-HD screen's window, the RD plot was 160–200 px tall, and its legend
+#: had no corner free of curves.
+TABBED_RIGHT_COLUMN_BELOW_PX = 1200
 #: A dock's title bar and a tab bar, in pixels: what a panel's own minimum height leaves out.
 DOCK_CHROME_PX = 48
 #: A scroll bar's width, with a little to spare.

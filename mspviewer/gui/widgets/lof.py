@@ -12,14 +12,18 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from mspviewer.gui.jobs import StageProgress
 from mspviewer.gui.widgets.common import PALETTE, plain_axes, status_label
 
-#: (key, axis label); LOF's bpp is the model's estimate of the payload (J's rate term), a
-#: little under the file's, which counts the header and the coder's overhead
-SERIES = (("J", "J"), ("bpp", "bpp (model)"), ("psnr", "PSNR [dB]"))
+#: (key, axis label, its short form); LOF's bpp is the model's estimate of the payload (J's
+#: rate term), a little under the file's, which counts the header and the coder's overhead
+SERIES = (("J", "J", "J"), ("bpp", "bpp (model)", "bpp"), ("psnr", "PSNR [dB]", "dB"))
+#: the widest tick text the value axes make room for: all three the same width, so that
+#: the plots, which share their iterations, line up
+WIDEST_TICK_TEXT = "0.0000"
 
 def lof_profile_names() -> str:
     """The profiles that run LOF, as a phrase ("quick, balanced or max")."""
@@ -100,18 +104,26 @@ class LOFPanel(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.best_curve: pg.PlotDataItem | None = None
-        for row, (key, label) in enumerate(SERIES):
+        self._labels: dict[str, str] = {}  #: the axis label each plot shows now
+        for row, (key, label, _) in enumerate(SERIES):
             plot = self.view.addPlot(row=row, col=0)
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLabel("left", label)
+            self._labels[key] = label
             plain_axes(plot)
+            axis = plot.getAxis("left")
+            axis.setStyle(autoExpandTextSpace=False, tickTextWidth=QFontMetrics(
+                axis.style["tickFont"] or axis.font()).horizontalAdvance(WIDEST_TICK_TEXT))
+            plot.getViewBox().sigResized.connect(self._fit_labels)
             if key == "J":
                 plot.setToolTip("J = bpp + λ·255²·MSE, the RD cost LOF minimises")
             elif key == "bpp":
                 plot.setToolTip("The payload's bits as the model estimates them, over the "
                                 "pixels: J's rate term. The file's bpp (status line, Metrics) "
                                 "also counts the header and the coder's overhead.")
+            else:
+                plot.setToolTip("PSNR-RGB of the image decoded from the latent, in dB")
             if row:
                 plot.setXLink(self.plots["J"])
             if row == len(SERIES) - 1:
@@ -143,6 +155,24 @@ class LOFPanel(QWidget):
         self.records: list = []
         self.total: int | None = None
         self.time_limit_s: float | None = None
+
+    def _fit_labels(self, *_args) -> None:
+        """A plot too short for its axis label's length gets the short form ("bpp", "dB"):
+        a longer one ran over the label of the plot below (three plots share a dock a few
+        hundred pixels tall). The tooltips keep the full meaning."""
+        for key, label, short in SERIES:
+            plot = self.plots.get(key)
+            if plot is None:  # (still being built)
+                continue
+            text_font = plot.getAxis("left").label.font()
+            fits = QFontMetrics(text_font).horizontalAdvance(label) <= plot.getViewBox().height()
+            wanted = label if fits else short
+            if self._labels[key] != wanted:  # (relabelling relays the axis out)
+                self._labels[key] = wanted
+                plot.setLabel("left", wanted)
+
+    def axis_label(self, key: str) -> str:
+        return self._labels[key]
 
     def showing_plots(self) -> bool:
         return self.pages.currentWidget() is self.view

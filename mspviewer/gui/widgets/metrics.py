@@ -10,24 +10,35 @@ from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.metrics import MS_SSIM_WEIGHTS, ms_ssim_num_scales
 from mspviewer.gui.widgets.common import duration, fmt, observe, signed
 
+#: (key, row label, what the row means: the label's tooltip)
 ROWS = (
-    ("image", "Image"),
-    ("file_size", "File size"),
-    ("bpp", "Rate"),
-    ("psnr_rgb", "PSNR-RGB"),
-    ("psnr_y", "PSNR-Y"),
-    ("ms_ssim", "MS-SSIM"),
-    ("encode_time", "Encode time"),
-    ("decode_time", "Decode time"),
-    ("estimated_bits", "Estimated bits"),
-    ("actual_bits", "Actual payload bits"),
-    ("overhead", "Coding overhead"),
-    ("header", "Header"),
-    ("setting", "Setting"),
-    ("lof_change", "LOF vs plain"),
-    ("decode_check", "Decode check"),
-    ("fresh_check", "Fresh-process check"),
+    ("image", "Image", "The image encoded (a crop names its place in the image)"),
+    ("file_size", "File size", "The whole file: header and payload, in bytes"),
+    ("bpp", "Rate", "Bits per pixel: the whole file's bits over the image's pixels"),
+    ("psnr_rgb", "PSNR-RGB", "Peak signal-to-noise ratio of the decoded image against the "
+                             "original, over R, G and B (8-bit): 10·log10(255² / MSE)"),
+    ("psnr_y", "PSNR-Y", "PSNR of the luma (BT.601 Y) alone, as codec papers often report"),
+    ("ms_ssim", "MS-SSIM", "Multi-scale structural similarity (1 is identical), and in dB "
+                           "as −10·log10(1 − MS-SSIM); a small image has fewer scales"),
+    ("encode_time", "Encode time", "Wall time of the encode (with LOF, its iterations)"),
+    ("decode_time", "Decode time", "Wall time of decoding the file back to pixels"),
+    ("estimated_bits", "Estimated bits", "The payload's bits as the probability model "
+                                         "predicts them: the sum of −log2 P(symbol)"),
+    ("actual_bits", "Actual bits", "The payload's bits as the range coder wrote them"),
+    ("overhead", "Coding overhead", "Actual bits against estimated: what the range coder "
+                                    "costs beyond the model's ideal code length"),
+    ("header", "Header", "The file's header: size, λ, model id, and the payload's layout"),
+    ("setting", "Setting", "Profile, λ, and the target rate where one was asked for"),
+    ("lof_change", "LOF vs plain", "The LOF encode against the plain encoder at the same λ: "
+                                   "file size, PSNR and latent symbols changed"),
+    ("decode_check", "Decode check", "The file decoded here gives the encoder's "
+                                     "reconstruction exactly (bit-exact)"),
+    ("fresh_check", "Fresh check", "The file decoded in a fresh process, from the weights "
+                                   "file, gives the same symbols and pixels "
+                                   "(Encode ▸ Check bit-exact decode)"),
 )
+#: where the fresh-process check has not run: how to run it
+FRESH_CHECK_HINT = "Encode ▸ Check bit-exact decode runs it"
 
 
 class MetricsPanel(QWidget):
@@ -39,7 +50,9 @@ class MetricsPanel(QWidget):
         self.table.horizontalHeaderItem(1).setToolTip("The third pane: a classic codec at the "
                                                       "same bpp, or MSP without LOF, or the "
                                                       "reference .msp")
-        self.table.setVerticalHeaderLabels([label for _, label in ROWS])
+        self.table.setVerticalHeaderLabels([label for _, label, _ in ROWS])
+        for row, (_, _, meaning) in enumerate(ROWS):
+            self.table.verticalHeaderItem(row).setToolTip(meaning)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -47,7 +60,7 @@ class MetricsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
-        self._rows = {key: index for index, (key, _) in enumerate(ROWS)}
+        self._rows = {key: index for index, (key, *_) in enumerate(ROWS)}
         for signal in (session.result_changed, session.reference_changed,
                        session.classic_changed, session.image_changed,
                        session.check_changed):
@@ -100,7 +113,9 @@ class MetricsPanel(QWidget):
         self._set("actual_bits", 0, f"{a.actual_bits:,} ({a.actual_bits / a.num_pixels:.4f} bpp)")
         if a.estimated_bits > 0:
             overhead = (a.actual_bits - a.estimated_bits) / a.estimated_bits * 100
-            self._set("overhead", 0, f"{signed(overhead, '.2f')} % (actual vs estimated)")
+            self._set("overhead", 0, f"{signed(overhead, '.2f')} %",
+                      f"{a.actual_bits:,} bits written against {a.estimated_bits:,.0f} "
+                      f"estimated")
         self._set("header", 0, f"{a.header_bytes} B")
         setting = f"λ = {result.lam:.5g}"
         if result.lam_extrapolated:
@@ -125,7 +140,7 @@ class MetricsPanel(QWidget):
         self._set("decode_check", 0, check)
         report = self.session.fresh_check
         if report is None:
-            self._set("fresh_check", 0, "not run (Encode ▸ Check bit-exact decode)")
+            self._set("fresh_check", 0, "not run", FRESH_CHECK_HINT)
         else:
             self._set("fresh_check", 0, ("identical ✓ " if report.ok else "FAILED ✗ ")
                       + report.message)
@@ -154,8 +169,13 @@ class MetricsPanel(QWidget):
     def _name_reference_row(self, reference) -> None:
         """The row is "LOF vs plain", or "vs reference" for a .msp set as the reference."""
         item = self.table.verticalHeaderItem(self._rows["lof_change"])
-        item.setText("vs reference" if reference is not None and not reference.is_plain
-                     else "LOF vs plain")
+        if reference is not None and not reference.is_plain:
+            item.setText("vs reference")
+            item.setToolTip("The result against the .msp set as the reference (File ▸ Set "
+                            "a reference .msp): file size, PSNR and latent symbols changed")
+        else:
+            item.setText("LOF vs plain")
+            item.setToolTip(ROWS[self._rows["lof_change"]][2])
 
 
 def _ms_ssim_text(point, height: int, width: int) -> str:

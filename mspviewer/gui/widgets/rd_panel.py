@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
 from mspviewer.gui.session import MIN_BD_POINTS
 from mspviewer.gui.widgets.common import (PALETTE, info_label, narrow_combo, observe,
                                           plain_axes, signed)
+from mspviewer.gui.widgets.legend import CornerLegend
 from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
@@ -111,9 +112,12 @@ class RDPanel(QWidget):
         self._had_points = False  # MSP points were plotted at the last refresh
         self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
         plain_axes(self.plot)
-        # over the curves where the plot is small: a translucent ground keeps it readable
-        self.legend = self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt",
-                                          brush=pg.mkBrush(255, 255, 255, 210))
+        # In the corner the curves leave most free (fixed in the bottom right, it covered the
+        # weaker codecs' high rates); over a curve all the same where the plot is small: a
+        # translucent ground keeps it readable (and it can be dragged aside).
+        self.legend = CornerLegend(labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210))
+        self.legend.attach(self.plot.getPlotItem())
+        self.plot.getViewBox().sigRangeChanged.connect(self.legend.place)
         self.plot.getViewBox().sigResized.connect(self._fit_to_height)
         self.status = info_label()
         self.bd_label = info_label()
@@ -260,6 +264,7 @@ class RDPanel(QWidget):
         self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
         self._show_bd_rates()
         self._follow_view(has_points=bool(xs))
+        self.legend.place()  # (its entries, and the data under it, may have changed)
 
     # --- the view ---------------------------------------------------------------------------
     def _fit_to_height(self, *_args) -> None:
@@ -275,6 +280,7 @@ class RDPanel(QWidget):
         columns = 3 if height < SHORT_PLOT_PX else 1
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
+        self.legend.place()
 
 
     def _stop_following(self, *_mask) -> None:
