@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -332,10 +333,10 @@ def test_a_curve_with_no_finite_point_says_so_in_the_legend(window):
 
 
 def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
-    """No corner of an RD plot is always free: zoomed to MSP's rates, a weak codec's high
-    rates fill the bottom right (where the legend sat), and strong codecs' steep curves reach
-    into the top left. The legend takes the corner the data leave free; dragged, it stays."""
-    from PySide6.QtCore import QPointF
+    """No corner of an RD plot is always free: the legend sat in the bottom right, over the
+    curves whenever the view had them there. It now takes the corner the data leave free, as
+    the view pans; dragged, it stays where it was put, and a double click hands it back."""
+    from PySide6.QtCore import QPointF, Qt
 
     session, rd = window.session, window.rd
     box = rd.plot.getViewBox()
@@ -348,7 +349,7 @@ def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
         for item in rd.plot.getPlotItem().listDataItems():
             xs, ys = (np.atleast_1d(np.asarray(v, dtype=float)) for v in item.getData())
             if len(xs) > 1 and item.opts.get("pen") is not None:  # a line: its segments too
-                t = np.linspace(0, 1, 21)[:, None]
+                t = np.linspace(0, 1, 101)[:, None]
                 xs = (xs[:-1] + t * np.diff(xs)).ravel()
                 ys = (ys[:-1] + t * np.diff(ys)).ravel()
             for x, y in zip(xs, ys):
@@ -359,16 +360,20 @@ def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
                     under.append((round(float(x), 3), round(float(y), 2)))
         return under
 
-    for name, label, scale in (("webp", "WebP", 1.6), ("jpeg2000", "JPEG 2000", 1.2),
-                               ("avif", "AVIF 4:4:4", 1.0)):
-        add_classic(session, name, label, scale=scale)
-    for bpp in (0.25, 0.5, 1.0, 2.0, 4.0):  # a weak codec, 6 dB under the others
-        session.add_curve_point("jpeg-420", "JPEG 4:2:0",
-                                RDPoint(bpp=bpp, psnr_rgb=24 + 4 * math.log2(bpp / 0.2)))
-    add_learned(session, "fast", rates=(0.3, 0.45, 0.7, 0.9, 1.2, 1.6), scale=0.7)
+    from mspviewer.rd import load_published_anchor
+
+    # Kodak's published curves, and the shipped model's mean points on Kodak (README)
+    for name in ("jpeg", "webp", "jpeg2000", "av1"):
+        anchor = load_published_anchor(name)
+        for point in anchor.points:
+            session.add_curve_point(name, anchor.label, point)
+    for bpp, psnr in ((0.171, 28.69), (0.261, 30.20), (0.375, 31.63), (0.516, 32.96),
+                      (0.677, 34.06), (0.862, 34.93)):
+        session.add_learned_point(f"MSP at {bpp}", RDPoint(bpp=bpp, psnr_rgb=psnr),
+                                  profile="fast")
     rd.refresh()
     qtbot.wait(50)
-    assert rd.legend.columnCount == 1 and len(rd.legend.items) >= 6
+    assert rd.legend.columnCount == 1 and len(rd.legend.items) == 6
     assert covered() == []
     # panned up, so that the curves fill that corner: it moves to the one free now
     corner = rd.legend.corner
@@ -377,27 +382,59 @@ def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
     qtbot.wait(50)
     assert covered() == [] and rd.legend.corner != corner
     # dragged by the user, it stays where they put it
-    rd.legend.moved_by_user = True
-    corner = rd.legend.corner
+    viewport = rd.plot.viewport()
+    start = rd.plot.mapFromScene(rd.legend.sceneBoundingRect().center())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):  # (pyqtgraph takes a mouse move every 20 ms at most)
+        qtbot.wait(30)
+        qtbot.mouseMove(viewport, start + QPointF(0, 12 * step).toPoint())
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=start + QPointF(0, 60).toPoint())
+    assert rd.legend.moved_by_user
+    dropped = rd.legend.pos()
     box.setRange(yRange=(y0, y1), padding=0)
     qtbot.wait(50)
-    assert rd.legend.corner == corner
+    assert rd.legend.pos() == dropped
+    # a double click (as pyqtgraph's scene delivers it: a click event that says double)
+    rd.legend.mouseClickEvent(SimpleNamespace(double=lambda: True, accept=lambda: None))
+    qtbot.wait(50)
+    assert not rd.legend.moved_by_user and covered() == []
 
 
-def test_the_freest_corner_is_the_one_with_the_fewest_points():
-    from mspviewer.gui.widgets.legend import corner_rect, freest_corner, sampled_lines
+def test_the_freest_corner_is_the_one_that_covers_least():
+    from mspviewer.gui.widgets.legend import (corner_rect, freest_corner, line_segments,
+                                              segments_crossing)
 
     view, legend = (400, 300), (100, 60)
     assert corner_rect("top left", view, legend) == (5, 5, 105, 65)
     assert corner_rect("bottom right", view, legend) == (295, 235, 395, 295)
-    nowhere = np.empty((0, 2))
-    assert freest_corner(nowhere, view, legend) == "top left"  # the preferred one
+    nothing = (np.empty((0, 2)), np.empty((0, 2)))
+    none = np.empty((0, 2))
+    assert freest_corner(none, nothing, view, legend) == "top left"  # the preferred one
+    assert freest_corner(none, nothing, view, legend, current="top right") == "top right"
     top_left, bottom_right = [20, 20], [380, 280]
-    assert freest_corner(np.array([top_left]), view, legend) == "bottom right"
-    assert freest_corner(np.array([top_left, bottom_right]), view, legend) == "top right"
-    # two points on either side of the top left rectangle: the line between them crosses it
-    line = sampled_lines(np.array([0.0, 200.0]), np.array([30.0, 30.0]), lines=True)
-    assert freest_corner(line[:2], view, legend) == "top left"  # the two points alone
-    assert freest_corner(line, view, legend) == "bottom right"
-    assert len(sampled_lines(np.array([0.0, 1.0, np.nan]), np.array([0.0, 1.0, 2.0]),
-                             lines=False)) == 2  # (a missing value is no point)
+    assert freest_corner(np.array([top_left]), nothing, view, legend) == "bottom right"
+    assert freest_corner(np.array([top_left, bottom_right]), nothing, view,
+                         legend) == "top right"
+    # a marker just outside the rectangle is under the legend's edge all the same
+    assert freest_corner(np.array([[110, 30]]), nothing, view, legend) == "bottom right"
+    # a long segment with both ends far outside the view crosses the top left: exact, not
+    # sampled along its length
+    far = (np.array([[50.0, -1000.0]]), np.array([[50.0, 1500.0]]))
+    assert segments_crossing(*far, corner_rect("top left", view, legend)).tolist() == [True]
+    assert freest_corner(none, far, view, legend) == "bottom right"  # (the bottom left too)
+    # segments that pass by, touch a corner, or run parallel outside
+    starts = np.array([[0.0, 0.0], [110.0, 0.0], [0.0, 70.0], [104.0, 66.0]])
+    ends = np.array([[200.0, 0.0], [110.0, 100.0], [200.0, 70.0], [106.0, 64.0]])
+    assert segments_crossing(starts, ends, (5, 5, 105, 65)).tolist() == \
+        [False, False, False, True]
+    # a marker outweighs a line: two stars in the bottom right, one line across the top left
+    line = (np.array([[0.0, 30.0]]), np.array([[200.0, 30.0]]))
+    stars = np.array([[350.0, 260.0], [370.0, 270.0]])
+    assert freest_corner(stars, line, view, legend) == "top right"
+    # a wide legend: under the two stars at either bottom corner, or five lines at the top
+    stars = np.array([[200.0, 260.0], [210.0, 270.0]])
+    lines = (np.tile(line[0], (5, 1)), np.tile(line[1], (5, 1)))
+    assert freest_corner(stars, lines, view, (300, 60)) == "top left"  # 5 < 2 × 3
+    # a line breaks at a missing value
+    joined = line_segments(np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, 2.0], [3.0, 3.0]]))
+    assert [pair.tolist() for pair in joined] == [[[0.0, 0.0]], [[1.0, 1.0]]]

@@ -1148,6 +1148,8 @@ def test_lof_panel_plots_line_up_and_their_axis_labels_fit_their_height(qtbot):
     the plots began at different x (their tick texts differ in width). Short plots now take
     the labels' short forms; the value axes all have one width; a tall panel keeps the
     full labels."""
+    from PySide6.QtGui import QImage, QPainter
+
     from mspviewer.codec.lof import LOFProgress
     from mspviewer.gui.widgets.lof import SERIES, LOFPanel
 
@@ -1173,6 +1175,25 @@ def test_lof_panel_plots_line_up_and_their_axis_labels_fit_their_height(qtbot):
         box = panel.plots[key].getViewBox().sceneBoundingRect()
         label = label_rects()[[k for k, *_ in SERIES].index(key)]
         assert box.top() - 1 <= label.top() and label.bottom() <= box.bottom() + 1
+    lefts = {round(panel.plots[key].getViewBox().sceneBoundingRect().left())
+             for key, *_ in SERIES}
+    assert len(lefts) == 1, lefts
+    # The first iterations of a run span a narrow range: pyqtgraph writes more decimals
+    # ("35.7416", "0.90617"), and the tick texts must not run into the axis label
+    panel.start("test", 60)
+    panel.add([LOFProgress(i, "gradient", J=1.24985 - 0.00005 * i, best_J=1.24985,
+                           bpp=0.90616 + 0.00001 * i, psnr=35.7412 + 0.0004 * i,
+                           elapsed_s=0.1, total=60) for i in range(1, 4)])
+    qtbot.wait(50)
+    for key, *_ in SERIES:
+        axis = panel.plots[key].getAxis("left")
+        image = QImage(8, 8, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        texts = axis.generateDrawSpecs(painter)[2]  # (rect, flags, text) of each tick
+        painter.end()
+        label = axis.label.mapRectToParent(axis.label.boundingRect())
+        glyphs_end = label.right() - axis.label.document().documentMargin()
+        assert texts and min(rect.left() for rect, _, _ in texts) >= glyphs_end, key
     lefts = {round(panel.plots[key].getViewBox().sceneBoundingRect().left())
              for key, *_ in SERIES}
     assert len(lefts) == 1, lefts
@@ -1204,7 +1225,7 @@ def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     for key, label, short in SERIES:
         axis = panel.plots[key].getAxis("left")
         assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
-        assert panel.axis_label(key) in axis.labelString()
+        assert label in axis.labelString() or short in axis.labelString()
     # an axis made plain after it chose a scale drops the scale with the word of it
     from mspviewer.gui.widgets.common import plain_axes
 

@@ -2,9 +2,10 @@
 
 An RD plot has no corner that is always free: zoomed to MSP's rates, a weak codec's high
 rates fill the bottom right, and steep curves of strong codecs reach into the top left.
-Like matplotlib's ``loc="best"``, the legend counts the data under it in each corner (the
-points and the lines between them) and takes the corner with the least, until the user drags
-it somewhere: from then on it stays where they put it.
+Like matplotlib's ``loc="best"``, the legend scores the data under it in each corner (every
+marker near it, every line segment that crosses it) and takes the corner with the lowest
+score, until the user drags it somewhere: from then on it stays where they put it (a double
+click hands it back to the automatic placement).
 """
 
 from __future__ import annotations
@@ -12,67 +13,95 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-#: corner name → (legend's anchor point, the view's anchor point, offset sign); the order is
-#: the preference among equally free corners (the top left: few bits and a high quality,
-#: which no codec reaches)
-CORNERS = {
-    "top left": ((0, 0), (0, 0), (1, 1)),
-    "bottom right": ((1, 1), (1, 1), (-1, -1)),
-    "top right": ((1, 0), (1, 0), (-1, 1)),
-    "bottom left": ((0, 1), (0, 1), (1, -1)),
-}
+#: corner name → its (x, y) place as fractions of the view (0: left or top, 1: right or
+#: bottom), which is also the legend's own point anchored there; the order is the preference
+#: among equally free corners (the top left first: few bits and a high quality, which no
+#: codec reaches)
+CORNERS = {"top left": (0, 0), "bottom right": (1, 1), "top right": (1, 0),
+           "bottom left": (0, 1)}
 #: gap between the legend and the plot's edges (pixels)
 MARGIN_PX = 5
-#: points sampled along each line segment, so that a legend does not hide a line between
-#: two points it leaves free
-SAMPLES_PER_SEGMENT = 8
+#: a marker this close to the legend (pixels: about half the largest symbol, the MSP star)
+#: counts as under it
+MARKER_RADIUS_PX = 8
+#: a marker weighs more than a line crossing the legend: the points are the data, the lines
+#: only join them
+MARKER_WEIGHT = 3
 
 
 def corner_rect(corner: str, view_size: tuple[float, float],
                 legend_size: tuple[float, float]) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) of the legend placed in ``corner`` of a view of that size."""
     (width, height), (legend_w, legend_h) = view_size, legend_size
-    right_side, bottom_side = CORNERS[corner][1]
+    right_side, bottom_side = CORNERS[corner]
     left = width - MARGIN_PX - legend_w if right_side else MARGIN_PX
     top = height - MARGIN_PX - legend_h if bottom_side else MARGIN_PX
     return left, top, left + legend_w, top + legend_h
 
 
-def freest_corner(points: np.ndarray, view_size: tuple[float, float],
-                  legend_size: tuple[float, float]) -> str:
-    """The corner whose legend rectangle covers the fewest of ``points`` (N×2, in the view's
-    pixels, y down); ties go to the earlier corner of :data:`CORNERS`."""
-    counts = {}
+def points_inside(points: np.ndarray, rect, grow: float = 0.0) -> np.ndarray:
+    """Which of ``points`` (N×2) lie in ``rect`` (left, top, right, bottom) grown by ``grow``."""
+    left, top, right, bottom = rect
+    x, y = points[:, 0], points[:, 1]
+    return (x >= left - grow) & (x <= right + grow) & (y >= top - grow) & (y <= bottom + grow)
+
+
+def segments_crossing(starts: np.ndarray, ends: np.ndarray, rect) -> np.ndarray:
+    """Which segments ``starts[i]``–``ends[i]`` (M×2 each) meet ``rect``: the part of each
+    inside the rectangle's x and y slabs (Liang–Barsky clipping) is not empty. Exact, so a
+    long segment with both ends far outside the view still counts where it crosses."""
+    left, top, right, bottom = rect
+    enter = np.zeros(len(starts))
+    leave = np.ones(len(starts))
+    for axis, low, high in ((0, left, right), (1, top, bottom)):
+        start, delta = starts[:, axis], ends[:, axis] - starts[:, axis]
+        still = delta == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at_low, at_high = (low - start) / delta, (high - start) / delta
+        enter = np.maximum(enter, np.where(still, -np.inf, np.minimum(at_low, at_high)))
+        leave = np.minimum(leave, np.where(still, np.inf, np.maximum(at_low, at_high)))
+        # a segment parallel to this slab crosses it everywhere or nowhere
+        enter = np.where(still & ((start < low) | (start > high)), np.inf, enter)
+    return enter <= leave
+
+
+def freest_corner(points: np.ndarray, segments: tuple[np.ndarray, np.ndarray],
+                  view_size: tuple[float, float], legend_size: tuple[float, float],
+                  current: str | None = None) -> str:
+    """The corner where the legend covers the least: :data:`MARKER_WEIGHT` for each marker
+    (``points``, N×2 in the view's pixels, y down) within :data:`MARKER_RADIUS_PX` of it, one
+    for each line segment (``segments``: starts and ends, M×2 each) that crosses it. Ties keep
+    ``current`` (a legend that jumps while its corner is still free is a distraction), else go
+    to the earlier corner of :data:`CORNERS`."""
+    scores = {}
     for corner in CORNERS:
-        left, top, right, bottom = corner_rect(corner, view_size, legend_size)
-        if len(points):
-            x, y = points[:, 0], points[:, 1]
-            counts[corner] = int(((x >= left) & (x <= right) & (y >= top)
-                                  & (y <= bottom)).sum())
-        else:
-            counts[corner] = 0
-    return min(CORNERS, key=lambda corner: counts[corner])  # (min keeps the first of ties)
+        rect = corner_rect(corner, view_size, legend_size)
+        scores[corner] = (MARKER_WEIGHT * int(points_inside(points, rect,
+                                                            MARKER_RADIUS_PX).sum())
+                          + int(segments_crossing(*segments, rect).sum()))
+    best = min(scores.values())
+    if current in scores and scores[current] == best:
+        return current
+    return next(corner for corner in CORNERS if scores[corner] == best)
 
 
-def sampled_lines(xs: np.ndarray, ys: np.ndarray, lines: bool) -> np.ndarray:
-    """The points of one curve (N×2), with samples along the segments between them."""
-    points = np.column_stack([xs, ys]).astype(float)
-    points = points[np.isfinite(points).all(axis=1)]
-    if not lines or len(points) < 2:
-        return points
-    steps = np.linspace(0.0, 1.0, SAMPLES_PER_SEGMENT + 2)[1:-1, None, None]
-    between = points[:-1] + steps * (points[1:] - points[:-1])
-    return np.concatenate([points, between.reshape(-1, 2)])
+def line_segments(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segments a line through ``points`` (N×2) draws: between neighbours that are both
+    finite (pyqtgraph breaks the line at a missing value)."""
+    finite = np.isfinite(points).all(axis=1)
+    joined = finite[:-1] & finite[1:]
+    return points[:-1][joined], points[1:][joined]
 
 
 class CornerLegend(pg.LegendItem):
     """A :class:`pyqtgraph.LegendItem` that :meth:`place` puts in the freest corner of its
-    plot's view, until the user drags it."""
+    plot's view, until the user drags it (a double click hands it back)."""
 
     def __init__(self, **kwargs):
         super().__init__(offset=(MARGIN_PX, MARGIN_PX), **kwargs)
         self.corner = "top left"
         self.moved_by_user = False
+        self._plot: pg.PlotItem | None = None
 
     def attach(self, plot: pg.PlotItem) -> None:
         """Be ``plot``'s legend: items it plots with a name are listed here."""
@@ -85,31 +114,42 @@ class CornerLegend(pg.LegendItem):
         if event.isAccepted():
             self.moved_by_user = True
 
+    def mouseClickEvent(self, event) -> None:  # (pyqtgraph's scene delivers double clicks here)
+        if event.double():
+            event.accept()
+            self.moved_by_user = False
+            self.corner = ""  # (anchor again, even in the corner it was dragged from)
+            self.place()
+
     def place(self, *_signal_args) -> None:
         """Move to the corner that the plotted data leave most free (not once dragged)."""
-        if self.moved_by_user or not self.isVisible():
+        if self._plot is None or self.moved_by_user or not self.isVisible():
             return
         box = self._plot.getViewBox()
         width, height = box.width(), box.height()
         (x0, x1), (y0, y1) = box.viewRange()
         if width <= 0 or height <= 0 or x1 <= x0 or y1 <= y0:
             return
-        parts = []
+        markers, starts, ends = [np.empty((0, 2))], [np.empty((0, 2))], [np.empty((0, 2))]
         for item in self._plot.listDataItems():
-            if not item.isVisible():
-                continue
             xs, ys = item.getData()
-            if xs is None or len(xs) == 0:
+            if not item.isVisible() or xs is None or len(xs) == 0:
                 continue
-            lines = isinstance(item, pg.PlotDataItem) and item.opts.get("pen") is not None
-            parts.append(sampled_lines(np.asarray(xs), np.asarray(ys), lines))
-        view = np.concatenate(parts) if parts else np.empty((0, 2))
-        pixels = np.column_stack([(view[:, 0] - x0) / (x1 - x0) * width,
-                                  (y1 - view[:, 1]) / (y1 - y0) * height])
+            # in the view's pixels, y down (the RD plot's axes are neither inverted nor log)
+            pixels = np.column_stack([(np.asarray(xs, float) - x0) / (x1 - x0) * width,
+                                      (y1 - np.asarray(ys, float)) / (y1 - y0) * height])
+            if not isinstance(item, pg.PlotDataItem) or item.opts.get("symbol") is not None:
+                markers.append(pixels[np.isfinite(pixels).all(axis=1)])
+            if isinstance(item, pg.PlotDataItem) and item.opts.get("pen") is not None:
+                segment_starts, segment_ends = line_segments(pixels)
+                starts.append(segment_starts)
+                ends.append(segment_ends)
         size = self.boundingRect()
-        corner = freest_corner(pixels, (width, height), (size.width(), size.height()))
+        corner = freest_corner(np.concatenate(markers),
+                               (np.concatenate(starts), np.concatenate(ends)),
+                               (width, height), (size.width(), size.height()), self.corner)
         if corner != self.corner:
             self.corner = corner
-            item_anchor, view_anchor, sign = CORNERS[corner]
-            self.anchor(item_anchor, view_anchor,
-                        offset=(sign[0] * MARGIN_PX, sign[1] * MARGIN_PX))
+            place = CORNERS[corner]
+            sign = tuple(-1 if at else 1 for at in place)
+            self.anchor(place, place, offset=(sign[0] * MARGIN_PX, sign[1] * MARGIN_PX))

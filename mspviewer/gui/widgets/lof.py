@@ -21,9 +21,6 @@ from mspviewer.gui.widgets.common import PALETTE, plain_axes, status_label
 #: (key, axis label, its short form); LOF's bpp is the model's estimate of the payload (J's
 #: rate term), a little under the file's, which counts the header and the coder's overhead
 SERIES = (("J", "J", "J"), ("bpp", "bpp (model)", "bpp"), ("psnr", "PSNR [dB]", "dB"))
-#: the widest tick text the value axes make room for: all three the same width, so that
-#: the plots, which share their iterations, line up
-WIDEST_TICK_TEXT = "0.0000"
 
 def lof_profile_names() -> str:
     """The profiles that run LOF, as a phrase ("quick, balanced or max")."""
@@ -92,6 +89,28 @@ def _time_left(record, total: int, time_limit_s: float | None = None) -> str:
     return f" · about {seconds / 60:.0f} min left"
 
 
+class SharedWidthAxis(pg.AxisItem):
+    """A left axis as wide as the widest of its group: the three LOF plots share their
+    iterations, so their plot areas must start at one x, whatever the width of each one's
+    tick texts ("1.52", "0.90616", "35.7416": pyqtgraph gives a narrow range more decimals)."""
+
+    def __init__(self, group: list[SharedWidthAxis]):
+        super().__init__("left")
+        self.group = group
+        group.append(self)
+        self.setStyle(autoExpandTextSpace=False)  # (the group sets the width, below)
+
+    def _updateMaxTextSize(self, x: int) -> None:
+        # pyqtgraph's hook for the widest tick text just laid out: it keeps that width in
+        # textWidth (growing at once, shrinking by more than 10 px only); the group's
+        # widest is every member's room for text
+        super()._updateMaxTextSize(x)
+        widest = int(math.ceil(max(axis.textWidth for axis in self.group)))
+        for axis in self.group:
+            if axis.style["tickTextWidth"] != widest:
+                axis.setStyle(tickTextWidth=widest)
+
+
 class LOFPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -105,16 +124,15 @@ class LOFPanel(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.best_curve: pg.PlotDataItem | None = None
         self._labels: dict[str, str] = {}  #: the axis label each plot shows now
+        self.value_axes: list[SharedWidthAxis] = []
         for row, (key, label, _) in enumerate(SERIES):
-            plot = self.view.addPlot(row=row, col=0)
+            plot = self.view.addPlot(row=row, col=0,
+                                     axisItems={"left": SharedWidthAxis(self.value_axes)})
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLabel("left", label)
             self._labels[key] = label
             plain_axes(plot)
-            axis = plot.getAxis("left")
-            axis.setStyle(autoExpandTextSpace=False, tickTextWidth=QFontMetrics(
-                axis.style["tickFont"] or axis.font()).horizontalAdvance(WIDEST_TICK_TEXT))
             plot.getViewBox().sigResized.connect(self._fit_labels)
             if key == "J":
                 plot.setToolTip("J = bpp + λ·255²·MSE, the RD cost LOF minimises")
