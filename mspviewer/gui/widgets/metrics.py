@@ -27,7 +27,8 @@ ROWS = (
     ("actual_bits", "Actual bits", "The payload's bits as the range coder wrote them"),
     ("overhead", "Coding overhead", "Actual bits against estimated: what the range coder "
                                     "costs beyond the model's ideal code length"),
-    ("header", "Header", "The file's header: size, λ, model id, and the payload's layout"),
+    ("header", "Header", "The file's header: model identity, λ, image size, the MSP "
+                         "layout, checksums and each pass's section size (docs/bitstream.md)"),
     ("setting", "Setting", "Profile, λ, and the target rate where one was asked for"),
     ("lof_change", "LOF vs plain", "The LOF encode against the plain encoder at the same λ: "
                                    "file size, PSNR and latent symbols changed"),
