@@ -321,3 +321,48 @@ def test_classic_stall_benchmark_runs_the_search_both_ways(capsys):
     for runs in results["rows"].values():
         (run,) = runs
         assert run["search_s"] > 0 and run["longest_gap_s"] >= run["p99_gap_s"]
+
+
+def test_greedy_share_splits_the_drop_of_j_between_the_two_phases(tmp_path, capsys,
+                                                                  tiny_model, monkeypatch):
+    """J after the gradient phase is what the same encode without the greedy search ends
+    with (the phase is seeded); the greedy search only lowers it, within its budget."""
+    from conftest import smooth_image
+    from mspviewer.codec import save_weights
+    from mspviewer.codec.profiles import PROFILES_ENV
+    from mspviewer.imageio import save_png
+
+    (tmp_path / "profiles.json").write_text(json.dumps({
+        "format": "mspviewer-profiles", "version": 1, "profiles": [
+            {"name": "fast", "description": "no LOF", "lof_iterations": 0},
+            {"name": "max", "description": "a short max", "lof_iterations": 6,
+             "learning_rate": 0.05, "rounding": "annealed", "greedy": True,
+             "greedy_budget": 12, "greedy_batch_fraction": 0.05},
+            {"name": "gradient-only", "description": "the same without the greedy search",
+             "lof_iterations": 6, "learning_rate": 0.05, "rounding": "annealed"}]}))
+    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "profiles.json"))
+    save_png(smooth_image(48, 64, seed=3), tmp_path / "picture.png")
+    weights = tmp_path / "tiny.pt"
+    save_weights(tiny_model, weights, name="tiny")
+    threads = torch.get_num_threads()
+    try:
+        [row] = _load("greedy_share").main([str(tmp_path / "picture.png"), "--crop", "32x32",
+                                            "--lambda", "0.02", "--model", str(weights)])
+    finally:
+        torch.set_num_threads(threads)
+    from mspviewer.codec import encode_image, load_model
+    from mspviewer.imageio import load_image
+
+    crop = load_image(tmp_path / "picture.png").pixels[8:40, 16:48]  # (the centre 32×32)
+    try:  # (on the script's one thread: another count may sum, and so round, differently)
+        torch.set_num_threads(1)
+        alone = encode_image(load_model(weights), crop, 0.02, "gradient-only").lof
+    finally:
+        torch.set_num_threads(threads)
+    assert row["J_initial"] == pytest.approx(alone.J_initial, rel=1e-9)
+    assert row["J_after_gradient"] == pytest.approx(alone.J_best, rel=1e-9)
+    assert row["J_best"] <= row["J_after_gradient"]
+    assert row["greedy_drop_percent"] == pytest.approx(
+        100 * (alone.J_best - row["J_best"]) / alone.J_initial)
+    assert 0 < row["greedy_trials"] <= 12 and 0 <= row["accepted"] <= row["greedy_trials"]
+    assert json.loads(capsys.readouterr().out.strip()) == row
