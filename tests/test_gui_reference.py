@@ -58,7 +58,7 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
 
     metrics = window.metrics
     row = metrics.table.verticalHeaderItem(metrics._rows["lof_change"])
-    assert row.text() == "vs reference"
+    assert row.text() == "vs reference" and "Set a reference .msp" in row.toolTip()
     assert metrics.value("lof_change").startswith(
         f"{expected.file_change_percent:+.2f} % file".replace("-", "−"))
     assert "The reference stream" in metrics.table.item(metrics._rows["lof_change"], 0).toolTip()
@@ -105,7 +105,7 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert window.restore_plain_reference()
     wait_idle(qtbot, window)  # (the panels refresh on the next turn of the event loop)
     assert result.reference is plain and result.set_aside is None
-    assert row.text() == "LOF vs plain"
+    assert row.text() == "LOF vs plain" and row.toolTip().startswith("The LOF encode against")
     assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
     assert np.array_equal(compare.classic.rgb.image, plain.decoded)
     assert metrics.table.horizontalHeaderItem(1).text() == "No LOF"

@@ -71,6 +71,14 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert window.metrics.value("decode_check") == "bit-exact ✓"
     assert window.metrics.value("estimated_bits").startswith(
         f"{result.analysis.estimated_bits:,.0f}")
+    analysis = result.analysis  # the overhead, with its two terms behind it
+    overhead = 100 * (analysis.actual_bits - analysis.estimated_bits) / analysis.estimated_bits
+    assert window.metrics.value("overhead") == f"{overhead:+.2f} %".replace("-", "−")
+    table = window.metrics.table
+    assert table.item(window.metrics._rows["overhead"], 0).toolTip().startswith(
+        f"{analysis.actual_bits:,} bits written against")
+    assert window.metrics.value("fresh_check") == "not run"
+    assert all(table.verticalHeaderItem(row).toolTip() for row in range(table.rowCount()))
     # compare view: item data and rendered pixels
     assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
     window.compare.zoom_fit()
