@@ -438,3 +438,30 @@ def test_the_freest_corner_is_the_one_that_covers_least():
     # a line breaks at a missing value
     joined = line_segments(np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, 2.0], [3.0, 3.0]]))
     assert [pair.tolist() for pair in joined] == [[[0.0, 0.0]], [[1.0, 1.0]]]
+
+
+def test_the_legend_moves_when_a_click_on_its_sample_shows_a_curve_under_it(qtbot):
+    """A click on an entry's sample hides or shows its curve (pyqtgraph's doing): a curve
+    shown in the legend's corner sends the legend to a free one."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import Qt
+
+    from mspviewer.gui.widgets.legend import CornerLegend
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    legend = CornerLegend()
+    legend.attach(widget.getPlotItem())
+    widget.plot([0.0, 0.1, 0.2, 0.3], [1.0, 0.98, 0.96, 0.94], name="top left", symbol="o")
+    hidden = widget.plot([0.85, 0.9, 1.0], [0.0, 0.02, 0.05], name="bottom right", symbol="o")
+    hidden.setVisible(False)
+    widget.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    widget.show()
+    qtbot.waitExposed(widget)
+    legend.place()
+    assert legend.corner == "bottom right"  # (the curve there is hidden)
+    sample = next(s for s, label in legend.items if label.text == "bottom right")
+    sample.mouseClickEvent(SimpleNamespace(button=lambda: Qt.MouseButton.LeftButton,
+                                           accept=lambda: None))
+    assert hidden.isVisible() and legend.corner == "top right"

@@ -102,6 +102,9 @@ class CornerLegend(pg.LegendItem):
         self.corner = "top left"
         self.moved_by_user = False
         self._plot: pg.PlotItem | None = None
+        # a click on an entry's sample hides or shows its curve: the data under the legend
+        # change with it
+        self.sigSampleClicked.connect(self.place)
 
     def attach(self, plot: pg.PlotItem) -> None:
         """Be ``plot``'s legend: items it plots with a name are listed here."""
