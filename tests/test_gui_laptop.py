@@ -106,3 +106,25 @@ def test_the_replay_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
     assert rect.contains(0, 0) and rect.contains(127.99, 95.99)
     assert rect.width() == pytest.approx(128, rel=0.01) or \
         rect.height() == pytest.approx(96, rel=0.01)
+
+
+def test_the_bit_allocation_bar_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
+    """The "Bars by" box was as wide as its longest entry ("every pass (scale, step, group)"),
+    which left the opacity slider a 15-px stub at the dock's edge."""
+    from PySide6.QtCore import QPoint, QRect
+
+    from mspviewer.gui.widgets.bits import OPACITY_SLIDER_MIN_PX
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    encode(qtbot, window, lam=0.01)
+    panel, dock = window.bits, window.docks["bits"]
+    assert panel.minimumSizeHint().width() <= dock.width()
+    assert panel.opacity.width() >= OPACITY_SLIDER_MIN_PX
+    seen = QRect(QPoint(0, 0), panel.size())
+    for part in (panel.group_box, panel.overlay_box, panel.opacity):
+        assert seen.contains(QRect(part.mapTo(panel, QPoint(0, 0)), part.size())), part
+    # the box still shows its entries whole where the bar has room
+    panel.group_box.setCurrentIndex(panel.group_box.findData("group"))
+    qtbot.wait(20)
+    text = panel.group_box.currentText()
+    assert panel.group_box.width() >= panel.group_box.fontMetrics().horizontalAdvance(text)

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
 from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_box, heat_item,
-                                          image_viewbox, observe, plain_axes, rgb_item,
-                                          set_rgb, signed, status_label)
+                                          image_viewbox, narrow_combo, observe, plain_axes,
+                                          rgb_item, set_rgb, signed, status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
@@ -30,6 +30,8 @@ VIEWS = ("chart", "ledger", "channels")
 MAP_TITLE = "bits per pixel, by 16×16 block"
 TICK_GAP_PX = 10  #: the least space between two bars' labels
 
+#: the opacity slider's least width: under it, the handle has nowhere to go
+OPACITY_SLIDER_MIN_PX = 60
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
 
@@ -42,6 +44,9 @@ class BitAllocationView(QWidget):
         for key in latent_data.GROUPINGS:
             self.group_box.addItem(GROUPING_LABELS[key], key)
         self.group_box.setCurrentIndex(self.group_box.findData("scale"))
+        # (its longest entry made the bar as wide as a laptop's dock, and squeezed the
+        # opacity slider to a 15-px stub)
+        narrow_combo(self.group_box, len("channel group"))
         self.group_box.currentIndexChanged.connect(self.refresh_bars)
         self.overlay_box = QCheckBox("overlay on image")
         self.overlay_box.setChecked(True)
@@ -50,6 +55,7 @@ class BitAllocationView(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
         self.opacity.setMaximumWidth(90)
+        self.opacity.setMinimumWidth(OPACITY_SLIDER_MIN_PX)
         self.opacity.setToolTip("Opacity of the bits map over the image")
         self.opacity.valueChanged.connect(self._apply_opacity)
         bar = QHBoxLayout()
