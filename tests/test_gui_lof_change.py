@@ -97,6 +97,7 @@ def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
     assert changed > 0
     bits = float(analysis.bits.astype(np.float64).sum() - reference.bits.astype(np.float64).sum())
     caption = latents.caption.text()
+    assert latents.caption.toolTip() == caption  # (whole, where a narrow dock cuts it)
     assert f" · {changed:,} of {analysis.symbols.size:,} symbols changed, " in caption
     shown = caption.rsplit("symbols changed, ", 1)[1]
     assert shown.endswith(" bits")  # (rounded to whole bits: a float sum may round either way)
