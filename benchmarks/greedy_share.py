@@ -3,10 +3,11 @@ against J at the end, per image, from the progress records of one encode each (t
 phase is seeded, so a second encode without the greedy search would repeat it exactly).
 
     python benchmarks/greedy_share.py IMAGE... [--lambda 0.013] [--crop 128x128] [--model M]
+        [--profile max] [--threads 1] [--results OUT.jsonl]
 
-Prints one JSON line per image: J before LOF, after the gradient phase and at the end, each
-phase's drop in percent of the first, the greedy trials and accepted batches, and the seconds
-of each phase.
+Prints one JSON line per image (and appends it to ``--results``): J before LOF, after the
+gradient phase and at the end, each phase's drop in percent of the first, the greedy trials
+and accepted batches, and the seconds of each phase.
 """
 
 from __future__ import annotations
@@ -17,19 +18,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mspviewer.codec import load_model  # noqa: E402
 from mspviewer.codec.api import encode_image_steps, run_steps  # noqa: E402
+from mspviewer.codec.profiles import get_profile  # noqa: E402
+from mspviewer.errors import MSPViewerError  # noqa: E402
 from mspviewer.imageio import load_image  # noqa: E402
-
-
-def centre_crop(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    top, left = max(0, (pixels.shape[0] - height) // 2), max(0, (pixels.shape[1] - width) // 2)
-    return np.ascontiguousarray(pixels[top:top + height, left:left + width])
+from profiles_table import centre_crop  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -40,13 +39,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--profile", default="max")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", help="weights file (default: the shipped model)")
+    parser.add_argument("--results", help="JSON-lines file the rows are appended to")
     args = parser.parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+    except MSPViewerError as error:
+        parser.error(str(error))
+    if not (profile.uses_lof and profile.greedy and profile.greedy_budget > 0):
+        parser.error(f"profile {args.profile} has no gradient phase and greedy search to split")
     torch.set_num_threads(args.threads)
-    height, width = (int(v) for v in args.crop.split("x"))
     model = load_model(args.model) if args.model else load_model()
     rows = []
     for path in args.images:
-        pixels = centre_crop(load_image(path).pixels, height, width)
+        pixels = centre_crop(load_image(path).pixels, args.crop)
         records: list = []
         start = time.perf_counter()
         result = run_steps(encode_image_steps(model, pixels, args.lam, profile=args.profile),
@@ -54,7 +59,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         gradient = [r for r in records if r.phase == "gradient"]
         greedy = [r for r in records if r.phase == "greedy"]
         lof = result.lof
-        after_gradient = min(r.best_J for r in gradient)
+        # (a time limit may stop LOF before its first step: then the greedy search starts
+        # from g_a's latent)
+        after_gradient = min((r.best_J for r in gradient), default=lof.J_initial)
         gradient_s = gradient[-1].elapsed_s if gradient else 0.0
         rows.append({
             "image": Path(path).name, "lambda": args.lam, "crop": args.crop,
@@ -67,6 +74,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "greedy_seconds": (greedy[-1].elapsed_s - gradient_s) if greedy else 0.0,
             "encode_seconds": time.perf_counter() - start})
         print(json.dumps(rows[-1]), flush=True)
+        if args.results:
+            with open(args.results, "a") as results:
+                results.write(json.dumps(rows[-1]) + "\n")
     return rows
 
 
