@@ -110,7 +110,8 @@ def test_the_replay_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
 
 def test_the_bit_allocation_bar_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
     """The "Bars by" box was as wide as its longest entry ("every pass (scale, step, group)"),
-    which left the opacity slider a 15-px stub at the dock's edge."""
+    which left the opacity slider a 15-px stub at the dock's edge, and the bits map's title
+    pushed the map's colour bar out of its view."""
     from PySide6.QtCore import QPoint, QRect
 
     from mspviewer.gui.widgets.bits import OPACITY_SLIDER_MIN_PX
@@ -126,6 +127,12 @@ def test_the_bit_allocation_bar_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
     seen = QRect(QPoint(0, 0), panel.size())
     for part in (panel.group_box, panel.overlay_box, panel.opacity):
         assert seen.contains(QRect(part.mapTo(panel, QPoint(0, 0)), part.size())), part
+    # the bits map and its colour bar inside their view: the map's title, which asked for its
+    # whole text's width, pushed them past the dock's edge
+    view = panel.map_view
+    assert panel.map_bar.sceneBoundingRect().right() <= view.viewport().width()
+    assert panel.map_box.sceneBoundingRect().left() >= 0
+    assert panel.map_title.text.startswith(panel.map_title.shown_text.rstrip("…"))
     # where the bar has room, the box asks for its longest entry's width
     box = panel.group_box
     longest = max((box.itemText(index) for index in range(box.count())),

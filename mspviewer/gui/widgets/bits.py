@@ -19,15 +19,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
-from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, colormap, fit_box, heat_item,
-                                          image_viewbox, narrow_combo, observe, plain_axes,
-                                          rgb_item, set_rgb, signed, status_label)
+from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, Title, colormap, fit_box,
+                                          heat_item, image_viewbox, narrow_combo, observe,
+                                          plain_axes, rgb_item, set_rgb, signed, status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
 #: the panel's tabs, by the keys of ``--bits-view``
 VIEWS = ("chart", "ledger", "channels")
 MAP_TITLE = "bits per pixel, by 16×16 block"
+#: the title where the whole one does not fit (the colour bar says "bits per pixel" too)
+MAP_TITLE_SHORT = "bits per pixel"
 TICK_GAP_PX = 10  #: the least space between two bars' labels
 
 #: the opacity slider's least width: under it, the handle has nowhere to go
@@ -81,7 +83,10 @@ class BitAllocationView(QWidget):
         # spatial map
         self.map_view = pg.GraphicsLayoutWidget()
         self.map_view.setBackground("#d9d9d9")
-        self.map_title = pg.LabelItem(MAP_TITLE, size="9pt")
+        # (cut to the view's width, whole in its tooltip: a plain label asked for its whole
+        # text's width and pushed the map and its colour bar past a laptop dock's edge)
+        self.map_title = Title(elide=True, size="9pt")
+        self.map_title.setText(MAP_TITLE, shorter=(MAP_TITLE_SHORT,))
         self.map_box = image_viewbox()
         self.image_item = rgb_item()
         self.map_item = heat_item(ERROR_MAP)
@@ -91,7 +96,7 @@ class BitAllocationView(QWidget):
                                        label="bits per pixel", width=15)
         self.map_bar.setImageItem(self.map_item)
         plain_axes(self.plot, self.map_bar)
-        self.map_view.ci.addItem(self.map_title, row=0, col=0)
+        self.map_view.ci.addItem(self.map_title, row=0, col=0, colspan=2)
         self.map_view.ci.addItem(self.map_box, row=1, col=0)
         self.map_view.ci.addItem(self.map_bar, row=1, col=1)
 
@@ -248,7 +253,8 @@ class BitAllocationView(QWidget):
         self.map_item.setRect(QRectF(0, 0, cols * stride, rows * stride))
         padding = latent_data.padding_bits_share(analysis)
         self.map_title.setText(MAP_TITLE + (f" · {100 * padding:.1f} % of the bits code the "
-                                            "padding (not shown)" if padding >= 0.0005 else ""))
+                                            "padding (not shown)" if padding >= 0.0005 else ""),
+                               shorter=(MAP_TITLE, MAP_TITLE_SHORT))
         high = latent_data.finite_levels([self.bits_map])[1]
         self.map_bar.setLevels((0.0, max(high, 1e-3)))
         background = result.original if result.original is not None else result.decoded
