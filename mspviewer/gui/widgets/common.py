@@ -189,6 +189,17 @@ def plain_axes(*items) -> None:
             axis._updateLabel()
 
 
+def fit_axis_label(plot: pg.PlotItem, label: str, short: str) -> None:
+    """The left axis of ``plot`` says ``label``, or ``short`` where the plot is shorter than
+    ``label`` is long: a longer one runs past the plot's height, over its neighbours' labels
+    or off the panel. It relabels only on a change (relabelling relays the axis out: slow)."""
+    axis = plot.getAxis("left")
+    fits = QFontMetricsF(axis.label.font()).horizontalAdvance(label) <= plot.getViewBox().height()
+    wanted = label if fits else short
+    if axis.labelText != wanted:
+        plot.setLabel("left", wanted)
+
+
 def image_viewbox(**kwargs) -> pg.ViewBox:
     """A ViewBox for pictures: square pixels, row 0 at the top, no context menu."""
     box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, **kwargs)

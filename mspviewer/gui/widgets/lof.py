@@ -12,11 +12,10 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from mspviewer.gui.jobs import StageProgress
-from mspviewer.gui.widgets.common import PALETTE, plain_axes, status_label
+from mspviewer.gui.widgets.common import PALETTE, fit_axis_label, plain_axes, status_label
 
 #: (key, axis label, its short form); LOF's bpp is the model's estimate of the payload (J's
 #: rate term), a little under the file's, which counts the header and the coder's overhead
@@ -123,7 +122,6 @@ class LOFPanel(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.best_curve: pg.PlotDataItem | None = None
-        self._labels: dict[str, str] = {}  #: the axis label each plot shows now
         self.value_axes: list[SharedWidthAxis] = []
         for row, (key, label, _) in enumerate(SERIES):
             plot = self.view.addPlot(row=row, col=0,
@@ -131,7 +129,6 @@ class LOFPanel(QWidget):
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLabel("left", label)
-            self._labels[key] = label
             plain_axes(plot)
             plot.getViewBox().sigResized.connect(self._fit_labels)
             if key == "J":
@@ -179,18 +176,11 @@ class LOFPanel(QWidget):
         a longer one ran over the label of the plot below (three plots share a dock a few
         hundred pixels tall). The tooltips keep the full meaning."""
         for key, label, short in SERIES:
-            plot = self.plots.get(key)
-            if plot is None:  # (still being built)
-                continue
-            text_font = plot.getAxis("left").label.font()
-            fits = QFontMetrics(text_font).horizontalAdvance(label) <= plot.getViewBox().height()
-            wanted = label if fits else short
-            if self._labels[key] != wanted:  # (relabelling relays the axis out)
-                self._labels[key] = wanted
-                plot.setLabel("left", wanted)
+            if key in self.plots:  # (else still being built)
+                fit_axis_label(self.plots[key], label, short)
 
     def axis_label(self, key: str) -> str:
-        return self._labels[key]
+        return self.plots[key].getAxis("left").labelText
 
     def showing_plots(self) -> bool:
         return self.pages.currentWidget() is self.view

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
                                QWidget)
 
 from mspviewer.gui.session import MIN_BD_POINTS
-from mspviewer.gui.widgets.common import (PALETTE, info_label, narrow_combo, observe,
-                                          plain_axes, signed)
+from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, info_label,
+                                          narrow_combo, observe, plain_axes, signed)
 from mspviewer.gui.widgets.legend import CornerLegend
 from mspviewer.rd import bd_curves, rd_front
 
@@ -270,13 +270,9 @@ class RDPanel(QWidget):
     def _fit_to_height(self, *_args) -> None:
         """In a short plot (a laptop's screen): the quality axis says its unit only, where
         its name would be cut, and the legend runs in rows of three, not down the plot."""
-        height = self.plot.getViewBox().height()
         label = METRICS[self.quality_metric()]
-        if self.plot.fontMetrics().horizontalAdvance(label) > height:
-            label = label[label.index("["):]  # "[dB]"
-        if getattr(self, "_label", None) != label:  # relabelling relays the axis out: slow
-            self._label = label
-            self.plot.setLabel("left", label)
+        fit_axis_label(self.plot.getPlotItem(), label, label[label.index("["):])  # "[dB]"
+        height = self.plot.getViewBox().height()
         columns = 3 if height < SHORT_PLOT_PX else 1
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
