@@ -69,9 +69,12 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert window.metrics.value("ms_ssim").endswith(", 3 of 5 scales")
     assert window.metrics_document()["msp"]["ms_ssim_scales"] == 3
     assert window.metrics.value("decode_check") == "bit-exact ✓"
-    assert window.metrics.value("estimated_bits").startswith(
-        f"{result.analysis.estimated_bits:,.0f}")
-    analysis = result.analysis  # the overhead, with its two terms behind it
+    analysis = result.analysis
+    assert window.metrics.value("estimated_bits") == f"{analysis.estimated_bits:,.0f}"
+    assert window.metrics.value("actual_bits") == f"{analysis.actual_bits:,}"
+    assert window.metrics.tooltip("actual_bits") == \
+        f"{8 * analysis.payload_bytes / (48 * 80):.4f} bpp of payload"
+    # the overhead, with its two terms behind it
     overhead = 100 * (analysis.actual_bits - analysis.estimated_bits) / analysis.estimated_bits
     assert window.metrics.value("overhead") == f"{overhead:+.2f} %".replace("-", "−")
     table = window.metrics.table
@@ -405,6 +408,52 @@ def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
     assert shown == "0.2345 bpp" or (shown.endswith("…") and "0.2345 bpp".startswith(shown[:-1]))
     view.resize(1400, 120)
     qtbot.waitUntil(lambda: title.shown_text == decoded, timeout=5000)
+
+
+def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsis(qtbot):
+    """A one-line label (a caption, a status, a readout) was cut by the panel's edge mid-letter,
+    "ŷ (coded la", with no sign that text was missing: it now draws as a plain label showing
+    the cut text and "…" would, and offers the whole text as its tooltip."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QLabel, QToolTip
+
+    from gui_support import grab_array
+    from mspviewer.gui.widgets.common import info_label
+
+    whole = "ŷ (coded latent): mean ŷ² over channels · latent 192×32×48"
+    label = info_label()
+    label.setText(whole)
+    label.resize(150, label.sizeHint().height())
+    qtbot.addWidget(label)
+    label.show()
+    qtbot.waitExposed(label)
+    shown = label.shown_text
+    assert label.text() == whole and label.is_cut()
+    assert shown.endswith("…") and whole.startswith(shown[:-1]) and len(shown) > 5
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+
+    def drawn_like(text: str) -> QLabel:
+        plain = QLabel(text)
+        plain.setSizePolicy(label.sizePolicy())
+        plain.resize(label.size())
+        qtbot.addWidget(plain)
+        plain.show()
+        qtbot.waitExposed(plain)
+        return plain
+
+    assert (grab_array(label) == grab_array(drawn_like(shown))).all()
+    assert not (grab_array(label) == grab_array(drawn_like(whole))).all()  # (what it was)
+    hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
+    assert label.event(hover)
+    assert QToolTip.text() == whole
+    QToolTip.hideText()
+    label.resize(1200, label.height())  # room for all of it: drawn whole, no tooltip
+    assert label.shown_text == whole and not label.is_cut()
+    assert (grab_array(label) == grab_array(drawn_like(whole))).all()
+    label.setToolTip("its own")  # a tooltip of the label's own is never replaced
+    label.resize(150, label.height())
+    assert label.is_cut() and label.event(hover) and QToolTip.text() == "its own"
 
 
 def test_every_profile_description_fits_its_label(qtbot, window):

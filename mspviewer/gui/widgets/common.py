@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter
+from PySide6.QtWidgets import (QComboBox, QLabel, QPushButton, QSizePolicy, QToolTip,
+                               QWidget)
 
 from mspviewer.errors import summarise
 
@@ -402,9 +403,45 @@ def signed(value: float, spec: str = ".1f") -> str:
     return format(value, "+" + spec).replace("-", "−")
 
 
-def info_label(monospace: bool = False) -> QLabel:
-    """A one-line label whose text never widens its panel (long text is cut instead)."""
-    label = QLabel(" ")
+class ElidedLabel(QLabel):
+    """A plain-text line that a narrow panel cuts at a character with "…", not mid-letter
+    at its edge; while cut, a label without a tooltip of its own shows the whole text as
+    one. ``text()`` stays the whole text. Word-wrapped text, or any but plain text, is drawn
+    as QLabel draws it."""
+
+    @property
+    def shown_text(self) -> str:
+        """The text as drawn: the whole of it, or its start and "…" where it is cut."""
+        text = self.text()
+        if self.wordWrap() or self.textFormat() != Qt.TextFormat.PlainText:
+            return text
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                             self.contentsRect().width())
+
+    def is_cut(self) -> bool:
+        return self.shown_text != self.text()
+
+    def paintEvent(self, event) -> None:
+        shown = self.shown_text
+        if shown == self.text():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
+                                  self.palette(), self.isEnabled(), shown,
+                                  self.foregroundRole())
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip and not self.toolTip() and self.is_cut():
+            QToolTip.showText(event.globalPos(), self.text(), self)
+            return True
+        return super().event(event)
+
+
+def info_label(monospace: bool = False) -> ElidedLabel:
+    """A one-line label whose text never widens its panel (long text is cut with "…")."""
+    label = ElidedLabel(" ")
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
     if monospace:
         label.setStyleSheet("font-family: monospace;")

@@ -111,11 +111,6 @@ class LatentView(QWidget):
         self.channel_box.setEnabled(not all_channels)
         self.refresh()
 
-    def _set_caption(self, text: str) -> None:
-        """The caption, whole in its tooltip: the panel's edge cuts it in a narrow dock."""
-        self.caption.setText(text)
-        self.caption.setToolTip(text)
-
     # --- display -----------------------------------------------------------------------------
     def _prepare(self) -> None:
         """Build one heatmap per scale of the model now, not when the first result arrives."""
@@ -158,7 +153,7 @@ class LatentView(QWidget):
             for item, title in zip(self.items, self.titles):
                 item.clear()
                 title.setText("")
-            self._set_caption("encode an image to see its latent")
+            self.caption.setText("encode an image to see its latent")
             self.color_bar.setVisible(False)  # (its levels would be the last result's)
             return
         analysis = result.analysis
@@ -178,7 +173,7 @@ class LatentView(QWidget):
             reason = (result.no_reference_reason() if result.source == "file" else
                       "LOF did not run for this result: encode with quick, balanced or max "
                       "(or File ▸ Set a reference .msp)")
-            self._set_caption(f"{latent_data.QUANTITIES[key][0]}: {reason}")
+            self.caption.setText(f"{latent_data.QUANTITIES[key][0]}: {reason}")
             self.color_bar.setVisible(False)
             return
         values = latent_data.channel_values(analysis, key, channel, reference)
@@ -208,7 +203,7 @@ class LatentView(QWidget):
             change = result.reference.change
             caption += (f" · {change.symbols_changed:,} of {change.elements:,} symbols "
                         f"changed, {signed(change.bits - change.bits_reference, ',.0f')} bits")
-        self._set_caption(caption)
+        self.caption.setText(caption)
         new_shape = analysis.y_hat.shape
         if getattr(self, "_fitted_shape", None) != new_shape and self.boxes:
             self._fitted_shape = new_shape

@@ -25,8 +25,8 @@ ROWS = (
     ("estimated_bits", "Estimated bits", "The payload's bits as the probability model "
                                          "predicts them: the sum of −log2 P(symbol)"),
     ("actual_bits", "Actual bits", "The payload's bits as the range coder wrote them"),
-    ("overhead", "Coding overhead", "Actual bits against estimated: what the range coder "
-                                    "costs beyond the model's ideal code length"),
+    ("overhead", "Overhead", "Coding overhead: actual bits against estimated, what the "
+                             "range coder costs beyond the model's ideal code length"),
     ("header", "Header", "The file's header: model identity, λ, image size, the MSP "
                          "layout, checksums and each pass's section size (docs/bitstream.md)"),
     ("setting", "Setting", "Profile, λ, and the target rate where one was asked for"),
@@ -75,6 +75,10 @@ class MetricsPanel(QWidget):
         item = self.table.item(self._rows[key], column)
         return item.text() if item is not None else ""
 
+    def tooltip(self, key: str, column: int = 0) -> str:
+        item = self.table.item(self._rows[key], column)
+        return item.toolTip() if item is not None else ""
+
     def _set(self, key: str, column: int, text: str, tooltip: str = "") -> None:
         item = QTableWidgetItem(text)
         if tooltip:
@@ -110,8 +114,11 @@ class MetricsPanel(QWidget):
                 self._set(key, 0, "no original")
         self._set("encode_time", 0, duration(result.encode_seconds))
         self._set("decode_time", 0, duration(result.decode_seconds))
-        self._set("estimated_bits", 0, f"{a.estimated_bits:,.0f} ({a.estimated_bpp:.4f} bpp)")
-        self._set("actual_bits", 0, f"{a.actual_bits:,} ({a.actual_bits / a.num_pixels:.4f} bpp)")
+        # (the rates in the tooltips: a cell of both wrapped to two lines in a laptop's dock)
+        self._set("estimated_bits", 0, f"{a.estimated_bits:,.0f}",
+                  f"{a.estimated_bpp:.4f} bpp of payload")
+        self._set("actual_bits", 0, f"{a.actual_bits:,}",
+                  f"{a.actual_bits / a.num_pixels:.4f} bpp of payload")
         if a.estimated_bits > 0:
             overhead = (a.actual_bits - a.estimated_bits) / a.estimated_bits * 100
             self._set("overhead", 0, f"{signed(overhead, '.2f')} %",
@@ -133,7 +140,8 @@ class MetricsPanel(QWidget):
         if reference is not None:
             self._set("lof_change", 0, *lof_change_text(result))
         else:
-            self._set("lof_change", 0, result.no_reference_reason())
+            self._set("lof_change", 0, "none: read from a file" if result.source == "file"
+                      else "none: no LOF", result.no_reference_reason())
         if result.decode_matches is None:
             check = "decoded from file" if result.source == "file" else "not decoded"
         else:
