@@ -456,6 +456,58 @@ def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsi
     assert label.is_cut() and label.event(hover) and QToolTip.text() == "its own"
 
 
+def test_a_status_text_too_long_for_its_lines_ends_in_an_ellipsis_not_half_a_line(qtbot):
+    """The bit allocation's two-line summary needed three lines in its dock: the label's
+    bottom edge cut the third through its letters. A fixed-height wrapped label now shows
+    the lines that fit, the last ending in "…", drawn as a label of that text would be."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QLabel, QToolTip
+
+    from gui_support import grab_array
+    from mspviewer.gui.widgets.common import status_label
+
+    whole = ("payload 1,180 B from the stream vs 1,177 B estimated by the model (+0.22 %), "
+             "header 76 B, file 1,256 B. One stream for all passes: each pass's bytes are the "
+             "coder's output growth in 32-bit words, nothing is padded per pass.")
+    label = status_label(2)
+    label.setText(whole)
+    label.resize(300, label.height())
+    qtbot.addWidget(label)
+    label.show()
+    qtbot.waitExposed(label)
+    assert label.heightForWidth(300) > label.height()  # (QLabel would need more lines)
+    shown = label.shown_text
+    lines = shown.split("\n")
+    assert len(lines) == 2 and lines[1].endswith("…") and label.is_cut()
+    assert whole.startswith(" ".join(lines)[:-1])
+    metrics = label.fontMetrics()
+    assert all(metrics.horizontalAdvance(line) <= label.contentsRect().width()
+               for line in lines)
+
+    def drawn_like(text: str) -> QLabel:
+        plain = QLabel(text)
+        plain.setWordWrap(True)
+        plain.setAlignment(label.alignment())
+        plain.setFixedSize(label.size())
+        qtbot.addWidget(plain)
+        plain.show()
+        qtbot.waitExposed(plain)
+        return plain
+
+    assert (grab_array(label) == grab_array(drawn_like(shown))).all()
+    assert not (grab_array(label) == grab_array(drawn_like(whole))).all()  # (what it was)
+    hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
+    assert label.event(hover) and QToolTip.text() == whole
+    QToolTip.hideText()
+    label.resize(1400, label.height())  # two lines hold it: drawn whole
+    assert label.shown_text == whole and not label.is_cut()
+    label.resize(300, label.height())
+    markup = "<b>bold</b> " + whole  # markup is QLabel's to draw, never cut as plain text
+    label.setText(markup)
+    assert label.shown_text == markup and not label.is_cut()
+
+
 def test_every_profile_description_fits_its_label(qtbot, window):
     from mspviewer.codec.profiles import load_profiles
 

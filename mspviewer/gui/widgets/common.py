@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QFont, QFontMetricsF, QPainter
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QComboBox, QLabel, QPushButton, QSizePolicy, QToolTip,
                                QWidget)
 
@@ -404,19 +405,36 @@ def signed(value: float, spec: str = ".1f") -> str:
 
 
 class ElidedLabel(QLabel):
-    """A plain-text line that a narrow panel cuts at a character with "…", not mid-letter
-    at its edge; while cut, a label without a tooltip of its own shows the whole text as
-    one. ``text()`` stays the whole text. Word-wrapped text, or any but plain text, is drawn
-    as QLabel draws it."""
+    """Plain text that a narrow or short panel cuts at a character with "…", not mid-letter
+    at its edge or mid-line at its bottom: one line is cut at the width, word-wrapped text
+    after the last line that fits the height. While cut, a label without a tooltip of its
+    own shows the whole text as one. ``text()`` stays the whole text; rich text is drawn as
+    QLabel draws it."""
 
     @property
     def shown_text(self) -> str:
         """The text as drawn: the whole of it, or its start and "…" where it is cut."""
         text = self.text()
-        if self.wordWrap() or self.textFormat() != Qt.TextFormat.PlainText:
+        if not self.is_plain():
             return text
-        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
-                                             self.contentsRect().width())
+        rect = self.contentsRect()
+        metrics = self.fontMetrics()
+        if not self.wordWrap():
+            return metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        lines = _wrapped_lines(text, self.font(), rect.width())
+        room = max(1, rect.height() // metrics.lineSpacing())
+        if len(lines) <= room:
+            return text
+        rest = " ".join(lines[room - 1:])
+        last = metrics.elidedText(rest, Qt.TextElideMode.ElideRight, rect.width())
+        return "\n".join([*lines[:room - 1], last])
+
+    def is_plain(self) -> bool:
+        """Whether QLabel shows the text as plain text (not markup)."""
+        text_format = self.textFormat()
+        if text_format == Qt.TextFormat.AutoText:  # (mightBeRichText is QtGui's, not QtCore's)
+            return not QtGui.Qt.mightBeRichText(self.text())
+        return text_format == Qt.TextFormat.PlainText
 
     def is_cut(self) -> bool:
         return self.shown_text != self.text()
@@ -427,15 +445,35 @@ class ElidedLabel(QLabel):
             super().paintEvent(event)
             return
         painter = QPainter(self)
-        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
-                                  self.palette(), self.isEnabled(), shown,
-                                  self.foregroundRole())
+        flags = int(self.alignment())
+        if self.wordWrap():
+            flags |= int(Qt.TextFlag.TextWordWrap)
+        self.style().drawItemText(painter, self.contentsRect(), flags, self.palette(),
+                                  self.isEnabled(), shown, self.foregroundRole())
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip and not self.toolTip() and self.is_cut():
             QToolTip.showText(event.globalPos(), self.text(), self)
             return True
         return super().event(event)
+
+
+def _wrapped_lines(text: str, font: QFont, width: int) -> list[str]:
+    """The lines ``text`` takes when wrapped at word boundaries to ``width`` pixels, as
+    QPainter wraps a label's text (a line break in the text ends a line)."""
+    lines = []
+    for paragraph in text.split("\n"):
+        layout = QTextLayout(paragraph, font)
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WordWrap)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(width)
+            lines.append(paragraph[line.textStart():line.textStart() + line.textLength()]
+                         .rstrip())
+        layout.endLayout()
+    return lines
 
 
 def info_label(monospace: bool = False) -> ElidedLabel:
@@ -448,10 +486,11 @@ def info_label(monospace: bool = False) -> ElidedLabel:
     return label
 
 
-def status_label(lines: int = 2) -> QLabel:
+def status_label(lines: int = 2) -> ElidedLabel:
     """A word-wrapping label of fixed height: new text never changes the layout around it
-    (a relayout would resize and repaint every plot of the panel, stalling the event loop)."""
-    label = QLabel(" ")
+    (a relayout would resize and repaint every plot of the panel, stalling the event loop).
+    Plain text that needs more lines than it has ends in "…" after the last that fits."""
+    label = ElidedLabel(" ")
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
