@@ -410,15 +410,44 @@ def test_a_pane_title_too_long_for_its_pane_is_cut_never_spilled(qtbot):
     qtbot.waitUntil(lambda: title.shown_text == decoded, timeout=5000)
 
 
+def _plain_label_like(qtbot, label, text: str):
+    """A plain QLabel showing ``text`` with ``label``'s size, wrapping and alignment."""
+    from PySide6.QtWidgets import QLabel
+
+    plain = QLabel(text)
+    plain.setWordWrap(label.wordWrap())
+    plain.setAlignment(label.alignment())
+    plain.setFixedSize(label.size())
+    qtbot.addWidget(plain)
+    plain.show()
+    qtbot.waitExposed(plain)
+    return plain
+
+
+def _hover_tooltip(label) -> str | None:
+    """The tooltip a hover over ``label`` shows (None: the label leaves it to Qt)."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
+    if not label.event(hover):
+        return None
+    text = QToolTip.text()
+    QToolTip.hideText()
+    return text
+
+
+def _drawn_as(qtbot, label, text: str) -> bool:
+    from gui_support import grab_array
+
+    return bool((grab_array(label) == grab_array(_plain_label_like(qtbot, label, text))).all())
+
+
 def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsis(qtbot):
     """A one-line label (a caption, a status, a readout) was cut by the panel's edge mid-letter,
     "ŷ (coded la", with no sign that text was missing: it now draws as a plain label showing
     the cut text and "…" would, and offers the whole text as its tooltip."""
-    from PySide6.QtCore import QEvent, QPoint
-    from PySide6.QtGui import QHelpEvent
-    from PySide6.QtWidgets import QLabel, QToolTip
-
-    from gui_support import grab_array
     from mspviewer.gui.widgets.common import info_label
 
     whole = "ŷ (coded latent): mean ŷ² over channels · latent 192×32×48"
@@ -432,39 +461,21 @@ def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsi
     assert label.text() == whole and label.is_cut()
     assert shown.endswith("…") and whole.startswith(shown[:-1]) and len(shown) > 5
     assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
-
-    def drawn_like(text: str) -> QLabel:
-        plain = QLabel(text)
-        plain.setSizePolicy(label.sizePolicy())
-        plain.resize(label.size())
-        qtbot.addWidget(plain)
-        plain.show()
-        qtbot.waitExposed(plain)
-        return plain
-
-    assert (grab_array(label) == grab_array(drawn_like(shown))).all()
-    assert not (grab_array(label) == grab_array(drawn_like(whole))).all()  # (what it was)
-    hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
-    assert label.event(hover)
-    assert QToolTip.text() == whole
-    QToolTip.hideText()
+    assert _drawn_as(qtbot, label, shown)
+    assert not _drawn_as(qtbot, label, whole)  # (what it was)
+    assert _hover_tooltip(label) == whole
     label.resize(1200, label.height())  # room for all of it: drawn whole, no tooltip
     assert label.shown_text == whole and not label.is_cut()
-    assert (grab_array(label) == grab_array(drawn_like(whole))).all()
+    assert _drawn_as(qtbot, label, whole)
     label.setToolTip("its own")  # a tooltip of the label's own is never replaced
     label.resize(150, label.height())
-    assert label.is_cut() and label.event(hover) and QToolTip.text() == "its own"
+    assert label.is_cut() and _hover_tooltip(label) == "its own"
 
 
 def test_a_status_text_too_long_for_its_lines_ends_in_an_ellipsis_not_half_a_line(qtbot):
     """The bit allocation's two-line summary needed three lines in its dock: the label's
     bottom edge cut the third through its letters. A fixed-height wrapped label now shows
     the lines that fit, the last ending in "…", drawn as a label of that text would be."""
-    from PySide6.QtCore import QEvent, QPoint
-    from PySide6.QtGui import QHelpEvent
-    from PySide6.QtWidgets import QLabel, QToolTip
-
-    from gui_support import grab_array
     from mspviewer.gui.widgets.common import status_label
 
     whole = ("payload 1,180 B from the stream vs 1,177 B estimated by the model (+0.22 %), "
@@ -484,22 +495,9 @@ def test_a_status_text_too_long_for_its_lines_ends_in_an_ellipsis_not_half_a_lin
     metrics = label.fontMetrics()
     assert all(metrics.horizontalAdvance(line) <= label.contentsRect().width()
                for line in lines)
-
-    def drawn_like(text: str) -> QLabel:
-        plain = QLabel(text)
-        plain.setWordWrap(True)
-        plain.setAlignment(label.alignment())
-        plain.setFixedSize(label.size())
-        qtbot.addWidget(plain)
-        plain.show()
-        qtbot.waitExposed(plain)
-        return plain
-
-    assert (grab_array(label) == grab_array(drawn_like(shown))).all()
-    assert not (grab_array(label) == grab_array(drawn_like(whole))).all()  # (what it was)
-    hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
-    assert label.event(hover) and QToolTip.text() == whole
-    QToolTip.hideText()
+    assert _drawn_as(qtbot, label, shown)
+    assert not _drawn_as(qtbot, label, whole)  # (what it was)
+    assert _hover_tooltip(label) == whole
     label.resize(1400, label.height())  # two lines hold it: drawn whole
     assert label.shown_text == whole and not label.is_cut()
     label.resize(300, label.height())
