@@ -120,3 +120,70 @@ def test_a_new_result_redraws_and_nothing_is_left_without_one(qtbot, window, tmp
     assert chart.usage is None and chart.bar_heights().size == 0
     assert chart.group_bars == [] and chart.cumulative_curve.getData()[0] is None
     assert chart.summary.text().startswith("encode an image")
+
+
+def axis_label_centred(plot) -> bool:
+    """Whether the left axis's label is centred on its axis (within 2 px)."""
+    axis = plot.getAxis("left")
+    label, span = axis.label.sceneBoundingRect(), axis.sceneBoundingRect()
+    return abs(label.center().y() - span.center().y()) <= 2
+
+
+def test_the_tab_fits_a_short_dock(qtbot, window, monkeypatch):
+    """In the default window (1600×1000) the tab's plots were 45 and 60 px tall: the axis
+    labels ran over each other, the group legend covered the bars, and "99 %: 153" ran
+    past the plot's right edge. A short tab now shows short axis labels centred on their
+    axes, a legend only where it fits, and mark labels inside the plot and apart; the bit
+    allocation's own summary makes way for the tab's."""
+    from mspviewer.gui.widgets.channel_bits import CUMULATIVE_LABEL, SHARE_LABEL
+
+    chart, bits = window.bits.channels, window.bits
+    assert not bits.summary.isVisible() and chart.summary.isVisible()
+    bits.set_view("chart")
+    assert bits.summary.isVisible()
+    bits.set_view("channels")
+
+    def check(short: bool) -> bool:
+        """Checks the layout; returns whether the legend is shown."""
+        qtbot.wait(50)
+        for plot, (label, short_label) in ((chart.share_plot, SHARE_LABEL),
+                                           (chart.cumulative_plot, CUMULATIVE_LABEL)):
+            assert plot.getAxis("left").labelText == (short_label if short else label)
+            assert axis_label_centred(plot), plot.getAxis("left").labelText
+        share_box = chart.share_plot.getViewBox().sceneBoundingRect()
+        legend = chart.legend
+        if legend.isVisible():
+            assert share_box.contains(legend.sceneBoundingRect())
+        box = chart.cumulative_plot.getViewBox().sceneBoundingRect()
+        shown = [label.sceneBoundingRect() for label, _ in chart.mark_labels
+                 if label.isVisible()]
+        assert shown  # (the first mark's label is always shown)
+        for index, rect in enumerate(shown):
+            assert box.left() - 1 <= rect.left() and rect.right() <= box.right() + 1
+            assert not any(rect.intersects(other) for other in shown[index + 1:])
+        return legend.isVisible()
+
+    dock = window.docks["bits"]
+    dock.setFloating(True)
+    dock.resize(700, 700)  # tall: full labels and the legend
+    assert check(short=False)
+    dock.resize(580, 330)  # the default window's dock: short, no room for the legend
+    assert not check(short=True)
+    dock.resize(700, 700)  # back: the full labels, centred again, and the legend
+    assert check(short=False)
+    # bits spread evenly: the 90 and 99 % marks near the right end, where their labels
+    # go left of them (this image's marks are all at the left)
+    from mspviewer.codec.channel_usage import ChannelUsage
+    from mspviewer.gui.widgets import channel_bits
+
+    real = chart.usage
+    spread = ChannelUsage(bits=np.linspace(2.0, 1.0, real.num_channels),
+                          elements=real.elements, nonzero=real.nonzero, group=real.group,
+                          num_pixels=real.num_pixels)
+    monkeypatch.setattr(channel_bits, "channel_usage", lambda _analysis: spread)
+    chart.refresh()
+    assert [mark[0] for _, mark in chart.mark_labels][1:] == [
+        spread.channels_for(f) for f in (0.9, 0.99)] and spread.channels_for(0.9) > 150
+    for size in ((700, 700), (580, 330)):
+        dock.resize(*size)
+        check(short=size[1] < 500)

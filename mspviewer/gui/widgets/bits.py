@@ -128,9 +128,7 @@ class BitAllocationView(QWidget):
         self.tabs.addTab(self.ledger_table, "Estimated vs actual")
         self.channels = ChannelBitsChart(session, scheduler)
         self.tabs.addTab(self.channels, "Per channel")
-        # "Bars by" groups the passes of the chart tab only
-        self.tabs.currentChanged.connect(
-            lambda index: self.group_box.setEnabled(index == VIEWS.index("chart")))
+        self.tabs.currentChanged.connect(self._on_tab)
 
         self.summary = status_label(2)
         splitter = QSplitter()
@@ -163,6 +161,13 @@ class BitAllocationView(QWidget):
             raise ValueError(f"{key!r} is not a view of the bit allocation; use one of "
                              f"{', '.join(VIEWS)}")
         self.tabs.setCurrentIndex(VIEWS.index(key))
+
+    def _on_tab(self, index: int) -> None:
+        # "Bars by" groups the passes of the chart tab only; the per-channel tab has a
+        # summary of its own, and its two plots the height of this one (in the default
+        # window they were 45 and 60 px tall)
+        self.group_box.setEnabled(index == VIEWS.index("chart"))
+        self.summary.setVisible(index != VIEWS.index("channels"))
 
     def _apply_opacity(self) -> None:
         overlay = self.overlay_box.isChecked() and self.image_item.isVisible()

@@ -15,10 +15,17 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mspviewer.codec.channel_usage import SUMMARY_SHARES, ChannelUsage, channel_usage
-from mspviewer.gui.widgets.common import PALETTE, observe, plain_axes, status_label
+from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, observe, plain_axes,
+                                          status_label)
 
 SELECTED_PEN = pg.mkPen("#000000", width=2)
 AXIS_WIDTH = 56  # pixels, both plots' left axes
+#: (label, the short form a plot too short for the label shows)
+SHARE_LABEL = ("share of bits [%]", "[%]")
+CUMULATIVE_LABEL = ("cumulative [%]", "[%]")
+#: the group legend may cover this much of the share plot's height before it is hidden
+#: (the bars' colours then say no more than the summary below)
+LEGEND_MAX_HEIGHT_SHARE = 0.6
 
 
 class ChannelBitsChart(QWidget):
@@ -36,12 +43,13 @@ class ChannelBitsChart(QWidget):
         self.share_plot = self.view.addPlot(row=0, col=0)
         self.share_plot.setMenuEnabled(False)
         self.share_plot.showGrid(y=True, alpha=0.3)
-        self.share_plot.setLabel("left", "share of bits", units="%")
-        self.share_plot.addLegend(offset=(-10, 5))
+        self.share_plot.setLabel("left", SHARE_LABEL[0])
+        # in rows across the top right, where the bars are the smallest channels'
+        self.legend = self.share_plot.addLegend(offset=(-10, 5), labelTextSize="8pt")
         self.cumulative_plot = self.view.addPlot(row=1, col=0)
         self.cumulative_plot.setMenuEnabled(False)
         self.cumulative_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.cumulative_plot.setLabel("left", "cumulative", units="%")
+        self.cumulative_plot.setLabel("left", CUMULATIVE_LABEL[0])
         self.cumulative_plot.setLabel("bottom", "channels, costliest first")
         self.cumulative_plot.setXLink(self.share_plot)
         plain_axes(self.share_plot, self.cumulative_plot)
@@ -58,13 +66,16 @@ class ChannelBitsChart(QWidget):
         self.cumulative_curve = self.cumulative_plot.plot(pen=pg.mkPen(PALETTE[0], width=2))
         self.share_marks = pg.ScatterPlotItem(size=8, brush=PALETTE[5], pen=None)
         self.cumulative_plot.addItem(self.share_marks)
-        self.mark_labels: list[pg.TextItem] = []
+        #: the labels of the 50, 90 and 99 % marks, each with its mark (channels, percent)
+        self.mark_labels: list[tuple[pg.TextItem, tuple[float, float]]] = []
         self.summary = status_label(3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.summary)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        for plot in (self.share_plot, self.cumulative_plot):
+            plot.getViewBox().sigResized.connect(self._fit_to_size)
         observe(session.result_changed, self.refresh, scheduler)
         self.refresh()
 
@@ -74,6 +85,7 @@ class ChannelBitsChart(QWidget):
         self._draw_bars()
         self._draw_cumulative()
         self._draw_selection()
+        self._fit_to_size()
         self.summary.setText("encode an image to see how its bits spread over the channels"
                              if self.usage is None else self._summary_text())
 
@@ -111,7 +123,7 @@ class ChannelBitsChart(QWidget):
             first, last = np.nonzero(usage.group == group)[0][[0, -1]]
             item = pg.BarGraphItem(x=ranks[chosen], height=heights[chosen], width=0.8,
                                    brush=PALETTE[number % len(PALETTE)], pen=None,
-                                   name=f"group {group} (ch {first}–{last})")
+                                   name=f"ch {first}–{last}")
             self.share_plot.addItem(item)
             self.group_bars.append(item)
         self.share_plot.setXRange(0.4, usage.num_channels + 0.6, padding=0)
@@ -119,7 +131,7 @@ class ChannelBitsChart(QWidget):
                                   padding=0)
 
     def _draw_cumulative(self) -> None:
-        for label in self.mark_labels:
+        for label, _mark in self.mark_labels:
             self.cumulative_plot.removeItem(label)
         self.mark_labels = []
         usage = self.usage
@@ -135,13 +147,56 @@ class ChannelBitsChart(QWidget):
         self.share_marks.setData([float(k) for k in counts],
                                  [float(cumulative[k - 1]) for k in counts])
         for fraction, count in zip(SUMMARY_SHARES, counts):
-            # below right of the mark, clear of the rising curve; below left near the end
-            near_end = count > 0.8 * usage.num_channels
-            label = pg.TextItem(f"{round(100 * fraction)} %: {count}", color="#333333",
-                                anchor=(1, 0) if near_end else (0, 0))
-            label.setPos(count - 1 if near_end else count + 1, 100 * fraction)
+            label = pg.TextItem(f"{round(100 * fraction)} %: {count}", color="#333333")
             self.cumulative_plot.addItem(label)
-            self.mark_labels.append(label)
+            self.mark_labels.append((label, (float(count), 100 * fraction)))
+
+    def _fit_to_size(self, *_args) -> None:
+        """Axis labels, legend and mark labels for the plots' size: a short plot's axes say
+        their unit only, the legend takes as many columns as fit across (none where it would
+        cover most of the bars), and a mark's label goes left of its mark where the right
+        has no room for it."""
+        fit_axis_label(self.share_plot, *SHARE_LABEL)
+        fit_axis_label(self.cumulative_plot, *CUMULATIVE_LABEL)
+        self._fit_legend()
+        self._place_mark_labels()
+
+    def _fit_legend(self) -> None:
+        legend, box = self.legend, self.share_plot.getViewBox()
+        entries = len(legend.items)
+        if entries == 0:
+            return
+        for columns in range(entries, 0, -1):
+            if legend.columnCount != columns:
+                legend.setColumnCount(columns)
+            if legend.boundingRect().width() <= box.width() - 20:
+                break
+        legend.setVisible(legend.boundingRect().height()
+                          <= LEGEND_MAX_HEIGHT_SHARE * box.height())
+
+    def _place_mark_labels(self) -> None:
+        """Below right of its mark, clear of the rising curve; below left where the plot
+        ends before the label would; hidden where it would cover an earlier mark's label
+        (in a short plot: the summary below says the counts all the same)."""
+        box = self.cumulative_plot.getViewBox()
+        if box.width() < 1:  # (not laid out yet: no pixel size to measure with)
+            return
+        pixel_width = box.viewPixelSize()[0]
+        right_end = box.viewRange()[0][1]
+        for label, (x, y) in self.mark_labels:
+            width = label.boundingRect().width() * pixel_width
+            if x + 1 + width <= right_end:
+                label.setAnchor((0, 0))
+                label.setPos(x + 1, y)
+            else:
+                label.setAnchor((1, 0))
+                label.setPos(x - 1, y)
+        shown = []
+        for label, _mark in self.mark_labels:
+            rect = label.sceneBoundingRect()
+            label.setVisible(not any(rect.intersects(other) for other in shown))
+            if label.isVisible():
+                shown.append(rect)
 
     def _draw_selection(self) -> None:
         usage = self.usage

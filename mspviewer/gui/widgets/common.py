@@ -200,6 +200,9 @@ def fit_axis_label(plot: pg.PlotItem, label: str, short: str) -> None:
     wanted = label if fits else short
     if axis.labelText != wanted:
         plot.setLabel("left", wanted)
+        # the axis centres its label when it is resized only: a label shortened without a
+        # resize kept the long one's place, at the bottom of the axis or below it
+        axis.resizeEvent()
 
 
 def image_viewbox(**kwargs) -> pg.ViewBox:
