@@ -144,7 +144,8 @@ def measured_row(model, pixels, encoded, allow_mismatch: bool) -> dict:
     decoded = decode_bytes(model, encoded.bitstream)
     row = {"lambda": encoded.analysis.lam, "bpp": encoded.analysis.bpp,
            "psnr_rgb": metrics.psnr_rgb(pixels, decoded.pixels),
-           "encode_seconds": encoded.encode_seconds}
+           "encode_seconds": encoded.encode_seconds,
+           "header_bytes": encoded.analysis.header_bytes}  # (benchmarks/header_share.py)
     if not np.array_equal(decoded.pixels, encoded.reconstruction):
         if not allow_mismatch:
             raise SystemExit("decoded pixels differ from the encoder's reconstruction")

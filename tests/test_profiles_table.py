@@ -387,3 +387,47 @@ def test_encode_groups_batch_one_lof_profile_and_one_size_at_a_time(table):
     assert keys == [[0], [1, 3], [2, 5], [4]]
     assert [[job["key"] for job in group] for group in module.encode_groups(jobs, 1)] == \
         [[k] for k in range(6)]
+
+
+def test_header_share_takes_the_header_off_both_curves(table, reencoded, tmp_path, capsys):
+    """benchmarks/header_share.py: the BD-rates on the file are the table's, those on the
+    payload the same computed on bpp less each row's header; rows without the header's size
+    (written before the field) get it from a fast encode made there, which gives the same."""
+    from mspviewer.codec.bitstream import parse
+
+    rows, names = table["rows"], sorted(table["images"])
+    pixels = HEIGHT * WIDTH
+    for row in rows:  # the header's size a row records is its file's, payload aside
+        bitstream = reencoded[row["image"], row["lambda_key"], row["profile"]][0]
+        assert row["header_bytes"] == len(bitstream) - 4 * parse(bitstream)[0].payload_words
+    payload = [dict(row, bpp=row["bpp"] - 8 * row["header_bytes"] / pixels) for row in rows]
+    expected = {
+        "file": (reference_bd_rate(curve(rows, "fast"), curve(rows, "lof3")),
+                 statistics.fmean(reference_bd_rate(curve(rows, "fast", n),
+                                                    curve(rows, "lof3", n)) for n in names)),
+        "payload": (reference_bd_rate(curve(payload, "fast"), curve(payload, "lof3")),
+                    statistics.fmean(reference_bd_rate(curve(payload, "fast", n),
+                                                       curve(payload, "lof3", n))
+                                     for n in names))}
+    assert abs(expected["payload"][0] - expected["file"][0]) > 0.5  # (a 32×48 header is big)
+    images = table["results"].parent / "images"
+    script = _load("header_share")
+    old_rows = tmp_path / "old.jsonl"  # as written before rows carried the header's size
+    old_rows.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "header_bytes"})
+                                + "\n" for row in rows))
+    for source in (table["results"], old_rows):
+        result = script.main([str(source), "--images", str(images),
+                              "--model", str(default_model_path())])
+        for kind, (mean_curve, per_image) in expected.items():
+            measured = result["profiles"]["lof3"][kind]
+            assert abs(measured["mean_curve"] - mean_curve) < 0.1, (source, kind)
+            assert abs(measured["mean_of_images"] - per_image) < 0.1, (source, kind)
+        share = statistics.fmean(8 * r["header_bytes"] / pixels / r["bpp"] for r in rows)
+        assert result["header_share_percent"] == pytest.approx(100 * share)
+    assert "| lof3 |" in capsys.readouterr().out
+    wrong = tmp_path / "wrong.jsonl"  # a fast rate the model does not give: refused
+    wrong.write_text("".join(json.dumps(dict(r, bpp=r["bpp"] + 0.01) if r["profile"] == "fast"
+                                        else r) + "\n"
+                             for r in map(json.loads, old_rows.read_text().splitlines())))
+    with pytest.raises(SystemExit, match="another model"):
+        script.main([str(wrong), "--images", str(images), "--model", str(default_model_path())])
