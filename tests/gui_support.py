@@ -53,6 +53,13 @@ def encode(qtbot, window, timeout_ms: int = ENCODE_TIMEOUT_MS, **request):
     return window.session.result
 
 
+def user_zoom(box, rect) -> None:
+    """Zoom or pan ``box`` to ``rect`` as the user's wheel or drag does: pyqtgraph's mouse
+    handlers set the range, then emit sigRangeChangedManually (which ends a kept fit)."""
+    box.setRange(rect, padding=0)
+    box.sigRangeChangedManually.emit(box.state["mouseEnabled"])
+
+
 def grab_array(widget) -> np.ndarray:
     """The widget as rendered: uint8 (H, W, 3)."""
     from PySide6.QtGui import QImage

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_support import (encode, grab_array, make_window, rendered_pixels, wait_idle,  # noqa: E402
-                         write_png)
+from gui_support import (encode, grab_array, make_window, rendered_pixels,  # noqa: E402
+                         user_zoom, wait_idle, write_png)
 
 HEIGHT, WIDTH = 48, 80
 
@@ -157,7 +157,7 @@ def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
         point = box.viewRect().center()
         return point.x(), point.y()
 
-    compare.original.box.setRange(QRectF(10, 8, 20, 12), padding=0)
+    user_zoom(compare.original.box, QRectF(10, 8, 20, 12))
     qtbot.wait(20)
     side = compare.original.box.viewRect()
     compare.set_mode("flicker")
@@ -166,7 +166,7 @@ def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
     assert centre(compare.flicker_box) == pytest.approx(centre(compare.original.box), abs=0.5)
     assert compare.flicker_box.viewRect().contains(side.adjusted(0.5, 0.5, -0.5, -0.5))
 
-    compare.flicker_box.setRange(QRectF(40, 20, 16, 10), padding=0)
+    user_zoom(compare.flicker_box, QRectF(40, 20, 16, 10))
     qtbot.wait(20)
     flicker = centre(compare.flicker_box)
     compare.set_mode("split")  # straight from flicker to split
@@ -217,7 +217,7 @@ def test_a_fitted_view_stays_fitted_into_another_mode_and_through_a_resize(qtbot
     qtbot.wait(50)
     assert box.targetRect() == whole
     # a zoom of the user's is kept, through a resize and into the next mode
-    box.setRange(QRectF(10, 8, 20, 12), padding=0)
+    user_zoom(box, QRectF(10, 8, 20, 12))
     assert not is_fitted(box)
     window.resize(window.width() - 200, window.height() - 120)
     qtbot.wait(50)
@@ -296,3 +296,50 @@ def test_space_flicks_right_after_choosing_the_mode(qtbot, encoded_window):
     showing = compare.flicker_showing
     qtbot.keyClick(compare.flicker_view, Qt.Key.Key_Space)
     assert compare.flicker_showing != showing and not compare.flicker_play.isChecked()
+
+
+def test_switching_modes_again_and_again_keeps_the_picture_fitted(qtbot, tiny_model, tmp_path):
+    """Linked panes hand each other their visible range, letterbox margins included, so a
+    fit judged by comparing ranges was lost at the first resize; each switch between side by
+    side and difference (which adds a colour bar) then carried the widened range over and
+    zoomed out further, until a portrait picture was a thumbnail in its pane. A pan or zoom of
+    the user's, in any linked pane, still ends the fit."""
+    from PySide6.QtCore import QRectF
+
+    from mspviewer.gui.widgets.common import is_fitted
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    height, width = 96, 64  # portrait: letterboxed above and below in the tall panes
+    write_png(tmp_path / "portrait.png", height, width, seed=5)
+    assert window.open_path(tmp_path / "portrait.png")
+    encode(qtbot, window, lam=0.01)
+    compare = window.compare
+    whole = QRectF(0, 0, width, height)
+
+    def assert_fitted():
+        box = compare.master_box()
+        rect = box.viewRect()
+        assert is_fitted(box), compare.mode
+        assert rect.contains(whole.adjusted(0.01, 0.01, -0.01, -0.01)), (compare.mode, rect)
+        assert rect.width() == pytest.approx(width, rel=0.01) or \
+            rect.height() == pytest.approx(height, rel=0.01), (compare.mode, rect)
+
+    assert_fitted()
+    for mode in ("difference", "side", "split", "difference", "flicker", "difference", "side",
+                 "difference", "side"):
+        compare.set_mode(mode)
+        qtbot.wait(30)
+        assert_fitted()
+    window.resize(window.width() - 150, window.height() + 60)
+    qtbot.wait(50)
+    assert_fitted()
+    # the user zooms in the decoded pane: the original, which it is linked to, follows and
+    # keeps that zoom through a resize
+    user_zoom(compare.decoded.box, QRectF(10, 20, 16, 12))
+    qtbot.wait(20)
+    assert not is_fitted(compare.original.box)
+    centre = compare.original.box.viewRect().center()
+    window.resize(window.width() + 150, window.height() - 60)
+    qtbot.wait(50)
+    assert compare.original.box.viewRect().center().x() == pytest.approx(centre.x(), abs=0.5)
+    assert compare.original.box.viewRect().width() < width / 2

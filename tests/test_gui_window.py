@@ -2106,6 +2106,7 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     import pyqtgraph as pg
     from PySide6.QtCore import QRectF
 
+    from gui_support import user_zoom
     from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_box, image_viewbox
 
     view = pg.GraphicsLayoutWidget()
@@ -2126,7 +2127,7 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     qtbot.waitUntil(lambda: box.width() > 850, timeout=2000)
     rect = box.viewRect()
     assert rect.width() == pytest.approx(box.width() * 16 / MIN_FITTED_SIDE_PX, rel=0.02)
-    box.setRange(QRectF(100, 0, 200, 16), padding=0)
+    user_zoom(box, QRectF(100, 0, 200, 16))
     view.resize(700, 400)
     qtbot.waitUntil(lambda: box.width() < 720, timeout=2000)
     assert box.targetRect() == QRectF(100, 0, 200, 16)

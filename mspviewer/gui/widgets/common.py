@@ -282,15 +282,29 @@ def _laid_out(box: pg.ViewBox) -> bool:
 def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
     """Show a ``width`` × ``height`` picture in ``box`` as :func:`fit_range` says, and keep
     it so: the box fits it again whenever its size changes (a window or dock resized, a tab
-    shown for the first time) until its range is set otherwise (the user's pan or zoom, in
-    it or in a view linked to it; a zoom carried over; 1:1). A box in a tab not shown yet
-    has no size: its fit waits for one."""
+    shown for the first time, a mode that adds a colour bar) until the user pans or zooms it
+    (or a view linked to it: :func:`end_fit_with`) or the code sets another range and says
+    so (:func:`forget_fit`: a zoom carried over, 1:1). A box in a tab not shown yet has no
+    size: its fit waits for one.
+
+    Whether the box is fitted is a state of its own, not a comparison of its range with the
+    fit's: linked views hand each other their visible range, letterbox margins included, so
+    the range of a fitted box drifts from the fit's without anyone zooming (compared, the fit
+    was lost at the first resize, and each change of compare mode then carried the widened
+    range over and zoomed out further)."""
     if not getattr(box, "_fit_hooked", False):
         box._fit_hooked = True
         box.sigResized.connect(_refit)
+        end_fit_with(box, box)
+    box._kept_fit = (width, height)
     box.setRange(fit_range(box, width, height), padding=0)
-    # (the range asked for, not the one shown: that one also depends on the box's shape)
-    box._kept_fit = (width, height, box.targetRect())
+
+
+def end_fit_with(box: pg.ViewBox, *views: pg.ViewBox) -> None:
+    """A pan or zoom of the user's in any of ``views`` (``box`` itself, or views linked to
+    it, which move it too) ends the fit that :func:`fit_box` keeps for ``box``."""
+    for view in views:
+        view.sigRangeChangedManually.connect(lambda *_mask: forget_fit(box))
 
 
 def forget_fit(box: pg.ViewBox) -> None:
@@ -299,14 +313,13 @@ def forget_fit(box: pg.ViewBox) -> None:
 
 
 def is_fitted(box: pg.ViewBox) -> bool:
-    """Whether ``box`` still shows the range :func:`fit_box` gave it, and keeps it fitted."""
-    kept = getattr(box, "_kept_fit", None)
-    return kept is not None and box.targetRect() == kept[2]  # (else panned or zoomed since)
+    """Whether ``box`` keeps its picture fitted (:func:`fit_box`)."""
+    return getattr(box, "_kept_fit", None) is not None
 
 
 def _refit(box: pg.ViewBox) -> None:
     if is_fitted(box) and _laid_out(box):
-        fit_box(box, *box._kept_fit[:2])
+        box.setRange(fit_range(box, *box._kept_fit), padding=0)
 
 
 def rgb_item() -> pg.ImageItem:

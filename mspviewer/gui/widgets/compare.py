@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
-                                          forget_fit, heat_item, image_viewbox,
+from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, end_fit_with,
+                                          fit_box, forget_fit, heat_item, image_viewbox,
                                           info_label, is_fitted, narrow_combo,
                                           observe, plain_axes, rgb_item, set_rgb)
 
@@ -124,6 +124,7 @@ class CompareView(QWidget):
         for pane in (self.decoded, self.classic):
             pane.box.setXLink(self.original.box)
             pane.box.setYLink(self.original.box)
+            end_fit_with(self.original.box, pane.box)
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
                                          label="mean |Δ| over RGB", interactive=True,
                                          width=15)

@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Mark, Title,
-                                          colormap, fit_box, heat_item, image_viewbox,
-                                          info_label, observe, plain_axes, signed)
+                                          colormap, end_fit_with, fit_box, heat_item,
+                                          image_viewbox, info_label, observe, plain_axes,
+                                          signed)
 
 BACKGROUND = "#d9d9d9"
 
@@ -133,6 +134,7 @@ class LatentView(QWidget):
             if self.boxes:
                 box.setXLink(self.boxes[0])
                 box.setYLink(self.boxes[0])
+                end_fit_with(self.boxes[0], box)
             layout.addItem(title, row=0, col=index)
             layout.addItem(box, row=1, col=index)
             self.boxes.append(box)
