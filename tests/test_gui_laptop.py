@@ -138,3 +138,27 @@ def test_the_bit_allocation_bar_fits_a_laptop_dock(qtbot, tiny_model, tmp_path):
     longest = max((box.itemText(index) for index in range(box.count())),
                   key=box.fontMetrics().horizontalAdvance)
     assert box.sizeHint().width() > box.fontMetrics().horizontalAdvance(longest)
+
+
+def test_flicker_mode_fits_a_laptop_window(qtbot, tiny_model, tmp_path):
+    """The flicker controls (B's choice, the period, Play) sat in the compare bar, which then
+    asked for 200 px more than a laptop's window has: switching to flicker widened the window
+    past the screen (1480 px at 1280)."""
+    from PySide6.QtCore import QPoint, QRect
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    encode(qtbot, window, lam=0.01)
+    compare = window.compare
+    for mode in ("flicker", "side"):
+        compare.set_mode(mode)
+        qtbot.wait(50)
+        assert window.minimumSizeHint().width() <= LAPTOP[0], mode
+        assert window.width() == LAPTOP[0], mode
+    compare.set_mode("flicker")
+    qtbot.wait(50)
+    seen = QRect(QPoint(0, 0), compare.size())
+    # (B's choice shows with a third pane only: none here)
+    for part in (compare.flicker_period_box, compare.flicker_play, compare.fit_button,
+                 compare.one_button):
+        where = QRect(part.mapTo(compare, QPoint(0, 0)), part.size())
+        assert part.isVisible() and seen.contains(where), part

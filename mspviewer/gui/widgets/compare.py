@@ -109,8 +109,6 @@ class CompareView(QWidget):
         bar.addSpacing(12)
         bar.addWidget(QLabel("Third pane:"))
         bar.addWidget(self.classic_box)
-        bar.addSpacing(12)
-        bar.addWidget(self.flicker_controls)
         bar.addStretch(1)
         bar.addWidget(self.fit_button)
         bar.addWidget(self.one_button)
@@ -194,6 +192,9 @@ class CompareView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
+        # a row of their own: in the bar they made a laptop's window 200 px wider than its
+        # screen in flicker mode
+        layout.addWidget(self.flicker_controls)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.readout)
 
@@ -221,7 +222,7 @@ class CompareView(QWidget):
         self.flicker_b_controls = QWidget()
         row = QHBoxLayout(self.flicker_b_controls)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("B:"))
+        row.addWidget(QLabel("A: the original · B:"))
         row.addWidget(self.flicker_b_box)
         self.flicker_period_box = QComboBox()
         for label, milliseconds in FLICKER_PERIODS:
@@ -241,6 +242,7 @@ class CompareView(QWidget):
         row.addWidget(self.flicker_b_controls)
         row.addWidget(self.flicker_period_box)
         row.addWidget(self.flicker_play)
+        row.addStretch(1)
         # Space belongs to the flicker: a focused Play button or combo box would take it
         for widget in (self.flicker_b_box, self.flicker_period_box, self.flicker_play):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
