@@ -135,6 +135,8 @@ def test_the_tab_fits_a_short_dock(qtbot, window, monkeypatch):
     past the plot's right edge. A short tab now shows short axis labels centred on their
     axes, a legend only where it fits, and mark labels inside the plot and apart; the bit
     allocation's own summary makes way for the tab's."""
+    import pyqtgraph as pg
+
     from mspviewer.gui.widgets.channel_bits import CUMULATIVE_LABEL, SHARE_LABEL
 
     chart, bits = window.bits.channels, window.bits
@@ -187,3 +189,10 @@ def test_the_tab_fits_a_short_dock(qtbot, window, monkeypatch):
     for size in ((700, 700), (580, 330)):
         dock.resize(*size)
         check(short=size[1] < 500)
+        # the 90 % label, near the right end, is left of its mark (the 99 % one, 9 % of the
+        # plot's height above it, may be hidden under it)
+        label, (x, y) = chart.mark_labels[1]
+        box = chart.cumulative_plot.getViewBox()
+        assert label.isVisible() and tuple(label.anchor) == (1, 0), size
+        assert label.sceneBoundingRect().right() <= box.mapViewToScene(
+            pg.Point(x, y)).x() + 1, size

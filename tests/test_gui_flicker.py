@@ -304,9 +304,11 @@ def test_switching_modes_again_and_again_keeps_the_picture_fitted(qtbot, tiny_mo
     side and difference (which adds a colour bar) then carried the widened range over and
     zoomed out further, until a portrait picture was a thumbnail in its pane. A pan or zoom of
     the user's, in any linked pane, still ends the fit."""
-    from PySide6.QtCore import QRectF
+    from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
 
-    from mspviewer.gui.widgets.common import is_fitted
+    from mspviewer.gui.widgets.common import is_fitted, view_to_widget
 
     window = make_window(qtbot, tiny_model, tmp_path)
     height, width = 96, 64  # portrait: letterboxed above and below in the tall panes
@@ -333,13 +335,28 @@ def test_switching_modes_again_and_again_keeps_the_picture_fitted(qtbot, tiny_mo
     window.resize(window.width() - 150, window.height() + 60)
     qtbot.wait(50)
     assert_fitted()
-    # the user zooms in the decoded pane: the original, which it is linked to, follows and
-    # keeps that zoom through a resize
-    user_zoom(compare.decoded.box, QRectF(10, 20, 16, 12))
+    # the user turns the mouse wheel over the decoded pane: the original, which it is linked
+    # to, follows and keeps that zoom through a resize
+    original = compare.original.box
+
+    def scale():  # screen pixels per image pixel
+        return original.width() / original.viewRect().width()
+
+    fitted_scale = scale()
+    view = compare.side_view
+    at = view_to_widget(view, compare.decoded.box, width / 2, height / 2)
+    for _ in range(3):
+        QApplication.sendEvent(view.viewport(), QWheelEvent(
+            at, QPointF(view.viewport().mapToGlobal(at.toPoint())), QPoint(0, 0),
+            QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase, False))
     qtbot.wait(20)
-    assert not is_fitted(compare.original.box)
-    centre = compare.original.box.viewRect().center()
+    assert not is_fitted(original)
+    zoomed, centre = scale(), original.viewRect().center()
+    assert zoomed > 1.5 * fitted_scale
     window.resize(window.width() + 150, window.height() - 60)
     qtbot.wait(50)
-    assert compare.original.box.viewRect().center().x() == pytest.approx(centre.x(), abs=0.5)
-    assert compare.original.box.viewRect().width() < width / 2
+    assert original.viewRect().center().x() == pytest.approx(centre.x(), abs=0.5)
+    # (a resize keeps the region zoomed to, not its scale: still well past the fit's)
+    assert scale() > 1.5 * min(original.width() / width, original.height() / height)
+    assert not is_fitted(original)

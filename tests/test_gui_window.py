@@ -425,17 +425,19 @@ def _plain_label_like(qtbot, label, text: str):
 
 
 def _hover_tooltip(label) -> str | None:
-    """The tooltip a hover over ``label`` shows (None: the label leaves it to Qt)."""
+    """The tooltip a hover over ``label`` shows (None: none)."""
     from PySide6.QtCore import QEvent, QPoint
     from PySide6.QtGui import QHelpEvent
     from PySide6.QtWidgets import QToolTip
 
+    QToolTip.showText(QPoint(0, 0), "(none)")  # (what is left if the hover shows nothing:
+    # a tooltip hidden is still QToolTip.text() for a while)
     hover = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
     if not label.event(hover):
         return None
     text = QToolTip.text()
     QToolTip.hideText()
-    return text
+    return None if text == "(none)" else text
 
 
 def _drawn_as(qtbot, label, text: str) -> bool:
@@ -448,6 +450,9 @@ def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsi
     """A one-line label (a caption, a status, a readout) was cut by the panel's edge mid-letter,
     "ŷ (coded la", with no sign that text was missing: it now draws as a plain label showing
     the cut text and "…" would, and offers the whole text as its tooltip."""
+    from PySide6.QtCore import Qt
+
+    from gui_support import grab_array
     from mspviewer.gui.widgets.common import info_label
 
     whole = "ŷ (coded latent): mean ŷ² over channels · latent 192×32×48"
@@ -467,9 +472,21 @@ def test_a_status_line_too_long_for_its_panel_is_cut_at_a_letter_with_an_ellipsi
     label.resize(1200, label.height())  # room for all of it: drawn whole, no tooltip
     assert label.shown_text == whole and not label.is_cut()
     assert _drawn_as(qtbot, label, whole)
-    label.setToolTip("its own")  # a tooltip of the label's own is never replaced
+    assert _hover_tooltip(label) is None
+    label.setToolTip("its own")  # a tooltip of the label's own comes under the whole text
+    assert _hover_tooltip(label) == "its own"
     label.resize(150, label.height())
-    assert label.is_cut() and _hover_tooltip(label) == "its own"
+    assert label.is_cut() and _hover_tooltip(label) == f"{whole}\n\nits own"
+    # a selection made with the mouse (the compare readout is selectable) is QLabel's to
+    # draw: the elided text has no place for its highlight
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSelection(0, len(whole))
+    qtbot.wait(10)
+    selected = _plain_label_like(qtbot, label, whole)
+    selected.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    selected.setSelection(0, len(whole))
+    qtbot.wait(10)
+    assert (grab_array(label) == grab_array(selected)).all()
 
 
 def test_a_status_text_too_long_for_its_lines_ends_in_an_ellipsis_not_half_a_line(qtbot):

@@ -128,9 +128,9 @@ class BitAllocationView(QWidget):
         self.tabs.addTab(self.ledger_table, "Estimated vs actual")
         self.channels = ChannelBitsChart(session, scheduler)
         self.tabs.addTab(self.channels, "Per channel")
-        self.tabs.currentChanged.connect(self._on_tab)
 
         self.summary = status_label(2)
+        self.tabs.currentChanged.connect(self._on_tab)  # (it shows or hides the summary)
         splitter = QSplitter()
         splitter.addWidget(self.tabs)
         splitter.addWidget(self.map_view)

@@ -68,6 +68,8 @@ class ChannelBitsChart(QWidget):
         self.cumulative_plot.addItem(self.share_marks)
         #: the labels of the 50, 90 and 99 % marks, each with its mark (channels, percent)
         self.mark_labels: list[tuple[pg.TextItem, tuple[float, float]]] = []
+        #: (entries, width, height) the legend's columns were last chosen for
+        self._legend_fitted_for: tuple[int, int, int] | None = None
         self.summary = status_label(3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -112,6 +114,7 @@ class ChannelBitsChart(QWidget):
         for item in self.group_bars:
             self.share_plot.removeItem(item)
         self.group_bars = []
+        self._legend_fitted_for = None  # (new entries: fitted again)
         usage = self.usage
         if usage is None:
             return
@@ -164,8 +167,10 @@ class ChannelBitsChart(QWidget):
     def _fit_legend(self) -> None:
         legend, box = self.legend, self.share_plot.getViewBox()
         entries = len(legend.items)
-        if entries == 0:
-            return
+        fitted_for = (entries, round(box.width()), round(box.height()))
+        if entries == 0 or fitted_for == self._legend_fitted_for:
+            return  # (each try below lays the legend out again: only for a new size)
+        self._legend_fitted_for = fitted_for
         for columns in range(entries, 0, -1):
             if legend.columnCount != columns:
                 legend.setColumnCount(columns)

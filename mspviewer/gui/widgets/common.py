@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -303,8 +304,14 @@ def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
 def end_fit_with(box: pg.ViewBox, *views: pg.ViewBox) -> None:
     """A pan or zoom of the user's in any of ``views`` (``box`` itself, or views linked to
     it, which move it too) ends the fit that :func:`fit_box` keeps for ``box``."""
+    held = weakref.ref(box)  # (a strong reference from its own signal would keep it alive)
+
+    def end(*_mask) -> None:
+        if (fitted := held()) is not None:
+            forget_fit(fitted)
+
     for view in views:
-        view.sigRangeChangedManually.connect(lambda *_mask: forget_fit(box))
+        view.sigRangeChangedManually.connect(end)
 
 
 def forget_fit(box: pg.ViewBox) -> None:
@@ -423,9 +430,9 @@ def signed(value: float, spec: str = ".1f") -> str:
 class ElidedLabel(QLabel):
     """Plain text that a narrow or short panel cuts at a character with "…", not mid-letter
     at its edge or mid-line at its bottom: one line is cut at the width, word-wrapped text
-    after the last line that fits the height. While cut, a label without a tooltip of its
-    own shows the whole text as one. ``text()`` stays the whole text; rich text is drawn as
-    QLabel draws it."""
+    after the last line that fits the height. While cut, its tooltip shows the whole text
+    (above a tooltip of the label's own). ``text()`` stays the whole text; rich text, and a
+    selection made with the mouse, are drawn as QLabel draws them."""
 
     @property
     def shown_text(self) -> str:
@@ -438,7 +445,8 @@ class ElidedLabel(QLabel):
         if not self.wordWrap():
             return metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
         lines = _wrapped_lines(text, self.font(), rect.width())
-        room = max(1, rect.height() // metrics.lineSpacing())
+        # (n lines take n line spacings less one leading: QLabel's own height for them)
+        room = max(1, (rect.height() + metrics.leading()) // metrics.lineSpacing())
         if len(lines) <= room:
             return text
         rest = " ".join(lines[room - 1:])
@@ -457,7 +465,7 @@ class ElidedLabel(QLabel):
 
     def paintEvent(self, event) -> None:
         shown = self.shown_text
-        if shown == self.text():
+        if shown == self.text() or self.hasSelectedText():  # (QLabel draws the selection)
             super().paintEvent(event)
             return
         painter = QPainter(self)
@@ -468,8 +476,10 @@ class ElidedLabel(QLabel):
                                   self.isEnabled(), shown, self.foregroundRole())
 
     def event(self, event) -> bool:
-        if event.type() == QEvent.Type.ToolTip and not self.toolTip() and self.is_cut():
-            QToolTip.showText(event.globalPos(), self.text(), self)
+        if event.type() == QEvent.Type.ToolTip and self.is_cut():
+            own = self.toolTip()
+            QToolTip.showText(event.globalPos(),
+                              self.text() + (f"\n\n{own}" if own else ""), self)
             return True
         return super().event(event)
 
