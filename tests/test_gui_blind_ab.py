@@ -13,11 +13,12 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QRectF, Qt  # noqa: E402
 
 from conftest import smooth_image  # noqa: E402
-from gui_support import rendered_pixels  # noqa: E402
+from gui_support import rendered_pixels, user_zoom  # noqa: E402
 
 from mspviewer.codec.api import run_steps  # noqa: E402
 from mspviewer.gui import classic_jobs, jobs  # noqa: E402
 from mspviewer.gui.outcomes import EncodeRequest  # noqa: E402
+from mspviewer.gui.widgets.common import is_fitted  # noqa: E402
 
 HEIGHT, WIDTH = 48, 64
 CLASSIC_CODEC = classic_jobs.DEFAULT_SAME_BPP_CODEC  # "jpeg-420"
@@ -97,8 +98,10 @@ def test_round_shows_the_assigned_variants_without_labels(qtbot, session, outcom
         assert np.array_equal(painted, pixels[panel.assignment[side]])
     # zoom and pan are shared; square pixels
     a_box, b_box = panel.panes["A"].box, panel.panes["B"].box
-    a_box.setRange(QRectF(10, 5, 20, 12), padding=0)
-    assert b_box.viewRect().center().x() == pytest.approx(a_box.viewRect().center().x())
+    assert is_fitted(a_box)
+    user_zoom(b_box, QRectF(10, 5, 20, 12))  # a zoom in B is A's too, and ends A's fit
+    assert not is_fitted(a_box)
+    assert a_box.viewRect().center().x() == pytest.approx(b_box.viewRect().center().x())
     assert b_box.viewRect().width() == pytest.approx(a_box.viewRect().width())
     assert a_box.state["aspectLocked"] and b_box.state["aspectLocked"]
 
