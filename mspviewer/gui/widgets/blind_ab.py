@@ -38,8 +38,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from mspviewer.gui.outcomes import PLAIN_PANE
-from mspviewer.gui.widgets.common import (Title, end_fit_with, fit_box, fmt, image_viewbox,
-                                          info_label, rgb_item, set_rgb, status_label)
+from mspviewer.gui.widgets.common import (Title, fit_box, fmt, image_viewbox, info_label,
+                                          link_image_view, rgb_item, set_rgb, status_label)
 
 SIDES = ("A", "B")
 TIE = "tie"  #: the "can't tell" answer, a key of ``tally`` like the variant keys
@@ -182,9 +182,7 @@ class BlindABPanel(QWidget):
         self.panes = {side: _Pane(side) for side in SIDES}
         self.reference = _Pane("Original (reference)")
         for pane in (self.panes["B"], self.reference):
-            pane.box.setXLink(self.panes["A"].box)
-            pane.box.setYLink(self.panes["A"].box)
-            end_fit_with(self.panes["A"].box, pane.box)
+            link_image_view(pane.box, self.panes["A"].box)
 
         # --- the pick -------------------------------------------------------------------------
         self.choice_buttons = {

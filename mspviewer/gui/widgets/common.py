@@ -284,7 +284,7 @@ def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
     """Show a ``width`` × ``height`` picture in ``box`` as :func:`fit_range` says, and keep
     it so: the box fits it again whenever its size changes (a window or dock resized, a tab
     shown for the first time, a mode that adds a colour bar) until the user pans or zooms it
-    (or a view linked to it: :func:`end_fit_with`) or the code sets another range and says
+    (or a view linked to it: :func:`link_image_view`) or the code sets another range and says
     so (:func:`forget_fit`: a zoom carried over, 1:1). A box in a tab not shown yet has no
     size: its fit waits for one.
 
@@ -314,6 +314,14 @@ def end_fit_with(box: pg.ViewBox, *views: pg.ViewBox) -> None:
         view.sigRangeChangedManually.connect(end)
 
 
+def link_image_view(view: pg.ViewBox, leader: pg.ViewBox) -> None:
+    """Make ``view`` pan and zoom with ``leader`` (both axes), a pan or zoom in it ending the
+    fit ``leader`` keeps (:func:`fit_box`), as one in ``leader`` itself does."""
+    view.setXLink(leader)
+    view.setYLink(leader)
+    end_fit_with(leader, view)
+
+
 def forget_fit(box: pg.ViewBox) -> None:
     """Stop keeping ``box``'s picture fitted (see :func:`fit_box`)."""
     box._kept_fit = None
@@ -326,7 +334,7 @@ def is_fitted(box: pg.ViewBox) -> bool:
 
 def _refit(box: pg.ViewBox) -> None:
     if is_fitted(box) and _laid_out(box):
-        box.setRange(fit_range(box, *box._kept_fit), padding=0)
+        fit_box(box, *box._kept_fit)
 
 
 def rgb_item() -> pg.ImageItem:

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, end_fit_with,
-                                          fit_box, forget_fit, heat_item, image_viewbox,
-                                          info_label, is_fitted, narrow_combo,
-                                          observe, plain_axes, rgb_item, set_rgb)
+from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
+                                          forget_fit, heat_item, image_viewbox, info_label,
+                                          is_fitted, link_image_view, narrow_combo, observe,
+                                          plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -120,9 +120,7 @@ class CompareView(QWidget):
         self.decoded = _Pane("Decoded (MSP)")
         self.classic = _Pane("Classic codec")
         for pane in (self.decoded, self.classic):
-            pane.box.setXLink(self.original.box)
-            pane.box.setYLink(self.original.box)
-            end_fit_with(self.original.box, pane.box)
+            link_image_view(pane.box, self.original.box)
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
                                          label="mean |Δ| over RGB", interactive=True,
                                          width=15)

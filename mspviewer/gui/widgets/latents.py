@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Mark, Title,
-                                          colormap, end_fit_with, fit_box, heat_item,
-                                          image_viewbox, info_label, observe, plain_axes,
+                                          colormap, fit_box, heat_item, image_viewbox,
+                                          info_label, link_image_view, observe, plain_axes,
                                           signed)
 
 BACKGROUND = "#d9d9d9"
@@ -132,9 +132,7 @@ class LatentView(QWidget):
             item = heat_item(SEQUENTIAL_MAP)
             box.addItem(item)
             if self.boxes:
-                box.setXLink(self.boxes[0])
-                box.setYLink(self.boxes[0])
-                end_fit_with(self.boxes[0], box)
+                link_image_view(box, self.boxes[0])
             layout.addItem(title, row=0, col=index)
             layout.addItem(box, row=1, col=index)
             self.boxes.append(box)
