@@ -1745,6 +1745,43 @@ def test_dropping_weights_on_the_window_loads_them(qtbot, window, tmp_path):
     assert "model: dropped" in window.status_model.text()
 
 
+def test_the_codecs_menu_arrow_never_covers_the_buttons_text(qtbot):
+    """The style's menu arrow of an instant-popup tool button went over its last letter."""
+    from gui_support import grab_array
+
+    from mspviewer.gui import classic_jobs
+    from mspviewer.gui.session import Session
+    from mspviewer.gui.widgets.rd_panel import RDPanel
+
+    panel = RDPanel(Session(), classic_jobs.classic_codec_names())
+    qtbot.addWidget(panel)
+    panel.show()
+    button = panel.codec_button
+    qtbot.waitUntil(button.isVisible)
+    with_menu = grab_array(button).astype(int)
+    menu = button.menu()
+    button.setMenu(None)
+    text_only = grab_array(button).astype(int)
+    button.setMenu(menu)
+    assert with_menu.shape == text_only.shape
+
+    # the text: what is much darker than the button's face, clear of its frame
+    face = np.median(text_only.reshape(-1, 3), axis=0)
+    inner = np.zeros(text_only.shape[:2], bool)
+    inner[3:-3, 3:-3] = True
+    dark = (face - text_only).sum(axis=2) > 150
+    columns = np.flatnonzero((dark & inner).any(axis=0))
+    assert columns.size > 20  # the text was found (6 letters and an arrow)
+    text_left, text_right = columns[0], columns[-1]
+    # what the menu adds to the picture keeps a gap from the text (Fusion's corner arrow sat
+    # one pixel from the last letter, over its baseline, and on it where the bar was short)
+    added = np.abs(with_menu - text_only).sum(axis=2) > 60
+    added_columns = np.flatnonzero(added.any(axis=0))
+    crowded = added_columns[(added_columns >= text_left - 3) & (added_columns <= text_right + 3)]
+    assert crowded.size == 0, f"menu arrow against the text in columns {crowded.tolist()}"
+    assert button.menu() is menu and len(menu.actions()) == len(panel.codec_actions)
+
+
 def test_rd_curve_colours_follow_the_codec_and_are_never_the_stars(qtbot):
     from mspviewer.gui import classic_jobs
     from mspviewer.gui.session import Session

@@ -64,7 +64,10 @@ class RDPanel(QWidget):
         self.metric_box.currentIndexChanged.connect(self.refresh)
         narrow_combo(self.metric_box, 12)
         self.codec_button = QToolButton()
-        self.codec_button.setText("Codecs")  # (the menu button draws its own arrow)
+        # The style's own menu arrow for an instant-popup tool button sits in the corner over
+        # the text (Fusion draws it across the last letter); the arrow is part of the text instead
+        self.codec_button.setText("Codecs ▾")
+        self.codec_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
         self.codec_button.setToolTip("The classic codecs whose RD curves this image gets")
         self.codec_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.codec_button)
