@@ -162,3 +162,25 @@ def test_flicker_mode_fits_a_laptop_window(qtbot, tiny_model, tmp_path):
                  compare.one_button):
         where = QRect(part.mapTo(compare, QPoint(0, 0)), part.size())
         assert part.isVisible() and seen.contains(where), part
+
+
+def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, tmp_path):
+    """With a classic column beside MSP's, the table had scrolled by about a row: the image's
+    name wrapped to three lines of one column where both columns name the same image."""
+    from gui_support import wait_idle
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    path = tmp_path / "a-photo-with-a-long-name.png"
+    write_png(path, 160, 224, seed=2)
+    assert window.open_path(path)
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=0.01)
+    window.compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    table = window.metrics.table
+    assert window.session.classic is not None and not table.isColumnHidden(1)
+    qtbot.waitUntil(lambda: table.viewport().height() > 0)
+    assert window.metrics.value("image").startswith("a-photo-with-a-long-name.png: 224×160")
+    image_row = table.rowHeight(0)
+    assert image_row < 2 * table.rowHeight(1)  # one line: the name has both columns' width
+    assert table.verticalScrollBar().maximum() == 0, "the table scrolls in a laptop's dock"

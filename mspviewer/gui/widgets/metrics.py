@@ -62,6 +62,9 @@ class MetricsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         self._rows = {key: index for index, (key, *_) in enumerate(ROWS)}
+        # one image for both columns: its name gets the table's width, not three wrapped lines
+        # of one column in a laptop's dock (the third pane's codec is in the Setting row)
+        self.table.setSpan(self._rows["image"], 0, 1, 2)
         for signal in (session.result_changed, session.reference_changed,
                        session.classic_changed, session.image_changed,
                        session.check_changed):
@@ -172,7 +175,6 @@ class MetricsPanel(QWidget):
             if classic.misses_target:
                 setting += f" (its smallest file: above {classic.target_bpp:.4f} bpp)"
             self._set("setting", 1, setting)
-            self._set("image", 1, classic.label)
 
 
     def _name_reference_row(self, reference) -> None:
