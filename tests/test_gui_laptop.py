@@ -184,3 +184,59 @@ def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, t
     image_row = table.rowHeight(0)
     assert image_row < 2 * table.rowHeight(1)  # one line: the name has both columns' width
     assert table.verticalScrollBar().maximum() == 0, "the table scrolls in a laptop's dock"
+
+
+def label_inside_axis(plot, side: str) -> bool:
+    """Whether the vertical axis label on ``side`` lies within its axis's height (within 1 px):
+    a longer one was drawn past the plot's top and bottom and cut by the panel."""
+    axis = plot.getAxis(side)
+    label, span = axis.label.sceneBoundingRect(), axis.sceneBoundingRect()
+    return label.top() >= span.top() - 1 and label.bottom() <= span.bottom() + 1
+
+
+def test_colour_bar_labels_fit_their_bars(qtbot, tiny_model, tmp_path):
+    """In a laptop's window the latents' colour bar read "mean ŷ² over channe": a label set
+    after the bar was laid out kept the last one's place, past the bar's top. Every label now
+    lies within its bar, centred, in a short form where the bar is too short for the long one;
+    so do the difference and bits-map bars."""
+    from PySide6.QtCore import Qt
+
+    from gui_support import wait_idle
+
+    from mspviewer.gui import latent_data
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=0.01)
+    latents, bar = window.latents, window.latents.color_bar
+
+    def labels_shown() -> set[str]:
+        shown = set()
+        for key in ("y_hat", "sigma", "bits", "surprise"):
+            latents.set_quantity(key)
+            for channel in (None, 3):
+                latents.set_channel(channel)
+                qtbot.wait(20)
+                label, _, reduced = latent_data.QUANTITIES[key]
+                one_channel, over_channels = latent_data.SHORT_LABELS[key]
+                text = bar.getAxis("right").labelText
+                assert text in ((label, one_channel) if channel is not None
+                                else (reduced, over_channels))
+                assert label_inside_axis(bar, "right"), (key, channel, text)
+                shown.add(text)
+        return shown
+
+    assert set(latent_data.SHORT_LABELS) == set(latent_data.QUANTITIES)
+    assert "mean ŷ² over channels" in labels_shown()  # the bar is tall enough for it here
+    latents.view.setFixedHeight(110)  # (the dock dragged short: heatmaps and bar as strips)
+    qtbot.waitUntil(lambda: bar.getViewBox().height() < 100)
+    assert {"mean ŷ²", "σ", "bits"} <= labels_shown()  # and is not at 70 px
+    # the compare view's difference bar and the bits map's bar, as the window shows them
+    window.compare.set_mode("difference")
+    window.docks["bits"].raise_()
+    window.bits.set_view("chart")
+    wait_idle(qtbot, window)
+    qtbot.wait(50)
+    for plot in (window.compare.color_bar, window.bits.map_bar):
+        assert plot.isVisible()
+        assert label_inside_axis(plot, "left"), plot.getAxis("left").labelText

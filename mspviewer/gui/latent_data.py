@@ -32,6 +32,18 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "lof_bits": ("Δbits by LOF (vs plain)", "sum", "Δbits per position, all channels"),
 }
 
+#: Quantity key → the colour bar's short labels (one channel, reduced over channels), for a
+#: bar shorter than the long ones (the heatmaps of a small image in a laptop's dock)
+SHORT_LABELS: dict[str, tuple[str, str]] = {
+    "y_hat": ("ŷ", "mean ŷ²"),
+    "mu": ("μ", "mean μ²"),
+    "sigma": ("σ", "mean σ"),
+    "bits": ("bits", "bits"),
+    "surprise": ("surprise", "surprise"),
+    "lof_shift": ("Δŷ", "mean |Δŷ|"),
+    "lof_bits": ("Δbits", "Δbits"),
+}
+
 #: Quantities set against the plain encoding at the same λ: they need its record.
 LOF_CHANGE = frozenset({"lof_shift", "lof_bits"})
 #: ... their labels when the result is set against a .msp reference instead

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
-from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, Title, colormap, fit_box,
-                                          heat_item, image_viewbox, narrow_combo, observe,
-                                          plain_axes, rgb_item, set_rgb, signed, status_label)
+from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, FittedAxisLabel, Title,
+                                          colormap, fit_box, heat_item, image_viewbox,
+                                          narrow_combo, observe, plain_axes, rgb_item, set_rgb,
+                                          signed, status_label)
 
 LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
 
@@ -92,10 +93,10 @@ class BitAllocationView(QWidget):
         self.map_item = heat_item(ERROR_MAP)
         self.map_box.addItem(self.image_item)
         self.map_box.addItem(self.map_item)
-        self.map_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
-                                       label="bits per pixel", width=15)
+        self.map_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP), width=15)
         self.map_bar.setImageItem(self.map_item)
         plain_axes(self.plot, self.map_bar)
+        self.map_bar_label = FittedAxisLabel(self.map_bar, "bits per pixel", "bpp")
         self.map_view.ci.addItem(self.map_title, row=0, col=0, colspan=2)
         self.map_view.ci.addItem(self.map_box, row=1, col=0)
         self.map_view.ci.addItem(self.map_bar, row=1, col=1)

@@ -192,18 +192,42 @@ def plain_axes(*items) -> None:
             axis._updateLabel()
 
 
-def fit_axis_label(plot: pg.PlotItem, label: str, short: str) -> None:
-    """The left axis of ``plot`` says ``label``, or ``short`` where the plot is shorter than
-    ``label`` is long: a longer one runs past the plot's height, over its neighbours' labels
-    or off the panel. It relabels only on a change (relabelling relays the axis out: slow)."""
-    axis = plot.getAxis("left")
+def fit_axis_label(plot: pg.PlotItem, label: str, short: str, side: str = "left") -> None:
+    """The axis of ``plot`` on ``side`` (left or right) says ``label``, or ``short`` where the
+    plot is shorter than ``label`` is long: a longer one runs past the plot's height, over its
+    neighbours' labels or off the panel. It relabels only on a change (relabelling relays the
+    axis out: slow)."""
+    axis = plot.getAxis(side)
     fits = QFontMetricsF(axis.label.font()).horizontalAdvance(label) <= plot.getViewBox().height()
     wanted = label if fits else short
     if axis.labelText != wanted:
-        plot.setLabel("left", wanted)
+        plot.setLabel(side, wanted)
         # the axis centres its label when it is resized only: a label shortened without a
         # resize kept the long one's place, at the bottom of the axis or below it
         axis.resizeEvent()
+
+
+class FittedAxisLabel:
+    """The label of a vertical axis that takes its short form while its plot (a colour bar
+    beside heatmaps a few rows tall, say) is too short for the long one, refitted whenever the
+    plot is resized; ``set`` changes both forms."""
+
+    def __init__(self, plot: pg.PlotItem, label: str, short: str, side: str = "left"):
+        self.plot, self.side = plot, side
+        self.label, self.short = label, short
+        plot.getViewBox().sigResized.connect(self.fit)
+        self.fit()
+
+    def set(self, label: str, short: str) -> None:
+        self.label, self.short = label, short
+        self.fit()
+
+    def text(self) -> str:
+        """What the axis says now."""
+        return self.plot.getAxis(self.side).labelText
+
+    def fit(self, *_args) -> None:
+        fit_axis_label(self.plot, self.label, self.short, self.side)
 
 
 def image_viewbox(**kwargs) -> pg.ViewBox:

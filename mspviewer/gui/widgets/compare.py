@@ -21,10 +21,11 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 
 from mspviewer.gui.latent_data import finite_levels
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
-from mspviewer.gui.widgets.common import (ERROR_MAP, Mark, Title, colormap, fit_box,
-                                          forget_fit, heat_item, image_viewbox, info_label,
-                                          is_fitted, link_image_view, narrow_combo, observe,
-                                          plain_axes, rgb_item, set_rgb)
+from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Title,
+                                          colormap, fit_box, forget_fit, heat_item,
+                                          image_viewbox, info_label, is_fitted,
+                                          link_image_view, narrow_combo, observe, plain_axes,
+                                          rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -122,10 +123,10 @@ class CompareView(QWidget):
         for pane in (self.decoded, self.classic):
             link_image_view(pane.box, self.original.box)
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(ERROR_MAP),
-                                         label="mean |Δ| over RGB", interactive=True,
-                                         width=15)
+                                         interactive=True, width=15)
         self.color_bar.setImageItem([self.decoded.heat, self.classic.heat])
         plain_axes(self.color_bar)
+        self.color_bar_label = FittedAxisLabel(self.color_bar, "mean |Δ| over RGB", "|Δ|")
 
         # --- split slider ------------------------------------------------------------------
         self.split_view = pg.GraphicsLayoutWidget()

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
                                QVBoxLayout, QWidget)
 
 from mspviewer.gui import latent_data
-from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, Mark, Title,
-                                          colormap, fit_box, heat_item, image_viewbox,
-                                          info_label, link_image_view, observe, plain_axes,
-                                          signed)
+from mspviewer.gui.widgets.common import (DIVERGING_MAP, SEQUENTIAL_MAP, FittedAxisLabel,
+                                          Mark, Title, colormap, fit_box, heat_item,
+                                          image_viewbox, info_label, link_image_view, observe,
+                                          plain_axes, signed)
 
 BACKGROUND = "#d9d9d9"
 
@@ -62,6 +62,8 @@ class LatentView(QWidget):
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(SEQUENTIAL_MAP),
                                          width=15, interactive=True)
         plain_axes(self.color_bar)
+        #: (beside the numbers: the bar is as tall as the heatmaps, a few rows for a small image)
+        self.bar_label = FittedAxisLabel(self.color_bar, "", "", side="right")
         self.boxes: list[pg.ViewBox] = []
         self.items: list[pg.ImageItem] = []
         self.titles: list[pg.LabelItem] = []
@@ -195,7 +197,11 @@ class LatentView(QWidget):
         self.color_bar.setLevels(levels)
         _, _, reduced = latent_data.QUANTITIES[key]
         label = latent_data.quantity_label(key, plain)
-        self.color_bar.axis.setLabel(label if channel is not None else reduced)
+        one_channel, over_channels = latent_data.SHORT_LABELS[key]
+        if channel is not None:
+            self.bar_label.set(label, one_channel)
+        else:
+            self.bar_label.set(reduced, over_channels)
         what = f"channel {channel}" if channel is not None else reduced
         caption = (f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
                    f"×{analysis.y_hat.shape[2]}")
