@@ -240,3 +240,26 @@ def test_colour_bar_labels_fit_their_bars(qtbot, tiny_model, tmp_path):
     for plot in (window.compare.color_bar, window.bits.map_bar):
         assert plot.isVisible()
         assert label_inside_axis(plot, "left"), plot.getAxis("left").labelText
+
+
+def test_every_tour_step_can_be_read_whole_in_a_laptop_window(qtbot, tiny_model, tmp_path):
+    """The tour's text was a bare label cut through a line in a short dock, the rest of the
+    step out of reach: it now scrolls, and each step starts at its first line."""
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    window.start_tour()
+    tour = window.tour
+    qtbot.waitUntil(lambda: tour.text_area.viewport().height() > 0)
+    scrolled = 0
+    for index in range(len(tour.steps)):
+        tour.go(index)
+        qtbot.wait(20)
+        label, bar = tour.text_label, tour.text_area.verticalScrollBar()
+        assert bar.value() == 0
+        # the label has every line of its text; the viewport shows them, or scrolls to them
+        assert label.height() >= label.heightForWidth(label.width())
+        hidden = label.height() - tour.text_area.viewport().height()
+        assert bar.maximum() == max(0, hidden)
+        if hidden > 0:
+            scrolled += 1
+            bar.setValue(bar.maximum())
+    assert scrolled > 0  # (the laptop's dock is short for some steps: the case in question)

@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 #: The panels of the main window (dock keys; "compare" is the central view).
 PANEL_KEYS: tuple[str, ...] = ("controls", "compare", "metrics", "lof", "rd", "latents",
@@ -250,6 +251,13 @@ class GuidedTour(QWidget):
         self.text_label.setTextFormat(Qt.TextFormat.RichText)
         self.text_label.setWordWrap(True)
         self.text_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # a step's text scrolls where the dock is short (a laptop's window): a bare label was
+        # cut through a line with no way to read the rest
+        self.text_area = QScrollArea()
+        self.text_area.setWidget(self.text_label)
+        self.text_area.setWidgetResizable(True)
+        self.text_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.back_button = QPushButton("Back")
         self.back_button.clicked.connect(self.back)
@@ -267,7 +275,7 @@ class GuidedTour(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.counter_label)
         layout.addWidget(self.title_label)
-        layout.addWidget(self.text_label, 1)
+        layout.addWidget(self.text_area, 1)
         layout.addLayout(buttons)
         self._render()
 
@@ -314,5 +322,6 @@ class GuidedTour(QWidget):
         self.counter_label.setText(f"Step {self.index + 1} of {len(self.steps)}")
         self.title_label.setText(step.title)
         self.text_label.setText(step.text)
+        self.text_area.verticalScrollBar().setValue(0)  # each step from its first line
         self.back_button.setEnabled(self.index > 0)
         self.next_button.setEnabled(self.index < len(self.steps) - 1)
