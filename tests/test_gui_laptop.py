@@ -263,3 +263,33 @@ def test_every_tour_step_can_be_read_whole_in_a_laptop_window(qtbot, tiny_model,
             scrolled += 1
             bar.setValue(bar.maximum())
     assert scrolled > 0  # (the laptop's dock is short for some steps: the case in question)
+
+
+def test_narrow_compare_panes_keep_their_names(qtbot, tiny_model, tmp_path):
+    """At 1280×720 the panes' shortest titles were their rates alone: with the third pane
+    showing MSP without LOF, difference mode titled two panes "0.1111 bpp". A narrow pane
+    now keeps its name and drops the rate's details first."""
+    from gui_support import wait_idle
+
+    from mspviewer.gui.outcomes import PLAIN_PANE
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    window.controls.set_profile("quick-lof")
+    encode(qtbot, window, lam=0.01)
+    compare = window.compare
+    for codec, name in ((PLAIN_PANE, "no LOF"), ("jpeg-420", "JPEG 4:2:0")):
+        compare.set_classic_codec(codec)
+        wait_idle(qtbot, window)
+        for mode in ("side", "difference"):
+            compare.set_mode(mode)
+            for width in (1280, 1000):  # (the narrower window: the shortest titles)
+                window.resize(width, LAPTOP[1])
+                qtbot.wait(50)
+                decoded = compare.decoded.title.shown_text
+                third = compare.classic.title.shown_text
+                assert decoded != third, (codec, mode, width, decoded)
+                assert "MSP" in decoded and (name in third or third.endswith("…")), \
+                    (codec, mode, width, decoded, third)
+                if mode == "difference":
+                    assert "Δ" in decoded and "Δ" in third[:3], (decoded, third)
+    window.resize(*LAPTOP)
