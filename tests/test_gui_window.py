@@ -660,6 +660,67 @@ def test_open_msp_file(qtbot, encoded_window, tmp_path):
     assert np.array_equal(window.compare.decoded.rgb.image, result.decoded)
 
 
+def test_a_stream_opened_alone_shows_nothing_it_does_not_have(qtbot, encoded_window,
+                                                              tmp_path):
+    """With no original open, the compare modes and the RD panel had shown what was not
+    there: outlines over empty panes, the decoded picture under a difference colour bar,
+    "Original (left)" in split mode over two decoded halves, a flicker title that widened its
+    pane, and the legend's MSP star on an empty plot."""
+    from PySide6.QtCore import QRectF
+
+    from mspviewer.gui.widgets.rd_panel import LEARNED_LEGEND
+
+    window, compare, rd = encoded_window, encoded_window.compare, encoded_window.rd
+
+    def legend_names():
+        return [label.text for _, label in rd.legend.items]
+
+    assert legend_names()[:1] == [LEARNED_LEGEND]  # an encode's star: listed first
+    window.export_bitstream(tmp_path / "alone.msp")
+    window.set_image(None)
+    assert window.open_path(tmp_path / "alone.msp")
+    wait_idle(qtbot, window)
+    assert window.session.result.original is None
+    compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    block = QRectF(16, 16, 16, 16)
+    compare.mark_block(block)
+    marks = compare.marks
+    assert marks[compare.decoded.box].rect() == block
+    assert marks[compare.original.box].rect() is None  # no picture there: no outline
+    assert marks[compare.classic.box].rect() is None
+    assert LEARNED_LEGEND not in legend_names()
+    assert "no original open" in rd.status.text()
+
+    compare.set_mode("difference")
+    assert not compare.decoded.shows_picture() and not compare.color_bar.isVisible()
+    assert "no original" in compare.decoded.title.text
+    assert marks[compare.decoded.box].rect() is None
+
+    compare.set_mode("split")
+    assert not compare.split_line.isVisible()
+    assert compare.split_title.text.startswith("Decoded only")
+    assert marks[compare.split_box].rect() == block
+
+    compare.set_mode("flicker")
+    window.resize(1100, 800)  # (a pane narrower than the title's text)
+    qtbot.wait(100)
+    title = compare.flicker_title
+    assert "no original to flick against" in title.text
+    assert title.itemRect().width() <= title.rect().width() + 1  # cut to its pane, never wider
+    box, view = compare.flicker_box, compare.flicker_view
+    assert box.sceneBoundingRect().right() <= view.viewport().width() + 1
+
+    compare.set_mode("side")  # back with the original: every pane shows, and is outlined
+    window.set_image(None)
+    path = tmp_path / "picture.png"
+    assert window.open_path(path)
+    encode(qtbot, window, lam=0.01)
+    compare.mark_block(block)
+    assert all(marks[b].rect() == block for b in (compare.original.box, compare.decoded.box))
+    assert legend_names()[:1] == [LEARNED_LEGEND]
+
+
 def test_a_stream_measured_against_another_open_image_says_so(qtbot, encoded_window,
                                                                tmp_path):
     """A stream does not record its source: measured against an open image that this session
@@ -2075,7 +2136,10 @@ def test_the_inspected_element_is_outlined_in_its_heatmap_and_the_image(qtbot, e
         block = QRectF(16 * info.col, 16 * info.row, 16, 16)  # 80×48: whole blocks
         assert block.contains(x + 0.5, y + 0.5)
         for box, mark in compare.marks.items():
-            assert mark.box is box and mark.rect() == block
+            if box is compare.classic.box:  # (no third pane here: no picture to outline)
+                assert mark.rect() is None
+            else:
+                assert mark.box is box and mark.rect() == block
     assert compare.marks[compare.decoded.box].item.scene() is compare.side_view.scene()
     write_png(tmp_path / "other.png", 40, 40, seed=9)
     assert window.open_path(tmp_path / "other.png")  # no result: nothing inspected

@@ -29,6 +29,9 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Titl
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
+SPLIT_TITLE = "Original (left) | decoded (right): drag the line"
+#: why a stream opened alone has nothing to set against its decoded image
+NO_ORIGINAL = "the stream's source is not open"
 #: how long each image stays on screen while flicker mode plays (label, milliseconds)
 FLICKER_PERIODS = (("250 ms", 250), ("500 ms", 500), ("1 s", 1000))
 DEFAULT_FLICKER_MS = 500
@@ -71,6 +74,10 @@ class _Pane:
         self.box.addItem(self.rgb)
         self.box.addItem(self.heat)
         self.heat.setVisible(False)
+
+    def shows_picture(self) -> bool:
+        return (self.rgb.isVisible() and self.rgb.image is not None) or \
+            (self.heat.isVisible() and self.heat.image is not None)
 
 
 class CompareView(QWidget):
@@ -145,8 +152,7 @@ class CompareView(QWidget):
         # --- split slider ------------------------------------------------------------------
         self.split_view = pg.GraphicsLayoutWidget()
         self.split_view.setBackground(IMAGE_BACKGROUND)
-        self.split_title = pg.LabelItem("Original (left) | decoded (right): drag the line",
-                                        size="10pt")
+        self.split_title = Title(SPLIT_TITLE, elide=True, size="10pt")
         self.split_box = image_viewbox()
         self.split_left = rgb_item()
         self.split_right = rgb_item()
@@ -170,7 +176,9 @@ class CompareView(QWidget):
         # --- flicker -----------------------------------------------------------------------
         self.flicker_view = pg.GraphicsLayoutWidget()
         self.flicker_view.setBackground(IMAGE_BACKGROUND)
-        self.flicker_title = pg.LabelItem("", size="10pt")
+        # (cut to the pane's width: a plain label asked for its text's width, and a long
+        # one pushed the picture past the pane's right edge)
+        self.flicker_title = Title("", elide=True, size="10pt")
         self.flicker_box = image_viewbox()
         # Both images are uploaded once and a flick only swaps which one is visible: setting
         # a large image again on every flick would stall the event loop.
@@ -201,6 +209,7 @@ class CompareView(QWidget):
         self.marks = {box: Mark() for box in (self.original.box, self.decoded.box,
                                               self.classic.box, self.split_box,
                                               self.flicker_box)}
+        self._marked_rect: QRectF | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -359,7 +368,8 @@ class CompareView(QWidget):
         difference = self.mode == "difference"
         set_rgb(self.original.rgb, original)
         self.original.title.setText("Original" if original is not None else
-                                    "Original (none: the stream's source is not open)")
+                                    f"Original (none: {NO_ORIGINAL})",
+                                    shorter=("Original: none",))
         # decoded pane
         self.decoded.rgb.setVisible(False)
         self.decoded.heat.setVisible(False)
@@ -370,6 +380,10 @@ class CompareView(QWidget):
             self._set_heat(self.decoded.heat, result.difference)
             self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)",
                                        shorter=shorter_titles("MSP", result.bpp, True))
+        elif difference:  # (the decoded picture under a difference colour bar would lie)
+            self.decoded.rgb.clear()
+            self.decoded.title.setText(f"|Original − MSP|: no original ({NO_ORIGINAL})",
+                                       shorter=("|Δ| MSP: no original", "|Δ| MSP"))
         else:
             set_rgb(self.decoded.rgb, decoded)
             self.decoded.title.setText(self._decoded_label(result),
@@ -401,10 +415,18 @@ class CompareView(QWidget):
             self._diff_levels = difference_levels(heats) if heats else (0.0, 1.0)
             self._diff_levels = (0.0, max(self._diff_levels[1], 1.0))
             self.color_bar.setLevels(self._diff_levels)
+            self.color_bar.setVisible(bool(heats))  # (no scale for no difference)
         size = self.image_size()
         if self.mode == "split":  # (only drawn when shown: set_mode refreshes)
             set_rgb(self.split_left, original if original is not None else decoded)
             set_rgb(self.split_right, decoded)
+            both = original is not None and decoded is not None
+            self.split_line.setVisible(both)
+            if both or decoded is None:
+                self.split_title.setText(SPLIT_TITLE)
+            else:
+                self.split_title.setText(f"Decoded only: no original to split against "
+                                         f"({NO_ORIGINAL})", shorter=("Decoded only",))
             if size is not None:
                 self.split_line.setBounds((0, size[1]))
                 if not 0 < self.split_line.value() < size[1]:
@@ -415,6 +437,7 @@ class CompareView(QWidget):
         if size is not None and getattr(self, "_fitted_size", None) != size:
             self._fitted_size = size
             self.zoom_fit()
+        self.mark_block(self._marked_rect)  # (on the panes that show a picture now)
 
     @staticmethod
     def _decoded_label(result) -> str:
@@ -509,8 +532,7 @@ class CompareView(QWidget):
         elif self.flicker_a.image is not None:
             title = "Original — encode to flick against the decoded image"
         elif self.flicker_b.image is not None:
-            title = (f"{self._flicker_b_label} — no original to flick against (the stream's "
-                     f"source is not open)")
+            title = f"{self._flicker_b_label} — no original to flick against ({NO_ORIGINAL})"
         else:
             title = "Open an image, then encode it, to flick between original and decoded"
         self.flicker_title.setText(title)
@@ -563,9 +585,13 @@ class CompareView(QWidget):
 
     def mark_block(self, rect: QRectF | None) -> None:
         """Outline ``rect`` (image pixels: the inspected element's block) in every view of
-        the image; None: no outline."""
+        the image; None: no outline. A pane with no picture (no original beside a stream
+        opened alone) gets none: an outline floating over nothing."""
+        self._marked_rect = rect
+        panes = {pane.box: pane for pane in (self.original, self.decoded, self.classic)}
         for box, mark in self.marks.items():
-            if rect is None:
+            pane = panes.get(box)
+            if rect is None or (pane is not None and not pane.shows_picture()):
                 mark.hide()
             else:
                 mark.show(box, rect)

@@ -112,6 +112,18 @@ class CornerLegend(pg.LegendItem):
         plot.legend = self  # (what PlotItem.addLegend does: named items join this legend)
         self._plot = plot
 
+    def add_first(self, item, name: str) -> None:
+        """List ``item`` at the top, above the entries there are (the codec under study
+        before the curves it is measured against, whenever it joins)."""
+        self.addItem(item, name)
+        self.items.insert(0, self.items.pop())
+        # (pyqtgraph lays entries out in the order added: lay them all out again)
+        for index in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(index)
+        for sample, label in self.items:
+            self._addItemToLayout(sample, label)
+        self.updateSize()
+
     def mouseDragEvent(self, event) -> None:
         super().mouseDragEvent(event)
         if event.isAccepted():

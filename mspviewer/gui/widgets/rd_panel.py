@@ -48,6 +48,9 @@ SHORT_PLOT_PX = 200
 PLAIN_CURVE = "msp-fast"
 
 
+#: the legend's name for this image's MSP points (the stars)
+LEARNED_LEGEND = "MSP (this image)"
+
 class RDPanel(QWidget):
     #: the user changed which classic codecs to sweep: the new list of names
     codecs_changed = Signal(list)
@@ -149,6 +152,7 @@ class RDPanel(QWidget):
         self.plot.addItem(self.lof_move_item)
         self.plot.addItem(self.plain_item)  # (unnamed: in the legend only while shown)
         self._plain_legend = ""  #: the plain point's legend entry ("": not in the legend)
+        self._star_in_legend = False  #: whether the legend lists the MSP points
         observe(session.rd_changed, self.refresh, scheduler)
         self.refresh()
 
@@ -235,15 +239,22 @@ class RDPanel(QWidget):
         if self.learned_item is None:
             # (the brush given here is the legend's sample; setData colours each point)
             self.learned_item = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("k"),
-                                                   brush=pg.mkBrush(LATEST_COLOUR),
-                                                   name="MSP (this image)")
+                                                   brush=pg.mkBrush(LATEST_COLOUR))
             self.learned_item.setZValue(STAR_Z)
-            self.plot.addItem(self.learned_item)  # (named: the legend lists it)
+            self.plot.addItem(self.learned_item)
         brushes = [pg.mkBrush(LATEST_COLOUR if p[2] else EARLIER_COLOUR) for p in points]
         if points:
             self.learned_item.setData(xs, ys, brush=brushes)
         else:
             self.learned_item.clear()
+        # in the legend only with a star to show (a stream opened alone has no quality: the
+        # legend's star had stood for nothing on an empty plot)
+        if bool(points) != self._star_in_legend:
+            if points:
+                self.legend.add_first(self.learned_item, LEARNED_LEGEND)
+            else:
+                self.legend.removeItem(self.learned_item)
+            self._star_in_legend = bool(points)
         move_x, move_y = self.lof_move_data()
         self.lof_move_item.setData(move_x, move_y)
         if move_x:
@@ -264,7 +275,11 @@ class RDPanel(QWidget):
                 self.legend.addItem(self.plain_item, legend)
             self._plain_legend = legend
         counts = ", ".join(f"{c.label} {len(c.points)}" for c in self.session.curves.values())
-        self.status.setText(f"MSP points: {len(xs)}" + (f" · {counts}" if counts else ""))
+        status = f"MSP points: {len(xs)}" + (f" · {counts}" if counts else "")
+        result = self.session.result
+        if not xs and result is not None and result.point is None:
+            status += " (no original open: the decoded stream has no quality to plot)"
+        self.status.setText(status)
         self._show_bd_rates()
         self._follow_view(has_points=bool(xs))
         self.legend.place()  # (its entries, and the data under it, may have changed)
