@@ -293,3 +293,66 @@ def test_narrow_compare_panes_keep_their_names(qtbot, tiny_model, tmp_path):
                 if mode == "difference":
                     assert "Δ" in decoded and "Δ" in third[:3], (decoded, third)
     window.resize(*LAPTOP)
+
+
+def tick_label_rects(plot, side: str = "left"):
+    """The rectangles pyqtgraph draws the axis's tick labels in (its own layout of them)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    axis = plot.getAxis(side)
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [] if specs is None else [rect for rect, _flags, text in specs[2] if text]
+
+
+def test_per_channel_ticks_never_overlap_in_a_laptop_dock(qtbot, tiny_model, tmp_path):
+    """At 1280×720 the per-channel plots are about 35 px tall: pyqtgraph's "60", "40" and
+    "20" were drawn on top of each other, and the 50 % mark's label ran into the channel
+    numbers. Now the ticks are as many round values as fit, each label whole inside its
+    axis, and a mark label that would leave its plot is hidden (the summary has it)."""
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    window.docks["bits"].raise_()
+    window.bits.set_view("channels")
+    path = tmp_path / "textured.png"
+    write_png(path, 192, 256, seed=5)
+    assert window.open_path(path)
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=0.01)
+    chart = window.bits.channels
+    qtbot.wait(50)
+    for plot in (chart.share_plot, chart.cumulative_plot):
+        rects = tick_label_rects(plot)
+        assert rects, "no value on the axis at all"
+        axis = plot.getAxis("left")
+        for index, rect in enumerate(rects):
+            assert axis.boundingRect().contains(rect)
+            assert not any(rect.intersects(other) for other in rects[index + 1:]), \
+                [r.getRect() for r in rects]
+    box = chart.cumulative_plot.getViewBox().sceneBoundingRect()
+    for label, _mark in chart.mark_labels:
+        if label.isVisible():
+            assert box.adjusted(-1, -1, 1, 1).contains(label.sceneBoundingRect())
+
+
+def test_a_plot_grown_tall_again_gets_pyqtgraphs_own_ticks_back(qtbot):
+    import pyqtgraph as pg
+
+    from mspviewer.gui.widgets.common import fit_axis_ticks
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    plot = widget.getPlotItem()
+    plot.setYRange(0, 100, padding=0)
+    widget.show()
+    for height, fitted in ((300, False), (60, True), (300, False)):
+        widget.resize(300, height)
+        qtbot.waitUntil(lambda: abs(widget.height() - height) < 2)
+        qtbot.wait(20)
+        fit_axis_ticks(plot)
+        rects = tick_label_rects(plot)
+        assert (len(rects) < 4) == fitted, (height, [r.getRect() for r in rects])
+        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])

@@ -15,8 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mspviewer.codec.channel_usage import SUMMARY_SHARES, ChannelUsage, channel_usage
-from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, observe, plain_axes,
-                                          status_label)
+from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, fit_axis_ticks, observe,
+                                          plain_axes, status_label)
 
 SELECTED_PEN = pg.mkPen("#000000", width=2)
 AXIS_WIDTH = 56  # pixels, both plots' left axes
@@ -161,6 +161,8 @@ class ChannelBitsChart(QWidget):
         has no room for it."""
         fit_axis_label(self.share_plot, *SHARE_LABEL)
         fit_axis_label(self.cumulative_plot, *CUMULATIVE_LABEL)
+        fit_axis_ticks(self.share_plot)
+        fit_axis_ticks(self.cumulative_plot)
         self._fit_legend()
         self._place_mark_labels()
 
@@ -197,9 +199,12 @@ class ChannelBitsChart(QWidget):
                 label.setAnchor((1, 0))
                 label.setPos(x - 1, y)
         shown = []
+        inside = box.sceneBoundingRect().adjusted(-1, -1, 1, 1)
         for label, _mark in self.mark_labels:
             rect = label.sceneBoundingRect()
-            label.setVisible(not any(rect.intersects(other) for other in shown))
+            # (one that would reach past the plot's foot ran into the channel numbers)
+            label.setVisible(inside.contains(rect)
+                             and not any(rect.intersects(other) for other in shown))
             if label.isVisible():
                 shown.append(rect)
 

@@ -207,6 +207,42 @@ def fit_axis_label(plot: pg.PlotItem, label: str, short: str, side: str = "left"
         axis.resizeEvent()
 
 
+#: the least height per tick label of a vertical axis, in lines of its font (labels closer
+#: than this ran into each other: "60", "40" and "20" as one blot on a 40-px plot)
+TICK_LINES = 1.6
+
+
+def fit_axis_ticks(plot: pg.PlotItem, side: str = "left") -> None:
+    """Ticks on the vertical axis on ``side`` at as many round values (1, 2 or 5 × 10^k) as
+    its height has room for, where that is fewer than pyqtgraph's own choice would draw
+    legibly; pyqtgraph's own ticks where the plot is tall enough."""
+    axis, box = plot.getAxis(side), plot.getViewBox()
+    line = QFontMetricsF(axis.font()).height()
+    room = int(box.height() // (TICK_LINES * line))
+    low, high = box.viewRange()[1]
+    if box.height() > 0:  # (a label must fit whole: pyqtgraph draws none that would overhang)
+        margin = 0.5 * line * (high - low) / box.height()
+        low, high = low + margin, high - margin
+    if room >= 4 or not high > low:
+        if getattr(axis, "_fitted_ticks", None) is not None:
+            axis.setTicks(None)
+            axis._fitted_ticks = None
+        return
+    # the finest round step with no more values than two or the room allows, above the
+    # axis's foot (a label there runs into the bottom axis's numbers); one: the topmost
+    values: list[float] = []
+    magnitude = math.floor(math.log10(high - low))
+    for step in (m * 10.0 ** e for e in range(magnitude - 1, magnitude + 2) for m in (1, 2, 5)):
+        first, last = math.floor(low / step) + 1, math.floor(high / step)
+        if 0 < last - first + 1 <= max(room, 2):
+            values = [round(k * step, 12) for k in range(first, last + 1)]
+            break
+    ticks = [[(value, f"{value:g}") for value in values[-max(room, 1):]], []]
+    if getattr(axis, "_fitted_ticks", None) != ticks:
+        axis.setTicks(ticks)
+        axis._fitted_ticks = ticks
+
+
 class FittedAxisLabel:
     """The label of a vertical axis that takes its short form while its plot (a colour bar
     beside heatmaps a few rows tall, say) is too short for the long one, refitted whenever the
