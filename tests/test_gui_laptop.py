@@ -66,6 +66,12 @@ def test_a_short_window_has_lof_and_rd_as_tabs_and_an_lof_encode_shows_lof(
     encode(qtbot, window, lam=0.01)
     assert on_screen(lof) and not on_screen(rd)
     assert lof.height() > 300
+    # the kept rate as the bpp plot counts it (model bits, no header) beside the file's: the
+    # file's alone read as a contradiction of the plot
+    result = window.session.result
+    assert (f"kept {result.analysis.estimated_bpp:.4f} bpp (model, as plotted), "
+            f"{result.bpp:.4f} bpp (file)") in window.lof.status.text()
+    assert result.analysis.estimated_bpp < result.bpp
 
 
 def test_a_tall_window_has_lof_above_rd(qtbot, tiny_model, tmp_path):

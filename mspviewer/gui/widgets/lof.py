@@ -312,12 +312,18 @@ class LOFPanel(QWidget):
             self.status.setText(" · ".join([how, *parts]))
         elif self.records:
             last = self.records[-1]
-            self.status.setText(f"{'cancelled after' if cancelled else 'finished:'} "
-                                f"{len(self.records)} iterations · kept "
-                                f"{outcome.bpp:.4f} bpp (file) · "
-                                + (f"{outcome.point.psnr_rgb:.2f} dB" if outcome.point else "")
-                                + (f" · best J {_value(last, 'best_J'):.4f}"
-                                   if _value(last, 'best_J') is not None else ""))
+            # the kept rate both ways: as the bpp plot counts it (the model's bits, no header)
+            # and in the file; the file's alone, under a plot of the model's, read as a
+            # contradiction on a small crop, where the header is a large part of the file
+            parts = [f"{'cancelled after' if cancelled else 'finished:'} "
+                     f"{len(self.records)} iterations",
+                     f"kept {outcome.analysis.estimated_bpp:.4f} bpp (model, as plotted), "
+                     f"{outcome.bpp:.4f} bpp (file)"]
+            if outcome.point is not None:
+                parts.append(f"{outcome.point.psnr_rgb:.2f} dB")
+            if _value(last, "best_J") is not None:
+                parts.append(f"best J {_value(last, 'best_J'):.4f}")
+            self.status.setText(" · ".join(parts))
 
     def finish_ladder(self, profile: str, cancelled: bool) -> None:
         """The end of a λ ladder, whose encodes send no LOF iterations: the hint says so."""
