@@ -74,7 +74,9 @@ def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     # the metrics row states the same change
     text = window.metrics.value("lof_change")
     assert f"{change.file_change_percent:+.2f} % file".replace("-", "−") in text
-    assert f"{change.symbols_changed:,} of {change.elements:,} symbols changed" in text
+    assert f"; {change.symbols_changed:,} symbols changed" in text
+    assert window.metrics.tooltip("lof_change").startswith(
+        f"{change.symbols_changed:,} of {change.elements:,} symbols changed.")
     psnr_gain = result.point.psnr_rgb - result.reference.point.psnr_rgb
     assert f"{psnr_gain:+.2f} dB".replace("-", "−") in text
 

@@ -322,7 +322,9 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
         else:
             assert title == (f"JPEG 4:2:0 quality 1 ({bpp:.4f} bpp: its smallest, "
                              f"above {target:.4f})")
-            assert setting.endswith(f"(its smallest file: above {target:.4f} bpp)")
+            assert setting.endswith("(its smallest)")
+            tooltip = window.metrics.tooltip("setting", 1)
+            assert f"down to MSP's {target:.4f} bpp" in tooltip and f"{bpp:.4f} bpp" in tooltip
 
 
 def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model, tmp_path):
