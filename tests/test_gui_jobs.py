@@ -125,6 +125,10 @@ def test_bit_allocation_sums_to_the_payload(encoded):
             entry[2] += estimated
         ordered = [expected[k] for k in (sorted(expected) if by != "pass" else expected)]
         assert allocation.labels == [label for label, _, _ in ordered], by
+        shorts = {"pass": lambda p: str(p.index), "scale": lambda p: f"s{p.scale}",
+                  "step": lambda p: str(p.step), "group": lambda p: f"g{p.group}"}
+        short_of = {names[by](p): shorts[by](p) for p in a.passes}
+        assert allocation.short_labels == [short_of[label] for label, _, _ in ordered], by
         assert allocation.actual_bytes.tolist() == [b for _, b, _ in ordered], by
         np.testing.assert_allclose(allocation.estimated_bytes, [e for _, _, e in ordered],
                                    rtol=1e-5, err_msg=by)

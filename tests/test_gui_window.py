@@ -2169,29 +2169,42 @@ def test_a_target_bpp_encode_shows_the_lambda_it_found(qtbot, window, tmp_path):
 
 
 def test_bar_labels_never_run_together(qtbot, encoded_window):
-    """Every pass's label under a chart 300 pixels wide: every k-th is written, far enough
-    apart for the widest; with room, every one."""
+    """Every pass's label under a chart 300 pixels wide: the short labels (the passes'
+    numbers) where the long ones would leave bars unnamed, every k-th written, far enough
+    apart for the widest; with room, every long one."""
     bits = encoded_window.bits
     bits.set_view("chart")
     bits.set_grouping("pass")
     qtbot.wait(20)
-    labels = bits.allocation.labels
-    widest = max(bits.plot.fontMetrics().horizontalAdvance(label) for label in labels)
+    allocation = bits.allocation
+    assert allocation.short_labels == [str(p.index) for p in
+                                       encoded_window.session.result.analysis.passes]
 
     def written():
         return [(x, text) for x, text in bits.plot.getAxis("bottom")._tickLevels[0]]
 
-    for width in (300, 4000):
+    def widest(texts):
+        return max(bits.plot.fontMetrics().horizontalAdvance(text) for text in texts)
+
+    for width, labels in ((300, allocation.short_labels), (4000, allocation.labels)):
         bits.plot.setFixedWidth(width)
         qtbot.waitUntil(lambda: abs(bits.plot.width() - width) < 2, timeout=2000)
         qtbot.wait(20)
         shown = written()
         per_bar = bits.plot.getViewBox().width() / len(labels)
+        if labels is allocation.short_labels:  # (the long ones would not fit under each)
+            assert widest(allocation.labels) > per_bar
         assert shown[0] == (0.0, labels[0])
         assert all(labels[int(x)] == text for x, text in shown)
         gaps = {b[0] - a[0] for a, b in zip(shown, shown[1:])}
-        assert len(gaps) == 1 and gaps.pop() * per_bar >= widest  # evenly, and apart
-    assert len(shown) == len(labels)  # 4000 px: room for every label
+        assert len(gaps) == 1 and gaps.pop() * per_bar >= widest(labels)  # evenly, apart
+    assert len(shown) == len(allocation.labels)  # 4000 px: room for every label
+    bits.set_grouping("scale")  # four bars in 170 px: each named, "s3" … "s0"
+    bits.plot.setFixedWidth(170)
+    qtbot.waitUntil(lambda: abs(bits.plot.width() - 170) < 2, timeout=2000)
+    qtbot.wait(20)
+    assert [text for _, text in written()] in (bits.allocation.labels,
+                                               bits.allocation.short_labels)
 
 
 def test_a_mark_leaves_a_box_taken_out_of_its_layout(qtbot):

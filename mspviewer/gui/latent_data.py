@@ -15,7 +15,7 @@ the latent position under a point is ``(int(y) // stride * stride, int(x) // str
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -216,6 +216,8 @@ class Allocation:
     actual_bytes: np.ndarray  #: from the real stream (payload sections)
     estimated_bytes: np.ndarray  #: model estimate, bits / 8
     header_bytes: int
+    #: the labels at their shortest ("s3", "g0", a pass's number), for a narrow chart
+    short_labels: list[str] = field(default_factory=list)
 
 
 def bit_allocation(analysis, by: str = "pass") -> Allocation:
@@ -235,14 +237,16 @@ def bit_allocation(analysis, by: str = "pass") -> Allocation:
         actual[key] += p.actual_bytes
         estimated[key] += p.estimated_bits / 8.0
         if by == "pass":
-            label = f"s{p.scale} {p.step} g{p.group}"
+            label, short = f"s{p.scale} {p.step} g{p.group}", f"{p.index}"
         elif by == "scale":
-            label = f"scale {p.scale}"
+            label, short = f"scale {p.scale}", f"s{p.scale}"
         elif by == "step":
-            label = f"step {p.step}"
+            label, short = f"step {p.step}", f"{p.step}"
         else:
             label = f"group {p.group} (ch {p.channel_start}–{p.channel_stop - 1})"
+            short = f"g{p.group}"
         actual.setdefault(("label",) + key, label)
+        actual.setdefault(("short",) + key, short)
     if by == "step":
         rank = {"coarsest": 0}
         order.sort(key=lambda k: rank.get(k[0], 1 + ord(str(k[0])[0])))
@@ -251,7 +255,7 @@ def bit_allocation(analysis, by: str = "pass") -> Allocation:
     labels = [actual[("label",) + k] for k in order]
     return Allocation(labels, np.array([actual[k] for k in order], np.int64),
                       np.array([estimated[k] for k in order], np.float64),
-                      int(analysis.header_bytes))
+                      int(analysis.header_bytes), [actual[("short",) + k] for k in order])
 
 
 @dataclass(frozen=True)

@@ -237,11 +237,19 @@ class BitAllocationView(QWidget):
         if not labels:
             axis.setTicks([[]])
             return
-        widest = max(self.plot.fontMetrics().horizontalAdvance(label) for label in labels)
         room = max(self.plot.getViewBox().width(), 1.0) / len(labels)
-        every = max(1, math.ceil((widest + TICK_GAP_PX) / room))
-        axis.setTicks([[(float(i), label) for i, label in enumerate(labels) if i % every == 0],
-                       [(float(i), "") for i in range(len(labels)) if i % every]])
+
+        def every(texts) -> int:  # (label every k-th bar)
+            widest = max(self.plot.fontMetrics().horizontalAdvance(text) for text in texts)
+            return max(1, math.ceil((widest + TICK_GAP_PX) / room))
+
+        # the short labels ("s3", a pass's number) where the long ones would leave bars
+        # unnamed: "scale 3" and "scale 1" alone under four bars in a laptop's dock
+        if every(labels) > 1 and allocation.short_labels:
+            labels = allocation.short_labels
+        step = every(labels)
+        axis.setTicks([[(float(i), label) for i, label in enumerate(labels) if i % step == 0],
+                       [(float(i), "") for i in range(len(labels)) if i % step]])
 
     def refresh_map(self) -> None:
         """The spatial bits map (and the picture under it)."""
