@@ -293,7 +293,7 @@ def bits_ledger(analysis) -> list[LedgerRow]:
                       int(entry["num_elements"]), entry["estimated_bits"],
                       8 * int(entry["actual_bytes"]))
             for scale, entry in sorted(per_scale.items(), reverse=True)]
-    payload = LedgerRow("payload (all scales)", sum(r.elements for r in rows),
+    payload = LedgerRow("payload", sum(r.elements for r in rows),
                         sum(r.estimated_bits for r in rows), 8 * int(analysis.payload_bytes))
     header = LedgerRow("header", 0, 0.0, 8 * int(analysis.header_bytes))
     total = LedgerRow("file", payload.elements, payload.estimated_bits,

@@ -24,7 +24,16 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, PALETTE, FittedAxisLabel, T
                                           narrow_combo, observe, plain_axes, rgb_item, set_rgb,
                                           signed, status_label)
 
-LEDGER_COLUMNS = ("elements", "estimated bits", "actual bits", "overhead bits", "overhead")
+#: the estimated-vs-actual table's columns: short headings (five long ones scrolled the table
+#: sideways in a laptop's dock, numbers cut at its edge), with what each means
+LEDGER_COLUMNS = {
+    "elements": "latent elements coded",
+    "estimated": "estimated bits: the model's cost Σ −log2 P of the coded symbols",
+    "actual": "actual bits: what the range coder wrote for them (its position at each pass "
+              "boundary)",
+    "overhead": "overhead bits: actual − estimated",
+    "%": "overhead as a share of the estimated bits",
+}
 
 #: the panel's tabs, by the keys of ``--bits-view``
 VIEWS = ("chart", "ledger", "channels")
@@ -104,6 +113,8 @@ class BitAllocationView(QWidget):
         # estimated vs actual, per scale and in total
         self.ledger_table = QTableWidget(0, len(LEDGER_COLUMNS))
         self.ledger_table.setHorizontalHeaderLabels(list(LEDGER_COLUMNS))
+        for column, meaning in enumerate(LEDGER_COLUMNS.values()):
+            self.ledger_table.horizontalHeaderItem(column).setToolTip(meaning)
         self.ledger_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.ledger_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
