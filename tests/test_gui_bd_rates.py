@@ -332,6 +332,32 @@ def test_a_curve_with_no_finite_point_says_so_in_the_legend(window):
     assert "JPEG 2000" in {label.text for _, label in rd.legend.items}
 
 
+def test_a_curve_out_of_the_view_says_so_in_the_legend(window, qtbot):
+    """Zoomed to MSP's rates, a codec whose curve lies wholly elsewhere (it cannot get down
+    to them) was listed in the legend as if drawn. A line that crosses the view with both
+    ends outside it is in view."""
+    from mspviewer.gui.widgets.rd_panel import OFF_VIEW
+
+    session, rd = window.session, window.rd
+    add_classic(session, "webp", "WebP")  # 0.2 … 3.2 bpp
+    add_classic(session, "jpeg-420", "JPEG 4:2:0", scale=40.0)  # 8 … 128 bpp
+    for bpp in (0.3, 0.5, 0.9):
+        session.add_learned_point(f"MSP at {bpp}", classic_point(bpp, 0.5), profile="fast")
+    rd.refresh()
+
+    def labels():
+        return {label.text for _, label in rd.legend.items}
+
+    qtbot.waitUntil(lambda: "JPEG 4:2:0" + OFF_VIEW in labels())
+    assert "WebP" in labels()
+    box = rd.plot.getViewBox()
+    box.setXRange(0.25, 0.35, padding=0)  # between two WebP points: its line crosses
+    box.setYRange(20, 45, padding=0)
+    qtbot.waitUntil(lambda: "WebP" in labels())
+    box.setRange(xRange=(0, 130), yRange=(0, 60), padding=0)  # every curve: no note
+    qtbot.waitUntil(lambda: {"WebP", "JPEG 4:2:0"} <= labels())
+
+
 def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):
     """No corner of an RD plot is always free: the legend sat in the bottom right, over the
     curves whenever the view had them there. It now takes the corner the data leave free, as

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import zlib
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
 from mspviewer.gui.session import MIN_BD_POINTS
 from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, info_label,
                                           narrow_combo, observe, plain_axes, signed)
-from mspviewer.gui.widgets.legend import CornerLegend
+from mspviewer.gui.widgets.legend import CornerLegend, points_inside, segments_crossing
 from mspviewer.rd import bd_curves, rd_front
 
 METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
@@ -38,6 +39,8 @@ CURVE_COLOURS = tuple(c for c in PALETTE
     "#332288", "#DDCC77", "#117733")
 PLAIN_LEGEND = "MSP without LOF (same λ)"
 NOT_DRAWN = " (no finite point: not drawn)"
+#: ... and for a curve whose points are all outside the view (A shows every curve)
+OFF_VIEW = " (off view)"
 #: beyond as many codecs as colours, the symbol tells curves of one colour apart
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: "Zoom to MSP" shows rates up to this many times the highest MSP point's
@@ -123,7 +126,8 @@ class RDPanel(QWidget):
         # translucent ground keeps it readable (and it can be dragged aside).
         self.legend = CornerLegend(labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210))
         self.legend.attach(self.plot.getPlotItem())
-        self.plot.getViewBox().sigRangeChanged.connect(self.legend.place)
+        self.plot.getViewBox().sigRangeChanged.connect(self._name_curves)  # (before placing:
+        self.plot.getViewBox().sigRangeChanged.connect(self.legend.place)  # it sizes labels)
         self.plot.getViewBox().sigResized.connect(self._fit_to_height)
         self.status = info_label()
         self.bd_label = info_label()
@@ -231,7 +235,6 @@ class RDPanel(QWidget):
                 self.curve_items[name] = item
             else:
                 item.setData(xs, ys)
-            self._name_curve(item, name, drawn=bool(xs) or not self.session.curves[name].points)
         self._draw_learned_lines()
         # the latest drawn last: over a ladder point at the same λ, which it repeats
         points = sorted(self._learned(), key=lambda point: point[2])
@@ -282,6 +285,7 @@ class RDPanel(QWidget):
         self.status.setText(status)
         self._show_bd_rates()
         self._follow_view(has_points=bool(xs))
+        self._name_curves()
         self.legend.place()  # (its entries, and the data under it, may have changed)
 
     # --- the view ---------------------------------------------------------------------------
@@ -324,14 +328,32 @@ class RDPanel(QWidget):
             return
         self._zoomed = self.zoom_to_learned()
 
-    def _name_curve(self, item, name: str, drawn: bool) -> None:
-        """A curve's legend entry; one with points but none to draw (every one lossless, an
-        infinite PSNR, as a flat image gives) says so instead of showing a line that is not
-        there."""
-        label = self.legend.getLabel(item)
-        text = self.session.curves[name].label + ("" if drawn else NOT_DRAWN)
-        if label is not None and label.text != text:
-            label.setText(text)
+    def _name_curves(self, *_args) -> None:
+        """Each curve's legend entry: its codec, and why it cannot be seen where it cannot:
+        points but none to draw (every one lossless, an infinite PSNR, as a flat image
+        gives), or none of its line in the view (the zoom to MSP's rates leaves a codec that
+        cannot get down to them out of it); the legend had listed those as if shown."""
+        box = self.plot.getViewBox()
+        (left, right), (bottom, top) = box.viewRange()
+        view = (left, bottom, right, top)  # (the y bounds low, high, as points_inside wants)
+        # (a view that ranges itself over every curve has them all, and may not have done so
+        # yet: its range before then is no test)
+        every_curve = all(box.autoRangeEnabled())
+        for name, item in self.curve_items.items():
+            xs, ys = item.getData()
+            points = (np.column_stack([xs, ys]) if xs is not None and len(xs)
+                      else np.zeros((0, 2)))
+            if not len(points):
+                note = NOT_DRAWN if self.session.curves[name].points else ""
+            elif every_curve or points_inside(points, view).any() or \
+                    segments_crossing(points[:-1], points[1:], view).any():
+                note = ""
+            else:
+                note = OFF_VIEW
+            label = self.legend.getLabel(item)
+            text = self.session.curves[name].label + note
+            if label is not None and label.text != text:
+                label.setText(text)
 
     def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
         """A learned curve's line: its points on the RD front (what the BD-rates use)."""
