@@ -356,6 +356,10 @@ def test_a_curve_out_of_the_view_says_so_in_the_legend(window, qtbot):
     qtbot.waitUntil(lambda: "WebP" in labels())
     box.setRange(xRange=(0, 130), yRange=(0, 60), padding=0)  # every curve: no note
     qtbot.waitUntil(lambda: {"WebP", "JPEG 4:2:0"} <= labels())
+    session.clear_curves()  # (a new image: the panel's refresh is queued) then a zoom
+    box.setXRange(0, 2, padding=0)  # before it: no curve of the last image is looked up
+    qtbot.wait(50)
+    assert rd.curve_items == {}
 
 
 def test_the_legend_covers_no_point_or_line_of_any_curve(window, qtbot):

@@ -189,7 +189,8 @@ def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, t
     qtbot.waitUntil(lambda: table.viewport().height() > 0)
     assert window.metrics.value("image") == "picture-23.png: 224×160"
     # one line like the file size's: the name has both columns' width (in one it wrapped)
-    assert table.rowHeight(0) == table.rowHeight(1)
+    rows = window.metrics._rows
+    assert table.rowHeight(rows["image"]) == table.rowHeight(rows["file_size"])
     assert table.verticalScrollBar().maximum() == 0, "the table scrolls in a laptop's dock"
     # after an LOF encode, with its row of what LOF changed, beside a classic codec
     window.controls.set_profile("quick-lof")
@@ -199,7 +200,7 @@ def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, t
     assert "symbols changed" in window.metrics.value("lof_change")
     qtbot.wait(50)
     # the change in two lines, not three (how many symbols there are: in its tooltip)
-    assert table.rowHeight(window.metrics._rows["lof_change"]) < 2.5 * table.rowHeight(1)
+    assert table.rowHeight(rows["lof_change"]) < 2.5 * table.rowHeight(rows["file_size"])
 
 
 def label_inside_axis(plot, side: str) -> bool:
@@ -348,6 +349,11 @@ def test_per_channel_ticks_never_overlap_in_a_laptop_dock(qtbot, tiny_model, tmp
             assert axis.boundingRect().contains(rect)
             assert not any(rect.intersects(other) for other in rects[index + 1:]), \
                 [r.getRect() for r in rects]
+    # a zoom on the short plot: ticks for the new range (the fitted ones were of the old)
+    chart.share_plot.setYRange(0, 0.5, padding=0)
+    qtbot.wait(20)
+    assert [axis_value for axis_value, _ in chart.share_plot.getAxis("left")._tickLevels[0]] \
+        and all(0 < value <= 0.5 for value, _ in chart.share_plot.getAxis("left")._tickLevels[0])
     box = chart.cumulative_plot.getViewBox().sceneBoundingRect()
     for label, _mark in chart.mark_labels:
         if label.isVisible():

@@ -674,8 +674,10 @@ def test_a_stream_opened_alone_shows_nothing_it_does_not_have(qtbot, encoded_win
 
     window, compare, rd = encoded_window, encoded_window.compare, encoded_window.rd
 
-    def legend_names():
-        return [label.text for _, label in rd.legend.items]
+    def legend_names():  # (top to bottom, as laid out)
+        labels = [label for _, label in rd.legend.items]
+        labels.sort(key=lambda label: (label.mapToScene(0, 0).y(), label.mapToScene(0, 0).x()))
+        return [label.text for label in labels]
 
     assert legend_names()[:1] == [LEARNED_LEGEND]  # an encode's star: listed first
     window.export_bitstream(tmp_path / "alone.msp")
@@ -1821,6 +1823,7 @@ def test_the_codecs_menu_arrow_never_covers_the_buttons_text(qtbot):
     panel.show()
     button = panel.codec_button
     qtbot.waitUntil(button.isVisible)
+    assert button.text().endswith("▾")  # (the arrow drawn, as part of the text)
     with_menu = grab_array(button).astype(int)
     menu = button.menu()
     button.setMenu(None)
@@ -2203,8 +2206,10 @@ def test_bar_labels_never_run_together(qtbot, encoded_window):
     bits.plot.setFixedWidth(170)
     qtbot.waitUntil(lambda: abs(bits.plot.width() - 170) < 2, timeout=2000)
     qtbot.wait(20)
-    assert [text for _, text in written()] in (bits.allocation.labels,
-                                               bits.allocation.short_labels)
+    assert [text for _, text in written()] == bits.allocation.short_labels  # every bar
+    assert bits.plot.toolTip().splitlines() == [
+        f"{brief}: {whole}" for brief, whole in zip(bits.allocation.short_labels,
+                                                    bits.allocation.labels)]
 
 
 def test_a_mark_leaves_a_box_taken_out_of_its_layout(qtbot):

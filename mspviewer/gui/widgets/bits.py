@@ -241,12 +241,14 @@ class BitAllocationView(QWidget):
 
     def _label_ticks(self, *_args) -> None:
         """A label under every bar that has room for one, else under every k-th (28 passes'
-        labels ran together in any window; the ledger tab names every pass)."""
+        labels ran together in any window), short ones where the long would skip bars (the
+        chart's tooltip then gives each short one's long form)."""
         allocation = getattr(self, "allocation", None)  # (a resize before __init__ ends)
         labels = allocation.labels if allocation is not None else []
         axis = self.plot.getAxis("bottom")
         if not labels:
             axis.setTicks([[]])
+            self.plot.setToolTip("")
             return
         room = max(self.plot.getViewBox().width(), 1.0) / len(labels)
 
@@ -256,7 +258,10 @@ class BitAllocationView(QWidget):
 
         # the short labels ("s3", a pass's number) where the long ones would leave bars
         # unnamed: "scale 3" and "scale 1" alone under four bars in a laptop's dock
-        if every(labels) > 1 and allocation.short_labels:
+        short = every(labels) > 1 and bool(allocation.short_labels)
+        self.plot.setToolTip("\n".join(f"{brief}: {whole}" for brief, whole in
+                                       zip(allocation.short_labels, labels)) if short else "")
+        if short:
             labels = allocation.short_labels
         step = every(labels)
         axis.setTicks([[(float(i), label) for i, label in enumerate(labels) if i % step == 0],

@@ -78,6 +78,9 @@ class ChannelBitsChart(QWidget):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         for plot in (self.share_plot, self.cumulative_plot):
             plot.getViewBox().sigResized.connect(self._fit_to_size)
+            # (fitted ticks are values of one range: a pan or zoom needs new ones)
+            plot.getViewBox().sigYRangeChanged.connect(
+                lambda _box, _range, plot=plot: fit_axis_ticks(plot))
         observe(session.result_changed, self.refresh, scheduler)
         self.refresh()
 

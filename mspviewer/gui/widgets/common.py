@@ -214,8 +214,9 @@ TICK_LINES = 1.6
 
 def fit_axis_ticks(plot: pg.PlotItem, side: str = "left") -> None:
     """Ticks on the vertical axis on ``side`` at as many round values (1, 2 or 5 × 10^k) as
-    its height has room for, where that is fewer than pyqtgraph's own choice would draw
-    legibly; pyqtgraph's own ticks where the plot is tall enough."""
+    its height has room for, where that is under four labels (pyqtgraph's own choice drew
+    its labels over each other there); pyqtgraph's own ticks where four or more fit. Call it
+    again when the plot's size or range changes."""
     axis, box = plot.getAxis(side), plot.getViewBox()
     line = QFontMetricsF(axis.font()).height()
     room = int(box.height() // (TICK_LINES * line))
@@ -223,16 +224,18 @@ def fit_axis_ticks(plot: pg.PlotItem, side: str = "left") -> None:
     if box.height() > 0:  # (a label must fit whole: pyqtgraph draws none that would overhang)
         margin = 0.5 * line * (high - low) / box.height()
         low, high = low + margin, high - margin
-    if room >= 4 or not high > low:
+    if room >= 4:
         if getattr(axis, "_fitted_ticks", None) is not None:
             axis.setTicks(None)
             axis._fitted_ticks = None
         return
     # the finest round step with no more values than two or the room allows, above the
     # axis's foot (a label there runs into the bottom axis's numbers); one: the topmost
+    # (no range left inside the margins, on a plot under a line tall: no value at all)
     values: list[float] = []
-    magnitude = math.floor(math.log10(high - low))
-    for step in (m * 10.0 ** e for e in range(magnitude - 1, magnitude + 2) for m in (1, 2, 5)):
+    magnitude = math.floor(math.log10(high - low)) if high > low else 0
+    steps = [m * 10.0 ** e for e in range(magnitude - 1, magnitude + 2) for m in (1, 2, 5)]
+    for step in steps if high > low else []:
         first, last = math.floor(low / step) + 1, math.floor(high / step)
         if 0 < last - first + 1 <= max(room, 2):
             values = [round(k * step, 12) for k in range(first, last + 1)]
@@ -257,10 +260,6 @@ class FittedAxisLabel:
     def set(self, label: str, short: str) -> None:
         self.label, self.short = label, short
         self.fit()
-
-    def text(self) -> str:
-        """What the axis says now."""
-        return self.plot.getAxis(self.side).labelText
 
     def fit(self, *_args) -> None:
         fit_axis_label(self.plot, self.label, self.short, self.side)

@@ -403,12 +403,19 @@ class CompareView(QWidget):
                                            f"({entry.point.bpp:.4f} bpp)",
                                            shorter=shorter_titles(pane_name(entry),
                                                                   entry.point.bpp, True))
+            elif difference:  # (a reference stream's picture, with no original open)
+                self.classic.rgb.clear()
+                self.classic.title.setText(f"|Original − {entry.label}|: no original "
+                                           f"({NO_ORIGINAL})",
+                                           shorter=(f"|Δ| {pane_name(entry)}: no original",
+                                                    f"|Δ| {pane_name(entry)}"))
             else:
                 set_rgb(self.classic.rgb, classic)
-                self.classic.title.setText(self._classic_label(entry),
-                                           shorter=(f"{entry.label} {entry.point.bpp:.4f} bpp",
-                                                    *shorter_titles(pane_name(entry),
-                                                                    entry.point.bpp, False)))
+                shorter = shorter_titles(pane_name(entry), entry.point.bpp, False)
+                whole_name = f"{entry.label} {entry.point.bpp:.4f} bpp"
+                if whole_name != shorter[0]:  # (a codec's own label is already its shortest)
+                    shorter = (whole_name, *shorter)
+                self.classic.title.setText(self._classic_label(entry), shorter=shorter)
         if difference:
             heats = [p.heat.image for p in (self.decoded, self.classic)
                      if p.heat.isVisible() and p.heat.image is not None]
@@ -422,11 +429,17 @@ class CompareView(QWidget):
             set_rgb(self.split_right, decoded)
             both = original is not None and decoded is not None
             self.split_line.setVisible(both)
-            if both or decoded is None:
+            if both:
                 self.split_title.setText(SPLIT_TITLE)
-            else:
+            elif original is not None:
+                self.split_title.setText("Original: encode to split it against the decoded "
+                                         "image", shorter=("Original only",))
+            elif decoded is not None:
                 self.split_title.setText(f"Decoded only: no original to split against "
                                          f"({NO_ORIGINAL})", shorter=("Decoded only",))
+            else:
+                self.split_title.setText("Open an image and encode it to split original "
+                                         "and decoded", shorter=("Nothing to split",))
             if size is not None:
                 self.split_line.setBounds((0, size[1]))
                 if not 0 < self.split_line.value() < size[1]:

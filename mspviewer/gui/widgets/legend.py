@@ -117,7 +117,12 @@ class CornerLegend(pg.LegendItem):
         before the curves it is measured against, whenever it joins)."""
         self.addItem(item, name)
         self.items.insert(0, self.items.pop())
-        # (pyqtgraph lays entries out in the order added: lay them all out again)
+        self.relayout()  # (pyqtgraph lays entries out in the order they were added)
+
+    def relayout(self) -> None:
+        """Lay every entry out again in the order of ``items``: after an entry moved, or one
+        was removed (pyqtgraph leaves its cell empty). As pyqtgraph 0.13–0.14's own
+        setColumnCount does, through the same private _addItemToLayout."""
         for index in range(self.layout.count() - 1, -1, -1):
             self.layout.removeAt(index)
         for sample, label in self.items:

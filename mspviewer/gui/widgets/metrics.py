@@ -84,8 +84,9 @@ class MetricsPanel(QWidget):
 
     def _set(self, key: str, column: int, text: str, tooltip: str = "") -> None:
         item = QTableWidgetItem(text)
-        # (the whole text at least: a cell too small for it ends in "…")
-        item.setToolTip(tooltip or text)
+        # the whole text first, then the details: a cell too small for it ends in "…"
+        item.setToolTip(tooltip if tooltip.startswith(text) else
+                        "\n".join(part for part in (text, tooltip) if part))
         self.table.setItem(self._rows[key], column, item)
 
     def refresh(self) -> None:
@@ -209,7 +210,7 @@ def lof_change_text(result) -> tuple[str, str]:
     text = f"{signed(change.file_change_percent, '.2f')} % file"
     if result.point is not None and reference.point.psnr_rgb is not None:
         text += f", {signed(result.point.psnr_rgb - reference.point.psnr_rgb, '.2f')} dB"
-    text += f"; {change.symbols_changed:,} symbols changed"  # (of how many: the tooltip's)
+    text += f"; {change.symbols_changed:,} symbols changed"  # (the total: in the tooltip)
     what, other, described = reference.short, reference.result_name, reference.describe()
     lines = [f"{change.symbols_changed:,} of {change.elements:,} symbols changed.",
              f"{described[:1].upper()}{described[1:]}: "

@@ -49,8 +49,6 @@ ZOOM_MARGIN = 1.5
 SHORT_PLOT_PX = 200
 #: the learned curve of the plain encoder, which LOF curves are set against
 PLAIN_CURVE = "msp-fast"
-
-
 #: the legend's name for this image's MSP points (the stars)
 LEARNED_LEGEND = "MSP (this image)"
 
@@ -257,6 +255,7 @@ class RDPanel(QWidget):
                 self.legend.add_first(self.learned_item, LEARNED_LEGEND)
             else:
                 self.legend.removeItem(self.learned_item)
+                self.legend.relayout()  # (pyqtgraph leaves the first cell empty)
             self._star_in_legend = bool(points)
         move_x, move_y = self.lof_move_data()
         self.lof_move_item.setData(move_x, move_y)
@@ -334,24 +333,27 @@ class RDPanel(QWidget):
         gives), or none of its line in the view (the zoom to MSP's rates leaves a codec that
         cannot get down to them out of it); the legend had listed those as if shown."""
         box = self.plot.getViewBox()
-        (left, right), (bottom, top) = box.viewRange()
-        view = (left, bottom, right, top)  # (the y bounds low, high, as points_inside wants)
+        (left, right), (low_y, high_y) = box.viewRange()
+        view = (left, low_y, right, high_y)  # (points_inside's order: its "top" is the low y)
         # (a view that ranges itself over every curve has them all, and may not have done so
         # yet: its range before then is no test)
         every_curve = all(box.autoRangeEnabled())
         for name, item in self.curve_items.items():
+            curve = self.session.curves.get(name)
+            if curve is None:  # (cleared with a new image; the queued refresh drops its item)
+                continue
             xs, ys = item.getData()
             points = (np.column_stack([xs, ys]) if xs is not None and len(xs)
                       else np.zeros((0, 2)))
             if not len(points):
-                note = NOT_DRAWN if self.session.curves[name].points else ""
+                note = NOT_DRAWN if curve.points else ""
             elif every_curve or points_inside(points, view).any() or \
                     segments_crossing(points[:-1], points[1:], view).any():
                 note = ""
             else:
                 note = OFF_VIEW
             label = self.legend.getLabel(item)
-            text = self.session.curves[name].label + note
+            text = curve.label + note
             if label is not None and label.text != text:
                 label.setText(text)
 
