@@ -378,3 +378,22 @@ def test_a_plot_grown_tall_again_gets_pyqtgraphs_own_ticks_back(qtbot):
         rects = tick_label_rects(plot)
         assert (len(rects) < 4) == fitted, (height, [r.getRect() for r in rects])
         assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+
+
+def test_a_scale_with_no_positions_says_so_in_a_narrow_title(qtbot, tiny_model, tmp_path):
+    """A 16×16 image's latent is one position, all of the coarsest scale: the other maps
+    were blank under titles cut to "scale 2"."""
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    write_png(tmp_path / "tiny.png", 16, 16, seed=3)
+    assert window.open_path(tmp_path / "tiny.png")
+    window.controls.set_profile("fast")
+    encode(qtbot, window, lam=0.01)
+    qtbot.wait(50)
+    latents = window.latents
+    empty = [(layer, title) for layer, title in zip(latents.layers, latents.titles)
+             if layer.num_elements == 0]
+    assert empty and len(empty) < len(latents.layers)
+    for layer, title in empty:
+        assert title.shown_text.endswith("none") or title.shown_text == title.text, \
+            title.shown_text
+        assert ": 0 positions" in title.text

@@ -192,8 +192,12 @@ class LatentView(QWidget):
             item.setRect(QRectF(*layer.rect))
             kind = "coarsest" if layer.coarsest else f"stride {layer.stride}"
             noun = "position" if layer.num_elements == 1 else "positions"
+            if layer.num_elements:
+                shorter = (f"scale {layer.scale} ({kind})", f"scale {layer.scale}")
+            else:  # (an image this small has none here: the blank map says why)
+                shorter = (f"scale {layer.scale}: none", f"s{layer.scale}: none")
             title.setText(f"scale {layer.scale} ({kind}): {layer.num_elements:,} {noun}",
-                          shorter=(f"scale {layer.scale} ({kind})", f"scale {layer.scale}"))
+                          shorter=shorter)
         self.color_bar.setLevels(levels)
         _, _, reduced = latent_data.QUANTITIES[key]
         label = latent_data.quantity_label(key, plain)
