@@ -75,8 +75,9 @@ def test_an_lof_result_carries_its_plain_encoding(qtbot, window, tiny_model):
     text = window.metrics.value("lof_change")
     assert f"{change.file_change_percent:+.2f} % file".replace("-", "−") in text
     assert f"; {change.symbols_changed:,} symbols changed" in text
+    # the cell's whole text first (a cut one ends in "…"), then the details
     assert window.metrics.tooltip("lof_change").startswith(
-        f"{change.symbols_changed:,} of {change.elements:,} symbols changed.")
+        f"{text}\n{change.symbols_changed:,} of {change.elements:,} symbols changed.")
     psnr_gain = result.point.psnr_rgb - result.reference.point.psnr_rgb
     assert f"{psnr_gain:+.2f} dB".replace("-", "−") in text
 
@@ -133,7 +134,7 @@ def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_p
     reason = ("opened from a file: no plain encoding to compare with (File ▸ Set a reference "
               ".msp)")
     assert window.metrics.value("lof_change") == "none: read from a file"
-    assert window.metrics.tooltip("lof_change") == reason
+    assert window.metrics.tooltip("lof_change") == f"none: read from a file\n{reason}"
     assert reason in window.compare.classic.title.text
 
 
@@ -214,7 +215,7 @@ def test_a_result_without_lof_says_so_everywhere(qtbot, window):
     reason = "LOF did not run for this result (or File ▸ Set a reference .msp)"
     assert reason in compare.classic.title.text
     assert window.metrics.value("lof_change") == "none: no LOF"
-    assert window.metrics.tooltip("lof_change") == reason
+    assert window.metrics.tooltip("lof_change") == f"none: no LOF\n{reason}"
     assert latents.layers == [] and "LOF did not run for this result: encode with quick, " \
         "balanced or max (or File ▸ Set a reference .msp)" in latents.caption.text()
     assert not latents.color_bar.isVisible()  # no scale of the quantity shown before

@@ -73,13 +73,13 @@ def test_load_and_encode_fills_every_panel(qtbot, window, tiny_model, tmp_path):
     assert window.metrics.value("estimated_bits") == f"{analysis.estimated_bits:,.0f}"
     assert window.metrics.value("actual_bits") == f"{analysis.actual_bits:,}"
     assert window.metrics.tooltip("actual_bits") == \
-        f"{8 * analysis.payload_bytes / (48 * 80):.4f} bpp of payload"
+        f"{analysis.actual_bits:,}\n{8 * analysis.payload_bytes / (48 * 80):.4f} bpp of payload"
     # the overhead, with its two terms behind it
     overhead = 100 * (analysis.actual_bits - analysis.estimated_bits) / analysis.estimated_bits
     assert window.metrics.value("overhead") == f"{overhead:+.2f} %".replace("-", "−")
     table = window.metrics.table
-    assert table.item(window.metrics._rows["overhead"], 0).toolTip().startswith(
-        f"{analysis.actual_bits:,} bits written against")
+    assert window.metrics.tooltip("overhead").startswith(
+        f"{window.metrics.value('overhead')}\n{analysis.actual_bits:,} bits written against")
     assert window.metrics.value("fresh_check") == "not run"
     assert all(table.verticalHeaderItem(row).toolTip() for row in range(table.rowCount()))
     # compare view: item data and rendered pixels
