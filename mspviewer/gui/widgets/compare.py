@@ -62,6 +62,14 @@ def shorter_titles(name: str, bpp: float, difference: bool) -> tuple[str, ...]:
     return f"{name} {bpp:.4f} bpp", f"{name} {bpp:.4f}", name
 
 
+def _no_difference(pane, label: str, name: str) -> None:
+    """Difference mode with no original: an empty pane that says so (its picture under a
+    difference colour bar would lie). ``name`` is the pane's name at its shortest."""
+    pane.rgb.clear()
+    pane.title.setText(f"|Original − {label}|: no original ({NO_ORIGINAL})",
+                       shorter=(f"|Δ| {name}: no original", f"|Δ| {name}"))
+
+
 class _Pane:
     """One ViewBox with an RGB item, a heatmap item (difference mode) and a title."""
 
@@ -380,10 +388,8 @@ class CompareView(QWidget):
             self._set_heat(self.decoded.heat, result.difference)
             self.decoded.title.setText(f"|Original − MSP| ({result.bpp:.4f} bpp)",
                                        shorter=shorter_titles("MSP", result.bpp, True))
-        elif difference:  # (the decoded picture under a difference colour bar would lie)
-            self.decoded.rgb.clear()
-            self.decoded.title.setText(f"|Original − MSP|: no original ({NO_ORIGINAL})",
-                                       shorter=("|Δ| MSP: no original", "|Δ| MSP"))
+        elif difference:
+            _no_difference(self.decoded, "MSP", "MSP")
         else:
             set_rgb(self.decoded.rgb, decoded)
             self.decoded.title.setText(self._decoded_label(result),
@@ -404,11 +410,7 @@ class CompareView(QWidget):
                                            shorter=shorter_titles(pane_name(entry),
                                                                   entry.point.bpp, True))
             elif difference:  # (a reference stream's picture, with no original open)
-                self.classic.rgb.clear()
-                self.classic.title.setText(f"|Original − {entry.label}|: no original "
-                                           f"({NO_ORIGINAL})",
-                                           shorter=(f"|Δ| {pane_name(entry)}: no original",
-                                                    f"|Δ| {pane_name(entry)}"))
+                _no_difference(self.classic, entry.label, pane_name(entry))
             else:
                 set_rgb(self.classic.rgb, classic)
                 shorter = shorter_titles(pane_name(entry), entry.point.bpp, False)

@@ -154,7 +154,6 @@ class RDPanel(QWidget):
         self.plot.addItem(self.lof_move_item)
         self.plot.addItem(self.plain_item)  # (unnamed: in the legend only while shown)
         self._plain_legend = ""  #: the plain point's legend entry ("": not in the legend)
-        self._star_in_legend = False  #: whether the legend lists the MSP points
         observe(session.rd_changed, self.refresh, scheduler)
         self.refresh()
 
@@ -250,13 +249,12 @@ class RDPanel(QWidget):
             self.learned_item.clear()
         # in the legend only with a star to show (a stream opened alone has no quality: the
         # legend's star had stood for nothing on an empty plot)
-        if bool(points) != self._star_in_legend:
-            if points:
-                self.legend.add_first(self.learned_item, LEARNED_LEGEND)
-            else:
-                self.legend.removeItem(self.learned_item)
-                self.legend.relayout()  # (pyqtgraph leaves the first cell empty)
-            self._star_in_legend = bool(points)
+        listed = self.legend.getLabel(self.learned_item) is not None
+        if points and not listed:
+            self.legend.add_first(self.learned_item, LEARNED_LEGEND)
+        elif listed and not points:
+            self.legend.removeItem(self.learned_item)
+            self.legend.relayout()  # (pyqtgraph leaves the first cell empty)
         move_x, move_y = self.lof_move_data()
         self.lof_move_item.setData(move_x, move_y)
         if move_x:
