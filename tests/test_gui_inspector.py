@@ -417,8 +417,9 @@ def test_the_pmf_heading_wraps_in_a_short_wide_panel(qtbot, panel, session, outc
     one_line = heading.fontMetrics().height()
     text_width = heading.fontMetrics().horizontalAdvance(heading.text())
     assert heading.width() > text_width and heading.height() < 2 * one_line  # tall: one line
-    panel.resize(800, 300)  # wide: the values beside the plots
+    panel.resize(800, 440)  # wide: the values beside the plots
     qtbot.waitUntil(lambda: heading.width() < text_width)
+    assert panel.page() is None
     assert heading.height() >= heading.heightForWidth(heading.width()) >= 2 * one_line
     panel.pmf.clear()
     assert heading.text().strip() == ""
@@ -525,6 +526,96 @@ def test_in_a_scrolling_dock_the_layout_follows_the_room_not_the_panel(qtbot, pa
     qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Vertical,
                     timeout=2000)
     area.takeWidget()  # the panel is the fixture's to close
+
+
+def _inside(part, viewport) -> bool:
+    from PySide6.QtCore import QPoint, QRect
+
+    where = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
+    return part.isVisible() and QRect(QPoint(0, 0), viewport.size()).contains(where)
+
+
+def test_a_short_dock_shows_values_pmf_and_context_in_turn_each_whole(qtbot, panel, session,
+                                                                      outcome):
+    """In a 250-px dock the PMF plot had its axis below the fold (and the scroll area laid
+    the panel out at its preferred height, the plot's last size, so it stayed there): short,
+    the three views take turns on tabs, each fits the view, and the plot gets a short form
+    (no x-axis title, the caption's lesson in its tooltip) and the context its caption's."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    from mspviewer.gui.widgets.inspector import PAGED_PLOT_PX, SHARED_PLOT_PX
+
+    session.set_result(outcome)
+    info = panel.inspect(1, 2, 3)
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(panel)
+    qtbot.addWidget(area)
+    area.resize(430, 250)
+    area.show()
+    qtbot.waitExposed(area)
+    qtbot.waitUntil(lambda: panel.page() == "values", timeout=2000)
+    assert panel.page_tabs.isVisible() and panel.table.isVisible()
+    assert not panel.pmf_plot.isVisible() and not panel.context.isVisible()
+    viewport = area.viewport()
+    panel.set_page("pmf")
+    parts = (panel.pmf_plot, panel.pmf.caption, panel.pmf_view_box)
+    # (the scroll area settles in a few layout passes)
+    qtbot.waitUntil(lambda: all(_inside(part, viewport) for part in parts), timeout=3000)
+    assert not panel.table.isVisible() and not panel.context.isVisible()
+    assert panel.pmf_plot.minimumHeight() == PAGED_PLOT_PX
+    assert not area.verticalScrollBar().isVisible()
+    # the short caption: what this symbol cost; the lesson in the tooltip
+    caption = panel.pmf.caption
+    assert f"the coded symbol {info.symbol}: P = " in caption.text()
+    assert caption.toolTip() and caption.toolTip() not in caption.text()
+    assert not panel.pmf_plot.getAxis("bottom").label.isVisible()
+    panel.set_page("context")
+    parts = (panel.context.table, panel.context.legend, panel.context.caption)
+    qtbot.waitUntil(lambda: all(_inside(part, viewport) for part in parts), timeout=3000)
+    assert not panel.pmf_plot.isVisible()
+    grid = panel.context.table
+    assert panel.context.legend.x() > grid.x() + grid.width()  # beside the grid
+    assert panel.context.caption.text() != panel.context.caption.toolTip()
+    assert panel.context.caption.toolTip().startswith(
+        "the coarsest" if info.step == "coarsest" else f"{info.spatial_context.num_known} of "
+        "the 8 nearest neighbours")
+    # tall again: everything together, at full size, with the long texts
+    area.resize(430, 1000)
+    qtbot.waitUntil(lambda: panel.page() is None, timeout=2000)
+    assert not panel.page_tabs.isVisible()
+    assert panel.splitter.orientation() == Qt.Orientation.Vertical
+    for part in (panel.table, panel.pmf_plot, panel.context):
+        assert part.isVisible(), part
+    assert panel.pmf_plot.minimumHeight() == SHARED_PLOT_PX
+    assert panel.pmf_plot.getAxis("bottom").label.isVisible()
+    assert caption.toolTip() in caption.text()
+    assert panel.context.caption.text() == panel.context.caption.toolTip()
+    assert panel.context.legend.y() > grid.y() + grid.height()  # below the grid
+    with pytest.raises(ValueError, match="unknown inspector page"):
+        panel.set_page("chart")
+    area.takeWidget()  # the panel is the fixture's to close
+
+
+def test_beside_the_plots_the_values_take_what_they_need(qtbot, panel, session, outcome):
+    """Wide, the splitter gave the values half the panel: the PMF plot, sharing the other half
+    with the context grid, was 110 px wide in a full-HD window."""
+    from PySide6.QtCore import Qt
+
+    session.set_result(outcome)
+    assert panel.inspect(1, 2, 3) is not None
+    panel.resize(1300, 560)
+    qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Horizontal,
+                    timeout=2000)
+    assert panel.page() is None
+    values, plots = panel.splitter.sizes()
+    assert values < plots
+    assert panel.pmf_plot.width() > 300
+    # the values' column fills the table: no blank beside it where the meanings went
+    table = panel.table
+    qtbot.waitUntil(lambda: table.isColumnHidden(1), timeout=2000)
+    assert table.columnWidth(0) >= table.viewport().width() - 1
 
 
 def test_a_narrow_table_writes_the_meaning_of_the_row_pointed_at_below_it(qtbot, panel,

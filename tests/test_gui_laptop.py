@@ -216,8 +216,6 @@ def test_colour_bar_labels_fit_their_bars(qtbot, tiny_model, tmp_path):
     after the bar was laid out kept the last one's place, past the bar's top. Every label now
     lies within its bar, centred, in a short form where the bar is too short for the long one;
     so do the difference and bits-map bars."""
-    from PySide6.QtCore import Qt
-
     from gui_support import wait_idle
 
     from mspviewer.gui import latent_data
@@ -397,3 +395,32 @@ def test_a_scale_with_no_positions_says_so_in_a_narrow_title(qtbot, tiny_model, 
         assert title.shown_text.endswith("none") or title.shown_text == title.text, \
             title.shown_text
         assert ": 0 positions" in title.text
+
+
+def test_the_inspector_shows_its_pmf_whole_in_a_laptop_dock(qtbot, tiny_model, tmp_path):
+    """The PMF plot sat below the values, its axis below the fold of a 250-px dock, where
+    nobody scrolled to it. In a room too short for everything the values, the PMF and the
+    context take turns on tabs, and each page shows whole."""
+    from PySide6.QtCore import QPoint, QRect
+
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    encode(qtbot, window, lam=0.01)
+    window.show_panel("inspector")
+    panel = window.inspector
+    assert panel.inspect_pixel(40, 30) is not None
+    scroller = window.docks["inspector"].widget()
+    viewport = scroller.viewport()
+    qtbot.waitUntil(lambda: panel.page() == "values", timeout=2000)
+
+    def inside(part) -> bool:
+        where = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
+        return part.isVisible() and QRect(QPoint(0, 0), viewport.size()).contains(where)
+
+    for page, parts in (("pmf", (panel.pmf_plot, panel.pmf.caption, panel.pmf_view_box)),
+                        ("context", (panel.context.table, panel.context.legend))):
+        panel.set_page(page)
+        # (the scroll area settles in a few layout passes)
+        qtbot.waitUntil(lambda: all(inside(part) for part in parts), timeout=3000)
+        assert not panel.table.isVisible()
+        assert not scroller.verticalScrollBar().isVisible()
+        assert not scroller.horizontalScrollBar().isVisible()

@@ -12,8 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetrics
-from PySide6.QtWidgets import (QAbstractItemView, QLabel, QSizePolicy, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QLabel, QSizePolicy,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from mspviewer.codec.entropy import ESCAPE_BITS
 from mspviewer.codec.inspection import symbol_costs
@@ -64,6 +64,7 @@ class PmfPlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.view = "probability"  #: a key of PMF_VIEWS
+        self.compact = False  #: see set_compact
         self._shown: tuple | None = None  # (inspection, symbol bound) drawn last
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
@@ -154,9 +155,19 @@ class PmfPlot(QWidget):
         else:
             explained = ("A symbol far from 0 (a surprise) costs many bits; a small σ makes 0 "
                          "cheap.")
-            if height < VISIBLE_SHARE * top:
-                explained += " Its bar is too low to see here: plot bits."
-        self.caption.setText(coded_text + explained)
+        hidden_bar = "" if bits_view or height >= VISIBLE_SHARE * top else (
+            " Its bar is too low to see here: plot bits.")
+        # compact, the lesson is in the tooltip; what is true of this element stays
+        self.caption.setText(coded_text + ("" if self.compact else explained) + hidden_bar)
+        self.caption.setToolTip(explained)
+
+    def set_compact(self, compact: bool) -> None:
+        """Room for the bars in a short panel: no x-axis title (the heading names the
+        symbol) and the caption's general lesson in its tooltip."""
+        self.compact = compact
+        self.plot.getAxis("bottom").showLabel(not compact)
+        if self._shown is not None:
+            self.show_element(*self._shown)
 
 
 class ContextGrid(QWidget):
@@ -190,16 +201,45 @@ class ContextGrid(QWidget):
             f"□ outside the latent grid<br>"
             f"<span style='color:{HIGHLIGHT}'>■</span> this element")
         legend.setWordWrap(True)
+        self.legend = legend
         self.caption = QLabel(" ")
         self.caption.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("<b>Context</b> (lattice neighbours)"))
-        layout.addWidget(self.table)
-        layout.addWidget(legend)
-        layout.addWidget(self.caption)
-        layout.addStretch(1)
+        self._grid_layout = QGridLayout(self)
+        self._grid_layout.setContentsMargins(0, 0, 0, 0)
+        self._title = QLabel("<b>Context</b> (lattice neighbours)")
+        self._grid_layout.addWidget(self._title, 0, 0, 1, 2)
+        self.beside = None  #: the legend and caption beside the grid (True) or below it
+        self._captions: tuple[str, str] | None = None  #: (full, short) of the element shown
+        self.set_beside(False)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def stacked_height(self) -> int:
+        """The height it needs with the legend and the caption below the grid."""
+        width = self.table.width()
+        parts = (self._title.sizeHint().height(), self.table.height(),
+                 self.legend.heightForWidth(width), self.caption.heightForWidth(width))
+        return sum(parts) + (len(parts) - 1) * self._grid_layout.verticalSpacing()
+
+    def set_beside(self, beside: bool) -> None:
+        """The legend and the caption beside the grid (a short room: the caption's short
+        form) or below it."""
+        if beside == self.beside:
+            return
+        self.beside = beside
+        grid = self._grid_layout
+        for widget in (self.table, self.legend, self.caption):
+            grid.removeWidget(widget)
+        grid.addWidget(self.table, 1, 0, 2 if beside else 1, 1, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.legend, *((1, 1) if beside else (2, 0)),
+                       Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.caption, *((2, 1) if beside else (3, 0)),
+                       Qt.AlignmentFlag.AlignTop)
+        # the room left over goes below the text, and beside the grid to the text
+        for row in range(5):
+            grid.setRowStretch(row, 1 if row == (3 if beside else 4) else 0)
+        grid.setColumnStretch(0, 0)
+        grid.setColumnStretch(1, 1 if beside else 0)
+        self._show_caption()  # (beside, the short one: the full one is in its tooltip)
 
     def grid(self) -> np.ndarray | None:
         """The grid as displayed: 1 known, 0 not known yet, -1 outside (centre 0); None
@@ -214,7 +254,9 @@ class ContextGrid(QWidget):
 
     def clear(self) -> None:
         self.table.clearContents()
+        self._captions = None
         self.caption.setText(" ")
+        self.caption.setToolTip("")
 
     def show_element(self, info, y_hat: np.ndarray) -> None:
         """Draw the context of ``info``; ``y_hat`` is the record's (channel, row, col) ŷ."""
@@ -250,4 +292,14 @@ class ContextGrid(QWidget):
                        "context network sees further: 3 lattice positions each way)")
         channels = (f"{info.known_channels} channels of this position (earlier groups)"
                     if info.known_channels else "no channel of this position yet (first group)")
-        self.caption.setText(f"{spatial}; {channels}.")
+        self._captions = (f"{spatial}; {channels}.",
+                          f"{context.num_known} of 8 neighbours known; {channels}."
+                          if info.step != "coarsest" else f"{spatial}; {channels}.")
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        if self._captions is None:
+            return
+        full, short = self._captions
+        self.caption.setText(short if self.beside else full)
+        self.caption.setToolTip(full)

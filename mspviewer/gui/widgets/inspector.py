@@ -38,6 +38,8 @@ Public interface (the main window wires it):
   ``selection_cleared()`` (the heatmaps and the image mark the selection with them);
 - ``set_pmf_view("probability" | "bits")`` switches the plot's bars, ``pmf_view()`` says
   which it shows;
+- ``set_page("values" | "pmf" | "context")`` picks the page shown where the room is too
+  short for all three together (tabs then pick one), ``page()`` says which (None: all);
 - read-only for tests: ``current`` (the ElementInspection shown, None when nothing),
   ``value_text(key)``, ``value_tooltip(key)``, ``caption_text(key)``, ``pmf_data()``,
   ``highlighted_x()``, ``context_grid()``, ``showing_placeholder()``, ``pmf`` and
@@ -58,8 +60,8 @@ from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
                                QHeaderView, QLabel, QScrollArea, QSpinBox, QSplitter,
-                               QStackedWidget, QTableWidget, QTableWidgetItem, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QStackedWidget, QTabBar, QTableWidget, QTableWidgetItem,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from mspviewer.codec.entropy import MIN_PROBABILITY
 from mspviewer.codec.inspection import image_to_latent, inspect_element, latent_to_image
@@ -82,6 +84,25 @@ MIN_MEANING_PX = 200
 #: rows bring the table a scroll bar, whose width took the column away again, and so on.
 MEANING_HYSTERESIS_PX = 40
 MEANING_HINT = "Point at a row (or select it) for what its value means."
+#: Where the room is too short for the values and the pictures together (a laptop's bottom
+#: dock, 250 px: the PMF plot sat below the fold, where nobody saw it), they take turns:
+#: tabs pick one page. Key → (tab text, tab tooltip).
+PAGES = {
+    "values": ("Values", "The numbers: where the element sits in MSP and how it was coded"),
+    "pmf": ("PMF", "The discretised Gaussian the symbol was coded with, the coded symbol "
+                   "marked"),
+    "context": ("Context", "The lattice neighbours known when the element was predicted"),
+}
+#: the PMF plot's minimum height beside the other views, and on a page of its own in a
+#: short room (where 160 px would push its axis below the fold again)
+SHARED_PLOT_PX = 160
+PAGED_PLOT_PX = 90
+#: beside the plots, the values' column is made as wide as this value (and cell padding)
+TYPICAL_LONG_VALUE = "equal to −log2 P = 10.0000 ✓"
+CELL_PADDING_PX = 16
+#: Paged, the views go back together only where the room has this much more than they
+#: need: the estimate of word-wrapped captions' heights moves with the width.
+PAGES_HYSTERESIS_PX = 40
 
 #: Rows of the value table: key, label, what the value means (a caption for learners).
 FIELDS = (
@@ -219,21 +240,26 @@ class InspectorPanel(QWidget):
         # --- the pictures: the PMF and the context ---------------------------------------
         self.pmf = PmfPlot()
         self.pmf_plot = self.pmf.plot
+        self.pmf_plot.setMinimumHeight(SHARED_PLOT_PX)
         self.context = ContextGrid()
 
         # (the bars' choice above the bars: in the bar of controls it made the panel wider
         # than a laptop's dock)
-        pmf_choice = QHBoxLayout()
+        self.pmf_choice = QWidget()
+        pmf_choice = QHBoxLayout(self.pmf_choice)
+        pmf_choice.setContentsMargins(0, 0, 0, 0)
         pmf_choice.addWidget(QLabel("bars:"))
         pmf_choice.addWidget(self.pmf_view_box)
         pmf_choice.addStretch(1)
-        pmf_column = QVBoxLayout()
-        pmf_column.addLayout(pmf_choice)
-        pmf_column.addWidget(self.pmf, 1)
-        plots = QWidget()
+        self.pmf_box = QWidget()
+        self._pmf_column = QVBoxLayout(self.pmf_box)
+        self._pmf_column.setContentsMargins(0, 0, 0, 0)
+        self._pmf_column.addWidget(self.pmf_choice)
+        self._pmf_column.addWidget(self.pmf, 1)
+        plots = self.plots = QWidget()
         plots_layout = QHBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addLayout(pmf_column, 3)
+        plots_layout.addWidget(self.pmf_box, 3)
         plots_layout.addWidget(self.context, 0)
 
         # where the table has no room for its "what it means" column, the meaning of the row
@@ -244,7 +270,7 @@ class InspectorPanel(QWidget):
         self.table.cellEntered.connect(lambda row, _column: self._show_meaning(row))
         self.table.currentCellChanged.connect(lambda row, *_: self._show_meaning(row))
         self.table.viewport().installEventFilter(self)  # (its width: the meanings' column)
-        values = QWidget()
+        values = self.values = QWidget()
         values_layout = QVBoxLayout(values)
         values_layout.setContentsMargins(0, 0, 0, 0)
         values_layout.addWidget(self.table, 1)
@@ -255,10 +281,24 @@ class InspectorPanel(QWidget):
         splitter.addWidget(values)
         splitter.addWidget(plots)
         splitter.setSizes([420, 260])
+        self.page_tabs = QTabBar()
+        self.page_tabs.setDocumentMode(True)
+        self.page_tabs.setExpanding(False)
+        for index, (text, tooltip) in enumerate(PAGES.values()):
+            self.page_tabs.addTab(text)
+            self.page_tabs.setTabToolTip(index, tooltip)
+        self.page_tabs.hide()
+        self._paged = False  #: one page at a time (see PAGES)
+        self.page_tabs.currentChanged.connect(lambda _index: self._show_pages())
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 0, 0)
         content_layout.addWidget(self.header)
+        # paged, the bars' choice sits beside the tabs (a line more for the plot)
+        self._tab_row = QHBoxLayout()
+        self._tab_row.addWidget(self.page_tabs)
+        self._tab_row.addStretch(1)
+        content_layout.addLayout(self._tab_row)
         content_layout.addWidget(splitter, 1)
 
         self.placeholder = placeholder(PLACEHOLDER)
@@ -270,6 +310,7 @@ class InspectorPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        self._controls = bar
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
         for signal in (session.result_changed, session.reference_changed):
@@ -279,6 +320,16 @@ class InspectorPanel(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._arrange()
+
+    def heightForWidth(self, width: int) -> int:
+        """No taller than the room where it fits in it. A resizable scroll area makes a
+        panel with word-wrapped text as tall as this, and the layout's own answer is its
+        preferred height, which would put the plot's axis below the fold."""
+        preferred = super().heightForWidth(width)
+        if self._watched_viewport is None:
+            return preferred
+        return max(self.minimumSizeHint().height(),
+                   min(preferred, self._watched_viewport.height()))
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self._watched_viewport:
@@ -304,11 +355,16 @@ class InspectorPanel(QWidget):
         return self.size()
 
     def _fit_columns(self) -> None:
-        room = self.table.viewport().width() - self.table.columnWidth(0)
+        header = self.table.horizontalHeader()
+        values_width = max(self.table.sizeHintForColumn(0), header.sectionSizeHint(0))
+        room = self.table.viewport().width() - values_width
         hidden = self.table.isColumnHidden(1)
         narrow = room < MIN_MEANING_PX + (MEANING_HYSTERESIS_PX if hidden else 0)
         if narrow != hidden:
             self.table.setColumnHidden(1, narrow)
+            # alone, the values' column takes the table's width (not a blank beside it)
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch if narrow
+                                        else QHeaderView.ResizeMode.ResizeToContents)
             self.meaning.setVisible(narrow)
             self._show_meaning(self.table.currentRow())
         # no taller than its rows, so that the meaning is right under them, not below the fold
@@ -331,14 +387,63 @@ class InspectorPanel(QWidget):
 
     def _arrange(self) -> None:
         """Values beside the plots in a wide panel (a bottom dock), above them in a tall
-        one (a side dock or a floating window)."""
+        one (a side dock or a floating window); one at a time, on pages, in a short one."""
         size = self._room()
         wide = size.width() > WIDE_ASPECT * size.height() and size.width() >= MIN_WIDE_PX
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
             extent = size.width() if wide else size.height()
-            self.splitter.setSizes([extent // 2, extent - extent // 2])
+            # beside the plots, the values get what their column needs, the plots the rest
+            # (at half each, the PMF plot was 110 px wide in a full-HD window)
+            first = min(extent // 2, self._values_width()) if wide else extent // 2
+            self.splitter.setSizes([first, extent - first])
+        spare = size.height() - self._needed_height(size.width(), wide)
+        paged = spare < (PAGES_HYSTERESIS_PX if self._paged else 0)
+        if paged != self._paged:
+            self._paged = paged
+            self.page_tabs.setVisible(paged)
+            self.pmf_plot.setMinimumHeight(PAGED_PLOT_PX if paged else SHARED_PLOT_PX)
+            if paged:
+                self._tab_row.addWidget(self.pmf_choice)
+            else:
+                self._pmf_column.insertWidget(0, self.pmf_choice)
+            self.context.set_beside(paged)
+            self.pmf.set_compact(paged)
+            self._show_pages()
+
+    def _values_width(self) -> int:
+        """The width the table needs for its labels and a typical long value (longer
+        ones wrap), without the meanings' column."""
+        table = self.table
+        value = table.fontMetrics().horizontalAdvance(TYPICAL_LONG_VALUE)
+        return (table.verticalHeader().sizeHint().width() + value + 2 * table.frameWidth()
+                + table.verticalScrollBar().sizeHint().width() + CELL_PADDING_PX)
+
+    def _needed_height(self, width: int, wide: bool) -> int:
+        """The height the panel needs to show the values and the pictures together: the
+        plots at full height, and above them (not beside) the table's every row."""
+        pmf = (self.pmf_choice.sizeHint().height() + self._pmf_column.spacing()
+               + self.pmf.minimumSizeHint().height() - self.pmf_plot.minimumHeight()
+               + SHARED_PLOT_PX)
+        pictures = max(pmf, self.context.stacked_height())
+        table = self.table
+        rows = (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
+                + 2 * table.frameWidth())
+        content = pictures if wide else rows + self.splitter.handleWidth() + pictures
+        header = self.header.height()
+        spacing = self.layout().spacing()
+        margins = self.layout().contentsMargins()
+        return (margins.top() + margins.bottom() + self._controls.sizeHint().height()
+                + header + content + 2 * spacing)
+
+    def _show_pages(self) -> None:
+        page = self.page() or ""
+        self.values.setVisible(page in ("", "values"))
+        self.plots.setVisible(page != "values")
+        self.pmf_box.setVisible(page in ("", "pmf"))
+        self.context.setVisible(page in ("", "context"))
+        self.pmf_choice.setVisible(page in ("", "pmf"))
 
     # --- public interface ----------------------------------------------------------------
     def pinned_channel(self) -> int | None:
@@ -443,6 +548,17 @@ class InspectorPanel(QWidget):
     def caption_text(self, key: str) -> str:
         item = self.table.item(self._rows[key], 1)
         return item.text() if item is not None else ""
+
+    def page(self) -> str | None:
+        """The page shown (a key of PAGES) where the room is too short for all of them
+        together; None where they all show."""
+        return list(PAGES)[self.page_tabs.currentIndex()] if self._paged else None
+
+    def set_page(self, key: str) -> None:
+        """Pick the page shown in a short room (kept for when the room gets short)."""
+        if key not in PAGES:
+            raise ValueError(f"unknown inspector page {key!r}; use one of {', '.join(PAGES)}")
+        self.page_tabs.setCurrentIndex(list(PAGES).index(key))
 
     def pmf_view(self) -> str:
         """What the plot's bars show: "probability" or "bits" (a key of PMF_VIEWS)."""
