@@ -197,8 +197,7 @@ PANEL_HELP: dict[str, str] = {
         "decoded in earlier steps and the channel groups decoded before it. A magenta "
         "outline marks it in its heatmap and its 16×16 block in the image. Where the "
         "table is too narrow for its \"what it means\" column, the meaning of the row you "
-        "point at is written under it; where the panel is too short for everything, tabs "
-        "show the values, the PMF or the context."),
+        "point at is written under it; in a short panel, tabs pick values, PMF or context."),
     "replay": (
         "Decode step by step: the image after each of MSP's passes, coarse to fine (coarsest "
         "scale, then steps A and B of each finer scale, each in channel groups), with the "
