@@ -221,7 +221,7 @@ def test_a_target_bpp_encode_cancelled_in_its_search_says_so(tiny_model, encoded
         token))
     assert outcome.cancelled and outcome.profile == "plain"
     assert outcome.time_budget_s is None and outcome.reference is None
-    assert "cancelled during the λ search: a plain encode, not quick" in outcome.notes
+    assert "cancelled during the λ search: an encode without LOF, not quick" in outcome.notes
     # where the search stopped is not a limit of the model, and is not called one
     assert any(note.startswith("λ search cancelled after ") and "so far" in note
                for note in outcome.notes)

@@ -131,8 +131,8 @@ def test_a_stream_opened_from_a_file_has_no_plain_reference(qtbot, window, tmp_p
     opened = window.session.result
     assert opened.source == "file" and opened.reference is None
     assert window.session.classic is None
-    reason = ("opened from a file: no plain encoding to compare with (File ▸ Set a reference "
-              ".msp)")
+    reason = ("opened from a file: no encoding without LOF to compare with (File ▸ Set a "
+              "reference .msp)")
     assert window.metrics.value("lof_change") == "none: read from a file"
     assert window.metrics.tooltip("lof_change") == f"none: read from a file\n{reason}"
     assert reason in window.compare.classic.title.text
@@ -192,11 +192,11 @@ def test_third_pane_shows_the_plain_encoding(qtbot, window):
     pane = window.session.classic
     assert pane is not None and pane.codec == outcomes.PLAIN_PANE
     assert np.array_equal(compare.classic.rgb.image, result.reference.decoded)
-    assert "plain encoder" in compare.classic.title.text
+    assert "MSP without LOF" in compare.classic.title.text
     assert window.metrics.value("bpp", 1) == f"{result.reference.point.bpp:.4f} bpp"
-    assert "plain encoder" in window.metrics.value("setting", 1)
+    assert window.metrics.value("setting", 1) == f"MSP without LOF, λ = {result.lam:.5g}"
     header = window.metrics.table.horizontalHeaderItem(1)
-    assert header.text() == "No LOF"
+    assert header.text() == "Without LOF"
     compare.set_classic_codec("")
     wait_idle(qtbot, window)
     assert header.text() == "Classic" and window.metrics.value("bpp", 1) == ""

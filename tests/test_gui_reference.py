@@ -105,18 +105,18 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
     assert window.restore_plain_reference()
     wait_idle(qtbot, window)  # (the panels refresh on the next turn of the event loop)
     assert result.reference is plain and result.set_aside is None
-    assert row.text() == "LOF vs plain" and row.toolTip().startswith("The LOF encode against")
+    assert row.text() == "LOF change" and row.toolTip().startswith("The LOF encode against")
     assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
     assert np.array_equal(compare.classic.rgb.image, plain.decoded)
-    assert metrics.table.horizontalHeaderItem(1).text() == "No LOF"
-    assert not window.restore_plain_reference() and "No plain encoding" in \
+    assert metrics.table.horizontalHeaderItem(1).text() == "Without LOF"
+    assert not window.restore_plain_reference() and "No encoding without LOF" in \
         window.messages.text()
     set_reference(qtbot, window, path)  # and forth again, for the next check
 
     # a new encode brings back its own plain encoding, and the labels with it
     result = lof_encode(qtbot, window)
     assert result.reference.is_plain
-    assert row.text() == "LOF vs plain"
+    assert row.text() == "LOF change"
     assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
     assert latents.quantity_box.currentText() == latent_data.QUANTITIES["lof_bits"][0]
 

@@ -228,7 +228,7 @@ def test_screenshot_with_ladders_of_named_profiles(tiny_model, tmp_path):
 
 
 def test_screenshot_prints_what_lof_changed(tiny_model, tmp_path):
-    """After an LOF encode the screenshot prints the metrics row "LOF vs plain" as shown,
+    """After an LOF encode the screenshot prints the metrics row "LOF change" as shown,
     and the figure is that of the plain and LOF encodes made here."""
     model_path = tmp_path / "tiny.pt"
     save_weights(tiny_model, model_path, name="tiny-test")
@@ -240,8 +240,8 @@ def test_screenshot_prints_what_lof_changed(tiny_model, tmp_path):
                        "--threads", "1", "--size", "1200x800"], tmp_path, probe=probe_path)
     assert done.returncode == 0, done.stderr
     label, value = json.loads(probe_path.read_text())["lof_change"]
-    assert label == "LOF vs plain"
-    assert f"\n  LOF vs plain: {value}\n" in done.stdout, done.stdout
+    assert label == "LOF change"
+    assert f"\n  LOF change: {value}\n" in done.stdout, done.stdout
     model = load_model(model_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the viewer ran: LOF's rounding choices may follow it

@@ -141,14 +141,14 @@ class FileActions:
         result = self.session.result
         plain = getattr(result, "set_aside", None)
         if plain is None:
-            self.show_message("No plain encoding to go back to: the result has no .msp "
-                              "reference set in its place", "info")
+            self.show_message("No encoding without LOF to go back to: the result has no "
+                              ".msp reference set in its place", "info")
             return False
         self.session.set_reference(plain)
         if self.compare.classic_box.currentData() == PLAIN_PANE:
             self.session.set_classic(plain.as_pane())
-        self.show_message("The result is set against its plain encoding (the same λ without "
-                          "LOF) again", "info", about="reference")
+        self.show_message("The result is set against MSP without LOF (the same λ) again",
+                          "info", about="reference")
         return True
 
     def read_bitstream(self, path) -> bytes | None:

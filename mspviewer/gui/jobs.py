@@ -233,7 +233,8 @@ def _encode_on(model, pixels: np.ndarray, request: EncodeRequest, cancel: Cancel
                          f"this model got to {request.target_bpp:g} bpp, in "
                          f"{len(encoded.rate_search)} encodes")
         if encoded.search_cancelled and encoded.lof is None and profile.uses_lof:
-            notes.append(f"cancelled during the λ search: a plain encode, not {profile.name}")
+            notes.append(f"cancelled during the λ search: an encode without LOF, not "
+                         f"{profile.name}")
     else:
         if request.lam is None:
             raise MSPViewerError("no λ and no target bpp given")

@@ -28,8 +28,8 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "sigma": ("σ (predicted scale)", "mean", "mean σ over channels"),
     "bits": ("bits per element", "sum", "bits per position, all channels"),
     "surprise": ("surprise |ŷ−μ|/σ", "mean", "mean surprise over channels"),
-    "lof_shift": ("Δŷ by LOF (vs plain)", "mean_abs", "mean |Δŷ| over channels"),
-    "lof_bits": ("Δbits by LOF (vs plain)", "sum", "Δbits per position, all channels"),
+    "lof_shift": ("Δŷ by LOF", "mean_abs", "mean |Δŷ| over channels"),
+    "lof_bits": ("Δbits by LOF", "sum", "Δbits per position, all channels"),
 }
 
 #: Quantity key → the colour bar's short labels (one channel, reduced over channels), for a
@@ -94,7 +94,7 @@ def full_quantity(analysis, name: str, reference=None) -> np.ndarray:
         raise ValueError(f"unknown quantity {name!r}; use one of {tuple(QUANTITIES)}")
     if name in LOF_CHANGE:
         if reference is None:
-            raise ValueError(f"{QUANTITIES[name][0]} needs the plain encoding at the same λ: "
+            raise ValueError(f"{QUANTITIES[name][0]} needs MSP without LOF at the same λ: "
                              f"encode with a profile that runs LOF (quick, balanced or max)")
         if name == "lof_shift":
             return latent_change.latent_shift(analysis, reference)

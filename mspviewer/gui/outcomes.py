@@ -84,17 +84,18 @@ class ReferenceCoding:
         return "LOF" if self.is_plain else "result"
 
     def describe(self) -> str:
-        return ("the plain encoder (g_a, no LOF) at the same λ" if self.is_plain else
+        return (f"{PLAIN_PANE_LABEL} (g_a's latent) at the same λ" if self.is_plain else
                 f"the reference stream {self.path}")
 
     def as_pane(self) -> ClassicOutcome:
         """This encoding as the third compare pane (and the metrics' second column)."""
-        setting = "plain encoder" if self.is_plain else Path(self.path).name
+        setting = f"λ = {self.analysis.lam:.5g}"  # (the label says "without LOF")
+        if not self.is_plain:
+            setting += f", {Path(self.path).name}"
         return ClassicOutcome(PLAIN_PANE, self.label, float(self.analysis.lam),
                               self.bitstream, self.decoded, self.point,
                               target_bpp=float(self.point.bpp), below_target=False,
-                              difference=self.difference,
-                              setting=f"λ = {self.analysis.lam:.5g}, {setting}")
+                              difference=self.difference, setting=setting)
 
 
 @dataclass
@@ -139,8 +140,8 @@ class EncodeOutcome:
         if self.reference is not None:
             return None
         if self.source == "file":
-            return ("opened from a file: no plain encoding to compare with (File ▸ Set a "
-                    "reference .msp)")
+            return ("opened from a file: no encoding without LOF to compare with (File ▸ "
+                    "Set a reference .msp)")
         return "LOF did not run for this result (or File ▸ Set a reference .msp)"
 
     @property

@@ -165,8 +165,8 @@ PANEL_HELP: dict[str, str] = {
         "Latent overfitting at encode time: the latent of this image is optimised for its "
         "exact cost J = bpp + λ·255²·MSE, decoder and probability model frozen, keeping the "
         "best latent seen (max adds a greedy search). No extra bits, same decoder; the plot "
-        "shows J, bpp and PSNR per iteration. The metrics row 'LOF vs plain' sets the result "
-        "against the plain encoder at the same λ (File ▸ Set a reference .msp: against "
+        "shows J, bpp and PSNR per iteration. The metrics row 'LOF change' sets the result "
+        "against MSP without LOF at the same λ (File ▸ Set a reference .msp: against "
         "another coding)."),
     "rd": (
         "Rate–distortion plot of this image: MSP points and the curves of classic codecs "
@@ -174,14 +174,14 @@ PANEL_HELP: dict[str, str] = {
         "at equal quality is the bit saving (BD-rate when averaged, shown below the plot "
         "for MSP's λ ladder against each codec). MSP's points are stars, the latest one "
         "orange-red; the plot keeps MSP's rates in view until you pan or zoom (A: every curve). "
-        "After LOF, a dashed segment runs from the plain encoder's point (hollow circle, same "
+        "After LOF, a dashed segment runs from the point without LOF (hollow circle, same "
         "λ) to the result."),
     "latents": (
         "Heatmaps of the coded latent per MSP scale (coarse to fine): ŷ, the predicted mean "
         "μ, the predicted scale σ, the bits spent per element (−log2 P) and the surprise "
         "|ŷ − μ|/σ, for one channel or reduced over all channels. After an LOF encode, Δŷ "
         "and Δbits show where LOF moved the latent and where it saved or spent bits, against "
-        "the plain encoder at the same λ."),
+        "MSP without LOF at the same λ."),
     "bits": (
         "Bit allocation: for each scale, step or channel group, the bytes the model expected "
         "(Σ −log2 P) against the bytes actually in the stream, as bars and as a table per "

@@ -127,8 +127,8 @@ FIELDS = (
     ("bits_check", "Check", "the record's bits against −log2 P recomputed from σ and the "
                             "symbol"),
     ("escaped", "Escaped", "symbols at or beyond ±bound are sent with escape words"),
-    ("without_lof", "Without LOF", "this element in the plain encoding at the same λ (g_a's "
-                                   "latent, no LOF): what LOF changed here"),
+    ("without_lof", "Without LOF", "this element in MSP without LOF at the same λ (g_a's "
+                                   "latent): what LOF changed here"),
     ("neighbours", "Spatial context", "the 8 nearest lattice neighbours decoded before this "
                                       "step (grid below); the context network (three 3×3 "
                                       "convolutions) sees up to 3 lattice positions each way"),

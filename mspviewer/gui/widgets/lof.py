@@ -306,7 +306,7 @@ class LOFPanel(QWidget):
                 how = f"profile {outcome.profile}: no LOF iteration finished"
                 self._show_hint(NO_ITERATION_HINT)
             else:
-                how = f"profile {outcome.profile}: plain encoder, no LOF iterations"
+                how = f"profile {outcome.profile}: no LOF iterations"
                 self._show_hint(NO_LOF_HINT.format(what="This encode", profile=outcome.profile,
                                                    lof_profiles=self.lof_profiles))
             self.status.setText(" · ".join([how, *parts]))

@@ -30,8 +30,8 @@ ROWS = (
     ("header", "Header", "The file's header: model identity, λ, image size, the MSP "
                          "layout, checksums and each pass's section size (docs/bitstream.md)"),
     ("setting", "Setting", "Profile, λ, and the target rate where one was asked for"),
-    ("lof_change", "LOF vs plain", "The LOF encode against the plain encoder at the same λ: "
-                                   "file size, PSNR and latent symbols changed"),
+    ("lof_change", "LOF change", "The LOF encode against MSP without LOF at the same λ: "
+                                 "file size, PSNR and latent symbols changed"),
     ("decode_check", "Decode check", "The file decoded here gives the encoder's "
                                      "reconstruction exactly (bit-exact)"),
     ("fresh_check", "Fresh check", "The file decoded in a fresh process, from the weights "
@@ -161,7 +161,8 @@ class MetricsPanel(QWidget):
         if classic is None or classic.codec != PLAIN_PANE:
             header = "Classic"
         else:
-            header = "No LOF" if reference is None or reference.is_plain else "Reference"
+            header = ("Without LOF" if reference is None or reference.is_plain
+                      else "Reference")
         self.table.horizontalHeaderItem(1).setText(header)
         if classic is not None:
             p = classic.point
@@ -182,14 +183,14 @@ class MetricsPanel(QWidget):
 
 
     def _name_reference_row(self, reference) -> None:
-        """The row is "LOF vs plain", or "vs reference" for a .msp set as the reference."""
+        """The row is "LOF change", or "vs reference" for a .msp set as the reference."""
         item = self.table.verticalHeaderItem(self._rows["lof_change"])
         if reference is not None and not reference.is_plain:
             item.setText("vs reference")
             item.setToolTip("The result against the .msp set as the reference (File ▸ Set "
                             "a reference .msp): file size, PSNR and latent symbols changed")
         else:
-            item.setText("LOF vs plain")
+            item.setText("LOF change")
             item.setToolTip(ROWS[self._rows["lof_change"]][2])
 
 

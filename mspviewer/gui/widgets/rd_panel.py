@@ -480,8 +480,8 @@ class RDPanel(QWidget):
         self.bd_label.setToolTip(
             "Average bit-rate difference over the quality range both curves cover (pchip on "
             "log rate, as in JVET and CompressAI); negative: MSP needs fewer bits. A ladder "
-            "run with an LOF profile is also set against the plain (fast) ladder: what LOF "
-            "gains on this image." + ("\n" + "\n".join(reasons) if reasons else ""))
+            "run with an LOF profile is also set against the ladder without LOF (fast): what "
+            "LOF gains on this image." + ("\n" + "\n".join(reasons) if reasons else ""))
 
 
 def _plottable(value) -> bool:
