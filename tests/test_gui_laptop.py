@@ -173,7 +173,9 @@ def test_flicker_mode_fits_a_laptop_window(qtbot, tiny_model, tmp_path):
 def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, tmp_path):
     """With a classic column beside MSP's, the table had scrolled by about a row: the image's
     name wrapped to three lines of one column where both columns name the same image. After
-    an LOF encode the change it made took four lines (it still scrolls by a row there)."""
+    an LOF encode the change it made took four lines of one column, and the classic codec's
+    setting three ("JPEG 4:2:0, quality 1 (its smallest)"): the change now has the table's
+    width, and the codec names its column."""
     from gui_support import wait_idle
 
     window = laptop_window(qtbot, tiny_model, tmp_path)
@@ -199,8 +201,12 @@ def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, t
     wait_idle(qtbot, window)
     assert "symbols changed" in window.metrics.value("lof_change")
     qtbot.wait(50)
-    # the change in two lines, not three (how many symbols there are: in its tooltip)
+    # the change in two lines at most, across both columns (how many symbols there are: in
+    # its tooltip), and every row on screen
     assert table.rowHeight(rows["lof_change"]) < 2.5 * table.rowHeight(rows["file_size"])
+    assert table.columnSpan(rows["lof_change"], 0) == 2
+    assert table.horizontalHeaderItem(1).text() == "JPEG 4:2:0"
+    assert table.verticalScrollBar().maximum() == 0, "the table scrolls after an LOF encode"
 
 
 def label_inside_axis(plot, side: str) -> bool:

@@ -194,7 +194,7 @@ def test_third_pane_shows_the_plain_encoding(qtbot, window):
     assert np.array_equal(compare.classic.rgb.image, result.reference.decoded)
     assert "MSP without LOF" in compare.classic.title.text
     assert window.metrics.value("bpp", 1) == f"{result.reference.point.bpp:.4f} bpp"
-    assert window.metrics.value("setting", 1) == f"MSP without LOF, λ = {result.lam:.5g}"
+    assert window.metrics.value("setting", 1) == f"λ = {result.lam:.5g}"
     header = window.metrics.table.horizontalHeaderItem(1)
     assert header.text() == "Without LOF"
     compare.set_classic_codec("")

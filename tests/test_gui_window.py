@@ -316,6 +316,9 @@ def test_a_classic_codec_that_cannot_get_down_to_the_rate_says_so(qtbot, encoded
         wait_idle(qtbot, window)
         title = window.compare.classic.title.text
         setting = window.metrics.value("setting", 1)
+        # the column is named after the codec; its setting cell does not repeat the name
+        assert window.metrics.table.horizontalHeaderItem(1).text() == "JPEG 4:2:0"
+        assert setting.startswith("quality 1")
         if below_target:
             assert title == f"JPEG 4:2:0 quality 1 ({bpp:.4f} bpp)"
             assert "smallest" not in setting

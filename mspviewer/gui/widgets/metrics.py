@@ -38,6 +38,8 @@ ROWS = (
                                    "file, gives the same symbols and pixels "
                                    "(Encode ▸ Check bit-exact decode)"),
 )
+#: rows with one value for the whole table (the image, and what only the MSP result has)
+WHOLE_WIDTH_ROWS = ("image", "lof_change", "decode_check", "fresh_check")
 #: where the fresh-process check has not run: how to run it
 FRESH_CHECK_HINT = "Encode ▸ Check bit-exact decode runs it"
 
@@ -62,9 +64,11 @@ class MetricsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         self._rows = {key: index for index, (key, *_) in enumerate(ROWS)}
-        # one image for both columns: its name gets the table's width, not three wrapped lines
-        # of one column in a laptop's dock (the third pane's codec is in the Setting row)
-        self.table.setSpan(self._rows["image"], 0, 1, 2)
+        # One image for both columns: its name gets the table's width, not three wrapped lines
+        # of one column in a laptop's dock (the third pane's codec names its column). So do
+        # the rows of the MSP result alone: the LOF change took three lines of one column.
+        for key in WHOLE_WIDTH_ROWS:
+            self.table.setSpan(self._rows[key], 0, 1, 2)
         for signal in (session.result_changed, session.reference_changed,
                        session.classic_changed, session.image_changed,
                        session.check_changed):
@@ -158,8 +162,12 @@ class MetricsPanel(QWidget):
             self._set("fresh_check", 0, ("identical ✓ " if report.ok else "FAILED ✗ ")
                       + report.message)
         classic = self.session.classic
-        if classic is None or classic.codec != PLAIN_PANE:
+        # the column is named after what it shows, so its Setting cell need not repeat it
+        # (in a laptop's dock "JPEG 4:2:0, quality 1 (its smallest)" took three lines)
+        if classic is None:
             header = "Classic"
+        elif classic.codec != PLAIN_PANE:
+            header = classic.label
         else:
             header = ("Without LOF" if reference is None or reference.is_plain
                       else "Reference")
@@ -173,10 +181,10 @@ class MetricsPanel(QWidget):
             self._set("ms_ssim", 1, _ms_ssim_text(p, height, width))
             self._set("encode_time", 1, duration(p.encode_s))
             self._set("decode_time", 1, duration(p.decode_s))
-            setting, why = f"{classic.label}, {classic.setting_text}", ""
+            setting, why = classic.setting_text, f"{classic.label}, {classic.setting_text}"
             if classic.misses_target:  # (the reason in the tooltip: 5 lines in a laptop's dock)
                 setting += " (its smallest)"
-                why = (f"{setting}: {classic.label} cannot get down to MSP's "
+                why = (f"{classic.label}, {setting}: {classic.label} cannot get down to MSP's "
                        f"{classic.target_bpp:.4f} bpp on this image; its smallest file is "
                        f"{p.bpp:.4f} bpp, so the two are not the same size")
             self._set("setting", 1, setting, why)
