@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_support import encode, make_window, write_png  # noqa: E402
+from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 
 LAPTOP = (1280, 720)
 PROFILES = {"format": "mspviewer-profiles", "version": 1, "profiles": [
@@ -72,6 +72,14 @@ def test_a_short_window_has_lof_and_rd_as_tabs_and_an_lof_encode_shows_lof(
     assert (f"kept {result.analysis.estimated_bpp:.4f} bpp (model, as plotted), "
             f"{result.bpp:.4f} bpp (file)") in window.lof.status.text()
     assert result.analysis.estimated_bpp < result.bpp
+    # a λ ladder brings the RD plot forward, where its points go (with an LOF profile it
+    # stayed behind the LOF tab), and leaves the LOF panel the result's
+    status = window.lof.status.text()
+    assert window.start_lambda_ladder() is not None
+    wait_idle(qtbot, window, 120_000)
+    assert on_screen(rd) and not on_screen(lof)
+    assert len(window.lof.records) == len(result.lof_history) and window.lof.showing_plots()
+    assert window.lof.status.text() == status
 
 
 def test_a_tall_window_has_lof_above_rd(qtbot, tiny_model, tmp_path):
@@ -176,8 +184,6 @@ def test_the_metrics_table_shows_every_row_in_a_laptop_dock(qtbot, tiny_model, t
     an LOF encode the change it made took four lines of one column, and the classic codec's
     setting three ("JPEG 4:2:0, quality 1 (its smallest)"): the change now has the table's
     width, and the codec names its column."""
-    from gui_support import wait_idle
-
     window = laptop_window(qtbot, tiny_model, tmp_path)
     path = tmp_path / "picture-23.png"
     write_png(path, 160, 224, seed=2)
@@ -222,8 +228,6 @@ def test_colour_bar_labels_fit_their_bars(qtbot, tiny_model, tmp_path):
     after the bar was laid out kept the last one's place, past the bar's top. Every label now
     lies within its bar, centred, in a short form where the bar is too short for the long one;
     so do the difference and bits-map bars."""
-    from gui_support import wait_idle
-
     from mspviewer.gui import latent_data
 
     window = laptop_window(qtbot, tiny_model, tmp_path)
@@ -290,8 +294,6 @@ def test_narrow_compare_panes_keep_their_names(qtbot, tiny_model, tmp_path):
     """At 1280×720 the panes' shortest titles were their rates alone: with the third pane
     showing MSP without LOF, difference mode titled two panes "0.1111 bpp". A narrow pane
     now keeps its name and drops the rate's details first."""
-    from gui_support import wait_idle
-
     from mspviewer.gui.outcomes import PLAIN_PANE
 
     window = laptop_window(qtbot, tiny_model, tmp_path)

@@ -1472,8 +1472,14 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     panel.finish(early, cancelled=True)
     assert "before its first LOF iteration" in panel.hint.text()
     assert "no LOF iteration finished" in panel.status.text()
-    panel.finish_ladder("max", cancelled=False)  # its encodes send no iterations
-    assert panel.hint.text().startswith("The λ ladder with max: its LOF runs are not drawn")
+    # a ladder's encodes send no iterations: the panel keeps the shown result's hint, and its
+    # status line comes back after the ladder's
+    shown_status = panel.status.text()
+    panel.start_ladder("λ ladder, msp-max (6 encodes)")
+    assert panel.status.text() == "λ ladder, msp-max (6 encodes)…"
+    panel.finish_ladder(cancelled=False)
+    assert "before its first LOF iteration" in panel.hint.text()
+    assert panel.status.text() == shown_status and panel.progress.text() == "λ ladder done"
     panel.start("balanced, λ = 0.013", 200)
     assert not panel.showing_plots() and "waiting for the first" in panel.hint.text()
     panel.add([LOFProgress(1, "gradient", J=1.0, best_J=1.0, bpp=0.5, psnr=30.0,
@@ -1491,11 +1497,14 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     shown = re.search(r"J (\d+\.\d{4}) \(model bits, as LOF counts it\) · \d\.\d{4} bpp",
                       lof.status.text())
     assert shown and float(shown[1]) == pytest.approx(expected_j, abs=6e-5), lof.status.text()
+    hint, status = lof.hint.text(), lof.status.text()
     encoded_window.start_lambda_ladder()
     wait_idle(qtbot, encoded_window)
+    # the panel still describes the result on screen (the ladder's points are on the RD plot)
     assert lof.progress.text() == "λ ladder done" and not lof.showing_plots()
-    assert lof.hint.text().startswith("The λ ladder: no LOF iterations to draw")
-    assert "Choose quick, balanced or max under Profile" in lof.hint.text()
+    assert lof.hint.text() == hint and lof.status.text() == status
+    assert "λ ladder done with fast: its points are on the RD plot" in \
+        encoded_window.statusBar().currentMessage()
 
 
 def test_lof_progress_bar_states_the_time_left_at_the_pace_so_far(qtbot):
@@ -2013,6 +2022,8 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
     assert len(result.lof_history) >= 5
     assert shown_at_finish == [len(result.lof_history)]  # every iteration on the panel
     assert window.lof.progress.text() == "λ ladder done"
+    # and after the ladder, still the encode's curves: the result on screen is the encode's
+    assert len(window.lof.records) == len(result.lof_history) and window.lof.showing_plots()
 
 
 def test_a_note_goes_when_what_it_is_about_does(qtbot, window, tmp_path):

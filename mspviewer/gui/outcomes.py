@@ -89,13 +89,12 @@ class ReferenceCoding:
 
     def as_pane(self) -> ClassicOutcome:
         """This encoding as the third compare pane (and the metrics' second column)."""
-        setting = f"λ = {self.analysis.lam:.5g}"  # (the label says "without LOF")
-        if not self.is_plain:
-            setting += f", {Path(self.path).name}"
+        # (the label says what it is: "MSP without LOF", or the reference file's name)
         return ClassicOutcome(PLAIN_PANE, self.label, float(self.analysis.lam),
                               self.bitstream, self.decoded, self.point,
                               target_bpp=float(self.point.bpp), below_target=False,
-                              difference=self.difference, setting=setting)
+                              difference=self.difference,
+                              setting=f"λ = {self.analysis.lam:.5g}")
 
 
 @dataclass

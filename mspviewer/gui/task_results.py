@@ -8,7 +8,7 @@ model a stream was decoded with, the result a classic codec ran for). It uses th
 ``session``, ``lof``, ``compare``, ``encoder``, ``problems``, ``_swept``, ``status_busy``,
 ``runners()``, ``controls``, ``set_image``, ``_start_same_bpp``, ``_remember``,
 ``_show_loaded``, ``_model_loaded``, ``_show_model_status``, ``_on_check_finished``,
-``statusBar()``, ``show_error`` and ``show_message``.
+``statusBar()``, ``docks``, ``tabifiedDockWidgets()``, ``show_error`` and ``show_message``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mspviewer.gui import jobs
 from mspviewer.gui.outcomes import PLAIN_PANE, CodecProblem, CurvePoint, SweepDone
+from mspviewer.gui.widgets.lof import uses_lof
 from mspviewer.gui.worker import Task
 
 #: the first words of a failure's message, by task kind (else "<label> failed")
@@ -35,7 +36,9 @@ class TaskResults:
         # A ladder queued behind an encode takes the LOF panel only now: the encode still
         # running when it was asked for keeps its curves and its iteration count.
         if task.kind == "ladder" and not self._stale(task):
-            self.lof.start(task.context["title"], None)
+            self.lof.start_ladder(task.context["title"])
+            if self.tabifiedDockWidgets(self.docks["rd"]):
+                self.docks["rd"].raise_()  # where its points go (an LOF encode raised LOF)
 
     def _on_task_progress(self, task: Task, items: list) -> None:
         if self._stale(task):
@@ -121,7 +124,12 @@ class TaskResults:
             self.statusBar().showMessage(f"opened {context['path'].name}", 5000)
 
     def _ladder_done(self, task: Task, result, cancelled: bool) -> None:
-        self.lof.finish_ladder(task.context["profile"], cancelled)
+        self.lof.finish_ladder(cancelled)
+        profile = task.context["profile"]
+        drawn = " (its LOF runs, one per λ, are not drawn)" if uses_lof(profile) else ""
+        self.statusBar().showMessage(
+            f"λ ladder {'cancelled' if cancelled else 'done'} with {profile}: its points are "
+            f"on the RD plot{drawn}", 8000)
 
     def _check_done(self, task: Task, result, cancelled: bool) -> None:
         self._on_check_finished(task, result)

@@ -51,8 +51,6 @@ IDLE_HINT = ("LOF (latent overfitting) draws its curves here: J = bpp + λ·255�
 NO_LOF_HINT = ("{what}: no LOF iterations to draw (the {profile} profile runs the analysis "
                "transform only). Choose {lof_profiles} under Profile to watch LOF optimise "
                "the latent.")
-LADDER_LOF_HINT = ("The λ ladder with {profile}: its LOF runs are not drawn (one per λ); a "
-                   "single encode (Encode) shows its iterations here.")
 NO_ITERATION_HINT = "This encode ended before its first LOF iteration: nothing to draw."
 FILE_HINT = ("A stream read from a file: how it was encoded is not recorded in it, so there "
              "are no LOF iterations to draw.")
@@ -118,6 +116,7 @@ class LOFPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.status = status_label(2)
+        self._shown_status: str | None = None  #: the shown result's, while a ladder runs
         self.view = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -201,6 +200,7 @@ class LOFPanel(QWidget):
     def start(self, description: str, total_iterations: int | None,
               time_limit_s: float | None = None) -> None:
         self.records = []
+        self._shown_status = None
         self.total = total_iterations
         self.time_limit_s = time_limit_s
         for curve in (*self.curves.values(), self.best_curve):
@@ -325,16 +325,24 @@ class LOFPanel(QWidget):
                 parts.append(f"best J {_value(last, 'best_J'):.4f}")
             self.status.setText(" · ".join(parts))
 
-    def finish_ladder(self, profile: str, cancelled: bool) -> None:
-        """The end of a λ ladder, whose encodes send no LOF iterations: the hint says so."""
+    def start_ladder(self, description: str) -> None:
+        """A λ ladder runs: the bar and the status line follow it, the plots (or the hint)
+        stay those of the result on screen. Its encodes draw no iterations (its points go
+        to the RD plot), and a ladder that cleared the plots left a panel describing a λ
+        that no other panel showed."""
+        if self._shown_status is None:
+            self._shown_status = self.status.text()
+        self.progress.setRange(0, 0)  # busy indicator
+        self.status.setText(f"{description}…")
+
+    def finish_ladder(self, cancelled: bool) -> None:
+        """The end of a λ ladder: the status line is the shown result's again."""
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
-        if uses_lof(profile):
-            self._show_hint(LADDER_LOF_HINT.format(profile=profile))
-        else:
-            self._show_hint(NO_LOF_HINT.format(what="The λ ladder", profile=profile,
-                                               lof_profiles=self.lof_profiles))
+        if self._shown_status is not None:
+            self.status.setText(self._shown_status)
+            self._shown_status = None
 
     def fail(self, message: str) -> None:
         self.progress.setRange(0, 1)
