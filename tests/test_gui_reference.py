@@ -102,14 +102,16 @@ def test_a_reference_file_replaces_the_plain_encoding_everywhere(qtbot, window, 
 
     # back to the plain encoding: the very one the LOF encode made, labels and pane with it
     assert result.set_aside is plain
-    assert window.restore_plain_reference()
+    assert window.clear_reference()
     wait_idle(qtbot, window)  # (the panels refresh on the next turn of the event loop)
     assert result.reference is plain and result.set_aside is None
     assert row.text() == "LOF change" and row.toolTip().startswith("The LOF encode against")
     assert compare.classic_box.itemText(index) == "MSP without LOF (same λ)"
     assert np.array_equal(compare.classic.rgb.image, plain.decoded)
     assert metrics.table.horizontalHeaderItem(1).text() == "Without LOF"
-    assert not window.restore_plain_reference() and "No encoding without LOF" in \
+    assert "other-build.msp cleared: the result is set against MSP without LOF (same λ) " \
+        "again" in window.messages.text()
+    assert not window.clear_reference() and "No reference .msp is set" in \
         window.messages.text()
     set_reference(qtbot, window, path)  # and forth again, for the next check
 
@@ -176,6 +178,17 @@ def test_a_stream_without_its_source_compares_latents_not_quality(qtbot, tiny_mo
     assert change.elements == first.analysis.symbols.size
     assert " dB" not in window.metrics.value("lof_change")
     assert window.rd.lof_move_data() == ([], [])
+    # a result with no encoding without LOF: clearing the reference leaves it with none (the
+    # menu had said there was no reference to go back from, while one was shown)
+    window.compare.set_classic_codec(outcomes.PLAIN_PANE)
+    wait_idle(qtbot, window)
+    assert window.session.classic.label == "reference b.msp"  # the third pane shows it
+    assert window.clear_reference()
+    wait_idle(qtbot, window)
+    assert window.session.result.reference is None and window.session.classic is None
+    assert "b.msp cleared: the result has no encoding without LOF to be set against (it was " \
+        "read from a file)" in window.messages.text()
+    assert window.metrics.value("lof_change") == "none: read from a file"
 
 
 def test_a_reference_waits_behind_an_image_being_read_and_is_dropped_by_it(

@@ -136,19 +136,28 @@ class FileActions:
         self.show_progress(f"decoding the reference {path.name}…", task)
         return task
 
-    def restore_plain_reference(self) -> bool:
-        """Set the result against its own plain encoding again, after a .msp reference."""
+    def clear_reference(self) -> bool:
+        """Drop the .msp set as the reference: the result is set against its own encoding
+        without LOF again, or against nothing where it has none (profile fast, a stream
+        read from a file). False, with a message, where no .msp reference is set."""
         result = self.session.result
-        plain = getattr(result, "set_aside", None)
-        if plain is None:
-            self.show_message("No encoding without LOF to go back to: the result has no "
-                              ".msp reference set in its place", "info")
+        reference = getattr(result, "reference", None)
+        if reference is None or reference.is_plain:
+            self.show_message("No reference .msp is set (File ▸ Set a reference .msp sets "
+                              "one)", "info")
             return False
+        plain = result.set_aside
         self.session.set_reference(plain)
         if self.compare.classic_box.currentData() == PLAIN_PANE:
-            self.session.set_classic(plain.as_pane())
-        self.show_message("The result is set against MSP without LOF (the same λ) again",
-                          "info", about="reference")
+            self.session.set_classic(None if plain is None else plain.as_pane())
+        name = Path(reference.path).name
+        if plain is not None:
+            text = f"{name} cleared: the result is set against MSP without LOF (same λ) again"
+        else:
+            why = "it was read from a file" if result.source == "file" else "LOF did not run"
+            text = (f"{name} cleared: the result has no encoding without LOF to be set "
+                    f"against ({why})")
+        self.show_message(text, "info", about="reference")
         return True
 
     def read_bitstream(self, path) -> bytes | None:

@@ -328,7 +328,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._action(menu, "Load &model…", self.load_model_dialog)
         self._action(menu, "Set a r&eference .msp (compare the result with it)…",
                      self.reference_dialog)
-        self._action(menu, "Compare with MSP without LOF a&gain", self.restore_plain_reference)
+        self._action(menu, "Clear the reference .msp (back to MSP without LOF)",
+                     self.clear_reference)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
         exports = (
