@@ -144,6 +144,11 @@ def test_references_that_cannot_be_compared_are_refused(qtbot, window, tiny_mode
         assert window.errors[-1].startswith("Cannot set the reference: " + name), name
         assert message in window.errors[-1]
         assert window.session.result is result and result.reference is None
+    # the refusal is about this result: a new one takes it down (it stayed over an empty
+    # window once the image and result had gone)
+    assert window.messages.isVisible() and "Cannot set the reference" in window.messages.text()
+    result = encode(qtbot, window, lam=LAM)
+    assert "Cannot set the reference" not in window.messages.text()
     (tmp_path / "cut.msp").write_bytes(result.bitstream[:20])  # refused at the header
     assert window.set_reference(tmp_path / "cut.msp") is None
     assert "cut.msp" in window.errors[-1] or "truncated" in window.errors[-1]

@@ -417,11 +417,12 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
                 self.statusBar().clearMessage()
         self._progress_messages = kept
 
-    def show_error(self, text: str, details: str = "") -> None:
+    def show_error(self, text: str, details: str = "", about: str | None = None) -> None:
         """An error in the window (message bar and status bar); details (a traceback) are
-        behind its Details… button and go to stderr too."""
+        behind its Details… button and go to stderr too. ``about`` as for show_message:
+        most errors stay until dismissed, one about the result goes with it."""
         self.errors.append(text)
-        self.show_message(text, "error", details=details)
+        self.show_message(text, "error", about=about, details=details)
         if details:
             import sys
 

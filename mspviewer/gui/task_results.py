@@ -178,7 +178,8 @@ class TaskResults:
             self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
             return
         if task.kind == "reference":
-            self.show_error(f"Cannot set the reference: {message}", details)
+            # (about the result it was to be set against: moot once that is replaced)
+            self.show_error(f"Cannot set the reference: {message}", details, about="result")
             return
         if task.kind == "same-bpp" and (task.context or {}).get("result") is self.session.result:
             self.session.set_classic(None, problem=message)
