@@ -247,11 +247,12 @@ def test_image_pixel_maps_to_its_latent_position(qtbot, panel, session, loud_mod
 def test_new_result_reinspects_the_same_element_or_clears(qtbot, panel, session, loud_model,
                                                           outcome, outcome_other_lambda,
                                                           outcome_other_shape):
-    from mspviewer.gui.widgets.inspector import PLACEHOLDER
+    from mspviewer.gui.widgets.inspector import NO_RESULT_PLACEHOLDER, PLACEHOLDER
 
-    # no result: placeholder, nothing to inspect, no exception
+    # no result: placeholder (which says to encode first: there is nothing to click yet),
+    # nothing to inspect, no exception
     assert panel.current is None and panel.showing_placeholder()
-    assert panel.placeholder.text() == PLACEHOLDER
+    assert panel.placeholder.text() == NO_RESULT_PLACEHOLDER
     assert not any(b.isEnabled() for b in panel.move_buttons.values())
     assert panel.inspect(1, 1, 0) is None and panel.inspect_pixel(3, 3) is None
     assert panel.current is None and panel.pmf_data()[0].size == 0
@@ -276,6 +277,7 @@ def test_new_result_reinspects_the_same_element_or_clears(qtbot, panel, session,
     # another latent shape: the selection is dropped
     session.set_result(outcome_other_shape)
     assert panel.current is None and panel.showing_placeholder()
+    assert panel.placeholder.text() == PLACEHOLDER
     assert panel.value_text("mu") == "" and panel.highlighted_x() is None
     assert panel.context_grid() is None
     # and it stays dropped when the first result comes back
@@ -285,6 +287,7 @@ def test_new_result_reinspects_the_same_element_or_clears(qtbot, panel, session,
     panel.inspect(0, 0, 1)
     session.set_image(None)  # no result any more
     assert panel.current is None and panel.showing_placeholder()
+    assert panel.placeholder.text() == NO_RESULT_PLACEHOLDER
 
 
 def test_the_coded_symbol_is_drawn_highlighted(qtbot, panel, session, loud_model, outcome):

@@ -71,6 +71,9 @@ from mspviewer.gui.widgets.common import observe, placeholder, signed, status_la
 from mspviewer.gui.widgets.element_views import PMF_VIEWS, ContextGrid, PmfPlot, sig4
 
 PLACEHOLDER = "click a latent element in the heatmaps or a pixel of the image"
+#: ... before there is anything to click
+NO_RESULT_PLACEHOLDER = ("encode an image (or open a .msp file), then click a latent "
+                         "element in the heatmaps or a pixel of the image")
 #: width / height above which the values go beside the plots instead of above them, where
 #: the panel is also MIN_WIDE_PX wide (in a laptop's 430-px dock, beside the plots the table
 #: had 100 px and its rows grew ten lines tall)
@@ -525,7 +528,9 @@ class InspectorPanel(QWidget):
         self._selection_shape = None
         for key in FIELD_KEYS:
             self._set(key, "")
-        self.header.setText(PLACEHOLDER)
+        text = PLACEHOLDER if self.session.result is not None else NO_RESULT_PLACEHOLDER
+        self.header.setText(text)
+        self.placeholder.setText(text)
         self.pmf.clear()
         self.context.clear()
         self.stack.setCurrentIndex(0)
