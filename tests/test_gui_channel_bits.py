@@ -98,7 +98,7 @@ def test_the_heatmaps_channel_is_the_one_outlined(qtbot, window):
     assert chart.selected == 7
     xs, _ = chart.selected_bar.getData()
     assert list(xs) == [float(np.nonzero(chart.usage.order == 7)[0][0] + 1)]
-    assert "Selected: channel 7 " in chart.summary.text()
+    assert chart.summary.text().startswith("Selected: channel 7 ")  # first: the click's
     window.latents.all_channels.setChecked(True)  # all channels: nothing outlined
     assert chart.selected is None and len(chart.selected_bar.getData()[0]) == 0
     assert "Selected" not in chart.summary.text()

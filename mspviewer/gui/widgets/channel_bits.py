@@ -96,9 +96,12 @@ class ChannelBitsChart(QWidget):
 
     def _summary_text(self) -> str:
         text = self.usage.describe()
+        text = text[0].upper() + text[1:]
         if self.selected is not None and self.selected < self.usage.num_channels:
-            text += ". Selected: " + self.channel_text(self.selected)
-        return text[0].upper() + text[1:]
+            # first: what the click asked for (after the overview, a laptop's three lines
+            # cut it at "Selected: chan…")
+            text = f"Selected: {self.channel_text(self.selected)}. {text}"
+        return text
 
     def channel_text(self, channel: int) -> str:
         usage = self.usage
