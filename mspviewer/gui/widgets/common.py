@@ -294,8 +294,10 @@ def fit_range(box: pg.ViewBox, width: float, height: float) -> QRectF:
 
 
 #: the outline of the inspected element, on the heatmaps and the image (no palette colour:
-#: it is on top of them all)
+#: it is on top of them all), edged in black: magenta alone was lost in magma's purples
+#: (the difference heatmaps)
 MARK_COLOUR = "#FF00FF"
+MARK_EDGE_COLOUR = "#000000"
 
 
 class Mark:
@@ -311,6 +313,12 @@ class Mark:
         pen.setCosmetic(True)  # 2 screen pixels at any zoom
         self.item.setPen(pen)
         self.item.setZValue(20)
+        # a wider black line under the magenta one: a 1-px black edge each side of it
+        self.edge = QGraphicsRectItem(self.item)
+        edge_pen = QPen(pg.mkColor(MARK_EDGE_COLOUR), 4)
+        edge_pen.setCosmetic(True)
+        self.edge.setPen(edge_pen)
+        self.edge.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemStacksBehindParent)
         self.box: pg.ViewBox | None = None
 
     def show(self, box: pg.ViewBox, rect: QRectF) -> None:
@@ -319,6 +327,7 @@ class Mark:
             box.addItem(self.item, ignoreBounds=True)
             self.box = box
         self.item.setRect(rect)
+        self.edge.setRect(rect)
 
     def hide(self) -> None:
         """Off its box, also a box out of the scene (taken from its layout): left there, the
