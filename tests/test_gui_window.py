@@ -2283,3 +2283,28 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     view.resize(700, 400)
     qtbot.waitUntil(lambda: box.width() < 720, timeout=2000)
     assert box.targetRect() == QRectF(100, 0, 200, 16)
+
+
+def test_with_nothing_open_the_compare_view_says_what_to_do(qtbot, tiny_model, tmp_path):
+    """With no image and no result the panes' titles were cut to "Original: none" and
+    "Decoded (MSP): …", over grey: no word of what to do."""
+    from mspviewer.gui.widgets.compare import NOTHING_OPEN
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    compare = window.compare
+    assert window.session.image is None
+    assert compare.stack.currentWidget() is compare.nothing_open
+    assert compare.nothing_open.isVisible() and compare.nothing_open.text() == NOTHING_OPEN
+    assert not window.controls.encode_button.isEnabled()  # (it failed with "Open an image")
+    write_png(tmp_path / "a.png", 32, 48)
+    assert window.open_path(tmp_path / "a.png")
+    wait_idle(qtbot, window)
+    assert compare.stack.currentWidget() is compare.side_view
+    assert window.controls.encode_button.isEnabled()
+    compare.set_mode("split")
+    assert compare.stack.currentWidget() is compare.split_view
+    window.set_image(None)
+    wait_idle(qtbot, window)
+    assert compare.stack.currentWidget() is compare.nothing_open
+    compare.set_mode("side")  # a mode chosen with nothing open waits for the image
+    assert compare.stack.currentWidget() is compare.nothing_open

@@ -222,6 +222,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.session.result_changed.connect(
             lambda: self.messages.dismiss_about("result", "reference"))
         self.session.reference_changed.connect(lambda: self.messages.dismiss_about("reference"))
+        # nothing to encode without an image: Encode (the default button) waits for one
+        self.session.image_changed.connect(
+            lambda: self.controls.set_has_image(self.session.image is not None))
+        self.controls.set_has_image(self.session.image is not None)
         self.tour.closed.connect(self.docks["tour"].hide)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)

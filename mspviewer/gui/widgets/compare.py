@@ -24,14 +24,18 @@ from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Title,
                                           colormap, fit_box, forget_fit, heat_item,
                                           image_viewbox, info_label, is_fitted,
-                                          link_image_view, narrow_combo, observe, plain_axes,
-                                          rgb_item, set_rgb)
+                                          link_image_view, narrow_combo, observe, placeholder,
+                                          plain_axes, rgb_item, set_rgb)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
 SPLIT_TITLE = "Original (left) | decoded (right): drag the line"
 #: why a stream opened alone has nothing to set against its decoded image
 NO_ORIGINAL = "the stream's source is not open"
+#: the view with no image and no result (the panes' titles had been cut to "Original: none",
+#: "Decoded (MSP): …": no word of what to do)
+NOTHING_OPEN = ("Open an image to compress: File ▸ Open (or Open sample image), or drop "
+                "an image or a .msp file on the window. Then press Encode.")
 #: how long each image stays on screen while flicker mode plays (label, milliseconds)
 FLICKER_PERIODS = (("250 ms", 250), ("500 ms", 500), ("1 s", 1000))
 DEFAULT_FLICKER_MS = 500
@@ -210,6 +214,9 @@ class CompareView(QWidget):
         self.stack.addWidget(self.side_view)
         self.stack.addWidget(self.split_view)
         self.stack.addWidget(self.flicker_view)
+        self.nothing_open = placeholder(NOTHING_OPEN)
+        self.nothing_open.setWordWrap(True)
+        self.stack.addWidget(self.nothing_open)
 
         self.readout = info_label(monospace=True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -327,8 +334,7 @@ class CompareView(QWidget):
             else:
                 forget_fit(entering)
                 entering.setRange(leaving.viewRect(), padding=0)
-        self.stack.setCurrentWidget({"split": self.split_view, "flicker": self.flicker_view}
-                                    .get(mode, self.side_view))
+        self._show_view()
         flicker = mode == "flicker"
         self.flicker_controls.setVisible(flicker)
         self.flick_shortcut.setEnabled(flicker)
@@ -366,8 +372,18 @@ class CompareView(QWidget):
         if self.mode == "difference":
             layout.addItem(self.color_bar, row=1, col=len(panes))
 
+    def _show_view(self) -> None:
+        """The mode's view, or what to do where there is nothing to show."""
+        if self.session.image is None and self.session.result is None:
+            self.stack.setCurrentWidget(self.nothing_open)
+        else:
+            self.stack.setCurrentWidget({"split": self.split_view,
+                                         "flicker": self.flicker_view}
+                                        .get(self.mode, self.side_view))
+
     # --- refresh ----------------------------------------------------------------------------
     def refresh(self) -> None:
+        self._show_view()
         self._layout_side()
         self._name_reference_item()
         original, decoded = self.original_pixels(), self.decoded_pixels()

@@ -279,6 +279,14 @@ class ControlsPanel(QWidget):
     def device(self) -> str:
         return self.device_box.currentData()
 
+    def set_has_image(self, has_image: bool) -> None:
+        """Encode is enabled with an image to encode only (it had said "Open an image
+        first" after a click)."""
+        self.encode_button.setEnabled(has_image)
+        self.encode_button.setToolTip("" if has_image else
+                                      "Open an image first (File ▸ Open, or drop a file on "
+                                      "the window)")
+
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
         self.encode_button.setText("Encode (replace)" if busy else "Encode")
