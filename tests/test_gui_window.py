@@ -702,6 +702,10 @@ def test_a_stream_opened_alone_shows_nothing_it_does_not_have(qtbot, encoded_win
     compare.set_mode("difference")
     assert not compare.decoded.shows_picture() and not compare.color_bar.isVisible()
     assert "no original" in compare.decoded.title.text
+    # narrow, the title keeps why the pane is empty
+    title = compare.decoded.title
+    title.resize(120, title.size().height())
+    assert title.shown_text.endswith("no original") and "…" not in title.shown_text
     assert marks[compare.decoded.box].rect() is None
 
     compare.set_mode("split")

@@ -70,8 +70,11 @@ def _no_difference(pane, label: str, name: str) -> None:
     """Difference mode with no original: an empty pane that says so (its picture under a
     difference colour bar would lie). ``name`` is the pane's name at its shortest."""
     pane.rgb.clear()
+    # narrow, "no original" stays and the |Δ| goes ("|Δ| MSP" over an empty pane said
+    # nothing of why it was empty)
     pane.title.setText(f"|Original − {label}|: no original ({NO_ORIGINAL})",
-                       shorter=(f"|Δ| {name}: no original", f"|Δ| {name}"))
+                       shorter=(f"|Δ| {name}: no original", f"{name}: no original",
+                                "no original"))
 
 
 class _Pane:
