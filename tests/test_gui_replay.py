@@ -132,7 +132,7 @@ def test_step_zero_is_the_prediction_and_bits_add_up(qtbot, built, model, outcom
     assert last.actual_bits == 8 * record.payload_bytes
     panel.set_step(0)
     assert np.array_equal(panel.displayed_image(), first.image)
-    assert "bits so far: estimated 0 / actual 0 (0.0000 bpp)" in panel.step_text()
+    assert "bits so far: estimated 0 / actual 0 (payload 0.0000 bpp)" in panel.step_text()
     assert "predicted means only" in panel.step_text()
 
 
@@ -152,7 +152,7 @@ def test_a_middle_step_shows_its_own_numbers(qtbot, built, outcomes):
     assert text.startswith(f"step {k}/{len(record.passes)}: {record.passes[k - 1].label}, "
                            f"{decoded:,} of ")
     assert (f"bits so far: estimated {estimated:,.0f} / actual {actual:,} "
-            f"({actual / (HEIGHT * WIDTH):.4f} bpp), PSNR {psnr:.2f} dB") in text
+            f"(payload {actual / (HEIGHT * WIDTH):.4f} bpp), PSNR {psnr:.2f} dB") in text
     # the PSNR-vs-bits plot: one point per step, the marker on this step's
     x, y = panel.curve.getData()
     assert len(x) == len(record.passes) + 1 and x[0] == 0
@@ -446,3 +446,19 @@ def test_the_plot_has_axes_only_once_it_has_a_curve(qtbot, panel):
     panel.frames = [object()]  # what a built replay holds, as far as the controls look
     panel._refresh_controls()
     assert item.getAxis("left").isVisible() and item.titleLabel.text == PLOT_TITLE
+
+
+def test_without_an_original_the_plot_says_why_it_is_empty(qtbot, panel, session, outcomes):
+    """A stream opened without its original: the plot had stayed empty under 0…1 axes, and
+    the only word of why was at the end of a cut step line."""
+    import dataclasses
+
+    from mspviewer.gui.widgets.replay import PLOT_NO_ORIGINAL
+
+    session.set_result(dataclasses.replace(outcomes[0], original=None, point=None,
+                                           difference=None))
+    build_all(qtbot, panel)
+    item = panel.plot.getPlotItem()
+    assert item.titleLabel.text == PLOT_NO_ORIGINAL
+    assert not item.getAxis("left").isVisible() and len(panel.curve.getData()[0] or []) == 0
+    assert panel.step_text().endswith("no PSNR (no original)")

@@ -74,6 +74,8 @@ MIN_FRAME_HEIGHT_PX = 120  #: below it the panel scrolls rather than shrink the 
 # (short: the plot shares a laptop's dock with the frame, and a title is not elided)
 PLOT_TITLE = "PSNR as the bits arrive"
 PLOT_WAITING = "Build replay to plot<br>PSNR as the bits arrive"
+#: ... for a stream opened without its original (empty 0…1 axes had said nothing of why)
+PLOT_NO_ORIGINAL = "No original open:<br>no PSNR to plot"
 
 
 class ReplayPanel(QWidget):
@@ -167,7 +169,7 @@ class ReplayPanel(QWidget):
         self.plot.setLabel("bottom", "payload so far [bpp]")
         self.plot.setLabel("left", "PSNR [dB]")
         plain_axes(self.plot)
-        self._plot_drawn: bool | None = None  # whether the axes show (see _show_plot_axes)
+        self._plot_title: str | None = None  # the plot's title (see _show_plot_axes)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(PALETTE[0], width=2), symbol="o",
                                     symbolSize=5, symbolBrush=PALETTE[0], symbolPen=None)
         self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen(PALETTE[5], width=2),
@@ -415,13 +417,14 @@ class ReplayPanel(QWidget):
         total = int((record.pass_index >= 0).sum())
         bpp = frame.actual_bits / record.num_pixels
         if frame.psnr is None:
-            quality = "PSNR — (no original to compare with)"
+            quality = "no PSNR (no original)"
         else:
             quality = f"PSNR {fmt(float(frame.psnr), 'dB', 2)}"
+        # ("payload": beside the file's rate in the metrics, a bare bpp read as a contradiction)
         text = (f"step {frame.step}/{frame.num_steps}: {frame.label}, "
                 f"{frame.decoded_elements:,} of {total:,} elements decoded, bits so far: "
                 f"estimated {frame.estimated_bits:,.0f} / actual {frame.actual_bits:,} "
-                f"({bpp:.4f} bpp), {quality}")
+                f"(payload {bpp:.4f} bpp), {quality}")
         if self.reduction > 1:
             text += (f" · frames kept at 1/{self.reduction} resolution to stay within "
                      f"{replay_jobs.REPLAY_MEMORY_BYTES // 2**20} MB (PSNR at full resolution)")
@@ -467,7 +470,13 @@ class ReplayPanel(QWidget):
         self.play_button.setEnabled(bool(self.frames))
         self.export_button.setEnabled(self.is_complete())
         self.slider.setEnabled(bool(self.frames))
-        self._show_plot_axes(bool(self.frames))
+        result = self._result or self.session.result
+        if not self.frames:
+            self._show_plot_axes(PLOT_WAITING)
+        elif result is not None and getattr(result, "original", True) is None:
+            self._show_plot_axes(PLOT_NO_ORIGINAL)
+        else:
+            self._show_plot_axes(PLOT_TITLE)
         expected = "?" if steps is None else steps + 1
         states = {
             "building": f"building: {len(self.frames)} of {expected} frames",
@@ -478,15 +487,16 @@ class ReplayPanel(QWidget):
         }
         self.build_status.setText(states.get(self._build_state, " "))
 
-    def _show_plot_axes(self, drawn: bool) -> None:
-        """Axes only with a curve on them (empty, pyqtgraph labels 0…1 on both); changed only
-        when that changes, as it relays the plot out."""
-        if drawn == self._plot_drawn:
+    def _show_plot_axes(self, title: str) -> None:
+        """Axes only with a curve on them (empty, pyqtgraph labels 0…1 on both), else a title
+        that says why there is none; changed only when that changes, as it relays the plot
+        out."""
+        if title == self._plot_title:
             return
-        self._plot_drawn = drawn
+        self._plot_title = title
         for side in ("left", "bottom"):
-            self.plot.getPlotItem().showAxis(side, drawn)
-        self.plot.setTitle(PLOT_TITLE if drawn else PLOT_WAITING, size="9pt")
+            self.plot.getPlotItem().showAxis(side, title == PLOT_TITLE)
+        self.plot.setTitle(title, size="9pt")
 
     # --- playing ----------------------------------------------------------------------------------
     def is_playing(self) -> bool:
