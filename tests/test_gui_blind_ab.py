@@ -200,8 +200,9 @@ def test_no_classic_or_no_result_refuses_with_a_message(qtbot, tiny_model, outco
     panel = make_panel(qtbot, session, rng=random.Random(0))
     with qtbot.waitSignal(panel.message, timeout=1000) as sent:
         assert not panel.new_round()
-    text, level = sent.args
+    text, level, about = sent.args
     assert "encode an image" in text and "compare view" in text and level == "warning"
+    assert about == "classic" and "Ctrl+T" in text  # (how to get back to the compare view)
     assert panel.assignment == {} and panel.displayed_image("A") is None
 
     session.set_result(outcomes[0])  # a result, but no classic variant yet

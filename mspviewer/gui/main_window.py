@@ -37,6 +37,7 @@ from mspviewer.gui.tour import GuidedTour, panel_help
 from mspviewer.gui.widgets import (BitAllocationView, CompareView, ControlsPanel, LatentView,
                                    LOFPanel, MessageBar, MetricsPanel, RDPanel)
 from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
+from mspviewer.gui.widgets.blind_ab import MESSAGE_SUBJECT as BLIND_AB_SUBJECT
 from mspviewer.gui.widgets.blind_ab import BlindABPanel
 from mspviewer.gui.widgets.inspector import InspectorPanel
 from mspviewer.gui.widgets.replay import ReplayPanel
@@ -222,6 +223,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.session.result_changed.connect(
             lambda: self.messages.dismiss_about("result", "reference"))
         self.session.reference_changed.connect(lambda: self.messages.dismiss_about("reference"))
+        self.session.classic_changed.connect(
+            lambda: self.messages.dismiss_about(BLIND_AB_SUBJECT))
         # nothing to encode without an image: Encode (the default button) waits for one
         self.session.image_changed.connect(
             lambda: self.controls.set_has_image(self.session.image is not None))

@@ -46,17 +46,23 @@ TIE = "tie"  #: the "can't tell" answer, a key of ``tally`` like the variant key
 MSP, CLASSIC = "msp", "classic"
 IMAGE_BACKGROUND = "#d9d9d9"
 SIZE_TOLERANCE = 0.10  #: sizes further apart than this are pointed out
+#: (the blind test hides the compare view these send the user to: each says how to get back)
+BACK_TO_COMPARE = "View ▸ Blind A/B test (Ctrl+T) goes back to it"
 NOT_READY_NO_RESULT = ("Blind A/B needs two versions of the image: encode an image and choose "
-                       "a classic codec in the compare view first (its third pane).")
+                       "a classic codec in the compare view first (its third pane; "
+                       f"{BACK_TO_COMPARE}).")
 NOT_READY_NO_CLASSIC = ("Blind A/B needs the classic codec at the same size: choose a classic "
-                        "codec in the compare view first (its third pane), or wait until it "
-                        "has been computed.")
+                        "codec in the compare view first (its third pane; "
+                        f"{BACK_TO_COMPARE}), or wait until it has been computed.")
 NOT_READY_NO_ORIGINAL = ("Blind A/B needs the classic codec at the same size, and a stream "
                          "opened on its own has no original to code: open the image it was "
                          "encoded from, then the stream.")
 NOT_READY_PLAIN = ("Blind A/B sets MSP against a classic codec at the same size; the third "
                    "pane now shows MSP itself (without LOF, or a reference .msp), at the same "
-                   "λ but not the same size: choose a classic codec there.")
+                   f"λ but not the same size: choose a classic codec there ({BACK_TO_COMPARE}).")
+#: what the warnings above are about: the main window takes them down when it changes (one
+#: had stayed, saying to wait for the classic codec, after it had come)
+MESSAGE_SUBJECT = "classic"
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def session_variants(session) -> dict[str, Variant]:
     if classic is None and session.classic_problem:
         raise LookupError(f"Blind A/B needs the classic codec at the same size, and it "
                           f"failed: {session.classic_problem.rstrip('.')}. Choose another "
-                          "codec in the compare view (its third pane).")
+                          f"codec in the compare view (its third pane; {BACK_TO_COMPARE}).")
     if classic is None and result.original is None:
         raise LookupError(NOT_READY_NO_ORIGINAL)
     if classic is None:
@@ -144,7 +150,7 @@ class _Pane:
 
 
 class BlindABPanel(QWidget):
-    message = Signal(str, str)
+    message = Signal(str, str, str)  #: (text, level, what it is about: MESSAGE_SUBJECT)
     round_started = Signal()
     round_decided = Signal(str)
 
@@ -221,7 +227,7 @@ class BlindABPanel(QWidget):
             variants = session_variants(self.session)
         except LookupError as missing:
             self.clear()
-            self.message.emit(str(missing), "warning")
+            self.message.emit(str(missing), "warning", MESSAGE_SUBJECT)
             return False
         keys = [MSP, CLASSIC]
         if _coin(self.rng):
