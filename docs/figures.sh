@@ -2,7 +2,7 @@
 # Regenerates the viewer's pictures in README.md (docs/*.png but the RD plot and the learning
 # curve, which `mspviewer report` and `mspviewer.train.curve` draw) with the shipped model, and
 # measures the channel-usage table of docs/architecture.md. Each screenshot prints the numbers
-# the text beside it quotes (bpp and PSNR, "LOF vs plain", the λ ladder's BD-rates), so that
+# the text beside it quotes (bpp and PSNR, "LOF change", the λ ladder's BD-rates), so that
 # text can be updated from the same run. Run it from the repository root after shipping a
 # model. Measured on a 2-core machine with nothing else running: the pictures took 10 minutes
 # with THREADS=1 and CHANNELS=0, while the channel table (7 minutes, one thread) ran beside

@@ -334,7 +334,7 @@ def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model,
     """A classic codec that fails (VVC on odd sizes) or has no original to code (a stream
     opened on its own) is said so in the pane and in the blind A/B test, not "waiting for a
     result" for ever."""
-    from mspviewer.gui.widgets.blind_ab import NOT_READY_NO_ORIGINAL
+    from mspviewer.gui.widgets.blind_ab import BACK_TO_COMPARE, NOT_READY_NO_ORIGINAL
 
     odd = tmp_path / "odd.png"
     write_png(odd, 17, 33, seed=4)
@@ -351,7 +351,7 @@ def test_the_third_pane_waits_only_for_what_is_coming(qtbot, window, tiny_model,
     assert "even width and height" in problem
     assert window.blind_ab.outcome.text() == (
         f"Blind A/B needs the classic codec at the same size, and it failed: {problem}. "
-        "Choose another codec in the compare view (its third pane).")
+        f"Choose another codec in the compare view (its third pane; {BACK_TO_COMPARE}).")
     assert not window.blind_ab.new_round()
     window.compare.set_classic_codec("jpeg-420")  # a codec that works clears it
     wait_idle(qtbot, window)

@@ -401,7 +401,7 @@ class InspectorPanel(QWidget):
             # (at half each, the PMF plot was 110 px wide in a full-HD window)
             first = min(extent // 2, self._values_width()) if wide else extent // 2
             self.splitter.setSizes([first, extent - first])
-        spare = size.height() - self._needed_height(size.width(), wide)
+        spare = size.height() - self._needed_height(wide)
         paged = spare < (PAGES_HYSTERESIS_PX if self._paged else 0)
         if paged != self._paged:
             self._paged = paged
@@ -423,7 +423,7 @@ class InspectorPanel(QWidget):
         return (table.verticalHeader().sizeHint().width() + value + 2 * table.frameWidth()
                 + table.verticalScrollBar().sizeHint().width() + CELL_PADDING_PX)
 
-    def _needed_height(self, width: int, wide: bool) -> int:
+    def _needed_height(self, wide: bool) -> int:
         """The height the panel needs to show the values and the pictures together: the
         plots at full height, and above them (not beside) the table's every row."""
         pmf = (self.pmf_choice.sizeHint().height() + self._pmf_column.spacing()
