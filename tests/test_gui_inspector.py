@@ -547,7 +547,8 @@ def test_a_short_dock_shows_values_pmf_and_context_in_turn_each_whole(qtbot, pan
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QScrollArea
 
-    from mspviewer.gui.widgets.inspector import PAGED_PLOT_PX, SHARED_PLOT_PX
+    from mspviewer.gui.widgets.inspector import (PAGED_PLOT_PX, PAGES_HYSTERESIS_PX,
+                                                  SHARED_PLOT_PX)
 
     session.set_result(outcome)
     info = panel.inspect(1, 2, 3)
@@ -584,9 +585,16 @@ def test_a_short_dock_shows_values_pmf_and_context_in_turn_each_whole(qtbot, pan
     assert panel.context.caption.toolTip().startswith(
         "the coarsest" if info.step == "coarsest" else f"{info.spatial_context.num_known} of "
         "the 8 nearest neighbours")
+    # what the views need together does not move with their arrangement (it had, by a
+    # short caption's lines, past the hysteresis: the panel paged and unpaged on every
+    # resize at the boundary)
+    paged_need = panel._needed_height(False)
     # tall again: everything together, at full size, with the long texts
     area.resize(430, 1000)
     qtbot.waitUntil(lambda: panel.page() is None, timeout=2000)
+    assert abs(panel._needed_height(False) - paged_need) < PAGES_HYSTERESIS_PX / 2
+    # and the table has its rows' height again (hidden, it had lost it to the plots)
+    qtbot.waitUntil(lambda: panel.table.verticalScrollBar().maximum() == 0, timeout=2000)
     assert not panel.page_tabs.isVisible()
     assert panel.splitter.orientation() == Qt.Orientation.Vertical
     for part in (panel.table, panel.pmf_plot, panel.context):

@@ -1481,9 +1481,15 @@ def test_lof_panel_says_why_it_has_no_curves(qtbot, encoded_window):
     shown_status = panel.status.text()
     panel.start_ladder("λ ladder, msp-max (6 encodes)")
     assert panel.status.text() == "λ ladder, msp-max (6 encodes)…"
+    # its fractions move the bar (the encode's iteration count had kept it a busy indicator)
+    from mspviewer.gui.jobs import StageProgress
+
+    panel.add([StageProgress("ladder", "λ = 0.0018 (2 of 6), profile max", 2 / 6)])
+    assert panel.progress.maximum() == 1000 and panel.progress.value() == 333
     panel.finish_ladder(cancelled=False)
     assert "before its first LOF iteration" in panel.hint.text()
     assert panel.status.text() == shown_status and panel.progress.text() == "λ ladder done"
+    assert panel.total == 200  # the shown encode's again
     panel.start("balanced, λ = 0.013", 200)
     assert not panel.showing_plots() and "waiting for the first" in panel.hint.text()
     panel.add([LOFProgress(1, "gradient", J=1.0, best_J=1.0, bpp=0.5, psnr=30.0,
@@ -2299,12 +2305,16 @@ def test_with_nothing_open_the_compare_view_says_what_to_do(qtbot, tiny_model, t
     assert window.session.image is None
     assert compare.stack.currentWidget() is compare.nothing_open
     assert compare.nothing_open.isVisible() and compare.nothing_open.text() == NOTHING_OPEN
-    assert not window.controls.encode_button.isEnabled()  # (it failed with "Open an image")
+    # (they failed with "Open an image first")
+    assert not window.controls.encode_button.isEnabled()
+    assert not window.encode_action.isEnabled() and not window.ladder_action.isEnabled()
+    assert not window.rd.ladder_button.isEnabled()
     write_png(tmp_path / "a.png", 32, 48)
     assert window.open_path(tmp_path / "a.png")
     wait_idle(qtbot, window)
     assert compare.stack.currentWidget() is compare.side_view
-    assert window.controls.encode_button.isEnabled()
+    assert window.controls.encode_button.isEnabled() and window.encode_action.isEnabled()
+    assert window.ladder_action.isEnabled() and window.rd.ladder_button.isEnabled()
     compare.set_mode("split")
     assert compare.stack.currentWidget() is compare.split_view
     window.set_image(None)

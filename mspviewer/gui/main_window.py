@@ -226,9 +226,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.session.classic_changed.connect(
             lambda: self.messages.dismiss_about(BLIND_AB_SUBJECT))
         # nothing to encode without an image: Encode (the default button) waits for one
-        self.session.image_changed.connect(
-            lambda: self.controls.set_has_image(self.session.image is not None))
-        self.controls.set_has_image(self.session.image is not None)
+        self.session.image_changed.connect(self._enable_encoding)
+        self._enable_encoding()
         self.tour.closed.connect(self.docks["tour"].hide)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
@@ -335,8 +334,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._action(menu, "Load &model…", self.load_model_dialog)
         self._action(menu, "Set a r&eference .msp (compare the result with it)…",
                      self.reference_dialog)
-        self._action(menu, "Clear the reference .msp (back to MSP without LOF)",
-                     self.clear_reference)
+        self._action(menu, "&Clear the reference .msp", self.clear_reference)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
         exports = (
@@ -360,10 +358,11 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         menu = self.menuBar().addMenu("&Encode")
-        self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
+        self.encode_action = self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
         self._action(menu, "&Cancel", self.cancel_encode, "Esc")
-        self._action(menu, "MSP at the λ &ladder (RD points, the chosen profile)",
-                     self.start_lambda_ladder)
+        self.ladder_action = self._action(
+            menu, "MSP at the λ &ladder (RD points, the chosen profile)",
+            self.start_lambda_ladder)
         self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R")
         menu.addSeparator()
         self.check_action = self._action(
@@ -397,12 +396,22 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         menu.addAction(action)
         return action
 
+    def _enable_encoding(self) -> None:
+        """Encode and the λ ladder wait for an image to encode (they said "Open an image
+        first" after a click; a .msp opened alone has none)."""
+        has_image = self.session.image is not None
+        self.controls.set_has_image(has_image)
+        for action in (self.encode_action, self.ladder_action):
+            action.setEnabled(has_image)
+        self.rd.ladder_button.setEnabled(has_image)
+
     # --- messages ---------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info", about: str | None = None,
                      details: str = "") -> None:
         """A message in the bar at the top and in the status bar. ``about`` ("image",
-        "result" or "reference") ties it to what it describes: replacing that takes it down
-        (the image takes down all three, a result the last two). ``details`` (a traceback)
+        "result", "reference" or "classic") ties it to what it describes: replacing that
+        takes it down (the image takes down the first three, a result the last two of them,
+        the third pane's codec the last). ``details`` (a traceback)
         are behind the bar's Details… button."""
         self.messages.show_message(text, level, about, details)
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 10000)

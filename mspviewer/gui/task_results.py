@@ -127,9 +127,11 @@ class TaskResults:
         self.lof.finish_ladder(cancelled)
         profile = task.context["profile"]
         drawn = " (its LOF runs, one per λ, are not drawn)" if uses_lof(profile) else ""
+        points = ("the points it made stay on the RD plot" if cancelled
+                  else "its points are on the RD plot")
         self.statusBar().showMessage(
-            f"λ ladder {'cancelled' if cancelled else 'done'} with {profile}: its points are "
-            f"on the RD plot{drawn}", 8000)
+            f"λ ladder {'cancelled' if cancelled else 'done'} with {profile}: {points}{drawn}",
+            8000)
 
     def _check_done(self, task: Task, result, cancelled: bool) -> None:
         self._on_check_finished(task, result)
@@ -178,8 +180,12 @@ class TaskResults:
             self.show_error(f"Cannot export the {task.context['what']}: {message}", details)
             return
         if task.kind == "reference":
-            # (about the result it was to be set against: moot once that is replaced)
-            self.show_error(f"Cannot set the reference: {message}", details, about="result")
+            # about the result it was to be set against: moot once that is replaced
+            if task.context["result"] is not self.session.result:
+                self.statusBar().showMessage(f"Cannot set the reference: {message}", 8000)
+            else:
+                self.show_error(f"Cannot set the reference: {message}", details,
+                                about="result")
             return
         if task.kind == "same-bpp" and (task.context or {}).get("result") is self.session.result:
             self.session.set_classic(None, problem=message)

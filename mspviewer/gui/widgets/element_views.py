@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QLabel, QSizePolicy,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -35,6 +35,10 @@ CONTEXT_TEXT = {1: "known", 0: "not yet", -1: "outside"}
 CONTEXT_COLOUR = {1: KNOWN_COLOUR, 0: UNKNOWN_COLOUR, -1: OUTSIDE_COLOUR}
 CONTEXT_TEXT_COLOUR = {1: "#ffffff", 0: "#333333", -1: "#999999"}
 CONTEXT_VALUE_ROLE = Qt.ItemDataRole.UserRole  # the int of the grid a cell shows
+#: a context caption as long as most, for the height it needs before an element is shown
+CAPTION_SAMPLE = ("4 of the 8 nearest neighbours on the stride-1 lattice were decoded before "
+                  "this step (the context network sees further: 3 lattice positions each "
+                  "way); 48 channels of this position (earlier groups).")
 #: the widest second line a known context cell shows (see :func:`neighbour_value`)
 CONTEXT_WIDEST_VALUE = "ŷ -00.00"
 
@@ -124,6 +128,7 @@ class PmfPlot(QWidget):
         self.coded_marker.setVisible(False)
         self.heading.setText(" ")
         self.caption.setText(" ")
+        self.caption.setToolTip("")
 
     def show_element(self, info, bound: int) -> None:
         """Draw ``info`` (an ElementInspection) coded with symbols clipped at ±``bound``."""
@@ -214,10 +219,15 @@ class ContextGrid(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def stacked_height(self) -> int:
-        """The height it needs with the legend and the caption below the grid."""
+        """The height it needs with the legend and the caption (its long form, whichever
+        it shows now: the estimate must not move with the arrangement it decides) below
+        the grid."""
         width = self.table.width()
+        caption = self._captions[0] if self._captions is not None else CAPTION_SAMPLE
+        wrapped = self.caption.fontMetrics().boundingRect(
+            QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), caption).height()
         parts = (self._title.sizeHint().height(), self.table.height(),
-                 self.legend.heightForWidth(width), self.caption.heightForWidth(width))
+                 self.legend.heightForWidth(width), wrapped)
         return sum(parts) + (len(parts) - 1) * self._grid_layout.verticalSpacing()
 
     def set_beside(self, beside: bool) -> None:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
                                QHeaderView, QLabel, QScrollArea, QSpinBox, QSplitter,
@@ -103,6 +103,8 @@ PAGED_PLOT_PX = 90
 #: beside the plots, the values' column is made as wide as this value (and cell padding)
 TYPICAL_LONG_VALUE = "equal to −log2 P = 10.0000 ✓"
 CELL_PADDING_PX = 16
+#: (a horizontal scroll bar's height, before the table has one to ask)
+SCROLL_BAR_PX = 16
 #: Paged, the views go back together only where the room has this much more than they
 #: need: the estimate of word-wrapped captions' heights moves with the width.
 PAGES_HYSTERESIS_PX = 40
@@ -284,6 +286,9 @@ class InspectorPanel(QWidget):
         splitter.addWidget(values)
         splitter.addWidget(plots)
         splitter.setSizes([420, 260])
+        self._split_by_user = False  #: the user dragged the splitter: _split leaves it
+        splitter.splitterMoved.connect(self._on_split_moved)
+        splitter.installEventFilter(self)  # (its size: the split, see _split)
         self.page_tabs = QTabBar()
         self.page_tabs.setDocumentMode(True)
         self.page_tabs.setExpanding(False)
@@ -337,6 +342,8 @@ class InspectorPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self._watched_viewport:
             self._arrange()
+        elif watched is self.splitter and event.type() == QEvent.Type.Resize:
+            self._split()
         elif watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
         elif watched is self.table.viewport() and event.type() == QEvent.Type.Leave:
@@ -349,13 +356,15 @@ class InspectorPanel(QWidget):
         them there, below the fold), else its own size."""
         parent = self.parentWidget()
         area = parent.parentWidget() if parent is not None else None
-        if isinstance(area, QScrollArea) and area.widget() is self:
-            viewport = area.viewport()
-            if viewport is not self._watched_viewport:
-                self._watched_viewport = viewport
+        viewport = (area.viewport() if isinstance(area, QScrollArea) and area.widget() is self
+                    else None)
+        if viewport is not self._watched_viewport:  # in a scroll area, out of one, another
+            if self._watched_viewport is not None:
+                self._watched_viewport.removeEventFilter(self)
+            self._watched_viewport = viewport
+            if viewport is not None:
                 viewport.installEventFilter(self)
-            return viewport.size()
-        return self.size()
+        return viewport.size() if viewport is not None else self.size()
 
     def _fit_columns(self) -> None:
         header = self.table.horizontalHeader()
@@ -378,6 +387,7 @@ class InspectorPanel(QWidget):
                   + (scroll_bar.sizeHint().height() if scroll_bar.isVisible() else 0))
         if height != self.table.maximumHeight():
             self.table.setMaximumHeight(height)
+            self._split()
 
     def _show_meaning(self, row: int) -> None:
         item = self.table.item(row, 1) if row >= 0 else None
@@ -396,11 +406,8 @@ class InspectorPanel(QWidget):
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
-            extent = size.width() if wide else size.height()
-            # beside the plots, the values get what their column needs, the plots the rest
-            # (at half each, the PMF plot was 110 px wide in a full-HD window)
-            first = min(extent // 2, self._values_width()) if wide else extent // 2
-            self.splitter.setSizes([first, extent - first])
+            self._split_by_user = False
+            self._split()
         spare = size.height() - self._needed_height(wide)
         paged = spare < (PAGES_HYSTERESIS_PX if self._paged else 0)
         if paged != self._paged:
@@ -414,6 +421,27 @@ class InspectorPanel(QWidget):
             self.context.set_beside(paged)
             self.pmf.set_compact(paged)
             self._show_pages()
+            # (once the splitter has laid out the views shown again: it gives each back the
+            # size it had before it was hidden)
+            QTimer.singleShot(0, self._split)
+
+    def _split(self) -> None:
+        """The values get what they need, the plots the rest, until the user drags the
+        splitter (at half each, the PMF plot was 110 px wide in a full-HD window, and above
+        it the table scrolled while a blank lay under the plot)."""
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if self._split_by_user or self._paged or total <= 0:
+            return
+        if self.splitter.orientation() == Qt.Orientation.Horizontal:
+            first = min(total // 2, self._values_width())
+        else:
+            rows = min(self.table.maximumHeight(), self._table_height() + SCROLL_BAR_PX)
+            values = rows + (0 if self.meaning.isHidden() else
+                             self.values.layout().spacing() + self.meaning.height())
+            first = min(values, max(total // 2, total - self._pictures_height()))
+        if sizes[0] != first:
+            self.splitter.setSizes([first, total - first])
 
     def _values_width(self) -> int:
         """The width the table needs for its labels and a typical long value (longer
@@ -426,19 +454,30 @@ class InspectorPanel(QWidget):
     def _needed_height(self, wide: bool) -> int:
         """The height the panel needs to show the values and the pictures together: the
         plots at full height, and above them (not beside) the table's every row."""
-        pmf = (self.pmf_choice.sizeHint().height() + self._pmf_column.spacing()
-               + self.pmf.minimumSizeHint().height() - self.pmf_plot.minimumHeight()
-               + SHARED_PLOT_PX)
-        pictures = max(pmf, self.context.stacked_height())
-        table = self.table
-        rows = (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
-                + 2 * table.frameWidth())
-        content = pictures if wide else rows + self.splitter.handleWidth() + pictures
+        pictures = self._pictures_height()
+        content = (pictures if wide else
+                   self._table_height() + self.splitter.handleWidth() + pictures)
         header = self.header.height()
         spacing = self.layout().spacing()
         margins = self.layout().contentsMargins()
         return (margins.top() + margins.bottom() + self._controls.sizeHint().height()
                 + header + content + 2 * spacing)
+
+    def _on_split_moved(self, *_args) -> None:
+        self._split_by_user = True
+
+    def _pictures_height(self) -> int:
+        """The height the PMF plot (at full height) and the context grid need."""
+        pmf = (self.pmf_choice.sizeHint().height() + self._pmf_column.spacing()
+               + self.pmf.minimumSizeHint().height() - self.pmf_plot.minimumHeight()
+               + SHARED_PLOT_PX)
+        return max(pmf, self.context.stacked_height())
+
+    def _table_height(self) -> int:
+        """The height of the table with every row."""
+        table = self.table
+        return (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
+                + 2 * table.frameWidth())
 
     def _show_pages(self) -> None:
         page = self.page() or ""

@@ -116,7 +116,9 @@ class LOFPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.status = status_label(2)
-        self._shown_status: str | None = None  #: the shown result's, while a ladder runs
+        #: the shown result's status line and iteration count, while a ladder runs
+        self._shown_status: str | None = None
+        self._shown_total: int | None = None
         self.view = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -332,6 +334,8 @@ class LOFPanel(QWidget):
         that no other panel showed."""
         if self._shown_status is None:
             self._shown_status = self.status.text()
+            self._shown_total = self.total
+        self.total = None  # (the ladder's own fractions move the bar, see add)
         self.progress.setRange(0, 0)  # busy indicator
         self.status.setText(f"{description}…")
 
@@ -342,6 +346,7 @@ class LOFPanel(QWidget):
         self.progress.setFormat("λ ladder cancelled" if cancelled else "λ ladder done")
         if self._shown_status is not None:
             self.status.setText(self._shown_status)
+            self.total = self._shown_total
             self._shown_status = None
 
     def fail(self, message: str) -> None:
@@ -349,3 +354,6 @@ class LOFPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("failed")
         self.status.setText(message)
+        if self._shown_status is not None:  # a ladder's failure: the result's count stays
+            self.total = self._shown_total
+            self._shown_status = None

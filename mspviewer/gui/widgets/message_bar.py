@@ -1,10 +1,10 @@
 """A dismissible message strip at the top of the window: errors never need a modal dialog.
 
 A message may be *about* something that can go away (the open image, the result, the
-reference it is set against): ``dismiss_about`` takes it down when that is replaced, so a
-note about an image that is no longer open never stays on screen. Most errors are about
-nothing in particular and stay until dismissed or replaced; one about the result (a
-reference refused for it) goes with it.
+reference it is set against, the third pane's codec): ``dismiss_about`` takes it down when
+that is replaced, so a note about an image that is no longer open never stays on screen.
+Most errors are about nothing in particular and stay until dismissed or replaced; one about
+the result (a reference refused for it) goes with it.
 
 An unexpected error (a bug, a library's failure) comes as one line with *details*, its
 traceback: Details… shows them in a window of their own, to read, copy and report."""
