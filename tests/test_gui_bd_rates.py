@@ -249,6 +249,25 @@ def test_zoom_to_the_msp_points(window):
     assert y0 < min(shown) and max(shown) < y1
 
 
+def test_the_zoom_to_msp_keeps_whole_stars_in_a_short_plot(qtbot, window):
+    """In a laptop's short plot a 5 % margin was less than half a star: the top one was cut
+    by the plot's edge."""
+    from mspviewer.gui.widgets.rd_panel import STAR_PX
+
+    session, rd = window.session, window.rd
+    rd.plot.setFixedHeight(150)
+    qtbot.waitUntil(lambda: rd.plot.getViewBox().height() < 120, timeout=2000)
+    add_learned(session, "fast", rates=(0.3, 0.5, 0.9), scale=0.5)
+    rd.refresh()
+    assert rd.zoom_to_learned()
+    box = rd.plot.getViewBox()
+    (_, _), (y0, y1) = box.viewRange()
+    top = max(classic_point(b).psnr_rgb for b in (0.3, 0.5, 0.9))
+    bottom = min(classic_point(b).psnr_rgb for b in (0.3, 0.5, 0.9))
+    per_px = (y1 - y0) / box.height()
+    assert (y1 - top) / per_px >= STAR_PX / 2 and (bottom - y0) / per_px >= STAR_PX / 2
+
+
 def test_the_view_follows_the_msp_points_until_the_user_moves_it(window):
     """First view: MSP's rates with the classic curves there, not WebP's 12.8 bpp with the
     MSP points in a corner; a pan or zoom of the user's, or A, is left alone."""

@@ -27,6 +27,8 @@ METRICS = {"psnr_rgb": "PSNR-RGB [dB]", "psnr_y": "PSNR-Y [dB]",
 LATEST_COLOUR, EARLIER_COLOUR = PALETTE[5], "#FFFFFF"
 #: above the curves and lines (pyqtgraph draws items of equal Z in the order added)
 STAR_Z = 10
+#: the stars' size (pixels): the zoom to MSP keeps the top one's whole star in view
+STAR_PX = 16
 #: the learned curves' lines (one per profile, through the stars): black, in a dash style
 #: per profile, the plain encoder's dashed
 LEARNED_LINE_COLOUR = "#000000"
@@ -238,7 +240,8 @@ class RDPanel(QWidget):
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         if self.learned_item is None:
             # (the brush given here is the legend's sample; setData colours each point)
-            self.learned_item = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("k"),
+            self.learned_item = pg.ScatterPlotItem(symbol="star", size=STAR_PX,
+                                                   pen=pg.mkPen("k"),
                                                    brush=pg.mkBrush(LATEST_COLOUR))
             self.learned_item.setZValue(STAR_Z)
             self.plot.addItem(self.learned_item)
@@ -395,7 +398,12 @@ class RDPanel(QWidget):
         for name in self.session.curves:
             values += [y for x, y in zip(*self.curve_data(name)) if x <= high]
         low_y, high_y = min(values), max(values)
-        pad = 0.05 * max(high_y - low_y, 1.0)
+        # 5 % each way, and never less than half a star: in a laptop's short plot 5 % was
+        # less, and the top star was cut by the plot's edge
+        span = max(high_y - low_y, 1.0)
+        edge_px = STAR_PX / 2 + 1
+        height_px = self.plot.getViewBox().height()
+        pad = max(0.05 * span, span * edge_px / max(height_px - 2 * edge_px, 1.0))
         self.plot.setRange(xRange=(0.0, high), yRange=(low_y - pad, high_y + pad), padding=0)
         return True
 
