@@ -264,6 +264,16 @@ def test_rd_panel_draws_the_move_lof_made(qtbot, window):
     assert list(rd.plain_item.getData()[1]) == ys[:1]
     labels = [label.text for _, label in rd.legend.items]
     assert labels.count(PLAIN_LEGEND) == 1
+    # a view that leaves the point out says so in the legend, as for a curve (a reference
+    # far below the view had been listed as if drawn)
+    from mspviewer.gui.widgets.rd_panel import OFF_VIEW
+
+    rd.plot.getViewBox().setRange(xRange=(3 * xs[0], 4 * xs[0]), padding=0)
+    labels = [label.text for _, label in rd.legend.items]
+    assert PLAIN_LEGEND + OFF_VIEW in labels, labels
+    rd.plot.getViewBox().setRange(xRange=(0, 2 * max(xs)),
+                                  yRange=(min(ys) - 1, max(ys) + 1), padding=0)
+    assert PLAIN_LEGEND in [label.text for _, label in rd.legend.items]
     rd.metric_box.setCurrentIndex(rd.metric_box.findData("psnr_y"))
     assert rd.lof_move_data()[1] == [result.reference.point.psnr_y, result.point.psnr_y]
     # a result without LOF: no segment, no hollow point, not in the legend

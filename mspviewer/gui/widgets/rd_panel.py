@@ -357,6 +357,15 @@ class RDPanel(QWidget):
             text = curve.label + note
             if label is not None and label.text != text:
                 label.setText(text)
+        # the point without LOF (or the reference's), which can be far from MSP's rates
+        label = self.legend.getLabel(self.plain_item)
+        if label is not None and self._plain_legend:
+            xs, ys = self.plain_item.getData()
+            shown = (every_curve or xs is None or not len(xs)
+                     or points_inside(np.column_stack([xs, ys]), view).any())
+            text = self._plain_legend + ("" if shown else OFF_VIEW)
+            if label.text != text:
+                label.setText(text)
 
     def learned_line_data(self, curve) -> tuple[list[float], list[float]]:
         """A learned curve's line: its points on the RD front (what the BD-rates use)."""
@@ -388,13 +397,18 @@ class RDPanel(QWidget):
                 item.setData(xs, ys)
 
     def zoom_to_learned(self) -> bool:
-        """Zoom to the MSP points' rates (and a margin), with every curve's qualities there;
+        """Zoom to the MSP points' rates (and a margin), with every curve's qualities there
+        and the point without LOF the LOF result moved from (a reference .msp's is left to
+        the legend's "(off view)": one far off, another image's, would squeeze the rest);
         False when there is no MSP point to zoom to."""
         xs, ys = self.learned_data()
         if not xs:
             return False
-        high = ZOOM_MARGIN * max(xs)
-        values = list(ys)
+        reference = getattr(self.session.result, "reference", None)
+        move_x, move_y = (self.lof_move_data() if reference is not None and reference.is_plain
+                          else ([], []))
+        high = ZOOM_MARGIN * max(xs + move_x)
+        values = list(ys) + list(move_y)
         for name in self.session.curves:
             values += [y for x, y in zip(*self.curve_data(name)) if x <= high]
         low_y, high_y = min(values), max(values)
