@@ -161,6 +161,9 @@ def test_the_tour_brings_each_panel_into_view(qtbot, window):
         qtbot.wait(10)
         if key in window.docks:
             assert window.docks[key].isVisible(), key
+            if key == "inspector":  # (its text is about the PMF: the page, in a short dock)
+                tabs = window.inspector.page_tabs
+                assert tabs.tabText(tabs.currentIndex()) == "PMF"
         else:
             assert window.blind_mode() == (key == "blind_ab"), key
         assert window.docks["tour"].isVisible(), f"the tour hid itself at {key}"

@@ -60,6 +60,8 @@ class TeachingActions:
         if dock is not None:
             dock.show()
             dock.raise_()
+        if key == "inspector":  # the step's text is about the PMF: its page, where paged
+            self.inspector.set_page("pmf")
 
     def start_tour(self) -> None:
         self.docks["tour"].show()
