@@ -675,3 +675,18 @@ def test_a_narrow_table_writes_the_meaning_of_the_row_pointed_at_below_it(qtbot,
     panel.resize(760, 820)
     qtbot.waitUntil(lambda: not table.isColumnHidden(1), timeout=2000)
     assert panel.meaning.isHidden()
+
+
+def test_the_compact_pmf_keeps_the_users_zoom(qtbot, panel, session, outcome):
+    """Going compact (or back) changes the caption and the x title only: it had drawn the
+    element again, resetting a zoom the user had made."""
+    session.set_result(outcome)
+    info = panel.inspect(1, 2, 3)
+    box = panel.pmf_plot.getViewBox()
+    box.setRange(xRange=(-1.5, 1.5), yRange=(0.0, 0.5), padding=0)
+    zoomed = box.viewRange()
+    for compact in (True, False):
+        panel.pmf.set_compact(compact)
+        assert box.viewRange() == zoomed
+        assert (panel.pmf.caption.toolTip() in panel.pmf.caption.text()) == (not compact)
+    assert f"the coded symbol {info.symbol}" in panel.pmf.caption.text()

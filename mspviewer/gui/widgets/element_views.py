@@ -69,6 +69,8 @@ class PmfPlot(QWidget):
         super().__init__(parent)
         self.view = "probability"  #: a key of PMF_VIEWS
         self.compact = False  #: see set_compact
+        #: the caption of the element shown: (its symbol and cost, the lesson, a note)
+        self._caption_parts: tuple[str, str, str] | None = None
         self._shown: tuple | None = None  # (inspection, symbol bound) drawn last
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
@@ -127,6 +129,7 @@ class PmfPlot(QWidget):
         self.coded_bar.setOpts(x=[], height=[])
         self.coded_marker.setVisible(False)
         self.heading.setText(" ")
+        self._caption_parts = None
         self.caption.setText(" ")
         self.caption.setToolTip("")
 
@@ -162,17 +165,24 @@ class PmfPlot(QWidget):
                          "cheap.")
         hidden_bar = "" if bits_view or height >= VISIBLE_SHARE * top else (
             " Its bar is too low to see here: plot bits.")
+        self._caption_parts = (coded_text, explained, hidden_bar)
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        if self._caption_parts is None:
+            return
+        coded_text, explained, hidden_bar = self._caption_parts
         # compact, the lesson is in the tooltip; what is true of this element stays
         self.caption.setText(coded_text + ("" if self.compact else explained) + hidden_bar)
         self.caption.setToolTip(explained)
 
     def set_compact(self, compact: bool) -> None:
         """Room for the bars in a short panel: no x-axis title (the heading names the
-        symbol) and the caption's general lesson in its tooltip."""
+        symbol) and the caption's general lesson in its tooltip (the view, which the user
+        may have zoomed, stays)."""
         self.compact = compact
         self.plot.getAxis("bottom").showLabel(not compact)
-        if self._shown is not None:
-            self.show_element(*self._shown)
+        self._show_caption()
 
 
 class ContextGrid(QWidget):
