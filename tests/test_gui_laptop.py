@@ -418,7 +418,9 @@ def test_the_inspector_shows_its_pmf_whole_in_a_laptop_dock(qtbot, tiny_model, t
     assert panel.inspect_pixel(40, 30) is not None
     scroller = window.docks["inspector"].widget()
     viewport = scroller.viewport()
-    qtbot.waitUntil(lambda: panel.page() == "values", timeout=2000)
+    # paged, on the PMF page: show_panel (the tour's step, whose text is about the PMF)
+    # brings that one
+    qtbot.waitUntil(lambda: panel.page() == "pmf", timeout=2000)
 
     def inside(part) -> bool:
         where = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
