@@ -103,8 +103,6 @@ PAGED_PLOT_PX = 90
 #: beside the plots, the values' column is made as wide as this value (and cell padding)
 TYPICAL_LONG_VALUE = "equal to −log2 P = 10.0000 ✓"
 CELL_PADDING_PX = 16
-#: (a horizontal scroll bar's height, before the table has one to ask)
-SCROLL_BAR_PX = 16
 #: Paged, the views go back together only where the room has this much more than they
 #: need: the estimate of word-wrapped captions' heights moves with the width.
 PAGES_HYSTERESIS_PX = 40
@@ -381,10 +379,7 @@ class InspectorPanel(QWidget):
             self._show_meaning(self.table.currentRow())
         # no taller than its rows, so that the meaning is right under them, not below the fold
         self.table.resizeRowsToContents()
-        scroll_bar = self.table.horizontalScrollBar()
-        height = (self.table.horizontalHeader().height() + self.table.verticalHeader().length()
-                  + 2 * self.table.frameWidth()
-                  + (scroll_bar.sizeHint().height() if scroll_bar.isVisible() else 0))
+        height = self._table_height()
         if height != self.table.maximumHeight():
             self.table.setMaximumHeight(height)
             self._split()
@@ -436,9 +431,9 @@ class InspectorPanel(QWidget):
         if self.splitter.orientation() == Qt.Orientation.Horizontal:
             first = min(total // 2, self._values_width())
         else:
-            rows = min(self.table.maximumHeight(), self._table_height() + SCROLL_BAR_PX)
-            values = rows + (0 if self.meaning.isHidden() else
-                             self.values.layout().spacing() + self.meaning.height())
+            values = self._table_height() + (0 if self.meaning.isHidden() else
+                                             self.values.layout().spacing()
+                                             + self.meaning.height())
             first = min(values, max(total // 2, total - self._pictures_height()))
         if sizes[0] != first:
             self.splitter.setSizes([first, total - first])
@@ -474,10 +469,12 @@ class InspectorPanel(QWidget):
         return max(pmf, self.context.stacked_height())
 
     def _table_height(self) -> int:
-        """The height of the table with every row."""
+        """The height of the table with every row (and its horizontal scroll bar, shown)."""
         table = self.table
+        scroll_bar = table.horizontalScrollBar()
         return (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
-                + 2 * table.frameWidth())
+                + 2 * table.frameWidth()
+                + (scroll_bar.sizeHint().height() if scroll_bar.isVisible() else 0))
 
     def _show_pages(self) -> None:
         page = self.page() or ""
