@@ -514,3 +514,76 @@ def test_the_legend_moves_when_a_click_on_its_sample_shows_a_curve_under_it(qtbo
     sample.mouseClickEvent(SimpleNamespace(button=lambda: Qt.MouseButton.LeftButton,
                                            accept=lambda: None))
     assert hidden.isVisible() and legend.corner == "top right"
+
+
+def test_a_short_plot_has_its_legend_beside_the_view(window, qtbot, monkeypatch):
+    """In a laptop's short RD plot no corner is free: the legend, in rows of three, covered
+    the curves' lower half. Where the plot is wide enough it now stands beside the view, in
+    a column the plot makes for it (the view is that much narrower, and gets the room back
+    when the plot is tall again); in a plot narrow as well, it keeps to rows in the view."""
+    from PySide6.QtCore import QPointF, Qt
+
+    from mspviewer.gui.widgets import rd_panel
+    from mspviewer.rd import load_published_anchor
+
+    session, rd = window.session, window.rd
+    for name in ("jpeg", "webp", "jpeg2000", "av1"):
+        anchor = load_published_anchor(name)
+        for point in anchor.points:
+            session.add_curve_point(name, anchor.label, point)
+    for bpp, psnr in ((0.171, 28.69), (0.375, 31.63), (0.862, 34.93)):
+        session.add_learned_point(f"MSP at {bpp}", RDPoint(bpp=bpp, psnr_rgb=psnr),
+                                  profile="fast")
+    rd.refresh()
+    rd.setParent(None)  # (out of its dock: the test sets its size)
+    qtbot.addWidget(rd)
+    rd.show()
+    box = rd.plot.getViewBox()
+
+    def shape(width: int, height: int) -> None:
+        rd.resize(width, rd.height())
+        rd.plot.setFixedHeight(height)
+        qtbot.waitUntil(lambda: rd.plot.width() == width - 4 and rd.plot.height() == height)
+        qtbot.wait(50)
+
+    def view_and_legend():
+        return box.sceneBoundingRect(), rd.legend.sceneBoundingRect()
+
+    shape(520, 400)  # tall: in a corner of the view
+    view, legend = view_and_legend()
+    assert not rd.legend.beside and rd.legend.columnCount == 1 and view.contains(legend)
+    tall_view_width = view.width()
+
+    shape(520, 200)  # short: beside the view, whole, in the plot
+    assert box.height() < 200
+    view, legend = view_and_legend()
+    assert rd.legend.beside and rd.legend.columnCount == 1
+    assert not view.intersects(legend) and legend.left() >= view.right()
+    assert rd.plot.sceneRect().contains(legend) and legend.top() >= view.top()
+    assert view.width() <= tall_view_width - legend.width()
+    # every entry in the legend's box, one under another
+    tops = [label.sceneBoundingRect().top() for _, label in rd.legend.items]
+    assert tops == sorted(tops) and len(set(tops)) == len(tops) == 6
+    assert all(legend.contains(label.sceneBoundingRect()) for _, label in rd.legend.items)
+    # it has a place of its own there: a drag does not move it
+    viewport, at = rd.plot.viewport(), rd.legend.pos()
+    start = rd.plot.mapFromScene(legend.center())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 4):
+        qtbot.wait(30)
+        qtbot.mouseMove(viewport, start + QPointF(-20 * step, 0).toPoint())
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=start)
+    assert rd.legend.pos() == at and not rd.legend.moved_by_user
+
+    # short and narrow (the panel's buttons keep it wider than that here): rows of three in
+    # the view
+    monkeypatch.setattr(rd_panel, "MIN_WIDTH_BESIDE_LEGEND_PX", 521)
+    shape(520, 201)
+    view, legend = view_and_legend()
+    assert not rd.legend.beside and rd.legend.columnCount == 3
+    assert view.contains(legend.center())
+
+    shape(520, 400)  # tall again: back in a corner, and the view has its width back
+    view, legend = view_and_legend()
+    assert not rd.legend.beside and rd.legend.columnCount == 1 and view.contains(legend)
+    assert view.width() == pytest.approx(tall_view_width, abs=1)

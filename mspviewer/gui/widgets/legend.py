@@ -5,7 +5,8 @@ rates fill the bottom right, and steep curves of strong codecs reach into the to
 Like matplotlib's ``loc="best"``, the legend scores the data under it in each corner (every
 marker near it, every line segment that crosses it) and takes the corner with the lowest
 score, until the user drags it somewhere: from then on it stays where they put it (a double
-click hands it back to the automatic placement).
+click hands it back to the automatic placement). In a plot too short for any corner to be
+free (a laptop's), it can stand beside the view instead, in room the plot makes for it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ MARKER_RADIUS_PX = 8
 #: a marker weighs more than a line crossing the legend: the points are the data, the lines
 #: only join them
 MARKER_WEIGHT = 3
+#: the column of a pyqtgraph PlotItem's layout right of its view (the right axis's, which an
+#: RD plot does not show), where a legend beside the view stands
+BESIDE_COLUMN = 2
 
 
 def corner_rect(corner: str, view_size: tuple[float, float],
@@ -101,6 +105,8 @@ class CornerLegend(pg.LegendItem):
         super().__init__(offset=(MARGIN_PX, MARGIN_PX), **kwargs)
         self.corner = "top left"
         self.moved_by_user = False
+        #: beside the view, right of it (not in a corner of it): see :meth:`set_beside`
+        self.beside = False
         self._plot: pg.PlotItem | None = None
         # a click on an entry's sample hides or shows its curve: the data under the legend
         # change with it
@@ -111,6 +117,7 @@ class CornerLegend(pg.LegendItem):
         self.setParentItem(plot.getViewBox())
         plot.legend = self  # (what PlotItem.addLegend does: named items join this legend)
         self._plot = plot
+        self._column_max = plot.layout.columnMaximumWidth(BESIDE_COLUMN)
 
     def add_first(self, item, name: str) -> None:
         """List ``item`` at the top, above the entries there are (the codec under study
@@ -129,21 +136,60 @@ class CornerLegend(pg.LegendItem):
             self._addItemToLayout(sample, label)
         self.updateSize()
 
+    def set_beside(self, beside: bool) -> None:
+        """Stand beside the view, right of it, in a column the plot makes as wide as the
+        legend (a plot too short for a corner the curves leave free), or go back to the
+        view's freest corner (or where the user dragged it)."""
+        if self._plot is None or beside == self.beside:
+            return
+        self.beside = beside
+        if beside:
+            # (a child of the plot, not of the view: the view clips its children to itself)
+            self.setParentItem(self._plot)
+        else:
+            self.setParentItem(self._plot.getViewBox())
+            layout = self._plot.layout
+            layout.setColumnMinimumWidth(BESIDE_COLUMN, 0)
+            layout.setColumnPreferredWidth(BESIDE_COLUMN, 0)
+            layout.setColumnMaximumWidth(BESIDE_COLUMN, self._column_max)
+            self.corner = ""  # (anchor again: the parent changed)
+        self.place()
+
+    def width_beside(self) -> float:
+        """The room (pixels) the legend takes beside the view: its width, a margin each side."""
+        self.updateSize()  # (a label may have changed: "(off view)")
+        return self.width() + 2 * MARGIN_PX
+
+    def _stand_beside(self) -> None:
+        self._plot.layout.setColumnFixedWidth(BESIDE_COLUMN, self.width_beside())
+        view = self._plot.getViewBox().geometry()  # (in the plot's coordinates)
+        self.anchor((1, 0), (1, 0), offset=(-MARGIN_PX, view.top()))
+        self.corner = ""
+
     def mouseDragEvent(self, event) -> None:
+        if self.beside:  # (its place is the column made for it)
+            event.ignore()
+            return
         super().mouseDragEvent(event)
         if event.isAccepted():
             self.moved_by_user = True
 
     def mouseClickEvent(self, event) -> None:  # (pyqtgraph's scene delivers double clicks here)
-        if event.double():
+        if event.double() and not self.beside:
             event.accept()
             self.moved_by_user = False
             self.corner = ""  # (anchor again, even in the corner it was dragged from)
             self.place()
 
     def place(self, *_signal_args) -> None:
-        """Move to the corner that the plotted data leave most free (not once dragged)."""
-        if self._plot is None or self.moved_by_user or not self.isVisible():
+        """Move to the corner that the plotted data leave most free (not once dragged);
+        beside the view, make its column as wide as the legend is now."""
+        if self._plot is None:
+            return
+        if self.beside:
+            self._stand_beside()
+            return
+        if self.moved_by_user or not self.isVisible():
             return
         box = self._plot.getViewBox()
         width, height = box.width(), box.height()

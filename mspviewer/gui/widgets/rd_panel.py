@@ -47,8 +47,11 @@ OFF_VIEW = " (off view)"
 CURVE_SYMBOLS = ("o", "s", "t", "d")
 #: "Zoom to MSP" shows rates up to this many times the highest MSP point's
 ZOOM_MARGIN = 1.5
-#: a plot shorter than this (pixels) lays its legend out in rows, not down the plot
+#: a plot shorter than this (pixels) puts its legend beside the view (or, in a narrow one,
+#: lays it out in rows), not in a corner of the view
 SHORT_PLOT_PX = 200
+#: ... beside the view where that leaves the plot (its quality axis and view) this wide
+MIN_WIDTH_BESIDE_LEGEND_PX = 280
 #: the learned curve of the plain encoder, which LOF curves are set against
 PLAIN_CURVE = "msp-fast"
 #: the legend's name for this image's MSP points (the stars)
@@ -291,14 +294,21 @@ class RDPanel(QWidget):
     # --- the view ---------------------------------------------------------------------------
     def _fit_to_height(self, *_args) -> None:
         """In a short plot (a laptop's screen): the quality axis says its unit only, where
-        its name would be cut, and the legend runs in rows of three, not down the plot."""
+        its name would be cut, and the legend stands beside the view, where no corner of it
+        is free of curves; in one that is narrow too, the legend runs in rows of three."""
         label = METRICS[self.quality_metric()]
         fit_axis_label(self.plot.getPlotItem(), label, label[label.index("["):])  # "[dB]"
-        height = self.plot.getViewBox().height()
-        columns = 3 if height < SHORT_PLOT_PX else 1
+        short = self.plot.getViewBox().height() < SHORT_PLOT_PX
+        self._set_legend_columns(1)
+        beside = short and (self.plot.getPlotItem().width() - self.legend.width_beside()
+                            >= MIN_WIDTH_BESIDE_LEGEND_PX)
+        self._set_legend_columns(3 if short and not beside else 1)
+        self.legend.set_beside(beside)
+        self.legend.place()
+
+    def _set_legend_columns(self, columns: int) -> None:
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
-        self.legend.place()
 
 
     def _stop_following(self, *_mask) -> None:
