@@ -164,3 +164,45 @@ def test_a_new_result_stops_a_running_check(qtbot, encoded_window):
     assert task.token.reason == "superseded"
     wait_idle(qtbot, window, 20_000)  # the child is killed within 0.1 s, not run to the end
     assert window.session.fresh_check is None and not window.errors
+
+
+def test_the_estimated_vs_actual_table_shows_every_column(qtbot, tiny_model, tmp_path):
+    """In the default window the table scrolled sideways, the actual bits and the overhead
+    cut at the dock's edge, while the bits map beside it kept its share. On its tab the table
+    now takes the width its columns need (the map the rest), the chart gets its share back,
+    and a split the user dragged stays as they left it."""
+    from mspviewer.gui.widgets.bits import MAP_MIN_PX, NOT_MODELLED
+
+    window = make_window(qtbot, tiny_model, tmp_path, size=(1600, 1000))
+    path = tmp_path / "kodak-sized.png"
+    write_png(path, 512, 768)
+    window.open_image(path)
+    encode(qtbot, window)
+    window.show_panel("bits")
+    bits, table = window.bits, window.bits.ledger_table
+    qtbot.wait(50)
+    chart_split = bits.splitter.sizes()
+    bits.set_view("ledger")
+    qtbot.waitUntil(table.isVisible)
+    qtbot.wait(50)
+    assert table.horizontalScrollBar().maximum() == 0
+    last = table.columnCount() - 1
+    header = table.horizontalHeader()
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= \
+        table.viewport().width()
+    assert table.verticalScrollBar().maximum() == 0  # (and every row: none is 30 px tall)
+    ledger_split = bits.splitter.sizes()
+    assert ledger_split[0] > chart_split[0] and ledger_split[1] >= MAP_MIN_PX
+    # the header's estimate: a dash that says why
+    header_row = [row.label for row in bits.ledger].index("header")
+    assert bits.ledger_text(header_row, 1) == "—"
+    assert table.item(header_row, 1).toolTip() == NOT_MODELLED
+    bits.set_view("chart")
+    qtbot.wait(50)
+    assert bits.splitter.sizes() == chart_split
+    # dragged by the user, the split is theirs
+    bits.splitter.moveSplitter(chart_split[0] - 40, 1)
+    dragged = bits.splitter.sizes()
+    bits.set_view("ledger")
+    qtbot.wait(50)
+    assert bits.splitter.sizes() == dragged

@@ -288,9 +288,8 @@ def bits_ledger(analysis) -> list[LedgerRow]:
     include the range coder's rounding; their sum is the payload exactly.
     """
     per_scale = analysis.bits_per_scale()
-    coarsest = max(per_scale, default=None)  # the coarsest scale has the largest index
-    rows = [LedgerRow(f"scale {scale}" + (" (coarsest)" if scale == coarsest else ""),
-                      int(entry["num_elements"]), entry["estimated_bits"],
+    # (the coarsest scale has the largest index)
+    rows = [LedgerRow(f"scale {scale}", int(entry["num_elements"]), entry["estimated_bits"],
                       8 * int(entry["actual_bytes"]))
             for scale, entry in sorted(per_scale.items(), reverse=True)]
     payload = LedgerRow("payload", sum(r.elements for r in rows),

@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QRectF, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
-                               QHeaderView, QLabel, QSlider, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QSlider, QSplitter, QStyle,
+                               QStyleOptionTabWidgetFrame, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from mspviewer.gui import latent_data
 from mspviewer.gui.widgets.channel_bits import ChannelBitsChart
@@ -35,6 +36,8 @@ LEDGER_COLUMNS = {
     "%": "overhead as a share of the estimated bits",
 }
 
+NOT_MODELLED = "The header is not priced by the model: all of it is overhead."
+
 #: the panel's tabs, by the keys of ``--bits-view``
 VIEWS = ("chart", "ledger", "channels")
 MAP_TITLE = "bits per pixel, by 16×16 block"
@@ -44,6 +47,10 @@ TICK_GAP_PX = 10  #: the least space between two bars' labels
 
 #: the opacity slider's least width: under it, the handle has nowhere to go
 OPACITY_SLIDER_MIN_PX = 60
+#: the tabs' and the bits map's first shares of the panel's width (the chart's bars want more)
+SPLIT_SHARES = (5, 4)
+#: the bits map keeps at least this width (pixels) where the table takes what its columns need
+MAP_MIN_PX = 160
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
 
@@ -118,10 +125,14 @@ class BitAllocationView(QWidget):
         self.ledger_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.ledger_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
+        # rows as tall as their text (the style's 30 px left the file row below the fold)
+        self.ledger_table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
         self.ledger_table.setToolTip(
             "estimated: the model's cost Σ −log2 P of the coded symbols; actual: the bits the "
             "range coder wrote for them (its position at each pass boundary); overhead: "
-            "actual − estimated. The header is not priced by the model.")
+            "actual − estimated. Scales from the coarsest (the highest number) down. "
+            + NOT_MODELLED)
         self.tabs = QTabWidget()
         # the legend above the chart, not in it: tall bars come on either side
         legend = QLabel("&nbsp;&nbsp;".join(
@@ -143,10 +154,13 @@ class BitAllocationView(QWidget):
 
         self.summary = status_label(2)
         self.tabs.currentChanged.connect(self._on_tab)  # (it shows or hides the summary)
-        splitter = QSplitter()
+        splitter = self.splitter = QSplitter()
         splitter.addWidget(self.tabs)
         splitter.addWidget(self.map_view)
-        splitter.setSizes([500, 400])
+        splitter.setSizes([100 * share for share in SPLIT_SHARES])
+        self._split_by_user = False  #: the user dragged the splitter: _split leaves it
+        splitter.splitterMoved.connect(self._on_split_moved)
+        splitter.installEventFilter(self)  # (its size: the split, see _split)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -180,6 +194,44 @@ class BitAllocationView(QWidget):
         # window they were 45 and 60 px tall)
         self.group_box.setEnabled(index == VIEWS.index("chart"))
         self.summary.setVisible(index != VIEWS.index("channels"))
+        self._split()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.splitter and event.type() == QEvent.Type.Resize:
+            self._split()
+        return super().eventFilter(watched, event)
+
+    def _on_split_moved(self, *_args) -> None:
+        self._split_by_user = True
+
+    def _split(self) -> None:
+        """Share the width between the tabs and the bits map: the estimated-vs-actual table
+        takes what its columns need (in a laptop's dock it scrolled sideways, the actual bits
+        cut at its edge), the map the rest, down to :data:`MAP_MIN_PX`; the other tabs take
+        their first share. Not once the user has dragged the splitter."""
+        total = sum(self.splitter.sizes())
+        if self._split_by_user or total <= 0:
+            return
+        first = round(total * SPLIT_SHARES[0] / sum(SPLIT_SHARES))
+        if self.tabs.currentWidget() is self.ledger_table:
+            first = max(first, min(self._ledger_width(), total - MAP_MIN_PX))
+        if self.splitter.sizes()[0] != first:
+            self.splitter.setSizes([first, total - first])
+
+    def _ledger_width(self) -> int:
+        """The tabs' width at which the table shows every column whole."""
+        table = self.ledger_table
+        table.resizeColumnsToContents()
+        # From size hints, not the widgets' geometry: a table behind another tab has not
+        # been laid out yet. Around the cells: the row headings, the table's frame, a
+        # vertical scroll bar (it may need one) and the tab page's frame.
+        option = QStyleOptionTabWidgetFrame()
+        self.tabs.initStyleOption(option)
+        page = self.tabs.style().subElementRect(QStyle.SubElement.SE_TabWidgetTabContents,
+                                                option, self.tabs)
+        return (table.verticalHeader().sizeHint().width() + 2 * table.frameWidth()
+                + table.verticalScrollBar().sizeHint().width()
+                + option.rect.width() - page.width() + table.horizontalHeader().length())
 
     def _apply_opacity(self) -> None:
         overlay = self.overlay_box.isChecked() and self.image_item.isVisible()
@@ -198,14 +250,19 @@ class BitAllocationView(QWidget):
         table.setVerticalHeaderLabels([row.label for row in self.ledger])
         for index, row in enumerate(self.ledger):
             percent = row.overhead_percent
+            # (the header's estimate is a dash, its tooltip says why: "not modelled" made the
+            # column as wide as two numbers)
             cells = (f"{row.elements:,}" if row.elements else "",
-                     f"{row.estimated_bits:,.1f}" if row.elements else "not modelled",
+                     f"{row.estimated_bits:,.1f}" if row.elements else "—",
                      f"{row.actual_bits:,}", signed(row.overhead_bits, ",.1f"),
                      "" if percent is None else f"{signed(percent, '.2f')} %")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if not row.elements and column == 1:
+                    item.setToolTip(NOT_MODELLED)
                 table.setItem(index, column, item)
+        self._split()  # (the numbers' widths changed)
 
     def ledger_text(self, row: int, column: int) -> str:
         item = self.ledger_table.item(row, column)
