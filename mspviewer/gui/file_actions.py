@@ -10,6 +10,7 @@ uses the window's ``session``, ``controls``, ``compare``, ``settings``, ``recent
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -23,9 +24,14 @@ from mspviewer.gui.session import ImageState
 from mspviewer.gui.worker import Task
 
 MAX_RECENT = 10
-IMAGE_FILTER = ("Images and bitstreams (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif "
-                "*.ppm *.pgm *.pnm *.tga *.avif *.heic *.heif *.jxl *.jp2 *.j2k *.msp);;"
-                "Bitstreams (*.msp);;All files (*)")
+#: the image files File ▸ Open lists, and File ▸ Next / Previous image step through
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm",
+                  ".pgm", ".pnm", ".tga", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k")
+IMAGE_FILTER = ("Images and bitstreams ("
+                + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES + (".msp",))
+                + ");;Bitstreams (*.msp);;All files (*)")
+#: the settings key of Encode ▸ Encode each image on opening
+ENCODE_ON_OPEN_KEY = "encode_on_open"
 #: formats whose decoders are slow enough to freeze the window even on modest images
 SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx", ".heic",
                                   ".heif", ".hif", ".avif", ".jxl"})
@@ -100,6 +106,50 @@ class FileActions:
             self._remember(path)
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info", about="image")
+        if self.encode_on_open_action.isChecked():
+            self.start_encode()
+
+    def set_encode_on_open(self, on: bool) -> None:
+        """Encode each image as it opens, with the settings in the Encode panel (stepping
+        through a folder, each image's result comes without a press of Encode); kept in
+        the settings."""
+        self.encode_on_open_action.setChecked(on)  # (from a script; the menu has done it)
+        self.settings.setValue(ENCODE_ON_OPEN_KEY, bool(on))
+
+    # --- stepping through a folder ------------------------------------------------------------
+    def open_neighbour(self, step: int) -> bool:
+        """Open the next (``step`` 1) or the previous (−1) image of the folder that the open
+        image (or stream, opened alone) is in, in name order with numbers by value (kodim2
+        before kodim10). False, with a note, at either end or with nothing open."""
+        current = self._current_file()
+        if current is None:
+            self.show_message("Open an image first: the next one is the next in its folder",
+                              "info")
+            return False
+        try:
+            images = folder_images(current.parent)
+        except OSError as error:
+            self.show_error(f"Cannot list {current.parent}: {error.strerror or error}")
+            return False
+        here = natural_key(current.name)
+        if step > 0:
+            beyond = [path for path in images if natural_key(path.name) > here][:1]
+        else:
+            beyond = [path for path in images if natural_key(path.name) < here][-1:]
+        if not beyond:
+            end = "last" if step > 0 else "first"
+            self.show_message(f"{current.name} is the {end} image in {current.parent}", "info")
+            return False
+        return self.open_image(beyond[0])
+
+    def _current_file(self) -> Path | None:
+        """The file open now: the image's (a crop's whole image), else the stream's."""
+        image = self.session.image
+        if image is not None and image.path is not None:
+            return Path(image.path)
+        result = self.session.result
+        path = getattr(result, "path", None)
+        return Path(path) if path else None
 
     def reference_dialog(self) -> None:
         start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
@@ -306,6 +356,20 @@ def special_file_reason(path: Path) -> str | None:
     except OSError:
         return None
     return "it is a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key of a file name with its runs of digits by value: kodim2 before kodim10."""
+    parts = re.split(r"(\d+)", name.casefold())
+    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in parts)
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The image files (by :data:`IMAGE_SUFFIXES`) in ``folder``, in :func:`natural_key`
+    order."""
+    return sorted((path for path in folder.iterdir()
+                   if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()),
+                  key=lambda path: natural_key(path.name))
 
 
 def _is_bitstream(path: Path) -> bool:

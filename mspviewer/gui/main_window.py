@@ -27,7 +27,7 @@ from mspviewer.bundled import resources_dir
 from mspviewer.errors import MSPViewerError
 from mspviewer.gui import classic_jobs, jobs
 from mspviewer.gui.exports import ExportActions
-from mspviewer.gui.file_actions import FileActions
+from mspviewer.gui.file_actions import ENCODE_ON_OPEN_KEY, FileActions
 from mspviewer.gui.jobs import CancelToken
 from mspviewer.gui.outcomes import PLAIN_PANE, EncodeRequest
 from mspviewer.gui.session import ImageState, Session, curve_profile
@@ -329,6 +329,10 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(menu, "Open &sample image", lambda: self.open_image(SAMPLE_IMAGE, False))
+        self._action(menu, "&Next image in the folder", lambda: self.open_neighbour(1),
+                     "Ctrl+PgDown")
+        self._action(menu, "Pre&vious image in the folder", lambda: self.open_neighbour(-1),
+                     "Ctrl+PgUp")
         self._action(menu, "&Crop to the visible region", self.crop_to_view, "Ctrl+Shift+X")
         self._action(menu, "Back to the f&ull image", self.uncrop)
         self._action(menu, "Load &model…", self.load_model_dialog)
@@ -364,6 +368,11 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             menu, "MSP at the λ &ladder (RD points, the chosen profile)",
             self.start_lambda_ladder)
         self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R")
+        self.encode_on_open_action = self._action(menu, "Encode each image on &opening",
+                                                  self.set_encode_on_open)
+        self.encode_on_open_action.setCheckable(True)
+        self.encode_on_open_action.setChecked(
+            self.settings.value(ENCODE_ON_OPEN_KEY, False, type=bool))
         menu.addSeparator()
         self.check_action = self._action(
             menu, "Check &bit-exact decode (fresh process)", self.start_fresh_check, "Ctrl+B")
