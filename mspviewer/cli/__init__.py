@@ -17,6 +17,7 @@ import sys
 import warnings
 
 from mspviewer.errors import MSPViewerError
+from mspviewer.formats import IMAGE_SUFFIXES
 
 # Sub-command modules, imported lazily so `mspviewer --help` stays fast.
 SUBCOMMAND_MODULES = (
@@ -100,9 +101,6 @@ def _print_result(result: dict, as_json: bool) -> None:
 # Options of the main parser itself; any other leading option belongs to the GUI.
 MAIN_OPTIONS = ("--json", "-h", "--help")
 
-#: Suffixes naming an image file (what the viewer opens; never a name for a bitstream).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pnm",
-                  ".gif", ".jxl", ".heic", ".heif", ".avif")
 
 
 def wants_gui(argv: list[str], commands: set[str]) -> bool:

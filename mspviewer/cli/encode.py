@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from mspviewer import metrics
-from mspviewer.cli import IMAGE_SUFFIXES
+from mspviewer.formats import IMAGE_SUFFIXES
 from mspviewer.cli.common import (add_model_arguments, fraction, header_lambda, model_file,
                                   model_from_args, pixel_limit, positive_number, tell,
                                   writable_output)

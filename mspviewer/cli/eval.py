@@ -8,7 +8,7 @@ from mspviewer.cli.common import (add_model_arguments, integer_type, model_file,
                                   tell, writable_output)
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json
-from mspviewer.train.data import IMAGE_SUFFIXES
+from mspviewer.formats import IMAGE_SUFFIXES
 
 
 def register(subparsers) -> None:
@@ -80,9 +80,14 @@ def summarise(document: dict) -> dict:
     summary = {"images": document["num_images"], "profile": document["profile"], "mean": [
         {k: p[k] for k in ("quality", "bpp", "psnr_rgb", "ms_ssim")}
         for p in document["mean"]["points"]]}
-    summary["bd_rate_percent"] = {k: v["bd_rate_percent"] if v["bd_rate_percent"] is not None
-                                  else v["reason"] for k, v in document["bd_rate_vs"].items()}
-    warnings = {k: v["warning"] for k, v in document["bd_rate_vs"].items() if v.get("warning")}
+    # a number or null for each, as in the document (a reason in place of a number had made
+    # the values strings or numbers); why there is none, and what to be wary of, beside them
+    bd = document["bd_rate_vs"]
+    summary["bd_rate_percent"] = {k: v["bd_rate_percent"] for k, v in bd.items()}
+    reasons = {k: v["reason"] for k, v in bd.items() if v["bd_rate_percent"] is None}
+    if reasons:
+        summary["bd_reasons"] = reasons
+    warnings = {k: v["warning"] for k, v in bd.items() if v.get("warning")}
     if warnings:
         summary["bd_warnings"] = warnings
     if document["lambdas_extrapolated"]:

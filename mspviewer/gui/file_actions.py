@@ -18,15 +18,13 @@ from PySide6.QtWidgets import QFileDialog
 
 from mspviewer.codec import bitstream
 from mspviewer.errors import MSPViewerError
+from mspviewer.formats import IMAGE_SUFFIXES
 from mspviewer.gui import jobs
 from mspviewer.gui.outcomes import PLAIN_PANE
 from mspviewer.gui.session import ImageState
 from mspviewer.gui.worker import Task
 
 MAX_RECENT = 10
-#: the image files File ▸ Open lists, and File ▸ Next / Previous image step through
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm",
-                  ".pgm", ".pnm", ".tga", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k")
 IMAGE_FILTER = ("Images and bitstreams ("
                 + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES + (".msp",))
                 + ");;Bitstreams (*.msp);;All files (*)")
