@@ -360,3 +360,16 @@ def test_compare_runs_the_learned_codec_at_explicit_lambdas(tmp_path, capsys, mo
     assert curve["name"] == "learned" and [p["quality"] for p in curve["points"]] == [0.004,
                                                                                        0.03]
     assert np.all(np.array([p["bytes"] for p in curve["points"]]) > 0)
+
+
+def test_an_eps_plot_is_written_without_matplotlib_s_transparency_warning(tmp_path, capsys,
+                                                                         caplog):
+    """PostScript has no transparency: matplotlib logged a warning about the legend's
+    translucent ground (on stderr, outside pytest), beside a plot written as asked."""
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(small_document()))
+    plot = tmp_path / "rd.eps"
+    code, _, err = run_main(capsys, "report", results, "--plot", plot)
+    assert code == 0, err
+    assert plot.read_bytes().startswith(b"%!PS-Adobe")
+    assert not [r.getMessage() for r in caplog.records if "transparency" in r.getMessage()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -177,6 +178,11 @@ def check_plot_path(path: str) -> str:
                              f"{known}")
     if suffix not in formats:
         raise MSPViewerError(f"cannot write a plot as {Path(path).name!r}: use one of {known}")
+    if suffix == "pgf":  # (matplotlib lists it, and needs LaTeX to lay its text out)
+        tex = matplotlib.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise MSPViewerError(f"--plot {path}: a .pgf plot needs LaTeX ({tex}), which is "
+                                 "not installed here; use .pdf or .svg")
     return suffix
 
 
@@ -185,8 +191,18 @@ def save_figure(figure, path: str | Path, **options) -> None:
     drawn in memory in the format its suffix names, then written in one piece."""
     import io
 
+    import logging
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=Path(path).suffix.lower().lstrip("."), **options)
+    # PostScript has no transparency: the legend's translucent ground comes out opaque,
+    # which is all matplotlib's log line about it says
+    postscript_log = logging.getLogger("matplotlib.backends.backend_ps")
+    level = postscript_log.level
+    postscript_log.setLevel(logging.ERROR)
+    try:
+        figure.savefig(buffer, format=Path(path).suffix.lower().lstrip("."), **options)
+    finally:
+        postscript_log.setLevel(level)
     write_output(path, buffer.getvalue())
 
 
@@ -356,10 +372,10 @@ def run(args) -> dict[str, Any]:
         "environment": {"mspviewer": __version__, "python": platform.python_version(),
                         "platform": platform.platform(), "seconds": round(elapsed, 3)},
     }
-    write_json(output, document)
-    if plot is not None:
+    if plot is not None:  # (first: a plot that fails leaves no results file behind either)
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
                     title=Path(args.image).name)
+    write_json(output, document)
 
     table = format_bd_table(curves, bd, anchor, args.metric, skipped)
     print(table, file=sys.stderr)
