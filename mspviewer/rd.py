@@ -351,15 +351,32 @@ def quality_overlap(anchor_rates, anchor_values, test_rates, test_values
     return low, high, float(max(0.0, high - low) / narrower)
 
 
+def rate_overlap(anchor_rates, anchor_values, test_rates, test_values
+                 ) -> tuple[float, float, float] | None:
+    """(low, high, share): the rates (bpp) both curves cover, over which BD-quality averages,
+    and its share of the narrower curve's range of log-rate (0 when they do not overlap);
+    None when a curve has fewer than two usable points."""
+    rate_a, _ = rd_front(anchor_rates, anchor_values)
+    rate_b, _ = rd_front(test_rates, test_values)
+    if len(rate_a) < 2 or len(rate_b) < 2:
+        return None
+    low, high = float(max(rate_a[0], rate_b[0])), float(min(rate_a[-1], rate_b[-1]))
+    log_a, log_b = np.log(rate_a), np.log(rate_b)
+    narrower = min(log_a[-1] - log_a[0], log_b[-1] - log_b[0])
+    return low, high, float(max(0.0, math.log(high / low) if high > low else 0.0) / narrower)
+
+
 def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[str, Any]:
     """BD-rate and BD-quality of two curves on ``metric``; ``None`` for either that cannot
     be computed, with the ``reason`` (the BD-rate's first). ``overlap`` is
     :func:`quality_overlap`'s (low, high, share); ``warning`` says when the share is under
     :data:`MIN_OVERLAP_FRACTION`: the curves barely meet, so the BD-rate speaks for a narrow
-    band of quality only."""
+    band of quality only. ``rate_overlap`` and ``quality_warning`` say the same of the
+    rates, over which BD-quality averages (a steep curve beside a flat one can share most
+    of their qualities and few of their rates)."""
     result: dict[str, Any] = {"metric": metric, "bd_rate_percent": None,
                               "bd_quality": None, "reason": None, "overlap": None,
-                              "warning": None}
+                              "warning": None, "rate_overlap": None, "quality_warning": None}
     curves = (anchor.rates(), anchor.values(metric), test.rates(), test.values(metric))
     try:
         result["bd_rate_percent"] = bd_rate(*curves)
@@ -379,6 +396,14 @@ def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[
             result["warning"] = (f"the curves overlap only from {low:.2f} to {high:.2f} dB, "
                                  f"{share:.0%} of the narrower one's quality range: the "
                                  "BD-rate holds for that band only")
+    rates = rate_overlap(*curves)
+    if rates is not None:
+        result["rate_overlap"] = list(rates)
+        low, high, share = rates
+        if result["bd_quality"] is not None and share < MIN_OVERLAP_FRACTION:
+            result["quality_warning"] = (
+                f"the curves overlap only from {low:.3f} to {high:.3f} bpp, {share:.0%} of "
+                "the narrower one's range of log-rate: the BD-quality holds for that band only")
     return result
 
 

@@ -176,3 +176,27 @@ def test_points_with_infinite_psnr_serialise_as_null():
     point = rd.RDPoint(bpp=8.0, psnr_rgb=math.inf, ms_ssim=1.0)
     data = json.loads(json.dumps(point.to_dict(), allow_nan=False))
     assert data["psnr_rgb"] is None and data["ms_ssim_db"] is None
+
+
+def test_bd_quality_over_a_sliver_of_shared_rates_is_flagged():
+    """A steep curve beside a flat one: their qualities overlap well (the BD-rate is fine),
+    their rates hardly at all, and BD-PSNR (−15.5 dB for JPEG against VVC on a small crop)
+    came with no word that it held for 0.255–0.265 bpp only."""
+    from mspviewer.rd import RDCurve, RDPoint, bd_curves
+
+    steep = RDCurve("a", "a", [RDPoint(bpp=b, psnr_rgb=q)
+                               for b, q in ((0.15, 30.0), (0.2, 34.0), (0.26, 38.0))])
+    flat = RDCurve("b", "b", [RDPoint(bpp=b, psnr_rgb=q)
+                              for b, q in ((0.25, 29.0), (0.6, 33.0), (1.7, 38.5))])
+    bd = bd_curves(steep, flat)
+    assert bd["bd_quality"] is not None and bd["warning"] is None
+    low, high, share = bd["rate_overlap"]
+    assert (low, high) == (0.25, 0.26)
+    # independently: the shared log-rate span over the narrower curve's
+    assert share == pytest.approx(math.log(0.26 / 0.25) / math.log(0.26 / 0.15))
+    assert "from 0.250 to 0.260 bpp" in bd["quality_warning"]
+    # curves that share their rates: no warning
+    shifted = RDCurve("c", "c", [RDPoint(bpp=p.bpp, psnr_rgb=p.psnr_rgb + 1.0)
+                                 for p in steep.points])
+    close = bd_curves(steep, shifted)
+    assert close["rate_overlap"][2] == pytest.approx(1.0) and close["quality_warning"] is None

@@ -382,6 +382,8 @@ def run(args) -> dict[str, Any]:
     metric_bd = bd.get(args.metric, {})
     warnings = {name: entry["warning"] for name, entry in metric_bd.items()
                 if entry.get("warning")}
+    quality_warnings = {name: entry["quality_warning"] for name, entry in metric_bd.items()
+                        if entry.get("quality_warning")}
     return {
         "image": str(args.image),
         "width": image.width,
@@ -396,6 +398,7 @@ def run(args) -> dict[str, Any]:
         "bd_quality_db": {name: entry["bd_quality"] for name, entry in metric_bd.items()},
         "skipped": skipped,
         **({"bd_warnings": warnings} if warnings else {}),
+        **({"bd_quality_warnings": quality_warnings} if quality_warnings else {}),
         "seconds": round(elapsed, 3),
     }
 
@@ -436,7 +439,7 @@ def format_bd_table(curves: dict[str, rd.RDCurve], bd: dict[str, dict[str, Any]]
         quality = entry.get("bd_quality")
         rate_text = f"{rate:+.1f}%" if rate is not None and math.isfinite(rate) else "n/a"
         quality_text = f"{quality:+.2f}" if quality is not None else "n/a"
-        notes = [entry.get("reason"), entry.get("warning")]
+        notes = [entry.get("reason"), entry.get("warning"), entry.get("quality_warning")]
         note = f"  ({'; '.join(n for n in notes if n)})" if any(notes) else ""
         lines.append(f"  {name:<12} {len(curve.points):>6} {span:>15} {rate_text:>9} "
                      f"{quality_text:>16}{note}")

@@ -138,6 +138,8 @@ def results_table(document: dict, image_link: str | None = None) -> str:
         else:
             note = f" ({bd['warning']})" if bd.get("warning") else ""
             quality = f"{bd['bd_quality']:+.2f}" if bd["bd_quality"] is not None else "n/a"
+            if bd.get("quality_warning"):
+                quality += f" ({bd['quality_warning']})"
             lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} %{note} | {quality} |")
     if image_link:
         lines += ["", f"![{dataset_label(document)} RD curves]({image_link})"]
