@@ -373,3 +373,28 @@ def test_an_eps_plot_is_written_without_matplotlib_s_transparency_warning(tmp_pa
     assert code == 0, err
     assert plot.read_bytes().startswith(b"%!PS-Adobe")
     assert not [r.getMessage() for r in caplog.records if "transparency" in r.getMessage()]
+
+
+def test_an_unknown_option_is_refused_by_its_command(tmp_path, image_file, capsys):
+    """The error named the program, not the command whose options these are (and whose
+    --help lists the right ones)."""
+    output = tmp_path / "x.msp"
+    with pytest.raises(SystemExit) as stop:
+        run_main(capsys, "encode", image_file, "-o", output, "--frobnicate")
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and one_line(err)
+    assert err.startswith("mspviewer encode: error: unrecognized arguments: --frobnicate")
+    assert not output.exists()
+
+
+def test_options_with_no_effect_are_named(tmp_path, image_file, capsys, monkeypatch):
+    """A repeated λ (compare kept both: no BD-rate from a front of one) and a tolerance
+    without a target were taken without a word."""
+    from mspviewer.cli import compare
+
+    assert compare._lambdas("0.013,0.0067,0.013") == [0.013, 0.0067]
+    assert "λ given more than once: each is encoded once (0.013, 0.0067)" in \
+        capsys.readouterr().err
+    _, _, err = run_main(capsys, "encode", image_file, "-o", tmp_path / "x.msp",
+                         "--bpp-tolerance", "0.1", "--model", tmp_path / "none.pt")
+    assert "--bpp-tolerance has no effect without --bpp" in err

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         subparser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                                help="print the result as JSON on stdout (also before the "
                                     "command)")
-    parser.set_defaults(command_names=frozenset(subparsers.choices))
+    parser.set_defaults(command_names=frozenset(subparsers.choices),
+                        command_parsers=dict(subparsers.choices))
     return parser
 
 
@@ -176,11 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     if missing is not None:
         print(f"mspviewer: error: no such file: {missing}", file=sys.stderr)
         return 2
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if args.command is None:  # only main options, e.g. `mspviewer --json`
         print("mspviewer: error: a command is needed after the options (see 'mspviewer "
               "--help')", file=sys.stderr)
         return 2
+    if unknown:  # said by the command's parser ("mspviewer encode: error: …"), with its usage
+        args.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     # Pillow warns about what it tolerates in a damaged file ("Corrupt EXIF data"); the
     # command line's promise is one line per error, which load_image's error already is.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

@@ -155,6 +155,9 @@ def _lambdas(text: str | None) -> list[float] | None:
     bad = [lam for lam in lambdas if not math.isfinite(lam) or lam <= 0]
     if bad:
         raise MSPViewerError(f"--lambdas: λ must be a positive number, got {bad[0]:g}")
+    if len(set(lambdas)) < len(lambdas):  # (a point twice: the front drops it, no BD-rate)
+        lambdas = list(dict.fromkeys(lambdas))
+        _tell(f"λ given more than once: each is encoded once ({', '.join(map(str, lambdas))})")
     return lambdas
 
 

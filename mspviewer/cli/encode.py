@@ -109,6 +109,8 @@ def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
     if args.time_budget is not None and not profile.uses_lof:
         tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
+    if args.bpp_tolerance != DEFAULT_BPP_TOLERANCE and args.target_bpp is None:
+        tell("--bpp-tolerance has no effect without --bpp")
     profile = profile.with_time_budget(args.time_budget)
     output = writable_output(args.output, args.image, model_file(args))
     check_bitstream_name(args.output)  # after: an output that is an input says so first

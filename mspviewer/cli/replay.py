@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         "replay", help="step-by-step decode replay of an .msp file (GIF or PNG sequence)")
     parser.add_argument("bitstream")
     parser.add_argument("-o", "--output", required=True,
-                        help="output .gif, or a folder for step_000.png …")
+                        help="output .gif (its 256-colour palette approximates the "
+                             "pictures), or a folder for step_000.png … (exact)")
     parser.add_argument("--original", default=None,
                         help="original image, to report the PSNR of every step")
     parser.add_argument("--frame-ms", type=integer_type(MIN_FRAME_MS, MAX_FRAME_MS),
