@@ -14,7 +14,6 @@ the teaching actions (:mod:`~mspviewer.gui.teaching`) and what becomes of each t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator
 
 import numpy as np
@@ -40,6 +39,7 @@ from mspviewer.gui.widgets.common import RefreshScheduler, disable_drops
 from mspviewer.gui.widgets.blind_ab import MESSAGE_SUBJECT as BLIND_AB_SUBJECT
 from mspviewer.gui.widgets.blind_ab import BlindABPanel
 from mspviewer.gui.widgets.inspector import InspectorPanel
+from mspviewer.gui.widgets.region import visible_region
 from mspviewer.gui.widgets.replay import ReplayPanel
 from mspviewer.gui.worker import Task, TaskRunner
 
@@ -485,15 +485,15 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             self.show_error("Cannot crop during the blind A/B test: leave it (View menu) and "
                             "zoom the compare view to the region first")
             return False
-        rect = self.compare.master_box().viewRect()
-        left, top = max(math.floor(rect.left()), 0), max(math.floor(rect.top()), 0)
-        right, bottom = math.ceil(rect.right()), math.ceil(rect.bottom())
-        width, height = right - left, bottom - top
-        if image is not None and (left, top) == (0, 0) and width >= image.width \
-                and height >= image.height:
-            return self.crop_image(0, 0, image.width, image.height)  # refused: say why
-        if image is not None:
-            width, height = min(width, image.width - left), min(height, image.height - top)
+        if image is None:
+            return self.crop_image(0, 0, 0, 0)  # (refused: it says why)
+        region = visible_region(self.compare.master_box().viewRect(), image.width,
+                                image.height)
+        if region is None:  # panned off the image: none of it to crop
+            return self.crop_image(0, 0, 0, 0)
+        left, top, width, height = region
+        if (width, height) == (image.width, image.height):
+            return self.crop_image(0, 0, width, height)  # refused: it says why
         return self.crop_image(left, top, width - width % 2, height - height % 2)
 
     def uncrop(self) -> bool:

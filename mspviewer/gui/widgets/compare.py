@@ -26,6 +26,7 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Titl
                                           image_viewbox, info_label, is_fitted,
                                           link_image_view, narrow_combo, observe, placeholder,
                                           plain_axes, rgb_item, set_rgb)
+from mspviewer.gui.widgets.region import region_line, visible_region
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -42,6 +43,11 @@ DEFAULT_FLICKER_MS = 500
 #: flicker mode's B image: the MSP result, or whatever the third pane shows
 FLICKER_B_CHOICES = (("MSP", "msp"), ("third pane", "third"))
 IMAGE_BACKGROUND = "#d9d9d9"
+#: the region line waits this long after the last pan or zoom (milliseconds): its PSNRs
+#: read every pixel in view, once the view has settled
+REGION_DELAY_MS = 80
+REGION_TOOLTIP = ("PSNR-RGB of the part of the image the view shows, from its pixels: zoom in "
+                  "on an artifact to see which coding loses there, and by how much")
 #: the difference maps' colour levels come from every LEVEL_STRIDE-th pixel each way: a
 #: percentile over a whole 4K map (twice) would hold the GUI thread for a noticeable time
 LEVEL_STRIDE = 4
@@ -223,6 +229,12 @@ class CompareView(QWidget):
 
         self.readout = info_label(monospace=True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.region = info_label()
+        self.region.setToolTip(REGION_TOOLTIP)
+        self.region_timer = QTimer(self)
+        self.region_timer.setSingleShot(True)
+        self.region_timer.setInterval(REGION_DELAY_MS)
+        self.region_timer.timeout.connect(self.show_region)
         #: the inspected element's block of pixels, outlined in every view of the image
         self.marks = {box: Mark() for box in (self.original.box, self.decoded.box,
                                               self.classic.box, self.split_box,
@@ -237,6 +249,7 @@ class CompareView(QWidget):
         layout.addWidget(self.flicker_controls)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.readout)
+        layout.addWidget(self.region)
 
         for scene in (self.side_view.scene(), self.split_view.scene(),
                       self.flicker_view.scene()):
@@ -245,6 +258,8 @@ class CompareView(QWidget):
         for signal in (session.image_changed, session.result_changed, session.reference_changed,
                        session.classic_changed):
             observe(signal, self.refresh, scheduler)
+        for box in (self.original.box, self.split_box, self.flicker_box):
+            box.sigRangeChanged.connect(lambda *_args: self.region_timer.start())
         self._layout_side()
         self.refresh()
 
@@ -472,6 +487,7 @@ class CompareView(QWidget):
             self._fitted_size = size
             self.zoom_fit()
         self.mark_block(self._marked_rect)  # (on the panes that show a picture now)
+        self.region_timer.start()
 
     @staticmethod
     def _decoded_label(result) -> str:
@@ -592,6 +608,24 @@ class CompareView(QWidget):
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
         self.flicker_timer.stop()  # hidden (the blind test, a minimised window): no flicking
+
+    # --- the region in view -------------------------------------------------------------------
+    def show_region(self) -> None:
+        """The line under the view: PSNR-RGB of MSP, and of the third pane's coding, in the
+        part of the image the view shows (blank without a result and its original)."""
+        result, original, size = self.session.result, self.original_pixels(), self.image_size()
+        region = (visible_region(self.master_box().viewRect(), size[1], size[0])
+                  if size is not None else None)
+        if result is None or original is None or region is None:
+            self.region.setText(" ")
+            return
+        codings = [("MSP", result.decoded, result.point.psnr_rgb if result.point else None)]
+        entry = self.session.classic
+        if self.third_pane_image_shown() and entry.decoded is not None \
+                and entry.decoded.shape == original.shape:
+            codings.append((pane_name(entry), entry.decoded,
+                            entry.point.psnr_rgb if entry.point is not None else None))
+        self.region.setText(region_line(region, original, codings))
 
     # --- zoom ---------------------------------------------------------------------------------
     def master_box(self) -> pg.ViewBox:

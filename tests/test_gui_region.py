@@ -1,0 +1,93 @@
+"""The line under the compare view: PSNR-RGB of MSP and of the third pane's coding in the
+part of the image the view shows, checked against scikit-image on the same pixels."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from gui_support import encode, make_window, user_zoom, wait_idle, write_png  # noqa: E402
+from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
+
+from mspviewer.gui.widgets.region import IDENTICAL, region_line, visible_region  # noqa: E402
+
+
+def psnr(original: np.ndarray, decoded: np.ndarray) -> float:
+    return peak_signal_noise_ratio(original, decoded, data_range=255)
+
+
+def test_the_region_in_view_is_every_pixel_at_least_partly_shown():
+    from PySide6.QtCore import QRectF
+
+    assert visible_region(QRectF(10.5, 8.2, 20.0, 11.9), 96, 64) == (10, 8, 21, 13)
+    # clipped to the image where the view reaches past it
+    assert visible_region(QRectF(-30, -5, 200, 40), 96, 64) == (0, 0, 96, 35)
+    assert visible_region(QRectF(-30, -30, 300, 300), 96, 64) == (0, 0, 96, 64)
+    assert visible_region(QRectF(100, 0, 20, 20), 96, 64) is None  # panned off it
+
+
+def test_the_region_line_measures_the_region_s_pixels():
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    decoded = np.clip(original.astype(int) + rng.integers(-6, 7, original.shape), 0,
+                      255).astype(np.uint8)
+    other = original.copy()
+    other[10:20, 5:25] ^= 16  # wrong in the region only
+    line = region_line((5, 10, 20, 10), original,
+                       [("MSP", decoded, 33.3), ("JPEG", other, 44.4)])
+    window = (slice(10, 20), slice(5, 25))
+    assert line == (f"In view (20×10 at 5, 10): PSNR-RGB "
+                    f"MSP {psnr(original[window], decoded[window]):.2f} dB · "
+                    f"JPEG {psnr(original[window], other[window]):.2f} dB · "
+                    f"whole image 33.30 · 44.40 dB")
+    # an identical region; and the whole image, whose PSNR the result has already
+    assert f"MSP {IDENTICAL}" in region_line((30, 30, 10, 10), original,
+                                            [("MSP", other, None)])
+    assert region_line((0, 0, 60, 40), original, [("MSP", decoded, 33.3)]) == \
+        "Whole image in view: PSNR-RGB MSP 33.30 dB"
+
+
+def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
+        qtbot, tiny_model, tmp_path):
+    from PySide6.QtCore import QRectF
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    path = tmp_path / "picture.png"
+    write_png(path, 64, 96)
+    window.open_image(path)
+    assert window.compare.region.text().strip() == ""  # nothing coded yet
+    result = encode(qtbot, window)
+    window.compare.set_classic_codec("jpeg-420")
+    wait_idle(qtbot, window)
+    classic = window.session.classic
+    assert classic is not None and classic.decoded is not None
+    line = window.compare.region
+    whole = (f"Whole image in view: PSNR-RGB MSP {result.point.psnr_rgb:.2f} dB · "
+             f"JPEG 4:2:0 {classic.point.psnr_rgb:.2f} dB")
+    qtbot.waitUntil(lambda: line.text() == whole)
+    # zoomed in on a detail: the detail's PSNRs
+    user_zoom(window.compare.original.box, QRectF(30, 20, 24, 16))
+    qtbot.waitUntil(lambda: line.text().startswith("In view"))
+    # (the pane keeps square pixels: the view widens the range asked for to its shape)
+    found = re.match(r"In view \((\d+)×(\d+) at (\d+), (\d+)\): PSNR-RGB MSP ", line.text())
+    width, height, x, y = map(int, found.groups())
+    assert x <= 30 and y <= 20 and x + width >= 54 and y + height >= 36
+    assert (width, height) != (96, 64)
+    region = (slice(y, y + height), slice(x, x + width))
+    original = result.original
+    numbers = [float(v) for v in re.findall(r"(\d+\.\d\d) dB", line.text())[:2]]
+    assert numbers == [pytest.approx(psnr(original[region], result.decoded[region]),
+                                     abs=0.005),
+                       pytest.approx(psnr(original[region], classic.decoded[region]),
+                                     abs=0.005)]
+    # the split view (one wide pane: more of the image beside the region) measures what it
+    # shows
+    shown = line.text()
+    window.compare.set_mode("split")
+    qtbot.waitUntil(lambda: line.text() != shown)
+    x, y, width, height = visible_region(window.compare.split_box.viewRect(), 96, 64)
+    assert line.text().startswith(f"In view ({width}×{height} at {x}, {y}): PSNR-RGB MSP ")
