@@ -38,17 +38,41 @@ def test_the_region_line_measures_the_region_s_pixels():
     other = original.copy()
     other[10:20, 5:25] ^= 16  # wrong in the region only
     line = region_line((5, 10, 20, 10), original,
-                       [("MSP", decoded, 33.3), ("JPEG", other, 44.4)])
+                       [("MSP", decoded, 33.3, 0.4567), ("JPEG", other, 44.4, None)])
     window = (slice(10, 20), slice(5, 25))
-    assert line == (f"In view (20×10 at 5, 10): PSNR-RGB "
-                    f"MSP {psnr(original[window], decoded[window]):.2f} dB · "
+    assert line == (f"In view (20×10 at 5, 10), PSNR-RGB: "
+                    f"MSP {psnr(original[window], decoded[window]):.2f} dB, 0.46 bpp · "
                     f"JPEG {psnr(original[window], other[window]):.2f} dB · "
                     f"whole image 33.30 · 44.40 dB")
-    # an identical region; and the whole image, whose PSNR the result has already
+    # an identical region; and the whole image, whose PSNR (and bpp) the metrics have
     assert f"MSP {IDENTICAL}" in region_line((30, 30, 10, 10), original,
-                                            [("MSP", other, None)])
-    assert region_line((0, 0, 60, 40), original, [("MSP", decoded, 33.3)]) == \
-        "Whole image in view: PSNR-RGB MSP 33.30 dB"
+                                            [("MSP", other, None, None)])
+    assert region_line((0, 0, 60, 40), original, [("MSP", decoded, 33.3, 0.5)]) == \
+        "Whole image in view, PSNR-RGB: MSP 33.30 dB"
+
+
+def test_the_bits_in_a_region_share_each_block_s_bits_among_its_pixels(tiny_model):
+    """MSP's bpp in view, checked against the bits map blown up to one value per pixel."""
+    from conftest import smooth_image
+
+    from mspviewer.codec import decode_bytes, encode_image
+    from mspviewer.gui.latent_data import (bits_per_pixel_map, latent_stride,
+                                           padding_bits_share, region_bits_per_pixel)
+
+    pixels = smooth_image(40, 56, seed=2)  # (not multiples of 16: blocks cut by the edge)
+    analysis = decode_bytes(tiny_model, encode_image(tiny_model, pixels, 0.01,
+                                                     profile="fast").bitstream).analysis
+    stride = latent_stride(analysis)
+    per_block = bits_per_pixel_map(analysis).astype(np.float64)
+    per_pixel = np.kron(per_block, np.ones((stride, stride)))[:40, :56]
+    for region in ((0, 0, 56, 40), (5, 3, 20, 30), (17, 33, 39, 7), (0, 0, 1, 1)):
+        x, y, width, height = region
+        assert region_bits_per_pixel(analysis, region) == pytest.approx(
+            per_pixel[y:y + height, x:x + width].mean(), rel=1e-9)
+    # the whole image's bits and the padding's are the model's total (to the map's float32)
+    total = float(np.asarray(analysis.bits, np.float64).sum())
+    assert region_bits_per_pixel(analysis, (0, 0, 56, 40)) * 40 * 56 == pytest.approx(
+        total * (1 - padding_bits_share(analysis)), rel=1e-6)
 
 
 def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
@@ -66,14 +90,14 @@ def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
     classic = window.session.classic
     assert classic is not None and classic.decoded is not None
     line = window.compare.region
-    whole = (f"Whole image in view: PSNR-RGB MSP {result.point.psnr_rgb:.2f} dB · "
+    whole = (f"Whole image in view, PSNR-RGB: MSP {result.point.psnr_rgb:.2f} dB · "
              f"JPEG 4:2:0 {classic.point.psnr_rgb:.2f} dB")
     qtbot.waitUntil(lambda: line.text() == whole)
     # zoomed in on a detail: the detail's PSNRs
     user_zoom(window.compare.original.box, QRectF(30, 20, 24, 16))
     qtbot.waitUntil(lambda: line.text().startswith("In view"))
     # (the pane keeps square pixels: the view widens the range asked for to its shape)
-    found = re.match(r"In view \((\d+)×(\d+) at (\d+), (\d+)\): PSNR-RGB MSP ", line.text())
+    found = re.match(r"In view \((\d+)×(\d+) at (\d+), (\d+)\), PSNR-RGB: MSP ", line.text())
     width, height, x, y = map(int, found.groups())
     assert x <= 30 and y <= 20 and x + width >= 54 and y + height >= 36
     assert (width, height) != (96, 64)
@@ -90,4 +114,4 @@ def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
     window.compare.set_mode("split")
     qtbot.waitUntil(lambda: line.text() != shown)
     x, y, width, height = visible_region(window.compare.split_box.viewRect(), 96, 64)
-    assert line.text().startswith(f"In view ({width}×{height} at {x}, {y}): PSNR-RGB MSP ")
+    assert line.text().startswith(f"In view ({width}×{height} at {x}, {y}), PSNR-RGB: MSP ")

@@ -197,6 +197,25 @@ def bits_per_pixel_map(analysis) -> np.ndarray:
     return (bits / np.outer(row_pixels, col_pixels)).astype(np.float32)
 
 
+def region_bits_per_pixel(analysis, region: tuple[int, int, int, int]) -> float:
+    """The model's bits per pixel in ``region`` (x, y, width, height) of the image: each
+    block of :func:`bits_per_pixel_map` shares its bits evenly among its pixels, so a block
+    the region cuts counts for the pixels it has in it."""
+    x, y, width, height = region
+    stride = latent_stride(analysis)
+    per_pixel = bits_per_pixel_map(analysis).astype(np.float64)
+    rows, cols = per_pixel.shape
+
+    def overlap(count: int, start: int, length: int) -> np.ndarray:
+        """Pixels of each block along one axis inside [start, start + length)."""
+        first = stride * np.arange(count)
+        return np.clip(np.minimum(first + stride, start + length) - np.maximum(first, start),
+                       0, None)
+
+    bits = overlap(rows, y, height) @ per_pixel @ overlap(cols, x, width)
+    return float(bits / (width * height))
+
+
 def padding_bits_share(analysis) -> float:
     """The share of the model's bits spent on latent positions that cover no image pixel
     (the padding to the MSP grid: large for a small image)."""

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
                                QLabel, QPushButton, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
-from mspviewer.gui.latent_data import finite_levels
+from mspviewer.gui.latent_data import finite_levels, region_bits_per_pixel
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Title,
                                           colormap, fit_box, forget_fit, heat_item,
@@ -47,7 +47,9 @@ IMAGE_BACKGROUND = "#d9d9d9"
 #: read every pixel in view, once the view has settled
 REGION_DELAY_MS = 80
 REGION_TOOLTIP = ("PSNR-RGB of the part of the image the view shows, from its pixels: zoom in "
-                  "on an artifact to see which coding loses there, and by how much")
+                  "on an artifact to see which coding loses there, and by how much. MSP's "
+                  "bpp there is the model's bits of the 16×16 blocks in view, each shared "
+                  "evenly by its pixels (the bits map of Bit allocation)")
 #: the difference maps' colour levels come from every LEVEL_STRIDE-th pixel each way: a
 #: percentile over a whole 4K map (twice) would hold the GUI thread for a noticeable time
 LEVEL_STRIDE = 4
@@ -619,12 +621,13 @@ class CompareView(QWidget):
         if result is None or original is None or region is None:
             self.region.setText(" ")
             return
-        codings = [("MSP", result.decoded, result.point.psnr_rgb if result.point else None)]
+        codings = [("MSP", result.decoded, result.point.psnr_rgb if result.point else None,
+                    region_bits_per_pixel(result.analysis, region))]
         entry = self.session.classic
         if self.third_pane_image_shown() and entry.decoded is not None \
                 and entry.decoded.shape == original.shape:
             codings.append((pane_name(entry), entry.decoded,
-                            entry.point.psnr_rgb if entry.point is not None else None))
+                            entry.point.psnr_rgb if entry.point is not None else None, None))
         self.region.setText(region_line(region, original, codings))
 
     # --- zoom ---------------------------------------------------------------------------------

@@ -31,23 +31,25 @@ def _decibels(value: float) -> str:
 
 
 def region_line(region: tuple[int, int, int, int], original: np.ndarray,
-                codings: list[tuple[str, np.ndarray, float | None]]) -> str:
-    """The PSNR-RGB of each of ``codings`` ((name, decoded pixels, whole-image PSNR)) in
-    ``region`` of ``original``; with the whole image's beside it when the region is a part.
-    "In view (212×140 at 120, 64): PSNR-RGB MSP 31.24 dB · JPEG 4:2:0 27.93 dB · whole
-    image 32.66 · 28.11 dB"."""
+                codings: list[tuple[str, np.ndarray, float | None, float | None]]) -> str:
+    """The PSNR-RGB of each of ``codings`` ((name, decoded pixels, whole-image PSNR, bits
+    per pixel in the region where known)) in ``region`` of ``original``; with the whole
+    image's beside it when the region is a part. "In view (212×140 at 120, 64), PSNR-RGB:
+    MSP 31.24 dB, 0.52 bpp · JPEG 4:2:0 27.93 dB · whole image 32.66 · 28.11 dB"."""
     x, y, width, height = region
     whole = (x, y, width, height) == (0, 0, original.shape[1], original.shape[0])
     window = (slice(y, y + height), slice(x, x + width))
     values = [whole_psnr if whole and whole_psnr is not None
               else psnr_rgb(original[window], pixels[window])
-              for _name, pixels, whole_psnr in codings]
-    shown = " · ".join(f"{name} {_decibels(value)}"
-                       for (name, _pixels, _whole), value in zip(codings, values))
+              for _name, pixels, whole_psnr, _bpp in codings]
+    shown = " · ".join(
+        f"{name} {_decibels(value)}" + (f", {bpp:.2f} bpp" if bpp is not None and not whole
+                                        else "")
+        for (name, _pixels, _whole, bpp), value in zip(codings, values))
     if whole:
-        return f"Whole image in view: PSNR-RGB {shown}"
-    line = f"In view ({width}×{height} at {x}, {y}): PSNR-RGB {shown}"
-    overall = [whole_psnr for _name, _pixels, whole_psnr in codings]
+        return f"Whole image in view, PSNR-RGB: {shown}"
+    line = f"In view ({width}×{height} at {x}, {y}), PSNR-RGB: {shown}"
+    overall = [whole_psnr for _name, _pixels, whole_psnr, _bpp in codings]
     if all(value is not None for value in overall):
         line += " · whole image " + " · ".join(
             IDENTICAL if math.isinf(value) else f"{value:.2f}" for value in overall) + " dB"
