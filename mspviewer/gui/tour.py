@@ -155,7 +155,9 @@ PANEL_HELP: dict[str, str] = {
         "bpp, with linked zoom and pan. Switch to the split slider, to difference heatmaps "
         "(mean |Δ| over RGB) or to flicker, which swaps original and decoded in place (Play, "
         "or Space once): artifacts show as what moves. The readout gives every image's pixel "
-        "values under the cursor."),
+        "values under the cursor; the line under it, each coding's PSNR-RGB in the part of "
+        "the image in view (and MSP's bits per pixel there): zoom in on an artifact to see "
+        "which coding loses there, and by how much."),
     "metrics": (
         "Size, rate (bits per pixel), PSNR-RGB, PSNR-Y, MS-SSIM and timings of the MSP result "
         "and of the classic codec at the same rate. Estimated bits (Σ −log2 P under the "
