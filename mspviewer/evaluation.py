@@ -19,6 +19,7 @@ from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.codec.bitstream import check_codable
 from mspviewer.errors import BitstreamError, ImageLoadError, MSPViewerError
 from mspviewer.imageio import load_image
+from mspviewer.metrics import ms_ssim_num_scales
 
 METRIC_KEYS = ("bpp", "psnr_rgb", "psnr_y", "ms_ssim", "encode_s", "decode_s")
 
@@ -170,7 +171,9 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
                               on_point=lambda _point: bar.update(1))
         learned.append(curve)
         images.append({"image": path.name, "height": pixels.shape[0],
-                       "width": pixels.shape[1], "points": curve.to_dict()["points"]})
+                       "width": pixels.shape[1],
+                       "ms_ssim_scales": ms_ssim_num_scales(*pixels.shape[:2]),
+                       "points": curve.to_dict()["points"]})
         for codec in list(codecs):
             try:
                 measured[codec.name].append(rd.sweep(codec, pixels,
@@ -223,6 +226,9 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
         "profile": profile, "lambdas": lambdas, "num_images": len(image_paths),
         # past the model's trained range: untrained operating points (gains extrapolated)
         "lambdas_extrapolated": extrapolated,
+        # how many MS-SSIM scales each image had room for (5 from 161 pixels a side): a mean
+        # over images with different counts mixes measures
+        "ms_ssim_scales": sorted({image["ms_ssim_scales"] for image in images}),
         "mean": mean.to_dict(), "classic_measured": {k: v.to_dict() for k, v in live.items()},
         "classic_skipped": skipped, "bd_rate_vs": bd, "images": images,
     }

@@ -491,6 +491,28 @@ def test_eval_takes_every_image_format_the_tool_reads(image_folder, weights, tmp
                                                          "e.tga"]
 
 
+def test_eval_says_how_many_ms_ssim_scales_its_images_had_room_for(image_folder, weights,
+                                                                   tmp_path, capsys):
+    """MS-SSIM takes fewer scales on a small image (metrics.ms_ssim): a mean over a 32×48
+    and a 200×180 image mixed a 2-scale and a 5-scale measure without a word."""
+    save_png(smooth_image(200, 180, seed=5), image_folder / "c.png")
+    output = tmp_path / "ev.json"
+    code = main(["--json", "eval", str(image_folder), "-o", str(output), "--model",
+                 str(weights), "--no-progress", "--lambdas", "0.0067", "--classic",
+                 "--anchors"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(output.read_text())
+    from mspviewer.metrics import ms_ssim_num_scales
+
+    expected = [ms_ssim_num_scales(32, 48), ms_ssim_num_scales(32, 48), 5]
+    assert [i["ms_ssim_scales"] for i in document["images"]] == expected
+    assert document["ms_ssim_scales"] == sorted(set(expected)) == [2, 5]
+    assert json.loads(captured.out)["ms_ssim_note"] == (
+        "MS-SSIM over 2 and 5 scales (of 5: an image under 161 pixels a side has room for "
+        "fewer); the mean mixes them")
+
+
 def test_eval_leaves_out_a_classic_codec_that_fails_on_one_image(image_folder, weights,
                                                                   tmp_path, monkeypatch, capsys):
     import sys

@@ -9,6 +9,7 @@ from mspviewer.cli.common import (add_model_arguments, integer_type, model_file,
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json
 from mspviewer.formats import IMAGE_SUFFIXES
+from mspviewer.metrics import MS_SSIM_WEIGHTS
 
 
 def register(subparsers) -> None:
@@ -92,6 +93,12 @@ def summarise(document: dict) -> dict:
         summary["bd_warnings"] = warnings
     if document["lambdas_extrapolated"]:
         summary["lambdas_extrapolated"] = document["lambdas_extrapolated"]
+    scales = document.get("ms_ssim_scales", [])
+    if scales != [len(MS_SSIM_WEIGHTS)] and scales:
+        summary["ms_ssim_note"] = (
+            f"MS-SSIM over {' and '.join(map(str, scales))} scales (of {len(MS_SSIM_WEIGHTS)}: "
+            "an image under 161 pixels a side has room for fewer)"
+            + ("; the mean mixes them" if len(scales) > 1 else ""))
     if document["classic_skipped"]:
         summary["classic_skipped"] = document["classic_skipped"]
     return summary
