@@ -299,6 +299,8 @@ class RDPanel(QWidget):
         label = METRICS[self.quality_metric()]
         fit_axis_label(self.plot.getPlotItem(), label, label[label.index("["):])  # "[dB]"
         short = self.plot.getViewBox().height() < SHORT_PLOT_PX
+        # (measured in one column, as it would stand beside the view: a relayout, then back
+        # to rows only in a plot short and narrow, which the panel's buttons make rare)
         self._set_legend_columns(1)
         beside = short and (self.plot.getPlotItem().width() - self.legend.width_beside()
                             >= MIN_WIDTH_BESIDE_LEGEND_PX)
