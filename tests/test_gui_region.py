@@ -13,7 +13,8 @@ pytest.importorskip("pytestqt")
 from gui_support import encode, make_window, user_zoom, wait_idle, write_png  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
 
-from mspviewer.gui.widgets.region import IDENTICAL, region_line, visible_region  # noqa: E402
+from mspviewer.gui.widgets.region import (IDENTICAL, NOTHING_IN_VIEW, Coding,  # noqa: E402
+                                          region_line, visible_region)
 
 
 def psnr(original: np.ndarray, decoded: np.ndarray) -> float:
@@ -38,17 +39,21 @@ def test_the_region_line_measures_the_region_s_pixels():
     other = original.copy()
     other[10:20, 5:25] ^= 16  # wrong in the region only
     line = region_line((5, 10, 20, 10), original,
-                       [("MSP", decoded, 33.3, 0.4567), ("JPEG", other, 44.4, None)])
+                       [Coding("MSP", decoded, 33.3, 0.4567),
+                        Coding("JPEG", other, 44.4, note="its smallest: 0.62 bpp")])
     window = (slice(10, 20), slice(5, 25))
-    assert line == (f"In view (20×10 at 5, 10), PSNR-RGB: "
-                    f"MSP {psnr(original[window], decoded[window]):.2f} dB, 0.46 bpp · "
-                    f"JPEG {psnr(original[window], other[window]):.2f} dB · "
-                    f"whole image 33.30 · 44.40 dB")
+    # the comparison first (a narrow panel cuts the end), then the bits, the whole image,
+    # the region
+    assert line == (f"PSNR-RGB in view: "
+                    f"MSP {psnr(original[window], decoded[window]):.2f} dB · "
+                    f"JPEG {psnr(original[window], other[window]):.2f} dB (its smallest: "
+                    f"0.62 bpp) · MSP 0.46 bpp here · whole image 33.30 · 44.40 dB · "
+                    f"view 20×10 at 5, 10")
     # an identical region; and the whole image, whose PSNR (and bpp) the metrics have
     assert f"MSP {IDENTICAL}" in region_line((30, 30, 10, 10), original,
-                                            [("MSP", other, None, None)])
-    assert region_line((0, 0, 60, 40), original, [("MSP", decoded, 33.3, 0.5)]) == \
-        "Whole image in view, PSNR-RGB: MSP 33.30 dB"
+                                            [Coding("MSP", other)])
+    assert region_line((0, 0, 60, 40), original, [Coding("MSP", decoded, 33.3, 0.5)]) == \
+        "PSNR-RGB, whole image in view: MSP 33.30 dB"
 
 
 def test_the_bits_in_a_region_share_each_block_s_bits_among_its_pixels(tiny_model):
@@ -90,14 +95,14 @@ def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
     classic = window.session.classic
     assert classic is not None and classic.decoded is not None
     line = window.compare.region
-    whole = (f"Whole image in view, PSNR-RGB: MSP {result.point.psnr_rgb:.2f} dB · "
+    whole = (f"PSNR-RGB, whole image in view: MSP {result.point.psnr_rgb:.2f} dB · "
              f"JPEG 4:2:0 {classic.point.psnr_rgb:.2f} dB")
     qtbot.waitUntil(lambda: line.text() == whole)
     # zoomed in on a detail: the detail's PSNRs
     user_zoom(window.compare.original.box, QRectF(30, 20, 24, 16))
-    qtbot.waitUntil(lambda: line.text().startswith("In view"))
+    qtbot.waitUntil(lambda: line.text().startswith("PSNR-RGB in view"))
     # (the pane keeps square pixels: the view widens the range asked for to its shape)
-    found = re.match(r"In view \((\d+)×(\d+) at (\d+), (\d+)\), PSNR-RGB: MSP ", line.text())
+    found = re.search(r" · view (\d+)×(\d+) at (\d+), (\d+)$", line.text())
     width, height, x, y = map(int, found.groups())
     assert x <= 30 and y <= 20 and x + width >= 54 and y + height >= 36
     assert (width, height) != (96, 64)
@@ -114,4 +119,7 @@ def test_the_compare_view_says_how_each_coding_fares_in_the_region_in_view(
     window.compare.set_mode("split")
     qtbot.waitUntil(lambda: line.text() != shown)
     x, y, width, height = visible_region(window.compare.split_box.viewRect(), 96, 64)
-    assert line.text().startswith(f"In view ({width}×{height} at {x}, {y}), PSNR-RGB: MSP ")
+    assert line.text().endswith(f" · view {width}×{height} at {x}, {y}")
+    # panned off the image: it says so
+    user_zoom(window.compare.split_box, QRectF(500, 500, 20, 20))
+    qtbot.waitUntil(lambda: line.text() == NOTHING_IN_VIEW)

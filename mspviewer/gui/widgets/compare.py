@@ -26,7 +26,8 @@ from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Titl
                                           image_viewbox, info_label, is_fitted,
                                           link_image_view, narrow_combo, observe, placeholder,
                                           plain_axes, rgb_item, set_rgb)
-from mspviewer.gui.widgets.region import region_line, visible_region
+from mspviewer.gui.widgets.region import (NOTHING_IN_VIEW, Coding, region_line,
+                                          visible_region)
 
 MODES = {"side": "Side by side", "split": "Split slider", "difference": "Difference",
          "flicker": "Flicker (A/B)"}
@@ -616,18 +617,23 @@ class CompareView(QWidget):
         """The line under the view: PSNR-RGB of MSP, and of the third pane's coding, in the
         part of the image the view shows (blank without a result and its original)."""
         result, original, size = self.session.result, self.original_pixels(), self.image_size()
-        region = (visible_region(self.master_box().viewRect(), size[1], size[0])
-                  if size is not None else None)
-        if result is None or original is None or region is None:
+        if result is None or original is None or size is None:
             self.region.setText(" ")
             return
-        codings = [("MSP", result.decoded, result.point.psnr_rgb if result.point else None,
-                    region_bits_per_pixel(result.analysis, region))]
+        region = visible_region(self.master_box().viewRect(), size[1], size[0])
+        if region is None:
+            self.region.setText(NOTHING_IN_VIEW)
+            return
+        codings = [Coding("MSP", result.decoded, result.point.psnr_rgb if result.point else None,
+                          region_bits_per_pixel(result.analysis, region))]
         entry = self.session.classic
         if self.third_pane_image_shown() and entry.decoded is not None \
                 and entry.decoded.shape == original.shape:
-            codings.append((pane_name(entry), entry.decoded,
-                            entry.point.psnr_rgb if entry.point is not None else None, None))
+            # (a codec that cannot get down to MSP's rate: not a same-size comparison)
+            note = f"its smallest: {entry.point.bpp:.2f} bpp" if entry.misses_target else ""
+            codings.append(Coding(pane_name(entry), entry.decoded,
+                                  entry.point.psnr_rgb if entry.point is not None else None,
+                                  note=note))
         self.region.setText(region_line(region, original, codings))
 
     # --- zoom ---------------------------------------------------------------------------------
