@@ -73,6 +73,36 @@ def test_next_and_previous_step_through_the_folder(qtbot, tiny_model, tmp_path, 
     assert window.session.image.path.name == "img10.png"
 
 
+def test_stepping_goes_past_a_file_that_cannot_be_read(qtbot, tiny_model, tmp_path, folder):
+    """A corrupt image in the folder stopped every step at it: each press tried it again.
+    Steps go on from the file last stepped to, whether it opened or not; and names that
+    differ in case only are each met once."""
+    (folder / "img5.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    write_png(folder / "IMG6.png", 32, 48, seed=7)
+    write_png(folder / "img6.png", 32, 48, seed=8)
+    window = make_window(qtbot, tiny_model, tmp_path)
+    window.open_image(folder / "Img3.jpg")
+    names = []
+    for _ in range(4):
+        window.open_neighbour(1)
+        wait_idle(qtbot, window)
+        names.append(window.session.image.path.name)
+    # (img5.png failed, with its message: Img3.jpg stayed, and the next step went past it)
+    assert names == ["Img3.jpg", "IMG6.png", "img6.png", "img10.png"]
+    assert any("img5.png" in error for error in window.errors)
+    assert not window.open_neighbour(1)  # the end
+    # and back, past it again
+    names = []
+    for _ in range(3):
+        window.open_neighbour(-1)
+        wait_idle(qtbot, window)
+        names.append(window.session.image.path.name)
+    assert names == ["img6.png", "IMG6.png", "IMG6.png"]  # (img5.png failed: IMG6 stays)
+    window.open_neighbour(-1)
+    wait_idle(qtbot, window)
+    assert window.session.image.path.name == "Img3.jpg"
+
+
 def test_a_stream_opened_alone_steps_to_the_images_after_it(qtbot, tiny_model, tmp_path,
                                                            folder):
     from mspviewer.codec.api import PLAIN_PROFILE, encode_image

@@ -138,11 +138,22 @@ class FileActions:
             end = "last" if step > 0 else "first"
             self.show_message(f"{current.name} is the {end} image in {current.parent}", "info")
             return False
+        # The next step goes on from here, whether this file opens, fails (a corrupt file in
+        # the folder had stopped every step at it) or is still being read (quick steps over
+        # large images had all opened the same next one)
+        self._stepped = (beyond[0], self.session.image, self.session.result)
         return self.open_image(beyond[0])
 
     def _current_file(self) -> Path | None:
-        """The file open now: the image's (a crop's whole image), else the stream's."""
+        """The file stepping goes on from: the last one stepped to while the image is the
+        one it opened, or while nothing has changed since (it failed, or is on its way);
+        else the open image's file (a crop's whole image's), else the stream's."""
         image = self.session.image
+        stepped, image_then, result_then = getattr(self, "_stepped", (None, None, None))
+        unchanged = image is image_then and self.session.result is result_then
+        if stepped is not None and (unchanged or (
+                image is not None and image.path is not None and Path(image.path) == stepped)):
+            return stepped
         if image is not None and image.path is not None:
             return Path(image.path)
         result = self.session.result
@@ -357,9 +368,12 @@ def special_file_reason(path: Path) -> str | None:
 
 
 def natural_key(name: str) -> tuple:
-    """Sort key of a file name with its runs of digits by value: kodim2 before kodim10."""
+    """Sort key of a file name with its runs of digits by value (kodim2 before kodim10),
+    letters in either case together; names that differ in case only are told apart (B.png
+    before b.png), so that stepping meets each file once."""
     parts = re.split(r"(\d+)", name.casefold())
-    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in parts)
+    return (tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in parts),
+            name)
 
 
 def folder_images(folder: Path) -> list[Path]:
