@@ -197,8 +197,20 @@ def test_the_estimated_vs_actual_table_shows_every_column(qtbot, tiny_model, tmp
     header_row = [row.label for row in bits.ledger].index("header")
     assert bits.ledger_text(header_row, 1) == "—"
     assert table.item(header_row, 1).toolTip() == NOT_MODELLED
+    # after the window is resized (the table's share had been worked out from the old width)
+    for width in (1400, 1900, 1600):
+        window.resize(width, 1000)
+        qtbot.wait(100)
+        assert table.horizontalScrollBar().maximum() == 0, width
+    # in a laptop's window the map gives the table its width (and takes it back after)
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: bits.splitter.sizes()[1] == 0)
+    assert table.horizontalScrollBar().maximum() == 0
     bits.set_view("chart")
     qtbot.wait(50)
+    assert bits.splitter.sizes()[1] >= MAP_MIN_PX
+    window.resize(1600, 1000)
+    qtbot.wait(100)
     assert bits.splitter.sizes() == chart_split
     # dragged by the user, the split is theirs
     bits.splitter.moveSplitter(chart_split[0] - 40, 1)

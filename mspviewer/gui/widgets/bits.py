@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
                                QHeaderView, QLabel, QSlider, QSplitter, QStyle,
                                QStyleOptionTabWidgetFrame, QTableWidget, QTableWidgetItem,
@@ -161,6 +161,11 @@ class BitAllocationView(QWidget):
         self._split_by_user = False  #: the user dragged the splitter: _split leaves it
         splitter.splitterMoved.connect(self._on_split_moved)
         splitter.installEventFilter(self)  # (its size: the split, see _split)
+        # (after the splitter has shared out its new width: on its resize event it has not)
+        self._split_timer = QTimer(self)
+        self._split_timer.setSingleShot(True)
+        self._split_timer.setInterval(0)
+        self._split_timer.timeout.connect(self._split)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -198,7 +203,7 @@ class BitAllocationView(QWidget):
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.splitter and event.type() == QEvent.Type.Resize:
-            self._split()
+            self._split_timer.start()
         return super().eventFilter(watched, event)
 
     def _on_split_moved(self, *_args) -> None:
@@ -207,14 +212,16 @@ class BitAllocationView(QWidget):
     def _split(self) -> None:
         """Share the width between the tabs and the bits map: the estimated-vs-actual table
         takes what its columns need (in a laptop's dock it scrolled sideways, the actual bits
-        cut at its edge), the map the rest, down to :data:`MAP_MIN_PX`; the other tabs take
-        their first share. Not once the user has dragged the splitter."""
+        cut at its edge), the map the rest if that leaves it :data:`MAP_MIN_PX`, else the
+        table takes the whole width (the map comes back with the other tabs, which take
+        their first share). Not once the user has dragged the splitter."""
         total = sum(self.splitter.sizes())
         if self._split_by_user or total <= 0:
             return
         first = round(total * SPLIT_SHARES[0] / sum(SPLIT_SHARES))
         if self.tabs.currentWidget() is self.ledger_table:
-            first = max(first, min(self._ledger_width(), total - MAP_MIN_PX))
+            needed = self._ledger_width()
+            first = max(first, needed if needed <= total - MAP_MIN_PX else total)
         if self.splitter.sizes()[0] != first:
             self.splitter.setSizes([first, total - first])
 
