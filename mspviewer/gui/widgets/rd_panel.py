@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QToolButto
 from mspviewer.gui.session import MIN_BD_POINTS
 from mspviewer.gui.widgets.common import (PALETTE, fit_axis_label, info_label,
                                           narrow_combo, observe, plain_axes, signed)
+from mspviewer.gui.widgets.legend import MARGIN_PX as LEGEND_MARGIN_PX
 from mspviewer.gui.widgets.legend import CornerLegend, points_inside, segments_crossing
 from mspviewer.rd import bd_curves, rd_front
 
@@ -51,7 +52,9 @@ ZOOM_MARGIN = 1.5
 #: lays it out in rows), not in a corner of the view
 SHORT_PLOT_PX = 200
 #: ... beside the view where that leaves the plot (its quality axis and view) this wide
-MIN_WIDTH_BESIDE_LEGEND_PX = 280
+MIN_WIDTH_BESIDE_LEGEND_PX = 240
+#: the BD-rates under the plot take this many lines at most
+BD_LINES = 5
 #: the learned curve of the plain encoder, which LOF curves are set against
 PLAIN_CURVE = "msp-fast"
 #: the legend's name for this image's MSP points (the stars)
@@ -135,6 +138,11 @@ class RDPanel(QWidget):
         self.status = info_label()
         self.bd_label = info_label()
         self.bd_label.setWordWrap(True)
+        # (with three ladders it ran to eight lines and squeezed the plot: cut with "…", the
+        # whole of it in its tooltip)
+        metrics = self.bd_label.fontMetrics()
+        self.bd_label.setMaximumHeight(BD_LINES * metrics.lineSpacing() - metrics.leading()
+                                       + 2 * self.bd_label.margin())
         #: the BD-rates as bd_label states them; None while there are none to state
         self.bd_summary: str | None = None
         layout = QVBoxLayout(self)
@@ -295,18 +303,36 @@ class RDPanel(QWidget):
     def _fit_to_height(self, *_args) -> None:
         """In a short plot (a laptop's screen): the quality axis says its unit only, where
         its name would be cut, and the legend stands beside the view, where no corner of it
-        is free of curves; in one that is narrow too, the legend runs in rows of three."""
+        is free of curves (see :meth:`_arrange_legend`)."""
         label = METRICS[self.quality_metric()]
         fit_axis_label(self.plot.getPlotItem(), label, label[label.index("["):])  # "[dB]"
-        short = self.plot.getViewBox().height() < SHORT_PLOT_PX
-        # (measured in one column, as it would stand beside the view: a relayout, then back
-        # to rows only in a plot short and narrow, which the panel's buttons make rare)
-        self._set_legend_columns(1)
-        beside = short and (self.plot.getPlotItem().width() - self.legend.width_beside()
-                            >= MIN_WIDTH_BESIDE_LEGEND_PX)
-        self._set_legend_columns(3 if short and not beside else 1)
-        self.legend.set_beside(beside)
+        self._arrange_legend()
         self.legend.place()
+
+    def _arrange_legend(self) -> None:
+        """A tall plot has its legend in a corner of the view, in one column. A short one (a
+        laptop's, where no corner is free) has it beside the view, in one column, or two
+        where one would run past the plot's bottom, if that leaves the plot
+        :data:`MIN_WIDTH_BESIDE_LEGEND_PX`; else in the view, in as many columns (three at
+        most) as the view's width takes (three of them had run past its left edge)."""
+        legend, plot, box = self.legend, self.plot.getPlotItem(), self.plot.getViewBox()
+        if box.height() >= SHORT_PLOT_PX:
+            self._set_legend_columns(1)
+            legend.set_beside(False)
+            return
+        room_below = plot.height() - box.geometry().top()  # (the axis's row is free there)
+        for columns in (1, 2):
+            self._set_legend_columns(columns)
+            if plot.width() - legend.width_beside() >= MIN_WIDTH_BESIDE_LEGEND_PX \
+                    and legend.height() <= room_below:
+                legend.set_beside(True)
+                return
+        legend.set_beside(False)
+        view_width = plot.width() - plot.getAxis("left").width() - 2 * LEGEND_MARGIN_PX
+        for columns in (3, 2, 1):
+            self._set_legend_columns(columns)
+            if legend.width() <= view_width:
+                return
 
     def _set_legend_columns(self, columns: int) -> None:
         if self.legend.columnCount != columns:
