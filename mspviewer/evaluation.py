@@ -105,16 +105,20 @@ KODAK_IMAGES = frozenset(f"kodim{number:02d}.png" for number in range(1, 25))
 
 
 def published_on_other_images(names: list[str]) -> str | None:
-    """Why a BD-rate against a bundled published curve (a mean over Kodak's 24 images) is
-    not a like-for-like comparison on these images, or None when they are Kodak's 24."""
+    """Why a BD-rate against a bundled published curve (a mean over Kodak's 24 images) may
+    not be like for like on these images (told by their file names only), or None when
+    they are the files kodim01.png … kodim24.png."""
     if set(names) == KODAK_IMAGES and len(names) == len(KODAK_IMAGES):
         return None
     kodak, count = len(set(names) & KODAK_IMAGES), len(names)
-    images = f"{count} image{'s' if count != 1 else ''}"
-    these = (f"{count} of them" if kodak == count else
-             f"{images}, {kodak} of them Kodak's" if kodak else f"{images} of another set")
-    return (f"the published curve is the mean over Kodak's {len(KODAK_IMAGES)} images, these "
-            f"are {these}")
+    if kodak == count:
+        these = "this is 1 of them" if count == 1 else f"these are {count} of them"
+    elif kodak:
+        these = f"these are {count} files, {kodak} of them among those"
+    else:
+        these = "this is 1 other file" if count == 1 else f"these are {count} other files"
+    return ("the published curve is the mean over Kodak's 24 images (kodim01–24.png); "
+            + these)
 
 
 def dataset_name(folder: Path) -> str:
@@ -212,8 +216,9 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
         on_kodak = dataset == "Kodak" or not bundled
         label = f"{anchor} (published{'' if on_kodak else ', Kodak'})"
         references[label] = curve
-        if bundled and published_on_other_images(names):
-            other_images[label] = published_on_other_images(names)
+        not_kodak = published_on_other_images(names) if bundled else None
+        if not_kodak:
+            other_images[label] = not_kodak
     bd = {label: rd.bd_curves(reference, mean, "psnr_rgb")
           for label, reference in references.items()}
     for label, note in other_images.items():  # (a BD-rate between two sets of images)

@@ -6,4 +6,5 @@ from __future__ import annotations
 
 #: every suffix :func:`mspviewer.imageio.load_image` reads (through Pillow and its plugins)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm",
-                  ".pnm", ".gif", ".tga", ".jxl", ".heic", ".heif", ".avif", ".jp2", ".j2k")
+                  ".pnm", ".gif", ".tga", ".jxl", ".heic", ".heif", ".hif", ".avif", ".jp2",
+                  ".j2k", ".j2c", ".jpc", ".jpf", ".jpx")

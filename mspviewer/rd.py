@@ -332,9 +332,18 @@ def bd_quality(anchor_rates, anchor_values, test_rates, test_values) -> float:
 bd_psnr = bd_quality
 
 
-#: A BD value over an overlap narrower than this share of the narrower curve's quality range
-#: holds for that band only: ``bd_curves`` warns.
+#: A BD value over an overlap narrower than this share of the narrower curve's range (of
+#: quality for BD-rate, of log-rate for BD-quality) holds for that band only: ``bd_curves``
+#: warns.
 MIN_OVERLAP_FRACTION = 0.5
+
+
+def _shared_span(axis_a: np.ndarray, axis_b: np.ndarray) -> tuple[float, float, float]:
+    """(low, high, share) of two ascending axes: the interval both cover and its share of
+    the narrower one's span (0 when they do not overlap)."""
+    low, high = float(max(axis_a[0], axis_b[0])), float(min(axis_a[-1], axis_b[-1]))
+    narrower = min(axis_a[-1] - axis_a[0], axis_b[-1] - axis_b[0])
+    return low, high, float(max(0.0, high - low) / narrower)
 
 
 def quality_overlap(anchor_rates, anchor_values, test_rates, test_values
@@ -346,24 +355,20 @@ def quality_overlap(anchor_rates, anchor_values, test_rates, test_values
     _, value_b = rd_front(test_rates, test_values)
     if len(value_a) < 2 or len(value_b) < 2:
         return None
-    low, high = float(max(value_a[0], value_b[0])), float(min(value_a[-1], value_b[-1]))
-    narrower = min(value_a[-1] - value_a[0], value_b[-1] - value_b[0])
-    return low, high, float(max(0.0, high - low) / narrower)
+    return _shared_span(value_a, value_b)
 
 
 def rate_overlap(anchor_rates, anchor_values, test_rates, test_values
                  ) -> tuple[float, float, float] | None:
-    """(low, high, share): the rates (bpp) both curves cover, over which BD-quality averages,
-    and its share of the narrower curve's range of log-rate (0 when they do not overlap);
-    None when a curve has fewer than two usable points."""
-    rate_a, _ = rd_front(anchor_rates, anchor_values)
+    """(low, high, share): the rates (bpp) both curves cover, over which BD-quality averages
+    (in log-rate), and its share of the narrower curve's range of log-rate (0 when they do
+    not overlap); None when a curve has fewer than two usable points."""
+    rate_a, _ = rd_front(anchor_rates, anchor_values)  # (positive and rising: logs exist)
     rate_b, _ = rd_front(test_rates, test_values)
     if len(rate_a) < 2 or len(rate_b) < 2:
         return None
-    low, high = float(max(rate_a[0], rate_b[0])), float(min(rate_a[-1], rate_b[-1]))
-    log_a, log_b = np.log(rate_a), np.log(rate_b)
-    narrower = min(log_a[-1] - log_a[0], log_b[-1] - log_b[0])
-    return low, high, float(max(0.0, math.log(high / low) if high > low else 0.0) / narrower)
+    low, high, _ = _shared_span(rate_a, rate_b)
+    return low, high, _shared_span(np.log(rate_a), np.log(rate_b))[2]
 
 
 def bd_curves(anchor: RDCurve, test: RDCurve, metric: str = "psnr_rgb") -> dict[str, Any]:

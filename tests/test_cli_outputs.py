@@ -395,6 +395,9 @@ def test_options_with_no_effect_are_named(tmp_path, image_file, capsys, monkeypa
     assert compare._lambdas("0.013,0.0067,0.013") == [0.013, 0.0067]
     assert "λ given more than once: each is encoded once (0.013, 0.0067)" in \
         capsys.readouterr().err
+    from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE
+
     _, _, err = run_main(capsys, "encode", image_file, "-o", tmp_path / "x.msp",
-                         "--bpp-tolerance", "0.1", "--model", tmp_path / "none.pt")
+                         "--bpp-tolerance", str(DEFAULT_BPP_TOLERANCE), "--model",
+                         tmp_path / "none.pt")
     assert "--bpp-tolerance has no effect without --bpp" in err

@@ -178,11 +178,12 @@ def test_a_published_kodak_mean_is_like_for_like_on_kodak_s_24_images_only():
     from mspviewer.evaluation import KODAK_IMAGES, published_on_other_images
 
     assert published_on_other_images(sorted(KODAK_IMAGES)) is None
-    assert published_on_other_images(["kodim05.png"]).endswith("these are 1 of them")
+    assert published_on_other_images(["kodim05.png"]).endswith("; this is 1 of them")
     assert published_on_other_images(["kodim05.png", "x.png"]).endswith(
-        "these are 2 images, 1 of them Kodak's")
+        "; these are 2 files, 1 of them among those")
     assert published_on_other_images(sorted(KODAK_IMAGES)[:23] + ["x.png"]).endswith(
-        "these are 24 images, 23 of them Kodak's")
+        "; these are 24 files, 23 of them among those")
+    assert published_on_other_images(["x.png"]).endswith("; this is 1 other file")
 
 
 def test_the_eval_summary_lists_bd_rates_over_a_narrow_band(evaluated):
@@ -198,8 +199,8 @@ def test_the_eval_summary_lists_bd_rates_over_a_narrow_band(evaluated):
     assert plain["bd_reasons"] == {k: v["reason"] for k, v in document["bd_rate_vs"].items()}
     # synthetic images against a published Kodak mean
     assert plain["bd_warnings"] == {"vtm (published, Kodak)": "the published curve is the "
-                                    "mean over Kodak's 24 images, these are 2 images of "
-                                    "another set"}
+                                    "mean over Kodak's 24 images (kodim01–24.png); these are "
+                                    "2 other files"}
 
     def curve(name, points):
         return rd.RDCurve(name, name, [rd.RDPoint(bpp=b, psnr_rgb=q) for b, q in points])

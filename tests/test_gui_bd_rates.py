@@ -553,6 +553,7 @@ def test_a_short_plot_has_its_legend_beside_the_view(window, qtbot, monkeypatch)
     view, legend = view_and_legend()
     assert not rd.legend.beside and rd.legend.columnCount == 1 and view.contains(legend)
     tall_view_width = view.width()
+    rd.legend.moved_by_user = True  # (as a drag leaves it: see the test above)
 
     shape(520, 200)  # short: beside the view, whole, in the plot
     assert box.height() < 200
@@ -588,6 +589,11 @@ def test_a_short_plot_has_its_legend_beside_the_view(window, qtbot, monkeypatch)
     view, legend = view_and_legend()
     assert not rd.legend.beside and rd.legend.columnCount == 1 and view.contains(legend)
     assert view.width() == pytest.approx(tall_view_width, abs=1)
+    # where the user had dragged it went with the short plot: the freest corner again (it
+    # had kept the anchor it had beside the view)
+    from mspviewer.gui.widgets.legend import CORNERS
+
+    assert not rd.legend.moved_by_user and rd.legend.corner in CORNERS
 
     # ten entries (more codecs, the ladders of three profiles) in a short plot: one column
     # would run past its bottom; every entry stays inside the plot
@@ -603,5 +609,5 @@ def test_a_short_plot_has_its_legend_beside_the_view(window, qtbot, monkeypatch)
     assert len(rd.legend.items) == 10
     view, legend = view_and_legend()
     assert rd.plot.sceneRect().contains(legend)
-    assert not view.intersects(legend) if rd.legend.beside else view.contains(legend)
+    assert rd.legend.beside and rd.legend.columnCount == 2 and not view.intersects(legend)
     assert all(legend.contains(label.sceneBoundingRect()) for _, label in rd.legend.items)

@@ -193,7 +193,6 @@ def save_figure(figure, path: str | Path, **options) -> None:
     """``figure`` to exactly ``path`` (see :func:`check_plot_path`), whole or not at all:
     drawn in memory in the format its suffix names, then written in one piece."""
     import io
-
     import logging
 
     buffer = io.BytesIO()

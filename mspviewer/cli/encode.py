@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from mspviewer import metrics
-from mspviewer.formats import IMAGE_SUFFIXES
 from mspviewer.cli.common import (add_model_arguments, fraction, header_lambda, model_file,
                                   model_from_args, pixel_limit, positive_number, tell,
                                   writable_output)
@@ -17,6 +16,7 @@ from mspviewer.codec.config import LAMBDA_EXTRAPOLATION_FACTOR
 from mspviewer.codec.profiles import DEFAULT_PROFILE, get_profile, profile_names
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_output
+from mspviewer.formats import IMAGE_SUFFIXES
 from mspviewer.imageio import load_image
 
 DEFAULT_LAMBDA = 0.0067
@@ -44,7 +44,8 @@ def register(subparsers) -> None:
     rate.add_argument("--bpp", dest="target_bpp", type=positive_number, default=None,
                       metavar="TARGET",
                       help="target bits per pixel of the file: λ is searched by bisection")
-    parser.add_argument("--bpp-tolerance", type=fraction, default=DEFAULT_BPP_TOLERANCE,
+    # (default None, not the value: given without --bpp, even at the default, it is named)
+    parser.add_argument("--bpp-tolerance", type=fraction, default=None,
                         metavar="T",
                         help=f"relative tolerance of --bpp (default {DEFAULT_BPP_TOLERANCE})")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
@@ -109,8 +110,9 @@ def run(args) -> dict:
     profile = get_profile(args.profile)  # refuse an unknown name before loading anything
     if args.time_budget is not None and not profile.uses_lof:
         tell(f"--time-budget has no effect: profile {profile.name} runs no LOF")
-    if args.bpp_tolerance != DEFAULT_BPP_TOLERANCE and args.target_bpp is None:
+    if args.bpp_tolerance is not None and args.target_bpp is None:
         tell("--bpp-tolerance has no effect without --bpp")
+    tolerance = DEFAULT_BPP_TOLERANCE if args.bpp_tolerance is None else args.bpp_tolerance
     profile = profile.with_time_budget(args.time_budget)
     output = writable_output(args.output, args.image, model_file(args))
     check_bitstream_name(args.output)  # after: an output that is an input says so first
@@ -122,7 +124,7 @@ def run(args) -> dict:
     try:
         if args.target_bpp is not None:
             encoded = encode_to_bpp(model, image.pixels, args.target_bpp, profile,
-                                    args.bpp_tolerance, progress=bar)
+                                    tolerance, progress=bar)
         else:
             lam = DEFAULT_LAMBDA if args.lam is None else args.lam
             encoded = encode_image(model, image.pixels, lam, profile, progress=bar)
@@ -151,7 +153,7 @@ def run(args) -> dict:
         result["target_bpp"] = args.target_bpp
         result["bpp_error_percent"] = 100 * (record.bpp / args.target_bpp - 1)
         result["rate_search"] = encoded.rate_search
-        if abs(record.bpp / args.target_bpp - 1) > args.bpp_tolerance:
+        if abs(record.bpp / args.target_bpp - 1) > tolerance:
             tell(f"{record.bpp:.4f} bpp is the closest this model gets to {args.target_bpp} "
-                 f"bpp (λ={record.lam:g}, tolerance ±{100 * args.bpp_tolerance:g} %)")
+                 f"bpp (λ={record.lam:g}, tolerance ±{100 * tolerance:g} %)")
     return result

@@ -133,13 +133,14 @@ def results_table(document: dict, image_link: str | None = None) -> str:
     lines += ["", "| BD-rate of MSP against | PSNR-RGB BD-rate | BD-PSNR (dB) |",
               "| --- | --- | --- |"]
     for label, bd in document["bd_rate_vs"].items():
+        # (either can be missing alone: curves that meet in quality but not in rate)
+        quality = f"{bd['bd_quality']:+.2f}" if bd.get("bd_quality") is not None else "n/a"
+        if bd.get("bd_quality") is not None and bd.get("quality_warning"):
+            quality += f" ({bd['quality_warning']})"
         if bd["bd_rate_percent"] is None:
-            lines.append(f"| {label} | n/a ({bd['reason']}) | n/a |")
+            lines.append(f"| {label} | n/a ({bd['reason']}) | {quality} |")
         else:
             note = f" ({bd['warning']})" if bd.get("warning") else ""
-            quality = f"{bd['bd_quality']:+.2f}" if bd["bd_quality"] is not None else "n/a"
-            if bd.get("quality_warning"):
-                quality += f" ({bd['quality_warning']})"
             lines.append(f"| {label} | {bd['bd_rate_percent']:+.1f} %{note} | {quality} |")
     if image_link:
         lines += ["", f"![{dataset_label(document)} RD curves]({image_link})"]

@@ -36,6 +36,9 @@ SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx"
 
 
 class FileActions:
+    #: (the file last stepped to, the image and result open then): see _current_file
+    _stepped: tuple = (None, None, None)
+
     # --- opening files ----------------------------------------------------------------------------
     def open_dialog(self) -> None:
         start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
@@ -104,7 +107,8 @@ class FileActions:
             self._remember(path)
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info", about="image")
-        if self.encode_on_open_action.isChecked():
+        # (not while a model loads: the encode would be refused, with an error per image)
+        if self.encode_on_open_action.isChecked() and self.loading_model() is None:
             self.start_encode()
 
     def set_encode_on_open(self, on: bool) -> None:
@@ -149,7 +153,7 @@ class FileActions:
         one it opened, or while nothing has changed since (it failed, or is on its way);
         else the open image's file (a crop's whole image's), else the stream's."""
         image = self.session.image
-        stepped, image_then, result_then = getattr(self, "_stepped", (None, None, None))
+        stepped, image_then, result_then = self._stepped
         unchanged = image is image_then and self.session.result is result_then
         if stepped is not None and (unchanged or (
                 image is not None and image.path is not None and Path(image.path) == stepped)):

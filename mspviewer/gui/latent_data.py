@@ -307,10 +307,9 @@ def bits_ledger(analysis) -> list[LedgerRow]:
     include the range coder's rounding; their sum is the payload exactly.
     """
     per_scale = analysis.bits_per_scale()
-    # (the coarsest scale has the largest index)
     rows = [LedgerRow(f"scale {scale}", int(entry["num_elements"]), entry["estimated_bits"],
                       8 * int(entry["actual_bytes"]))
-            for scale, entry in sorted(per_scale.items(), reverse=True)]
+            for scale, entry in sorted(per_scale.items(), reverse=True)]  # (coarsest first)
     payload = LedgerRow("payload", sum(r.elements for r in rows),
                         sum(r.estimated_bits for r in rows), 8 * int(analysis.payload_bytes))
     header = LedgerRow("header", 0, 0.0, 8 * int(analysis.header_bytes))

@@ -16,6 +16,8 @@ from PIL import Image
 from mspviewer.errors import TrainingError
 from mspviewer.imageio import load_image
 
+# Fewer than the tool reads (mspviewer.formats): a run's data order follows the files found,
+# and a wider list would change what a resumed run reads from a folder it began on.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
 
 

@@ -232,8 +232,8 @@ class CompareView(QWidget):
 
         self.readout = info_label(monospace=True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.region = info_label()
-        self.region.setToolTip(REGION_TOOLTIP)
+        self.region_label = info_label()
+        self.region_label.setToolTip(REGION_TOOLTIP)
         self.region_timer = QTimer(self)
         self.region_timer.setSingleShot(True)
         self.region_timer.setInterval(REGION_DELAY_MS)
@@ -252,7 +252,7 @@ class CompareView(QWidget):
         layout.addWidget(self.flicker_controls)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.readout)
-        layout.addWidget(self.region)
+        layout.addWidget(self.region_label)
 
         for scene in (self.side_view.scene(), self.split_view.scene(),
                       self.flicker_view.scene()):
@@ -618,11 +618,11 @@ class CompareView(QWidget):
         part of the image the view shows (blank without a result and its original)."""
         result, original, size = self.session.result, self.original_pixels(), self.image_size()
         if result is None or original is None or size is None:
-            self.region.setText(" ")
+            self.region_label.setText(" ")
             return
         region = visible_region(self.master_box().viewRect(), size[1], size[0])
         if region is None:
-            self.region.setText(NOTHING_IN_VIEW)
+            self.region_label.setText(NOTHING_IN_VIEW)
             return
         codings = [Coding("MSP", result.decoded, result.point.psnr_rgb if result.point else None,
                           region_bits_per_pixel(result.analysis, region))]
@@ -634,7 +634,7 @@ class CompareView(QWidget):
             codings.append(Coding(pane_name(entry), entry.decoded,
                                   entry.point.psnr_rgb if entry.point is not None else None,
                                   note=note))
-        self.region.setText(region_line(region, original, codings))
+        self.region_label.setText(region_line(region, original, codings))
 
     # --- zoom ---------------------------------------------------------------------------------
     def master_box(self) -> pg.ViewBox:

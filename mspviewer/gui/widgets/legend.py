@@ -107,6 +107,7 @@ class CornerLegend(pg.LegendItem):
         self.moved_by_user = False
         #: beside the view, right of it (not in a corner of it): see :meth:`set_beside`
         self.beside = False
+        self._beside_top: float | None = None  #: where it is anchored beside the view
         self._plot: pg.PlotItem | None = None
         # a click on an entry's sample hides or shows its curve: the data under the legend
         # change with it
@@ -146,6 +147,9 @@ class CornerLegend(pg.LegendItem):
         if beside:
             # (a child of the plot, not of the view: the view clips its children to itself)
             self.setParentItem(self._plot)
+            # where the user had dragged it means nothing in a plot this much shorter: back
+            # in the view, it takes the freest corner again
+            self.moved_by_user = False
         else:
             self.setParentItem(self._plot.getViewBox())
             layout = self._plot.layout
@@ -153,6 +157,7 @@ class CornerLegend(pg.LegendItem):
             layout.setColumnPreferredWidth(BESIDE_COLUMN, 0)
             layout.setColumnMaximumWidth(BESIDE_COLUMN, self._column_max)
             self.corner = ""  # (anchor again: the parent changed)
+        self._beside_top = None
         self.place()
 
     def width_beside(self) -> float:
@@ -161,10 +166,16 @@ class CornerLegend(pg.LegendItem):
         return self.width() + 2 * MARGIN_PX
 
     def _stand_beside(self) -> None:
-        self._plot.layout.setColumnFixedWidth(BESIDE_COLUMN, self.width_beside())
-        view = self._plot.getViewBox().geometry()  # (in the plot's coordinates)
-        self.anchor((1, 0), (1, 0), offset=(-MARGIN_PX, view.top()))
-        self.corner = ""
+        # (only on a change: a column's width, even unchanged, relays the plot out, and
+        # this runs on every pan)
+        layout, width = self._plot.layout, self.width_beside()
+        if layout.columnMinimumWidth(BESIDE_COLUMN) != width \
+                or layout.columnMaximumWidth(BESIDE_COLUMN) != width:
+            layout.setColumnFixedWidth(BESIDE_COLUMN, width)
+        top = self._plot.getViewBox().geometry().top()  # (in the plot's coordinates)
+        if self._beside_top != top:
+            self.anchor((1, 0), (1, 0), offset=(-MARGIN_PX, top))
+            self._beside_top = top
 
     def mouseDragEvent(self, event) -> None:
         if self.beside:  # (its place is the column made for it)
