@@ -142,3 +142,16 @@ def test_encode_each_image_on_opening(qtbot, tiny_model, tmp_path, folder):
     again.open_image(folder / "img10.png")
     wait_idle(qtbot, again)
     assert again.session.result is None
+
+
+def test_encode_on_opening_waits_for_no_model_load(qtbot, tiny_model, tmp_path, folder,
+                                                   monkeypatch):
+    """While a model loads an encode is refused with an error: each image stepped to had
+    brought one."""
+    window = make_window(qtbot, tiny_model, tmp_path)
+    window.set_encode_on_open(True)
+    monkeypatch.setattr(window, "loading_model", lambda: object())  # (a load in progress)
+    window.open_image(folder / "img1.png")
+    wait_idle(qtbot, window)
+    assert window.session.image is not None and window.session.result is None
+    assert window.errors == []
