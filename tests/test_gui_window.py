@@ -1280,10 +1280,10 @@ def test_file_menu_exports_write_through_their_dialogs(qtbot, encoded_window, tm
     assert asked[-1][1] == "picture-decoded.png"
     wait_idle(qtbot, window)  # written on the export thread
     assert np.array_equal(load_image(tmp_path / "out2.png").pixels, result.decoded)
-    actions["Export &metrics JSON…"].trigger()
+    actions["Export me&trics JSON…"].trigger()
     assert json.loads((tmp_path / "out3.json").read_text())["msp"]["bpp"] == \
         pytest.approx(result.bpp)
-    for text in ("Export side-by-side &PNG…", "Save window &screenshot…"):
+    for text in ("Export side-by-side &PNG…", "Save &window screenshot…"):
         actions[text].trigger()
     wait_idle(qtbot, window)
     assert [Path(a[1]).suffix for a in asked] == [".msp", ".png", ".json", ".png", ".png"]
@@ -2322,3 +2322,42 @@ def test_with_nothing_open_the_compare_view_says_what_to_do(qtbot, tiny_model, t
     assert compare.stack.currentWidget() is compare.nothing_open
     compare.set_mode("side")  # a mode chosen with nothing open waits for the image
     assert compare.stack.currentWidget() is compare.nothing_open
+
+
+def test_actions_wait_for_what_they_work_on(qtbot, tiny_model, tmp_path):
+    """With nothing to work on, the exports opened a file dialog and refused after a name
+    was chosen; the replay, the checks, the crop and the zoom answered with a message.
+    Each is enabled once there is what it needs."""
+    from PySide6.QtGui import QAction
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    needs_result = ["&Save bitstream (.msp)…", "Export &decoded PNG…",
+                    "Export side-by-side &PNG…", "Export me&trics JSON…",
+                    "Export latent &arrays (.npz)…", "Build decode &replay",
+                    "Check &bit-exact decode (fresh process)",
+                    "Check a .msp &file against the decoded image…"]
+    needs_image = ["&Crop to the visible region", "Zoom to &fit", "Zoom &1:1"]
+
+    def enabled(texts) -> list[bool]:
+        return [actions[text].isEnabled() for text in texts]
+
+    assert enabled(needs_result + needs_image) == [False] * 11
+    assert not actions["Back to the f&ull image"].isEnabled()
+    assert not actions["C&lear the reference .msp"].isEnabled()
+    assert actions["Save &window screenshot…"].isEnabled()
+    path = tmp_path / "picture.png"
+    write_png(path, 32, 48)
+    window.open_image(path)
+    assert enabled(needs_image) == [True] * 3 and enabled(needs_result) == [False] * 8
+    encode(qtbot, window)
+    assert enabled(needs_result) == [True] * 8
+    assert not actions["C&lear the reference .msp"].isEnabled()  # (no reference .msp)
+    window.crop_image(0, 0, 32, 16)
+    assert actions["Back to the f&ull image"].isEnabled()
+    assert enabled(needs_result) == [False] * 8  # (the crop has no result yet)
+    # mnemonics: one item per letter in the File menu
+    file_menu = window.menuBar().actions()[0].menu()
+    letters = [a.text().split("&")[1][0].lower() for a in file_menu.actions()
+               if "&" in a.text()]
+    assert len(letters) == len(set(letters)), letters

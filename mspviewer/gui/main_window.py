@@ -226,9 +226,12 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.session.classic_changed.connect(
             lambda: self.messages.dismiss_about(BLIND_AB_SUBJECT))
         # nothing to encode without an image: Encode (the default button) waits for one
-        self.session.image_changed.connect(self._enable_encoding)
-        self._enable_encoding()
+        for changed in (self.session.image_changed, self.session.result_changed,
+                        self.session.reference_changed):
+            changed.connect(self._enable_actions)
+        self._enable_actions()
         self.tour.closed.connect(self.docks["tour"].hide)
+        self.tour.closed.connect(self.leave_tour_blind_test)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
             runner.task_progress.connect(self._on_task_progress)
@@ -328,17 +331,20 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._action(menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._action(menu, "Open &sample image", lambda: self.open_image(SAMPLE_IMAGE, False))
+        # (one mnemonic per letter in a menu: with two, Alt+letter only moves between them)
+        self._action(menu, "Open sample &image", lambda: self.open_image(SAMPLE_IMAGE, False))
         self._action(menu, "&Next image in the folder", lambda: self.open_neighbour(1),
                      "Ctrl+PgDown")
         self._action(menu, "Pre&vious image in the folder", lambda: self.open_neighbour(-1),
                      "Ctrl+PgUp")
-        self._action(menu, "&Crop to the visible region", self.crop_to_view, "Ctrl+Shift+X")
-        self._action(menu, "Back to the f&ull image", self.uncrop)
+        self.crop_action = self._action(menu, "&Crop to the visible region", self.crop_to_view,
+                                        "Ctrl+Shift+X")
+        self.uncrop_action = self._action(menu, "Back to the f&ull image", self.uncrop)
         self._action(menu, "Load &model…", self.load_model_dialog)
         self._action(menu, "Set a r&eference .msp (compare the result with it)…",
                      self.reference_dialog)
-        self._action(menu, "&Clear the reference .msp", self.clear_reference)
+        self.clear_reference_action = self._action(menu, "C&lear the reference .msp",
+                                                   self.clear_reference)
         menu.addSeparator()
         # (menu text, dialog title, file filter, suffix of the suggested name, writer, shortcut)
         exports = (
@@ -348,16 +354,20 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
              self.export_decoded_png, None),
             ("Export side-by-side &PNG…", "Export comparison", "PNG (*.png)", "-compare.png",
              self.export_side_by_side_png, None),
-            ("Export &metrics JSON…", "Export metrics", "JSON (*.json)", "-metrics.json",
+            ("Export me&trics JSON…", "Export metrics", "JSON (*.json)", "-metrics.json",
              self.export_metrics_json, None),
             ("Export latent &arrays (.npz)…", "Export latent arrays", "NumPy arrays (*.npz)",
              "-latents.npz", self.export_latent_arrays, None),
-            ("Save window &screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
+            ("Save &window screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
              self.save_screenshot, None))
+        #: the exports of a result (the window's screenshot needs none)
+        self.result_actions: list[QAction] = []
         for text, title, filter_, suffix, write, shortcut in exports:
-            self._action(menu, text,
-                         lambda _=False, t=title, f=filter_, x=suffix, w=write:
-                         self._save_dialog(t, f, x, w), shortcut)
+            action = self._action(menu, text,
+                                  lambda _=False, t=title, f=filter_, x=suffix, w=write:
+                                  self._save_dialog(t, f, x, w), shortcut)
+            if write != self.save_screenshot:
+                self.result_actions.append(action)
         menu.addSeparator()
         self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -367,7 +377,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.ladder_action = self._action(
             menu, "MSP at the λ &ladder (RD points, the chosen profile)",
             self.start_lambda_ladder)
-        self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R")
+        self.result_actions.append(
+            self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R"))
         self.encode_on_open_action = self._action(menu, "Encode each image on &opening",
                                                   self.set_encode_on_open)
         self.encode_on_open_action.setCheckable(True)
@@ -376,8 +387,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         menu.addSeparator()
         self.check_action = self._action(
             menu, "Check &bit-exact decode (fresh process)", self.start_fresh_check, "Ctrl+B")
-        self._action(menu, "Check a .msp &file against the decoded image…",
-                     self.check_file_dialog)
+        self.result_actions += [self.check_action, self._action(
+            menu, "Check a .msp &file against the decoded image…", self.check_file_dialog)]
 
         menu = self.view_menu = self.menuBar().addMenu("&View")
         for key, label in (("side", "Side by side"), ("split", "Split slider"),
@@ -386,8 +397,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.blind_action = self._action(menu, "&Blind A/B test (hides the labels)",
                                          self.set_blind_mode, "Ctrl+T")
         self.blind_action.setCheckable(True)
-        self._action(menu, "Zoom to &fit", self.compare.zoom_fit, "Ctrl+0")
-        self._action(menu, "Zoom &1:1", self.compare.zoom_one_to_one, "Ctrl+1")
+        self.zoom_actions = [
+            self._action(menu, "Zoom to &fit", self.compare.zoom_fit, "Ctrl+0"),
+            self._action(menu, "Zoom &1:1", self.compare.zoom_one_to_one, "Ctrl+1")]
         menu.addSeparator()
         for dock in self.docks.values():
             menu.addAction(dock.toggleViewAction())
@@ -405,14 +417,25 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         menu.addAction(action)
         return action
 
-    def _enable_encoding(self) -> None:
-        """Encode and the λ ladder wait for an image to encode (they said "Open an image
-        first" after a click; a .msp opened alone has none)."""
-        has_image = self.session.image is not None
+    def _enable_actions(self) -> None:
+        """Actions wait for what they work on (each had answered a click, or a file dialog,
+        with "open an image first" or "nothing to export yet"): encoding, the λ ladder, the
+        crop and the zoom for an image (a .msp opened alone has none), going back for a
+        crop, the exports, the replay and the checks for a result, clearing the reference
+        for a reference .msp."""
+        image, result = self.session.image, self.session.result
+        has_image = image is not None
         self.controls.set_has_image(has_image)
-        for action in (self.encode_action, self.ladder_action):
+        for action in (self.encode_action, self.ladder_action, self.crop_action):
             action.setEnabled(has_image)
         self.rd.ladder_button.setEnabled(has_image)
+        for action in self.zoom_actions:
+            action.setEnabled(has_image or result is not None)
+        self.uncrop_action.setEnabled(has_image and image.full is not None)
+        for action in self.result_actions:
+            action.setEnabled(result is not None)
+        reference = getattr(result, "reference", None)
+        self.clear_reference_action.setEnabled(reference is not None and not reference.is_plain)
 
     # --- messages ---------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info", about: str | None = None,

@@ -19,7 +19,15 @@ from mspviewer.gui import jobs
 from mspviewer.gui.worker import Task
 
 
+#: the guided tour's dock takes at most this share of the window's height (the panels its
+#: steps point at keep the rest)
+TOUR_MAX_SHARE = 0.45
+
+
 class TeachingActions:
+    #: the tour's last step switched the blind A/B test on: leaving that step switches it off
+    _blind_by_tour = False
+
     # --- teaching: blind A/B and the tour ------------------------------------------------------
     def set_blind_mode(self, on: bool) -> None:
         """Show the blind A/B test in the centre instead of the labelled compare view."""
@@ -51,8 +59,10 @@ class TeachingActions:
     def show_panel(self, key: str) -> None:
         """Bring a panel into view (the tour calls this at each step)."""
         if key in ("compare", "blind_ab"):
+            self._blind_by_tour = key == "blind_ab" and not self.blind_mode()
             self.set_blind_mode(key == "blind_ab")
             return
+        self.leave_tour_blind_test()
         if key == "replay" and self.blind_mode():
             # its last frame is the MSP image: never beside an unlabelled A and B
             self.set_blind_mode(False)
@@ -64,9 +74,51 @@ class TeachingActions:
             self.inspector.set_page("pmf")
 
     def start_tour(self) -> None:
-        self.docks["tour"].show()
-        self.docks["tour"].raise_()
+        """Open the tour at its first step, its dock tall enough for a whole step (a
+        laptop's 68 px showed four lines of each) up to :data:`TOUR_MAX_SHARE` of the
+        window."""
+        from PySide6.QtCore import QTimer
+
+        dock = self.docks["tour"]
+        dock.show()
+        dock.raise_()
         self.tour.start(0)
+        # (once the dock, just shown, has its place in the column: before, a resize of it
+        # did not take)
+        QTimer.singleShot(0, self, self._fit_tour)
+
+    def _fit_tour(self) -> None:
+        from PySide6.QtCore import Qt
+
+        dock = self.docks["tour"]
+        if not dock.isVisible():
+            return
+        title_bar = dock.height() - self.tour.height()
+        wanted = min(self.tour.wanted_height(self.tour.width()) + title_bar,
+                     int(TOUR_MAX_SHARE * self.height()))
+        # the room comes from the other docks of its column (all of them named: a resize of
+        # the tour's dock alone took a little from its neighbour only)
+        column = [other for other in self.docks.values() if other.isVisible()
+                  and not other.isFloating() and other is not dock
+                  and self.dockWidgetArea(other) == self.dockWidgetArea(dock)
+                  and abs(other.x() - dock.x()) < 2]
+        # taken from the docks with the most room above their least height first (the
+        # Encode panel has none: shared in proportion, the tour got less than asked)
+        column.sort(key=lambda other: other.minimumSizeHint().height() - other.height())
+        short, heights = wanted - dock.height(), []
+        for other in column:
+            taken = max(0, min(short, other.height() - other.minimumSizeHint().height()))
+            heights.append(other.height() - taken)
+            short -= taken
+        self.resizeDocks([dock, *column], [wanted - max(short, 0), *heights],
+                         Qt.Orientation.Vertical)
+
+    def leave_tour_blind_test(self) -> None:
+        """Leaving the tour's blind A/B step (Back, or Close) leaves the blind test it had
+        switched on: the labelled compare view and the replay had stayed hidden."""
+        if self._blind_by_tour:
+            self._blind_by_tour = False
+            self.set_blind_mode(False)
 
     # --- inspection ------------------------------------------------------------------------------
     def inspect_latent(self, _scale: int, row: int, col: int):

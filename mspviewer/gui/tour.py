@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScroll
 
 #: The panels of the main window (dock keys; "compare" is the central view).
 PANEL_KEYS: tuple[str, ...] = ("controls", "compare", "metrics", "lof", "rd", "latents",
-                               "bits", "inspector", "replay", "blind_ab")
+                               "bits", "inspector", "replay", "blind_ab", "tour")
 
 MAX_WORDS = 120
 
@@ -71,8 +71,9 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "pixels: the rate. <b>PSNR</b> (in dB, higher is better) measures the squared error, "
         "over RGB or on luma (Y) only; <b>MS-SSIM</b> compares local structure and follows "
         "what eyes notice a little better.</p>"
-        "<p>The right column shows the classic codec at (nearly) the same rate, so each row "
-        "is a fair comparison. The <b>decode check</b> confirms that decoding the file gives "
+        "<p>The second column is the compare view's third pane: a classic codec at (nearly) "
+        "the same rate, so each row is a fair comparison, or MSP without LOF. The <b>decode "
+        "check</b> confirms that decoding the file gives "
         "exactly the encoder's picture, bit for bit: encoder and decoder must make the same "
         "predictions, as the next steps explain.</p>")),
     TourStep("latents", "Why the decoder needs probabilities", (
@@ -103,8 +104,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "<p>With the shipped model that makes 4 + 3·2·4 = <b>28 sequential passes</b>, "
         "whatever the image size. A serial autoregressive context model decodes one "
         "position after another: thousands of sequential steps for a large photo, hence far "
-        "slower. Step through the passes here: the parts not decoded yet show the means "
-        "predicted later, by their own pass.</p>")),
+        "slower. <i>Build replay</i> (Ctrl+R), then step through the passes: what is not "
+        "decoded yet shows the means its own pass predicts.</p>")),
     TourStep("bits", "Where the bits go", (
         "<p>The bars compare, per scale (or step, or channel group), the bytes the model "
         "<i>expected</i>, the sum of −log2 P over the symbols, with the bytes the arithmetic "
@@ -151,8 +152,9 @@ PANEL_HELP: dict[str, str] = {
         "target bpp and λ is searched. The profile chooses the encoder's effort (fast: one "
         "pass of the encoder network; quick, balanced and max: LOF); the decoder is the same."),
     "compare": (
-        "The original, the MSP decoded image and, optionally, a classic codec at the same "
-        "bpp, with linked zoom and pan. Switch to the split slider, to difference heatmaps "
+        "The original, the MSP decoded image and a third pane (Third pane: a classic codec at "
+        "the same bpp, MSP without LOF at the same λ after an LOF encode, or a reference "
+        ".msp), with linked zoom and pan. Switch to the split slider, to difference heatmaps "
         "(mean |Δ| over RGB) or to flicker, which swaps original and decoded in place (Play, "
         "or Space once): artifacts show as what moves. The readout gives every image's pixel "
         "values under the cursor; the line under it, each coding's PSNR-RGB in the part of "
@@ -161,8 +163,10 @@ PANEL_HELP: dict[str, str] = {
     "metrics": (
         "Size, rate (bits per pixel), PSNR-RGB, PSNR-Y, MS-SSIM and timings of the MSP result "
         "and of the classic codec at the same rate. Estimated bits (Σ −log2 P under the "
-        "model) against the payload the arithmetic coder wrote; the decode check says "
-        "whether decoding the file reproduces the encoder's picture exactly."),
+        "model) against the payload the arithmetic coder wrote; the setting each was coded "
+        "with; after LOF, what it changed against MSP without LOF. The decode check says "
+        "whether decoding the file reproduces the encoder's picture exactly; the fresh "
+        "check (Encode menu) decodes it again in a new process."),
     "lof": (
         "Latent overfitting at encode time: the latent of this image is optimised for its "
         "exact cost J = bpp + λ·255²·MSE, decoder and probability model frozen, keeping the "
@@ -206,6 +210,11 @@ PANEL_HELP: dict[str, str] = {
         "elements not decoded yet set to the means predicted for them in their own pass (a "
         "look ahead) and the bits read so far. The "
         "number of passes does not grow with the image."),
+    "tour": (
+        "The guided tour: a step per panel, for someone who knows what an autoencoder is "
+        "but not what an entropy model does. Each step brings its panel forward; Back and "
+        "Next move between steps, Close ends the tour and Help ▸ Guided tour (F1) starts it "
+        "again."),
     "blind_ab": (
         "A blind test: MSP and the classic codec at the same size shown as A and B in random "
         "order, without labels. Pick the better one (or can't tell); the labels, sizes and "
@@ -317,6 +326,26 @@ class GuidedTour(QWidget):
     def close_tour(self) -> None:
         self.hide()
         self.closed.emit()
+
+    def wanted_height(self, width: int) -> int:
+        """The height at which every step's title and text show whole, ``width`` wide."""
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        inner = width - margins.left() - margins.right()
+
+        def height_of(label: QLabel, text: str) -> int:
+            probe = QLabel()
+            probe.setTextFormat(label.textFormat())
+            probe.setWordWrap(True)
+            probe.setFont(label.font())
+            probe.setText(text)
+            return probe.heightForWidth(inner)
+
+        title = max(height_of(self.title_label, step.title) for step in self.steps)
+        text = max(height_of(self.text_label, step.text) for step in self.steps)
+        buttons = max(self.next_button.sizeHint().height(), self.close_button.sizeHint().height())
+        return (margins.top() + margins.bottom() + self.counter_label.sizeHint().height()
+                + title + text + buttons + 3 * layout.spacing())
 
     # --- drawing -------------------------------------------------------------------------------
     def _render(self) -> None:
