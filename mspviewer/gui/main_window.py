@@ -375,7 +375,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.encode_action = self._action(menu, "&Encode", self.start_encode, "Ctrl+E")
         self._action(menu, "&Cancel", self.cancel_encode, "Esc")
         self.ladder_action = self._action(
-            menu, "λ "MSP at the λ &ladder (RD points, the chosen profile)"ladder (MSP's RD points, with the chosen profile)",
+            menu, "λ &ladder (MSP's RD points, with the chosen profile)",
             self.start_lambda_ladder)
         self.result_actions.append(
             self._action(menu, "Build decode &replay", self.start_replay, "Ctrl+R"))
