@@ -209,6 +209,10 @@ def test_the_estimated_vs_actual_table_shows_every_column(qtbot, tiny_model, tmp
     bits.set_view("chart")
     qtbot.wait(50)
     assert bits.splitter.sizes()[1] >= MAP_MIN_PX
+    # every tab's name whole (the last one had been behind scroll arrows)
+    bar = bits.tabs.tabBar()
+    assert all(bar.tabRect(i).width() >= bar.tabSizeHint(i).width() for i in range(bar.count()))
+    assert bar.tabRect(bar.count() - 1).right() <= bar.width()
     window.resize(1600, 1000)
     qtbot.wait(100)
     assert bits.splitter.sizes() == chart_split

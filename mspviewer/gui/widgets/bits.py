@@ -51,6 +51,8 @@ OPACITY_SLIDER_MIN_PX = 60
 SPLIT_SHARES = (5, 4)
 #: the bits map keeps at least this width (pixels) where the table takes what its columns need
 MAP_MIN_PX = 160
+#: room either side of the tab bar (the tab widget's frame)
+TAB_BAR_MARGIN_PX = 4
 GROUPING_LABELS = {"pass": "every pass (scale, step, group)", "scale": "scale",
                    "step": "step", "group": "channel group"}
 
@@ -148,9 +150,17 @@ class BitAllocationView(QWidget):
         chart_layout.addWidget(self.plot, 1)
         self.chart_legend = legend
         self.tabs.addTab(chart, "Chart")
-        self.tabs.addTab(self.ledger_table, "Estimated vs actual")
+        self.tabs.addTab(self.ledger_table, "Est. vs actual")
         self.channels = ChannelBitsChart(session, scheduler)
         self.tabs.addTab(self.channels, "Per channel")
+        # every tab in sight, its name cut where the dock is narrow (a laptop's hid "Per
+        # channel", which the tour points to, behind scroll arrows); whole in its tooltip
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        for index, tip in enumerate(("Bits per scale, step or channel group, as bars",
+                                     "Estimated (model) against actual (stream) bits, per "
+                                     "scale and in total", "Bits per latent channel")):
+            self.tabs.setTabToolTip(index, tip)
 
         self.summary = status_label(2)
         self.tabs.currentChanged.connect(self._on_tab)  # (it shows or hides the summary)
@@ -210,7 +220,8 @@ class BitAllocationView(QWidget):
         self._split_by_user = True
 
     def _split(self) -> None:
-        """Share the width between the tabs and the bits map: the estimated-vs-actual table
+        """Share the width between the tabs and the bits map: the tabs' names whole, where
+        the map keeps :data:`MAP_MIN_PX`; the estimated-vs-actual table
         takes what its columns need (in a laptop's dock it scrolled sideways, the actual bits
         cut at its edge), the map the rest if that leaves it :data:`MAP_MIN_PX`, else the
         table takes the whole width (the map comes back with the other tabs, which take
@@ -219,6 +230,9 @@ class BitAllocationView(QWidget):
         if self._split_by_user or total <= 0:
             return
         first = round(total * SPLIT_SHARES[0] / sum(SPLIT_SHARES))
+        # every tab's name whole, where the map keeps its least width
+        tab_names = self.tabs.tabBar().sizeHint().width() + 2 * TAB_BAR_MARGIN_PX
+        first = max(first, min(tab_names, total - MAP_MIN_PX))
         if self.tabs.currentWidget() is self.ledger_table:
             needed = self._ledger_width()
             first = max(first, needed if needed <= total - MAP_MIN_PX else total)
