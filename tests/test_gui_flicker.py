@@ -89,7 +89,7 @@ def test_the_timer_flicks_by_itself_and_stops(qtbot, encoded_window):
     window = encoded_window
     compare = window.compare
     view_menu = {action.text(): action for action in window.view_menu.actions()}
-    view_menu["Flicker (A/B)"].trigger()
+    view_menu["F&licker (A/B)"].trigger()
     assert compare.mode == "flicker"
     assert compare.flicker_timer.interval() == 500  # the default period
     compare.flicker_period_box.setCurrentIndex(compare.flicker_period_box.findData(250))
@@ -284,7 +284,7 @@ def test_space_flicks_right_after_choosing_the_mode(qtbot, encoded_window):
     compare = window.compare
     window.activateWindow()
     view_menu = {action.text(): action for action in window.view_menu.actions()}
-    view_menu["Flicker (A/B)"].trigger()
+    view_menu["F&licker (A/B)"].trigger()
     qtbot.waitUntil(compare.flicker_view.hasFocus)
     qtbot.keyClick(compare.flicker_view, Qt.Key.Key_Space)
     assert compare.flicker_showing == "B"

@@ -391,8 +391,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
             menu, "Check a .msp &file against the decoded image…", self.check_file_dialog)]
 
         menu = self.view_menu = self.menuBar().addMenu("&View")
-        for key, label in (("side", "Side by side"), ("split", "Split slider"),
-                           ("difference", "Difference heatmap"), ("flicker", "Flicker (A/B)")):
+        for key, label in (("side", "&Side by side"), ("split", "S&plit slider"),
+                           ("difference", "&Difference heatmap"),
+                           ("flicker", "F&licker (A/B)")):
             self._action(menu, label, lambda _=False, k=key: self.show_compare_mode(k))
         self.blind_action = self._action(menu, "&Blind A/B test (hides the labels)",
                                          self.set_blind_mode, "Ctrl+T")
