@@ -225,7 +225,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.session.reference_changed.connect(lambda: self.messages.dismiss_about("reference"))
         self.session.classic_changed.connect(
             lambda: self.messages.dismiss_about(BLIND_AB_SUBJECT))
-        # nothing to encode without an image: Encode (the default button) waits for one
+        # actions wait for what they work on: Encode (the default button) for an image, the
+        # exports for a result, … (see _enable_actions)
         for changed in (self.session.image_changed, self.session.result_changed,
                         self.session.reference_changed):
             changed.connect(self._enable_actions)
@@ -360,7 +361,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
              "-latents.npz", self.export_latent_arrays, None),
             ("Save &window screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
              self.save_screenshot, None))
-        #: the exports of a result (the window's screenshot needs none)
+        #: the actions that work on a result: its exports (the window's screenshot needs
+        #: none), and below, the replay and the checks
         self.result_actions: list[QAction] = []
         for text, title, filter_, suffix, write, shortcut in exports:
             action = self._action(menu, text,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from mspviewer.gui import jobs
@@ -77,8 +78,6 @@ class TeachingActions:
         """Open the tour at its first step, its dock tall enough for a whole step (a
         laptop's 68 px showed four lines of each) up to :data:`TOUR_MAX_SHARE` of the
         window."""
-        from PySide6.QtCore import QTimer
-
         dock = self.docks["tour"]
         dock.show()
         dock.raise_()
@@ -88,8 +87,7 @@ class TeachingActions:
         QTimer.singleShot(0, self, self._fit_tour)
 
     def _fit_tour(self) -> None:
-        from PySide6.QtCore import Qt
-
+        """The tour's dock as tall as its longest step wants, within TOUR_MAX_SHARE."""
         dock = self.docks["tour"]
         if not dock.isVisible():
             return
