@@ -438,3 +438,20 @@ def test_the_inspector_shows_its_pmf_whole_in_a_laptop_dock(qtbot, tiny_model, t
         assert not panel.table.isVisible()
         assert not scroller.verticalScrollBar().isVisible()
         assert not scroller.horizontalScrollBar().isVisible()
+
+
+def test_the_tour_shares_its_column_with_the_panel_it_is_about(qtbot, tiny_model, tmp_path):
+    """Opened as tall as its longest step, the tour squeezed the Metrics dock beside it to
+    three rows on a laptop, at the step about the metrics. At that step the two share their
+    room evenly; at the next the tour takes its height back."""
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    window.start_tour()
+    qtbot.wait(100)
+    tour, metrics = window.docks["tour"], window.docks["metrics"]
+    fitted = tour.height()
+    keys = [step.panel_key for step in window.tour.steps]
+    window.tour.go(keys.index("metrics"))
+    qtbot.waitUntil(lambda: abs(metrics.height() - tour.height()) <= 2)
+    assert metrics.height() > metrics.minimumSizeHint().height() + 50
+    window.tour.next()
+    qtbot.waitUntil(lambda: tour.height() == fitted)

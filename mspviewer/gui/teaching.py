@@ -71,6 +71,8 @@ class TeachingActions:
         if dock is not None:
             dock.show()
             dock.raise_()
+            if self.docks["tour"].isVisible() and key != "tour":
+                QTimer.singleShot(0, self, lambda: self._fit_tour(beside=dock))
         if key == "inspector":  # the step's text is about the PMF: its page, where paged
             self.inspector.set_page("pmf")
 
@@ -86,8 +88,10 @@ class TeachingActions:
         # did not take)
         QTimer.singleShot(0, self, self._fit_tour)
 
-    def _fit_tour(self) -> None:
-        """The tour's dock as tall as its longest step wants, within TOUR_MAX_SHARE."""
+    def _fit_tour(self, beside=None) -> None:
+        """The tour's dock as tall as its longest step wants, within TOUR_MAX_SHARE; at a
+        step about a panel in its own column (Metrics, on the left), no taller than that
+        panel (a laptop's had been squeezed to three rows)."""
         dock = self.docks["tour"]
         if not dock.isVisible():
             return
@@ -100,6 +104,15 @@ class TeachingActions:
                   and not other.isFloating() and other is not dock
                   and self.dockWidgetArea(other) == self.dockWidgetArea(dock)
                   and abs(other.x() - dock.x()) < 2]
+        if beside in column:  # an even share of their room, the rest of the column as it is
+            shared = dock.height() + beside.height()
+            tour = min(wanted, shared // 2)
+            self.resizeDocks([dock, *column],
+                             [tour, *(shared - tour if other is beside else other.height()
+                                      for other in column)], Qt.Orientation.Vertical)
+            return
+        if beside is not None and dock.height() >= wanted:
+            return  # (a step about a panel elsewhere: the tour is tall enough already)
         # taken from the docks with the most room above their least height first (the
         # Encode panel has none: shared in proportion, the tour got less than asked)
         column.sort(key=lambda other: other.minimumSizeHint().height() - other.height())
