@@ -155,3 +155,8 @@ def test_encode_on_opening_waits_for_no_model_load(qtbot, tiny_model, tmp_path, 
     wait_idle(qtbot, window)
     assert window.session.image is not None and window.session.result is None
     assert window.errors == []
+    # once the model has loaded, the image is encoded
+    monkeypatch.undo()
+    window._model_loaded(tmp_path / "tiny.pt", tiny_model)
+    wait_idle(qtbot, window)
+    assert window.session.result is not None and window.errors == []

@@ -455,3 +455,7 @@ def test_the_tour_shares_its_column_with_the_panel_it_is_about(qtbot, tiny_model
     assert metrics.height() > metrics.minimumSizeHint().height() + 50
     window.tour.next()
     qtbot.waitUntil(lambda: tour.height() == fitted)
+    # the Encode panel, at its least height, lacks nothing: the tour keeps its height there
+    window.tour.go(keys.index("controls"))
+    qtbot.wait(100)
+    assert tour.height() == fitted

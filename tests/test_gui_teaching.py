@@ -204,6 +204,21 @@ def test_leaving_the_tour_s_blind_step_leaves_the_blind_test(qtbot, window):
     window.tour.close_tour()
     assert not window.blind_mode() and not window.blind_action.isChecked()
     assert window.docks["replay"].toggleViewAction().isEnabled()
+    # the dock closed by its ✕ does the same; opened again from the View menu it shows the
+    # tour (it had come back empty)
+    window.start_tour()
+    window.tour.go(last)
+    assert window.blind_mode()
+    window.docks["tour"].close()
+    assert not window.blind_mode()
+    window.docks["tour"].toggleViewAction().trigger()
+    assert window.docks["tour"].isVisible() and window.tour.isVisible()
+    # a blind test the user switches on (Ctrl+T) is theirs: the tour's Close leaves it on
+    window.tour.go(last)
+    window.blind_action.trigger()  # off
+    window.blind_action.trigger()  # on again, by the user
+    window.tour.close_tour()
+    assert window.blind_mode()
 
 
 def test_closing_hides_the_window_before_waiting_for_a_long_frame(qtbot, window, monkeypatch):

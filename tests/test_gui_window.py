@@ -2345,6 +2345,7 @@ def test_actions_wait_for_what_they_work_on(qtbot, tiny_model, tmp_path):
     assert enabled(needs_result + needs_image) == [False] * 11
     assert not actions["Back to the f&ull image"].isEnabled()
     assert not actions["C&lear the reference .msp"].isEnabled()
+    assert not actions["Set a r&eference .msp (compare the result with it)…"].isEnabled()
     assert actions["Save &window screenshot…"].isEnabled()
     path = tmp_path / "picture.png"
     write_png(path, 32, 48)
@@ -2353,9 +2354,21 @@ def test_actions_wait_for_what_they_work_on(qtbot, tiny_model, tmp_path):
     encode(qtbot, window)
     assert enabled(needs_result) == [True] * 8
     assert not actions["C&lear the reference .msp"].isEnabled()  # (no reference .msp)
+    assert actions["Set a r&eference .msp (compare the result with it)…"].isEnabled()
+    stream = tmp_path / "picture.msp"
+    assert window.export_bitstream(stream)
     window.crop_image(0, 0, 32, 16)
     assert actions["Back to the f&ull image"].isEnabled()
     assert enabled(needs_result) == [False] * 8  # (the crop has no result yet)
+    window.uncrop()
+    assert not actions["Back to the f&ull image"].isEnabled()
+    # a stream opened alone: its exports, replay, checks and zoom, no crop
+    alone = make_window(qtbot, tiny_model, tmp_path / "alone")
+    alone.open_path(stream)
+    wait_idle(qtbot, alone)
+    actions = {a.text(): a for a in alone.findChildren(QAction)}
+    assert enabled(needs_result) == [True] * 8
+    assert enabled(needs_image) == [False, True, True]
     # mnemonics: one item per letter in each menu (File had three on S)
     for menu_action in window.menuBar().actions():
         letters = [a.text().split("&")[1][0].lower() for a in menu_action.menu().actions()

@@ -38,6 +38,8 @@ SLOW_DECODE_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx"
 class FileActions:
     #: (the file last stepped to, the image and result open then): see _current_file
     _stepped: tuple = (None, None, None)
+    #: an image opened while a model loaded, to be encoded on opening once it has
+    _encode_when_loaded = False
 
     # --- opening files ----------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -107,9 +109,12 @@ class FileActions:
             self._remember(path)
         if loaded.notes:
             self.show_message(f"{path.name}: " + "; ".join(loaded.notes), "info", about="image")
-        # (not while a model loads: the encode would be refused, with an error per image)
-        if self.encode_on_open_action.isChecked() and self.loading_model() is None:
-            self.start_encode()
+        # (not while a model loads: the encode would be refused, with an error per image;
+        # it runs when the model has loaded)
+        if self.encode_on_open_action.isChecked():
+            self._encode_when_loaded = self.loading_model() is not None
+            if not self._encode_when_loaded:
+                self.start_encode()
 
     def set_encode_on_open(self, on: bool) -> None:
         """Encode each image as it opens, with the settings in the Encode panel (stepping
@@ -319,6 +324,9 @@ class FileActions:
         self._reset_lof_panel()
         self.session.set_model(model)
         self.show_message(f"model {model.name} loaded from {path}", "info")
+        if self._encode_when_loaded and self.session.image is not None:
+            self._encode_when_loaded = False
+            self.start_encode()  # (an image opened, to be encoded, while the model loaded)
 
     # --- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:

@@ -233,6 +233,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self._enable_actions()
         self.tour.closed.connect(self.docks["tour"].hide)
         self.tour.closed.connect(self.leave_tour_blind_test)
+        self.docks["tour"].toggleViewAction().toggled.connect(self._on_tour_dock_toggled)
+        self.blind_action.triggered.connect(self._blind_mode_by_user)
         for runner in self.runners():
             runner.task_started.connect(self._on_task_started)
             runner.task_progress.connect(self._on_task_progress)
@@ -342,8 +344,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
                                         "Ctrl+Shift+X")
         self.uncrop_action = self._action(menu, "Back to the f&ull image", self.uncrop)
         self._action(menu, "Load &model…", self.load_model_dialog)
-        self._action(menu, "Set a r&eference .msp (compare the result with it)…",
-                     self.reference_dialog)
+        reference_action = self._action(
+            menu, "Set a r&eference .msp (compare the result with it)…", self.reference_dialog)
         self.clear_reference_action = self._action(menu, "C&lear the reference .msp",
                                                    self.clear_reference)
         menu.addSeparator()
@@ -361,9 +363,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
              "-latents.npz", self.export_latent_arrays, None),
             ("Save &window screenshot…", "Save screenshot", "PNG (*.png)", "-window.png",
              self.save_screenshot, None))
-        #: the actions that work on a result: its exports (the window's screenshot needs
-        #: none), and below, the replay and the checks
-        self.result_actions: list[QAction] = []
+        #: the actions that work on a result: setting a reference, its exports (the window's
+        #: screenshot needs none), and below, the replay and the checks
+        self.result_actions: list[QAction] = [reference_action]
         for text, title, filter_, suffix, write, shortcut in exports:
             action = self._action(menu, text,
                                   lambda _=False, t=title, f=filter_, x=suffix, w=write:

@@ -49,6 +49,11 @@ class TeachingActions:
         if on and not self.blind_ab.assignment:
             self.blind_ab.new_round()  # a warning explains what is missing, if anything
 
+    def _blind_mode_by_user(self) -> None:
+        """View ▸ Blind A/B test (Ctrl+T): the blind test is the user's from now on, not the
+        tour's to leave."""
+        self._blind_by_tour = False
+
     def show_compare_mode(self, mode: str) -> None:
         """Side by side, split, difference or flicker (leaving the blind test if it is on)."""
         self.set_blind_mode(False)
@@ -104,9 +109,14 @@ class TeachingActions:
                   and not other.isFloating() and other is not dock
                   and self.dockWidgetArea(other) == self.dockWidgetArea(dock)
                   and abs(other.x() - dock.x()) < 2]
-        if beside in column:  # an even share of their room, the rest of the column as it is
+        if dock.isFloating():  # (a window of its own: no column to share)
+            dock.resize(dock.width(), wanted)
+            return
+        if beside in column and beside.height() < beside.sizeHint().height():
+            # an even share of their room where the panel lacks some (the Encode panel, at
+            # its least height, lacks none), the rest of the column as it is
             shared = dock.height() + beside.height()
-            tour = min(wanted, shared // 2)
+            tour = min(wanted, max(shared // 2, shared - beside.sizeHint().height()))
             self.resizeDocks([dock, *column],
                              [tour, *(shared - tour if other is beside else other.height()
                                       for other in column)], Qt.Orientation.Vertical)
@@ -123,6 +133,15 @@ class TeachingActions:
             short -= taken
         self.resizeDocks([dock, *column], [wanted - max(short, 0), *heights],
                          Qt.Orientation.Vertical)
+
+    def _on_tour_dock_toggled(self, shown: bool) -> None:
+        """The tour's dock closed by its ✕ or View ▸ Guided tour leaves the tour's blind
+        test as its Close button does; shown again, it shows the tour (Close had hidden it:
+        the dock came back empty)."""
+        if shown:
+            self.tour.show()
+        else:
+            self.leave_tour_blind_test()
 
     def leave_tour_blind_test(self) -> None:
         """Leaving the tour's blind A/B step (Back, or Close) leaves the blind test it had
