@@ -95,8 +95,8 @@ class TeachingActions:
 
     def _fit_tour(self, beside=None) -> None:
         """The tour's dock as tall as its longest step wants, within TOUR_MAX_SHARE; at a
-        step about a panel in its own column (Metrics, on the left), no taller than that
-        panel (a laptop's had been squeezed to three rows)."""
+        step about a panel in its own column that lacks room (a laptop's Metrics had been
+        squeezed to three rows), an even share of the room of the two."""
         dock = self.docks["tour"]
         if not dock.isVisible():
             return
