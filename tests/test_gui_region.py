@@ -57,19 +57,19 @@ def test_the_region_line_measures_the_region_s_pixels():
 
 
 def test_a_region_taller_than_a_chunk_of_rows_is_measured_whole(monkeypatch):
-    """The region's PSNR sums squared errors in integers a few rows at a time (float64
-    copies of a 4K region held the window for seconds): every chunk counts, and the worst
-    case (0 against 255 everywhere) does not overflow."""
-    from mspviewer.gui.widgets import region
+    """The region's PSNR (metrics.psnr_rgb) sums squared errors of 8-bit images in integers
+    a few rows at a time (float64 copies of a 4K region held the window for seconds): every
+    chunk counts, and the worst case (0 against 255 everywhere) does not overflow."""
+    from mspviewer import metrics
 
-    monkeypatch.setattr(region, "PSNR_ROWS", 7)
+    monkeypatch.setattr(metrics, "_MSE_ROWS", 7)
     rng = np.random.default_rng(1)
     original = rng.integers(0, 256, (50, 30, 3), dtype=np.uint8)
     decoded = rng.integers(0, 256, (50, 30, 3), dtype=np.uint8)
     line = region_line((0, 1, 30, 47), original, [Coding("MSP", decoded)])
     assert f"MSP {psnr(original[1:48], decoded[1:48]):.2f} dB" in line
     black, white = np.zeros((600, 800, 3), np.uint8), np.full((600, 800, 3), 255, np.uint8)
-    assert region._psnr(black, white) == 0.0
+    assert metrics.psnr_rgb(black, white) == 0.0
 
 
 def test_the_bits_in_a_region_share_each_block_s_bits_among_its_pixels(tiny_model):

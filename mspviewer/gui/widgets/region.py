@@ -16,8 +16,6 @@ from mspviewer.metrics import psnr_rgb
 IDENTICAL = "∞ (identical)"
 #: the line when the view shows none of the image
 NOTHING_IN_VIEW = "No part of the image in view (Fit shows it whole)"
-#: rows of the region taken at a time for its PSNR (bounds the temporary arrays)
-PSNR_ROWS = 256
 
 
 def visible_region(rect: QRectF, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -42,21 +40,6 @@ class Coding:
     note: str = ""  #: what qualifies the comparison ("its smallest: 0.62 bpp")
 
 
-def _psnr(original: np.ndarray, decoded: np.ndarray) -> float:
-    """PSNR-RGB of two 8-bit regions, exact, in integers a few rows at a time: this runs on
-    the GUI thread after each pan, and float64 copies of a 4K region took seconds."""
-    if original.dtype != np.uint8 or decoded.dtype != np.uint8:
-        return psnr_rgb(original, decoded)
-    squared = 0
-    for start in range(0, original.shape[0], PSNR_ROWS):
-        rows = slice(start, start + PSNR_ROWS)
-        difference = (original[rows].astype(np.int32) - decoded[rows]).ravel()
-        squared += int(np.einsum("i,i->", difference, difference, dtype=np.int64))
-    if squared == 0:
-        return math.inf
-    return 10 * math.log10(255.0 ** 2 * original.size / squared)
-
-
 def _decibels(value: float) -> str:
     return IDENTICAL if math.isinf(value) else f"{value:.2f} dB"
 
@@ -75,7 +58,7 @@ def region_line(region: tuple[int, int, int, int], original: np.ndarray,
     parts = []
     for coding in codings:
         value = (coding.whole_psnr if whole and coding.whole_psnr is not None
-                 else _psnr(original[window], coding.pixels[window]))
+                 else psnr_rgb(original[window], coding.pixels[window]))
         parts.append(f"{coding.name} {_decibels(value)}"
                      + (f" ({coding.note})" if coding.note else ""))
     if whole:
