@@ -221,11 +221,11 @@ class BitAllocationView(QWidget):
 
     def _split(self) -> None:
         """Share the width between the tabs and the bits map: the tabs' names whole, where
-        the map keeps :data:`MAP_MIN_PX`; the estimated-vs-actual table
-        takes what its columns need (in a laptop's dock it scrolled sideways, the actual bits
-        cut at its edge), the map the rest if that leaves it :data:`MAP_MIN_PX`, else the
-        table takes the whole width (the map comes back with the other tabs, which take
-        their first share). Not once the user has dragged the splitter."""
+        the map keeps :data:`MAP_MIN_PX`; the estimated-vs-actual table takes what its
+        columns need (in a laptop's dock it scrolled sideways, the actual bits cut at its
+        edge), the map the rest if that leaves it :data:`MAP_MIN_PX`, else the table takes
+        the whole width (the map comes back with the other tabs, which take their first
+        share). Not once the user has dragged the splitter."""
         total = sum(self.splitter.sizes())
         if self._split_by_user or total <= 0:
             return
