@@ -224,7 +224,7 @@ def evaluate(model, image_paths: list[Path], lambdas: list[float], profile: str 
     for label, note in other_images.items():  # (a BD-rate between two sets of images)
         bd[label]["warning"] = "; ".join(filter(None, (bd[label].get("warning"), note)))
     return {
-        "format": "mspviewer-eval", "version": 1,
+        "format": "mspviewer-eval", "version": 2,  # 2: "file_bytes" (1: "bytes")
         "model": {"name": model.name, "id": model.model_id().hex(),
                   "card": getattr(model, "card", {})},
         "dataset": dataset,

@@ -96,7 +96,7 @@ class RDPoint:
     def to_dict(self) -> dict[str, Any]:
         return {
             "quality": self.quality,
-            "bytes": self.num_bytes,
+            "file_bytes": self.num_bytes,
             "bpp": self.bpp,
             "psnr_rgb": _finite_or_none(self.psnr_rgb),
             "psnr_y": _finite_or_none(self.psnr_y),
@@ -113,7 +113,7 @@ class RDPoint:
             psnr_rgb=data.get("psnr_rgb"),
             psnr_y=data.get("psnr_y"),
             ms_ssim=data.get("ms_ssim"),
-            num_bytes=data.get("bytes"),
+            num_bytes=data.get("file_bytes", data.get("bytes")),  # "bytes" in version 1 files
             quality=data.get("quality"),
             encode_s=data.get("encode_s"),
             decode_s=data.get("decode_s"),

@@ -32,7 +32,7 @@ def test_encode_info_decode(tmp_path, model_file):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     size = out.stat().st_size
-    assert result["bytes"] == size
+    assert result["file_bytes"] == size
     assert result["bpp"] == pytest.approx(8 * size / (50 * 70))
     info = run_cli("--json", "info", out)
     assert info.returncode == 0, info.stderr
@@ -433,7 +433,7 @@ def test_json_output_has_no_nan_or_infinity(capsys):
     """Strict JSON: an exact decode's infinite PSNR, or a NaN, prints as null."""
     from mspviewer.cli import _print_result
 
-    _print_result({"psnr_rgb": float("inf"), "steps": [{"psnr": float("nan"), "bpp": 0.5}],
+    _print_result({"psnr_rgb": float("inf"), "steps": [{"psnr_rgb": float("nan"), "bpp": 0.5}],
                    "pair": (1.0, float("-inf")), "name": "x"}, as_json=True)
     printed = capsys.readouterr().out
 
@@ -441,7 +441,7 @@ def test_json_output_has_no_nan_or_infinity(capsys):
         raise ValueError(f"non-standard JSON constant {constant}")
 
     assert json.loads(printed, parse_constant=refuse) == {
-        "psnr_rgb": None, "steps": [{"psnr": None, "bpp": 0.5}], "pair": [1.0, None],
+        "psnr_rgb": None, "steps": [{"psnr_rgb": None, "bpp": 0.5}], "pair": [1.0, None],
         "name": "x"}
 
 

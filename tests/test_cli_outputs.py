@@ -291,7 +291,7 @@ def still_frames(count: int):
 
     image = smooth_image(16, 16)
     return [ReplayFrame(step=k, num_steps=count - 1, label="", image=image, decoded_elements=0,
-                        estimated_bits=0.0, actual_bits=0, psnr=None) for k in range(count)]
+                        estimated_bits=0.0, actual_bits=0, psnr_rgb=None) for k in range(count)]
 
 
 def test_export_replay_merged_frames_fit_a_gif_frame(tmp_path):
@@ -359,7 +359,7 @@ def test_compare_runs_the_learned_codec_at_explicit_lambdas(tmp_path, capsys, mo
     curve = json.loads(output.read_text())["curves"][0]
     assert curve["name"] == "learned" and [p["quality"] for p in curve["points"]] == [0.004,
                                                                                        0.03]
-    assert np.all(np.array([p["bytes"] for p in curve["points"]]) > 0)
+    assert np.all(np.array([p["file_bytes"] for p in curve["points"]]) > 0)
 
 
 def test_an_eps_plot_is_written_without_matplotlib_s_transparency_warning(tmp_path, capsys,
@@ -392,7 +392,7 @@ def test_options_with_no_effect_are_named(tmp_path, image_file, capsys, monkeypa
     without a target were taken without a word."""
     from mspviewer.cli import compare
 
-    assert compare._lambdas("0.013,0.0067,0.013") == [0.013, 0.0067]
+    assert compare._lambdas([0.013, 0.0067, 0.013]) == [0.013, 0.0067]
     assert "λ given more than once: each is encoded once (0.013, 0.0067)" in \
         capsys.readouterr().err
     from mspviewer.codec.api import DEFAULT_BPP_TOLERANCE

@@ -65,7 +65,7 @@ def test_compare_two_codecs(image_file, tmp_path, capsys):
         assert curves[name]["library_version"] == codec.library_version()
         for point in points:
             data = codec.encode(pixels, point["quality"])  # both encoders are deterministic
-            assert point["bytes"] == len(data)
+            assert point["file_bytes"] == len(data)
             assert point["bpp"] == pytest.approx(8 * len(data) / (HEIGHT * WIDTH))
             decoded = codec.decode(data)
             assert point["psnr_rgb"] == pytest.approx(
@@ -131,14 +131,14 @@ def test_learned_codec_runs_when_a_model_is_given(image_file, tmp_path, capsys):
     for point in learned["points"]:
         bitstream = encode_image(model, pixels, point["quality"], "fast").bitstream
         decoded = decode_bytes(model, bitstream).pixels
-        assert point["bytes"] == len(bitstream) > 0
+        assert point["file_bytes"] == len(bitstream) > 0
         assert point["bpp"] == pytest.approx(8 * len(bitstream) / (HEIGHT * WIDTH), rel=1e-12)
         assert point["psnr_rgb"] == pytest.approx(
             peak_signal_noise_ratio(pixels, decoded, data_range=255), rel=1e-9)
         assert point["psnr_y"] == pytest.approx(peak_signal_noise_ratio(
             pixels.astype(np.float64) @ luma, decoded.astype(np.float64) @ luma,
             data_range=255), rel=1e-9)
-    assert learned["points"][0]["bytes"] != learned["points"][1]["bytes"]  # two real encodes
+    assert learned["points"][0]["file_bytes"] != learned["points"][1]["file_bytes"]  # two real encodes
     assert "jpeg-420" in curves  # the anchor is always run
 
 
@@ -221,9 +221,10 @@ def test_nothing_measured_is_an_error_not_an_empty_result(image_file, tmp_path, 
     (["--quality", "jpeg-444=50.5"], "must be an integer"),
     (["--quality", "jpeg-444=,"], "no values"),
     (["--quality", "webp=50"], "webp is not among the codecs run"),
-    (["--codecs", "learned", "jpeg-444", "--lambdas", "nan"], "positive number"),
-    (["--codecs", "learned", "jpeg-444", "--lambdas", "-0.01"], "positive number"),
-    (["--codecs", "learned", "jpeg-444", "--lambdas", ","], "no values"),
+    # (refused by the option's parser: argparse's exit, status 2)
+    (["--codecs", "learned", "jpeg-444", "--lambdas", "nan"], "finite number above 0"),
+    (["--codecs", "learned", "jpeg-444", "--lambdas", "-0.01"], "finite number above 0"),
+    (["--codecs", "learned", "jpeg-444", "--lambdas", ","], "at least one value"),
     (["--codecs", "learned", "jpeg-444", "--profile", "nosuch"], "unknown profile"),
     (["--plot", "rd.xyz"], "cannot write a plot as 'rd.xyz'"),
     # (matplotlib offers .pgf, and failed with an internal error after all the work: it
@@ -240,7 +241,10 @@ def test_bad_options_are_refused_before_any_work(image_file, tmp_path, capsys, m
     output = tmp_path / "rd.json"
     arguments = ["--codecs", "jpeg-444", "--anchor", "jpeg-444", "-o", output, "--no-progress",
                  "--no-ms-ssim", "--model", tmp_path / "no-such-model.pt", *options]
-    code, _, err = run_compare(capsys, image_file, *arguments)
+    try:
+        code, _, err = run_compare(capsys, image_file, *arguments)
+    except SystemExit as exit_:
+        code, err = exit_.code, capsys.readouterr().err
     assert code == 2 and message in err, err
     assert not output.exists() and sorted(tmp_path.iterdir()) == []
 

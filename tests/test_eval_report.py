@@ -125,7 +125,7 @@ def test_eval_points_are_real_and_means_are_averages(evaluated):
         for point in entry["points"]:
             encoded = encode_image(model, pixels, point["quality"])
             decoded = decode_bytes(model, encoded.bitstream)
-            assert point["bytes"] == len(encoded.bitstream)
+            assert point["file_bytes"] == len(encoded.bitstream)
             assert point["bpp"] == pytest.approx(8 * len(encoded.bitstream) / pixels[..., 0].size)
             assert point["psnr_rgb"] == pytest.approx(
                 peak_signal_noise_ratio(pixels, decoded.pixels, data_range=255), rel=1e-9)
@@ -291,7 +291,7 @@ def test_eval_points_and_mean_match_an_independent_measurement(evaluated_shipped
     for entry, expected_points in zip(document["images"], independent["learned"], strict=True):
         assert [p["quality"] for p in entry["points"]] == SHIPPED_LAMBDAS
         for point, expected in zip(entry["points"], expected_points, strict=True):
-            assert point["bytes"] == expected["bytes"]
+            assert point["file_bytes"] == expected["bytes"]
             assert_point_matches(point, expected)
             assert math.isfinite(point["ms_ssim_db"]) and 0.5 < point["ms_ssim"] < 1
     for point, expected in zip(document["mean"]["points"], independent["learned_mean"],

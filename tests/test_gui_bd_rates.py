@@ -15,6 +15,7 @@ pytest.importorskip("pytestqt")
 from gui_support import make_window, wait_idle, write_png  # noqa: E402
 
 from mspviewer.rd import RDPoint  # noqa: E402
+from test_json_vocabulary import vocabulary_faults  # noqa: E402
 
 #: a classic codec's RD points: PSNR rising with log rate
 CLASSIC_BPP = (0.2, 0.4, 0.8, 1.6, 3.2)
@@ -167,6 +168,8 @@ def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):
     assert f"MSP fast (λ ladder, {front} points)" in window.rd.bd_summary  # (on the RD front)
     assert 0.09 in [round(x, 6) for x in [p.point.quality for p in session.learned_points]]
     document = window.metrics_document()
+    assert vocabulary_faults(document) == []  # the command line's names (README)
+    assert {"file_bytes", "encode_s", "decode_s"} <= set(document["msp"])
     assert {point["profile"] for point in document["msp_points"]} == {"fast"}
     assert [d["curve"] for d in document["bd_rates"]] == [
         c.label for c in window.rd.learned_curves()]

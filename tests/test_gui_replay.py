@@ -125,7 +125,7 @@ def test_step_zero_is_the_prediction_and_bits_add_up(qtbot, built, model, outcom
     first, last = panel.frames[0], panel.frames[-1]
     assert np.array_equal(first.image, tensor_to_image(means))
     assert not np.array_equal(first.image, last.image)  # the prediction is not the answer
-    assert first.psnr < last.psnr
+    assert first.psnr_rgb < last.psnr_rgb
     assert first.decoded_elements == 0
     assert first.estimated_bits == 0 and first.actual_bits == 0
     assert last.estimated_bits == pytest.approx(record.estimated_bits, rel=1e-9)
@@ -352,7 +352,7 @@ def test_a_middle_slider_position_shows_the_partly_decoded_synthesis(qtbot, buil
 
     def told_apart(k: int) -> bool:  # from both neighbours, in pixels and in the label's PSNR
         return all(not np.array_equal(frames[k].image, frames[j].image)
-                   and f"{frames[k].psnr:.2f}" != f"{frames[j].psnr:.2f}" for j in (k - 1, k + 1))
+                   and f"{frames[k].psnr_rgb:.2f}" != f"{frames[j].psnr_rgb:.2f}" for j in (k - 1, k + 1))
 
     # a middle step that a neighbouring step's picture or PSNR could not pass for
     k = next(k for k in range(passes // 2, 1, -1) if told_apart(k))
@@ -410,7 +410,7 @@ def test_large_images_replay_at_reduced_resolution(qtbot, panel, model, outcomes
         assert got.image.shape == (HEIGHT // 2, WIDTH // 2, 3)
         box = want.image.reshape(HEIGHT // 2, 2, WIDTH // 2, 2, 3).astype(float).mean(axis=(1, 3))
         assert np.abs(got.image.astype(float) - box).max() <= 0.5  # a 2×2 box average
-        assert got.psnr == want.psnr  # measured at full resolution
+        assert got.psnr_rgb == want.psnr_rgb  # measured at full resolution
     assert "1/2 resolution" in panel.step_text()
 
 

@@ -129,7 +129,7 @@ def test_replay_first_and_last_frames(file_model, encoded, decoded, tmp_path):
     frames = replay_frames(file_model, record, original=pixels)
     assert len(frames) == len(record.passes) + 1
     assert np.array_equal(frames[-1].image, decoded.pixels)
-    assert frames[-1].psnr == pytest.approx(
+    assert frames[-1].psnr_rgb == pytest.approx(
         10 * math.log10(255 ** 2 / np.mean((decoded.pixels.astype(float) - pixels) ** 2)))
     point = file_model.rate_point(record.lam)
     with torch.no_grad():
@@ -212,7 +212,7 @@ def test_replay_middle_frames_are_the_synthesis_of_the_partly_decoded_latent(
         assert frame.decoded_elements == sum(p.num_elements for p in record.passes[:k])
         assert frame.estimated_bits == pytest.approx(record.bits[decoded_mask].sum(), rel=1e-9)
         assert frame.actual_bits == 8 * sum(p.actual_bytes for p in record.passes[:k])
-        assert frame.psnr == pytest.approx(
+        assert frame.psnr_rgb == pytest.approx(
             peak_signal_noise_ratio(pixels, frame.image, data_range=255), abs=1e-9)
     middle = frames[passes // 2]
     assert not np.array_equal(middle.image, frames[0].image)  # more than the prediction …

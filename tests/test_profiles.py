@@ -212,7 +212,7 @@ def test_encode_command_with_profile_and_target_bpp(tmp_path, model_file, run_cl
                    "--lambda", "0.01", "--model", model_file, profiles=profiles)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["profile"] == "quick" and result["bytes"] == out.stat().st_size
+    assert result["profile"] == "quick" and result["file_bytes"] == out.stat().st_size
     lof = result["lof"]
     assert 3 <= lof["iterations"] <= 6 and lof["J_best"] <= lof["J_initial"]
     decoded = run_cli("--json", "decode", out, "-o", tmp_path / "out.png", "--model", model_file)

@@ -157,6 +157,27 @@ def positive_number(text: str) -> float:
     return value
 
 
+def listed(parse=str, nargs: str = "+") -> dict:
+    """argparse keywords of a list option given space- or comma-separated, or both mixed:
+    ``--lambdas 0.004 0.013``, ``--lambdas 0.004,0.013`` (every command takes both, as
+    ``--codecs`` and ``--ladder`` always did). Each value goes through ``parse``; with
+    ``nargs="*"`` the option alone means an empty list."""
+    class SplitOnCommas(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parsed = []
+            for part in (p.strip() for value in values for p in value.split(",")):
+                if not part:
+                    continue
+                try:
+                    parsed.append(parse(part))
+                except (argparse.ArgumentTypeError, ValueError) as error:
+                    parser.error(f"argument {option_string}: {error}")
+            if nargs == "+" and not parsed:
+                parser.error(f"argument {option_string}: expected at least one value")
+            setattr(namespace, self.dest, parsed)
+    return {"nargs": nargs, "action": SplitOnCommas}
+
+
 def fraction(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1 (a relative tolerance)."""
     value = _number(text)

@@ -27,7 +27,8 @@ from mspviewer.baselines import (
     get_codec,
 )
 from mspviewer.baselines.registry import UnknownCodecError
-from mspviewer.cli.common import add_threads_argument, model_file, pixel_limit, writable_output
+from mspviewer.cli.common import (add_threads_argument, listed, model_file, pixel_limit,
+                                  positive_number, writable_output)
 from mspviewer.codec.api import MAX_ENCODABLE_PIXELS
 from mspviewer.codec.profiles import DEFAULT_PROFILE
 from mspviewer.errors import MSPViewerError
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("image")
     parser.add_argument(
-        "--codecs", nargs="+", default=None, metavar="NAME",
+        "--codecs", **listed(), default=None, metavar="NAME",
         help=f"codecs to run, space or comma separated: '{LEARNED}', 'classic' (the default "
         f"classic set), or any of {', '.join(codec_names())} "
         f"(default: {LEARNED} {' '.join(DEFAULT_CODECS)})",
@@ -71,9 +72,9 @@ def register(subparsers) -> None:
                         help="override a classic codec's sweep, e.g. jpeg-420=20,50,80")
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
                         help=f"learned codec encoding profile (default {DEFAULT_PROFILE})")
-    parser.add_argument("--lambdas", default=None,
-                        help="learned codec λ values, comma separated (default: the model's "
-                        "λ ladder)")
+    parser.add_argument("--lambdas", **listed(positive_number), default=None,
+                        help="learned codec λ values, space or comma separated (default: the "
+                        "model's λ ladder)")
     parser.add_argument("--model", default=None,
                         help="learned codec weights (default: $MSPVIEWER_MODEL or the shipped "
                         "model)")
@@ -95,12 +96,9 @@ def _selected_codecs(requested: list[str] | None, anchor: str) -> list[str]:
         names = [LEARNED, *DEFAULT_CODECS]
     else:
         names = []
-        for item in requested:
-            for name in (part.strip() for part in item.split(",")):
-                if not name:
-                    continue
-                expanded = list(DEFAULT_CODECS) if name == "classic" else [name]
-                names.extend(n for n in expanded if n not in names)
+        for name in requested:
+            expanded = list(DEFAULT_CODECS) if name == "classic" else [name]
+            names.extend(n for n in expanded if n not in names)
     for name in names:
         if name != LEARNED:
             get_codec(name)  # raises UnknownCodecError with the list of names
@@ -146,15 +144,11 @@ def _numbers(text: str, option: str) -> list[float]:
     return numbers
 
 
-def _lambdas(text: str | None) -> list[float] | None:
-    """``--lambdas L1,L2,...``: positive finite numbers (the model's range is checked once
-    it is loaded, before its first encode)."""
-    if text is None:
+def _lambdas(lambdas: list[float] | None) -> list[float] | None:
+    """``--lambdas``, each λ once (positive finite numbers by its parser; the model's range
+    is checked once it is loaded, before its first encode)."""
+    if lambdas is None:
         return None
-    lambdas = _numbers(text, f"--lambdas {text!r}")
-    bad = [lam for lam in lambdas if not math.isfinite(lam) or lam <= 0]
-    if bad:
-        raise MSPViewerError(f"--lambdas: λ must be a positive number, got {bad[0]:g}")
     if len(set(lambdas)) < len(lambdas):  # (a point twice: the front drops it, no BD-rate)
         lambdas = list(dict.fromkeys(lambdas))
         _tell(f"λ given more than once: each is encoded once ({', '.join(map(str, lambdas))})")
@@ -363,7 +357,7 @@ def run(args) -> dict[str, Any]:
     bd = _bd_tables(curves, anchor)
     document = {
         "format": "mspviewer-rd",
-        "version": 1,
+        "version": 2,  # 2: points say "file_bytes" (1: "bytes")
         "image": {"path": str(args.image), "width": image.width, "height": image.height,
                   "notes": list(image.notes)},
         "anchor": anchor,
@@ -372,7 +366,7 @@ def run(args) -> dict[str, Any]:
         "bd": bd,
         "skipped": skipped,
         "environment": {"mspviewer": __version__, "python": platform.python_version(),
-                        "platform": platform.platform(), "seconds": round(elapsed, 3)},
+                        "platform": platform.platform(), "elapsed_s": round(elapsed, 3)},
     }
     if plot is not None:  # (first: a plot that fails leaves no results file behind either)
         plot_curves([curves[n] for n in names if n in curves], args.plot, anchor=anchor,
@@ -397,11 +391,11 @@ def run(args) -> dict[str, Any]:
         "points": {name: len(curve.points) for name, curve in curves.items()},
         "bd_rate_percent": {name: entry["bd_rate_percent"]
                             for name, entry in metric_bd.items()},
-        "bd_quality_db": {name: entry["bd_quality"] for name, entry in metric_bd.items()},
+        "bd_quality": {name: entry["bd_quality"] for name, entry in metric_bd.items()},
         "skipped": skipped,
         **({"bd_warnings": warnings} if warnings else {}),
         **({"bd_quality_warnings": quality_warnings} if quality_warnings else {}),
-        "seconds": round(elapsed, 3),
+        "elapsed_s": round(elapsed, 3),
     }
 
 

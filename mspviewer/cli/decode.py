@@ -51,4 +51,4 @@ def run(args) -> dict:
             "width": width, "height": height, "bpp": decoded.analysis.bpp,
             "lambda": header_lambda(lam),
             "lambda_extrapolated": model.rate_point(lam).extrapolated,
-            "decode_seconds": decoded.decode_seconds}
+            "decode_s": decoded.decode_seconds}

@@ -139,12 +139,12 @@ def run(args) -> dict:
         "input": args.image, "output": args.output, "model": model.name,
         "profile": encoded.profile,
         "lambda": header_lambda(record.lam), "width": image.width, "height": image.height,
-        "bytes": len(encoded.bitstream), "bpp": record.bpp,
+        "file_bytes": len(encoded.bitstream), "bpp": record.bpp,
         "psnr_rgb": metrics.psnr_rgb(image.pixels, encoded.reconstruction),
         "psnr_y": metrics.psnr_y(image.pixels, encoded.reconstruction),
         "estimated_payload_bits": record.estimated_bits,
         "actual_payload_bits": record.actual_bits, "header_bytes": record.header_bytes,
-        "encode_seconds": encoded.encode_seconds, "notes": list(image.notes),
+        "encode_s": encoded.encode_seconds, "notes": list(image.notes),
         "lambda_extrapolated": extrapolated is not None,
     }
     if encoded.lof is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mspviewer.cli.common import (add_model_arguments, integer_type, model_file, model_from_args,
-                                  tell, writable_output)
+from mspviewer.cli.common import (add_model_arguments, integer_type, listed, model_file,
+                                  model_from_args, positive_number, tell, writable_output)
 from mspviewer.errors import MSPViewerError
 from mspviewer.files import write_json
 from mspviewer.formats import IMAGE_SUFFIXES
@@ -17,15 +17,17 @@ def register(subparsers) -> None:
                                                 "images (RD points, BD-rates)")
     parser.add_argument("folder")
     parser.add_argument("-o", "--output", required=True, help="results JSON")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=None,
-                        help="λ values (default: the model's ladder)")
+    parser.add_argument("--lambdas", **listed(positive_number), default=None,
+                        help="λ values, space or comma separated (default: the model's "
+                             "ladder)")
     parser.add_argument("--profile", default="fast",
                         help="encoding profile (default fast; see `mspviewer profiles`)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="what reports call these images (default: the folder's name, "
                              "capitalised: Kodak)")
-    parser.add_argument("--classic", nargs="*", default=["webp"],
-                        help="classic codecs measured live on the same images (default webp)")
+    parser.add_argument("--classic", **listed(nargs="*"), default=["webp"],
+                        help="classic codecs measured live on the same images, space or "
+                             "comma separated (default webp; none without a name)")
     parser.add_argument("--anchors", nargs="*",
                         default=["vtm", "compressai-bmshj2018-hyperprior_mse_cpu", "webp"],
                         help="published anchor curves (resources/anchors/kodak) or JSON "

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from mspviewer.codec.config import DEFAULT_LAMBDAS, ModelConfig, MSPConfig, TransformConfig
 from mspviewer.codec.config import RateConfig, tiny_config
-from mspviewer.cli.common import (add_threads_argument, integer_type, positive_number,
-                                  writable_output)
+from mspviewer.cli.common import (add_threads_argument, integer_type, listed,
+                                  positive_number, writable_output)
 from mspviewer.errors import MSPViewerError, TrainingError
 from mspviewer.train.loop import SEED_LIMIT, check_crop_schedule, end_distributed
 
@@ -97,8 +97,8 @@ def register(subparsers) -> None:
                         help="continue from the run's checkpoint, with its settings")
     parser.add_argument("--preset", choices=("default", "tiny"),
                         help="model size (default: default; tiny: for tests)")
-    parser.add_argument("--lambdas", type=positive_number, nargs="+",
-                        help="the model's λ ladder (default: "
+    parser.add_argument("--lambdas", **listed(positive_number),
+                        help="the model's λ ladder, space or comma separated (default: "
                              + " ".join(f"{lam:g}" for lam in DEFAULT_LAMBDAS) + ")")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_train)

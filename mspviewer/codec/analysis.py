@@ -103,7 +103,7 @@ class AnalysisRecord:
             "header_bytes": self.header_bytes,
             "payload_bytes": self.payload_bytes,
             "bpp": self.bpp,
-            "estimated_bits": self.estimated_bits,
+            "estimated_payload_bits": self.estimated_bits,
             "actual_payload_bits": self.actual_bits,
             "estimated_bpp": self.estimated_bpp,
             "sequential_passes": self.sequential_passes,

@@ -236,7 +236,7 @@ class ReplayFrame:
     decoded_elements: int
     estimated_bits: float  # model bits of passes < k
     actual_bits: int  # 8 × payload bytes attributed to passes < k
-    psnr: float | None  # against the original, when given
+    psnr_rgb: float | None  # against the original, when given
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "image"}
@@ -272,7 +272,7 @@ def iter_replay_frames(model, record: AnalysisRecord, original: np.ndarray | Non
             label=record.passes[k - 1].label if k else "predicted means only",
             image=image, decoded_elements=int((record.pass_index < k).sum()),
             estimated_bits=estimated, actual_bits=actual,
-            psnr=None if original is None else psnr_rgb(image, original))
+            psnr_rgb=None if original is None else psnr_rgb(image, original))
 
 
 def replay_frames(model, record: AnalysisRecord, original: np.ndarray | None = None

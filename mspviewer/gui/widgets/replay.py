@@ -416,10 +416,10 @@ class ReplayPanel(QWidget):
         record = result.analysis
         total = int((record.pass_index >= 0).sum())
         bpp = frame.actual_bits / record.num_pixels
-        if frame.psnr is None:
+        if frame.psnr_rgb is None:
             quality = "no PSNR (no original)"
         else:
-            quality = f"PSNR {fmt(float(frame.psnr), 'dB', 2)}"
+            quality = f"PSNR {fmt(float(frame.psnr_rgb), 'dB', 2)}"
         # ("payload": beside the file's rate in the metrics, a bare bpp read as a contradiction)
         text = (f"step {frame.step}/{frame.num_steps}: {frame.label}, "
                 f"{frame.decoded_elements:,} of {total:,} elements decoded, bits so far: "
@@ -441,10 +441,10 @@ class ReplayPanel(QWidget):
                 "not decoded yet set to the means predicted later, by their own pass.")
 
     def _plot_point(self, frame: inspection.ReplayFrame) -> tuple[float, float] | None:
-        if frame.psnr is None or not math.isfinite(frame.psnr):
+        if frame.psnr_rgb is None or not math.isfinite(frame.psnr_rgb):
             return None
         record = (self._result or self.session.result).analysis
-        return frame.actual_bits / record.num_pixels, float(frame.psnr)
+        return frame.actual_bits / record.num_pixels, float(frame.psnr_rgb)
 
     def _update_curve(self) -> None:
         points = [p for p in map(self._plot_point, self.frames) if p is not None]
