@@ -22,6 +22,18 @@ def test_results_file_measured_the_shipped_model(shipped_model):
     assert document["lambdas"] == list(shipped_model.config.rate.lambdas)
 
 
+def test_the_bitstream_spec_quotes_the_shipped_model_s_identity(shipped_model):
+    """docs/bitstream.md gives the shipped model's configuration and identity as its worked
+    example (an identity left from an earlier model had stayed there)."""
+    import re
+
+    spec = (ROOT / "docs" / "bitstream.md").read_text()
+    quoted = re.search(r"and its identity `([0-9a-f]{16})`", spec)
+    assert quoted and quoted.group(1) == shipped_model.model_id().hex()
+    configuration = re.search(r"```\n(\{.*\})\n```", spec).group(1)
+    assert json.loads(configuration) == json.loads(json.dumps(shipped_model.config.to_dict()))
+
+
 def test_readme_and_card_tables_are_regenerated_exactly(tmp_path):
     """The same command as the README's, into copies laid out like the checkout."""
     (tmp_path / "docs").mkdir()
