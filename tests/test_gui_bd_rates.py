@@ -159,6 +159,11 @@ def test_encodes_and_the_ladder_feed_the_curve(qtbot, window):
     assert list(curves) == ["fast"] and len(curves["fast"].points) == ladder
     assert curves["fast"].settings["points"] == "λ ladder"
     assert window.rd.learned_curve().points == curves["fast"].points
+    total = len(session.learned_points)
+    window.start_lambda_ladder()  # again: its points replace the first run's (had doubled)
+    wait_idle(qtbot, window)
+    assert len(session.learned_points) == total
+    assert len(session.learned_curves()["fast"].points) == ladder
     window.controls.set_lambda(0.09)  # past the ladder's top: plotted, not in the BD-rates
     window.start_encode()
     wait_idle(qtbot, window)

@@ -9,6 +9,7 @@ pytest.importorskip("pytestqt")
 
 from gui_support import (encode, grab_array, make_window, rendered_pixels,  # noqa: E402
                          user_zoom, wait_idle, write_png)
+from mspviewer.gui.widgets.common import view_of  # noqa: E402
 
 HEIGHT, WIDTH = 48, 80
 
@@ -159,12 +160,11 @@ def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
 
     user_zoom(compare.original.box, QRectF(10, 8, 20, 12))
     qtbot.wait(20)
-    side = compare.original.box.viewRect()
+    side = view_of(compare.original.box)
     compare.set_mode("flicker")
     qtbot.wait(20)
     assert compare.master_box() is compare.flicker_box
-    assert centre(compare.flicker_box) == pytest.approx(centre(compare.original.box), abs=0.5)
-    assert compare.flicker_box.viewRect().contains(side.adjusted(0.5, 0.5, -0.5, -0.5))
+    assert_same_view(compare.flicker_box, side)
 
     user_zoom(compare.flicker_box, QRectF(40, 20, 16, 10))
     qtbot.wait(20)
@@ -186,6 +186,58 @@ def test_zoom_and_pan_carry_into_and_out_of_flicker(qtbot, encoded_window):
     rect = box.viewRect()
     assert rect.left() <= 0.01 and rect.right() >= WIDTH - 0.01 and rect.top() <= 0.01 \
         and rect.bottom() >= HEIGHT - 0.01
+
+
+def assert_same_view(box, view, what="") -> None:
+    now = view_of(box)
+    assert now[:2] == pytest.approx(view[:2], abs=0.5), what  # the same point in the middle
+    assert now[2] == pytest.approx(view[2], rel=0.02), what  # at the same scale
+
+
+def test_switching_modes_keeps_the_zoom_s_scale_and_centre(qtbot, encoded_window):
+    """The view entered shows the same point at the same scale: it had taken the rect of the
+    one left, and a box of another shape widened it to hold it, so each switch zoomed out
+    (1:1 became 3:1 after one round through split, 10:1 after two)."""
+    compare = encoded_window.compare
+    compare.zoom_one_to_one()
+    qtbot.wait(20)
+    start = view_of(compare.master_box())
+    assert start[2] == pytest.approx(1.0, rel=0.02)
+    for mode in ("split", "side", "flicker", "side", "difference", "split", "side"):
+        compare.set_mode(mode)
+        qtbot.wait(20)
+        assert_same_view(compare.master_box(), start, mode)
+
+
+def test_a_third_pane_keeps_the_user_s_zoom(qtbot, encoded_window):
+    """Adding or taking away a pane narrows or widens every pane: the zoom stays (it had
+    jumped to the whole image and more)."""
+    from PySide6.QtCore import QRectF
+
+    compare = encoded_window.compare
+    compare.set_classic_codec("")
+    qtbot.wait(20)
+    user_zoom(compare.original.box, QRectF(20, 10, 12, 12))
+    qtbot.wait(20)
+    start = view_of(compare.original.box)
+    for codec in ("jpeg-420", ""):
+        compare.set_classic_codec(codec)
+        qtbot.waitUntil(lambda: compare.show_classic() == bool(codec), timeout=5000)
+        qtbot.wait(50)
+        assert_same_view(compare.original.box, start, codec)
+        assert_same_view(compare.decoded.box, start, codec)
+
+
+def test_a_resized_window_keeps_the_user_s_zoom(qtbot, encoded_window):
+    from PySide6.QtCore import QRectF
+
+    compare = encoded_window.compare
+    user_zoom(compare.original.box, QRectF(20, 10, 12, 12))
+    qtbot.wait(20)
+    start = view_of(compare.original.box)
+    encoded_window.resize(1300, 900)
+    qtbot.wait(100)
+    assert_same_view(compare.original.box, start)
 
 
 def test_a_fitted_view_stays_fitted_into_another_mode_and_through_a_resize(qtbot,
@@ -216,16 +268,18 @@ def test_a_fitted_view_stays_fitted_into_another_mode_and_through_a_resize(qtbot
     window.resize(window.width() + 200, window.height() + 120)
     qtbot.wait(50)
     assert box.targetRect() == whole
-    # a zoom of the user's is kept, through a resize and into the next mode
+    # a zoom of the user's is kept (its centre and scale), through a resize and into the
+    # next mode
     user_zoom(box, QRectF(10, 8, 20, 12))
     assert not is_fitted(box)
+    zoomed = view_of(box)
     window.resize(window.width() - 200, window.height() - 120)
     qtbot.wait(50)
-    assert box.targetRect() == QRectF(10, 8, 20, 12)
+    assert_same_view(box, zoomed)
     compare.set_mode("split")
     qtbot.wait(20)
     assert not is_fitted(compare.split_box)
-    assert compare.split_box.targetRect() == box.viewRect()
+    assert_same_view(compare.split_box, zoomed)
 
 
 def test_pixel_readout_and_clicks_over_the_flicker_pane(qtbot, encoded_window):

@@ -1197,6 +1197,35 @@ def test_an_unexpected_failure_is_one_line_with_its_traceback_behind_details(qtb
     assert window.messages.show_details() is None
 
 
+@pytest.mark.parametrize("asked", ["encode", "ladder"])
+def test_an_encode_asked_for_while_a_stream_decodes_wins(qtbot, tiny_model, tmp_path,
+                                                        monkeypatch, asked):
+    """The latest request wins: the stream still decoding is not opened, and the window
+    says so (arriving, it had cancelled the encode asked for after it, without a word)."""
+    from mspviewer.gui import outcomes
+
+    window = make_window(qtbot, tiny_model, tmp_path)
+    write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    encode(qtbot, window, lam=0.02)
+    _, release = open_stream_held(window, tmp_path, monkeypatch)
+    try:
+        qtbot.waitUntil(lambda: window.file_runner.current is not None, timeout=10_000)
+        task = (window.start_encode(outcomes.EncodeRequest(lam=0.01)) if asked == "encode"
+                else window.start_lambda_ladder())
+        assert task is not None
+        assert window.statusBar().currentMessage().startswith("stream.msp not opened: ")
+    finally:
+        release.set()
+    wait_idle(qtbot, window)
+    result = window.session.result
+    assert result.source == "encode"  # not the stream's ("file")
+    if asked == "encode":
+        assert result.lam == pytest.approx(0.01)
+    else:
+        assert any(p.from_ladder for p in window.session.learned_points)
+    assert window.session.image is not None and window.session.image.name == "a.png"
+
 def test_a_corrupt_stream_leaves_a_running_encode_alone(qtbot, tiny_model, tmp_path,
                                                         monkeypatch):
     """Opening a .msp decodes it beside the encoder: a payload that fails its checksum is
@@ -2036,6 +2065,49 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
     assert len(window.lof.records) == len(result.lof_history) and window.lof.showing_plots()
 
 
+def test_cancel_names_the_ladder_queued_behind_the_encode(qtbot, tiny_model, tmp_path):
+    """The busy label names what waits, and Cancel, which drops it with the running encode,
+    says so (the ladder had vanished without a word)."""
+    import threading
+
+    from mspviewer.codec.lof import LOFProgress
+    from mspviewer.gui import jobs, outcomes
+
+    paused, release = threading.Event(), threading.Event()
+
+    def held(model, pixels, request, token):  # the real encode, paused after 3 iterations
+        steps, seen = jobs.encode_task(model, pixels, request, token), 0
+        while True:
+            try:
+                item = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            yield item
+            seen += isinstance(item, LOFProgress)
+            if seen == 3 and not paused.is_set():
+                paused.set()
+                release.wait(30)
+
+    window = make_window(qtbot, tiny_model, tmp_path, encode_job=held)
+    write_png(tmp_path / "a.png", 32, 48)
+    window.open_path(tmp_path / "a.png")
+    window.start_encode(outcomes.EncodeRequest(lam=0.01, profile="quick",
+                                               verify_decode=False))
+    qtbot.waitUntil(paused.is_set, timeout=30_000)
+    ladder = window.start_lambda_ladder()
+    assert window.encoder.pending == [ladder]
+    qtbot.waitUntil(lambda: window.status_busy.text() == "working: encode a.png, then λ ladder",
+                    timeout=5000)
+    window.cancel_encode()
+    assert window.statusBar().currentMessage() == (
+        "cancelling: the best result so far will be kept; not started: λ ladder")
+    assert window.encoder.pending == []
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.session.result.cancelled
+    assert not any(p.from_ladder for p in window.session.learned_points)  # it never ran
+
+
 def test_a_note_goes_when_what_it_is_about_does(qtbot, window, tmp_path):
     """A note about the open image, the result or its reference stays while they do, and
     goes when they are replaced; an error stays until dismissed."""
@@ -2269,7 +2341,7 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     from PySide6.QtCore import QRectF
 
     from gui_support import user_zoom
-    from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_box, image_viewbox
+    from mspviewer.gui.widgets.common import MIN_FITTED_SIDE_PX, fit_box, image_viewbox, view_of
 
     view = pg.GraphicsLayoutWidget()
     qtbot.addWidget(view)
@@ -2290,9 +2362,10 @@ def test_a_strip_fitted_before_its_pane_is_shown_is_fitted_again_when_it_is(qtbo
     rect = box.viewRect()
     assert rect.width() == pytest.approx(box.width() * 16 / MIN_FITTED_SIDE_PX, rel=0.02)
     user_zoom(box, QRectF(100, 0, 200, 16))
+    zoomed = view_of(box)  # then the zoom is kept: its centre and its scale
     view.resize(700, 400)
     qtbot.waitUntil(lambda: box.width() < 720, timeout=2000)
-    assert box.targetRect() == QRectF(100, 0, 200, 16)
+    assert view_of(box) == pytest.approx(zoomed, rel=1e-3)
 
 
 def test_with_nothing_open_the_compare_view_says_what_to_do(qtbot, tiny_model, tmp_path):

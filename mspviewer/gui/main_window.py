@@ -15,6 +15,7 @@ the teaching actions (:mod:`~mspviewer.gui.teaching`) and what becomes of each t
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
@@ -576,16 +577,36 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.lof.start(request.describe(), total, request.time_budget_s)
         if total and self.tabifiedDockWidgets(self.docks["lof"]):
             self.docks["lof"].raise_()  # the iterations are to be watched as they run
+        self._drop_stream_being_opened(f"an encode of {image.name} was asked for after it")
         self.encoder.submit(task)
         return task
 
+    def _drop_stream_being_opened(self, why: str) -> None:
+        """The latest request wins: a ``.msp`` still decoding when an encode or a ladder of
+        the open image is asked for is not opened (arriving, it had cancelled them)."""
+        runner = self.file_runner
+        decoding = [task for task in (runner.current, *runner.pending)
+                    if task is not None and task.kind == "decode" and not task.token.is_set()]
+        if decoding:
+            runner.cancel_if(lambda task: task.kind == "decode", "superseded")
+            name = Path(decoding[-1].context["path"]).name
+            self.statusBar().showMessage(f"{name} not opened: {why}", 8000)
+
     def cancel_encode(self) -> None:
+        """Stop the running encode or ladder and drop what was queued behind it, saying so."""
         running = self.encoder.current
-        if self.encoder.cancel("user"):
-            self.statusBar().showMessage(
-                "cancelling the λ ladder: the points already on the RD plot stay"
-                if running is not None and running.kind == "ladder"
-                else "cancelling: the best result so far will be kept", 5000)
+        dropped = [task.label for task in self.encoder.pending if not task.token.is_set()]
+        if not self.encoder.cancel("user") and not dropped:
+            return
+        if running is not None and running.kind == "ladder":
+            message = "cancelling the λ ladder: the points already on the RD plot stay"
+        elif running is not None:
+            message = "cancelling: the best result so far will be kept"
+        else:
+            message = "cancelled"
+        if dropped:  # (the queue goes too: a Cancel that let the next task start would not
+            message += f"; not started: {', '.join(dropped)}"  # read as a cancel)
+        self.statusBar().showMessage(message, 8000)
 
     def start_lambda_ladder(self) -> Task | None:
         image = self.session.image
@@ -609,6 +630,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
                                                           profile, curve),
                     context={"image": image, "curve": curve, "profile": profile.name,
                              "title": f"λ ladder, {curve} ({len(lambdas)} encodes)"})
+        self._drop_stream_being_opened("a λ ladder of the open image was asked for after it")
         self.encoder.submit(task, replace=False)  # the LOF panel is its own once it starts
         return task
 

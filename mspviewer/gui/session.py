@@ -197,6 +197,14 @@ class Session(QObject):
 
     def add_learned_point(self, label: str, point, profile: str = "",
                           from_ladder: bool = False) -> None:
+        """Add an encode's RD point. A ladder's point replaces the point an earlier ladder
+        of the profile made at its λ: a ladder run again is the same curve again, not twice
+        the points (and, with a time-limited LOF, not the better of two runs per λ)."""
+        if from_ladder and point.quality is not None:
+            self.learned_points = [
+                learned for learned in self.learned_points
+                if not (learned.from_ladder and learned.profile == profile
+                        and learned.point.quality == point.quality)]
         self.learned_points.append(LearnedPoint(label, point, profile=profile,
                                                 from_ladder=from_ladder))
         self.rd_changed.emit()

@@ -297,11 +297,16 @@ class TaskRunner(QObject):
 
     def busy_label(self) -> str | None:
         """What this runner is doing, for a busy indicator: the running task, or, once that
-        one is cancelled and only returning, the next one queued ("stopping …" if none)."""
+        one is cancelled and only returning, the next one queued ("stopping …" if none);
+        then what waits behind it ("encode a.png, then λ ladder")."""
         task = self._current
         if task is None:
             return None
-        if not task.token.is_set():
-            return task.label
-        queued = [t for t in self._pending if not t.token.is_set()]
-        return queued[0].label if queued else f"stopping {task.label}"
+        queued = [t.label for t in self._pending if not t.token.is_set()]
+        if task.token.is_set():
+            if not queued:
+                return f"stopping {task.label}"
+            task_label, queued = queued[0], queued[1:]
+        else:
+            task_label = task.label
+        return task_label + (f", then {', '.join(queued)}" if queued else "")

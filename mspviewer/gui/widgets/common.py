@@ -360,13 +360,48 @@ def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
     fit's: linked views hand each other their visible range, letterbox margins included, so
     the range of a fitted box drifts from the fit's without anyone zooming (compared, the fit
     was lost at the first resize, and each change of compare mode then carried the widened
-    range over and zoomed out further)."""
+    range over and zoomed out further). A zoom is kept the same way (:func:`keep_view`)."""
+    _hook_resize(box)
+    box._kept_fit = (width, height)
+    box.setRange(fit_range(box, width, height), padding=0)
+
+
+def _hook_resize(box: pg.ViewBox) -> None:
     if not getattr(box, "_fit_hooked", False):
         box._fit_hooked = True
         box.sigResized.connect(_refit)
         end_fit_with(box, box)
-    box._kept_fit = (width, height)
-    box.setRange(fit_range(box, width, height), padding=0)
+
+
+def view_of(box: pg.ViewBox) -> tuple[float, float, float] | None:
+    """What ``box`` shows: its centre and its scale (picture pixels per screen pixel, the
+    larger of the two axes'); None where it has no size yet."""
+    if box.width() <= 1 or box.height() <= 1:
+        return None
+    rect = box.viewRect()
+    return (rect.center().x(), rect.center().y(),
+            max(rect.width() / box.width(), rect.height() / box.height()))
+
+
+def keep_view(box: pg.ViewBox, view: tuple[float, float, float] | None = None) -> None:
+    """Show ``view`` (centre and scale; default: what ``box`` shows now) in ``box`` and keep
+    it through changes of the box's size, until the user pans or zooms, which keeps the new
+    view. pyqtgraph keeps the visible rect instead, widened to the box's new shape: zoomed on
+    an artifact, a narrower pane (a third one added, a dock moved) or a switch of compare
+    mode zoomed out, and out again at each switch back."""
+    _hook_resize(box)
+    view = view or view_of(box)
+    box._kept_fit = None
+    box._kept_view = view
+    if view is not None and _laid_out(box):
+        _show(box, view)
+
+
+def _show(box: pg.ViewBox, view: tuple[float, float, float]) -> None:
+    centre_x, centre_y, scale = view
+    width, height = box.width() * scale, box.height() * scale
+    box.setRange(QRectF(centre_x - width / 2, centre_y - height / 2, width, height),
+                 padding=0)
 
 
 def end_fit_with(box: pg.ViewBox, *views: pg.ViewBox) -> None:
@@ -377,6 +412,7 @@ def end_fit_with(box: pg.ViewBox, *views: pg.ViewBox) -> None:
     def end(*_mask) -> None:
         if (fitted := held()) is not None:
             forget_fit(fitted)
+            fitted._kept_view = view_of(fitted)  # (links have moved it already)
 
     for view in views:
         view.sigRangeChangedManually.connect(end)
@@ -391,8 +427,10 @@ def link_image_view(view: pg.ViewBox, leader: pg.ViewBox) -> None:
 
 
 def forget_fit(box: pg.ViewBox) -> None:
-    """Stop keeping ``box``'s picture fitted (see :func:`fit_box`)."""
+    """Stop keeping ``box``'s picture fitted (see :func:`fit_box`), or a zoom
+    (:func:`keep_view`)."""
     box._kept_fit = None
+    box._kept_view = None
 
 
 def is_fitted(box: pg.ViewBox) -> bool:
@@ -401,8 +439,12 @@ def is_fitted(box: pg.ViewBox) -> bool:
 
 
 def _refit(box: pg.ViewBox) -> None:
-    if is_fitted(box) and _laid_out(box):
+    if not _laid_out(box):
+        return
+    if is_fitted(box):
         fit_box(box, *box._kept_fit)
+    elif getattr(box, "_kept_view", None) is not None:
+        _show(box, box._kept_view)
 
 
 def rgb_item() -> pg.ImageItem:

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QHBo
 from mspviewer.gui.latent_data import finite_levels, region_bits_per_pixel
 from mspviewer.gui.outcomes import PLAIN_PANE, PLAIN_PANE_LABEL
 from mspviewer.gui.widgets.common import (ERROR_MAP, FittedAxisLabel, Mark, Title,
-                                          colormap, fit_box, forget_fit, heat_item,
-                                          image_viewbox, info_label, is_fitted,
-                                          link_image_view, narrow_combo, observe, placeholder,
-                                          plain_axes, rgb_item, set_rgb)
+                                          colormap, fit_box, heat_item, image_viewbox,
+                                          info_label, is_fitted, keep_view, link_image_view,
+                                          narrow_combo, observe, placeholder, plain_axes,
+                                          rgb_item, set_rgb, view_of)
 from mspviewer.gui.widgets.region import (NOTHING_IN_VIEW, Coding, region_line,
                                           visible_region)
 
@@ -345,17 +345,17 @@ class CompareView(QWidget):
             self.mode_box.blockSignals(True)
             self.mode_box.setCurrentIndex(index)
             self.mode_box.blockSignals(False)
-        # the zoom and pan carry over: the view entered takes the one left's visible rect,
-        # or stays fitted to its size where the one left was
+        self._show_view()
+        # the zoom and pan carry over: the view entered shows the same point at the same
+        # scale as the one left (its rect, in a box of another shape, had zoomed out), or
+        # stays fitted to its size where the one left was
         entering = self.master_box()
         if entering is not leaving:
             size = self.image_size()
             if is_fitted(leaving) and size is not None:
                 fit_box(entering, size[1], size[0])
             else:
-                forget_fit(entering)
-                entering.setRange(leaving.viewRect(), padding=0)
-        self._show_view()
+                keep_view(entering, view_of(leaving) or getattr(leaving, "_kept_view", None))
         flicker = mode == "flicker"
         self.flicker_controls.setVisible(flicker)
         self.flick_shortcut.setEnabled(flicker)
@@ -654,11 +654,11 @@ class CompareView(QWidget):
         width, height = box.width(), box.height()
         if width <= 0 or height <= 0:
             return
-        forget_fit(box)
         centre = box.viewRect().center()
         x0 = math.floor(centre.x() - width / 2)
         y0 = math.floor(centre.y() - height / 2)
         box.setRange(QRectF(x0, y0, width, height), padding=0)
+        keep_view(box)  # (1:1 through a resized window or a pane added)
 
     def mark_block(self, rect: QRectF | None) -> None:
         """Outline ``rect`` (image pixels: the inspected element's block) in every view of
