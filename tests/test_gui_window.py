@@ -2009,18 +2009,17 @@ def test_cancelling_says_what_is_kept(qtbot, encoded_window):
     wait_idle(qtbot, window)
 
 
-def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny_model,
-                                                                     tmp_path):
-    """The ladder waits for the running encode; the LOF panel is the encode's until then:
-    the curves so far stay, and the count at the end is all the encode's iterations."""
+def encode_paused_after(iterations: int):
+    """An encode job for ``make_window``: the real encode, paused after ``iterations`` LOF
+    iterations until ``release`` is set (30 s at most). Returns (job, paused, release)."""
     import threading
 
     from mspviewer.codec.lof import LOFProgress
-    from mspviewer.gui import jobs, outcomes
+    from mspviewer.gui import jobs
 
     paused, release = threading.Event(), threading.Event()
 
-    def held(model, pixels, request, token):  # the real encode, paused after 5 iterations
+    def held(model, pixels, request, token):
         steps, seen = jobs.encode_task(model, pixels, request, token), 0
         while True:
             try:
@@ -2029,10 +2028,20 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
                 return stop.value
             yield item
             seen += isinstance(item, LOFProgress)
-            if seen == 5 and not paused.is_set():
+            if seen == iterations and not paused.is_set():
                 paused.set()
                 release.wait(30)
 
+    return held, paused, release
+
+
+def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny_model,
+                                                                     tmp_path):
+    """The ladder waits for the running encode; the LOF panel is the encode's until then:
+    the curves so far stay, and the count at the end is all the encode's iterations."""
+    from mspviewer.gui import outcomes
+
+    held, paused, release = encode_paused_after(5)
     window = make_window(qtbot, tiny_model, tmp_path, encode_job=held)
     write_png(tmp_path / "a.png", 32, 48)
     window.open_path(tmp_path / "a.png")
@@ -2068,26 +2077,9 @@ def test_a_ladder_queued_behind_an_encode_leaves_its_lof_panel_alone(qtbot, tiny
 def test_cancel_names_the_ladder_queued_behind_the_encode(qtbot, tiny_model, tmp_path):
     """The busy label names what waits, and Cancel, which drops it with the running encode,
     says so (the ladder had vanished without a word)."""
-    import threading
+    from mspviewer.gui import outcomes
 
-    from mspviewer.codec.lof import LOFProgress
-    from mspviewer.gui import jobs, outcomes
-
-    paused, release = threading.Event(), threading.Event()
-
-    def held(model, pixels, request, token):  # the real encode, paused after 3 iterations
-        steps, seen = jobs.encode_task(model, pixels, request, token), 0
-        while True:
-            try:
-                item = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            yield item
-            seen += isinstance(item, LOFProgress)
-            if seen == 3 and not paused.is_set():
-                paused.set()
-                release.wait(30)
-
+    held, paused, release = encode_paused_after(3)
     window = make_window(qtbot, tiny_model, tmp_path, encode_job=held)
     write_png(tmp_path / "a.png", 32, 48)
     window.open_path(tmp_path / "a.png")
