@@ -80,7 +80,7 @@ def test_info_channels_decodes_with_the_model(tmp_path, model_file):
     assert info.returncode == 0, info.stderr
     channels = json.loads(info.stdout)["channels"]
     assert json.loads(info.stdout)["lambda_extrapolated"] is False  # 0.02: a trained λ
-    assert channels["estimated_bits"] == pytest.approx(usage.total_bits, rel=1e-12)
+    assert channels["estimated_payload_bits"] == pytest.approx(usage.total_bits, rel=1e-12)
     assert [c["bits"] for c in channels["per_channel"]] == pytest.approx(list(usage.bits),
                                                                          rel=1e-12)
     assert channels["channels_for_share"]["90%"] == usage.channels_for(0.9)

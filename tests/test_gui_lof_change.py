@@ -16,6 +16,7 @@ from gui_support import encode, make_window, wait_idle, write_png  # noqa: E402
 from mspviewer.codec import decode_bytes  # noqa: E402
 from mspviewer.codec.api import PLAIN_PROFILE, encode_image  # noqa: E402
 from mspviewer.gui import jobs, latent_data, outcomes  # noqa: E402
+from test_json_vocabulary import vocabulary_faults  # noqa: E402
 
 LAM = 0.01
 # A few large Adam steps: enough for a tiny random model's latent to cross quantisation bins,
@@ -183,6 +184,7 @@ def test_blind_ab_and_the_metrics_export_do_not_take_the_plain_pane_for_a_codec(
     document = window.metrics_document()
     assert document["classic_same_bpp"] is None
     assert document["msp"]["without_lof"]["bpp"] == window.session.result.reference.point.bpp
+    assert document["msp"]["lof"] and vocabulary_faults(document) == []  # (LOF's records too)
 
 
 def test_third_pane_shows_the_plain_encoding(qtbot, window):

@@ -352,7 +352,8 @@ def test_a_middle_slider_position_shows_the_partly_decoded_synthesis(qtbot, buil
 
     def told_apart(k: int) -> bool:  # from both neighbours, in pixels and in the label's PSNR
         return all(not np.array_equal(frames[k].image, frames[j].image)
-                   and f"{frames[k].psnr_rgb:.2f}" != f"{frames[j].psnr_rgb:.2f}" for j in (k - 1, k + 1))
+                   and f"{frames[k].psnr_rgb:.2f}" != f"{frames[j].psnr_rgb:.2f}"
+                   for j in (k - 1, k + 1))
 
     # a middle step that a neighbouring step's picture or PSNR could not pass for
     k = next(k for k in range(passes // 2, 1, -1) if told_apart(k))

@@ -1197,7 +1197,7 @@ def test_an_unexpected_failure_is_one_line_with_its_traceback_behind_details(qtb
     assert window.messages.show_details() is None
 
 
-@pytest.mark.parametrize("asked", ["encode", "ladder"])
+@pytest.mark.parametrize("asked", ["encode", "ladder", "crop"])
 def test_an_encode_asked_for_while_a_stream_decodes_wins(qtbot, tiny_model, tmp_path,
                                                         monkeypatch, asked):
     """The latest request wins: the stream still decoding is not opened, and the window
@@ -1211,14 +1211,19 @@ def test_an_encode_asked_for_while_a_stream_decodes_wins(qtbot, tiny_model, tmp_
     _, release = open_stream_held(window, tmp_path, monkeypatch)
     try:
         qtbot.waitUntil(lambda: window.file_runner.current is not None, timeout=10_000)
-        task = (window.start_encode(outcomes.EncodeRequest(lam=0.01)) if asked == "encode"
-                else window.start_lambda_ladder())
-        assert task is not None
-        assert window.statusBar().currentMessage().startswith("stream.msp not opened: ")
+        if asked == "crop":
+            assert window.crop_image(0, 0, 16, 16)
+        else:
+            assert (window.start_encode(outcomes.EncodeRequest(lam=0.01)) if asked == "encode"
+                    else window.start_lambda_ladder())
+        assert "stream.msp not opened: " in window.statusBar().currentMessage()
     finally:
         release.set()
     wait_idle(qtbot, window)
     result = window.session.result
+    if asked == "crop":
+        assert result is None and window.session.image.pixels.shape[:2] == (16, 16)
+        return
     assert result.source == "encode"  # not the stream's ("file")
     if asked == "encode":
         assert result.lam == pytest.approx(0.01)

@@ -5,7 +5,8 @@ and the pool is 138 MB of PNG. The pack takes square tiles at the images' own re
 (no resampling), round-robin over the images so that every image gives one tile before any
 gives a second, and stores them as JPEG at quality 95 without chroma subsampling (40–50 dB,
 mean 45 dB, on 10 of the pool's images; far above the 26–31 dB the model reconstructs at
-its λ ladder), until the byte budget is reached. Tiles are placed at random, from ``--seed``, so the pack is reproducible.
+its λ ladder), until the byte budget is reached. Tiles are placed at random, from ``--seed``,
+so the pack is reproducible.
 
     python training/make_data_pack.py ../shared/data/train -o .gpu-data --budget-mb 11
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -159,23 +160,24 @@ def positive_number(text: str) -> float:
 
 def listed(parse=str, nargs: str = "+") -> dict:
     """argparse keywords of a list option given space- or comma-separated, or both mixed:
-    ``--lambdas 0.004 0.013``, ``--lambdas 0.004,0.013`` (every command takes both, as
-    ``--codecs`` and ``--ladder`` always did). Each value goes through ``parse``; with
-    ``nargs="*"`` the option alone means an empty list."""
-    class SplitOnCommas(argparse.Action):
+    ``--lambdas 0.004 0.013``, ``--lambdas 0.004,0.013``, ``--lambdas "0.004 0.013"`` (every
+    command takes each, as ``--codecs`` always did). Each value goes through ``parse``; with
+    ``nargs="*"`` the option alone means an empty list. The list takes every word up to the
+    next option, so a file named after it is taken for a value: the error says so."""
+    class SplitList(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
             parsed = []
-            for part in (p.strip() for value in values for p in value.split(",")):
-                if not part:
-                    continue
+            for part in (p for value in values for p in re.split(r"[,\s]+", value) if p):
                 try:
                     parsed.append(parse(part))
                 except (argparse.ArgumentTypeError, ValueError) as error:
-                    parser.error(f"argument {option_string}: {error}")
+                    hint = (f" ({part} is taken for one of its values: put it before "
+                            f"{option_string})" if os.path.exists(part) else "")
+                    parser.error(f"argument {option_string}: {error}{hint}")
             if nargs == "+" and not parsed:
                 parser.error(f"argument {option_string}: expected at least one value")
             setattr(namespace, self.dest, parsed)
-    return {"nargs": nargs, "action": SplitOnCommas}
+    return {"nargs": nargs, "action": SplitList}
 
 
 def fraction(text: str) -> float:

@@ -89,7 +89,7 @@ class ChannelUsage:
         """JSON-friendly: the counts of the summary line, then every channel."""
         return {
             "channels": self.num_channels,
-            "estimated_bits": self.total_bits,
+            "estimated_payload_bits": self.total_bits,
             "channels_for_share": {f"{round(100 * f)}%": self.channels_for(f)
                                    for f in SUMMARY_SHARES},
             "inactive_channels": int(self.inactive.sum()),

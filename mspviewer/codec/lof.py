@@ -144,10 +144,12 @@ class LOFResult:
         return 100.0 * (self.J_initial - self.J_best) / self.J_initial if self.J_initial else 0.0
 
     def summary(self) -> dict:
+        """JSON-friendly, in the command line's names (PSNR as psnr_rgb_…)."""
         return {key: getattr(self, key) for key in (
-            "J_initial", "J_best", "bpp_initial", "psnr_initial", "bpp_best", "psnr_best",
-            "iterations", "best_iteration", "cancelled", "stop_reason", "elapsed_s",
-            "accepted", "refused")} | {"improvement_percent": self.improvement}
+            "J_initial", "J_best", "bpp_initial", "bpp_best", "iterations", "best_iteration",
+            "cancelled", "stop_reason", "elapsed_s", "accepted", "refused")} | {
+            "psnr_rgb_initial": self.psnr_initial, "psnr_rgb_best": self.psnr_best,
+            "improvement_percent": self.improvement}
 
 
 @contextmanager

@@ -303,9 +303,7 @@ class FileActions:
 
     def loading_model(self) -> Task | None:
         """The model load in progress or queued (the latest one), if any."""
-        tasks = [self.file_runner.current, *self.file_runner.pending]
-        loads = [task for task in tasks if task is not None and task.kind == "model"
-                 and not task.token.is_set()]
+        loads = self.file_runner.live("model")
         return loads[-1] if loads else None
 
     def refused_while_model_loads(self, advice: str) -> bool:

@@ -496,13 +496,16 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
                             "source has no original to crop)")
             return False
         try:
-            self.set_image(image.cropped(x, y, width, height, inside))
+            cropped = image.cropped(x, y, width, height, inside)
         except MSPViewerError as error:
             self.show_error(f"Cannot crop: {error}")
             return False
+        dropped = self._drop_stream_being_opened(f"the crop {cropped.name} came after it")
+        self.set_image(cropped)
         # the status bar, not the message bar: the title and the metrics name the crop already
         self.statusBar().showMessage(f"now on {self.session.image.name}; File ▸ Back to the "
-                                     "full image undoes the crop", 10000)
+                                     "full image undoes the crop"
+                                     + (f" ({dropped})" if dropped else ""), 10000)
         return True
 
     def crop_to_view(self) -> bool:
@@ -538,6 +541,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.encoder.cancel("superseded")
         self.classic_runner.cancel("superseded")
         self.sweep_runner.cancel("superseded")
+        if image is not None:  # (the stream would have replaced it on arrival)
+            self._drop_stream_being_opened(f"{image.name} was shown after it")
         self.file_runner.cancel_replaceable()  # a model being loaded goes on
         self._swept = set()
         self._reset_lof_panel()
@@ -557,7 +562,8 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
 
     # --- encoding ---------------------------------------------------------------------------------
     def start_encode(self, request: EncodeRequest | None = None) -> Task | None:
-        """Encode the current image (replacing any encode in progress)."""
+        """Encode the current image (replacing any encode in progress, and a ``.msp``
+        still decoding: the latest request wins)."""
         image = self.session.image
         if image is None:
             self.show_error("Open an image first (File ▸ Open, or drop a file on the window).")
@@ -581,16 +587,17 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.encoder.submit(task)
         return task
 
-    def _drop_stream_being_opened(self, why: str) -> None:
-        """The latest request wins: a ``.msp`` still decoding when an encode or a ladder of
-        the open image is asked for is not opened (arriving, it had cancelled them)."""
-        runner = self.file_runner
-        decoding = [task for task in (runner.current, *runner.pending)
-                    if task is not None and task.kind == "decode" and not task.token.is_set()]
+    def _drop_stream_being_opened(self, why: str) -> str | None:
+        """The latest request wins: a ``.msp`` still decoding when an encode, a ladder or a
+        crop of the open image is asked for is not opened (arriving, it had cancelled them).
+        Returns what the status bar says of it (None: no stream was decoding)."""
+        decoding = self.file_runner.live("decode")
         if decoding:
-            runner.cancel_if(lambda task: task.kind == "decode", "superseded")
-            name = Path(decoding[-1].context["path"]).name
-            self.statusBar().showMessage(f"{name} not opened: {why}", 8000)
+            self.file_runner.cancel_if(lambda task: task.kind == "decode", "superseded")
+            message = f"{Path(decoding[-1].context['path']).name} not opened: {why}"
+            self.statusBar().showMessage(message, 8000)
+            return message
+        return None
 
     def cancel_encode(self) -> None:
         """Stop the running encode or ladder and drop what was queued behind it, saying so."""

@@ -182,7 +182,7 @@ class EncodeOutcome:
         out["analysis"] = a.summary()
         out["channels"] = channel_usage(a).summary()
         if self.lof_history:
-            out["lof"] = [_record_dict(r) for r in self.lof_history]
+            out["lof"] = [_lof_record_dict(r) for r in self.lof_history]
         reference = self.reference
         if reference is not None:  # the plain encoder, or a reference file by its path
             out["without_lof" if reference.is_plain else "reference"] = {
@@ -249,9 +249,14 @@ class CodecProblem:
     message: str
 
 
-def _record_dict(record: Any) -> dict:
+def _lof_record_dict(record: Any) -> dict:
+    """An LOF progress record in the command line's names (its PSNR is psnr_rgb)."""
     if dataclasses.is_dataclass(record):
-        return dataclasses.asdict(record)
-    if hasattr(record, "_asdict"):
-        return dict(record._asdict())
-    return dict(getattr(record, "__dict__", {"value": repr(record)}))
+        out = dataclasses.asdict(record)
+    elif hasattr(record, "_asdict"):
+        out = dict(record._asdict())
+    else:
+        out = dict(getattr(record, "__dict__", {"value": repr(record)}))
+    if "psnr" in out:
+        out["psnr_rgb"] = out.pop("psnr")
+    return out

@@ -197,6 +197,11 @@ class TaskRunner(QObject):
     def is_busy(self) -> bool:
         return self._current is not None or bool(self._pending)
 
+    def live(self, kind: str) -> list[Task]:
+        """The tasks of ``kind`` running or queued and not cancelled, oldest first."""
+        return [task for task in (self._current, *self._pending)
+                if task is not None and task.kind == kind and not task.token.is_set()]
+
     # --- requests ---------------------------------------------------------------------------
     def submit(self, task: Task, replace: bool = True) -> Task:
         if self._closed:

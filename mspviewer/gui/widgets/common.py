@@ -363,6 +363,7 @@ def fit_box(box: pg.ViewBox, width: float, height: float) -> None:
     range over and zoomed out further). A zoom is kept the same way (:func:`keep_view`)."""
     _hook_resize(box)
     box._kept_fit = (width, height)
+    box._kept_view = None
     box.setRange(fit_range(box, width, height), padding=0)
 
 
@@ -394,10 +395,10 @@ def keep_view(box: pg.ViewBox, view: tuple[float, float, float] | None = None) -
     box._kept_fit = None
     box._kept_view = view
     if view is not None and _laid_out(box):
-        _show(box, view)
+        _show_kept_view(box, view)
 
 
-def _show(box: pg.ViewBox, view: tuple[float, float, float]) -> None:
+def _show_kept_view(box: pg.ViewBox, view: tuple[float, float, float]) -> None:
     centre_x, centre_y, scale = view
     width, height = box.width() * scale, box.height() * scale
     box.setRange(QRectF(centre_x - width / 2, centre_y - height / 2, width, height),
@@ -439,12 +440,14 @@ def is_fitted(box: pg.ViewBox) -> bool:
 
 
 def _refit(box: pg.ViewBox) -> None:
+    """On a new size: fit the picture again (:func:`fit_box`), or show the kept zoom
+    (:func:`keep_view`)."""
     if not _laid_out(box):
         return
     if is_fitted(box):
         fit_box(box, *box._kept_fit)
     elif getattr(box, "_kept_view", None) is not None:
-        _show(box, box._kept_view)
+        _show_kept_view(box, box._kept_view)
 
 
 def rgb_item() -> pg.ImageItem:
