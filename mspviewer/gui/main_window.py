@@ -649,6 +649,7 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         """True while a task runs or is queued, or panels still have to catch up."""
         return (self.refresher.pending() or self.replay.is_building()
                 or self.replay.is_exporting()
+                or self.compare.region_timer.isActive()  # (a screenshot had the line stale)
                 or any(r.is_busy() for r in self.runners()))
 
     # --- classic codecs ---------------------------------------------------------------------------
