@@ -459,3 +459,50 @@ def test_the_tour_shares_its_column_with_the_panel_it_is_about(qtbot, tiny_model
     window.tour.go(keys.index("controls"))
     qtbot.wait(100)
     assert tour.height() == fitted
+
+
+def test_images_only_gives_the_compare_view_the_window_and_brings_the_panels_back(
+        qtbot, tiny_model, tmp_path):
+    """On a laptop the panels leave each compared image about 150 pixels wide; View ▸ Images
+    only (Ctrl+Shift+F) hides them all, and again shows the ones that were shown."""
+    window = laptop_window(qtbot, tiny_model, tmp_path)
+    encode(qtbot, window, lam=0.01)
+    window.docks["replay"].hide()  # a panel the user had closed stays closed
+    qtbot.wait(50)
+    shown = {key for key, dock in window.docks.items() if dock.isVisible()}
+    assert shown and "replay" not in shown
+    pane = window.compare.original.box.width()
+    assert window.compare.width() < 0.6 * window.width()
+    window.images_only_action.trigger()
+    qtbot.wait(50)
+    assert window.images_only() and window.images_only_action.isChecked()
+    assert not any(dock.isVisible() for dock in window.docks.values())
+    assert window.compare.width() > 0.95 * window.width()
+    assert window.compare.original.box.width() > 1.8 * pane  # the images, not the margins
+    window.images_only_action.trigger()
+    qtbot.wait(50)
+    assert not window.images_only() and not window.images_only_action.isChecked()
+    assert {key for key, dock in window.docks.items() if dock.isVisible()} == shown
+    assert on_screen(window.docks["rd"]) and not on_screen(window.docks["lof"])  # its tab
+
+
+def test_images_only_asked_for_before_the_window_shows_hides_every_panel(qtbot, tiny_model,
+                                                                         tmp_path):
+    """`mspviewer --images-only` sets it before the window is shown, when no panel is
+    visible yet: every panel is hidden still, and comes back."""
+    from PySide6.QtCore import QSettings
+
+    from mspviewer.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(tiny_model, settings=settings, open_sample=False, rd_codecs=(),
+                        same_bpp_codec=None)
+    qtbot.addWidget(window)
+    window.set_images_only(True)
+    window.resize(*LAPTOP)
+    window.show()
+    qtbot.waitExposed(window)
+    assert not any(dock.isVisible() for dock in window.docks.values())
+    window.set_images_only(False)
+    qtbot.wait(50)
+    assert window.docks["controls"].isVisible() and window.docks["metrics"].isVisible()

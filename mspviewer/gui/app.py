@@ -6,7 +6,7 @@
               [--cancel-after S] [--ladder [P,P...]] [--inspect X,Y]
               [--replay-steps K,K,...] [--panel KEY] [--third-pane CODEC|msp-plain|none]
               [--latents QUANTITY] [--bits-view chart|ledger|channels] [--channel C]
-              [--pmf-view probability|bits]
+              [--pmf-view probability|bits] [--images-only]
 
 ``--screenshot`` encodes the image (default: the bundled sample), waits until every panel
 is filled (encode, decode check, the classic codec at the same bpp, the RD curves),
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--third-pane", metavar="CODEC",
                         help="the compare view's third pane: a classic codec (e.g. jpeg-420, "
                              "webp), msp-plain (the same λ without LOF) or none")
+    parser.add_argument("--images-only", action="store_true",
+                        help="the compare view alone, every panel hidden (View ▸ Images only, "
+                             "Ctrl+Shift+F): for a demo on a small screen")
     parser.add_argument("--latents", metavar="QUANTITY",
                         help="what the latent heatmaps show: y_hat, mu, sigma, bits, surprise, "
                              "lof_shift or lof_bits (the last two after an LOF encode)")
@@ -329,6 +332,8 @@ def _apply_options(window, args) -> None:
         window.controls.device_box.setCurrentIndex(index)
     if args.third_pane:
         window.compare.set_classic_codec("" if args.third_pane == "none" else args.third_pane)
+    if args.images_only:
+        window.set_images_only(True)
     if args.latents:
         from mspviewer.gui.latent_data import QUANTITIES
 

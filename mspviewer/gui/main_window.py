@@ -406,6 +406,9 @@ class MainWindow(FileActions, TeachingActions, ExportActions, TaskResults, QMain
         self.zoom_actions = [
             self._action(menu, "Zoom to &fit", self.compare.zoom_fit, "Ctrl+0"),
             self._action(menu, "Zoom &1:1", self.compare.zoom_one_to_one, "Ctrl+1")]
+        self.images_only_action = self._action(menu, "&Images only (panels hidden)",
+                                               self.set_images_only, "Ctrl+Shift+F")
+        self.images_only_action.setCheckable(True)
         menu.addSeparator()
         for dock in self.docks.values():
             menu.addAction(dock.toggleViewAction())

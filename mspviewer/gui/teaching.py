@@ -1,10 +1,11 @@
 """The window's teaching actions: inspecting an element, the decode replay, the fresh-process
-bit-exact check, the blind A/B test and the guided tour (issue 7).
+bit-exact check, the blind A/B test and the guided tour (issue 7), and showing the images alone
+for a demo.
 
 A mixin of :class:`~mspviewer.gui.main_window.MainWindow`, kept apart so the window module
 stays about files, encoding and layout. It uses the window's panels (``inspector``,
 ``replay``, ``blind_ab``, ``tour``, ``compare``, ``latents``), its ``docks``, ``centre``,
-``blind_action``, ``check_runner`` and ``session``, and its ``show_message`` /
+``blind_action``, ``images_only_action``, ``check_runner`` and ``session``, and its ``show_message`` /
 ``show_error`` / ``read_bitstream``.
 """
 
@@ -28,6 +29,34 @@ TOUR_MAX_SHARE = 0.45
 class TeachingActions:
     #: the tour's last step switched the blind A/B test on: leaving that step switches it off
     _blind_by_tour = False
+    #: View ▸ Images only is on: the panels it hid, to show again (None: it is off)
+    _panels_before_images_only: list[str] | None = None
+
+    # --- a demo: the images alone --------------------------------------------------------------
+    def set_images_only(self, on: bool) -> None:
+        """Hide every panel, so the compare view (or the blind test) has the window: on a
+        laptop's screen the panels leave the images about 150 pixels wide. Off again, the
+        panels that were shown come back (and only those)."""
+        on = bool(on)
+        self.images_only_action.setChecked(on)
+        if on == self.images_only():
+            return
+        if on:  # (not hidden: a window not shown yet has no dock visible; a tab behind
+            # another is not visible either, and is to come back)
+            shown = [key for key, dock in self.docks.items() if not dock.isHidden()]
+            self._panels_before_images_only = shown
+            self._tabs_on_top = [key for key in shown if self.docks[key].isVisible()]
+            for key in shown:
+                self.docks[key].hide()
+        else:
+            for key in self._panels_before_images_only:
+                self.docks[key].show()
+            for key in self._tabs_on_top:  # each tab group's front tab as it was
+                self.docks[key].raise_()
+            self._panels_before_images_only = None
+
+    def images_only(self) -> bool:
+        return self._panels_before_images_only is not None
 
     # --- teaching: blind A/B and the tour ------------------------------------------------------
     def set_blind_mode(self, on: bool) -> None:
