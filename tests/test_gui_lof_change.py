@@ -102,6 +102,10 @@ def test_latent_heatmaps_show_the_shift_and_the_bits_lof_changed(qtbot, window):
     bits = float(analysis.bits.astype(np.float64).sum() - reference.bits.astype(np.float64).sum())
     caption = latents.caption.text()
     assert f" · {changed:,} of {analysis.symbols.size:,} symbols changed, " in caption
+    # the maps' holes are said to be the coarser scales' (they are: NaN there, and only there)
+    assert " · blank: a coarser scale's positions" in caption
+    assert not np.isnan(latents.layers[0].data).any()  # the coarsest has every position
+    assert all(np.isnan(layer.data).any() for layer in latents.layers[1:])
     shown = caption.rsplit("symbols changed, ", 1)[1]
     assert shown.endswith(" bits")  # (rounded to whole bits: a float sum may round either way)
     assert float(shown[:-len(" bits")].replace(",", "")) == pytest.approx(bits, abs=0.51)

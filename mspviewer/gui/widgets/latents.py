@@ -207,8 +207,9 @@ class LatentView(QWidget):
         else:
             self.bar_label.set(reduced, over_channels)
         what = f"channel {channel}" if channel is not None else reduced
+        # (the holes in each map are not missing data: a demo's audience had to be told)
         caption = (f"{label}: {what} · latent {channels}×{analysis.y_hat.shape[1]}"
-                   f"×{analysis.y_hat.shape[2]}")
+                   f"×{analysis.y_hat.shape[2]} · blank: a coarser scale's positions")
         if key in latent_data.LOF_CHANGE:
             change = result.reference.change
             caption += (f" · {change.symbols_changed:,} of {change.elements:,} symbols "
