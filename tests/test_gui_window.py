@@ -1435,6 +1435,31 @@ def test_lof_panel_plots_line_up_and_their_axis_labels_fit_their_height(qtbot):
         assert not upper.intersects(lower)
 
 
+def test_an_axis_label_takes_the_longest_form_its_plot_has_room_for(qtbot):
+    """"PSNR-RGB [dB]", else "PSNR [dB]", else "dB" (the LOF panel's PSNR had gone from its
+    full name straight to "dB")."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QFontMetricsF
+
+    from mspviewer.gui.widgets.common import fit_axis_label
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    plot = widget.getPlotItem()
+    metrics = QFontMetricsF(plot.getAxis("left").label.font())
+    forms = ("PSNR-RGB [dB]", "PSNR [dB]", "dB")
+    for wanted in forms:
+        room = {"PSNR-RGB [dB]": 200, "PSNR [dB]": 0.5 * (
+            metrics.horizontalAdvance("PSNR-RGB [dB]") + metrics.horizontalAdvance("PSNR [dB]")),
+            "dB": 0.5 * metrics.horizontalAdvance("PSNR [dB]")}[wanted]
+        chrome = widget.height() - plot.getViewBox().height()
+        widget.resize(300, int(room + chrome))
+        qtbot.waitUntil(lambda: abs(plot.getViewBox().height() - int(room)) <= 2, timeout=2000)
+        fit_axis_label(plot, forms[0], forms[1:])
+        assert plot.getAxis("left").labelText == wanted
+
+
 def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     """bpp 0.264 reads 0.264 on its axis, not 264 with "(x0.001)" in the label; only the
     bottom plot numbers the iterations the three share."""
@@ -1455,7 +1480,8 @@ def test_lof_panel_axes_show_the_values_as_they_are(qtbot):
     for key, label, short in SERIES:
         axis = panel.plots[key].getAxis("left")
         assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
-        assert label in axis.labelString() or short in axis.labelString()
+        shorter = (short,) if isinstance(short, str) else short
+        assert any(text in axis.labelString() for text in (label, *shorter))
     # an axis made plain after it chose a scale drops the scale with the word of it
     from mspviewer.gui.widgets.common import plain_axes
 

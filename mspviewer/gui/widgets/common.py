@@ -192,14 +192,17 @@ def plain_axes(*items) -> None:
             axis._updateLabel()
 
 
-def fit_axis_label(plot: pg.PlotItem, label: str, short: str, side: str = "left") -> None:
-    """The axis of ``plot`` on ``side`` (left or right) says ``label``, or ``short`` where the
-    plot is shorter than ``label`` is long: a longer one runs past the plot's height, over its
-    neighbours' labels or off the panel. It relabels only on a change (relabelling relays the
-    axis out: slow)."""
+def fit_axis_label(plot: pg.PlotItem, label: str, short: str | tuple[str, ...],
+                   side: str = "left") -> None:
+    """The axis of ``plot`` on ``side`` (left or right) says ``label``, or ``short`` (the
+    first of several, shortest last, that fits) where the plot is shorter than ``label`` is
+    long: a longer one runs past the plot's height, over its neighbours' labels or off the
+    panel. It relabels only on a change (relabelling relays the axis out: slow)."""
     axis = plot.getAxis(side)
-    fits = QFontMetricsF(axis.label.font()).horizontalAdvance(label) <= plot.getViewBox().height()
-    wanted = label if fits else short
+    metrics, height = QFontMetricsF(axis.label.font()), plot.getViewBox().height()
+    *longer, shortest = (label, short) if isinstance(short, str) else (label, *short)
+    wanted = next((text for text in longer if metrics.horizontalAdvance(text) <= height),
+                  shortest)
     if axis.labelText != wanted:
         plot.setLabel(side, wanted)
         # the axis centres its label when it is resized only: a label shortened without a

@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QVBoxLayout,
 from mspviewer.gui.jobs import StageProgress
 from mspviewer.gui.widgets.common import PALETTE, fit_axis_label, plain_axes, status_label
 
-#: (key, axis label, its short form); LOF's bpp is the model's estimate of the payload (J's
+#: (key, axis label, its short forms); LOF's bpp is the model's estimate of the payload (J's
 #: rate term), a little under the file's, which counts the header and the coder's overhead
-SERIES = (("J", "J", "J"), ("bpp", "bpp (model)", "bpp"), ("psnr", "PSNR [dB]", "dB"))
+SERIES = (("J", "J", "J"), ("bpp", "bpp (model)", "bpp"),
+          ("psnr", "PSNR-RGB [dB]", ("PSNR [dB]", "dB")))
 
 def lof_profile_names() -> str:
     """The profiles that run LOF, as a phrase ("quick, balanced or max")."""

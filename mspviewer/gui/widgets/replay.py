@@ -167,7 +167,7 @@ class ReplayPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "payload so far [bpp]")
-        self.plot.setLabel("left", "PSNR [dB]")
+        self.plot.setLabel("left", "PSNR-RGB [dB]")
         plain_axes(self.plot)
         self._plot_title: str | None = None  # the plot's title (see _show_plot_axes)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(PALETTE[0], width=2), symbol="o",
