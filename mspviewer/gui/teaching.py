@@ -5,8 +5,8 @@ for a demo.
 A mixin of :class:`~mspviewer.gui.main_window.MainWindow`, kept apart so the window module
 stays about files, encoding and layout. It uses the window's panels (``inspector``,
 ``replay``, ``blind_ab``, ``tour``, ``compare``, ``latents``), its ``docks``, ``centre``,
-``blind_action``, ``images_only_action``, ``check_runner`` and ``session``, and its ``show_message`` /
-``show_error`` / ``read_bitstream``.
+``blind_action``, ``images_only_action``, ``check_runner`` and ``session``, and its
+``show_message`` / ``show_error`` / ``read_bitstream``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ TOUR_MAX_SHARE = 0.45
 class TeachingActions:
     #: the tour's last step switched the blind A/B test on: leaving that step switches it off
     _blind_by_tour = False
-    #: View ▸ Images only is on: the panels it hid, to show again (None: it is off)
+    #: View ▸ Images only is on: the panels it hid, to show again (None: it is off), and
+    #: which of them were in front in their tab groups
     _panels_before_images_only: list[str] | None = None
+    _tabs_on_top: list[str] = []
 
     # --- a demo: the images alone --------------------------------------------------------------
     def set_images_only(self, on: bool) -> None:
